@@ -1,0 +1,44 @@
+# zkfc: failover controller with an embedded ZooKeeper-compatible quorum.
+GO        ?= go
+BIN       := bin/zkfc
+PKGS      := ./...
+# Integration tests start real processes (Apache ZooKeeper, sshd, our
+# server); they are serialised to keep a 2-core machine honest.
+TEST_TIMEOUT ?= 45m
+FUZZTIME  ?= 20s
+
+.PHONY: all build test unit integration bench fuzz demo clean vet
+
+all: build
+
+build:
+	@mkdir -p bin
+	$(GO) build -o $(BIN) ./zkfc/cmd/zkfc
+
+vet:
+	$(GO) vet $(PKGS)
+
+# make test: unit tests of every package, then the integration suite,
+# which needs the binary built first.
+test: build vet
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 2 $(shell $(GO) list ./... | grep -v /integration)
+	ZKFC_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 1 ./integration/...
+
+unit:
+	$(GO) test -count=1 $(shell $(GO) list ./... | grep -v /integration)
+
+integration: build
+	ZKFC_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 1 -v ./integration/...
+
+# Fuzz every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+bench: build
+	ZKFC_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./integration/bench/...
+
+clean:
+	rm -rf bin
