@@ -1,0 +1,590 @@
+// Package config loads and validates the zkfc daemon's configuration: one
+// YAML file, overridden by ZKFC_* environment variables, overridden by
+// command-line flags (koanf does the layering).
+//
+// It must never start anything or touch the network: it turns text into a
+// validated Config, and every error it returns names the offending key and
+// the file it came from, so an operator knows what to edit.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	envprov "github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+)
+
+// Defaults. They follow Hadoop's ZKFC where it has one (session timeout 10 s,
+// health interval 1 s) and are documented in configs/README.md.
+const (
+	DefaultSessionTimeout  = 10 * time.Second
+	DefaultSelfFenceMargin = 2 * time.Second
+	DefaultHealthInterval  = 1 * time.Second
+	DefaultHealthTimeout   = 5 * time.Second
+	DefaultCedePeriod      = 10 * time.Second
+	DefaultActionTimeout   = 30 * time.Second
+	DefaultBackoffInitial  = 1 * time.Second
+	DefaultBackoffMax      = 30 * time.Second
+	DefaultPriorityDelay   = 2 * time.Second
+	DefaultRoleInterval    = 5 * time.Second
+	DefaultFenceTimeout    = 5 * time.Second
+	DefaultParentZnode     = "/zkfc"
+	DefaultControlListen   = "127.0.0.1:8019"
+)
+
+// EnvPrefix is the prefix of environment overrides: ZKFC_NODE_ID sets node.id.
+const EnvPrefix = "ZKFC_"
+
+// Config is the whole daemon configuration.
+type Config struct {
+	Node      Node      `koanf:"node"`
+	Cluster   Cluster   `koanf:"cluster"`
+	ZooKeeper ZooKeeper `koanf:"zookeeper"`
+	Control   Control   `koanf:"control"`
+	Health    Health    `koanf:"health"`
+	Actions   Actions   `koanf:"actions"`
+	Fencing   Fencing   `koanf:"fencing"`
+	Failover  Failover  `koanf:"failover"`
+	Quorum    Quorum    `koanf:"quorum"`
+	Log       Log       `koanf:"log"`
+
+	// Source is the file the configuration was read from, for messages.
+	Source string `koanf:"-"`
+}
+
+// Node describes this zkfc and the service it guards.
+type Node struct {
+	ID string `koanf:"id"`
+	// Host and Port locate the guarded service; fencing methods use them
+	// when this node is the one being fenced.
+	Host string `koanf:"host"`
+	Port int    `koanf:"port"`
+	// Priority: among healthy candidates the highest wins a free lock.
+	Priority int `koanf:"priority"`
+	// NoFailover: this node never becomes active automatically.
+	NoFailover bool `koanf:"no_failover"`
+}
+
+// Cluster names the znodes: <parent_znode>/<name>/...
+type Cluster struct {
+	Name        string `koanf:"name"`
+	ParentZnode string `koanf:"parent_znode"`
+}
+
+// ZooKeeper is how zkfc reaches the quorum.
+type ZooKeeper struct {
+	// Connect is a ZooKeeper connect string, "host:port,host:port". Empty
+	// when quorum.enabled: zkfc then uses the embedded member's client address.
+	Connect         string        `koanf:"connect"`
+	SessionTimeout  time.Duration `koanf:"session_timeout"`
+	SelfFenceMargin time.Duration `koanf:"self_fence_margin"`
+}
+
+// Control is the HTTP control API.
+type Control struct {
+	Listen string `koanf:"listen"`
+	// AdvertiseURL is how peers and the CLI reach this API; defaults to
+	// http://<listen>.
+	AdvertiseURL string `koanf:"advertise_url"`
+}
+
+// Health configures the health monitor of the local service.
+type Health struct {
+	Interval time.Duration `koanf:"interval"`
+	Timeout  time.Duration `koanf:"timeout"`
+	Rise     int           `koanf:"rise"`
+	Fall     int           `koanf:"fall"`
+	HTTP     *HTTPCheck    `koanf:"http"`
+	TCP      *TCPCheck     `koanf:"tcp"`
+	Exec     *ExecCheck    `koanf:"exec"`
+}
+
+// HTTPCheck: GET URL, healthy when the status is expected.
+type HTTPCheck struct {
+	URL          string `koanf:"url"`
+	ExpectStatus []int  `koanf:"expect_status"`
+	BodyContains string `koanf:"body_contains"`
+}
+
+// TCPCheck: healthy when Address accepts a connection.
+type TCPCheck struct {
+	Address string `koanf:"address"`
+}
+
+// ExecCheck: healthy when Command exits 0.
+type ExecCheck struct {
+	Command []string `koanf:"command"`
+	Env     []string `koanf:"env"`
+}
+
+// Actions are the commands that change or read the local service's role.
+type Actions struct {
+	Promote      Command       `koanf:"promote"`
+	Demote       Command       `koanf:"demote"`
+	Role         Command       `koanf:"role"`
+	RoleInterval time.Duration `koanf:"role_interval"`
+}
+
+// Command is an external command with a deadline.
+type Command struct {
+	Command []string      `koanf:"command"`
+	Env     []string      `koanf:"env"`
+	Timeout time.Duration `koanf:"timeout"`
+}
+
+// Fencing lists the methods tried, in order, against an old active.
+type Fencing struct {
+	Methods []FenceMethod `koanf:"methods"`
+}
+
+// FenceMethod is one fencing method: graceful, ssh or shell.
+type FenceMethod struct {
+	Type    string        `koanf:"type"`
+	Timeout time.Duration `koanf:"timeout"`
+	SSH     *SSHFence     `koanf:"ssh"`
+	Shell   *ShellFence   `koanf:"shell"`
+}
+
+// SSHFence kills the old active's listener over SSH.
+type SSHFence struct {
+	User                  string        `koanf:"user"`
+	Port                  int           `koanf:"port"`
+	KeyFile               string        `koanf:"key_file"`
+	UseAgent              bool          `koanf:"use_agent"`
+	KnownHostsFile        string        `koanf:"known_hosts_file"`
+	InsecureIgnoreHostKey bool          `koanf:"insecure_ignore_host_key"`
+	ConnectTimeout        time.Duration `koanf:"connect_timeout"`
+	Command               string        `koanf:"command"`
+}
+
+// ShellFence runs a local command that fences the target.
+type ShellFence struct {
+	Command []string `koanf:"command"`
+	Env     []string `koanf:"env"`
+}
+
+// Failover tunes election and graceful failover.
+type Failover struct {
+	CedePeriod     time.Duration `koanf:"cede_period"`
+	BackoffInitial time.Duration `koanf:"backoff_initial"`
+	BackoffMax     time.Duration `koanf:"backoff_max"`
+	// PriorityDelay is how long a candidate waits before taking a free lock
+	// while a healthy candidate of higher priority is registered.
+	PriorityDelay time.Duration `koanf:"priority_delay"`
+}
+
+// Quorum is the embedded quorum member zkfc can host in-process.
+type Quorum struct {
+	Enabled bool `koanf:"enabled"`
+	// ID of this member, unique in Members.
+	ID uint64 `koanf:"id"`
+	// DataDir holds the member's log and snapshots.
+	DataDir string `koanf:"data_dir"`
+	// ClientListen is the ZooKeeper-protocol address clients (and this zkfc)
+	// connect to.
+	ClientListen string `koanf:"client_listen"`
+	// PeerListen is the replication address.
+	PeerListen string `koanf:"peer_listen"`
+	// Members is the whole ensemble, this member included.
+	Members []QuorumMember `koanf:"members"`
+	// Witness: this member votes but zkfc on it guards no service (the third
+	// vote of a two-node pair).
+	Witness bool `koanf:"witness"`
+	// ConfigFile, if set, is handed to the quorum package as is instead of
+	// the fields above.
+	ConfigFile string `koanf:"config_file"`
+}
+
+// QuorumMember is one voter of the embedded quorum.
+type QuorumMember struct {
+	ID     uint64 `koanf:"id"`
+	Peer   string `koanf:"peer"`
+	Client string `koanf:"client"`
+}
+
+// Log configures zap.
+type Log struct {
+	Level  string `koanf:"level"`
+	Format string `koanf:"format"` // json | console
+}
+
+// ClusterPath is <parent_znode>/<cluster name>.
+func (c *Config) ClusterPath() string {
+	return strings.TrimRight(c.Cluster.ParentZnode, "/") + "/" + c.Cluster.Name
+}
+
+func defaults() map[string]any {
+	return map[string]any{
+		"cluster.parent_znode":        DefaultParentZnode,
+		"zookeeper.session_timeout":   DefaultSessionTimeout.String(),
+		"zookeeper.self_fence_margin": DefaultSelfFenceMargin.String(),
+		"control.listen":              DefaultControlListen,
+		"health.interval":             DefaultHealthInterval.String(),
+		"health.timeout":              DefaultHealthTimeout.String(),
+		"health.rise":                 1,
+		"health.fall":                 1,
+		"actions.role_interval":       DefaultRoleInterval.String(),
+		"failover.cede_period":        DefaultCedePeriod.String(),
+		"failover.backoff_initial":    DefaultBackoffInitial.String(),
+		"failover.backoff_max":        DefaultBackoffMax.String(),
+		"failover.priority_delay":     DefaultPriorityDelay.String(),
+		"log.level":                   "info",
+		"log.format":                  "json",
+	}
+}
+
+// Keys lists every scalar configuration key ("node.id", ...), the names
+// environment variables and flags may override.
+func Keys() []string {
+	var keys []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("koanf")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)) {
+				walk(ft, prefix+tag+".")
+				continue
+			}
+			keys = append(keys, prefix+tag)
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	return keys
+}
+
+// EnvName is the environment variable overriding key: node.id -> ZKFC_NODE_ID.
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// Load reads path (may be empty: then only env and flags count), applies
+// environ (os.Environ() in production; "K=V" strings) and the flags that
+// were set on fs (flag names are keys, "node.id"; fs may be nil), and
+// validates the result.
+func Load(path string, environ []string, fs *pflag.FlagSet) (*Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(confmapProvider(defaults()), nil); err != nil {
+		return nil, fmt.Errorf("load defaults: %w", err)
+	}
+	if path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return nil, fmt.Errorf("config file %s: %w (check the path and the YAML syntax)", path, err)
+		}
+	}
+	byEnv := map[string]string{}
+	for _, key := range Keys() {
+		byEnv[EnvName(key)] = key
+	}
+	env := envprov.Provider(".", envprov.Opt{
+		Prefix:      EnvPrefix,
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(name, v string) (string, any) {
+			key, ok := byEnv[name]
+			if !ok {
+				return "", nil
+			}
+			if isListKey(key) {
+				return key, strings.Fields(v)
+			}
+			return key, v
+		},
+	})
+	if err := k.Load(env, nil); err != nil {
+		return nil, fmt.Errorf("environment overrides: %w", err)
+	}
+	if fs != nil {
+		if err := k.Load(posflag.Provider(fs, ".", k), nil); err != nil {
+			return nil, fmt.Errorf("flag overrides: %w", err)
+		}
+	}
+	var c Config
+	err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{
+		Tag: "koanf",
+		DecoderConfig: &mapstructure.DecoderConfig{
+			DecodeHook: mapstructure.ComposeDecodeHookFunc(
+				mapstructure.StringToTimeDurationHookFunc(),
+				mapstructure.StringToSliceHookFunc(","),
+			),
+			Metadata:         nil,
+			Result:           &c,
+			WeaklyTypedInput: true,
+			ErrorUnused:      true,
+		},
+	})
+	src := path
+	if src == "" {
+		src = "(environment and flags)"
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w (see configs/ for a commented example)", src, err)
+	}
+	c.Source = src
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func isListKey(key string) bool {
+	switch key {
+	case "health.exec.command", "health.exec.env", "health.http.expect_status",
+		"actions.promote.command", "actions.demote.command", "actions.role.command",
+		"actions.promote.env", "actions.demote.env", "actions.role.env":
+		return true
+	}
+	return false
+}
+
+// FieldError is a validation failure of one key.
+type FieldError struct {
+	Source string
+	Key    string
+	Msg    string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("config %s: %s: %s", e.Source, e.Key, e.Msg)
+}
+
+// Validate checks the configuration as a whole; it returns every problem
+// found, joined, each a *FieldError naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &FieldError{Source: c.Source, Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Node.ID == "" {
+		bad("node.id", "required: a name unique in the cluster, e.g. nn1 (or set ZKFC_NODE_ID)")
+	} else if strings.ContainsAny(c.Node.ID, "/ \t\n") {
+		bad("node.id", "%q must not contain '/' or spaces", c.Node.ID)
+	}
+	if c.Cluster.Name == "" {
+		bad("cluster.name", "required: the name of the guarded pair, e.g. mycluster")
+	} else if strings.Contains(c.Cluster.Name, "/") {
+		bad("cluster.name", "%q must not contain '/'", c.Cluster.Name)
+	}
+	if !strings.HasPrefix(c.Cluster.ParentZnode, "/") || (len(c.Cluster.ParentZnode) > 1 && strings.HasSuffix(c.Cluster.ParentZnode, "/")) {
+		bad("cluster.parent_znode", "%q must be an absolute znode path like /zkfc", c.Cluster.ParentZnode)
+	}
+	if c.ZooKeeper.Connect == "" && !c.Quorum.Enabled {
+		bad("zookeeper.connect", "required unless quorum.enabled: a connect string like 127.0.0.1:2181,10.0.0.2:2181")
+	}
+	if c.ZooKeeper.SessionTimeout <= 0 {
+		bad("zookeeper.session_timeout", "must be positive, e.g. 10s")
+	}
+	if c.ZooKeeper.SelfFenceMargin <= 0 {
+		bad("zookeeper.self_fence_margin", "must be positive, e.g. 2s")
+	} else if c.ZooKeeper.SelfFenceMargin >= c.ZooKeeper.SessionTimeout {
+		bad("zookeeper.self_fence_margin", "%s must be smaller than zookeeper.session_timeout (%s): the active demotes itself at session timeout minus this margin",
+			c.ZooKeeper.SelfFenceMargin, c.ZooKeeper.SessionTimeout)
+	}
+	if c.Control.Listen == "" {
+		bad("control.listen", "required: host:port of the control API, e.g. 127.0.0.1:8019")
+	}
+	if c.Control.AdvertiseURL != "" {
+		if u, err := url.Parse(c.Control.AdvertiseURL); err != nil || u.Scheme == "" || u.Host == "" {
+			bad("control.advertise_url", "%q is not an absolute URL like http://10.0.0.1:8019", c.Control.AdvertiseURL)
+		}
+	}
+	witness := c.Quorum.Enabled && c.Quorum.Witness
+	if !witness {
+		c.validateService(bad)
+	}
+	if c.Failover.CedePeriod <= 0 {
+		bad("failover.cede_period", "must be positive, e.g. 10s")
+	}
+	if c.Failover.BackoffInitial <= 0 {
+		bad("failover.backoff_initial", "must be positive, e.g. 1s")
+	}
+	if c.Failover.BackoffMax < c.Failover.BackoffInitial {
+		bad("failover.backoff_max", "%s must be at least failover.backoff_initial (%s)", c.Failover.BackoffMax, c.Failover.BackoffInitial)
+	}
+	if c.Failover.PriorityDelay < 0 {
+		bad("failover.priority_delay", "must not be negative")
+	}
+	if c.Quorum.Enabled {
+		c.validateQuorum(bad)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		bad("log.format", "%q is not one of json, console", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateService(bad func(key, format string, args ...any)) {
+	h := c.Health
+	if h.Interval <= 0 {
+		bad("health.interval", "must be positive, e.g. 1s")
+	}
+	if h.Timeout <= 0 {
+		bad("health.timeout", "must be positive, e.g. 5s")
+	}
+	if h.Rise < 1 {
+		bad("health.rise", "must be at least 1")
+	}
+	if h.Fall < 1 {
+		bad("health.fall", "must be at least 1")
+	}
+	n := 0
+	if h.HTTP != nil {
+		n++
+		if u, err := url.Parse(h.HTTP.URL); err != nil || u.Scheme == "" || u.Host == "" {
+			bad("health.http.url", "%q is not an absolute URL like http://127.0.0.1:8080/health", h.HTTP.URL)
+		}
+	}
+	if h.TCP != nil {
+		n++
+		if h.TCP.Address == "" {
+			bad("health.tcp.address", "required: host:port")
+		}
+	}
+	if h.Exec != nil {
+		n++
+		if len(h.Exec.Command) == 0 {
+			bad("health.exec.command", "required: the command and its arguments as a list")
+		}
+	}
+	if n != 1 {
+		bad("health", "configure exactly one of health.http, health.tcp, health.exec (found %d)", n)
+	}
+	for _, a := range []struct {
+		key string
+		cmd *Command
+		req bool
+	}{{"actions.promote", &c.Actions.Promote, true}, {"actions.demote", &c.Actions.Demote, true}, {"actions.role", &c.Actions.Role, false}} {
+		if len(a.cmd.Command) == 0 {
+			if a.req {
+				bad(a.key+".command", "required: the command that makes the local service %s", strings.TrimPrefix(a.key, "actions."))
+			}
+			continue
+		}
+		if a.cmd.Timeout == 0 {
+			a.cmd.Timeout = DefaultActionTimeout
+		}
+		if a.cmd.Timeout < 0 {
+			bad(a.key+".timeout", "must be positive, e.g. 30s")
+		}
+	}
+	if len(c.Actions.Role.Command) > 0 && c.Actions.RoleInterval <= 0 {
+		bad("actions.role_interval", "must be positive when actions.role is set, e.g. 5s")
+	}
+	if len(c.Fencing.Methods) == 0 {
+		bad("fencing.methods", "no fencing method: list at least one of graceful, ssh, shell (without fencing a failover could leave two actives)")
+	}
+	for i := range c.Fencing.Methods {
+		m := &c.Fencing.Methods[i]
+		key := fmt.Sprintf("fencing.methods[%d]", i)
+		if m.Timeout == 0 {
+			m.Timeout = DefaultFenceTimeout
+		}
+		if m.Timeout < 0 {
+			bad(key+".timeout", "must be positive, e.g. 5s")
+		}
+		switch m.Type {
+		case "graceful":
+		case "ssh":
+			if m.SSH == nil || m.SSH.User == "" {
+				bad(key+".ssh.user", "required for an ssh fencing method")
+			} else if m.SSH.KeyFile == "" && !m.SSH.UseAgent {
+				bad(key+".ssh.key_file", "set a private key file or ssh.use_agent: true")
+			} else if m.SSH.KnownHostsFile == "" && !m.SSH.InsecureIgnoreHostKey {
+				bad(key+".ssh.known_hosts_file", "required (or insecure_ignore_host_key: true, which is not recommended)")
+			}
+		case "shell":
+			if m.Shell == nil || len(m.Shell.Command) == 0 {
+				bad(key+".shell.command", "required for a shell fencing method: the command and its arguments as a list")
+			}
+		default:
+			bad(key+".type", "%q is not one of graceful, ssh, shell", m.Type)
+		}
+	}
+}
+
+func (c *Config) validateQuorum(bad func(key, format string, args ...any)) {
+	q := c.Quorum
+	if q.ConfigFile != "" {
+		return
+	}
+	if q.ID == 0 {
+		bad("quorum.id", "required when quorum.enabled: a positive member id, unique in quorum.members")
+	}
+	if q.DataDir == "" {
+		bad("quorum.data_dir", "required when quorum.enabled, e.g. /var/lib/zkfc/quorum")
+	}
+	if q.ClientListen == "" {
+		bad("quorum.client_listen", "required when quorum.enabled, e.g. 127.0.0.1:2181")
+	}
+	found := false
+	seen := map[uint64]bool{}
+	for i, m := range q.Members {
+		if seen[m.ID] {
+			bad(fmt.Sprintf("quorum.members[%d].id", i), "duplicate id %d", m.ID)
+		}
+		seen[m.ID] = true
+		if m.ID == q.ID {
+			found = true
+		}
+		if m.Peer == "" {
+			bad(fmt.Sprintf("quorum.members[%d].peer", i), "required: host:port of the member's replication address")
+		}
+	}
+	if !found {
+		bad("quorum.members", "must include this member (quorum.id %d)", q.ID)
+	}
+}
+
+// confmapProvider is a minimal koanf provider for an in-memory map (the
+// confmap provider would be one more module for ten lines).
+type confmapProvider map[string]any
+
+func (p confmapProvider) ReadBytes() ([]byte, error) { return nil, errors.New("not supported") }
+func (p confmapProvider) Read() (map[string]any, error) {
+	out := map[string]any{}
+	for k, v := range p {
+		parts := strings.Split(k, ".")
+		m := out
+		for _, part := range parts[:len(parts)-1] {
+			next, ok := m[part].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[part] = next
+			}
+			m = next
+		}
+		m[parts[len(parts)-1]] = v
+	}
+	return out, nil
+}
+
+// AdvertisedControlURL is control.advertise_url, or http://<control.listen>.
+func (c *Config) AdvertisedControlURL() string {
+	if c.Control.AdvertiseURL != "" {
+		return strings.TrimRight(c.Control.AdvertiseURL, "/")
+	}
+	return "http://" + c.Control.Listen
+}

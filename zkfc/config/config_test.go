@@ -1,0 +1,131 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+const validYAML = `
+node: {id: nn1, host: 127.0.0.1, port: 8080}
+cluster: {name: c1}
+zookeeper: {connect: "127.0.0.1:2181"}
+health:
+  http: {url: "http://127.0.0.1:8080/health"}
+actions:
+  promote: {command: [/bin/true]}
+  demote: {command: [/bin/true]}
+fencing:
+  methods:
+    - type: graceful
+`
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "zkfc.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadDefaultsAndOverrides(t *testing.T) {
+	p := write(t, validYAML)
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	fs.String("control.listen", "", "")
+	if err := fs.Parse([]string{"--control.listen=127.0.0.1:9999"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p, []string{"ZKFC_NODE_ID=nn2", "ZKFC_ZOOKEEPER_SESSION_TIMEOUT=6s", "ZKFC_UNKNOWN=1", "OTHER=1"}, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Node.ID != "nn2" {
+		t.Errorf("env override: node.id = %q, want nn2", c.Node.ID)
+	}
+	if c.ZooKeeper.SessionTimeout != 6*time.Second {
+		t.Errorf("env override: session_timeout = %s", c.ZooKeeper.SessionTimeout)
+	}
+	if c.Control.Listen != "127.0.0.1:9999" {
+		t.Errorf("flag override: control.listen = %q", c.Control.Listen)
+	}
+	if c.ZooKeeper.SelfFenceMargin != DefaultSelfFenceMargin || c.Health.Interval != DefaultHealthInterval ||
+		c.Failover.CedePeriod != DefaultCedePeriod || c.Actions.Promote.Timeout != DefaultActionTimeout ||
+		c.Fencing.Methods[0].Timeout != DefaultFenceTimeout {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if got := c.ClusterPath(); got != "/zkfc/c1" {
+		t.Errorf("ClusterPath = %q", got)
+	}
+}
+
+func TestValidationNamesTheKey(t *testing.T) {
+	cases := []struct {
+		name    string
+		yaml    string // replaces validYAML's matching top-level block by appending (later keys win)
+		env     []string
+		wantKey string
+	}{
+		{"margin larger than session", "", []string{"ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=12s"}, "zookeeper.self_fence_margin"},
+		{"margin equal to session", "", []string{"ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=10s"}, "zookeeper.self_fence_margin"},
+		{"no fencing method", "fencing: {methods: []}\n", nil, "fencing.methods"},
+		{"unknown fencing type", "fencing: {methods: [{type: stonith}]}\n", nil, "fencing.methods[0].type"},
+		{"ssh without user", "fencing: {methods: [{type: ssh, ssh: {key_file: k}}]}\n", nil, "fencing.methods[0].ssh.user"},
+		{"shell without command", "fencing: {methods: [{type: shell}]}\n", nil, "fencing.methods[0].shell.command"},
+		{"missing node id", "", []string{"ZKFC_NODE_ID="}, "node.id"},
+		{"no zookeeper", "", []string{"ZKFC_ZOOKEEPER_CONNECT="}, "zookeeper.connect"},
+		{"two health checks", "health: {tcp: {address: '127.0.0.1:1'}, http: {url: 'http://127.0.0.1:1/'}}\n", nil, "health"},
+		{"no promote", "actions: {promote: {command: []}}\n", nil, "actions.promote.command"},
+		{"bad parent", "cluster: {parent_znode: zkfc}\n", nil, "cluster.parent_znode"},
+		{"quorum without id", "quorum: {enabled: true, data_dir: /x, client_listen: '127.0.0.1:1'}\n", nil, "quorum.id"},
+		{"bad log level", "log: {level: loud}\n", nil, "log.level"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body := validYAML
+			if tc.yaml != "" {
+				body = mergeTop(validYAML, tc.yaml)
+			}
+			_, err := Load(write(t, body), tc.env, nil)
+			if err == nil {
+				t.Fatal("Load succeeded, want a validation error")
+			}
+			if !strings.Contains(err.Error(), tc.wantKey+":") {
+				t.Fatalf("error %q does not name key %s", err, tc.wantKey)
+			}
+			if !strings.Contains(err.Error(), "zkfc.yaml") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+		})
+	}
+}
+
+func TestUnknownKeyRejected(t *testing.T) {
+	_, err := Load(write(t, validYAML+"failover: {cede_perod: 5s}\n"), nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "cede_perod") {
+		t.Fatalf("want an error naming the misspelt key, got %v", err)
+	}
+}
+
+// mergeTop replaces the top-level block of extra's first key in base.
+func mergeTop(base, extra string) string {
+	key := strings.SplitN(extra, ":", 2)[0] + ":"
+	var out []string
+	skip := false
+	for _, line := range strings.Split(base, "\n") {
+		if strings.HasPrefix(line, key) {
+			skip = true
+			continue
+		}
+		if skip && (strings.HasPrefix(line, " ") || line == "") {
+			continue
+		}
+		skip = false
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n") + "\n" + extra
+}
