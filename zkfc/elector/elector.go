@@ -1,0 +1,730 @@
+// Package elector is zkfc's ActiveStandbyElector: the znodes under
+// <parent>/<cluster>/ (the ephemeral lock, the persistent breadcrumb, the
+// fencing-token counter, the pause flag, the member registry) and one
+// ZooKeeper session at a time, numbered by an epoch.
+//
+// Every event it emits carries the epoch of the session it came from, so
+// the controller can ignore callbacks from an old session. It also records
+// the monotonic time of the last request the server acknowledged, from
+// which the controller computes its self-fencing deadline.
+//
+// It must never decide anything: it does not promote, demote or fence, and
+// it never changes roles; it only reports and performs znode operations the
+// controller asks for.
+package elector
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap"
+)
+
+// Znode names under the cluster path. The first two are Hadoop's.
+const (
+	LockName       = "ActiveStandbyElectorLock"
+	BreadcrumbName = "ActiveBreadCrumb"
+	TokenName      = "FencingToken"
+	PausedName     = "Paused"
+	MembersName    = "members"
+)
+
+// ErrNotFormatted means the cluster znode does not exist.
+var ErrNotFormatted = errors.New("cluster znode does not exist")
+
+// Info identifies a node: the content of the lock, the breadcrumb and the
+// member registry, JSON encoded.
+type Info struct {
+	NodeID     string `json:"node_id"`
+	Host       string `json:"host,omitempty"`
+	Port       int    `json:"port,omitempty"`
+	ControlURL string `json:"control_url,omitempty"`
+	Token      uint64 `json:"token,omitempty"`
+	Priority   int    `json:"priority,omitempty"`
+	NoFailover bool   `json:"no_failover,omitempty"`
+}
+
+// Kind is what happened.
+type Kind int
+
+const (
+	// Connected: the session is usable (new, or back after a disconnection).
+	Connected Kind = iota + 1
+	// Disconnected: the connection was lost; the session may survive.
+	Disconnected
+	// Expired: the server expired the session; its lock is gone.
+	Expired
+	// LockChanged: the lock znode was deleted, created or changed.
+	LockChanged
+	// PauseChanged: the pause flag was set or cleared.
+	PauseChanged
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Connected:
+		return "connected"
+	case Disconnected:
+		return "disconnected"
+	case Expired:
+		return "expired"
+	case LockChanged:
+		return "lock-changed"
+	case PauseChanged:
+		return "pause-changed"
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Event is one notification, tagged with the session epoch it belongs to.
+type Event struct {
+	Epoch uint64
+	Kind  Kind
+}
+
+// Config configures an Elector.
+type Config struct {
+	Servers        []string
+	SessionTimeout time.Duration
+	// ClusterPath is <parent>/<cluster>.
+	ClusterPath string
+	// PingInterval is how often an idle session is probed to refresh the
+	// acknowledgment time; default SessionTimeout/5.
+	PingInterval time.Duration
+}
+
+// Elector owns the ZooKeeper session. Its methods are safe for concurrent
+// use but are meant to be called from the controller's goroutine.
+type Elector struct {
+	cfg    Config
+	lg     *zap.Logger
+	events chan Event
+	base   time.Time // monotonic origin for lastAck
+
+	mu       sync.Mutex
+	conn     *zk.Conn
+	epoch    uint64
+	stopSess chan struct{} // closed when the current session is abandoned
+	wg       sync.WaitGroup
+
+	lastAck    atomic.Int64 // ns since base of the send time of the last acknowledged request; 0 = none
+	negotiated atomic.Int64 // negotiated session timeout in ms; 0 = unknown
+	paused     atomic.Bool
+}
+
+// New returns an Elector; call Open to start a session.
+func New(cfg Config, lg *zap.Logger) *Elector {
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = cfg.SessionTimeout / 5
+	}
+	return &Elector{cfg: cfg, lg: lg, events: make(chan Event, 64), base: time.Now()}
+}
+
+// Events delivers session, lock and pause events. It is never closed.
+func (e *Elector) Events() <-chan Event { return e.events }
+
+// Epoch is the number of the current session (0 before Open).
+func (e *Elector) Epoch() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.epoch
+}
+
+func (e *Elector) path(name string) string { return e.cfg.ClusterPath + "/" + name }
+
+// zkLogger routes go-zookeeper's chatter to zap at debug level and picks
+// the negotiated session timeout out of its "authenticated" line, which is
+// the only place the library exposes it.
+type zkLogger struct{ e *Elector }
+
+func (l zkLogger) Printf(format string, args ...any) {
+	if strings.HasPrefix(format, "authenticated: id=%d, timeout=%d") && len(args) == 2 {
+		if ms, ok := args[1].(int32); ok {
+			l.e.negotiated.Store(int64(ms))
+		}
+	}
+	l.e.lg.Debug("zk: " + fmt.Sprintf(format, args...))
+}
+
+// Open abandons the current session, if any (its ephemeral lock goes with
+// it), and starts a new one under a new epoch. It does not wait for the
+// session to be established: a Connected event says so.
+func (e *Elector) Open() (uint64, error) {
+	e.closeLocked(true)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lastAck.Store(0)
+	e.negotiated.Store(0)
+	conn, ch, err := zk.Connect(e.cfg.Servers, e.cfg.SessionTimeout, zk.WithLogger(zkLogger{e}), zk.WithLogInfo(true))
+	if err != nil {
+		return e.epoch, fmt.Errorf("connect to zookeeper %v: %w", e.cfg.Servers, err)
+	}
+	e.epoch++
+	e.conn = conn
+	e.stopSess = make(chan struct{})
+	epoch, stop := e.epoch, e.stopSess
+	e.wg.Add(2)
+	go e.forwardSession(epoch, ch, stop)
+	go e.ping(epoch, conn, stop)
+	return epoch, nil
+}
+
+// Close ends the session and stops the elector's goroutines.
+func (e *Elector) Close() { e.closeLocked(true) }
+
+func (e *Elector) closeLocked(wait bool) {
+	e.mu.Lock()
+	conn, stop := e.conn, e.stopSess
+	e.conn, e.stopSess = nil, nil
+	e.mu.Unlock()
+	if stop != nil {
+		close(stop)
+	}
+	if conn != nil {
+		conn.Close()
+	}
+	if wait {
+		e.wg.Wait()
+	}
+}
+
+func (e *Elector) emit(ev Event, stop <-chan struct{}) {
+	select {
+	case e.events <- ev:
+	case <-stop:
+	}
+}
+
+// forwardSession turns go-zookeeper session states into events. It ends
+// when the connection's channel closes (after Close) or the session is
+// abandoned.
+func (e *Elector) forwardSession(epoch uint64, ch <-chan zk.Event, stop <-chan struct{}) {
+	defer e.wg.Done()
+	for {
+		var ev zk.Event
+		var ok bool
+		select {
+		case ev, ok = <-ch:
+		case <-stop:
+			// Drain so the library's goroutine is never blocked on us.
+			go func() {
+				for range ch {
+				}
+			}()
+			return
+		}
+		if !ok {
+			return
+		}
+		if ev.Type != zk.EventSession {
+			continue
+		}
+		switch ev.State {
+		case zk.StateHasSession:
+			e.emit(Event{Epoch: epoch, Kind: Connected}, stop)
+		case zk.StateDisconnected:
+			e.emit(Event{Epoch: epoch, Kind: Disconnected}, stop)
+		case zk.StateExpired:
+			e.emit(Event{Epoch: epoch, Kind: Expired}, stop)
+		}
+	}
+}
+
+// ping keeps the acknowledgment time fresh with a cheap request and polls
+// the pause flag with it.
+func (e *Elector) ping(epoch uint64, conn *zk.Conn, stop <-chan struct{}) {
+	defer e.wg.Done()
+	t := time.NewTicker(e.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if conn.State() != zk.StateHasSession {
+			continue
+		}
+		sent := time.Now()
+		ok, _, err := conn.Exists(e.path(PausedName))
+		if err != nil {
+			continue
+		}
+		e.ack(sent)
+		if e.paused.Swap(ok) != ok {
+			e.emit(Event{Epoch: epoch, Kind: PauseChanged}, stop)
+		}
+	}
+}
+
+// ack records that the server answered a request sent at sent. The send
+// time, not the reply time, is what bounds the server's expiry clock: the
+// server heard from us no earlier than that.
+func (e *Elector) ack(sent time.Time) {
+	ns := sent.Sub(e.base).Nanoseconds()
+	if ns <= 0 {
+		ns = 1
+	}
+	for {
+		old := e.lastAck.Load()
+		if ns <= old || e.lastAck.CompareAndSwap(old, ns) {
+			return
+		}
+	}
+}
+
+// LastAck returns the monotonic time of the last acknowledged request of
+// the current session and the negotiated session timeout (the requested one
+// until the server's answer is known). ok is false before any ack.
+func (e *Elector) LastAck() (at time.Time, timeout time.Duration, ok bool) {
+	timeout = e.cfg.SessionTimeout
+	if ms := e.negotiated.Load(); ms > 0 {
+		timeout = time.Duration(ms) * time.Millisecond
+	}
+	ns := e.lastAck.Load()
+	if ns == 0 {
+		return time.Time{}, timeout, false
+	}
+	return e.base.Add(time.Duration(ns)), timeout, true
+}
+
+// Paused is the last observed state of the pause flag.
+func (e *Elector) Paused() bool { return e.paused.Load() }
+
+func (e *Elector) current() (*zk.Conn, uint64, <-chan struct{}, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn == nil {
+		return nil, e.epoch, nil, errors.New("no zookeeper session (elector not open)")
+	}
+	return e.conn, e.epoch, e.stopSess, nil
+}
+
+// do runs one request on the current session and counts a success as an ack.
+func (e *Elector) do(f func(c *zk.Conn) error) error {
+	c, _, _, err := e.current()
+	if err != nil {
+		return err
+	}
+	sent := time.Now()
+	err = f(c)
+	if err == nil || isServerReply(err) {
+		e.ack(sent)
+	}
+	return err
+}
+
+// isServerReply tells the errors that are answers from the server (and so
+// acknowledgments) from those of a lost connection.
+func isServerReply(err error) bool {
+	for _, r := range []error{zk.ErrNoNode, zk.ErrNodeExists, zk.ErrBadVersion, zk.ErrNotEmpty, zk.ErrNoChildrenForEphemerals} {
+		if errors.Is(err, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckFormatted returns ErrNotFormatted if the cluster znode is missing.
+func (e *Elector) CheckFormatted() error {
+	var ok bool
+	err := e.do(func(c *zk.Conn) (err error) { ok, _, err = c.Exists(e.cfg.ClusterPath); return })
+	if err != nil {
+		return fmt.Errorf("check %s: %w", e.cfg.ClusterPath, err)
+	}
+	if !ok {
+		return fmt.Errorf("%s: %w; run 'zkfc format' once for this cluster", e.cfg.ClusterPath, ErrNotFormatted)
+	}
+	return nil
+}
+
+// TryAcquire tries to create the lock holding self. It returns held=true if
+// the lock is this session's (just created, or already ours), else the
+// current holder. Either way a watch on the lock is left that emits
+// LockChanged once.
+func (e *Elector) TryAcquire(self Info) (held bool, holder *Info, err error) {
+	c, epoch, stop, err := e.current()
+	if err != nil {
+		return false, nil, err
+	}
+	data, _ := json.Marshal(self)
+	lock := e.path(LockName)
+	sent := time.Now()
+	_, err = c.Create(lock, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+	switch {
+	case err == nil:
+		e.ack(sent)
+	case errors.Is(err, zk.ErrNodeExists):
+	case errors.Is(err, zk.ErrNoNode):
+		return false, nil, fmt.Errorf("create %s: %w; run 'zkfc format'", lock, ErrNotFormatted)
+	default:
+		return false, nil, fmt.Errorf("create %s: %w", lock, err)
+	}
+	sent = time.Now()
+	raw, st, ch, err := c.GetW(lock)
+	if errors.Is(err, zk.ErrNoNode) {
+		// Deleted between our create and get: let the caller retry at once.
+		ok, _, ch2, err2 := c.ExistsW(lock)
+		if err2 != nil {
+			return false, nil, fmt.Errorf("watch %s: %w", lock, err2)
+		}
+		e.watch(epoch, ch2, stop)
+		_ = ok
+		return false, nil, nil
+	}
+	if err != nil {
+		return false, nil, fmt.Errorf("read %s: %w", lock, err)
+	}
+	e.ack(sent)
+	e.watch(epoch, ch, stop)
+	if st.EphemeralOwner == c.SessionID() {
+		return true, &self, nil
+	}
+	var h Info
+	if err := json.Unmarshal(raw, &h); err != nil {
+		h = Info{NodeID: fmt.Sprintf("(unreadable lock data %q)", raw)}
+	}
+	return false, &h, nil
+}
+
+func (e *Elector) watch(epoch uint64, ch <-chan zk.Event, stop <-chan struct{}) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		select {
+		case ev, ok := <-ch:
+			if ok && ev.Type != zk.EventNotWatching {
+				e.emit(Event{Epoch: epoch, Kind: LockChanged}, stop)
+			}
+		case <-stop:
+		}
+	}()
+}
+
+// Holder reads the lock without watching it; nil if free.
+func (e *Elector) Holder() (*Info, error) {
+	var raw []byte
+	err := e.do(func(c *zk.Conn) (err error) { raw, _, err = c.Get(e.path(LockName)); return })
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read lock: %w", err)
+	}
+	var h Info
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return nil, fmt.Errorf("decode lock %q: %w", raw, err)
+	}
+	return &h, nil
+}
+
+// Release deletes the lock if this session owns it.
+func (e *Elector) Release() error {
+	return e.do(func(c *zk.Conn) error {
+		lock := e.path(LockName)
+		_, st, err := c.Get(lock)
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", lock, err)
+		}
+		if st.EphemeralOwner != c.SessionID() {
+			return nil
+		}
+		if err := c.Delete(lock, st.Version); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("delete %s: %w", lock, err)
+		}
+		return nil
+	})
+}
+
+// Breadcrumb reads ActiveBreadCrumb: nil and version -1 if absent.
+func (e *Elector) Breadcrumb() (*Info, int32, error) {
+	var raw []byte
+	var st *zk.Stat
+	err := e.do(func(c *zk.Conn) (err error) { raw, st, err = c.Get(e.path(BreadcrumbName)); return })
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, -1, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read breadcrumb: %w", err)
+	}
+	var b Info
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, 0, fmt.Errorf("decode breadcrumb %q: %w", raw, err)
+	}
+	return &b, st.Version, nil
+}
+
+// WriteBreadcrumb stores info as the last active. version is what
+// Breadcrumb returned: -1 creates, otherwise a versioned set, so a
+// concurrent writer makes this fail rather than be overwritten.
+func (e *Elector) WriteBreadcrumb(info Info, version int32) error {
+	data, _ := json.Marshal(info)
+	return e.do(func(c *zk.Conn) error {
+		var err error
+		if version < 0 {
+			_, err = c.Create(e.path(BreadcrumbName), data, 0, zk.WorldACL(zk.PermAll))
+		} else {
+			_, err = c.Set(e.path(BreadcrumbName), data, version)
+		}
+		if err != nil {
+			return fmt.Errorf("write breadcrumb: %w", err)
+		}
+		return nil
+	})
+}
+
+// DeleteBreadcrumb removes the breadcrumb if it names nodeID (a graceful
+// quit: nobody needs to fence us).
+func (e *Elector) DeleteBreadcrumb(nodeID string) error {
+	b, v, err := e.Breadcrumb()
+	if err != nil || b == nil || b.NodeID != nodeID {
+		return err
+	}
+	return e.do(func(c *zk.Conn) error {
+		if err := c.Delete(e.path(BreadcrumbName), v); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("delete breadcrumb: %w", err)
+		}
+		return nil
+	})
+}
+
+// NextToken increments the fencing-token counter with a versioned set
+// (compare-and-swap) and returns the new value.
+func (e *Elector) NextToken() (uint64, error) {
+	p := e.path(TokenName)
+	for attempt := 0; attempt < 10; attempt++ {
+		var raw []byte
+		var st *zk.Stat
+		err := e.do(func(c *zk.Conn) (err error) { raw, st, err = c.Get(p); return })
+		if errors.Is(err, zk.ErrNoNode) {
+			err = e.do(func(c *zk.Conn) error {
+				_, err := c.Create(p, []byte("1"), 0, zk.WorldACL(zk.PermAll))
+				return err
+			})
+			if err == nil {
+				return 1, nil
+			}
+			if errors.Is(err, zk.ErrNodeExists) {
+				continue
+			}
+			return 0, fmt.Errorf("create %s: %w", p, err)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", p, err)
+		}
+		var n uint64
+		if _, err := fmt.Sscan(string(raw), &n); err != nil {
+			return 0, fmt.Errorf("decode %s %q: %w", p, raw, err)
+		}
+		n++
+		err = e.do(func(c *zk.Conn) error {
+			_, err := c.Set(p, []byte(fmt.Sprint(n)), st.Version)
+			return err
+		})
+		if errors.Is(err, zk.ErrBadVersion) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("update %s: %w", p, err)
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("update %s: too many concurrent writers", p)
+}
+
+// SetPaused sets or clears the cluster-wide pause flag.
+func (e *Elector) SetPaused(on bool) error {
+	p := e.path(PausedName)
+	err := e.do(func(c *zk.Conn) error {
+		var err error
+		if on {
+			_, err = c.Create(p, nil, 0, zk.WorldACL(zk.PermAll))
+			if errors.Is(err, zk.ErrNodeExists) {
+				err = nil
+			}
+		} else {
+			err = c.Delete(p, -1)
+			if errors.Is(err, zk.ErrNoNode) {
+				err = nil
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set %s to %v: %w", p, on, err)
+	}
+	e.paused.Store(on)
+	return nil
+}
+
+// Register publishes self as a candidate (an ephemeral member znode).
+func (e *Elector) Register(self Info) error {
+	data, _ := json.Marshal(self)
+	p := e.path(MembersName)
+	return e.do(func(c *zk.Conn) error {
+		if _, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return fmt.Errorf("create %s: %w", p, err)
+		}
+		m := p + "/" + self.NodeID
+		_, st, err := c.Exists(m)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", m, err)
+		}
+		if st != nil && st.EphemeralOwner == c.SessionID() {
+			_, err = c.Set(m, data, -1)
+		} else {
+			if st != nil {
+				// Left over by our previous session; it would expire anyway.
+				_ = c.Delete(m, -1)
+			}
+			_, err = c.Create(m, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+		}
+		if err != nil {
+			return fmt.Errorf("register %s: %w", m, err)
+		}
+		return nil
+	})
+}
+
+// Unregister removes self from the candidates.
+func (e *Elector) Unregister(nodeID string) error {
+	m := e.path(MembersName) + "/" + nodeID
+	return e.do(func(c *zk.Conn) error {
+		_, st, err := c.Exists(m)
+		if err != nil || st == nil || st.EphemeralOwner != c.SessionID() {
+			return err
+		}
+		if err := c.Delete(m, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("unregister %s: %w", m, err)
+		}
+		return nil
+	})
+}
+
+// Members lists registered candidates.
+func (e *Elector) Members() ([]Info, error) {
+	p := e.path(MembersName)
+	var names []string
+	err := e.do(func(c *zk.Conn) (err error) { names, _, err = c.Children(p); return })
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", p, err)
+	}
+	var out []Info
+	for _, n := range names {
+		var raw []byte
+		err := e.do(func(c *zk.Conn) (err error) { raw, _, err = c.Get(p + "/" + n); return })
+		if err != nil {
+			continue // gone meanwhile
+		}
+		var i Info
+		if json.Unmarshal(raw, &i) == nil {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
+// Format creates <parent>/<cluster>. If it exists and force is false it
+// returns an error wrapping zk.ErrNodeExists; with force it deletes the
+// whole subtree first (Hadoop's -formatZK -force).
+func Format(servers []string, sessionTimeout time.Duration, clusterPath string, force bool, lg *zap.Logger) error {
+	e := New(Config{Servers: servers, SessionTimeout: sessionTimeout, ClusterPath: clusterPath}, lg)
+	if _, err := e.Open(); err != nil {
+		return err
+	}
+	defer e.Close()
+	c, _, _, err := e.current()
+	if err != nil {
+		return err
+	}
+	if err := waitSession(c, sessionTimeout); err != nil {
+		return err
+	}
+	ok, _, err := c.Exists(clusterPath)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", clusterPath, err)
+	}
+	if ok {
+		if !force {
+			return fmt.Errorf("%s already exists: %w (use --force to wipe it)", clusterPath, zk.ErrNodeExists)
+		}
+		if err := deleteTree(c, clusterPath, 0); err != nil {
+			return err
+		}
+	}
+	// Create each missing ancestor, then the cluster node.
+	parts := strings.Split(strings.TrimPrefix(clusterPath, "/"), "/")
+	cur := ""
+	for _, p := range parts {
+		cur += "/" + p
+		if _, err := c.Create(cur, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return fmt.Errorf("create %s: %w", cur, err)
+		}
+	}
+	return nil
+}
+
+// Exists reports whether clusterPath exists (for format's prompt).
+func Exists(servers []string, sessionTimeout time.Duration, clusterPath string, lg *zap.Logger) (bool, error) {
+	e := New(Config{Servers: servers, SessionTimeout: sessionTimeout, ClusterPath: clusterPath}, lg)
+	if _, err := e.Open(); err != nil {
+		return false, err
+	}
+	defer e.Close()
+	c, _, _, _ := e.current()
+	if err := waitSession(c, sessionTimeout); err != nil {
+		return false, err
+	}
+	ok, _, err := c.Exists(clusterPath)
+	if err != nil {
+		return false, fmt.Errorf("check %s: %w", clusterPath, err)
+	}
+	return ok, nil
+}
+
+func waitSession(c *zk.Conn, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for c.State() != zk.StateHasSession {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no zookeeper session within %s (is the ensemble up? check zookeeper.connect)", timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// deleteTree removes p and everything below it; depth bounds the recursion.
+func deleteTree(c *zk.Conn, p string, depth int) error {
+	if depth > 64 {
+		return fmt.Errorf("delete %s: tree deeper than 64 levels", p)
+	}
+	kids, _, err := c.Children(p)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list %s: %w", p, err)
+	}
+	for _, k := range kids {
+		if err := deleteTree(c, path.Join(p, k), depth+1); err != nil {
+			return err
+		}
+	}
+	if err := c.Delete(p, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return fmt.Errorf("delete %s: %w", p, err)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package elector
+
+import (
+	"testing"
+	"time"
+
+	"github.com/zkfc-project/zkfc/integration/zkfcenv"
+	"go.uber.org/zap"
+)
+
+func waitKind(t *testing.T, e *Elector, epoch uint64, k Kind) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-e.Events():
+			if ev.Epoch == epoch && ev.Kind == k {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no %s event for epoch %d within 20s", k, epoch)
+		}
+	}
+}
+
+// TestElectorAgainstApache exercises the znode protocol on a real server:
+// one lock winner, the loser's watch firing, breadcrumb versioning, the
+// token counter, and a new session bumping the epoch and dropping the lock.
+func TestElectorAgainstApache(t *testing.T) {
+	zk := zkfcenv.StartApache(t, 500*time.Millisecond)
+	servers := []string{zk.Addr}
+	lg := zap.NewNop()
+	const cp = "/zkfc/test"
+	if err := Format(servers, 5*time.Second, cp, false, lg); err != nil {
+		t.Fatal(err)
+	}
+	if err := Format(servers, 5*time.Second, cp, false, lg); err == nil {
+		t.Fatal("second Format without force succeeded")
+	}
+	a := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp}, lg)
+	b := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp}, lg)
+	defer a.Close()
+	defer b.Close()
+	ea, _ := a.Open()
+	eb, _ := b.Open()
+	waitKind(t, a, ea, Connected)
+	waitKind(t, b, eb, Connected)
+	if err := a.CheckFormatted(); err != nil {
+		t.Fatal(err)
+	}
+
+	held, _, err := a.TryAcquire(Info{NodeID: "a"})
+	if err != nil || !held {
+		t.Fatalf("a: held=%v err=%v", held, err)
+	}
+	held, holder, err := b.TryAcquire(Info{NodeID: "b"})
+	if err != nil || held || holder == nil || holder.NodeID != "a" {
+		t.Fatalf("b: held=%v holder=%+v err=%v", held, holder, err)
+	}
+	// Re-acquiring in the same session reports the lock as ours.
+	if held, _, _ := a.TryAcquire(Info{NodeID: "a"}); !held {
+		t.Fatal("a lost its own lock on re-acquire")
+	}
+
+	// Breadcrumb: absent, created, then a stale version is refused.
+	bc, v, err := a.Breadcrumb()
+	if err != nil || bc != nil || v != -1 {
+		t.Fatalf("empty breadcrumb: %+v %d %v", bc, v, err)
+	}
+	tok, err := a.NextToken()
+	if err != nil || tok != 1 {
+		t.Fatalf("first token = %d, %v", tok, err)
+	}
+	if tok, _ = b.NextToken(); tok != 2 {
+		t.Fatalf("second token = %d", tok)
+	}
+	if err := a.WriteBreadcrumb(Info{NodeID: "a", Token: 1}, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteBreadcrumb(Info{NodeID: "b"}, -1); err == nil {
+		t.Fatal("create over an existing breadcrumb succeeded")
+	}
+	if err := b.DeleteBreadcrumb("b"); err != nil {
+		t.Fatal(err)
+	}
+	if bc, _, _ := b.Breadcrumb(); bc == nil || bc.NodeID != "a" {
+		t.Fatalf("b deleted a's breadcrumb: %+v", bc)
+	}
+
+	// a releases: b's watch fires and b wins.
+	if err := a.Release(); err != nil {
+		t.Fatal(err)
+	}
+	waitKind(t, b, eb, LockChanged)
+	if held, _, _ := b.TryAcquire(Info{NodeID: "b"}); !held {
+		t.Fatal("b did not win after a released")
+	}
+
+	// A new session for b: new epoch, and its ephemeral lock is gone.
+	eb2, err := b.Open()
+	if err != nil || eb2 != eb+1 {
+		t.Fatalf("reopen: epoch %d (was %d) err %v", eb2, eb, err)
+	}
+	waitKind(t, b, eb2, Connected)
+	if h, err := b.Holder(); err != nil || h != nil {
+		t.Fatalf("lock survived its session: %+v %v", h, err)
+	}
+	if _, _, ok := b.LastAck(); !ok {
+		t.Fatal("no ack recorded after successful requests")
+	}
+
+	if err := a.SetPaused(true); err != nil {
+		t.Fatal(err)
+	}
+	waitKind(t, b, eb2, PauseChanged)
+	if !b.Paused() {
+		t.Fatal("b did not observe the pause flag")
+	}
+}
