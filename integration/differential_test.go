@@ -1,0 +1,1254 @@
+package integration
+
+// Differential tests: every scenario drives a server through a client
+// library, the raw wire protocol, kazoo or zkCli.sh and writes what the client
+// observed into a transcript. The same scenario runs against two servers and
+// the normalized transcripts must be equal. TestDifferentialApacheSelfCheck
+// runs Apache against Apache (it proves the scenarios are deterministic after
+// normalization); TestDifferentialOurs runs Apache against `zkfc quorum`.
+//
+// Deliberate differences between Apache and ours are encoded in the scenario
+// itself, with a comment, by writing the same line on both sides when each
+// backend behaves as documented (see scenarioFourLetterWords).
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkfc-project/zkfc/integration/zkenv"
+	"github.com/zkfc-project/zkfc/quorum/proto"
+)
+
+// Credentials of the super user, passed to both servers as
+// zookeeper.DigestAuthenticationProvider.superDigest.
+const (
+	superUser     = "super"
+	superPassword = "differential-secret"
+)
+
+// digestID is the id the digest scheme stores for user:password.
+func digestID(user, password string) string {
+	sum := sha1.Sum([]byte(user + ":" + password))
+	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// A serverConfig names one zoo.cfg/flags shape; scenarios pick one and share
+// its servers with every other scenario of the same shape.
+type serverConfig string
+
+const (
+	// cfgExtended has TTL nodes enabled and a super user; most scenarios use it.
+	cfgExtended serverConfig = "extended"
+	// cfgPlain is the stock configuration: no TTL nodes.
+	cfgPlain serverConfig = "plain"
+)
+
+func (c serverConfig) options() zkenv.Options {
+	// tickTime 500ms: sessions negotiate within [1s, 10s], so expiry
+	// scenarios take about a second rather than the stock four.
+	o := zkenv.Options{TickTime: 500 * time.Millisecond}
+	if c == cfgExtended {
+		o.JVMFlags = []string{
+			"-Dzookeeper.extendedTypesEnabled=true",
+			"-Dzookeeper.DigestAuthenticationProvider.superDigest=" + digestID(superUser, superPassword),
+		}
+	}
+	return o
+}
+
+// env is what a scenario runs against: one server and a root path of its own.
+type env struct {
+	srv  *zkenv.Server
+	root string
+}
+
+func (e env) addr() string { return e.srv.Addr() }
+
+// path joins the scenario's root and a relative name.
+func (e env) path(rel string) string {
+	if rel == "" {
+		return e.root
+	}
+	return e.root + "/" + rel
+}
+
+type scenario struct {
+	name string
+	cfg  serverConfig
+	// run writes the transcript. A returned error is a harness failure (could
+	// not connect, a deadline passed): the scenario fails on that side.
+	run func(e env, tr *zkenv.Transcript) error
+}
+
+func scenarios() []scenario {
+	return []scenario{
+		{"create_modes", cfgExtended, scenarioCreateModes},
+		{"ttl_disabled", cfgPlain, scenarioTTLDisabled},
+		{"errors", cfgExtended, scenarioErrors},
+		{"data_stats", cfgExtended, scenarioDataStats},
+		{"acl", cfgExtended, scenarioACL},
+		{"multi", cfgExtended, scenarioMulti},
+		{"watches_oneshot", cfgExtended, scenarioWatchesOneShot},
+		{"watches_persistent", cfgExtended, scenarioWatchesPersistent},
+		{"watches_reconnect", cfgExtended, scenarioWatchesReconnect},
+		{"sessions", cfgExtended, scenarioSessions},
+		{"system_nodes", cfgExtended, scenarioSystemNodes},
+		{"four_letter_words", cfgExtended, scenarioFourLetterWords},
+		{"robustness", cfgExtended, scenarioRobustness},
+		{"kazoo", cfgExtended, scenarioKazoo},
+		{"zkcli", cfgExtended, scenarioZkCli},
+	}
+}
+
+type starter func(t testing.TB, opts zkenv.Options) *zkenv.Server
+
+// TestDifferentialApacheSelfCheck runs every scenario against two Apache
+// servers. It must always pass: a difference here is a harness bug (a value
+// that normalization misses, or a timing dependency), not a server bug.
+func TestDifferentialApacheSelfCheck(t *testing.T) {
+	runDifferential(t, "apache-a", zkenv.StartApache, "apache-b", zkenv.StartApache)
+}
+
+// TestDifferentialOurs runs every scenario against Apache and against our
+// server ($ZKFC_BIN quorum). It fails, never skips, while ours is missing.
+func TestDifferentialOurs(t *testing.T) {
+	runDifferential(t, "apache", zkenv.StartApache, "ours", zkenv.StartOurs)
+}
+
+func runDifferential(t *testing.T, nameA string, startA starter, nameB string, startB starter) {
+	type pair struct{ a, b *zkenv.Server }
+	servers := map[serverConfig]*pair{}
+	get := func(cfg serverConfig) *pair {
+		if p, ok := servers[cfg]; ok {
+			return p
+		}
+		// Started on the parent test so that subtests share them; the
+		// parent's cleanup kills them after the last scenario.
+		p := &pair{a: startA(t, cfg.options()), b: startB(t, cfg.options())}
+		servers[cfg] = p
+		return p
+	}
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			p := get(sc.cfg)
+			root := "/" + sc.name
+			var trA, trB zkenv.Transcript
+			var errA, errB error
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); errA = sc.run(env{p.a, root}, &trA) }()
+			go func() { defer wg.Done(); errB = sc.run(env{p.b, root}, &trB) }()
+			wg.Wait()
+			if errA != nil {
+				t.Errorf("%s: scenario did not complete: %v", nameA, errA)
+			}
+			if errB != nil {
+				t.Errorf("%s: scenario did not complete: %v", nameB, errB)
+			}
+			a, b := zkenv.Normalize(trA.Lines()), zkenv.Normalize(trB.Lines())
+			if d := zkenv.UnifiedDiff(nameA, nameB, a, b); d != "" {
+				t.Errorf("transcripts differ (normalized):\n%s", d)
+			}
+			if testing.Verbose() || t.Failed() {
+				t.Logf("%s transcript (normalized):\n%s", nameA, strings.Join(a, "\n"))
+			}
+			if len(a) == 0 && errA == nil {
+				t.Errorf("%s: empty transcript: the scenario observed nothing", nameA)
+			}
+		})
+	}
+}
+
+// errText renders an error for a transcript; nil is "ok".
+func errText(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}
+
+// statText renders a go-zookeeper Stat.
+func statText(s *zk.Stat) string { return zkenv.FormatStat(zkenv.ZKStat(s)) }
+
+// aclText renders an ACL list in server order (ZooKeeper keeps the order
+// it was given, so a compatible server must too).
+func aclText(acl []zk.ACL) string {
+	parts := make([]string, len(acl))
+	for i, a := range acl {
+		parts[i] = fmt.Sprintf("%s:%s:%d", a.Scheme, a.ID, a.Perms)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// seqSuffix is the sequence part a server appended to prefix.
+func seqSuffix(path, prefix string) string { return strings.TrimPrefix(path, prefix) }
+
+// dump writes the Stat, data and children of each node (missing ones too).
+func dump(c *zk.Conn, tr *zkenv.Transcript, paths ...string) {
+	for _, p := range paths {
+		data, st, err := c.Get(p)
+		if err != nil {
+			tr.Printf("get %s: %s", p, errText(err))
+			continue
+		}
+		kids, _, err := c.Children(p)
+		tr.Printf("node %s data=%q %s children=%s %s", p, data, statText(st), zkenv.SortedList(kids), errText(err))
+	}
+}
+
+var openACL = zk.WorldACL(zk.PermAll)
+
+func scenarioCreateModes(e env, tr *zkenv.Transcript) error {
+	c, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	tr.Printf("session %s", zkenv.SessionID(c.SessionID()))
+	p, err := c.Create(e.root, []byte("root"), zk.FlagPersistent, openACL)
+	tr.Printf("create root -> %s %s", p, errText(err))
+	creates := []struct {
+		name  string
+		flags int32
+	}{
+		{"persistent", zk.FlagPersistent},
+		{"ephemeral", zk.FlagEphemeral},
+		{"pseq-", zk.FlagSequence},
+		{"pseq-", zk.FlagSequence},
+		{"eseq-", zk.FlagEphemeralSequential},
+		{"eseq-", zk.FlagEphemeralSequential},
+	}
+	var made []string
+	for _, cr := range creates {
+		p, err := c.Create(e.path(cr.name), []byte(cr.name), cr.flags, openACL)
+		tr.Printf("create %s flags=%d -> suffix=%q %s", cr.name, cr.flags, seqSuffix(p, e.path(cr.name)), errText(err))
+		made = append(made, p)
+	}
+	p, err = c.CreateContainer(e.path("container"), []byte("c"), zk.FlagContainer, openACL)
+	tr.Printf("create container -> %s %s", strings.TrimPrefix(p, e.root), errText(err))
+	made = append(made, p)
+	p, err = c.CreateTTL(e.path("ttl"), []byte("t"), zk.FlagTTL, openACL, time.Hour)
+	tr.Printf("create ttl -> %s %s", strings.TrimPrefix(p, e.root), errText(err))
+	made = append(made, p)
+	p, err = c.CreateTTL(e.path("tseq-"), []byte("t"), zk.FlagPersistentSequentialWithTTL, openACL, time.Hour)
+	tr.Printf("create ttl sequential -> suffix=%q %s", seqSuffix(p, e.path("tseq-")), errText(err))
+	made = append(made, p)
+	// A container child, so the container has had one (and is then reapable).
+	p, err = c.Create(e.path("container/child"), nil, zk.FlagPersistent, openACL)
+	tr.Printf("create container child -> %s %s", strings.TrimPrefix(p, e.root), errText(err))
+	dump(c, tr, append([]string{e.root}, made...)...)
+
+	// Sequential suffixes after deletes: the counter is the parent's
+	// cversion-based child counter, and deletions do not reset it.
+	seqParent := e.path("seq")
+	_, err = c.Create(seqParent, nil, zk.FlagPersistent, openACL)
+	tr.Printf("create seq parent %s", errText(err))
+	var seqs []string
+	for i := 0; i < 3; i++ {
+		p, err := c.Create(seqParent+"/n-", nil, zk.FlagSequence, openACL)
+		tr.Printf("create seq %d -> suffix=%q %s", i, seqSuffix(p, seqParent+"/n-"), errText(err))
+		seqs = append(seqs, p)
+	}
+	tr.Printf("delete first seq %s", errText(c.Delete(seqs[0], -1)))
+	tr.Printf("delete last seq %s", errText(c.Delete(seqs[2], -1)))
+	for i := 0; i < 2; i++ {
+		p, err := c.Create(seqParent+"/n-", nil, zk.FlagSequence, openACL)
+		tr.Printf("create seq after deletes -> suffix=%q %s", seqSuffix(p, seqParent+"/n-"), errText(err))
+	}
+	p, err = c.Create(seqParent+"/other-", nil, zk.FlagEphemeralSequential, openACL)
+	tr.Printf("create other prefix -> suffix=%q %s", seqSuffix(p, seqParent+"/other-"), errText(err))
+	dump(c, tr, seqParent)
+
+	// The container is reaped once it is empty, but only by a periodic
+	// check (every minute by default), so the transcript records the
+	// state right after its child is deleted, which must still be there.
+	tr.Printf("delete container child %s", errText(c.Delete(e.path("container/child"), -1)))
+	ok, _, err := c.Exists(e.path("container"))
+	tr.Printf("container exists right after its child's delete: %v %s", ok, errText(err))
+	return nil
+}
+
+func scenarioTTLDisabled(e env, tr *zkenv.Transcript) error {
+	c, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.Create(e.root, nil, zk.FlagPersistent, openACL)
+	tr.Printf("create root %s", errText(err))
+	_, err = c.CreateTTL(e.path("ttl"), nil, zk.FlagTTL, openACL, time.Hour)
+	tr.Printf("create ttl without extendedTypesEnabled: %s", errText(err))
+	_, err = c.CreateTTL(e.path("tseq-"), nil, zk.FlagPersistentSequentialWithTTL, openACL, time.Hour)
+	tr.Printf("create ttl sequential without extendedTypesEnabled: %s", errText(err))
+	p, err := c.CreateContainer(e.path("container"), nil, zk.FlagContainer, openACL)
+	tr.Printf("create container (needs no extended types) -> %s %s", strings.TrimPrefix(p, e.root), errText(err))
+	dump(c, tr, e.root)
+	return nil
+}
+
+func scenarioErrors(e env, tr *zkenv.Transcript) error {
+	c, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.Create(e.root, nil, zk.FlagPersistent, openACL)
+	tr.Printf("create root %s", errText(err))
+	_, err = c.Create(e.path("a"), []byte("x"), zk.FlagPersistent, openACL)
+	tr.Printf("create a %s", errText(err))
+	_, err = c.Create(e.path("a"), []byte("y"), zk.FlagPersistent, openACL)
+	tr.Printf("create a again (NodeExists): %s", errText(err))
+	_, err = c.Create(e.path("missing/child"), nil, zk.FlagPersistent, openACL)
+	tr.Printf("create under missing parent (NoNode): %s", errText(err))
+	_, _, err = c.Get(e.path("missing"))
+	tr.Printf("get missing: %s", errText(err))
+	_, err = c.Set(e.path("missing"), nil, -1)
+	tr.Printf("set missing: %s", errText(err))
+	tr.Printf("delete missing: %s", errText(c.Delete(e.path("missing"), -1)))
+	_, _, err = c.Children(e.path("missing"))
+	tr.Printf("children missing: %s", errText(err))
+	ok, st, err := c.Exists(e.path("missing"))
+	tr.Printf("exists missing: %v %s %s", ok, statText(st), errText(err))
+	_, _, err = c.GetACL(e.path("missing"))
+	tr.Printf("getACL missing: %s", errText(err))
+	_, err = c.SetACL(e.path("missing"), openACL, -1)
+	tr.Printf("setACL missing: %s", errText(err))
+	_, err = c.Create(e.path("a/kid"), nil, zk.FlagPersistent, openACL)
+	tr.Printf("create a/kid %s", errText(err))
+	tr.Printf("delete non-empty a (NotEmpty): %s", errText(c.Delete(e.path("a"), -1)))
+	_, err = c.Set(e.path("a"), []byte("z"), 7)
+	tr.Printf("set a version 7 (BadVersion): %s", errText(err))
+	tr.Printf("delete a/kid version 3 (BadVersion): %s", errText(c.Delete(e.path("a/kid"), 3)))
+	_, err = c.SetACL(e.path("a"), openACL, 5)
+	tr.Printf("setACL a version 5 (BadVersion): %s", errText(err))
+	_, err = c.Create(e.path("eph"), nil, zk.FlagEphemeral, openACL)
+	tr.Printf("create eph %s", errText(err))
+	_, err = c.Create(e.path("eph/kid"), nil, zk.FlagPersistent, openACL)
+	tr.Printf("create under ephemeral (NoChildrenForEphemerals): %s", errText(err))
+	_, err = c.Create(e.path("eph/kid"), nil, zk.FlagEphemeral, openACL)
+	tr.Printf("create ephemeral under ephemeral: %s", errText(err))
+	_, err = c.CreateTTL(e.path("ttl0"), nil, zk.FlagTTL, openACL, 0)
+	tr.Printf("create ttl 0: %s", errText(err))
+	_, err = c.Create(e.path("noacl"), nil, zk.FlagPersistent, nil)
+	tr.Printf("create with empty ACL: %s", errText(err))
+	_, err = c.Create(e.path("badperm"), nil, zk.FlagPersistent, []zk.ACL{{Perms: zk.PermAll, Scheme: "nosuch", ID: "x"}})
+	tr.Printf("create with unknown ACL scheme: %s", errText(err))
+	_, err = c.Create("/zookeeper/x", nil, zk.FlagPersistent, openACL)
+	tr.Printf("create under /zookeeper: %s", errText(err))
+	tr.Printf("delete /zookeeper: %s", errText(c.Delete("/zookeeper", -1)))
+	_, err = c.Set("/zookeeper", []byte("x"), -1)
+	tr.Printf("set /zookeeper: %s", errText(err))
+
+	// Invalid paths: go-zookeeper validates them client-side, so send them raw.
+	r, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer r.CloseSession()
+	for _, bad := range []string{"", "a", "/a/", "//", "/a//b", "/a/./b", "/a/../b", "/a\x00b", "/."} {
+		p := bad
+		if strings.HasPrefix(bad, "/") && bad != "/" {
+			p = e.root + bad
+		}
+		if _, err := rcall(tr, r, fmt.Sprintf("raw create %q", bad), proto.OpCreate,
+			&proto.CreateRequest{Path: p, ACL: proto.OpenACL}, &proto.PathResponse{}); err != nil {
+			return err
+		}
+		if _, err := rcall(tr, r, fmt.Sprintf("raw getData %q", bad), proto.OpGetData,
+			&proto.PathWatchRequest{Path: p}, &proto.GetDataResponse{}); err != nil {
+			return err
+		}
+	}
+	// Sequential create of a path ending in "/" is legal: the suffix is the name.
+	var pr proto.PathResponse
+	if _, err := rcall(tr, r, "raw create sequential \"a/\"", proto.OpCreate,
+		&proto.CreateRequest{Path: e.path("a/"), ACL: proto.OpenACL, Flags: proto.ModePersistentSequential}, &pr); err != nil {
+		return err
+	}
+	tr.Printf("  path suffix %q", strings.TrimPrefix(pr.Path, e.root))
+	for _, mode := range []int32{7, -1, 100} {
+		if _, err := rcall(tr, r, fmt.Sprintf("raw create with mode %d", mode), proto.OpCreate,
+			&proto.CreateRequest{Path: e.path(fmt.Sprintf("mode%d", mode)), ACL: proto.OpenACL, Flags: mode}, &proto.PathResponse{}); err != nil {
+			return err
+		}
+	}
+	if _, err := rcall(tr, r, "raw createContainer with persistent mode", proto.OpCreateContainer,
+		&proto.CreateRequest{Path: e.path("cont-bad"), ACL: proto.OpenACL, Flags: proto.ModePersistent}, &proto.Create2Response{}); err != nil {
+		return err
+	}
+	if _, err := rcall(tr, r, "raw createTTL with ttl above max", proto.OpCreateTTL,
+		&proto.CreateTTLRequest{Path: e.path("ttl-big"), ACL: proto.OpenACL, Flags: proto.ModeTTL, TTL: proto.MaxTTL + 1}, &proto.Create2Response{}); err != nil {
+		return err
+	}
+	if _, err := rcall(tr, r, "raw createTTL with persistent mode", proto.OpCreateTTL,
+		&proto.CreateTTLRequest{Path: e.path("ttl-mode"), ACL: proto.OpenACL, Flags: proto.ModePersistent, TTL: 1000}, &proto.Create2Response{}); err != nil {
+		return err
+	}
+	return nil
+}
+
+func scenarioDataStats(e env, tr *zkenv.Transcript) error {
+	c, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.Create(e.root, nil, zk.FlagPersistent, openACL)
+	tr.Printf("create root %s", errText(err))
+	n := e.path("n")
+	_, err = c.Create(n, []byte("v0"), zk.FlagPersistent, openACL)
+	tr.Printf("create n %s", errText(err))
+	for i := 1; i <= 3; i++ {
+		st, err := c.Set(n, []byte(fmt.Sprintf("value-%d", i)), -1)
+		tr.Printf("set n #%d -> %s %s", i, statText(st), errText(err))
+	}
+	st, err := c.Set(n, []byte("v-versioned"), 3)
+	tr.Printf("set n version 3 -> %s %s", statText(st), errText(err))
+	st, err = c.Set(n, nil, -1)
+	tr.Printf("set n to empty -> %s %s", statText(st), errText(err))
+	big := []byte(strings.Repeat("x", 100000))
+	st, err = c.Set(n, big, -1)
+	tr.Printf("set n to 100000 bytes -> %s %s", statText(st), errText(err))
+	data, st, err := c.Get(n)
+	tr.Printf("get n -> len=%d %s %s", len(data), statText(st), errText(err))
+	for _, k := range []string{"k1", "k2", "k3"} {
+		_, err = c.Create(n+"/"+k, []byte(k), zk.FlagPersistent, openACL)
+		tr.Printf("create n/%s %s", k, errText(err))
+	}
+	tr.Printf("delete n/k2 %s", errText(c.Delete(n+"/k2", -1)))
+	ok, st, err := c.Exists(n)
+	tr.Printf("exists n -> %v %s %s", ok, statText(st), errText(err))
+	kids, st, err := c.Children(n)
+	tr.Printf("getChildren2 n -> %s %s %s", zkenv.SortedList(kids), statText(st), errText(err))
+	st, err = c.Set(n+"/k1", []byte("changed"), 0)
+	tr.Printf("set n/k1 version 0 -> %s %s", statText(st), errText(err))
+	ok, st, err = c.Exists(n)
+	tr.Printf("exists n after child set (pzxid unchanged) -> %v %s %s", ok, statText(st), errText(err))
+
+	// The raw getChildren (8) has no stat; getData of a null-data node.
+	r, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer r.CloseSession()
+	var gc proto.GetChildrenResponse
+	if _, err := rcall(tr, r, "raw getChildren n", proto.OpGetChildren, &proto.PathWatchRequest{Path: n}, &gc); err != nil {
+		return err
+	}
+	tr.Printf("  children %s", zkenv.SortedList(gc.Children))
+	var c2 proto.Create2Response
+	if _, err := rcall(tr, r, "raw create2 null data", proto.OpCreate2,
+		&proto.CreateRequest{Path: e.path("null"), Data: nil, ACL: proto.OpenACL}, &c2); err != nil {
+		return err
+	}
+	tr.Printf("  path %s %s", strings.TrimPrefix(c2.Path, e.root), zkenv.FormatStat(c2.Stat))
+	var gd proto.GetDataResponse
+	if _, err := rcall(tr, r, "raw getData null", proto.OpGetData, &proto.PathWatchRequest{Path: e.path("null")}, &gd); err != nil {
+		return err
+	}
+	tr.Printf("  data nil=%v len=%d %s", gd.Data == nil, len(gd.Data), zkenv.FormatStat(gd.Stat))
+	var sr proto.StatResponse
+	if _, err := rcall(tr, r, "raw exists root", proto.OpExists, &proto.PathWatchRequest{Path: e.root}, &sr); err != nil {
+		return err
+	}
+	tr.Printf("  %s", zkenv.FormatStat(sr.Stat))
+	return nil
+}
+
+func scenarioACL(e env, tr *zkenv.Transcript) error {
+	admin, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	other, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer other.Close()
+	_, err = admin.Create(e.root, nil, zk.FlagPersistent, openACL)
+	tr.Printf("create root %s", errText(err))
+
+	// world: read-only node.
+	ro := e.path("readonly")
+	_, err = admin.Create(ro, []byte("r"), zk.FlagPersistent, zk.WorldACL(zk.PermRead))
+	tr.Printf("create readonly %s", errText(err))
+	_, err = other.Set(ro, []byte("w"), -1)
+	tr.Printf("set readonly (NoAuth): %s", errText(err))
+	_, err = other.Create(ro+"/kid", nil, zk.FlagPersistent, openACL)
+	tr.Printf("create under readonly (NoAuth): %s", errText(err))
+	acl, st, err := other.GetACL(ro)
+	tr.Printf("getACL readonly -> %s %s %s", aclText(acl), statText(st), errText(err))
+	_, err = other.SetACL(ro, openACL, -1)
+	tr.Printf("setACL readonly without ADMIN (NoAuth): %s", errText(err))
+
+	// setACL/getACL with aversion.
+	av := e.path("aversion")
+	_, err = admin.Create(av, []byte("a"), zk.FlagPersistent, openACL)
+	tr.Printf("create aversion %s", errText(err))
+	st, err = admin.SetACL(av, zk.WorldACL(zk.PermRead|zk.PermWrite|zk.PermAdmin), 0)
+	tr.Printf("setACL aversion v0 -> %s %s", statText(st), errText(err))
+	st, err = admin.SetACL(av, zk.WorldACL(zk.PermAll), 0)
+	tr.Printf("setACL aversion v0 again (BadVersion) -> %s", errText(err))
+	st, err = admin.SetACL(av, zk.WorldACL(zk.PermAll), 1)
+	tr.Printf("setACL aversion v1 -> %s %s", statText(st), errText(err))
+	acl, st, err = admin.GetACL(av)
+	tr.Printf("getACL aversion -> %s %s %s", aclText(acl), statText(st), errText(err))
+
+	// digest: a node only alice can use.
+	alice := digestID("alice", "pw-a")
+	dn := e.path("digest")
+	_, err = admin.Create(dn, []byte("d"), zk.FlagPersistent, []zk.ACL{{Perms: zk.PermAll, Scheme: "digest", ID: alice}})
+	tr.Printf("create digest node %s", errText(err))
+	_, _, err = other.Get(dn)
+	tr.Printf("get digest node unauthenticated (NoAuth): %s", errText(err))
+	_, _, err = other.GetACL(dn)
+	tr.Printf("getACL digest node unauthenticated: %s", errText(err))
+	ok, st, err := other.Exists(dn)
+	tr.Printf("exists digest node unauthenticated (no check): %v %s %s", ok, statText(st), errText(err))
+	kids, _, err := other.Children(e.root)
+	tr.Printf("children of root: %s %s", zkenv.SortedList(kids), errText(err))
+	tr.Printf("addAuth digest bob: %s", errText(other.AddAuth("digest", []byte("bob:pw-b"))))
+	_, _, err = other.Get(dn)
+	tr.Printf("get digest node as bob (NoAuth): %s", errText(err))
+	tr.Printf("addAuth digest alice: %s", errText(other.AddAuth("digest", []byte("alice:pw-a"))))
+	data, st, err := other.Get(dn)
+	tr.Printf("get digest node as alice -> %q %s %s", data, statText(st), errText(err))
+	acl, _, err = other.GetACL(dn)
+	tr.Printf("getACL digest node as alice -> %s %s", aclText(acl), errText(err))
+
+	// auth: expands to every id of the session (other has bob and alice).
+	an := e.path("auth")
+	_, err = admin.Create(an, nil, zk.FlagPersistent, zk.AuthACL(zk.PermAll))
+	tr.Printf("create auth-ACL node without any auth (InvalidACL): %s", errText(err))
+	_, err = other.Create(an, nil, zk.FlagPersistent, zk.AuthACL(zk.PermAll))
+	tr.Printf("create auth-ACL node as bob+alice: %s", errText(err))
+	acl, _, err = other.GetACL(an)
+	tr.Printf("getACL auth node -> %s %s", aclText(acl), errText(err))
+	_, err = other.SetACL(an, []zk.ACL{{Perms: zk.PermRead, Scheme: "auth", ID: ""}}, -1)
+	tr.Printf("setACL auth scheme read-only: %s", errText(err))
+	acl, _, err = other.GetACL(an)
+	tr.Printf("getACL auth node -> %s %s", aclText(acl), errText(err))
+
+	// ip: loopback allowed, another network refused.
+	ipOK, ipNo := e.path("ip-ok"), e.path("ip-no")
+	_, err = admin.Create(ipOK, []byte("i"), zk.FlagPersistent, []zk.ACL{{Perms: zk.PermAll, Scheme: "ip", ID: "127.0.0.1"}})
+	tr.Printf("create ip 127.0.0.1 node %s", errText(err))
+	_, err = admin.Create(ipNo, []byte("i"), zk.FlagPersistent, []zk.ACL{{Perms: zk.PermAll, Scheme: "ip", ID: "10.0.0.0/8"}})
+	tr.Printf("create ip 10.0.0.0/8 node %s", errText(err))
+	_, err = admin.Create(e.path("ip-bad"), nil, zk.FlagPersistent, []zk.ACL{{Perms: zk.PermAll, Scheme: "ip", ID: "not-an-ip"}})
+	tr.Printf("create ip not-an-ip (InvalidACL): %s", errText(err))
+	_, err = admin.Create(e.path("digest-bad"), nil, zk.FlagPersistent, []zk.ACL{{Perms: zk.PermAll, Scheme: "digest", ID: "nocolon"}})
+	tr.Printf("create digest without colon (InvalidACL): %s", errText(err))
+	data, _, err = other.Get(ipOK)
+	tr.Printf("get ip 127.0.0.1 node -> %q %s", data, errText(err))
+	_, _, err = other.Get(ipNo)
+	tr.Printf("get ip 10.0.0.0/8 node (NoAuth): %s", errText(err))
+
+	// super: sees and changes everything.
+	su, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer su.Close()
+	tr.Printf("addAuth digest super: %s", errText(su.AddAuth("digest", []byte(superUser+":"+superPassword))))
+	for _, p := range []string{dn, ipNo, ro} {
+		data, _, err := su.Get(p)
+		tr.Printf("super get %s -> %q %s", strings.TrimPrefix(p, e.root), data, errText(err))
+		_, err = su.Set(p, []byte("by-super"), -1)
+		tr.Printf("super set %s -> %s", strings.TrimPrefix(p, e.root), errText(err))
+	}
+	tr.Printf("super delete digest node: %s", errText(su.Delete(dn, -1)))
+	tr.Printf("addAuth with a wrong super password: %s", errText(other.AddAuth("digest", []byte(superUser+":wrong"))))
+	_, _, err = other.Get(ipNo)
+	tr.Printf("get ip 10.0.0.0/8 node after wrong super password: %s", errText(err))
+
+	// An unknown scheme in addAuth fails the session (AuthFailed) in Apache.
+	bad, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer bad.Close()
+	if _, err := rcallXid(tr, bad, "raw auth scheme nosuch", proto.XidAuth, proto.OpAuth,
+		&proto.AuthPacket{Scheme: "nosuch", Auth: []byte("x")}, nil); err != nil {
+		tr.Printf("  connection: %v", closedText(err))
+	}
+	tr.Printf("  connection closed after AuthFailed: %v", bad.WaitClosed(5*time.Second))
+	return nil
+}
+
+// closedText reduces a read error to whether the connection was closed.
+func closedText(err error) string {
+	if err == nil {
+		return "open"
+	}
+	if strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "reset") {
+		return "closed"
+	}
+	return "error: " + err.Error()
+}
+
+var eventNames = map[int32]string{
+	proto.EventNone: "None", proto.EventNodeCreated: "NodeCreated", proto.EventNodeDeleted: "NodeDeleted",
+	proto.EventNodeDataChanged: "NodeDataChanged", proto.EventNodeChildrenChanged: "NodeChildrenChanged",
+	proto.EventDataWatchRemoved: "DataWatchRemoved", proto.EventChildWatchRemoved: "ChildWatchRemoved",
+	proto.EventPersistentWatchRemoved: "PersistentWatchRemoved",
+}
+
+func evText(ev proto.WatcherEvent) string {
+	name, ok := eventNames[ev.Type]
+	if !ok {
+		name = fmt.Sprintf("type%d", ev.Type)
+	}
+	return fmt.Sprintf("event %s state=%d path=%s", name, ev.State, ev.Path)
+}
+
+// rcall makes a raw call and writes the notifications that preceded the
+// reply, then "label -> ErrName". The returned error is a harness failure.
+func rcall(tr *zkenv.Transcript, r *zkenv.RawConn, label string, op int32, req, resp proto.Record) (proto.Err, error) {
+	rep, err := r.Call(op, req, resp)
+	return recordReply(tr, label, rep, err)
+}
+
+func rcallXid(tr *zkenv.Transcript, r *zkenv.RawConn, label string, xid, op int32, req, resp proto.Record) (proto.Err, error) {
+	rep, err := r.CallXid(xid, op, req, resp)
+	return recordReply(tr, label, rep, err)
+}
+
+func recordReply(tr *zkenv.Transcript, label string, rep zkenv.Reply, err error) (proto.Err, error) {
+	for _, ev := range rep.Events {
+		tr.Printf("  %s", evText(ev))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", label, err)
+	}
+	tr.Printf("%s -> %s", label, rep.Header.Err)
+	return rep.Header.Err, nil
+}
+
+// barrier pings on r and records the notifications that arrived before the
+// ping's reply. A change made by another session whose reply that session
+// already has is notified to r before any later reply on r (ZooKeeper
+// queues the notification before answering the writer), so this is a
+// deterministic way to collect "the events caused so far".
+func barrier(tr *zkenv.Transcript, r *zkenv.RawConn, label string) error {
+	rep, err := r.Ping()
+	if err != nil {
+		return fmt.Errorf("barrier %s: %w", label, err)
+	}
+	tr.Printf("%s: %d events", label, len(rep.Events))
+	for _, ev := range rep.Events {
+		tr.Printf("  %s", evText(ev))
+	}
+	return nil
+}
+
+func rawCreate(tr *zkenv.Transcript, r *zkenv.RawConn, path string, data string, mode int32) error {
+	_, err := rcall(tr, r, "create "+path, proto.OpCreate,
+		&proto.CreateRequest{Path: path, Data: []byte(data), ACL: proto.OpenACL, Flags: mode}, &proto.PathResponse{})
+	return err
+}
+
+func rawSet(tr *zkenv.Transcript, r *zkenv.RawConn, path string, data string) error {
+	_, err := rcall(tr, r, "setData "+path, proto.OpSetData,
+		&proto.SetDataRequest{Path: path, Data: []byte(data), Version: -1}, &proto.StatResponse{})
+	return err
+}
+
+func rawDelete(tr *zkenv.Transcript, r *zkenv.RawConn, path string) error {
+	_, err := rcall(tr, r, "delete "+path, proto.OpDelete, &proto.PathVersionRequest{Path: path, Version: -1}, nil)
+	return err
+}
+
+// steps runs fs in order and stops at the first harness error.
+func steps(fs ...func() error) error {
+	for _, f := range fs {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func multiResultText(res proto.MultiResult) string {
+	switch b := res.Body.(type) {
+	case *proto.PathResponse:
+		return fmt.Sprintf("op=%d path=%s", res.Type, b.Path)
+	case *proto.Create2Response:
+		return fmt.Sprintf("op=%d path=%s %s", res.Type, b.Path, zkenv.FormatStat(b.Stat))
+	case *proto.StatResponse:
+		return fmt.Sprintf("op=%d %s", res.Type, zkenv.FormatStat(b.Stat))
+	case *proto.GetDataResponse:
+		return fmt.Sprintf("op=%d data=%q %s", res.Type, b.Data, zkenv.FormatStat(b.Stat))
+	case *proto.GetChildrenResponse:
+		return fmt.Sprintf("op=%d children=%s", res.Type, zkenv.SortedList(b.Children))
+	}
+	if res.Type == proto.OpError {
+		return fmt.Sprintf("error %s", res.Err)
+	}
+	return fmt.Sprintf("op=%d", res.Type)
+}
+
+func rawMulti(tr *zkenv.Transcript, r *zkenv.RawConn, label string, op int32, ops ...proto.MultiOp) error {
+	var resp proto.MultiResponse
+	if _, err := rcall(tr, r, label, op, &proto.MultiRequest{Ops: ops}, &resp); err != nil {
+		return err
+	}
+	for i, res := range resp.Results {
+		tr.Printf("  result %d: %s", i, multiResultText(res))
+	}
+	return nil
+}
+
+func scenarioMulti(e env, tr *zkenv.Transcript) error {
+	r, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer r.CloseSession()
+	mk := func(t int32, rec proto.Record) proto.MultiOp { return proto.MultiOp{Type: t, Op: rec} }
+	create := func(p, d string) *proto.CreateRequest {
+		return &proto.CreateRequest{Path: p, Data: []byte(d), ACL: proto.OpenACL}
+	}
+	a, b, missing := e.path("a"), e.path("b"), e.path("missing")
+	if err := rawCreate(tr, r, e.root, "", proto.ModePersistent); err != nil {
+		return err
+	}
+	err = steps(
+		func() error {
+			return rawMulti(tr, r, "multi success", proto.OpMulti,
+				mk(proto.OpCreate, create(a, "a0")),
+				mk(proto.OpCreate2, create(b, "b0")),
+				mk(proto.OpSetData, &proto.SetDataRequest{Path: a, Data: []byte("a1"), Version: 0}),
+				mk(proto.OpCheck, &proto.PathVersionRequest{Path: a, Version: 1}),
+				mk(proto.OpCreate, &proto.CreateRequest{Path: a + "/s-", ACL: proto.OpenACL, Flags: proto.ModePersistentSequential}),
+				mk(proto.OpDelete, &proto.PathVersionRequest{Path: b, Version: 0}))
+		},
+		func() error {
+			return rawMulti(tr, r, "multi failing in the middle", proto.OpMulti,
+				mk(proto.OpCreate, create(e.path("x"), "")),
+				mk(proto.OpSetData, &proto.SetDataRequest{Path: a, Data: []byte("a2"), Version: -1}),
+				mk(proto.OpCheck, &proto.PathVersionRequest{Path: a, Version: 0}),
+				mk(proto.OpCreate, create(e.path("y"), "")),
+				mk(proto.OpDelete, &proto.PathVersionRequest{Path: missing, Version: -1}))
+		},
+		func() error {
+			return rawMulti(tr, r, "multi failing on its first op", proto.OpMulti,
+				mk(proto.OpDelete, &proto.PathVersionRequest{Path: missing, Version: -1}),
+				mk(proto.OpCreate, create(e.path("z"), "")))
+		},
+		func() error {
+			return rawMulti(tr, r, "multi creating a child of a node it creates", proto.OpMulti,
+				mk(proto.OpCreate, create(e.path("p"), "")),
+				mk(proto.OpCreate, create(e.path("p/c"), "")),
+				mk(proto.OpCreate, create(e.path("p"), "")))
+		},
+		func() error { return rawMulti(tr, r, "multi with no ops", proto.OpMulti) },
+		func() error {
+			return rawMulti(tr, r, "multiRead", proto.OpMultiRead,
+				mk(proto.OpGetData, &proto.PathWatchRequest{Path: a}),
+				mk(proto.OpGetChildren, &proto.PathWatchRequest{Path: a}),
+				mk(proto.OpGetData, &proto.PathWatchRequest{Path: missing}),
+				mk(proto.OpGetChildren, &proto.PathWatchRequest{Path: e.root}))
+		},
+	)
+	if err != nil {
+		return err
+	}
+	// What the failed multis left behind: nothing.
+	var gc proto.GetChildren2Response
+	if _, err := rcall(tr, r, "getChildren2 root", proto.OpGetChildren2, &proto.PathWatchRequest{Path: e.root}, &gc); err != nil {
+		return err
+	}
+	tr.Printf("  children %s %s", zkenv.SortedList(gc.Children), zkenv.FormatStat(gc.Stat))
+
+	// The same through go-zookeeper, which reports per-op errors its own way.
+	c, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	res, err := c.Multi(
+		&zk.CreateRequest{Path: e.path("g1"), Data: []byte("g"), Acl: openACL},
+		&zk.CheckVersionRequest{Path: a, Version: 1},
+		&zk.SetDataRequest{Path: e.path("g1"), Data: []byte("g2"), Version: 0},
+	)
+	tr.Printf("go multi success: %s", errText(err))
+	for i, r := range res {
+		tr.Printf("  result %d: %q %s %s", i, r.String, statText(r.Stat), errText(r.Error))
+	}
+	res, err = c.Multi(
+		&zk.CreateRequest{Path: e.path("g2"), Acl: openACL},
+		&zk.CheckVersionRequest{Path: a, Version: 9},
+	)
+	tr.Printf("go multi failure: %s", errText(err))
+	for i, r := range res {
+		tr.Printf("  result %d: %q %s", i, r.String, errText(r.Error))
+	}
+	return nil
+}
+
+func scenarioWatchesOneShot(e env, tr *zkenv.Transcript) error {
+	w, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer w.CloseSession()
+	m, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer m.CloseSession()
+	n, missing, kid := e.path("n"), e.path("missing"), e.path("kid")
+	watch := func(label string, op int32, path string, resp proto.Record) func() error {
+		return func() error {
+			_, err := rcall(tr, w, label, op, &proto.PathWatchRequest{Path: path, Watch: true}, resp)
+			return err
+		}
+	}
+	return steps(
+		func() error { return rawCreate(tr, m, e.root, "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, m, n, "v0", proto.ModePersistent) },
+		watch("watcher getData n", proto.OpGetData, n, &proto.GetDataResponse{}),
+		watch("watcher exists missing", proto.OpExists, missing, &proto.StatResponse{}),
+		watch("watcher getChildren root", proto.OpGetChildren, e.root, &proto.GetChildrenResponse{}),
+		watch("watcher getData missing (no watch set on NoNode)", proto.OpGetData, kid, &proto.GetDataResponse{}),
+		func() error { return rawSet(tr, m, n, "v1") },
+		func() error { return barrier(tr, w, "after setData n") },
+		func() error { return rawSet(tr, m, n, "v2") },
+		func() error { return barrier(tr, w, "after a second setData n (watch was one-shot)") },
+		func() error { return rawCreate(tr, m, missing, "", proto.ModePersistent) },
+		func() error { return barrier(tr, w, "after create missing") },
+		func() error { return rawCreate(tr, m, kid, "", proto.ModePersistent) },
+		func() error { return barrier(tr, w, "after create kid") },
+		// The watcher's own write: its notification precedes its reply.
+		watch("watcher getData n again", proto.OpGetData, n, &proto.GetDataResponse{}),
+		watch("watcher exists n", proto.OpExists, n, &proto.StatResponse{}),
+		watch("watcher getChildren root again", proto.OpGetChildren, e.root, &proto.GetChildrenResponse{}),
+		func() error { return rawSet(tr, w, n, "own") },
+		func() error { return barrier(tr, w, "after own setData") },
+		watch("watcher getData n for delete", proto.OpGetData, n, &proto.GetDataResponse{}),
+		watch("watcher getChildren n", proto.OpGetChildren, n, &proto.GetChildrenResponse{}),
+		func() error { return rawDelete(tr, m, n) },
+		func() error { return barrier(tr, w, "after delete n") },
+		// The same path watched twice by one session fires once.
+		watch("watcher getData kid", proto.OpGetData, kid, &proto.GetDataResponse{}),
+		watch("watcher exists kid", proto.OpExists, kid, &proto.StatResponse{}),
+		func() error { return rawSet(tr, m, kid, "x") },
+		func() error { return barrier(tr, w, "after setData kid watched twice") },
+		func() error { return rawDelete(tr, m, kid) },
+		func() error { return rawDelete(tr, m, missing) },
+		func() error { return barrier(tr, w, "after deletes") },
+	)
+}
+
+func scenarioWatchesPersistent(e env, tr *zkenv.Transcript) error {
+	w, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer w.CloseSession()
+	m, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer m.CloseSession()
+	p, q := e.path("p"), e.path("q")
+	addWatch := func(path string, mode int32) func() error {
+		return func() error {
+			_, err := rcall(tr, w, fmt.Sprintf("addWatch %s mode %d", path, mode), proto.OpAddWatch,
+				&proto.AddWatchRequest{Path: path, Mode: mode}, nil)
+			return err
+		}
+	}
+	watches := func(label string, op int32, path string, typ int32) func() error {
+		return func() error {
+			_, err := rcall(tr, w, fmt.Sprintf("%s %s type %d", label, path, typ), op,
+				&proto.WatchesRequest{Path: path, Type: typ}, nil)
+			return err
+		}
+	}
+	return steps(
+		func() error { return rawCreate(tr, m, e.root, "", proto.ModePersistent) },
+		addWatch(p, proto.AddWatchPersistent),
+		addWatch(q, proto.AddWatchPersistentRecursive),
+		func() error { return rawCreate(tr, m, p, "", proto.ModePersistent) },
+		func() error { return rawSet(tr, m, p, "1") },
+		func() error { return rawSet(tr, m, p, "2") },
+		func() error { return rawCreate(tr, m, p+"/c", "", proto.ModePersistent) },
+		func() error { return rawSet(tr, m, p+"/c", "x") },
+		func() error { return rawDelete(tr, m, p+"/c") },
+		func() error { return barrier(tr, w, "persistent watch on p") },
+		func() error { return rawCreate(tr, m, q, "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, m, q+"/a", "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, m, q+"/a/b", "", proto.ModePersistent) },
+		func() error { return rawSet(tr, m, q+"/a/b", "x") },
+		func() error { return rawDelete(tr, m, q+"/a/b") },
+		func() error { return rawSet(tr, m, q, "y") },
+		func() error { return barrier(tr, w, "persistent recursive watch on q") },
+		watches("checkWatches", proto.OpCheckWatches, p, proto.WatcherAny),
+		watches("checkWatches", proto.OpCheckWatches, e.path("none"), proto.WatcherAny),
+		watches("checkWatches", proto.OpCheckWatches, p, proto.WatcherData),
+		// One-shot watches to remove by type.
+		func() error {
+			_, err := rcall(tr, w, "getData q/a with watch", proto.OpGetData, &proto.PathWatchRequest{Path: q + "/a", Watch: true}, &proto.GetDataResponse{})
+			return err
+		},
+		func() error {
+			_, err := rcall(tr, w, "getChildren q/a with watch", proto.OpGetChildren, &proto.PathWatchRequest{Path: q + "/a", Watch: true}, &proto.GetChildrenResponse{})
+			return err
+		},
+		watches("checkWatches", proto.OpCheckWatches, q+"/a", proto.WatcherChildren),
+		watches("removeWatches", proto.OpRemoveWatches, q+"/a", proto.WatcherChildren),
+		watches("removeWatches again", proto.OpRemoveWatches, q+"/a", proto.WatcherChildren),
+		watches("checkWatches", proto.OpCheckWatches, q+"/a", proto.WatcherData),
+		watches("removeWatches", proto.OpRemoveWatches, p, proto.WatcherAny),
+		watches("removeWatches", proto.OpRemoveWatches, e.path("none"), proto.WatcherAny),
+		func() error { return rawSet(tr, m, p, "3") },
+		func() error { return rawCreate(tr, m, q+"/a/z", "", proto.ModePersistent) },
+		func() error { return barrier(tr, w, "after removals (q/a data watch and q recursive remain)") },
+	)
+}
+
+func scenarioWatchesReconnect(e env, tr *zkenv.Transcript) error {
+	m, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer m.CloseSession()
+	w, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	d, gone, born, cp, same := e.path("d"), e.path("gone"), e.path("born"), e.path("cp"), e.path("same")
+	err = steps(
+		func() error { return rawCreate(tr, m, e.root, "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, m, d, "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, m, gone, "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, m, cp, "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, m, same, "", proto.ModePersistent) },
+	)
+	if err != nil {
+		return err
+	}
+	// Read through w so that its last seen zxid covers the setup.
+	for _, p := range []string{d, gone, same} {
+		if _, err := rcall(tr, w, "watcher getData "+p, proto.OpGetData, &proto.PathWatchRequest{Path: p, Watch: true}, &proto.GetDataResponse{}); err != nil {
+			return err
+		}
+	}
+	if _, err := rcall(tr, w, "watcher exists born", proto.OpExists, &proto.PathWatchRequest{Path: born, Watch: true}, &proto.StatResponse{}); err != nil {
+		return err
+	}
+	if _, err := rcall(tr, w, "watcher getChildren cp", proto.OpGetChildren, &proto.PathWatchRequest{Path: cp, Watch: true}, &proto.GetChildrenResponse{}); err != nil {
+		return err
+	}
+	sess, last := w.Session, w.LastZxid
+	w.Close() // the TCP connection only; the session lives on
+	err = steps(
+		func() error { return rawSet(tr, m, d, "changed") },
+		func() error { return rawDelete(tr, m, gone) },
+		func() error { return rawCreate(tr, m, born, "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, m, cp+"/kid", "", proto.ModePersistent) },
+	)
+	if err != nil {
+		return err
+	}
+	w2, err := zkenv.DialRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer w2.CloseSession()
+	resp, err := w2.Handshake(proto.ConnectRequest{TimeOut: 10000, LastZxidSeen: last, SessionID: sess.SessionID, Passwd: sess.Passwd})
+	if err != nil {
+		return fmt.Errorf("reconnect: %w", err)
+	}
+	tr.Printf("reconnect: same session %v, timeout %d", resp.SessionID == sess.SessionID, resp.TimeOut)
+	if _, err := rcallXid(tr, w2, "setWatches", proto.XidSetWatches, proto.OpSetWatches, &proto.SetWatchesRequest{
+		RelativeZxid: last,
+		DataWatches:  []string{d, gone, same},
+		ExistWatches: []string{born},
+		ChildWatches: []string{cp},
+	}, nil); err != nil {
+		return err
+	}
+	if err := barrier(tr, w2, "after setWatches"); err != nil {
+		return err
+	}
+	// The unchanged node's watch was re-registered and still works.
+	return steps(
+		func() error { return rawSet(tr, m, same, "now") },
+		func() error { return barrier(tr, w2, "after setData same") },
+	)
+}
+
+// handshakeText renders a ConnectResponse: refused (all zero) or accepted.
+func handshakeText(resp proto.ConnectResponse, wantID int64) string {
+	if resp.SessionID == 0 {
+		return fmt.Sprintf("refused timeout=%d passwdLen=%d", resp.TimeOut, len(resp.Passwd))
+	}
+	return fmt.Sprintf("accepted timeout=%d sameSession=%v passwdLen=%d", resp.TimeOut, resp.SessionID == wantID, len(resp.Passwd))
+}
+
+// tryHandshake sends req on a fresh connection and renders the outcome,
+// including a connection closed without any answer.
+func tryHandshake(addr string, req proto.ConnectRequest, wantID int64) (string, *zkenv.RawConn, error) {
+	r, err := zkenv.DialRaw(addr, 10*time.Second)
+	if err != nil {
+		return "", nil, err
+	}
+	resp, err := r.Handshake(req)
+	if err != nil {
+		r.Close()
+		return "no response: " + closedText(errors.Unwrap(err)), nil, nil
+	}
+	return handshakeText(resp, wantID), r, nil
+}
+
+func scenarioSessions(e env, tr *zkenv.Transcript) error {
+	m, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer m.CloseSession()
+	if err := rawCreate(tr, m, e.root, "", proto.ModePersistent); err != nil {
+		return err
+	}
+	// Timeout negotiation: clamped to [2, 20] ticks (tickTime 500ms).
+	for _, ask := range []time.Duration{time.Millisecond, 5 * time.Second, 10 * time.Minute} {
+		r, err := zkenv.ConnectRaw(e.addr(), ask)
+		if err != nil {
+			return err
+		}
+		tr.Printf("ask timeout %v -> negotiated %dms, passwd %d bytes, readOnly sent=%v", ask, r.Session.TimeOut, len(r.Session.Passwd), r.Session.HasReadOnly)
+		r.CloseSession()
+	}
+	// The readOnly flag is echoed only when the client sent it.
+	out, r, err := tryHandshake(e.addr(), proto.ConnectRequest{TimeOut: 5000, Passwd: make([]byte, 16), HasReadOnly: true}, 0)
+	if err != nil {
+		return err
+	}
+	tr.Printf("handshake with readOnly=false: %s echoed=%v readOnly=%v", out, r != nil && r.Session.HasReadOnly, r != nil && r.Session.ReadOnly)
+	if r != nil {
+		r.CloseSession()
+	}
+
+	// Ephemerals go with closeSession, and the parent's child watch fires.
+	a, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	err = steps(
+		func() error { return rawCreate(tr, a, e.path("eph-close"), "", proto.ModeEphemeral) },
+		func() error {
+			_, err := rcall(tr, m, "watch children of root", proto.OpGetChildren, &proto.PathWatchRequest{Path: e.root, Watch: true}, &proto.GetChildrenResponse{})
+			return err
+		},
+		func() error {
+			_, err := rcall(tr, a, "closeSession", proto.OpCloseSession, nil, nil)
+			return err
+		},
+	)
+	if err != nil {
+		return err
+	}
+	tr.Printf("connection closed by server after closeSession: %v", a.WaitClosed(10*time.Second))
+	a.Close()
+	if err := barrier(tr, m, "after closeSession"); err != nil {
+		return err
+	}
+	if _, err := rcall(tr, m, "exists eph-close", proto.OpExists, &proto.PathWatchRequest{Path: e.path("eph-close")}, &proto.StatResponse{}); err != nil {
+		return err
+	}
+
+	// Reconnect to a live session: same id with its password; refused with a wrong one.
+	b, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	bs := b.Session
+	if err := rawCreate(tr, b, e.path("eph-b"), "", proto.ModeEphemeral); err != nil {
+		return err
+	}
+	b.Close()
+	out, r, err = tryHandshake(e.addr(), proto.ConnectRequest{TimeOut: 10000, SessionID: bs.SessionID, Passwd: make([]byte, 16)}, bs.SessionID)
+	if err != nil {
+		return err
+	}
+	tr.Printf("reconnect with a wrong password: %s", out)
+	if r != nil {
+		tr.Printf("  connection closed after refusal: %v", r.WaitClosed(10*time.Second))
+		r.Close()
+	}
+	out, r, err = tryHandshake(e.addr(), proto.ConnectRequest{TimeOut: 10000, SessionID: bs.SessionID, Passwd: bs.Passwd, LastZxidSeen: b.LastZxid}, bs.SessionID)
+	if err != nil {
+		return err
+	}
+	tr.Printf("reconnect with the password: %s", out)
+	if r != nil {
+		if _, err := rcall(tr, r, "exists eph-b after reconnect", proto.OpExists, &proto.PathWatchRequest{Path: e.path("eph-b")}, &proto.StatResponse{}); err != nil {
+			return err
+		}
+		r.CloseSession()
+	}
+
+	// A client that has seen a later zxid than the server must go elsewhere.
+	out, r, err = tryHandshake(e.addr(), proto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), LastZxidSeen: m.LastZxid + 1<<40}, 0)
+	if err != nil {
+		return err
+	}
+	tr.Printf("new session with lastZxidSeen ahead of the server: %s", out)
+	if r != nil {
+		r.Close()
+	}
+	out, r, err = tryHandshake(e.addr(), proto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), SessionID: 0x7123456789, LastZxidSeen: 0}, 0x7123456789)
+	if err != nil {
+		return err
+	}
+	tr.Printf("resume an unknown session id: %s", out)
+	if r != nil {
+		r.Close()
+	}
+
+	// Expiry: a 1s session whose client vanishes loses its ephemerals.
+	x, err := zkenv.ConnectRaw(e.addr(), time.Millisecond)
+	if err != nil {
+		return err
+	}
+	xs := x.Session
+	err = steps(
+		func() error { return rawCreate(tr, x, e.path("eph-expire"), "", proto.ModeEphemeral) },
+		func() error {
+			_, err := rcall(tr, m, "watch eph-expire", proto.OpExists, &proto.PathWatchRequest{Path: e.path("eph-expire"), Watch: true}, &proto.StatResponse{})
+			return err
+		},
+	)
+	if err != nil {
+		return err
+	}
+	x.Close()
+	// Keep m alive with pings while waiting for the deletion (bounded).
+	var got []string
+	for i := 0; i < 40 && len(got) == 0; i++ {
+		ev, ok, err := m.NextEvent(500 * time.Millisecond)
+		if err != nil {
+			return err
+		}
+		if ok {
+			got = append(got, evText(ev))
+			break
+		}
+		if _, err := m.Ping(); err != nil {
+			return err
+		}
+	}
+	tr.Printf("after the 1s session's client vanished: %v", got)
+	out, r, err = tryHandshake(e.addr(), proto.ConnectRequest{TimeOut: 10000, SessionID: xs.SessionID, Passwd: xs.Passwd, LastZxidSeen: 0}, xs.SessionID)
+	if err != nil {
+		return err
+	}
+	tr.Printf("resume the expired session: %s", out)
+	if r != nil {
+		r.Close()
+	}
+	return nil
+}
+
+func scenarioSystemNodes(e env, tr *zkenv.Transcript) error {
+	r, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer r.CloseSession()
+	for _, p := range []string{"/zookeeper", "/zookeeper/config", "/zookeeper/quota"} {
+		var gd proto.GetDataResponse
+		if _, err := rcall(tr, r, "getData "+p, proto.OpGetData, &proto.PathWatchRequest{Path: p}, &gd); err != nil {
+			return err
+		}
+		tr.Printf("  data=%q %s", gd.Data, zkenv.FormatStat(gd.Stat))
+		var gc proto.GetChildrenResponse
+		if _, err := rcall(tr, r, "getChildren "+p, proto.OpGetChildren, &proto.PathWatchRequest{Path: p}, &gc); err != nil {
+			return err
+		}
+		tr.Printf("  children %s", zkenv.SortedList(gc.Children))
+		var ga proto.GetACLResponse
+		if _, err := rcall(tr, r, "getACL "+p, proto.OpGetACL, &proto.PathRequest{Path: p}, &ga); err != nil {
+			return err
+		}
+		for _, a := range ga.ACL {
+			tr.Printf("  acl %s:%s:%d", a.ID.Scheme, a.ID.ID, a.Perms)
+		}
+	}
+	err = steps(
+		func() error { return rawCreate(tr, r, e.root, "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, r, e.path("a"), "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, r, e.path("a/b"), "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, r, e.path("a/b/c"), "", proto.ModeEphemeral) },
+		func() error { return rawCreate(tr, r, e.path("e1"), "", proto.ModeEphemeral) },
+		func() error { return rawCreate(tr, r, e.path("e2-"), "", proto.ModeEphemeralSequential) },
+	)
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{e.root, e.path("a"), e.path("a/b/c"), e.path("missing")} {
+		var n proto.IntResponse
+		if _, err := rcall(tr, r, "getAllChildrenNumber "+p, proto.OpGetAllChildrenNumber, &proto.PathRequest{Path: p}, &n); err != nil {
+			return err
+		}
+		tr.Printf("  %d", n.Value)
+	}
+	for _, prefix := range []string{e.root, e.path("a"), e.path("e")} {
+		var s proto.StringsResponse
+		if _, err := rcall(tr, r, "getEphemerals "+prefix, proto.OpGetEphemerals, &proto.PathRequest{Path: prefix}, &s); err != nil {
+			return err
+		}
+		tr.Printf("  %s", zkenv.SortedList(s.Values))
+	}
+	var s proto.StringsResponse
+	if _, err := rcall(tr, r, "getEphemerals /", proto.OpGetEphemerals, &proto.PathRequest{Path: "/"}, &s); err != nil {
+		return err
+	}
+	var mine []string
+	for _, v := range s.Values {
+		if strings.HasPrefix(v, e.root+"/") {
+			mine = append(mine, v)
+		}
+	}
+	tr.Printf("  under root: %s", zkenv.SortedList(mine))
+	var who proto.WhoAmIResponse
+	if _, err := rcall(tr, r, "whoAmI", proto.OpWhoAmI, nil, &who); err != nil {
+		return err
+	}
+	tr.Printf("  %+v", who.ClientInfo)
+	if _, err := rcallXid(tr, r, "auth digest carol", proto.XidAuth, proto.OpAuth, &proto.AuthPacket{Scheme: "digest", Auth: []byte("carol:pw")}, nil); err != nil {
+		return err
+	}
+	who = proto.WhoAmIResponse{}
+	if _, err := rcall(tr, r, "whoAmI", proto.OpWhoAmI, nil, &who); err != nil {
+		return err
+	}
+	tr.Printf("  %+v", who.ClientInfo)
+	var sy proto.PathResponse
+	if _, err := rcall(tr, r, "sync "+e.root, proto.OpSync, &proto.PathRequest{Path: e.root}, &sy); err != nil {
+		return err
+	}
+	tr.Printf("  path %s", sy.Path)
+	if _, err := rcall(tr, r, "sync missing", proto.OpSync, &proto.PathRequest{Path: e.path("missing")}, &sy); err != nil {
+		return err
+	}
+	tr.Printf("  path %s", sy.Path)
+	return nil
+}
+
+func scenarioKazoo(e env, tr *zkenv.Transcript) error           { return nil }
+func scenarioZkCli(e env, tr *zkenv.Transcript) error           { return nil }
+func scenarioFourLetterWords(e env, tr *zkenv.Transcript) error { return nil }
+func scenarioRobustness(e env, tr *zkenv.Transcript) error      { return nil }

@@ -1,0 +1,93 @@
+package zkenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// RunPython runs `/usr/bin/python3 script args...` (the Debian interpreter,
+// which has kazoo; the first python3 on PATH may not) and returns stdout.
+// The process is killed at the deadline; stderr is folded into the error.
+func RunPython(timeout time.Duration, script string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, PythonPath, append([]string{script}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 2 * time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return stdout.String(), fmt.Errorf("python3 %s: deadline %v exceeded; stderr:\n%s", script, timeout, tail(stderr.String(), 30))
+	}
+	if err != nil {
+		return stdout.String(), fmt.Errorf("python3 %s: %w; stderr:\n%s", script, err, tail(stderr.String(), 30))
+	}
+	return stdout.String(), nil
+}
+
+// RunKazoo runs a kazoo script with the server address as its first argument.
+func RunKazoo(timeout time.Duration, script, addr string, args ...string) (string, error) {
+	return RunPython(timeout, script, append([]string{addr}, args...)...)
+}
+
+// RunZkCli feeds script to `zkCli.sh -server addr` on stdin and returns its
+// output without the JVM's and client's log noise (SLF4J warnings, the
+// banner, connection events), so two servers' outputs can be compared.
+func RunZkCli(timeout time.Duration, addr, script string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ZkCliPath, "-server", addr)
+	cmd.Stdin = strings.NewReader(script)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 2 * time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return FilterZkCli(out.String()), fmt.Errorf("zkCli.sh: deadline %v exceeded; output:\n%s", timeout, tail(out.String(), 30))
+	}
+	if err != nil {
+		return FilterZkCli(out.String()), fmt.Errorf("zkCli.sh: %w; output:\n%s", err, tail(out.String(), 30))
+	}
+	return FilterZkCli(out.String()), nil
+}
+
+// zkCliNoise are line prefixes zkCli.sh prints regardless of the commands.
+var zkCliNoise = []string{
+	"SLF4J:", "Connecting to ", "Welcome to ZooKeeper!", "JLine support is",
+	"WATCHER::", "WatchedEvent state:SyncConnected type:None",
+	"WatchedEvent state:Closed type:None",
+}
+
+// FilterZkCli drops zkCli.sh's log noise and blank lines.
+func FilterZkCli(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimRight(l, "\r ")
+		if l == "" {
+			continue
+		}
+		noise := false
+		for _, p := range zkCliNoise {
+			if strings.HasPrefix(l, p) {
+				noise = true
+				break
+			}
+		}
+		if !noise {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
