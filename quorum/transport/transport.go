@@ -33,8 +33,11 @@ const helloMagic = 0x7a6b6663 // "zkfc"
 // Handler receives what the transport learns. Its methods are called from
 // transport goroutines and must not block for long.
 type Handler interface {
-	// Receive is called for every message from a peer.
+	// Receive is called for every raft message from a peer.
 	Receive(m *raftpb.Message)
+	// ReceiveApp is called for every application message (SendApp) from a
+	// peer; payload is only valid during the call.
+	ReceiveApp(from uint64, payload []byte)
 	// Unreachable is called when a message to peer could not be sent.
 	Unreachable(peer uint64)
 	// SnapshotSent reports whether a snapshot message reached peer.
@@ -58,16 +61,17 @@ type Config struct {
 
 // Transport is safe for concurrent use.
 type Transport struct {
-	cfg     Config
-	h       Handler
-	lg      *zap.Logger
-	ln      net.Listener
-	peers   map[uint64]*peer
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	inbound map[net.Conn]struct{}
-	conns   map[uint64]int // live inbound connections per peer
+	cfg      Config
+	h        Handler
+	lg       *zap.Logger
+	ln       net.Listener
+	peers    map[uint64]*peer
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	inbound  map[net.Conn]struct{}
+	conns    map[uint64]int // live inbound connections per peer
 }
 
 func New(cfg Config, h Handler, lg *zap.Logger) *Transport {
@@ -106,6 +110,10 @@ func (t *Transport) Addr() net.Addr { return t.ln.Addr() }
 
 // Stop closes every connection and waits for the goroutines.
 func (t *Transport) Stop() {
+	t.stopOnce.Do(t.doStop)
+}
+
+func (t *Transport) doStop() {
 	close(t.stop)
 	if t.ln != nil {
 		_ = t.ln.Close()
@@ -137,6 +145,25 @@ func (t *Transport) Send(msgs []*raftpb.Message) {
 				t.h.SnapshotSent(m.GetTo(), false)
 			}
 		}
+	}
+}
+
+// appMessageType marks queue items that carry an application payload rather
+// than a raft message; raft never produces this type.
+const appMessageType raftpb.MessageType = -1
+
+// SendApp queues an application payload (e.g. session touches) to a peer.
+// Like raft messages it may be dropped when the peer is unreachable.
+func (t *Transport) SendApp(to uint64, payload []byte) {
+	p := t.peers[to]
+	if p == nil {
+		return
+	}
+	typ := appMessageType
+	m := &raftpb.Message{Type: &typ, To: &to, Context: payload}
+	select {
+	case p.q <- m:
+	default:
 	}
 }
 
@@ -230,8 +257,15 @@ func (t *Transport) serveInbound(c net.Conn) {
 			t.lost(from, err)
 			return
 		}
+		if n == 0 {
+			continue
+		}
+		if buf[0] == frameApp {
+			t.h.ReceiveApp(from, buf[1:])
+			continue
+		}
 		m := &raftpb.Message{}
-		if err := gproto.Unmarshal(buf, m); err != nil {
+		if err := gproto.Unmarshal(buf[1:], m); err != nil {
 			t.lg.Warn("undecodable message from peer; closing", zap.Uint64("peer", from), zap.Error(err))
 			return
 		}
@@ -397,8 +431,21 @@ func (p *peer) drain() {
 	}
 }
 
+// Frame kinds: the byte after the length.
+const (
+	frameRaft byte = 0
+	frameApp  byte = 1
+)
+
 func appendMessage(dst []byte, m *raftpb.Message) []byte {
-	dst = append(dst, 0, 0, 0, 0)
+	if m.GetType() == appMessageType {
+		// An application message smuggled through the queue: its payload
+		// rides in Context.
+		dst = binary.BigEndian.AppendUint32(dst, uint32(1+len(m.Context)))
+		dst = append(dst, frameApp)
+		return append(dst, m.Context...)
+	}
+	dst = append(dst, 0, 0, 0, 0, frameRaft)
 	out, err := gproto.MarshalOptions{}.MarshalAppend(dst, m)
 	if err != nil {
 		return dst[:0]

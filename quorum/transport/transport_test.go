@@ -1,0 +1,116 @@
+package transport
+
+import (
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap/zaptest"
+)
+
+type recorder struct {
+	mu    sync.Mutex
+	msgs  []*raftpb.Message
+	apps  []string
+	lost  []uint64
+	unrch int
+}
+
+func (r *recorder) Receive(m *raftpb.Message) { r.mu.Lock(); r.msgs = append(r.msgs, m); r.mu.Unlock() }
+func (r *recorder) ReceiveApp(from uint64, p []byte) {
+	r.mu.Lock()
+	r.apps = append(r.apps, string(p))
+	r.mu.Unlock()
+}
+func (r *recorder) Unreachable(uint64)        { r.mu.Lock(); r.unrch++; r.mu.Unlock() }
+func (r *recorder) SnapshotSent(uint64, bool) {}
+func (r *recorder) PeerLost(p uint64)         { r.mu.Lock(); r.lost = append(r.lost, p); r.mu.Unlock() }
+func (r *recorder) snapshot() (int, int, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs), len(r.apps), len(r.lost)
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func eventually(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDeliveryAppMessagesAndPeerLoss(t *testing.T) {
+	a1, a2 := freeAddr(t), freeAddr(t)
+	r1, r2 := &recorder{}, &recorder{}
+	t1 := New(Config{ID: 1, ListenAddr: a1, Peers: map[uint64]string{2: a2}}, r1, zaptest.NewLogger(t))
+	t2 := New(Config{ID: 2, ListenAddr: a2, Peers: map[uint64]string{1: a1}}, r2, zaptest.NewLogger(t))
+	if err := t1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := t2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer t1.Stop()
+	typ := raftpb.MessageType_MsgHeartbeat
+	to, from, term := uint64(2), uint64(1), uint64(7)
+	for i := 0; i < 100; i++ {
+		t1.Send([]*raftpb.Message{{Type: &typ, To: &to, From: &from, Term: &term}})
+	}
+	t1.SendApp(2, []byte("touch:42"))
+	eventually(t, "100 messages and 1 app message", func() bool {
+		m, a, _ := r2.snapshot()
+		return m == 100 && a == 1
+	})
+	r2.mu.Lock()
+	if r2.msgs[0].GetTerm() != 7 || r2.msgs[0].GetFrom() != 1 || r2.apps[0] != "touch:42" {
+		t.Fatalf("payload mangled: %v %q", r2.msgs[0], r2.apps[0])
+	}
+	r2.mu.Unlock()
+	if !t2.Connected()[1] {
+		t.Fatal("t2 does not see member 1 connected")
+	}
+	// Member 1 dies: member 2 learns of it from the dropped connection.
+	t1.Stop()
+	eventually(t, "PeerLost(1)", func() bool { _, _, l := r2.snapshot(); return l >= 1 })
+	t2.Stop()
+}
+
+func TestUnknownMemberRefused(t *testing.T) {
+	a1, a2 := freeAddr(t), freeAddr(t)
+	r2 := &recorder{}
+	t2 := New(Config{ID: 2, ListenAddr: a2, Peers: map[uint64]string{1: a1}}, r2, zaptest.NewLogger(t))
+	if err := t2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer t2.Stop()
+	// Member 9 is not in member 2's configuration.
+	t9 := New(Config{ID: 9, ListenAddr: freeAddr(t), Peers: map[uint64]string{2: a2}}, &recorder{}, zaptest.NewLogger(t))
+	if err := t9.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer t9.Stop()
+	typ := raftpb.MessageType_MsgHeartbeat
+	to := uint64(2)
+	for i := 0; i < 5; i++ {
+		t9.Send([]*raftpb.Message{{Type: &typ, To: &to}})
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if m, _, _ := r2.snapshot(); m != 0 {
+		t.Fatalf("accepted %d messages from an unknown member", m)
+	}
+}
