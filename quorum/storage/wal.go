@@ -51,6 +51,7 @@ type WAL struct {
 	snap      Pos           // newest snapshot recorded
 	buf       []byte        // encoding buffer reused across Saves
 	err       error         // sticky: a failed write or sync leaves the file state unknown
+	syncs     uint64        // fdatasyncs of appends, for tests of group commit
 	closed    bool
 }
 
@@ -199,7 +200,13 @@ func (w *WAL) createSegment(name segmentName) (err error) {
 	if err := syncDir(w.dir); err != nil {
 		return err
 	}
-	w.f, w.off = f, int64(len(buf))
+	// Reopened under the final name so that errors name the right file.
+	final, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open segment %s: %w", path, err)
+	}
+	f.Close()
+	w.f, w.off = final, int64(len(buf))
 	w.segs = append(w.segs, name)
 	return nil
 }
@@ -467,6 +474,7 @@ func (w *WAL) write(buf []byte) error {
 		w.err = fmt.Errorf("storage: %w", err)
 		return w.err
 	}
+	w.syncs++
 	w.off += int64(len(buf))
 	return nil
 }

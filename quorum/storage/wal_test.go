@@ -1,0 +1,444 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+)
+
+func TestRoundTripAcrossReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	w := mustCreate(t, dir)
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("log dir mode: %v %v", fi.Mode(), err)
+	}
+	mustSave(t, w, hardst(1, 1, 0), ents(1, 10, 1))
+	mustSave(t, w, hardst(2, 3, 10), ents(11, 20, 2))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !Exist(dir) {
+		t.Fatal("Exist = false after Create")
+	}
+
+	w = mustOpen(t, dir, nil)
+	defer w.Close()
+	hs, got := mustReadAll(t, w, Pos{})
+	if want := (hardState{term: 2, vote: 3, commit: 10}); hs != want {
+		t.Fatalf("HardState = %+v, want %+v", hs, want)
+	}
+	checkEntries(t, got, append(ents(1, 10, 1), ents(11, 20, 2)...))
+	if w.LastIndex() != 20 {
+		t.Fatalf("LastIndex = %d, want 20", w.LastIndex())
+	}
+
+	// From a snapshot position only the later entries come back.
+	_, got = mustReadAll(t, w, Pos{Index: 15, Term: 2})
+	checkEntries(t, got, ents(16, 20, 2))
+
+	// Appending continues where the reopened log ended.
+	mustSave(t, w, nil, ents(21, 21, 2))
+	_, got = mustReadAll(t, w, Pos{Index: 20, Term: 2})
+	checkEntries(t, got, ents(21, 21, 2))
+}
+
+func TestSaveSyncsOncePerBatch(t *testing.T) {
+	w := mustCreate(t, t.TempDir())
+	defer w.Close()
+	cases := []struct {
+		name      string
+		hs        *raftpb.HardState
+		ents      []*raftpb.Entry
+		wantSyncs uint64
+	}{
+		{"64 entries and a HardState", hardst(1, 1, 0), ents(1, 64, 1), 1},
+		{"unchanged HardState, no entries", hardst(1, 1, 0), nil, 0},
+		{"nil HardState, no entries", nil, nil, 0},
+		{"empty HardState, no entries", &raftpb.HardState{}, nil, 0},
+		{"commit changed", hardst(1, 1, 64), nil, 1},
+		{"one entry", nil, ents(65, 65, 1), 1},
+	}
+	for _, c := range cases {
+		before, off := w.syncs, w.off
+		mustSave(t, w, c.hs, c.ents)
+		if got := w.syncs - before; got != c.wantSyncs {
+			t.Errorf("%s: %d fdatasyncs, want %d", c.name, got, c.wantSyncs)
+		}
+		if c.wantSyncs == 0 && w.off != off {
+			t.Errorf("%s: wrote %d bytes, want none", c.name, w.off-off)
+		}
+	}
+}
+
+func TestSaveRejectsHoles(t *testing.T) {
+	w := mustCreate(t, t.TempDir())
+	defer w.Close()
+	mustSave(t, w, nil, ents(1, 3, 1))
+	for _, es := range [][]*raftpb.Entry{
+		ents(5, 6, 1),                    // gap after the log
+		{ent(4, 1, "a"), ent(6, 1, "b")}, // gap inside the batch
+		{ent(0, 1, "zero")},
+	} {
+		if err := w.Save(nil, es); err == nil {
+			t.Errorf("Save(%s) succeeded, want an error", span(es))
+		}
+	}
+	// A rejected Save leaves the log usable.
+	mustSave(t, w, nil, ents(4, 4, 1))
+}
+
+func TestOverwriteUncommittedTail(t *testing.T) {
+	cases := []struct {
+		name string
+		from Pos
+		want []*raftpb.Entry
+	}{
+		{"no snapshot", Pos{}, append(ents(1, 5, 1), ents(6, 8, 2)...)},
+		{"snapshot before overwrite", Pos{Index: 3, Term: 1}, append(ents(4, 5, 1), ents(6, 8, 2)...)},
+		{"snapshot inside overwritten range", Pos{Index: 7, Term: 2}, ents(8, 8, 2)},
+		{"snapshot at end", Pos{Index: 8, Term: 2}, nil},
+	}
+	dir := t.TempDir()
+	w := mustCreate(t, dir)
+	mustSave(t, w, hardst(1, 1, 5), ents(1, 10, 1))
+	mustSave(t, w, hardst(2, 2, 5), ents(6, 8, 2)) // new leader replaces 6..10
+	w.Close()
+	w = mustOpen(t, dir, nil)
+	defer w.Close()
+	if w.LastIndex() != 8 {
+		t.Fatalf("LastIndex = %d after overwrite, want 8", w.LastIndex())
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, got := mustReadAll(t, w, c.from)
+			checkEntries(t, got, c.want)
+		})
+	}
+}
+
+func TestRotationAndReleaseTo(t *testing.T) {
+	dir := t.TempDir()
+	w := mustCreate(t, dir)
+	payload := strings.Repeat("x", 1000)
+	var all []*raftpb.Entry
+	for i := uint64(1); i <= 400; i += 4 {
+		var batch []*raftpb.Entry
+		for j := i; j < i+4; j++ {
+			batch = append(batch, ent(j, 1, payload))
+		}
+		mustSave(t, w, hardst(1, 1, i-1), batch)
+		all = append(all, batch...)
+	}
+	mustSave(t, w, hardst(1, 1, 400), nil)
+	segs := segmentFiles(t, dir)
+	if len(segs) < 4 {
+		t.Fatalf("%d segments after ~400 KB with 64 KB segments, want rotation", len(segs))
+	}
+	w.Close()
+
+	w = mustOpen(t, dir, nil)
+	defer w.Close()
+	hs, got := mustReadAll(t, w, Pos{})
+	checkEntries(t, got, all)
+	if hs.commit != 400 {
+		t.Fatalf("commit = %d, want 400", hs.commit)
+	}
+
+	if err := w.ReleaseTo(200); err != nil {
+		t.Fatal(err)
+	}
+	left := segmentFiles(t, dir)
+	if len(left) >= len(segs) || len(left) == 0 {
+		t.Fatalf("ReleaseTo(200) left %d of %d segments", len(left), len(segs))
+	}
+	// The oldest remaining segment must still hold entry 200 or earlier.
+	first, _ := parseSegmentName(filepath.Base(left[0]))
+	if first.index > 200 {
+		t.Fatalf("oldest remaining segment %s starts after 200: released needed entries", left[0])
+	}
+	w.Close()
+
+	w = mustOpen(t, dir, nil)
+	defer w.Close()
+	hs, got = mustReadAll(t, w, Pos{Index: 199, Term: 1})
+	checkEntries(t, got, all[199:])
+	if hs.commit != 400 {
+		t.Fatalf("HardState lost with released segments: commit = %d", hs.commit)
+	}
+	// Without the snapshot the released prefix is a hole, not silent loss.
+	if _, _, err := w.ReadAll(Pos{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("ReadAll(Pos{}) after release: err = %v, want a hole error", err)
+	}
+	// Releasing everything keeps the active segment.
+	if err := w.ReleaseTo(1 << 40); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(segmentFiles(t, dir)); n != 1 {
+		t.Fatalf("%d segments after releasing all, want the active one", n)
+	}
+}
+
+func TestMissingMiddleSegmentFails(t *testing.T) {
+	dir := t.TempDir()
+	w := mustCreate(t, dir)
+	for i := uint64(1); i <= 200; i++ {
+		mustSave(t, w, nil, []*raftpb.Entry{ent(i, 1, strings.Repeat("y", 1000))})
+	}
+	w.Close()
+	segs := segmentFiles(t, dir)
+	if len(segs) < 3 {
+		t.Fatalf("want 3+ segments, have %d", len(segs))
+	}
+	os.Remove(segs[1])
+	if _, err := OpenWithOptions(dir, zap.NewNop(), testOpts); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open with a missing segment: err = %v, want ErrCorrupt", err)
+	}
+}
+
+// buildLog writes three batches and returns the offsets of the last record
+// in the single segment.
+func buildLog(t *testing.T, dir string) (seg string, start, end int64) {
+	t.Helper()
+	w := mustCreate(t, dir)
+	mustSave(t, w, hardst(1, 1, 0), ents(1, 5, 1))
+	mustSave(t, w, hardst(1, 1, 5), ents(6, 10, 1))
+	start = w.off
+	mustSave(t, w, hardst(1, 1, 10), ents(11, 13, 1))
+	end = w.off
+	seg = w.f.Name()
+	w.Close()
+	return seg, start, end
+}
+
+func TestTornTailAtEveryByte(t *testing.T) {
+	src := t.TempDir()
+	seg, start, end := buildLog(t, src)
+	segName := filepath.Base(seg)
+	// Bytes past the payload are padding: losing them loses nothing.
+	full, _ := os.ReadFile(seg)
+	unpadded := int64(headerSize + binary.LittleEndian.Uint32(full[start:]))
+	for _, mode := range []string{"truncated", "zero-filled"} {
+		for k := int64(0); k < end-start; k++ {
+			dir := copyDir(t, src)
+			path := filepath.Join(dir, segName)
+			img, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch mode {
+			case "truncated":
+				img = img[:start+k]
+			case "zero-filled": // the preallocated space the crash never wrote
+				clear(img[start+k:])
+			}
+			if err := os.WriteFile(path, img, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			lg, logs := observed()
+			w, err := OpenWithOptions(dir, lg, testOpts)
+			if err != nil {
+				t.Fatalf("%s at %d: Open: %v", mode, k, err)
+			}
+			hs, got := mustReadAll(t, w, Pos{})
+			// Zeroing bytes that were zero anyway leaves the record whole.
+			intact := int64(len(img)) >= start+unpadded && bytes.Equal(img[start:start+unpadded], full[start:start+unpadded])
+			if intact {
+				checkEntries(t, got, ents(1, 13, 1))
+				w.Close()
+				continue
+			}
+			checkEntries(t, got, ents(1, 10, 1))
+			if hs.commit != 5 {
+				t.Fatalf("%s at %d: commit = %d, want 5 (the torn batch's HardState must go too)", mode, k, hs.commit)
+			}
+			warned := logs.FilterMessage("truncating torn last record of log").All()
+			wantWarn := !allZero(img[start : start+k])
+			if wantWarn != (len(warned) == 1) {
+				t.Fatalf("%s at %d: %d torn-tail warnings, want warning=%v", mode, k, len(warned), wantWarn)
+			}
+			if wantWarn {
+				f := warned[0].ContextMap()
+				if f["file"] != path || f["offset"] != start {
+					t.Fatalf("%s at %d: warning names %v at %v, want %s at %d", mode, k, f["file"], f["offset"], path, start)
+				}
+			}
+			// The log stays appendable and the new batch survives a reopen.
+			mustSave(t, w, hardst(2, 2, 10), ents(11, 11, 2))
+			w.Close()
+			w = mustOpen(t, dir, nil)
+			_, got = mustReadAll(t, w, Pos{})
+			checkEntries(t, got, append(ents(1, 10, 1), ents(11, 11, 2)...))
+			w.Close()
+		}
+	}
+}
+
+func TestCorruptionIsReported(t *testing.T) {
+	cases := []struct {
+		name     string
+		damage   func(t *testing.T, dir string) (file string, offset int64)
+		openFail bool // Open checks only the newest segment; ReadAll the rest
+	}{
+		{"flipped byte before the last record", func(t *testing.T, dir string) (string, int64) {
+			seg, start, _ := buildLog(t, dir)
+			off := start - 40 // inside the second batch's data
+			flip(t, seg, off)
+			return seg, recordStart(t, seg, off)
+		}, true},
+		{"flipped length field before the last record", func(t *testing.T, dir string) (string, int64) {
+			seg, start, _ := buildLog(t, dir)
+			r := recordStart(t, seg, start-1)
+			flip(t, seg, r+2)
+			return seg, r
+		}, true},
+		{"flipped byte in an older segment", func(t *testing.T, dir string) (string, int64) {
+			w := mustCreate(t, dir)
+			for i := uint64(1); i <= 100; i++ {
+				mustSave(t, w, nil, []*raftpb.Entry{ent(i, 1, strings.Repeat("z", 1500))})
+			}
+			w.Close()
+			segs := segmentFiles(t, dir)
+			seg := segs[0]
+			fi, _ := os.Stat(seg)
+			off := fi.Size() - 10 // the last record of a closed segment
+			flip(t, seg, off)
+			return seg, recordStart(t, seg, off)
+		}, false},
+		{"zero-filled block in an older segment", func(t *testing.T, dir string) (string, int64) {
+			w := mustCreate(t, dir)
+			for i := uint64(1); i <= 100; i++ {
+				mustSave(t, w, nil, []*raftpb.Entry{ent(i, 1, strings.Repeat("z", 1500))})
+			}
+			w.Close()
+			seg := segmentFiles(t, dir)[0]
+			img, _ := os.ReadFile(seg)
+			r := recordStart(t, seg, int64(len(img))-10)
+			clear(img[r:])
+			os.WriteFile(seg, img, 0o600)
+			return seg, r
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file, offset := c.damage(t, dir)
+			w, err := OpenWithOptions(dir, zap.NewNop(), testOpts)
+			if !c.openFail {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				defer w.Close()
+				_, _, err = w.ReadAll(Pos{})
+			}
+			var ce *CorruptError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a CorruptError", err)
+			}
+			want := fmt.Sprintf("corrupt record in %s at offset %d", file, offset)
+			if ce.File != file || ce.Offset != offset || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %q, want it to contain %q", err, want)
+			}
+		})
+	}
+}
+
+// flip inverts one byte of a file.
+func flip(t *testing.T, path string, off int64) {
+	t.Helper()
+	img, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img[off] ^= 0xff
+	if err := os.WriteFile(path, img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recordStart walks the (undamaged prefix of the) segment to find the start
+// of the record that holds byte off.
+func recordStart(t *testing.T, path string, off int64) int64 {
+	t.Helper()
+	img, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := 0
+	for {
+		_, _, next, ok, _ := parseRecord(img, p)
+		if !ok || int64(next) > off {
+			return int64(p)
+		}
+		p = next
+	}
+}
+
+func TestPreallocatedTail(t *testing.T) {
+	dir := t.TempDir()
+	w := mustCreate(t, dir)
+	mustSave(t, w, hardst(1, 1, 3), ents(1, 3, 1))
+	seg := w.f.Name()
+	w.Close()
+	fi, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != testOpts.SegmentSize {
+		t.Fatalf("segment is %d bytes, want preallocated %d", fi.Size(), testOpts.SegmentSize)
+	}
+	lg, logs := observed()
+	w = mustOpen(t, dir, lg)
+	defer w.Close()
+	_, got := mustReadAll(t, w, Pos{})
+	checkEntries(t, got, ents(1, 3, 1))
+	if n := logs.FilterLevelExact(zap.WarnLevel).Len(); n != 0 {
+		t.Fatalf("%d warnings for a clean preallocated tail, want none", n)
+	}
+}
+
+func TestSecondOpenRefused(t *testing.T) {
+	dir := t.TempDir()
+	w := mustCreate(t, dir)
+	if _, err := OpenWithOptions(dir, zap.NewNop(), testOpts); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: err = %v, want ErrLocked", err)
+	}
+	if _, err := CreateWithOptions(dir, zap.NewNop(), testOpts); !errors.Is(err, ErrExist) {
+		t.Fatalf("Create over a log: err = %v, want ErrExist", err)
+	}
+	w.Close()
+	w = mustOpen(t, dir, nil)
+	w.Close()
+	if _, err := Open(t.TempDir(), zap.NewNop()); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("Open of an empty dir: err = %v, want ErrNotExist", err)
+	}
+}
+
+func TestSaveSnapshotRecord(t *testing.T) {
+	// A follower receiving a snapshot: the log jumps from 3 to 100.
+	dir := t.TempDir()
+	w := mustCreate(t, dir)
+	mustSave(t, w, hardst(1, 1, 3), ents(1, 3, 1))
+	if err := w.SaveSnapshot(Pos{Index: 100, Term: 2}); err != nil {
+		t.Fatal(err)
+	}
+	mustSave(t, w, hardst(2, 1, 100), ents(101, 102, 2))
+	w.Close()
+	w = mustOpen(t, dir, nil)
+	defer w.Close()
+	if w.LastIndex() != 102 {
+		t.Fatalf("LastIndex = %d, want 102", w.LastIndex())
+	}
+	_, got := mustReadAll(t, w, Pos{Index: 100, Term: 2})
+	checkEntries(t, got, ents(101, 102, 2))
+	if _, _, err := w.ReadAll(Pos{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("ReadAll without the snapshot: err = %v, want a hole error", err)
+	}
+}
