@@ -157,7 +157,11 @@ func (l zkLogger) Printf(format string, args ...any) {
 // it), and starts a new one under a new epoch. It does not wait for the
 // session to be established: a Connected event says so.
 func (e *Elector) Open() (uint64, error) {
-	e.closeLocked(true)
+	// Do not wait for the old session's goroutines: on a frozen server a
+	// request of theirs may hang until the library's receive timeout, and
+	// the controller must not. They exit on their own once stopSess is
+	// closed and the library flushes their requests; Close waits for them.
+	e.closeLocked(false)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.lastAck.Store(0)

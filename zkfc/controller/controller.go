@@ -1,0 +1,816 @@
+// Package controller is zkfc's state machine: it ties the health of the
+// local service, the election, fencing, the promote/demote actions, the
+// self-fencing deadline and cede requests together.
+//
+// One goroutine, Run's, changes the role; every input (health changes,
+// elector events, control requests, the clock) reaches it through a channel
+// and is handled to completion before the next. It must never promote
+// without holding the lock, having fenced the previous active and written
+// the breadcrumb, and it must never keep the service active past the
+// self-fencing deadline.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/zkfc/elector"
+)
+
+// Role is what zkfc believes the local service is.
+type Role int
+
+const (
+	Initializing Role = iota
+	Standby
+	Active
+)
+
+func (r Role) String() string {
+	switch r {
+	case Standby:
+		return "standby"
+	case Active:
+		return "active"
+	}
+	return "initializing"
+}
+
+// Elector is the part of *elector.Elector the controller uses.
+type Elector interface {
+	Open() (uint64, error)
+	Close()
+	Events() <-chan elector.Event
+	CheckFormatted() error
+	TryAcquire(self elector.Info) (bool, *elector.Info, error)
+	Release() error
+	Breadcrumb() (*elector.Info, int32, error)
+	WriteBreadcrumb(info elector.Info, version int32) error
+	DeleteBreadcrumb(nodeID string) error
+	NextToken() (uint64, error)
+	Paused() bool
+	SetPaused(on bool) error
+	LastAck() (time.Time, time.Duration, bool)
+	Register(self elector.Info) error
+	Unregister(nodeID string) error
+	Members() ([]elector.Info, error)
+	Holder() (*elector.Info, error)
+}
+
+// Fencer fences an old active; an error means it may still be running.
+type Fencer interface {
+	Fence(ctx context.Context, target elector.Info) error
+}
+
+// Actions changes or reads the local service's role.
+type Actions interface {
+	DoPromote(ctx context.Context, token uint64) error
+	DoDemote(ctx context.Context, token uint64) error
+	// QueryRole returns "active" or "standby"; ErrNoRoleCheck if the
+	// service cannot be asked.
+	QueryRole(ctx context.Context) (string, error)
+}
+
+// ErrNoRoleCheck disables role-drift detection.
+var ErrNoRoleCheck = errors.New("no role check")
+
+// Config tunes a Controller. Zero durations take the documented defaults
+// of package config.
+type Config struct {
+	Self            elector.Info
+	Cluster         string
+	SelfFenceMargin time.Duration
+	CedePeriod      time.Duration
+	BackoffInitial  time.Duration
+	BackoffMax      time.Duration
+	PriorityDelay   time.Duration
+	RoleInterval    time.Duration // 0 disables drift detection
+	FenceTimeout    time.Duration // bound on one whole fencing attempt
+	Tick            time.Duration // clock resolution of the loop; default 100ms
+
+	// OnRole is called from the loop whenever the role changes, the first
+	// call being the first election outcome (systemd READY=1, STATUS=).
+	OnRole func(role Role, reason string)
+	// OnTick is called from the loop on every tick: it stops being called
+	// when the loop stalls (systemd WATCHDOG=1).
+	OnTick func()
+}
+
+// Transition is one recorded role change.
+type Transition struct {
+	At     time.Time `json:"at"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason"`
+	Token  uint64    `json:"token,omitempty"`
+}
+
+// Status is a snapshot for the control API.
+type Status struct {
+	NodeID           string        `json:"node_id"`
+	Cluster          string        `json:"cluster"`
+	Role             string        `json:"role"`
+	Health           string        `json:"health"`
+	Healthy          bool          `json:"healthy"`
+	Connected        bool          `json:"zk_connected"`
+	InElection       bool          `json:"in_election"`
+	HoldsLock        bool          `json:"holds_lock"`
+	Paused           bool          `json:"paused"`
+	FencingToken     uint64        `json:"fencing_token"`
+	SessionEpoch     uint64        `json:"session_epoch"`
+	SessionTimeoutMs int64         `json:"session_timeout_ms"`
+	LastAckAgeMs     int64         `json:"last_ack_age_ms"`
+	SelfFenceInMs    int64         `json:"self_fence_in_ms,omitempty"`
+	NotBefore        time.Time     `json:"not_before,omitempty"`
+	Priority         int           `json:"priority"`
+	NoFailover       bool          `json:"no_failover"`
+	Active           *elector.Info `json:"active,omitempty"`
+	LastError        string        `json:"last_error,omitempty"`
+	Transitions      []Transition  `json:"transitions"`
+}
+
+type reqKind int
+
+const (
+	reqCede reqKind = iota
+	reqDemote
+	reqPrepare
+)
+
+type request struct {
+	kind  reqKind
+	d     time.Duration
+	token uint64
+	reply chan error
+}
+
+// Controller is the state machine. Create with New, drive with Run.
+type Controller struct {
+	cfg     Config
+	el      Elector
+	fencer  Fencer
+	actions Actions
+	lg      *zap.Logger
+	m       *Metrics
+	now     func() time.Time
+
+	healthMu  sync.Mutex
+	healthIn  healthUpdate
+	healthSig chan struct{}
+	reqs      chan request
+
+	// Loop state: touched only by the loop goroutine (or by tests driving
+	// the handlers directly).
+	health       healthUpdate
+	epoch        uint64
+	connected    bool
+	checked      bool // cluster znode verified after the first connection
+	joined       bool
+	holdsLock    bool
+	wantAttempt  bool
+	role         Role
+	token        uint64
+	notBefore    time.Time
+	backoff      time.Duration
+	prioWait     time.Time
+	nextRole     time.Time
+	roleCheckOff bool
+	paused       bool
+	holder       *elector.Info
+	lastErr      string
+	fatal        error
+	transitions  []Transition
+
+	statusMu sync.Mutex
+	status   Status
+}
+
+type healthUpdate struct {
+	state   string
+	healthy bool
+	known   bool
+}
+
+const maxTransitions = 50
+
+// New returns a Controller; m may be nil.
+func New(cfg Config, el Elector, fencer Fencer, actions Actions, m *Metrics, lg *zap.Logger) *Controller {
+	if cfg.Tick <= 0 {
+		cfg.Tick = 100 * time.Millisecond
+	}
+	if cfg.BackoffInitial <= 0 {
+		cfg.BackoffInitial = time.Second
+	}
+	if cfg.BackoffMax < cfg.BackoffInitial {
+		cfg.BackoffMax = 30 * cfg.BackoffInitial
+	}
+	if cfg.CedePeriod <= 0 {
+		cfg.CedePeriod = 10 * time.Second
+	}
+	if cfg.FenceTimeout <= 0 {
+		cfg.FenceTimeout = 30 * time.Second
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	c := &Controller{
+		cfg: cfg, el: el, fencer: fencer, actions: actions, lg: lg, m: m, now: time.Now,
+		healthSig: make(chan struct{}, 1),
+		reqs:      make(chan request),
+		health:    healthUpdate{state: "INITIALIZING"},
+		healthIn:  healthUpdate{state: "INITIALIZING"},
+		backoff:   cfg.BackoffInitial,
+	}
+	c.publish()
+	return c
+}
+
+// SetHealth reports the health monitor's state. It never blocks; only the
+// latest state counts. known is false while the monitor is initializing.
+func (c *Controller) SetHealth(state string, healthy, known bool) {
+	c.healthMu.Lock()
+	c.healthIn = healthUpdate{state: state, healthy: healthy, known: known}
+	c.healthMu.Unlock()
+	select {
+	case c.healthSig <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns the latest snapshot.
+func (c *Controller) Status() Status {
+	c.statusMu.Lock()
+	defer c.statusMu.Unlock()
+	s := c.status
+	s.Transitions = append([]Transition(nil), s.Transitions...)
+	return s
+}
+
+// Cede makes this node leave the election for d (0: the configured cede
+// period), demoting the service first if it is active. Used by graceful
+// failover on the old active and on other candidates.
+func (c *Controller) Cede(ctx context.Context, d time.Duration) error {
+	return c.call(ctx, request{kind: reqCede, d: d})
+}
+
+// GracefulDemote is the server side of graceful fencing: demote the local
+// service now; an error means the caller must try a harsher method.
+func (c *Controller) GracefulDemote(ctx context.Context, token uint64) error {
+	return c.call(ctx, request{kind: reqDemote, token: token})
+}
+
+// PrepareFailover makes this node a candidate now (clearing a cede or
+// backoff); it fails if the node cannot become active.
+func (c *Controller) PrepareFailover(ctx context.Context) error {
+	return c.call(ctx, request{kind: reqPrepare})
+}
+
+// SetPaused sets or clears the cluster-wide pause of automatic failover.
+func (c *Controller) SetPaused(on bool) error { return c.el.SetPaused(on) }
+
+// Members lists the registered candidates.
+func (c *Controller) Members() ([]elector.Info, error) { return c.el.Members() }
+
+// Holder reads who holds the lock.
+func (c *Controller) Holder() (*elector.Info, error) { return c.el.Holder() }
+
+// Self is this node's identity.
+func (c *Controller) Self() elector.Info { return c.cfg.Self }
+
+func (c *Controller) call(ctx context.Context, r request) error {
+	r.reply = make(chan error, 1)
+	select {
+	case c.reqs <- r:
+	case <-ctx.Done():
+		return fmt.Errorf("controller busy: %w", ctx.Err())
+	}
+	select {
+	case err := <-r.reply:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the controller: %w", ctx.Err())
+	}
+}
+
+// Run drives the state machine until ctx ends or a fatal error (such as an
+// unformatted cluster znode). On the way out an active service is demoted
+// and the lock released, so a peer can take over without fencing.
+func (c *Controller) Run(ctx context.Context) error {
+	epoch, err := c.el.Open()
+	if err != nil {
+		return err
+	}
+	c.epoch = epoch
+	defer c.el.Close()
+	tick := time.NewTicker(c.cfg.Tick)
+	defer tick.Stop()
+	for c.fatal == nil {
+		select {
+		case <-ctx.Done():
+			c.shutdown()
+			return nil
+		case <-c.healthSig:
+			c.healthMu.Lock()
+			h := c.healthIn
+			c.healthMu.Unlock()
+			c.handleHealth(h)
+		case ev := <-c.el.Events():
+			c.handleEvent(ev)
+		case r := <-c.reqs:
+			r.reply <- c.handleRequest(r)
+		case <-tick.C:
+		}
+		c.tick()
+		c.publish()
+	}
+	c.shutdown()
+	return c.fatal
+}
+
+func (c *Controller) shutdown() {
+	if c.role == Active {
+		c.quit(false, "zkfc shutting down")
+	} else if c.joined {
+		c.quit(false, "zkfc shutting down")
+	}
+	c.publish()
+}
+
+func (c *Controller) handleHealth(h healthUpdate) {
+	was := c.health
+	c.health = h
+	c.m.healthy.Set(b2f(h.healthy))
+	if was.state != h.state {
+		c.lg.Info("health changed", zap.String("from", was.state), zap.String("to", h.state))
+	}
+	if !h.healthy && h.known && c.joined && !c.paused {
+		// Hadoop's quitElection(needFence=true): the breadcrumb stays so
+		// the next active fences this service.
+		c.quit(true, "service "+h.state)
+	}
+}
+
+func (c *Controller) handleEvent(ev elector.Event) {
+	if ev.Epoch != c.epoch {
+		c.m.staleEvents.Inc()
+		c.lg.Debug("ignoring event from an old session", zap.Uint64("event_epoch", ev.Epoch),
+			zap.Uint64("epoch", c.epoch), zap.Stringer("kind", ev.Kind))
+		return
+	}
+	switch ev.Kind {
+	case elector.Connected:
+		c.connected = true
+		c.m.connected.Set(1)
+		if !c.checked {
+			if err := c.el.CheckFormatted(); err != nil {
+				if errors.Is(err, elector.ErrNotFormatted) {
+					c.fatal = err
+					return
+				}
+				c.lastErr = err.Error()
+			} else {
+				c.checked = true
+			}
+		}
+		c.paused = c.el.Paused()
+		if c.joined {
+			if err := c.el.Register(c.cfg.Self); err != nil {
+				c.lastErr = err.Error()
+			}
+			c.wantAttempt = true
+		}
+	case elector.Disconnected:
+		c.connected = false
+		c.m.connected.Set(0)
+		c.lg.Warn("disconnected from zookeeper", zap.String("role", c.role.String()))
+	case elector.Expired:
+		c.connected = false
+		c.m.connected.Set(0)
+		c.holdsLock = false
+		if c.role == Active {
+			c.selfFence("zookeeper session expired")
+		}
+		c.reopen()
+	case elector.LockChanged:
+		if c.joined {
+			c.wantAttempt = true
+		}
+	case elector.PauseChanged:
+		p := c.el.Paused()
+		if p != c.paused {
+			c.lg.Info("automatic failover pause changed", zap.Bool("paused", p))
+		}
+		c.paused = p
+		c.m.paused.Set(b2f(p))
+		if c.joined {
+			c.wantAttempt = true
+		}
+	}
+}
+
+func (c *Controller) handleRequest(r request) error {
+	now := c.now()
+	switch r.kind {
+	case reqCede:
+		d := r.d
+		if d <= 0 {
+			d = c.cfg.CedePeriod
+		}
+		if c.role == Active || c.joined {
+			c.quit(false, fmt.Sprintf("ceding for %s", d))
+		}
+		c.notBefore = now.Add(d)
+		return nil
+	case reqDemote:
+		// Another node holds the lock and asks us to make sure our service
+		// is standby. Run the demote even if we believe it already is.
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
+		defer cancel()
+		if err := c.actions.DoDemote(ctx, c.token); err != nil {
+			return fmt.Errorf("graceful demote of %s: %w", c.cfg.Self.NodeID, err)
+		}
+		if c.holdsLock {
+			_ = c.el.Release()
+			c.holdsLock = false
+		}
+		c.setRole(Standby, fmt.Sprintf("demoted by graceful fencing (new token %d)", r.token))
+		if c.joined {
+			c.wantAttempt = true
+		}
+		return nil
+	case reqPrepare:
+		switch {
+		case c.cfg.Self.NoFailover:
+			return fmt.Errorf("%s carries the no-failover tag", c.cfg.Self.NodeID)
+		case !c.health.healthy:
+			return fmt.Errorf("%s is not healthy (%s)", c.cfg.Self.NodeID, c.health.state)
+		case c.paused:
+			return errors.New("automatic failover is paused; run 'zkfc resume' first")
+		case !c.connected:
+			return errors.New("not connected to zookeeper")
+		}
+		c.notBefore = time.Time{}
+		c.backoff = c.cfg.BackoffInitial
+		c.prioWait = now.Add(-time.Nanosecond) // a named target does not defer to priority
+		return nil
+	}
+	return fmt.Errorf("unknown request %d", r.kind)
+}
+
+// tick handles the clock: the self-fencing deadline first, then drift,
+// then (re)joining.
+func (c *Controller) tick() {
+	now := c.now()
+	if c.role == Active {
+		at, timeout, ok := c.el.LastAck()
+		if ok {
+			deadline := at.Add(timeout - c.cfg.SelfFenceMargin)
+			if !now.Before(deadline) {
+				c.selfFence(fmt.Sprintf("no acknowledgment from zookeeper for %s (session timeout %s, margin %s)",
+					now.Sub(at).Round(time.Millisecond), timeout, c.cfg.SelfFenceMargin))
+				c.reopen()
+			}
+		}
+	}
+	if c.cfg.RoleInterval > 0 && !c.roleCheckOff && c.role != Initializing && !now.Before(c.nextRole) {
+		c.nextRole = now.Add(c.cfg.RoleInterval)
+		c.checkDrift()
+	}
+	c.reconcile(now)
+	if c.cfg.OnTick != nil {
+		c.cfg.OnTick()
+	}
+}
+
+func (c *Controller) reconcile(now time.Time) {
+	if !c.connected || c.paused || c.fatal != nil {
+		return
+	}
+	if !c.joined {
+		switch {
+		case c.health.known && c.health.healthy && !c.cfg.Self.NoFailover && !now.Before(c.notBefore):
+			c.joined = true
+			c.wantAttempt = true
+			if err := c.el.Register(c.cfg.Self); err != nil {
+				c.lastErr = err.Error()
+			}
+			c.lg.Info("joining the election")
+		case c.role == Initializing && c.health.known:
+			// Not a candidate (unhealthy or no-failover): the first outcome
+			// is known, and the service must be standby.
+			reason := "not a candidate: service " + c.health.state
+			if c.cfg.Self.NoFailover {
+				reason = "not a candidate: no-failover tag"
+			}
+			c.becomeStandby(reason)
+		}
+		if !c.joined {
+			return
+		}
+	}
+	if c.wantAttempt && !now.Before(c.notBefore) {
+		c.attempt(now)
+	}
+}
+
+func (c *Controller) attempt(now time.Time) {
+	c.wantAttempt = false
+	if !c.holdsLock && c.cfg.PriorityDelay > 0 && c.higherPriorityWaiting(now) {
+		c.wantAttempt = true
+		return
+	}
+	held, holder, err := c.el.TryAcquire(c.cfg.Self)
+	if err != nil {
+		c.lastErr = err.Error()
+		c.lg.Warn("election attempt failed", zap.Error(err))
+		c.notBefore = now.Add(c.cfg.BackoffInitial)
+		c.wantAttempt = true
+		return
+	}
+	c.prioWait = time.Time{}
+	if !held {
+		c.holdsLock = false
+		c.holder = holder
+		if holder == nil {
+			c.wantAttempt = true // freed in between: try again
+			return
+		}
+		c.becomeStandby("lock held by " + holder.NodeID)
+		return
+	}
+	c.holdsLock = true
+	c.holder = &c.cfg.Self
+	if c.role == Active {
+		return // still ours, e.g. after a reconnection
+	}
+	c.promote(now)
+}
+
+// higherPriorityWaiting reports whether a registered candidate with a
+// higher priority should get the first chance at a free lock; it starts
+// one priority delay the first time it is asked.
+func (c *Controller) higherPriorityWaiting(now time.Time) bool {
+	if !c.prioWait.IsZero() {
+		return now.Before(c.prioWait)
+	}
+	members, err := c.el.Members()
+	if err != nil {
+		return false
+	}
+	for _, m := range members {
+		if m.NodeID != c.cfg.Self.NodeID && !m.NoFailover && m.Priority > c.cfg.Self.Priority {
+			c.prioWait = now.Add(c.cfg.PriorityDelay)
+			c.lg.Info("deferring to a higher-priority candidate", zap.String("node", m.NodeID), zap.Duration("for", c.cfg.PriorityDelay))
+			return true
+		}
+	}
+	c.prioWait = now.Add(-time.Nanosecond)
+	return false
+}
+
+// promote runs Hadoop's winner sequence, then the promote action. Any
+// failure releases the lock and backs off; nothing here reports active
+// before the action succeeded.
+func (c *Controller) promote(now time.Time) {
+	if !c.health.healthy {
+		c.failPromotion(now, "service not healthy at promotion")
+		return
+	}
+	bc, version, err := c.el.Breadcrumb()
+	if err != nil {
+		c.failPromotion(now, err.Error())
+		return
+	}
+	if bc != nil && bc.NodeID != c.cfg.Self.NodeID {
+		c.lg.Info("fencing the previous active", zap.String("node", bc.NodeID), zap.Uint64("its_token", bc.Token))
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
+		err := c.fencer.Fence(ctx, *bc)
+		cancel()
+		if err != nil {
+			c.m.fences.WithLabelValues("failure").Inc()
+			c.failPromotion(now, fmt.Sprintf("fencing %s failed: %v", bc.NodeID, err))
+			return
+		}
+		c.m.fences.WithLabelValues("success").Inc()
+	}
+	token, err := c.el.NextToken()
+	if err != nil {
+		c.failPromotion(now, err.Error())
+		return
+	}
+	self := c.cfg.Self
+	self.Token = token
+	if err := c.el.WriteBreadcrumb(self, version); err != nil {
+		c.failPromotion(now, err.Error())
+		return
+	}
+	if err := c.actions.DoPromote(context.Background(), token); err != nil {
+		// The action may have half-worked: failPromotion demotes.
+		c.role = Initializing
+		c.failPromotion(now, err.Error())
+		return
+	}
+	c.token = token
+	c.backoff = c.cfg.BackoffInitial
+	c.m.token.Set(float64(token))
+	c.m.promotions.WithLabelValues("success").Inc()
+	c.setRole(Active, fmt.Sprintf("won the election (token %d)", token))
+}
+
+func (c *Controller) failPromotion(now time.Time, reason string) {
+	c.m.promotions.WithLabelValues("failure").Inc()
+	c.lastErr = "promotion failed: " + reason
+	c.lg.Warn("promotion failed; releasing the lock", zap.String("reason", reason), zap.Duration("backoff", c.backoff))
+	// Demote before releasing: the service must be down before another
+	// node can win.
+	c.becomeStandby("promotion failed: " + reason)
+	if err := c.el.Release(); err != nil {
+		c.lg.Warn("release lock", zap.Error(err))
+	}
+	c.holdsLock = false
+	c.joined = false
+	_ = c.el.Unregister(c.cfg.Self.NodeID)
+	c.notBefore = now.Add(c.backoff)
+	c.backoff = min(2*c.backoff, c.cfg.BackoffMax)
+}
+
+// quit leaves the election. needFence keeps this node's breadcrumb, so the
+// next active fences it; otherwise (a graceful quit whose demote
+// succeeded) the breadcrumb is removed.
+func (c *Controller) quit(needFence bool, reason string) {
+	wasActive := c.role == Active
+	if wasActive {
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
+		if err := c.actions.DoDemote(ctx, c.token); err != nil {
+			c.lg.Error("demote failed while quitting the election", zap.Error(err))
+			needFence = true
+		}
+		cancel()
+	}
+	if c.connected {
+		if c.holdsLock {
+			if err := c.el.Release(); err != nil {
+				c.lg.Warn("release lock", zap.Error(err))
+			}
+		}
+		if !needFence && wasActive {
+			if err := c.el.DeleteBreadcrumb(c.cfg.Self.NodeID); err != nil {
+				c.lg.Warn("delete breadcrumb", zap.Error(err))
+			}
+		}
+		_ = c.el.Unregister(c.cfg.Self.NodeID)
+	}
+	c.holdsLock = false
+	c.joined = false
+	c.wantAttempt = false
+	c.lg.Info("quit the election", zap.String("reason", reason), zap.Bool("need_fence", needFence))
+	if c.role != Standby {
+		c.setRole(Standby, reason)
+	}
+}
+
+// selfFence demotes the service because the server may soon expire our
+// session and let another node win. The demote gets until the earliest
+// possible expiry.
+func (c *Controller) selfFence(reason string) {
+	c.m.selfFences.Inc()
+	c.lg.Warn("self-fencing: demoting the local service", zap.String("reason", reason))
+	at, timeout, ok := c.el.LastAck()
+	limit := 500 * time.Millisecond
+	if ok {
+		limit = max(limit, time.Until(at.Add(timeout)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	if err := c.actions.DoDemote(ctx, c.token); err != nil {
+		c.lg.Error("self-fencing demote failed; the service may still be active", zap.Error(err))
+		c.lastErr = "self-fence demote failed: " + err.Error()
+	}
+	cancel()
+	c.holdsLock = false
+	c.joined = false
+	c.wantAttempt = false
+	c.setRole(Standby, "self-fenced: "+reason)
+}
+
+// reopen abandons the session (dropping any lock it holds) for a new one;
+// callbacks of the old one are ignored from here on.
+func (c *Controller) reopen() {
+	c.connected = false
+	c.m.connected.Set(0)
+	c.holdsLock = false
+	epoch, err := c.el.Open()
+	if err != nil {
+		c.lastErr = err.Error()
+		c.lg.Error("reopen zookeeper session", zap.Error(err))
+		return
+	}
+	c.epoch = epoch
+}
+
+func (c *Controller) checkDrift() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
+	got, err := c.actions.QueryRole(ctx)
+	cancel()
+	if errors.Is(err, ErrNoRoleCheck) {
+		c.roleCheckOff = true
+		return
+	}
+	if err != nil {
+		c.lg.Warn("role check failed", zap.Error(err))
+		return
+	}
+	want := c.role.String()
+	if got == want {
+		return
+	}
+	c.m.drifts.Inc()
+	reason := fmt.Sprintf("service reports %s, zkfc expects %s", got, want)
+	c.lg.Warn("role drift: quitting and rejoining", zap.String("reason", reason))
+	if got == "active" && c.role != Active {
+		// An active service without the lock is the dangerous case.
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
+		if err := c.actions.DoDemote(ctx, c.token); err != nil {
+			c.lg.Error("demote after drift", zap.Error(err))
+		}
+		cancel()
+	}
+	if c.joined || c.role == Active {
+		c.quit(true, "role drift: "+reason)
+	} else {
+		c.setRole(Standby, "role drift: "+reason)
+	}
+	c.notBefore = c.now().Add(c.cfg.BackoffInitial)
+}
+
+func (c *Controller) becomeStandby(reason string) {
+	if c.role == Standby {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
+	if err := c.actions.DoDemote(ctx, c.token); err != nil {
+		c.lg.Error("demote to standby failed", zap.Error(err))
+		c.lastErr = err.Error()
+	}
+	cancel()
+	c.setRole(Standby, reason)
+}
+
+func (c *Controller) setRole(r Role, reason string) {
+	from := c.role
+	c.role = r
+	c.m.active.Set(b2f(r == Active))
+	c.m.transitions.WithLabelValues(r.String()).Inc()
+	t := Transition{At: c.now(), From: from.String(), To: r.String(), Reason: reason}
+	if r == Active {
+		t.Token = c.token
+	}
+	c.transitions = append(c.transitions, t)
+	if len(c.transitions) > maxTransitions {
+		c.transitions = c.transitions[len(c.transitions)-maxTransitions:]
+	}
+	c.lg.Info("role changed", zap.String("from", from.String()), zap.String("to", r.String()),
+		zap.String("reason", reason), zap.Uint64("token", c.token))
+	if c.cfg.OnRole != nil {
+		c.cfg.OnRole(r, reason)
+	}
+}
+
+func (c *Controller) publish() {
+	s := Status{
+		NodeID: c.cfg.Self.NodeID, Cluster: c.cfg.Cluster, Role: c.role.String(),
+		Health: c.health.state, Healthy: c.health.healthy, Connected: c.connected,
+		InElection: c.joined, HoldsLock: c.holdsLock, Paused: c.paused,
+		FencingToken: c.token, SessionEpoch: c.epoch, NotBefore: c.notBefore,
+		Priority: c.cfg.Self.Priority, NoFailover: c.cfg.Self.NoFailover,
+		Active: c.holder, LastError: c.lastErr,
+		Transitions: append([]Transition(nil), c.transitions...),
+	}
+	if c.el != nil {
+		at, timeout, ok := c.el.LastAck()
+		s.SessionTimeoutMs = timeout.Milliseconds()
+		if ok {
+			s.LastAckAgeMs = c.now().Sub(at).Milliseconds()
+			if c.role == Active {
+				s.SelfFenceInMs = at.Add(timeout - c.cfg.SelfFenceMargin).Sub(c.now()).Milliseconds()
+			}
+		}
+	}
+	if c.role != Active && c.holder != nil && c.holder.NodeID == c.cfg.Self.NodeID {
+		s.Active = nil
+	}
+	c.statusMu.Lock()
+	c.status = s
+	c.statusMu.Unlock()
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,415 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/zkfc/elector"
+)
+
+// fakeElector simulates the znodes in memory and logs every call.
+type fakeElector struct {
+	log        *[]string
+	epoch      uint64
+	lock       string // holder node id, "" if free
+	breadcrumb *elector.Info
+	token      uint64
+	paused     bool
+	ack        time.Time
+	timeout    time.Duration
+	members    []elector.Info
+	tryErr     error
+	events     chan elector.Event
+}
+
+func (f *fakeElector) rec(s string) { *f.log = append(*f.log, s) }
+func (f *fakeElector) Open() (uint64, error) {
+	f.epoch++
+	f.rec("open")
+	f.lockLost()
+	return f.epoch, nil
+}
+func (f *fakeElector) lockLost()                        {}
+func (f *fakeElector) Close()                           {}
+func (f *fakeElector) Events() <-chan elector.Event     { return f.events }
+func (f *fakeElector) CheckFormatted() error            { return nil }
+func (f *fakeElector) Paused() bool                     { return f.paused }
+func (f *fakeElector) SetPaused(on bool) error          { f.paused = on; return nil }
+func (f *fakeElector) Register(elector.Info) error      { return nil }
+func (f *fakeElector) Unregister(string) error          { return nil }
+func (f *fakeElector) Members() ([]elector.Info, error) { return f.members, nil }
+func (f *fakeElector) Holder() (*elector.Info, error)   { return nil, nil }
+func (f *fakeElector) LastAck() (time.Time, time.Duration, bool) {
+	return f.ack, f.timeout, !f.ack.IsZero()
+}
+func (f *fakeElector) TryAcquire(self elector.Info) (bool, *elector.Info, error) {
+	f.rec("try")
+	if f.tryErr != nil {
+		return false, nil, f.tryErr
+	}
+	if f.lock == "" {
+		f.lock = self.NodeID
+	}
+	if f.lock == self.NodeID {
+		return true, &self, nil
+	}
+	return false, &elector.Info{NodeID: f.lock}, nil
+}
+func (f *fakeElector) Release() error {
+	f.rec("release")
+	if f.lock == "me" {
+		f.lock = ""
+	}
+	return nil
+}
+func (f *fakeElector) Breadcrumb() (*elector.Info, int32, error) {
+	f.rec("read-breadcrumb")
+	if f.breadcrumb == nil {
+		return nil, -1, nil
+	}
+	return f.breadcrumb, 3, nil
+}
+func (f *fakeElector) WriteBreadcrumb(i elector.Info, v int32) error {
+	f.rec(fmt.Sprintf("write-breadcrumb %s %d", i.NodeID, i.Token))
+	f.breadcrumb = &i
+	return nil
+}
+func (f *fakeElector) DeleteBreadcrumb(id string) error {
+	f.rec("delete-breadcrumb")
+	if f.breadcrumb != nil && f.breadcrumb.NodeID == id {
+		f.breadcrumb = nil
+	}
+	return nil
+}
+func (f *fakeElector) NextToken() (uint64, error) {
+	f.token++
+	f.rec(fmt.Sprintf("token %d", f.token))
+	return f.token, nil
+}
+
+type fakeFencer struct {
+	log *[]string
+	err error
+}
+
+func (f *fakeFencer) Fence(_ context.Context, t elector.Info) error {
+	*f.log = append(*f.log, "fence "+t.NodeID)
+	return f.err
+}
+
+type fakeActions struct {
+	log        *[]string
+	promoteErr error
+	demoteErr  error
+	role       string
+}
+
+func (a *fakeActions) DoPromote(_ context.Context, tok uint64) error {
+	*a.log = append(*a.log, fmt.Sprintf("promote %d", tok))
+	return a.promoteErr
+}
+func (a *fakeActions) DoDemote(context.Context, uint64) error {
+	*a.log = append(*a.log, "demote")
+	return a.demoteErr
+}
+func (a *fakeActions) QueryRole(context.Context) (string, error) {
+	if a.role == "" {
+		return "", ErrNoRoleCheck
+	}
+	return a.role, nil
+}
+
+type fixture struct {
+	c   *Controller
+	el  *fakeElector
+	fn  *fakeFencer
+	act *fakeActions
+	log []string
+	now time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{now: time.Unix(1000, 0)}
+	f.el = &fakeElector{log: &f.log, timeout: 10 * time.Second, events: make(chan elector.Event)}
+	f.fn = &fakeFencer{log: &f.log}
+	f.act = &fakeActions{log: &f.log}
+	f.c = New(Config{
+		Self: elector.Info{NodeID: "me"}, SelfFenceMargin: 2 * time.Second,
+		BackoffInitial: time.Second, BackoffMax: 4 * time.Second, CedePeriod: 10 * time.Second,
+		RoleInterval: 5 * time.Second,
+	}, f.el, f.fn, f.act, nil, zap.NewNop())
+	f.c.now = func() time.Time { return f.now }
+	epoch, _ := f.el.Open()
+	f.c.epoch = epoch
+	f.c.handleEvent(elector.Event{Epoch: epoch, Kind: elector.Connected})
+	f.log = nil
+	return f
+}
+
+// Steps of a scripted sequence.
+func healthy(f *fixture) {
+	f.c.handleHealth(healthUpdate{state: "SERVICE_HEALTHY", healthy: true, known: true})
+	f.c.tick()
+}
+func unhealthy(f *fixture) {
+	f.c.handleHealth(healthUpdate{state: "SERVICE_UNHEALTHY", known: true})
+	f.c.tick()
+}
+func tickAt(d time.Duration) func(*fixture) {
+	return func(f *fixture) { f.now = f.now.Add(d); f.c.tick() }
+}
+func ackAt(d time.Duration) func(*fixture) {
+	return func(f *fixture) { f.el.ack = time.Unix(1000, 0).Add(d) }
+}
+func lockChanged(epochDelta int) func(*fixture) {
+	return func(f *fixture) {
+		f.c.handleEvent(elector.Event{Epoch: uint64(int(f.c.epoch) + epochDelta), Kind: elector.LockChanged})
+		f.c.tick()
+	}
+}
+func event(k elector.Kind, epochDelta int) func(*fixture) {
+	return func(f *fixture) {
+		f.c.handleEvent(elector.Event{Epoch: uint64(int(f.c.epoch) + epochDelta), Kind: k})
+		f.c.tick()
+	}
+}
+func otherHoldsLock(id string) func(*fixture) { return func(f *fixture) { f.el.lock = id } }
+func lockFreed(f *fixture)                    { f.el.lock = "" }
+func breadcrumbOf(id string) func(*fixture) {
+	return func(f *fixture) { f.el.breadcrumb = &elector.Info{NodeID: id, Token: 7} }
+}
+func fenceFails(f *fixture)               { f.fn.err = errors.New("ssh: host unreachable") }
+func fenceWorks(f *fixture)               { f.fn.err = nil }
+func serviceSays(r string) func(*fixture) { return func(f *fixture) { f.act.role = r } }
+func cede(f *fixture)                     { _ = f.c.handleRequest(request{kind: reqCede}); f.c.tick() }
+func paused(f *fixture)                   { f.el.paused = true; event(elector.PauseChanged, 0)(f) }
+
+type step struct {
+	do         func(*fixture)
+	role       Role
+	calls      string // the calls this step made, in order, space-joined with "|" between calls
+	breadcrumb string // node id named by the breadcrumb afterwards, "-" for none; "" to skip
+}
+
+func TestSequences(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup []func(*fixture)
+		steps []step
+	}{
+		{
+			name: "healthy node wins a free lock: read breadcrumb, token, write breadcrumb, promote",
+			steps: []step{
+				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1", breadcrumb: "me"},
+			},
+		},
+		{
+			name:  "previous active named by the breadcrumb is fenced before promotion",
+			setup: []func(*fixture){breadcrumbOf("peer")},
+			steps: []step{
+				{do: healthy, role: Active, calls: "try|read-breadcrumb|fence peer|token 1|write-breadcrumb me 1|promote 1", breadcrumb: "me"},
+			},
+		},
+		{
+			name:  "own breadcrumb is not fenced",
+			setup: []func(*fixture){breadcrumbOf("me")},
+			steps: []step{
+				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
+			},
+		},
+		{
+			name:  "failed fence: no promotion, lock released, backoff doubles, then success",
+			setup: []func(*fixture){breadcrumbOf("peer"), fenceFails},
+			steps: []step{
+				{do: healthy, role: Standby, calls: "try|read-breadcrumb|fence peer|demote|release", breadcrumb: "peer"},
+				{do: tickAt(999 * time.Millisecond), role: Standby, calls: ""},
+				{do: tickAt(time.Millisecond), role: Standby, calls: "try|read-breadcrumb|fence peer|release", breadcrumb: "peer"},
+				{do: tickAt(1999 * time.Millisecond), role: Standby, calls: ""},
+				{do: fenceWorks, role: Standby, calls: ""},
+				{do: tickAt(time.Millisecond), role: Active, calls: "try|read-breadcrumb|fence peer|token 1|write-breadcrumb me 1|promote 1", breadcrumb: "me"},
+			},
+		},
+		{
+			name:  "loser becomes standby and retries when the lock changes",
+			setup: []func(*fixture){otherHoldsLock("peer")},
+			steps: []step{
+				{do: healthy, role: Standby, calls: "try|demote"},
+				{do: lockFreed, role: Standby, calls: ""},
+				{do: lockChanged(0), role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
+			},
+		},
+		{
+			name: "unhealthy active quits and leaves its breadcrumb to be fenced",
+			steps: []step{
+				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
+				{do: unhealthy, role: Standby, calls: "demote|release", breadcrumb: "me"},
+				{do: tickAt(time.Hour), role: Standby, calls: ""},
+			},
+		},
+		{
+			name: "graceful cede removes the breadcrumb and stays out for the cede period",
+			steps: []step{
+				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
+				{do: cede, role: Standby, calls: "demote|release|delete-breadcrumb", breadcrumb: "-"},
+				{do: tickAt(9 * time.Second), role: Standby, calls: ""},
+				{do: tickAt(time.Second), role: Active, calls: "try|read-breadcrumb|token 2|write-breadcrumb me 2|promote 2"},
+			},
+		},
+		{
+			name: "callbacks from an old session are ignored",
+			steps: []step{
+				{do: otherHoldsLock("peer"), role: Initializing, calls: ""},
+				{do: healthy, role: Standby, calls: "try|demote"},
+				{do: lockFreed, role: Standby, calls: ""},
+				{do: lockChanged(-1), role: Standby, calls: ""},
+				{do: event(elector.Expired, -1), role: Standby, calls: ""},
+				{do: lockChanged(0), role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
+				{do: event(elector.Expired, -1), role: Active, calls: ""},
+			},
+		},
+		{
+			name: "self-fencing at session timeout minus margin after the last ack",
+			steps: []step{
+				{do: ackAt(0), role: Initializing, calls: ""},
+				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
+				{do: event(elector.Disconnected, 0), role: Active, calls: ""},
+				{do: tickAt(7999 * time.Millisecond), role: Active, calls: ""},
+				{do: tickAt(time.Millisecond), role: Standby, calls: "demote|open", breadcrumb: "me"},
+				// the old session's expiry arrives late: ignored
+				{do: event(elector.Expired, -1), role: Standby, calls: ""},
+			},
+		},
+		{
+			name: "an acknowledged ping pushes the self-fencing deadline",
+			steps: []step{
+				{do: ackAt(0), role: Initializing, calls: ""},
+				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
+				{do: ackAt(5 * time.Second), role: Active, calls: ""},
+				{do: tickAt(12 * time.Second), role: Active, calls: ""},
+				{do: tickAt(time.Second), role: Standby, calls: "demote|open"},
+			},
+		},
+		{
+			name: "session expiry demotes the active and opens a new session",
+			steps: []step{
+				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
+				{do: event(elector.Expired, 0), role: Standby, calls: "demote|open"},
+			},
+		},
+		{
+			name: "role drift: service says standby while active, quit and rejoin after backoff",
+			steps: []step{
+				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
+				{do: serviceSays("standby"), role: Active, calls: ""},
+				{do: tickAt(5 * time.Second), role: Standby, calls: "demote|release", breadcrumb: "me"},
+				{do: serviceSays("standby"), role: Standby, calls: ""},
+				{do: tickAt(time.Second), role: Active, calls: "try|read-breadcrumb|token 2|write-breadcrumb me 2|promote 2"},
+			},
+		},
+		{
+			name:  "role drift: standby service claims active, demote it",
+			setup: []func(*fixture){otherHoldsLock("peer")},
+			steps: []step{
+				{do: healthy, role: Standby, calls: "try|demote"},
+				{do: serviceSays("active"), role: Standby, calls: ""},
+				{do: tickAt(5 * time.Second), role: Standby, calls: "demote"},
+				{do: tickAt(time.Second), role: Standby, calls: "try"},
+			},
+		},
+		{
+			name:  "failed promote action demotes, releases and backs off",
+			setup: []func(*fixture){func(f *fixture) { f.act.promoteErr = errors.New("exit 1") }},
+			steps: []step{
+				{do: healthy, role: Standby, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1|demote|release"},
+			},
+		},
+		{
+			name:  "paused: a healthy node does not join",
+			setup: []func(*fixture){paused},
+			steps: []step{
+				{do: healthy, role: Initializing, calls: ""},
+			},
+		},
+		{
+			name: "unhealthy at start: standby without joining",
+			steps: []step{
+				{do: unhealthy, role: Standby, calls: "demote"},
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			for _, s := range tc.setup {
+				s(f)
+			}
+			f.log = nil
+			for i, s := range tc.steps {
+				s.do(f)
+				got := strings.Join(f.log, "|")
+				f.log = nil
+				if got != s.calls {
+					t.Fatalf("step %d: calls %q, want %q", i, got, s.calls)
+				}
+				if f.c.role != s.role {
+					t.Fatalf("step %d: role %s, want %s", i, f.c.role, s.role)
+				}
+				switch s.breadcrumb {
+				case "":
+				case "-":
+					if f.el.breadcrumb != nil {
+						t.Fatalf("step %d: breadcrumb %s, want none", i, f.el.breadcrumb.NodeID)
+					}
+				default:
+					if f.el.breadcrumb == nil || f.el.breadcrumb.NodeID != s.breadcrumb {
+						t.Fatalf("step %d: breadcrumb %+v, want %s", i, f.el.breadcrumb, s.breadcrumb)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestGracefulDemoteFailureIsAnError(t *testing.T) {
+	f := newFixture(t)
+	healthy(f)
+	f.act.demoteErr = errors.New("service hung")
+	if err := f.c.handleRequest(request{kind: reqDemote, token: 9}); err == nil {
+		t.Fatal("graceful demote reported success although the demote action failed")
+	}
+	if f.c.role != Active {
+		t.Fatalf("role %s after a failed graceful demote; zkfc must not pretend", f.c.role)
+	}
+}
+
+func TestPrepareFailoverRefusesNoFailoverAndUnhealthy(t *testing.T) {
+	f := newFixture(t)
+	if err := f.c.handleRequest(request{kind: reqPrepare}); err == nil {
+		t.Fatal("prepare accepted while health is unknown")
+	}
+	healthy(f)
+	f.c.cfg.Self.NoFailover = true
+	if err := f.c.handleRequest(request{kind: reqPrepare}); err == nil || !strings.Contains(err.Error(), "no-failover") {
+		t.Fatalf("prepare with no-failover tag: %v", err)
+	}
+}
+
+func TestPriorityDefersToHigherCandidate(t *testing.T) {
+	f := newFixture(t)
+	f.c.cfg.PriorityDelay = 2 * time.Second
+	f.el.members = []elector.Info{{NodeID: "big", Priority: 10}}
+	healthy(f)
+	if got := strings.Join(f.log, "|"); got != "" || f.c.role != Initializing {
+		t.Fatalf("did not defer: calls %q role %s", got, f.c.role)
+	}
+	tickAt(2 * time.Second)(f)
+	if f.c.role != Active {
+		t.Fatalf("did not take the lock after the priority delay: role %s", f.c.role)
+	}
+}
