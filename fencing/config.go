@@ -1,0 +1,227 @@
+package fencing
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// Default per-method timeouts.
+const (
+	DefaultGracefulTimeout   = 5 * time.Second
+	DefaultSSHTimeout        = 30 * time.Second
+	DefaultShellTimeout      = 30 * time.Second
+	DefaultSSHConnectTimeout = 10 * time.Second
+)
+
+// MethodConfig is one entry of fencing.methods.
+type MethodConfig struct {
+	Type    string        // "graceful", "ssh" or "shell"
+	Timeout time.Duration // whole method, connect and command included
+	SSH     *SSHConfig
+	Shell   *ShellConfig
+}
+
+// SSHConfig configures the ssh method.
+type SSHConfig struct {
+	User     string // default: the user running zkfc
+	Port     int    // default 22
+	KeyFile  string // private key; must be mode 0600 or stricter
+	UseAgent bool   // also offer the keys of the agent at $SSH_AUTH_SOCK
+	// KnownHostsFile verifies the target's host key; default
+	// ~/.ssh/known_hosts. Unknown or changed keys are refused.
+	KnownHostsFile string
+	// InsecureIgnoreHostKey skips host key verification. Explicit opt-out
+	// only; logged as an error at start and on every use.
+	InsecureIgnoreHostKey bool
+	ConnectTimeout        time.Duration // TCP connect + SSH handshake; default 10s
+	// Command runs on the target through /bin/sh with ZKFC_TARGET_* set
+	// (see DefaultSSHCommand). It must exit 0 only once the service is
+	// confirmed dead. Default DefaultSSHCommand.
+	Command string
+}
+
+// ShellConfig configures the shell method.
+type ShellConfig struct {
+	Command []string // argv, run without a shell unless it names one
+	Env     []string // KEY=value, added to the daemon's environment
+}
+
+// DefaultSSHCommand kills whatever has the service port open and succeeds
+// only when ss confirms no listener is left. fuser alone cannot confirm:
+// run as a user who cannot see the service's processes it finds nothing
+// and reports nothing to kill. A missing tool exits 127, a failure.
+const DefaultSSHCommand = `port="$ZKFC_TARGET_PORT"
+for tool in fuser ss; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "zkfc fencing: $tool not found on the target" >&2; exit 127; }
+done
+i=0
+while [ "$i" -lt 50 ]; do
+  fuser -k -n tcp "$port" >/dev/null 2>&1
+  out=$(ss -Hltn "sport = :$port") || { echo "zkfc fencing: ss failed" >&2; exit 1; }
+  [ -z "$out" ] && exit 0
+  i=$((i + 1))
+  sleep 0.1
+done
+echo "zkfc fencing: port $port still has a listener: $out" >&2
+exit 1`
+
+// build validates one method configuration and constructs the method.
+func build(i int, mc MethodConfig, graceful GracefulClient, lg *zap.Logger) (Method, time.Duration, error) {
+	key := fmt.Sprintf("fencing.methods[%d]", i)
+	if mc.Timeout < 0 {
+		return nil, 0, fmt.Errorf("%s.timeout: must be positive, got %s", key, mc.Timeout)
+	}
+	timeout := func(def time.Duration) time.Duration {
+		if mc.Timeout == 0 {
+			return def
+		}
+		return mc.Timeout
+	}
+	switch mc.Type {
+	case "graceful":
+		if graceful == nil {
+			return nil, 0, fmt.Errorf("%s.type: graceful needs the daemon's control-API client, and none was given", key)
+		}
+		return &gracefulMethod{client: graceful}, timeout(DefaultGracefulTimeout), nil
+	case "shell":
+		if mc.Shell == nil {
+			return nil, 0, fmt.Errorf("%s.shell: required for type shell", key)
+		}
+		m, err := newShellMethod(key+".shell", *mc.Shell)
+		return m, timeout(DefaultShellTimeout), err
+	case "ssh":
+		if mc.SSH == nil {
+			return nil, 0, fmt.Errorf("%s.ssh: required for type ssh", key)
+		}
+		m, err := newSSHMethod(key+".ssh", *mc.SSH, lg)
+		return m, timeout(DefaultSSHTimeout), err
+	case "":
+		return nil, 0, fmt.Errorf("%s.type: required (graceful, ssh or shell)", key)
+	default:
+		return nil, 0, fmt.Errorf("%s.type: unknown method %q (want graceful, ssh or shell)", key, mc.Type)
+	}
+}
+
+func newShellMethod(key string, c ShellConfig) (*shellMethod, error) {
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		return nil, fmt.Errorf("%s.command: required: an argv list, e.g. [\"/usr/local/sbin/power-off\", \"--node\"]", key)
+	}
+	for j, kv := range c.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return nil, fmt.Errorf("%s.env[%d]: want KEY=value, got %q", key, j, kv)
+		}
+	}
+	if _, err := exec.LookPath(c.Command[0]); err != nil {
+		return nil, fmt.Errorf("%s.command: %w", key, err)
+	}
+	return &shellMethod{
+		argv: append([]string(nil), c.Command...),
+		env:  append([]string(nil), c.Env...),
+	}, nil
+}
+
+func newSSHMethod(key string, c SSHConfig, lg *zap.Logger) (*sshMethod, error) {
+	m := &sshMethod{cfg: c, lg: lg}
+	var errs []error
+	bad := func(sub, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", key, sub, fmt.Sprintf(format, args...)))
+	}
+	if m.cfg.User == "" {
+		u, err := user.Current()
+		if err != nil {
+			bad("user", "not set and the current user is unknown: %v", err)
+		} else {
+			m.cfg.User = u.Username
+		}
+	}
+	if m.cfg.Port == 0 {
+		m.cfg.Port = 22
+	}
+	if m.cfg.Port < 1 || m.cfg.Port > 65535 {
+		bad("port", "must be in 1-65535, got %d", m.cfg.Port)
+	}
+	if m.cfg.ConnectTimeout < 0 {
+		bad("connect_timeout", "must be positive, got %s", m.cfg.ConnectTimeout)
+	}
+	if m.cfg.ConnectTimeout == 0 {
+		m.cfg.ConnectTimeout = DefaultSSHConnectTimeout
+	}
+	if strings.TrimSpace(m.cfg.Command) == "" {
+		m.cfg.Command = DefaultSSHCommand
+		m.defaultCommand = true
+	}
+	switch {
+	case m.cfg.KeyFile == "" && !m.cfg.UseAgent:
+		bad("key_file", "set a private key file or use_agent: true")
+	case m.cfg.KeyFile != "":
+		signer, err := loadKey(m.cfg.KeyFile)
+		if err != nil {
+			bad("key_file", "%v", err)
+		}
+		m.signer = signer
+	}
+	if m.cfg.UseAgent && os.Getenv("SSH_AUTH_SOCK") == "" && m.cfg.KeyFile == "" {
+		bad("use_agent", "SSH_AUTH_SOCK is not set in zkfc's environment")
+	}
+	if m.cfg.InsecureIgnoreHostKey {
+		lg.Error("SSH fencing host key verification is DISABLED (" + key + ".insecure_ignore_host_key): " +
+			"anyone who can intercept the connection can fake a successful fence")
+	} else {
+		if m.cfg.KnownHostsFile == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				bad("known_hosts_file", "not set and no home directory: %v", err)
+			}
+			m.cfg.KnownHostsFile = filepath.Join(home, ".ssh", "known_hosts")
+		}
+		if _, err := knownhosts.New(m.cfg.KnownHostsFile); err != nil {
+			bad("known_hosts_file", "%v; collect the targets' host keys first, e.g. "+
+				"ssh-keyscan -p PORT HOST >> %s, and check their fingerprints", err, m.cfg.KnownHostsFile)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// loadKey reads a private key, refusing files others can read: a fencing
+// key usually grants root on every node.
+func loadKey(path string) (ssh.Signer, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s is accessible by group or others (mode %04o): run chmod 600 %s", path, perm, path)
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) {
+		return nil, fmt.Errorf("%s is passphrase-protected: load it into ssh-agent and set use_agent: true", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return signer, nil
+}
+
+func joinHostPort(host string, port int) string {
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}

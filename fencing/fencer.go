@@ -1,0 +1,189 @@
+// Package fencing makes sure a former active node can no longer serve
+// before another node is promoted: first by asking it to step down
+// (graceful), then by killing its service over SSH, then by any local
+// command the operator trusts (shell).
+//
+// A method reports success only on positive confirmation that the target is
+// fenced. This package must never turn doubt into success: an unreachable
+// host, a missing tool, an unknown host key or a timeout is a failure, and
+// when every method fails the Fencer fails. Every method runs under its own
+// deadline, and nothing it starts outlives that deadline.
+package fencing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Target is the node to fence.
+type Target struct {
+	NodeID     string
+	Host       string
+	Port       int    // the guarded service's port
+	ControlURL string // the old active's zkfc control API base URL
+	Token      uint64 // the new fencing token
+}
+
+// Address is host:port of the target's service.
+func (t Target) Address() string {
+	return joinHostPort(t.Host, t.Port)
+}
+
+// Method is one way to fence.
+type Method interface {
+	// Name is "graceful", "ssh" or "shell".
+	Name() string
+	// Fence returns nil only when the target is confirmed fenced.
+	Fence(ctx context.Context, t Target) error
+	// Check tests that the method could run against t (reachability,
+	// credentials, tools) without fencing anything.
+	Check(ctx context.Context, t Target) error
+}
+
+// GracefulClient asks the old active's zkfc to step down. The daemon's
+// control-API client implements it; nil error means it confirmed.
+type GracefulClient interface {
+	Demote(ctx context.Context, controlURL string, token uint64) error
+}
+
+// GracefulPinger may be implemented by a GracefulClient so that Check can
+// test the control API without demoting anyone.
+type GracefulPinger interface {
+	Ping(ctx context.Context, controlURL string) error
+}
+
+// ErrNotFenced is wrapped by Fencer.Fence's error when no method succeeded.
+var ErrNotFenced = errors.New("target not fenced")
+
+// Attempt is one method's try in a Report.
+type Attempt struct {
+	Index    int           `json:"index"` // position in fencing.methods
+	Method   string        `json:"method"`
+	Duration time.Duration `json:"duration"`
+	Err      error         `json:"-"`
+	Error    string        `json:"error,omitempty"` // Err's text, for JSON
+}
+
+// Report lists what the Fencer tried, in order.
+type Report struct {
+	Target   Target    `json:"target"`
+	Attempts []Attempt `json:"attempts"`
+	// FencedBy names the method that confirmed the fence; "" if none did
+	// (always "" for Check).
+	FencedBy string `json:"fenced_by,omitempty"`
+}
+
+// String renders the report for logs and the CLI.
+func (r Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "fencing %s (%s):", r.Target.NodeID, r.Target.Address())
+	for _, a := range r.Attempts {
+		res := "ok"
+		if a.Err != nil {
+			res = a.Err.Error()
+		}
+		fmt.Fprintf(&b, " [%d] %s %s: %s;", a.Index, a.Method, a.Duration.Round(time.Millisecond), res)
+	}
+	if r.FencedBy != "" {
+		fmt.Fprintf(&b, " fenced by %s", r.FencedBy)
+	}
+	return b.String()
+}
+
+type step struct {
+	method  Method
+	timeout time.Duration
+}
+
+// Fencer tries its methods in configured order.
+type Fencer struct {
+	steps []step
+	lg    *zap.Logger
+}
+
+// New builds a Fencer from the fencing.methods configuration. graceful may
+// be nil when no "graceful" method is configured. Errors name the config
+// key, e.g. "fencing.methods[1].ssh.key_file: ...".
+func New(methods []MethodConfig, graceful GracefulClient, lg *zap.Logger) (*Fencer, error) {
+	if lg == nil {
+		lg = zap.NewNop()
+	}
+	if len(methods) == 0 {
+		return nil, errors.New("fencing.methods: no fencing method configured; " +
+			"promotion without fencing is refused (configure graceful, ssh or shell)")
+	}
+	f := &Fencer{lg: lg}
+	var errs []error
+	for i, mc := range methods {
+		m, timeout, err := build(i, mc, graceful, lg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f.steps = append(f.steps, step{method: m, timeout: timeout})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Fence tries the methods in order, each under its own timeout, until one
+// confirms. It returns an error wrapping ErrNotFenced if none did; the
+// Report lists every attempt either way.
+func (f *Fencer) Fence(ctx context.Context, t Target) (Report, error) {
+	rep := Report{Target: t}
+	lg := f.lg.With(zap.String("target", t.NodeID), zap.String("address", t.Address()),
+		zap.Uint64("token", t.Token))
+	for i, s := range f.steps {
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("fence %s: stopped before method %d (%s): %w: %w",
+				t.NodeID, i, s.method.Name(), ErrNotFenced, err)
+		}
+		lg.Info("fencing attempt", zap.Int("index", i), zap.String("method", s.method.Name()),
+			zap.Duration("timeout", s.timeout))
+		a := run(ctx, i, s, t, s.method.Fence)
+		rep.Attempts = append(rep.Attempts, a)
+		if a.Err == nil {
+			rep.FencedBy = s.method.Name()
+			lg.Info("target fenced", zap.Int("index", i), zap.String("method", s.method.Name()),
+				zap.Duration("took", a.Duration))
+			return rep, nil
+		}
+		lg.Warn("fencing method failed", zap.Int("index", i), zap.String("method", s.method.Name()),
+			zap.Duration("took", a.Duration), zap.Error(a.Err))
+	}
+	return rep, fmt.Errorf("fence %s: all %d methods failed: %w (%s)",
+		t.NodeID, len(f.steps), ErrNotFenced, rep.String())
+}
+
+// Check runs every method's Check (none fences) and reports each.
+func (f *Fencer) Check(ctx context.Context, t Target) Report {
+	rep := Report{Target: t}
+	for i, s := range f.steps {
+		rep.Attempts = append(rep.Attempts, run(ctx, i, s, t, s.method.Check))
+	}
+	return rep
+}
+
+func run(ctx context.Context, i int, s step, t Target, fn func(context.Context, Target) error) Attempt {
+	mctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	start := time.Now()
+	err := fn(mctx, t)
+	if err != nil && mctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		// Say plainly that the method ran out of time, whatever error the
+		// interrupted operation produced.
+		err = fmt.Errorf("%w after %s: %w", context.Cause(mctx), s.timeout, err)
+	}
+	a := Attempt{Index: i, Method: s.method.Name(), Duration: time.Since(start), Err: err}
+	if err != nil {
+		a.Error = err.Error()
+	}
+	return a
+}

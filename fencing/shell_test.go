@@ -1,0 +1,144 @@
+package fencing
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+)
+
+// hostile is a node id that would run a command if it were ever spliced
+// into a shell line.
+const hostile = `nn1'; touch "$PWNED"; echo '`
+
+func TestShellEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "env")
+	pwned := filepath.Join(dir, "pwned")
+	vars := []string{"ZKFC_TARGET_NODE", "ZKFC_TARGET_HOST", "ZKFC_TARGET_PORT", "ZKFC_TARGET_ADDRESS",
+		"ZKFC_TARGET_CONTROL_URL", "ZKFC_FENCING_TOKEN", "target_host", "target_port", "target_address", "EXTRA"}
+	var script strings.Builder
+	for _, v := range vars {
+		script.WriteString(`printf '%s=%s\n' ` + v + ` "$` + v + `" >> "$OUT"; `)
+	}
+	f, err := New([]MethodConfig{{Type: "shell", Shell: &ShellConfig{
+		Command: []string{"/bin/sh", "-c", script.String()},
+		// A configured variable cannot override the target's values.
+		Env: []string{"OUT=" + out, "PWNED=" + pwned, "EXTRA=x y", "ZKFC_TARGET_HOST=wrong"},
+	}}}, nil, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := Target{NodeID: hostile, Host: "::1", Port: 9000, ControlURL: "http://[::1]:7070", Token: 18446744073709551615}
+	if _, err := f.Fence(context.Background(), tg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		"ZKFC_TARGET_NODE=" + hostile,
+		"ZKFC_TARGET_HOST=::1",
+		"ZKFC_TARGET_PORT=9000",
+		"ZKFC_TARGET_ADDRESS=[::1]:9000",
+		"ZKFC_TARGET_CONTROL_URL=http://[::1]:7070",
+		"ZKFC_FENCING_TOKEN=18446744073709551615",
+		"target_host=::1",
+		"target_port=9000",
+		"target_address=[::1]:9000",
+		"EXTRA=x y",
+	}, "\n") + "\n"
+	if string(got) != want {
+		t.Errorf("environment:\n%s\nwant:\n%s", got, want)
+	}
+	if exists(pwned) {
+		t.Error("the node id was interpreted by a shell")
+	}
+}
+
+func TestShellExitCodes(t *testing.T) {
+	cases := []struct {
+		argv   []string
+		ok     bool
+		errHas string
+	}{
+		{[]string{"/bin/true"}, true, ""},
+		{[]string{"/bin/false"}, false, "exit status 1"},
+		{[]string{"/bin/sh", "-c", "echo power still on >&2; exit 3"}, false, "power still on"},
+		{[]string{"/bin/sh", "-c", "kill -9 $$"}, false, "signal: killed"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.argv, " "), func(t *testing.T) {
+			m, err := newShellMethod("k", ShellConfig{Command: tc.argv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = m.Fence(context.Background(), target)
+			if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), tc.errHas)) {
+				t.Fatalf("Fence() = %v, want ok=%v containing %q", err, tc.ok, tc.errHas)
+			}
+		})
+	}
+}
+
+// The timeout kills the whole process group: the shell and the child it
+// started. Hadoop's shell fencer had no timeout at all.
+func TestShellTimeoutKillsGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	f, err := New([]MethodConfig{{Type: "shell", Timeout: 300 * time.Millisecond, Shell: &ShellConfig{
+		Command: []string{"/bin/sh", "-c", `sleep 30 & echo $! > "$PIDFILE"; wait`},
+		Env:     []string{"PIDFILE=" + pidFile},
+	}}}, nil, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.Fence(context.Background(), target)
+	if err == nil || !strings.Contains(rep.Attempts[0].Error, "timed out") {
+		t.Fatalf("Fence() = %v, report %s; want a timeout", err, rep)
+	}
+	waitGone(t, readPID(t, pidFile))
+}
+
+func readPID(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the command did not record its child: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid file %q: %v", b, err)
+	}
+	return pid
+}
+
+// waitGone waits (bounded) for pid to be gone or a zombie: a zombie is
+// dead and only waits for its new parent to reap it.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if !alive(pid) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	t.Fatalf("process %d still running after the method timed out", pid)
+}
+
+func alive(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] != "Z"
+}
