@@ -1,0 +1,342 @@
+// Package control is zkfc's HTTP control API: the server each daemon runs on
+// its admin address, and the client the CLI and graceful fencing use.
+//
+// Endpoints (JSON unless noted):
+//
+//	GET  /status               role, health, token, lock holder, transitions
+//	GET  /health               200 if the guarded service is healthy, else 503
+//	GET  /role                 text: active | standby | initializing
+//	GET  /members              registered candidates
+//	POST /failover?to=NODE     graceful failover to NODE (forwarded to NODE's zkfc)
+//	POST /cede?period=10s      leave the election for a period (demotes if active)
+//	POST /demote?token=N       graceful fencing: demote the local service now
+//	POST /pause, /resume       cluster-wide pause of automatic failover
+//	GET  /metrics              Prometheus
+//
+// It must never change the role itself: every state change goes through
+// the controller's loop.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/zkfc/controller"
+	"github.com/zkfc-project/zkfc/zkfc/elector"
+)
+
+// Backend is what the server exposes; *controller.Controller implements it.
+type Backend interface {
+	Status() controller.Status
+	Self() elector.Info
+	Cede(ctx context.Context, d time.Duration) error
+	GracefulDemote(ctx context.Context, token uint64) error
+	PrepareFailover(ctx context.Context) error
+	SetPaused(on bool) error
+	Members() ([]elector.Info, error)
+}
+
+// Server serves the control API.
+type Server struct {
+	b          Backend
+	client     *Client
+	lg         *zap.Logger
+	cedePeriod time.Duration
+	mux        *http.ServeMux
+}
+
+// NewServer builds the handler; gatherer may be nil (no /metrics).
+func NewServer(b Backend, cedePeriod time.Duration, gatherer prometheus.Gatherer, lg *zap.Logger) *Server {
+	s := &Server{b: b, client: NewClient(), lg: lg, cedePeriod: cedePeriod, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /status", s.status)
+	s.mux.HandleFunc("GET /health", s.health)
+	s.mux.HandleFunc("GET /role", s.role)
+	s.mux.HandleFunc("GET /members", s.members)
+	s.mux.HandleFunc("POST /failover", s.failover)
+	s.mux.HandleFunc("POST /cede", s.cede)
+	s.mux.HandleFunc("POST /demote", s.demote)
+	s.mux.HandleFunc("POST /pause", func(w http.ResponseWriter, r *http.Request) { s.pause(w, true) })
+	s.mux.HandleFunc("POST /resume", func(w http.ResponseWriter, r *http.Request) { s.pause(w, false) })
+	if gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	}
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Serve runs an http.Server on addr until ctx ends.
+func (s *Server) Serve(ctx context.Context, addr string) error {
+	hs := &http.Server{Addr: addr, Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("control API on %s (control.listen): %w", addr, err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+		<-errc
+		return nil
+	}
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, errorBody{Error: err.Error()})
+}
+
+func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.b.Status())
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	st := s.b.Status()
+	code := http.StatusOK
+	if !st.Healthy {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{"health": st.Health, "healthy": st.Healthy})
+}
+
+func (s *Server) role(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	fmt.Fprintln(w, s.b.Status().Role)
+}
+
+func (s *Server) members(w http.ResponseWriter, _ *http.Request) {
+	m, err := s.b.Members()
+	if err != nil {
+		writeErr(w, http.StatusBadGateway, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (s *Server) pause(w http.ResponseWriter, on bool) {
+	if err := s.b.SetPaused(on); err != nil {
+		writeErr(w, http.StatusBadGateway, err)
+		return
+	}
+	s.lg.Info("automatic failover pause set through the control API", zap.Bool("paused", on))
+	writeJSON(w, http.StatusOK, map[string]bool{"paused": on})
+}
+
+func (s *Server) cede(w http.ResponseWriter, r *http.Request) {
+	d := s.cedePeriod
+	if p := r.URL.Query().Get("period"); p != "" {
+		v, err := time.ParseDuration(p)
+		if err != nil || v <= 0 {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("period %q: want a positive duration like 10s", p))
+			return
+		}
+		d = v
+	}
+	if err := s.b.Cede(r.Context(), d); err != nil {
+		writeErr(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.b.Status())
+}
+
+func (s *Server) demote(w http.ResponseWriter, r *http.Request) {
+	tok, _ := strconv.ParseUint(r.URL.Query().Get("token"), 10, 64)
+	if err := s.b.GracefulDemote(r.Context(), tok); err != nil {
+		writeErr(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.b.Status())
+}
+
+// failover makes NODE active: a request for another node is forwarded to
+// that node's zkfc; on the target, every other candidate (the active
+// first) is asked to cede, then the target waits to win.
+func (s *Server) failover(w http.ResponseWriter, r *http.Request) {
+	to := r.URL.Query().Get("to")
+	if to == "" {
+		writeErr(w, http.StatusBadRequest, errors.New("missing ?to=NODE"))
+		return
+	}
+	timeout := 30 * time.Second
+	if t := r.URL.Query().Get("timeout"); t != "" {
+		if v, err := time.ParseDuration(t); err == nil && v > 0 {
+			timeout = v
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	self := s.b.Self()
+	members, err := s.b.Members()
+	if err != nil {
+		writeErr(w, http.StatusBadGateway, err)
+		return
+	}
+	if to != self.NodeID {
+		for _, m := range members {
+			if m.NodeID == to {
+				st, err := s.client.Failover(ctx, m.ControlURL, to, timeout)
+				if err != nil {
+					writeErr(w, http.StatusBadGateway, fmt.Errorf("via %s: %w", m.ControlURL, err))
+					return
+				}
+				writeJSON(w, http.StatusOK, st)
+				return
+			}
+		}
+		writeErr(w, http.StatusNotFound, fmt.Errorf("%s is not a registered candidate (is its zkfc running, healthy and without no_failover?)", to))
+		return
+	}
+	if st := s.b.Status(); st.Role == controller.Active.String() {
+		writeJSON(w, http.StatusOK, st)
+		return
+	}
+	if err := s.b.PrepareFailover(ctx); err != nil {
+		writeErr(w, http.StatusConflict, fmt.Errorf("%s cannot become active: %w", to, err))
+		return
+	}
+	// The current active first: it is the one that must step down.
+	var targets []elector.Info
+	if a := s.b.Status().Active; a != nil && a.NodeID != self.NodeID {
+		targets = append(targets, *a)
+	}
+	for _, m := range members {
+		if m.NodeID != self.NodeID && (len(targets) == 0 || m.NodeID != targets[0].NodeID) {
+			targets = append(targets, m)
+		}
+	}
+	for i, m := range targets {
+		if m.ControlURL == "" {
+			continue
+		}
+		if err := s.client.Cede(ctx, m.ControlURL, s.cedePeriod); err != nil {
+			if i == 0 {
+				writeErr(w, http.StatusBadGateway, fmt.Errorf("active %s refused to cede: %w", m.NodeID, err))
+				return
+			}
+			s.lg.Warn("candidate did not cede", zap.String("node", m.NodeID), zap.Error(err))
+		}
+	}
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		st := s.b.Status()
+		if st.Role == controller.Active.String() {
+			writeJSON(w, http.StatusOK, st)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			writeErr(w, http.StatusGatewayTimeout, fmt.Errorf("%s did not become active within %s (last error: %s)", to, timeout, st.LastError))
+			return
+		case <-poll.C:
+		}
+	}
+}
+
+// Client talks to a zkfc's control API. It implements
+// fencing.GracefulClient through Demote.
+type Client struct {
+	HTTP *http.Client
+}
+
+// NewClient returns a Client; every call also needs a context deadline.
+func NewClient() *Client { return &Client{HTTP: &http.Client{Timeout: 2 * time.Minute}} }
+
+func (c *Client) do(ctx context.Context, method, base, path string, q url.Values, out any) error {
+	u := strings.TrimRight(base, "/") + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read reply: %w", method, u, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var eb errorBody
+		if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
+			return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, eb.Error)
+		}
+		return fmt.Errorf("%s %s: %s", method, u, resp.Status)
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("%s %s: decode reply: %w", method, u, err)
+		}
+	}
+	return nil
+}
+
+// Status fetches /status.
+func (c *Client) Status(ctx context.Context, base string) (controller.Status, error) {
+	var st controller.Status
+	err := c.do(ctx, http.MethodGet, base, "/status", nil, &st)
+	return st, err
+}
+
+// Failover asks base to make node `to` active and waits up to timeout.
+func (c *Client) Failover(ctx context.Context, base, to string, timeout time.Duration) (controller.Status, error) {
+	var st controller.Status
+	err := c.do(ctx, http.MethodPost, base, "/failover", url.Values{"to": {to}, "timeout": {timeout.String()}}, &st)
+	return st, err
+}
+
+// Cede asks base to leave the election for d.
+func (c *Client) Cede(ctx context.Context, base string, d time.Duration) error {
+	return c.do(ctx, http.MethodPost, base, "/cede", url.Values{"period": {d.String()}}, nil)
+}
+
+// Demote is graceful fencing: ask the zkfc at controlURL to demote its
+// service; an error means it may still be active.
+func (c *Client) Demote(ctx context.Context, controlURL string, token uint64) error {
+	if controlURL == "" {
+		return errors.New("graceful fencing: target has no control URL")
+	}
+	return c.do(ctx, http.MethodPost, controlURL, "/demote", url.Values{"token": {strconv.FormatUint(token, 10)}}, nil)
+}
+
+// SetPaused pauses or resumes automatic failover cluster-wide.
+func (c *Client) SetPaused(ctx context.Context, base string, on bool) error {
+	p := "/resume"
+	if on {
+		p = "/pause"
+	}
+	return c.do(ctx, http.MethodPost, base, p, nil, nil)
+}
+
+// Members lists the registered candidates.
+func (c *Client) Members(ctx context.Context, base string) ([]elector.Info, error) {
+	var m []elector.Info
+	err := c.do(ctx, http.MethodGet, base, "/members", nil, &m)
+	return m, err
+}
