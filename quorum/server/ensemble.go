@@ -1,0 +1,193 @@
+package server
+
+import (
+	"encoding/binary"
+	"net"
+	"strconv"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/quorum/transport"
+)
+
+// Mode is the member's role as srvr and mntr report it.
+func (s *Server) Mode() string {
+	if s.standalone {
+		return "standalone"
+	}
+	r := s.currentRole()
+	switch {
+	case s.observer:
+		return "observer"
+	case r.state == raft.StateLeader:
+		return "leader"
+	default:
+		return "follower"
+	}
+}
+
+func (s *Server) currentRole() role {
+	s.roleMu.Lock()
+	defer s.roleMu.Unlock()
+	return s.role
+}
+
+// IsLeader reports whether this member leads (a standalone member always
+// does).
+func (s *Server) IsLeader() bool { return s.currentRole().state == raft.StateLeader }
+
+// roleChanged runs on the raft goroutine when the leader or this member's
+// raft state changes.
+func (s *Server) roleChanged(old, n role) {
+	s.roleMu.Lock()
+	s.role = n
+	s.roleMu.Unlock()
+	if n.state == raft.StateLeader && old.state != raft.StateLeader {
+		// A new leader cannot know when followers last heard from their
+		// clients: every session gets a full timeout from now, as
+		// ZooKeeper's leader does when it starts tracking sessions.
+		s.sessions.renewAll()
+	}
+	if n.lead == raft.None && old.lead != raft.None {
+		// Without a leader no write can commit and reads may be stale:
+		// stop serving, as a ZooKeeper member without quorum does, so
+		// clients move to a member that has one.
+		s.serving.Store(false)
+		s.closeAllConns("lost contact with the leader")
+	}
+	if n.lead != raft.None {
+		s.serving.Store(true)
+	}
+}
+
+// resetSessions renews every session's deadline after the tree was
+// replaced by a snapshot.
+func (s *Server) resetSessions() {
+	s.mu.RLock()
+	sessions := s.tree.Sessions()
+	s.mu.RUnlock()
+	s.sessions.reset()
+	for _, si := range sessions {
+		s.sessions.add(si.ID, time.Duration(si.Timeout)*time.Millisecond)
+	}
+}
+
+func (s *Server) closeAllConns(why string) {
+	s.connMu.Lock()
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	s.connMu.Unlock()
+	if len(cs) > 0 {
+		s.lg.Info("closing client connections", zap.String("reason", why), zap.Int("connections", len(cs)))
+	}
+	for _, c := range cs {
+		c.close()
+	}
+}
+
+// startTransport connects this member to its peers.
+func (s *Server) startTransport() error {
+	me, _ := s.cfg.Member()
+	peers := map[uint64]string{}
+	for _, m := range s.cfg.Servers {
+		if m.ID == s.cfg.MyID {
+			continue
+		}
+		peers[m.ID] = net.JoinHostPort(m.Host, strconv.Itoa(m.PeerPort))
+	}
+	s.transport = transport.New(transport.Config{
+		ID:         s.cfg.MyID,
+		ListenAddr: net.JoinHostPort(me.Host, strconv.Itoa(me.PeerPort)),
+		Peers:      peers,
+	}, peerHandler{s}, s.lg.Named("peers"))
+	if err := s.transport.Start(); err != nil {
+		return err
+	}
+	s.rep.send = s.transport.Send
+	return nil
+}
+
+// peerHandler feeds what the transport receives to the raft goroutine.
+type peerHandler struct{ s *Server }
+
+func (h peerHandler) Receive(m *raftpb.Message) {
+	select {
+	case h.s.rep.recvC <- m:
+	case <-time.After(time.Second):
+		// The raft loop is stuck (a slow disk); dropping is safe, raft
+		// retransmits.
+	}
+}
+
+func (h peerHandler) ctl(f func()) {
+	select {
+	case h.s.rep.ctlC <- f:
+	default:
+	}
+}
+
+func (h peerHandler) Unreachable(peer uint64) {
+	h.ctl(func() { h.s.rep.rn.ReportUnreachable(peer) })
+}
+
+func (h peerHandler) SnapshotSent(peer uint64, ok bool) {
+	st := raft.SnapshotFinish
+	if !ok {
+		st = raft.SnapshotFailure
+	}
+	h.ctl(func() { h.s.rep.rn.ReportSnapshot(peer, st) })
+}
+
+func (h peerHandler) PeerLost(peer uint64) {
+	connected := h.s.transport.Connected()
+	h.ctl(func() { h.s.rep.leaderLost(peer, connected) })
+}
+
+// ReceiveApp takes session touches a follower forwards to the leader.
+func (h peerHandler) ReceiveApp(from uint64, p []byte) {
+	if len(p) < 1 || p[0] != appTouch {
+		return
+	}
+	p = p[1:]
+	for len(p) >= 8 {
+		h.s.sessions.touch(int64(binary.BigEndian.Uint64(p)))
+		p = p[8:]
+	}
+}
+
+const appTouch = 1
+
+// forwardTouches sends the leader the sessions this member's clients kept
+// alive since the last round, a few times per minimum session timeout,
+// so that the leader, which alone expires sessions, knows they live.
+func (s *Server) forwardTouches(stop <-chan struct{}) {
+	every := s.cfg.TickTime / 2
+	if every < 20*time.Millisecond {
+		every = 20 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		r := s.currentRole()
+		ids := s.sessions.takeTouched()
+		if r.state == raft.StateLeader || r.lead == raft.None || len(ids) == 0 {
+			continue
+		}
+		buf := make([]byte, 1, 1+8*len(ids))
+		buf[0] = appTouch
+		for _, id := range ids {
+			buf = binary.BigEndian.AppendUint64(buf, uint64(id))
+		}
+		s.transport.SendApp(r.lead, buf)
+	}
+}

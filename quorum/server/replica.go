@@ -1,0 +1,560 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+	gproto "google.golang.org/protobuf/proto"
+
+	"github.com/zkfc-project/zkfc/quorum/storage"
+	"github.com/zkfc-project/zkfc/quorum/tree"
+)
+
+// errDropped is given to a proposal whose fate this member cannot learn
+// (raft refused it, the leader changed under it, or the member is shutting
+// down). The client's connection is closed, as ZooKeeper does when it cannot
+// tell whether a request will commit.
+var errDropped = errors.New("proposal dropped")
+
+// proposal is a transaction waiting for its commit. done runs on the
+// replica goroutine after the entry is applied (or dropped) and must not
+// block.
+type proposal struct {
+	id      uint64
+	data    []byte
+	done    func(zxid int64, res tree.Result, err error)
+	expires time.Time
+}
+
+// readWaiter is a sync waiting for a ReadIndex answer and then for this
+// member to apply up to that index.
+type readWaiter struct {
+	ctx     uint64
+	index   uint64 // 0 until raft answered
+	done    func(ok bool)
+	expires time.Time
+}
+
+// role is what raft says this member is, as ZooKeeper's Mode.
+type role struct {
+	lead  uint64
+	state raft.StateType
+}
+
+// replica owns the raft.RawNode and is the only goroutine that touches it,
+// the WAL and the raft MemoryStorage. Each Ready is handled in order: save
+// the hard state and new entries with one fsync (group commit), send
+// messages, apply committed entries to the tree, advance.
+type replica struct {
+	s       *Server
+	lg      *zap.Logger
+	id      uint64
+	rn      *raft.RawNode
+	mem     *raft.MemoryStorage
+	wal     *storage.WAL
+	snapper *storage.Snapshotter
+	confSt  *raftpb.ConfState
+
+	proposeC chan *proposal
+	pending  map[uint64]*proposal
+	nextID   uint64
+	reads    []*readWaiter
+	readSeq  uint64
+
+	appliedIndex  uint64
+	snapshotIndex uint64
+	snapCount     uint64
+	// proposalTimeout bounds how long a proposal may wait for its commit
+	// before its client is told the connection was lost.
+	proposalTimeout time.Duration
+
+	// send delivers raft messages to peers; nil for a standalone member.
+	send  func([]*raftpb.Message)
+	recvC chan *raftpb.Message
+	// ctlC runs functions on the raft goroutine (reports from the
+	// transport, sync requests).
+	ctlC chan func()
+
+	role role
+	// ready is closed once the member has replayed its log and knows a
+	// leader: then it may serve clients.
+	ready chan struct{}
+}
+
+const entryHeader = 8 // proposal id before the tree entry
+
+func u64(v uint64) *uint64 { return &v }
+
+// open loads the snapshot and log from disk, or bootstraps a new member
+// from an initial snapshot that every member of the ensemble builds the
+// same way (index 1, term 1, the configured voters and learners).
+func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error {
+	r.mem = raft.NewMemoryStorage()
+	r.snapper = storage.NewSnapshotter(snapDir, r.lg)
+	r.pending = map[uint64]*proposal{}
+	r.ready = make(chan struct{})
+	var err error
+	if !storage.Exist(walDir) {
+		r.wal, err = storage.Create(walDir, r.lg)
+		if err != nil {
+			return err
+		}
+		data, err := r.s.serializeTree()
+		if err != nil {
+			return err
+		}
+		cs := &raftpb.ConfState{Voters: voters, Learners: learners}
+		snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{Index: u64(1), Term: u64(1), ConfState: cs}}
+		if err := r.snapper.Save(snap); err != nil {
+			return err
+		}
+		if err := r.wal.SaveSnapshot(storage.PosOf(snap)); err != nil {
+			return err
+		}
+		hs := &raftpb.HardState{Term: u64(1), Commit: u64(1), Vote: u64(0)}
+		if err := r.wal.Save(hs, nil); err != nil {
+			return err
+		}
+		if err := r.mem.ApplySnapshot(snap); err != nil {
+			return err
+		}
+		if err := r.mem.SetHardState(hs); err != nil {
+			return err
+		}
+		r.confSt = cs
+		r.appliedIndex, r.snapshotIndex = 1, 1
+		r.s.setApplied(1)
+		r.lg.Info("initialised a new data directory", zap.Uint64s("voters", voters), zap.Uint64s("learners", learners))
+	} else {
+		snap, err := r.snapper.Load()
+		if err != nil && !errors.Is(err, storage.ErrNoSnapshot) {
+			return err
+		}
+		r.wal, err = storage.Open(walDir, r.lg)
+		if err != nil {
+			return err
+		}
+		var pos storage.Pos
+		if snap != nil {
+			if err := r.s.restoreSnapshot(snap.Data); err != nil {
+				return fmt.Errorf("restore snapshot at index %d: %w", snap.GetMetadata().GetIndex(), err)
+			}
+			if err := r.mem.ApplySnapshot(snap); err != nil {
+				return err
+			}
+			md := snap.GetMetadata()
+			r.confSt = md.GetConfState()
+			r.appliedIndex = md.GetIndex()
+			r.snapshotIndex = md.GetIndex()
+			pos = storage.PosOf(snap)
+			r.s.setApplied(int64(md.GetIndex()))
+		}
+		hs, ents, err := r.wal.ReadAll(pos)
+		if err != nil {
+			return err
+		}
+		if hs != nil {
+			if err := r.mem.SetHardState(hs); err != nil {
+				return err
+			}
+		}
+		if err := r.mem.Append(ents); err != nil {
+			return err
+		}
+		r.lg.Info("recovered log", zap.Uint64("snapshot_index", r.snapshotIndex),
+			zap.Int("entries", len(ents)), zap.Uint64("commit", hs.GetCommit()))
+	}
+	cfg := &raft.Config{
+		ID:              r.id,
+		ElectionTick:    10,
+		HeartbeatTick:   1,
+		Storage:         r.mem,
+		Applied:         r.appliedIndex,
+		MaxSizePerMsg:   1 << 20,
+		MaxInflightMsgs: 256,
+		CheckQuorum:     true,
+		PreVote:         true,
+		Logger:          raftLogger{r.lg.Sugar()},
+	}
+	r.rn, err = raft.NewRawNode(cfg)
+	return err
+}
+
+// encodeProposal prefixes the tree entry with room for the proposal id, so
+// the proposer recognises its own entry when it commits.
+func encodeProposal(e *tree.Entry) []byte {
+	body := e.Marshal()
+	b := make([]byte, entryHeader+len(body))
+	copy(b[entryHeader:], body)
+	return b
+}
+
+func (r *replica) run(ctx context.Context, tick time.Duration) {
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	if st := r.rn.Status(); len(st.Config.Voters.IDs()) == 1 && st.Config.Voters.IDs()[r.id] == struct{}{} {
+		// A lone voter need not wait an election timeout to lead.
+		_ = r.rn.Campaign()
+	}
+	readySignalled := false
+	for {
+		select {
+		case <-ctx.Done():
+			r.failPending(errDropped)
+			return
+		case now := <-ticker.C:
+			r.rn.Tick()
+			r.expire(now)
+		case p := <-r.proposeC:
+			r.propose(p)
+			// Drain what else is waiting: all of it goes into one Ready and
+			// so shares one fsync.
+		drain:
+			for n := 0; n < 4096; n++ {
+				select {
+				case p := <-r.proposeC:
+					r.propose(p)
+				default:
+					break drain
+				}
+			}
+		case m := <-r.recvC:
+			_ = r.rn.Step(m)
+		steps:
+			for n := 0; n < 256; n++ {
+				select {
+				case m := <-r.recvC:
+					_ = r.rn.Step(m)
+				default:
+					break steps
+				}
+			}
+		case f := <-r.ctlC:
+			f()
+		}
+		for r.rn.HasReady() {
+			if err := r.handleReady(r.rn.Ready()); err != nil {
+				r.lg.Error("replication stopped: cannot persist the log", zap.Error(err))
+				r.s.fatal(err)
+				r.failPending(errDropped)
+				return
+			}
+		}
+		if !readySignalled && r.caughtUp() {
+			readySignalled = true
+			close(r.ready)
+		}
+	}
+}
+
+// caughtUp reports whether this member has applied everything it knew to be
+// committed at start and there is a leader.
+func (r *replica) caughtUp() bool {
+	st := r.rn.BasicStatus()
+	return st.Lead != raft.None && r.appliedIndex >= st.GetCommit()
+}
+
+func (r *replica) propose(p *proposal) {
+	r.nextID++
+	p.id = r.id<<48 | r.nextID
+	binary.BigEndian.PutUint64(p.data, p.id)
+	if err := r.rn.Propose(p.data); err != nil {
+		p.done(0, tree.Result{}, errDropped)
+		return
+	}
+	p.expires = time.Now().Add(r.proposalTimeout)
+	r.pending[p.id] = p
+}
+
+// expire fails proposals and syncs that waited too long: after a leader
+// change a forwarded proposal may be lost without a trace.
+func (r *replica) expire(now time.Time) {
+	for id, p := range r.pending {
+		if now.After(p.expires) {
+			delete(r.pending, id)
+			p.done(0, tree.Result{}, errDropped)
+		}
+	}
+	kept := r.reads[:0]
+	for _, w := range r.reads {
+		if now.After(w.expires) {
+			w.done(false)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	r.reads = kept
+}
+
+func (r *replica) failPending(err error) {
+	for id, p := range r.pending {
+		p.done(0, tree.Result{}, err)
+		delete(r.pending, id)
+	}
+	for _, w := range r.reads {
+		w.done(false)
+	}
+	r.reads = nil
+	for {
+		select {
+		case p := <-r.proposeC:
+			p.done(0, tree.Result{}, err)
+		default:
+			return
+		}
+	}
+}
+
+// readIndex starts a linearizable sync: done(true) runs once this member
+// has applied every entry committed when the request reached the leader.
+// Called on the raft goroutine.
+func (r *replica) readIndex(done func(ok bool)) {
+	r.readSeq++
+	w := &readWaiter{ctx: r.id<<48 | r.readSeq, done: done, expires: time.Now().Add(r.proposalTimeout)}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], w.ctx)
+	r.reads = append(r.reads, w)
+	r.rn.ReadIndex(b[:])
+}
+
+func (r *replica) completeReads() {
+	kept := r.reads[:0]
+	for _, w := range r.reads {
+		if w.index != 0 && r.appliedIndex >= w.index {
+			w.done(true)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	r.reads = kept
+}
+
+func (r *replica) handleReady(rd raft.Ready) error {
+	if rd.SoftState != nil {
+		r.setRole(role{lead: rd.SoftState.Lead, state: rd.SoftState.RaftState})
+	}
+	for _, rs := range rd.ReadStates {
+		if len(rs.RequestCtx) != 8 {
+			continue
+		}
+		ctx := binary.BigEndian.Uint64(rs.RequestCtx)
+		for _, w := range r.reads {
+			if w.ctx == ctx {
+				w.index = rs.Index
+			}
+		}
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := r.snapper.Save(rd.Snapshot); err != nil {
+			return err
+		}
+		if err := r.wal.SaveSnapshot(storage.PosOf(rd.Snapshot)); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	if err := r.wal.Save(rd.HardState, rd.Entries); err != nil {
+		return err
+	}
+	if len(rd.Entries) > 0 {
+		r.s.metrics.fsync.Observe(time.Since(start).Seconds())
+		r.s.metrics.batch.Observe(float64(len(rd.Entries)))
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := r.mem.ApplySnapshot(rd.Snapshot); err != nil {
+			return err
+		}
+		if err := r.s.restoreSnapshot(rd.Snapshot.Data); err != nil {
+			return err
+		}
+		md := rd.Snapshot.GetMetadata()
+		r.confSt = md.GetConfState()
+		r.appliedIndex = md.GetIndex()
+		r.snapshotIndex = md.GetIndex()
+		r.s.setApplied(int64(r.appliedIndex))
+		r.lg.Info("caught up from the leader's snapshot", zap.Uint64("index", r.appliedIndex))
+		// Watches cannot tell what changed across a snapshot: make every
+		// client reconnect and re-register them, as a ZooKeeper follower
+		// does after a SNAP sync.
+		r.s.closeAllConns("installed a snapshot from the leader")
+		r.s.resetSessions()
+	}
+	if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
+		if err := r.mem.SetHardState(rd.HardState); err != nil {
+			return err
+		}
+	}
+	if err := r.mem.Append(rd.Entries); err != nil {
+		return err
+	}
+	if r.send != nil && len(rd.Messages) > 0 {
+		r.send(rd.Messages)
+	}
+	r.apply(rd.CommittedEntries)
+	r.completeReads()
+	r.rn.Advance(rd)
+	return r.maybeSnapshot()
+}
+
+func (r *replica) setRole(n role) {
+	old := r.role
+	r.role = n
+	if old == n {
+		return
+	}
+	r.lg.Info("raft role changed", zap.Uint64("leader", n.lead), zap.String("state", n.state.String()))
+	r.s.roleChanged(old, n)
+}
+
+// apply hands committed entries to the tree in log order and completes the
+// proposals this member made.
+func (r *replica) apply(ents []*raftpb.Entry) {
+	if len(ents) == 0 {
+		return
+	}
+	type completion struct {
+		p    *proposal
+		zxid int64
+		res  tree.Result
+	}
+	var done []completion
+	var applied []applyResult
+	r.s.mu.Lock()
+	for _, e := range ents {
+		if e.GetIndex() <= r.appliedIndex {
+			continue
+		}
+		switch e.GetType() {
+		case raftpb.EntryType_EntryNormal:
+			if len(e.Data) < entryHeader {
+				break // a new leader's empty entry
+			}
+			id := binary.BigEndian.Uint64(e.Data)
+			te, err := tree.UnmarshalEntry(e.Data[entryHeader:])
+			if err != nil {
+				// Every member decodes the same bytes, so skipping is
+				// deterministic; it can only mean a bug or a version skew.
+				r.lg.Error("undecodable log entry skipped", zap.Uint64("index", e.GetIndex()), zap.Error(err))
+				break
+			}
+			te.Zxid = int64(e.GetIndex())
+			res := r.s.tree.Apply(te)
+			for _, ev := range res.Events {
+				r.s.watches.Trigger(ev.Type, ev.Path)
+			}
+			applied = append(applied, applyResult{entry: te, res: res})
+			if p := r.pending[id]; p != nil {
+				delete(r.pending, id)
+				done = append(done, completion{p, te.Zxid, res})
+			}
+		case raftpb.EntryType_EntryConfChange:
+			var cc raftpb.ConfChange
+			if err := gproto.Unmarshal(e.Data, &cc); err == nil {
+				r.confSt = r.rn.ApplyConfChange(&cc)
+			}
+		case raftpb.EntryType_EntryConfChangeV2:
+			var cc raftpb.ConfChangeV2
+			if err := gproto.Unmarshal(e.Data, &cc); err == nil {
+				r.confSt = r.rn.ApplyConfChange(&cc)
+			}
+		}
+		r.appliedIndex = e.GetIndex()
+		r.s.setApplied(int64(e.GetIndex()))
+	}
+	r.s.mu.Unlock()
+	r.s.afterApply(applied)
+	for _, c := range done {
+		c.p.done(c.zxid, c.res, nil)
+	}
+}
+
+// maybeSnapshot writes a snapshot every snapCount applied entries and
+// compacts the log behind it, keeping a tail so slow followers can still
+// catch up from entries rather than a snapshot.
+func (r *replica) maybeSnapshot() error {
+	if r.appliedIndex-r.snapshotIndex < r.snapCount {
+		return nil
+	}
+	return r.snapshot()
+}
+
+func (r *replica) snapshot() error {
+	if r.appliedIndex == r.snapshotIndex {
+		return nil
+	}
+	start := time.Now()
+	data, err := r.s.serializeTree()
+	if err != nil {
+		return fmt.Errorf("serialize tree: %w", err)
+	}
+	snap, err := r.mem.CreateSnapshot(r.appliedIndex, r.confSt, data)
+	if err != nil {
+		return fmt.Errorf("create snapshot: %w", err)
+	}
+	if err := r.snapper.Save(snap); err != nil {
+		return err
+	}
+	if err := r.wal.SaveSnapshot(storage.PosOf(snap)); err != nil {
+		return err
+	}
+	prev := r.snapshotIndex
+	r.snapshotIndex = r.appliedIndex
+	const keep = 10000
+	if r.appliedIndex > keep {
+		if err := r.mem.Compact(r.appliedIndex - keep); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			return err
+		}
+	}
+	r.lg.Info("snapshot taken", zap.Uint64("index", snap.GetMetadata().GetIndex()),
+		zap.Int("bytes", len(data)), zap.Duration("took", time.Since(start)))
+	r.s.purgeAfterSnapshot(prev)
+	return nil
+}
+
+// leaderLost is called (on the raft goroutine) when the inbound connection
+// from peer dropped with an EOF or reset: its process most likely died. If
+// peer was our leader, the surviving voter with the lowest id campaigns at
+// once instead of waiting out the election timeout; the others grant their
+// votes because the campaign is marked as a leadership transfer. Only one
+// member campaigns, so votes do not split.
+func (r *replica) leaderLost(peer uint64, connected map[uint64]bool) {
+	if r.role.lead != peer || r.role.state != raft.StateFollower {
+		return
+	}
+	st := r.rn.Status()
+	voters := st.Config.Voters.IDs()
+	if _, ok := voters[r.id]; !ok {
+		return // learners never campaign
+	}
+	var alive []uint64
+	for id := range voters {
+		if id == peer {
+			continue
+		}
+		if id == r.id || connected[id] {
+			alive = append(alive, id)
+		}
+	}
+	sort.Slice(alive, func(i, j int) bool { return alive[i] < alive[j] })
+	if len(alive) == 0 || alive[0] != r.id {
+		return
+	}
+	r.lg.Info("leader's connection dropped; campaigning at once", zap.Uint64("old_leader", peer))
+	typ := raftpb.MessageType_MsgTimeoutNow
+	_ = r.rn.Step(&raftpb.Message{Type: &typ, From: u64(peer), To: u64(r.id), Term: u64(st.GetTerm())})
+}
+
+// raftLogger adapts zap to raft's Logger interface.
+type raftLogger struct{ *zap.SugaredLogger }
+
+func (l raftLogger) Warning(v ...interface{})                 { l.Warn(v...) }
+func (l raftLogger) Warningf(format string, v ...interface{}) { l.Warnf(format, v...) }
+func (l raftLogger) Debug(v ...interface{})                   {}
+func (l raftLogger) Debugf(format string, v ...interface{})   {}

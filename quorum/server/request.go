@@ -1,0 +1,407 @@
+package server
+
+import (
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/quorum/proto"
+	"github.com/zkfc-project/zkfc/quorum/tree"
+	"github.com/zkfc-project/zkfc/quorum/watch"
+)
+
+// handle executes or proposes one request. It returns false when the
+// connection must be closed (malformed request, failed auth, closeSession).
+func (c *conn) handle(frame []byte) bool {
+	d := proto.NewDecoder(frame)
+	var hdr proto.RequestHeader
+	hdr.Decode(d)
+	if d.Err() != nil {
+		return false
+	}
+	start := time.Now()
+	c.lastCxid.Store(hdr.Xid)
+	c.lastOp.Store(hdr.Type)
+	c.s.metrics.requests.WithLabelValues(opName(hdr.Type)).Inc()
+
+	rec := proto.NewRequestRecord(hdr.Type)
+	if rec == nil || hdr.Type == proto.OpSASL {
+		return c.answer(&reply{hdr: proto.ReplyHeader{Xid: hdr.Xid, Zxid: c.s.lastZxid(), Err: proto.ErrUnimplemented}, start: start})
+	}
+	rec.Decode(d)
+	if d.Err() != nil {
+		c.s.lg.Info("closing connection: malformed request", zap.String("client", c.nc.RemoteAddr().String()),
+			zap.String("op", opName(hdr.Type)), zap.Error(d.Err()))
+		return false
+	}
+
+	switch hdr.Type {
+	case proto.OpPing:
+		return c.answer(&reply{hdr: proto.ReplyHeader{Xid: proto.XidPing, Zxid: c.s.lastZxid()}, start: start, op: hdr.Type})
+	case proto.OpAuth:
+		return c.handleAuth(hdr, rec.(*proto.AuthPacket), start)
+	case proto.OpCloseSession:
+		return c.proposeWrite(hdr, &tree.Entry{Op: proto.OpCloseSession, Req: proto.Empty{}}, start, true)
+	case proto.OpReconfig:
+		return c.answer(c.errReply(hdr, proto.ErrReconfigDisabled, start))
+	case proto.OpSync:
+		return c.sync(hdr, rec.(*proto.PathRequest), start)
+	}
+
+	if proto.IsWrite(hdr.Type) {
+		if code := c.s.checkWrite(hdr.Type, rec); code != proto.ErrOK {
+			return c.answer(c.errReply(hdr, code, start))
+		}
+		return c.proposeWrite(hdr, &tree.Entry{Op: hdr.Type, Req: rec}, start, false)
+	}
+	// A read must see this session's earlier writes.
+	if c.lastWrite != nil {
+		select {
+		case <-c.lastWrite.done:
+		case <-c.closed:
+			return false
+		}
+		c.lastWrite = nil
+	}
+	r := c.read(hdr, rec, start)
+	return c.answer(r)
+}
+
+func (c *conn) errReply(hdr proto.RequestHeader, code proto.Err, start time.Time) *reply {
+	return &reply{hdr: proto.ReplyHeader{Xid: hdr.Xid, Zxid: c.s.lastZxid(), Err: code}, start: start, op: hdr.Type}
+}
+
+// answer queues a reply that is already final.
+func (c *conn) answer(r *reply) bool {
+	r.done = closedChan
+	return c.enqueue(r)
+}
+
+func (c *conn) proposeWrite(hdr proto.RequestHeader, e *tree.Entry, start time.Time, closeAfter bool) bool {
+	e.Time = time.Now().UnixMilli()
+	e.Session = c.sessionID
+	e.Auth = c.authIDs()
+	r := &reply{hdr: proto.ReplyHeader{Xid: hdr.Xid}, done: make(chan struct{}), start: start, op: hdr.Type, closeAfter: closeAfter}
+	if !c.enqueue(r) {
+		return false
+	}
+	c.lastWrite = r
+	c.s.propose(e, func(zxid int64, res tree.Result, err error) {
+		if err != nil {
+			// The outcome is unknown: close the connection, as ZooKeeper
+			// does, so the client sees a connection loss, not a lie.
+			r.hdr.Err = proto.ErrConnectionLoss
+			r.hdr.Zxid = c.s.lastZxid()
+			r.closeAfter = true
+			close(r.done)
+			return
+		}
+		r.hdr.Zxid = zxid
+		r.hdr.Err = res.Err
+		r.body = res.Resp
+		if r.op == proto.OpCheck && res.Err == proto.ErrOK {
+			r.body = nil
+		}
+		close(r.done)
+	})
+	return !closeAfter
+}
+
+// sync answers once this member has applied every write committed before
+// the sync reached the leader (raft's ReadIndex), so reads after it on this
+// connection see them. Later reads of this connection wait for it, like
+// they wait for its writes.
+func (c *conn) sync(hdr proto.RequestHeader, q *proto.PathRequest, start time.Time) bool {
+	r := &reply{hdr: proto.ReplyHeader{Xid: hdr.Xid}, done: make(chan struct{}), start: start, op: hdr.Type}
+	if !c.enqueue(r) {
+		return false
+	}
+	c.lastWrite = r
+	finish := func(ok bool) {
+		r.hdr.Zxid = c.s.lastZxid()
+		if ok {
+			r.body = &proto.PathResponse{Path: q.Path}
+		} else {
+			r.hdr.Err = proto.ErrConnectionLoss
+			r.closeAfter = true
+		}
+		close(r.done)
+	}
+	select {
+	case c.s.rep.ctlC <- func() { c.s.rep.readIndex(finish) }:
+	case <-c.closed:
+		return false
+	}
+	return true
+}
+
+// checkWrite refuses, before they reach the log, writes that depend on this
+// member's configuration rather than on the tree.
+func (s *Server) checkWrite(op int32, rec proto.Record) proto.Err {
+	ttl := func(flags int32) bool { return flags == proto.ModeTTL || flags == proto.ModeTTLSequential }
+	switch r := rec.(type) {
+	case *proto.CreateTTLRequest:
+		if !s.cfg.ExtendedTypesEnabled {
+			return proto.ErrUnimplemented
+		}
+	case *proto.CreateRequest:
+		if ttl(r.Flags) {
+			return proto.ErrBadArguments
+		}
+	case *proto.MultiRequest:
+		for _, o := range r.Ops {
+			if _, ok := o.Op.(*proto.CreateTTLRequest); ok && !s.cfg.ExtendedTypesEnabled {
+				return proto.ErrUnimplemented
+			}
+		}
+	}
+	return proto.ErrOK
+}
+
+func (c *conn) handleAuth(hdr proto.RequestHeader, a *proto.AuthPacket, start time.Time) bool {
+	rh := proto.ReplyHeader{Xid: proto.XidAuth, Zxid: c.s.lastZxid()}
+	if hdr.Xid != proto.XidAuth {
+		rh.Xid = hdr.Xid // go-zookeeper/zk sends auth with an ordinary xid
+	}
+	switch a.Scheme {
+	case "digest":
+		cred := string(a.Auth)
+		user, pw, ok := strings.Cut(cred, ":")
+		if !ok {
+			rh.Err = proto.ErrAuthFailed
+			break
+		}
+		id := tree.DigestID(user, pw)
+		if c.s.cfg.SuperDigest != "" && id == c.s.cfg.SuperDigest {
+			c.addAuth(proto.Id{Scheme: "super", ID: ""})
+		}
+		c.addAuth(proto.Id{Scheme: "digest", ID: id})
+	case "ip":
+		c.addAuth(proto.Id{Scheme: "ip", ID: c.remoteIP})
+	default:
+		rh.Err = proto.ErrAuthFailed
+	}
+	if rh.Err != proto.ErrOK {
+		c.s.lg.Info("authentication failed; closing connection", zap.String("scheme", a.Scheme),
+			zap.String("session", sessionHex(c.sessionID)))
+		c.answer(&reply{hdr: rh, start: start, op: proto.OpAuth, closeAfter: true})
+		return false
+	}
+	return c.answer(&reply{hdr: rh, start: start, op: proto.OpAuth})
+}
+
+// read serves a read-only request from the local tree. The tree lock is held
+// across the read and the watch registration so that no change can slip
+// between them.
+func (c *conn) read(hdr proto.RequestHeader, rec proto.Record, start time.Time) *reply {
+	s := c.s
+	r := &reply{hdr: proto.ReplyHeader{Xid: hdr.Xid}, start: start, op: hdr.Type}
+	auth := c.authIDs()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r.hdr.Zxid = s.lastZxid()
+	switch hdr.Type {
+	case proto.OpExists:
+		q := rec.(*proto.PathWatchRequest)
+		st, ok := s.tree.Exists(q.Path)
+		if q.Watch {
+			s.watches.Add(watch.Data, q.Path, c)
+		}
+		if !ok {
+			r.hdr.Err = proto.ErrNoNode
+			break
+		}
+		r.body = &proto.StatResponse{Stat: st}
+	case proto.OpGetData:
+		q := rec.(*proto.PathWatchRequest)
+		data, st, err := s.tree.Get(q.Path, auth)
+		if err != proto.ErrOK {
+			r.hdr.Err = err
+			break
+		}
+		if q.Watch {
+			s.watches.Add(watch.Data, q.Path, c)
+		}
+		r.body = &proto.GetDataResponse{Data: data, Stat: st}
+	case proto.OpGetChildren, proto.OpGetChildren2:
+		q := rec.(*proto.PathWatchRequest)
+		kids, st, err := s.tree.Children(q.Path, auth)
+		if err != proto.ErrOK {
+			r.hdr.Err = err
+			break
+		}
+		if q.Watch {
+			s.watches.Add(watch.Child, q.Path, c)
+		}
+		if hdr.Type == proto.OpGetChildren {
+			r.body = &proto.GetChildrenResponse{Children: kids}
+		} else {
+			r.body = &proto.GetChildren2Response{Children: kids, Stat: st}
+		}
+	case proto.OpGetACL:
+		q := rec.(*proto.PathRequest)
+		acl, st, err := s.tree.GetACL(q.Path, auth)
+		if err != proto.ErrOK {
+			r.hdr.Err = err
+			break
+		}
+		r.body = &proto.GetACLResponse{ACL: acl, Stat: st}
+	case proto.OpGetAllChildrenNumber:
+		q := rec.(*proto.PathRequest)
+		n, err := s.tree.AllChildrenNumber(q.Path, auth)
+		if err != proto.ErrOK {
+			r.hdr.Err = err
+			break
+		}
+		r.body = &proto.IntResponse{Value: n}
+	case proto.OpGetEphemerals:
+		q := rec.(*proto.PathRequest)
+		r.body = &proto.StringsResponse{Values: nonNil(s.tree.Ephemerals(c.sessionID, q.Path))}
+	case proto.OpMultiRead:
+		q := rec.(*proto.MultiRequest)
+		resp := &proto.MultiResponse{}
+		for _, op := range q.Ops {
+			p := op.Op.(*proto.PathWatchRequest)
+			switch op.Type {
+			case proto.OpGetData:
+				data, st, err := s.tree.Get(p.Path, auth)
+				if err != proto.ErrOK {
+					resp.Results = append(resp.Results, proto.MultiResult{Type: proto.OpError, Err: err})
+					continue
+				}
+				resp.Results = append(resp.Results, proto.MultiResult{Type: op.Type, Body: &proto.GetDataResponse{Data: data, Stat: st}})
+			case proto.OpGetChildren:
+				kids, _, err := s.tree.Children(p.Path, auth)
+				if err != proto.ErrOK {
+					resp.Results = append(resp.Results, proto.MultiResult{Type: proto.OpError, Err: err})
+					continue
+				}
+				resp.Results = append(resp.Results, proto.MultiResult{Type: op.Type, Body: &proto.GetChildrenResponse{Children: kids}})
+			default:
+				r.hdr.Err = proto.ErrBadArguments
+			}
+		}
+		if r.hdr.Err == proto.ErrOK {
+			r.body = resp
+		}
+	case proto.OpSetWatches:
+		q := rec.(*proto.SetWatchesRequest)
+		c.setWatches(q.RelativeZxid, q.DataWatches, q.ExistWatches, q.ChildWatches, nil, nil)
+		if hdr.Xid == proto.XidSetWatches {
+			r.hdr.Xid = proto.XidSetWatches
+		}
+	case proto.OpSetWatches2:
+		q := rec.(*proto.SetWatches2Request)
+		c.setWatches(q.RelativeZxid, q.DataWatches, q.ExistWatches, q.ChildWatches, q.PersistentWatches, q.PersistentRecursiveWatches)
+	case proto.OpAddWatch:
+		q := rec.(*proto.AddWatchRequest)
+		switch q.Mode {
+		case proto.AddWatchPersistent:
+			s.watches.Add(watch.Persistent, q.Path, c)
+		case proto.AddWatchPersistentRecursive:
+			s.watches.Add(watch.Recursive, q.Path, c)
+		default:
+			r.hdr.Err = proto.ErrBadArguments
+		}
+	case proto.OpCheckWatches, proto.OpRemoveWatches:
+		q := rec.(*proto.WatchesRequest)
+		kinds := watch.Kinds(q.Type)
+		if kinds == nil {
+			r.hdr.Err = proto.ErrBadArguments
+			break
+		}
+		var found bool
+		if hdr.Type == proto.OpCheckWatches {
+			found = s.watches.Check(kinds, q.Path, c)
+		} else {
+			found = s.watches.Remove(kinds, q.Path, c)
+		}
+		if !found {
+			r.hdr.Err = proto.ErrNoWatcher
+		}
+	case proto.OpWhoAmI:
+		resp := &proto.WhoAmIResponse{}
+		for _, id := range auth {
+			user := id.ID
+			if id.Scheme == "digest" {
+				user, _, _ = strings.Cut(id.ID, ":")
+			}
+			resp.ClientInfo = append(resp.ClientInfo, proto.ClientInfo{AuthScheme: id.Scheme, User: user})
+		}
+		r.body = resp
+	default:
+		r.hdr.Err = proto.ErrUnimplemented
+	}
+	return r
+}
+
+// setWatches re-registers a reconnecting client's watches, firing at once
+// those whose condition already changed after relativeZxid. Called with the
+// tree read-locked.
+func (c *conn) setWatches(rel int64, data, exist, child, persistent, recursive []string) {
+	s := c.s
+	for _, p := range data {
+		st, ok := s.tree.Exists(p)
+		switch {
+		case !ok:
+			c.Notify(proto.WatcherEvent{Type: proto.EventNodeDeleted, State: proto.StateSyncConnected, Path: p})
+		case st.Mzxid > rel:
+			c.Notify(proto.WatcherEvent{Type: proto.EventNodeDataChanged, State: proto.StateSyncConnected, Path: p})
+		default:
+			s.watches.Add(watch.Data, p, c)
+		}
+	}
+	for _, p := range exist {
+		if _, ok := s.tree.Exists(p); ok {
+			c.Notify(proto.WatcherEvent{Type: proto.EventNodeCreated, State: proto.StateSyncConnected, Path: p})
+		} else {
+			s.watches.Add(watch.Data, p, c)
+		}
+	}
+	for _, p := range child {
+		st, ok := s.tree.Exists(p)
+		switch {
+		case !ok:
+			c.Notify(proto.WatcherEvent{Type: proto.EventNodeDeleted, State: proto.StateSyncConnected, Path: p})
+		case st.Pzxid > rel:
+			c.Notify(proto.WatcherEvent{Type: proto.EventNodeChildrenChanged, State: proto.StateSyncConnected, Path: p})
+		default:
+			s.watches.Add(watch.Child, p, c)
+		}
+	}
+	for _, p := range persistent {
+		s.watches.Add(watch.Persistent, p, c)
+	}
+	for _, p := range recursive {
+		s.watches.Add(watch.Recursive, p, c)
+	}
+}
+
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+var opNames = map[int32]string{
+	proto.OpCreate: "create", proto.OpDelete: "delete", proto.OpExists: "exists",
+	proto.OpGetData: "getData", proto.OpSetData: "setData", proto.OpGetACL: "getACL",
+	proto.OpSetACL: "setACL", proto.OpGetChildren: "getChildren", proto.OpSync: "sync",
+	proto.OpPing: "ping", proto.OpGetChildren2: "getChildren2", proto.OpCheck: "check",
+	proto.OpMulti: "multi", proto.OpCreate2: "create2", proto.OpReconfig: "reconfig",
+	proto.OpCheckWatches: "checkWatches", proto.OpRemoveWatches: "removeWatches",
+	proto.OpCreateContainer: "createContainer", proto.OpCreateTTL: "createTTL",
+	proto.OpMultiRead: "multiRead", proto.OpAuth: "auth", proto.OpSetWatches: "setWatches",
+	proto.OpSASL: "sasl", proto.OpGetEphemerals: "getEphemerals",
+	proto.OpGetAllChildrenNumber: "getAllChildrenNumber", proto.OpSetWatches2: "setWatches2",
+	proto.OpAddWatch: "addWatch", proto.OpWhoAmI: "whoAmI", proto.OpCloseSession: "closeSession",
+}
+
+func opName(op int32) string {
+	if n, ok := opNames[op]; ok {
+		return n
+	}
+	return "unknown"
+}

@@ -1,0 +1,348 @@
+// Package server is a ZooKeeper-compatible server member: it accepts client
+// connections, turns writes into log entries replicated by Raft (a one-member
+// group when standalone), applies committed entries to the data tree, and
+// answers reads from the tree. It owns the tree, the watch registry, the
+// sessions' liveness and the raft loop. Wire records come from proto, the
+// state machine from tree, durability from storage; this package must never
+// mutate the tree except by applying committed log entries.
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/quorum/config"
+	"github.com/zkfc-project/zkfc/quorum/proto"
+	"github.com/zkfc-project/zkfc/quorum/transport"
+	"github.com/zkfc-project/zkfc/quorum/tree"
+	"github.com/zkfc-project/zkfc/quorum/watch"
+)
+
+// Version is reported by srvr, stat, mntr and envi.
+const Version = "3.8.0-zkfc"
+
+// Server is one member of a quorum.
+type Server struct {
+	cfg *config.Config
+	lg  *zap.Logger
+
+	// mu guards tree: applying entries takes it for writing, reads take it
+	// for reading, so a read and the watch it registers see one state.
+	mu      sync.RWMutex
+	tree    *tree.Tree
+	watches *watch.Registry
+	applied atomic.Int64
+
+	rep      *replica
+	sessions *tracker
+	metrics  *metrics
+
+	standalone bool
+	observer   bool
+	transport  *transport.Transport
+	roleMu     sync.Mutex
+	role       role
+	// serving is false while the member has no leader: clients are
+	// refused so they move to a member that has one.
+	serving atomic.Bool
+
+	connMu    sync.Mutex
+	conns     map[*conn]struct{}
+	perIP     map[string]int
+	bySession map[int64]*conn
+
+	started  time.Time
+	stats    serverStats
+	fatalErr chan error
+	sidSeq   atomic.Int64
+	listener net.Listener
+	admin    *http.Server
+}
+
+// New validates the configuration and opens the data directory. Nothing is
+// served until Run.
+func New(cfg *config.Config, lg *zap.Logger) (*Server, error) {
+	if lg == nil {
+		lg = zap.NewNop()
+	}
+	if cfg.DataDir == "" {
+		return nil, fmt.Errorf("%s: dataDir is required", cfg.Source)
+	}
+	s := &Server{
+		cfg:       cfg,
+		lg:        lg,
+		tree:      tree.New(),
+		watches:   watch.New(),
+		conns:     map[*conn]struct{}{},
+		perIP:     map[string]int{},
+		bySession: map[int64]*conn{},
+		started:   time.Now(),
+		fatalErr:  make(chan error, 1),
+	}
+	s.metrics = newMetrics(s)
+	s.sessions = newTracker()
+	id := cfg.MyID
+	if id == 0 {
+		id = 1
+	}
+	snapCount := cfg.SnapCount
+	if snapCount <= 0 {
+		snapCount = 100000
+	}
+	s.rep = &replica{
+		s:               s,
+		lg:              lg.Named("raft"),
+		id:              id,
+		proposeC:        make(chan *proposal, 8192),
+		recvC:           make(chan *raftpb.Message, 1024),
+		ctlC:            make(chan func(), 1024),
+		snapCount:       uint64(snapCount),
+		proposalTimeout: 2*cfg.TickTime + 5*time.Second,
+	}
+	voters, learners := []uint64{id}, []uint64(nil)
+	s.standalone = len(cfg.Servers) <= 1 || cfg.Standalone
+	if !s.standalone {
+		voters = nil
+		for _, m := range cfg.Servers {
+			if m.Observer {
+				learners = append(learners, m.ID)
+			} else {
+				voters = append(voters, m.ID)
+			}
+			if m.ID == cfg.MyID {
+				s.observer = m.Observer
+			}
+		}
+	}
+	logDir := cfg.DataLogDir
+	if logDir == "" {
+		logDir = cfg.DataDir
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("%s: dataDir %s: %w", cfg.Source, cfg.DataDir, err)
+	}
+	if err := s.rep.open(filepath.Join(logDir, "version-2", "wal"), filepath.Join(cfg.DataDir, "version-2", "snap"), voters, learners); err != nil {
+		return nil, fmt.Errorf("open data in %s: %w", cfg.DataDir, err)
+	}
+	return s, nil
+}
+
+// Run serves clients until ctx is done, then shuts down: it stops taking
+// requests, lets acknowledged writes finish and closes the log.
+func (s *Server) Run(ctx context.Context) error {
+	if !s.standalone {
+		if err := s.startTransport(); err != nil {
+			_ = s.rep.wal.Close()
+			return err
+		}
+		defer s.transport.Stop()
+		stopTouches := make(chan struct{})
+		defer close(stopTouches)
+		go s.forwardTouches(stopTouches)
+	}
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		s.rep.run(loopCtx, s.raftTick())
+	}()
+	defer func() {
+		stopLoop()
+		<-loopDone
+		if err := s.rep.wal.Close(); err != nil {
+			s.lg.Warn("close log", zap.Error(err))
+		}
+	}()
+
+	select {
+	case <-s.rep.ready:
+	case err := <-s.fatalErr:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+	// Sessions recovered from disk get a full timeout from now, as
+	// ZooKeeper renews them after loading its database.
+	s.mu.RLock()
+	for _, si := range s.tree.Sessions() {
+		s.sessions.add(si.ID, time.Duration(si.Timeout)*time.Millisecond)
+	}
+	s.mu.RUnlock()
+
+	addr := net.JoinHostPort(s.cfg.ClientPortAddress, strconv.Itoa(s.cfg.ClientPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s: clientPort %d: %w", s.cfg.Source, s.cfg.ClientPort, err)
+	}
+	s.listener = ln
+	s.lg.Info("serving clients", zap.String("address", ln.Addr().String()),
+		zap.Duration("startup", time.Since(s.started)), zap.Int64("zxid", s.applied.Load()))
+	s.startAdmin()
+
+	bg, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); s.expireSessions(bg) }()
+	go func() { defer wg.Done(); s.reapContainers(bg) }()
+	go func() { defer wg.Done(); s.autopurge(bg) }()
+
+	acceptErr := make(chan error, 1)
+	go func() { acceptErr <- s.accept(ln) }()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-acceptErr:
+		runErr = err
+	case err := <-s.fatalErr:
+		runErr = err
+	}
+	stopBG()
+	_ = ln.Close()
+	if s.admin != nil {
+		shCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = s.admin.Shutdown(shCtx)
+		cancel()
+	}
+	s.drainConns(5 * time.Second)
+	wg.Wait()
+	s.lg.Info("server stopped")
+	return runErr
+}
+
+// raftTick is the raft tick interval: a tenth of tickTime, so the election
+// timeout (10 ticks) is one tickTime, with a floor for tiny tickTimes.
+func (s *Server) raftTick() time.Duration {
+	t := s.cfg.TickTime / 10
+	if t < 10*time.Millisecond {
+		t = 10 * time.Millisecond
+	}
+	return t
+}
+
+// Addr is the client listener's address once Run is serving.
+func (s *Server) Addr() net.Addr {
+	if s.listener == nil {
+		return nil
+	}
+	return s.listener.Addr()
+}
+
+func (s *Server) fatal(err error) {
+	select {
+	case s.fatalErr <- err:
+	default:
+	}
+}
+
+func (s *Server) setApplied(z int64) { s.applied.Store(z) }
+
+// lastZxid is the zxid of the last applied entry, reported in reply headers.
+func (s *Server) lastZxid() int64 { return s.applied.Load() }
+
+func (s *Server) restoreSnapshot(data []byte) error {
+	t, err := tree.Restore(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.tree = t
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Server) serializeTree() ([]byte, error) {
+	var buf bytes.Buffer
+	s.mu.RLock()
+	err := s.tree.WriteSnapshot(&buf)
+	s.mu.RUnlock()
+	return buf.Bytes(), err
+}
+
+// propose sends an entry to the log; done runs on the raft goroutine once
+// the entry is applied (or dropped) and must not block.
+func (s *Server) propose(e *tree.Entry, done func(zxid int64, res tree.Result, err error)) {
+	body := encodeProposal(e)
+	p := &proposal{data: body, done: done}
+	select {
+	case s.rep.proposeC <- p:
+	default:
+		// The log is far behind; block rather than queue without bound.
+		s.rep.proposeC <- p
+	}
+}
+
+// proposeWait proposes and waits for the outcome, bounded by timeout.
+func (s *Server) proposeWait(e *tree.Entry, timeout time.Duration) (int64, tree.Result, error) {
+	type out struct {
+		zxid int64
+		res  tree.Result
+		err  error
+	}
+	ch := make(chan out, 1)
+	s.propose(e, func(z int64, r tree.Result, err error) { ch <- out{z, r, err} })
+	select {
+	case o := <-ch:
+		return o.zxid, o.res, o.err
+	case <-time.After(timeout):
+		return 0, tree.Result{}, errors.New("timed out waiting for the log")
+	}
+}
+
+// newSessionID makes ids as ZooKeeper does: the member id in the top byte,
+// a time-based counter below, so ids from different members never clash.
+func (s *Server) newSessionID() int64 {
+	id := int64(s.rep.id & 0xff)
+	if s.cfg.MyID == 0 {
+		id = 0
+	}
+	base := (time.Now().UnixMilli() << 24) >> 8
+	return id<<56 | (base+s.sidSeq.Add(1))&(1<<56-1)
+}
+
+func randomPasswd() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// applyResult is one applied entry, for bookkeeping outside the tree lock.
+type applyResult struct {
+	entry *tree.Entry
+	res   tree.Result
+}
+
+// afterApply updates what depends on applied entries but is not replicated
+// state: session liveness and connections of closed sessions.
+func (s *Server) afterApply(rs []applyResult) {
+	for _, r := range rs {
+		switch r.entry.Op {
+		case proto.OpCreateSession:
+			if cs, ok := r.entry.Req.(*tree.CreateSession); ok && r.res.Err == proto.ErrOK {
+				s.sessions.add(cs.ID, time.Duration(cs.Timeout)*time.Millisecond)
+			}
+		case proto.OpCloseSession:
+			s.sessions.remove(r.entry.Session)
+			s.connMu.Lock()
+			c := s.bySession[r.entry.Session]
+			s.connMu.Unlock()
+			if c != nil {
+				c.sessionClosed()
+			}
+		}
+	}
+}

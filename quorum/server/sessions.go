@@ -1,0 +1,227 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/quorum/proto"
+	"github.com/zkfc-project/zkfc/quorum/tree"
+)
+
+// tracker holds the liveness deadline of every session. It is local state:
+// the member that leads expires sessions by proposing closeSession, so an
+// expiry is a replicated fact like any other write.
+type tracker struct {
+	mu       sync.Mutex
+	sessions map[int64]*liveness
+	// touched collects sessions touched since the last takeTouched, for a
+	// follower to forward to the leader.
+	touched map[int64]struct{}
+}
+
+type liveness struct {
+	timeout  time.Duration
+	deadline time.Time
+	expiring bool
+}
+
+func newTracker() *tracker {
+	return &tracker{sessions: map[int64]*liveness{}, touched: map[int64]struct{}{}}
+}
+
+// renewAll gives every session a full timeout from now.
+func (t *tracker) renewAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	for _, l := range t.sessions {
+		l.deadline = now.Add(l.timeout)
+		l.expiring = false
+	}
+}
+
+func (t *tracker) reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sessions = map[int64]*liveness{}
+}
+
+func (t *tracker) takeTouched() []int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]int64, 0, len(t.touched))
+	for id := range t.touched {
+		out = append(out, id)
+	}
+	clear(t.touched)
+	return out
+}
+
+func (t *tracker) add(id int64, timeout time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sessions[id] = &liveness{timeout: timeout, deadline: time.Now().Add(timeout)}
+}
+
+func (t *tracker) remove(id int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.sessions, id)
+}
+
+// touch extends a session's deadline; it reports false when the session is
+// unknown or already being expired.
+func (t *tracker) touch(id int64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.sessions[id]
+	if l == nil || l.expiring {
+		return false
+	}
+	t.touched[id] = struct{}{}
+	l.deadline = time.Now().Add(l.timeout)
+	return true
+}
+
+func (t *tracker) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.sessions)
+}
+
+// expired marks and returns the sessions past their deadline.
+func (t *tracker) expired(now time.Time) []int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []int64
+	for id, l := range t.sessions {
+		if !l.expiring && now.After(l.deadline) {
+			l.expiring = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// unmark lets a session be expired again after a failed close proposal.
+func (t *tracker) unmark(id int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if l := t.sessions[id]; l != nil {
+		l.expiring = false
+	}
+}
+
+// expireSessions proposes closeSession for every session whose client went
+// silent for its whole timeout. It checks several times per tick so that an
+// expiry lands close to the deadline rather than up to a tick late.
+func (s *Server) expireSessions(ctx context.Context) {
+	every := s.cfg.TickTime / 4
+	if every < 10*time.Millisecond {
+		every = 10 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if !s.IsLeader() {
+				continue
+			}
+			for _, id := range s.sessions.expired(now) {
+				id := id
+				s.lg.Info("session expired", zap.String("session", sessionHex(id)))
+				s.metrics.expired.Inc()
+				e := &tree.Entry{Time: now.UnixMilli(), Session: id, Op: proto.OpCloseSession, Req: proto.Empty{}}
+				s.propose(e, func(_ int64, _ tree.Result, err error) {
+					if err != nil {
+						s.sessions.unmark(id)
+					}
+				})
+			}
+		}
+	}
+}
+
+// reapContainers deletes empty containers and expired TTL nodes every
+// znode.container.checkIntervalMs, through the log like any delete.
+func (s *Server) reapContainers(ctx context.Context) {
+	every := s.cfg.ContainerCheckInterval
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if !s.IsLeader() {
+				continue
+			}
+			s.mu.RLock()
+			paths := s.tree.ReapCandidates(now.UnixMilli())
+			s.mu.RUnlock()
+			// Bound the work per pass, as ZooKeeper's maxPerMinute does.
+			if len(paths) > 10000 {
+				paths = paths[:10000]
+			}
+			for _, p := range paths {
+				e := &tree.Entry{Time: now.UnixMilli(), Op: proto.OpDeleteContainer, Req: &proto.PathRequest{Path: p}}
+				s.propose(e, func(int64, tree.Result, error) {})
+			}
+		}
+	}
+}
+
+// autopurge removes old snapshots and log segments every
+// autopurge.purgeInterval, keeping autopurge.snapRetainCount snapshots.
+func (s *Server) autopurge(ctx context.Context) {
+	if s.cfg.AutopurgePurgeInterval <= 0 {
+		return
+	}
+	t := time.NewTicker(s.cfg.AutopurgePurgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.purge()
+		}
+	}
+}
+
+func (s *Server) purge() {
+	keep := s.cfg.AutopurgeSnapRetainCount
+	if keep < 3 {
+		keep = 3
+	}
+	removed, err := s.rep.snapper.Purge(keep)
+	if err != nil {
+		s.lg.Warn("purge snapshots", zap.Error(err))
+		return
+	}
+	if len(removed) > 0 {
+		s.lg.Info("purged old snapshots", zap.Strings("files", removed))
+	}
+}
+
+// purgeAfterSnapshot is called on the raft goroutine after each snapshot.
+// Log segments are released only up to the previous snapshot, so a newest
+// snapshot that turns out corrupt can fall back to the one before it and
+// still find every entry after it.
+func (s *Server) purgeAfterSnapshot(prev uint64) {
+	if prev == 0 {
+		return
+	}
+	if err := s.rep.wal.ReleaseTo(prev); err != nil {
+		s.lg.Warn("release log segments", zap.Error(err))
+	}
+}
