@@ -30,14 +30,15 @@ const (
 	DefaultSessionTimeout  = 10 * time.Second
 	DefaultSelfFenceMargin = 2 * time.Second
 	DefaultHealthInterval  = 1 * time.Second
-	DefaultHealthTimeout   = 5 * time.Second
+	DefaultHealthTimeout   = 2 * time.Second
 	DefaultCedePeriod      = 10 * time.Second
 	DefaultActionTimeout   = 30 * time.Second
 	DefaultBackoffInitial  = 1 * time.Second
 	DefaultBackoffMax      = 30 * time.Second
 	DefaultPriorityDelay   = 2 * time.Second
 	DefaultRoleInterval    = 5 * time.Second
-	DefaultFenceTimeout    = 5 * time.Second
+	DefaultHealthRise      = 2
+	DefaultHealthFall      = 2
 	DefaultParentZnode     = "/zkfc"
 	DefaultControlListen   = "127.0.0.1:8019"
 )
@@ -231,8 +232,8 @@ func defaults() map[string]any {
 		"control.listen":              DefaultControlListen,
 		"health.interval":             DefaultHealthInterval.String(),
 		"health.timeout":              DefaultHealthTimeout.String(),
-		"health.rise":                 1,
-		"health.fall":                 1,
+		"health.rise":                 DefaultHealthRise,
+		"health.fall":                 DefaultHealthFall,
 		"actions.role_interval":       DefaultRoleInterval.String(),
 		"failover.cede_period":        DefaultCedePeriod.String(),
 		"failover.backoff_initial":    DefaultBackoffInitial.String(),
@@ -311,7 +312,19 @@ func Load(path string, environ []string, fs *pflag.FlagSet) (*Config, error) {
 		return nil, fmt.Errorf("environment overrides: %w", err)
 	}
 	if fs != nil {
-		if err := k.Load(posflag.Provider(fs, ".", k), nil); err != nil {
+		known := map[string]bool{}
+		for _, key := range Keys() {
+			known[key] = true
+		}
+		// Only changed flags named after a config key override: a command's
+		// other flags (--json, --config) are not configuration.
+		flags := posflag.ProviderWithFlag(fs, ".", nil, func(f *pflag.Flag) (string, any) {
+			if !f.Changed || !known[f.Name] {
+				return "", nil
+			}
+			return f.Name, posflag.FlagVal(fs, f)
+		})
+		if err := k.Load(flags, nil); err != nil {
 			return nil, fmt.Errorf("flag overrides: %w", err)
 		}
 	}
@@ -499,9 +512,7 @@ func (c *Config) validateService(bad func(key, format string, args ...any)) {
 	for i := range c.Fencing.Methods {
 		m := &c.Fencing.Methods[i]
 		key := fmt.Sprintf("fencing.methods[%d]", i)
-		if m.Timeout == 0 {
-			m.Timeout = DefaultFenceTimeout
-		}
+		// A zero timeout takes the fencing package's per-method default.
 		if m.Timeout < 0 {
 			bad(key+".timeout", "must be positive, e.g. 5s")
 		}

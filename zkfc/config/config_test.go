@@ -37,7 +37,9 @@ func TestLoadDefaultsAndOverrides(t *testing.T) {
 	p := write(t, validYAML)
 	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 	fs.String("control.listen", "", "")
-	if err := fs.Parse([]string{"--control.listen=127.0.0.1:9999"}); err != nil {
+	fs.String("node.id", "", "")
+	fs.Bool("json", false, "not a config key")
+	if err := fs.Parse([]string{"--control.listen=127.0.0.1:9999", "--json"}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := Load(p, []string{"ZKFC_NODE_ID=nn2", "ZKFC_ZOOKEEPER_SESSION_TIMEOUT=6s", "ZKFC_UNKNOWN=1", "OTHER=1"}, fs)
@@ -55,7 +57,7 @@ func TestLoadDefaultsAndOverrides(t *testing.T) {
 	}
 	if c.ZooKeeper.SelfFenceMargin != DefaultSelfFenceMargin || c.Health.Interval != DefaultHealthInterval ||
 		c.Failover.CedePeriod != DefaultCedePeriod || c.Actions.Promote.Timeout != DefaultActionTimeout ||
-		c.Fencing.Methods[0].Timeout != DefaultFenceTimeout {
+		c.Health.Rise != DefaultHealthRise {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	if got := c.ClusterPath(); got != "/zkfc/c1" {

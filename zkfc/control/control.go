@@ -325,6 +325,13 @@ func (c *Client) Demote(ctx context.Context, controlURL string, token uint64) er
 	return c.do(ctx, http.MethodPost, controlURL, "/demote", url.Values{"token": {strconv.FormatUint(token, 10)}}, nil)
 }
 
+// Ping checks that the zkfc at controlURL answers, without demoting
+// anything (fencing.GracefulPinger, used by fence-test).
+func (c *Client) Ping(ctx context.Context, controlURL string) error {
+	_, err := c.Status(ctx, controlURL)
+	return err
+}
+
 // SetPaused pauses or resumes automatic failover cluster-wide.
 func (c *Client) SetPaused(ctx context.Context, base string, on bool) error {
 	p := "/resume"

@@ -732,3 +732,33 @@ func deleteTree(c *zk.Conn, p string, depth int) error {
 	}
 	return nil
 }
+
+// Lookup finds node's identity in the member registry, the lock or the
+// breadcrumb, in that order (for fence-test).
+func Lookup(servers []string, sessionTimeout time.Duration, clusterPath, node string, lg *zap.Logger) (*Info, error) {
+	e := New(Config{Servers: servers, SessionTimeout: sessionTimeout, ClusterPath: clusterPath}, lg)
+	if _, err := e.Open(); err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	c, _, _, _ := e.current()
+	if err := waitSession(c, sessionTimeout); err != nil {
+		return nil, err
+	}
+	members, err := e.Members()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if m.NodeID == node {
+			return &m, nil
+		}
+	}
+	if h, err := e.Holder(); err == nil && h != nil && h.NodeID == node {
+		return h, nil
+	}
+	if b, _, err := e.Breadcrumb(); err == nil && b != nil && b.NodeID == node {
+		return b, nil
+	}
+	return nil, fmt.Errorf("%s is not registered under %s (its zkfc is not running as a candidate) and is neither lock holder nor in the breadcrumb", node, clusterPath)
+}

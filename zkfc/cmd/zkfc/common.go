@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/zkfc-project/zkfc/zkfc/config"
+)
+
+// configFlags are the flags every config-reading subcommand accepts: the
+// file, and overrides of the most used keys (flag name = config key).
+type configFlags struct {
+	fs   *pflag.FlagSet
+	path string
+}
+
+func newFlagSet(name, usage string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, usage)
+		fmt.Fprintf(os.Stderr, "\nFlags:\n%s", fs.FlagUsages())
+	}
+	return fs
+}
+
+func addConfigFlags(fs *pflag.FlagSet) *configFlags {
+	cf := &configFlags{fs: fs}
+	fs.StringVarP(&cf.path, "config", "c", envOr("ZKFC_CONFIG", "/etc/zkfc/zkfc.yaml"), "YAML configuration file (env ZKFC_CONFIG)")
+	fs.String("node.id", "", "override node.id (env ZKFC_NODE_ID)")
+	fs.String("cluster.name", "", "override cluster.name")
+	fs.String("zookeeper.connect", "", "override zookeeper.connect, e.g. 127.0.0.1:2181")
+	fs.String("control.listen", "", "override control.listen, e.g. 127.0.0.1:8019")
+	fs.String("log.level", "", "override log.level: debug, info, warn, error")
+	return cf
+}
+
+func (cf *configFlags) load() (*config.Config, error) {
+	path := cf.path
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("config file %s: %w (pass --config or set ZKFC_CONFIG)", path, err)
+	}
+	return config.Load(path, os.Environ(), cf.fs)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func newLogger(c config.Log) (*zap.Logger, error) {
+	var zc zap.Config
+	if c.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+	} else {
+		zc = zap.NewProductionConfig()
+		zc.EncoderConfig.TimeKey = "ts"
+		zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	}
+	lvl, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log.level %q: %w", c.Level, err)
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.DisableStacktrace = true
+	return zc.Build()
+}
+
+// controlURL picks the API a CLI command talks to: --url, else the
+// configuration's advertised control URL.
+func controlURL(flagURL string, cf *configFlags) (string, error) {
+	if flagURL != "" {
+		return strings.TrimRight(flagURL, "/"), nil
+	}
+	c, err := cf.load()
+	if err != nil {
+		return "", fmt.Errorf("%w\n(or pass --url http://HOST:PORT of a running zkfc)", err)
+	}
+	return c.AdvertisedControlURL(), nil
+}
+
+func servers(c *config.Config) []string {
+	return strings.Split(c.ZooKeeper.Connect, ",")
+}
+
+func cliContext(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
+
+func fail(format string, args ...any) int {
+	fmt.Fprintf(os.Stderr, "zkfc: "+format+"\n", args...)
+	return 1
+}
+
+// parseFlags parses args; it returns (exit code, done) when --help was
+// asked or parsing failed.
+func parseFlags(fs *pflag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if err == pflag.ErrHelp {
+			return 0, true
+		}
+		fmt.Fprintf(os.Stderr, "zkfc %s: %v\n", fs.Name(), err)
+		return 2, true
+	}
+	return 0, false
+}

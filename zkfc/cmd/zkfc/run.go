@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/fencing"
+	"github.com/zkfc-project/zkfc/healthcheck"
+	"github.com/zkfc-project/zkfc/zkfc/action"
+	"github.com/zkfc-project/zkfc/zkfc/config"
+	"github.com/zkfc-project/zkfc/zkfc/control"
+	"github.com/zkfc-project/zkfc/zkfc/controller"
+	"github.com/zkfc-project/zkfc/zkfc/elector"
+)
+
+func init() {
+	register("run", "run the failover controller daemon", cmdRun)
+}
+
+// EmbeddedQuorum starts this process's member of the embedded quorum from
+// the quorum section and returns the client address zkfc should connect
+// to; the member stops when ctx ends, and done reports its exit. It is
+// set by the file wiring quorum/server into this command; while it is nil,
+// quorum.enabled is refused with a clear error.
+var EmbeddedQuorum func(ctx context.Context, q config.Quorum, lg *zap.Logger) (clientAddr string, done <-chan error, err error)
+
+const runUsage = `zkfc run: guard one service with automatic failover.
+
+Monitors the local service's health, takes part in the election in
+ZooKeeper (<cluster.parent_znode>/<cluster.name>/ActiveStandbyElectorLock),
+fences the previous active before promoting, demotes its own service when
+it loses the quorum (before its session can expire), and serves the control
+API on control.listen. Under systemd (Type=notify) it reports READY=1 once
+the first election outcome is known, the role in STATUS=, and feeds the
+watchdog from its control loop.
+
+The cluster znode must exist: run 'zkfc format' once per cluster.
+
+Example:
+  zkfc run --config /etc/zkfc/zkfc.yaml
+  ZKFC_NODE_ID=nn2 zkfc run -c zkfc.yaml --control.listen 127.0.0.1:8020
+`
+
+func cmdRun(args []string) int {
+	fs := newFlagSet("run", runUsage)
+	cf := addConfigFlags(fs)
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		return fail("%v", err)
+	}
+	lg, err := newLogger(cfg.Log)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer func() { _ = lg.Sync() }()
+	lg = lg.With(zap.String("node", cfg.Node.ID), zap.String("cluster", cfg.Cluster.Name))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, lg); err != nil {
+		lg.Error("zkfc stopped", zap.Error(err))
+		fmt.Fprintf(os.Stderr, "zkfc run: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func run(ctx context.Context, cfg *config.Config, lg *zap.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	errc := make(chan error, 4)
+
+	connect := cfg.ZooKeeper.Connect
+	if cfg.Quorum.Enabled {
+		if EmbeddedQuorum == nil {
+			return fmt.Errorf("config %s: quorum.enabled: the embedded quorum is not available yet in this build; set quorum.enabled: false and point zookeeper.connect at a ZooKeeper ensemble", cfg.Source)
+		}
+		addr, done, err := EmbeddedQuorum(ctx, cfg.Quorum, lg.Named("quorum"))
+		if err != nil {
+			return fmt.Errorf("start embedded quorum member (quorum section of %s): %w", cfg.Source, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := <-done; err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("embedded quorum member: %w", err)
+			}
+		}()
+		if connect == "" {
+			connect = addr
+		}
+		if cfg.Quorum.Witness {
+			lg.Info("witness: hosting a quorum member only, no service to guard")
+			daemonNotifyReady(lg)
+			select {
+			case <-ctx.Done():
+				return nil
+			case err := <-errc:
+				return err
+			}
+		}
+	}
+	cfg.ZooKeeper.Connect = connect
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := controller.NewMetrics(reg)
+	client := control.NewClient()
+
+	fencer, fenceBudget, err := buildFencer(cfg, client, lg)
+	if err != nil {
+		return err
+	}
+	act := action.New(cfg.Node.ID, actionCommand(cfg.Actions.Promote), actionCommand(cfg.Actions.Demote), actionCommand(cfg.Actions.Role), lg.Named("action"))
+	el := elector.New(elector.Config{Servers: servers(cfg), SessionTimeout: cfg.ZooKeeper.SessionTimeout, ClusterPath: cfg.ClusterPath()}, lg.Named("elector"))
+	n := newNotifier(lg)
+	self := elector.Info{NodeID: cfg.Node.ID, Host: cfg.Node.Host, Port: cfg.Node.Port, ControlURL: cfg.AdvertisedControlURL(),
+		Priority: cfg.Node.Priority, NoFailover: cfg.Node.NoFailover}
+	roleInterval := cfg.Actions.RoleInterval
+	if len(cfg.Actions.Role.Command) == 0 {
+		roleInterval = 0
+	}
+	ctrl := controller.New(controller.Config{
+		Self: self, Cluster: cfg.Cluster.Name, SelfFenceMargin: cfg.ZooKeeper.SelfFenceMargin,
+		CedePeriod: cfg.Failover.CedePeriod, BackoffInitial: cfg.Failover.BackoffInitial, BackoffMax: cfg.Failover.BackoffMax,
+		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fenceBudget,
+		OnRole: n.onRole, OnTick: n.onTick,
+	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
+
+	mon, err := healthcheck.NewMonitor(healthConfig(cfg.Health), lg.Named("health"), func(_, s healthcheck.State) {
+		ctrl.SetHealth(s.String(), s == healthcheck.Healthy, s != healthcheck.Initializing)
+	})
+	if err != nil {
+		return fmt.Errorf("config %s: health: %w", cfg.Source, err)
+	}
+	srv := control.NewServer(ctrl, cfg.Failover.CedePeriod, reg, lg.Named("control"))
+
+	wg.Add(2)
+	go func() { defer wg.Done(); mon.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ctx, cfg.Control.Listen); err != nil {
+			errc <- err
+		}
+	}()
+	lg.Info("zkfc starting", zap.String("zookeeper", connect), zap.String("control", cfg.AdvertisedControlURL()),
+		zap.Duration("session_timeout", cfg.ZooKeeper.SessionTimeout), zap.Duration("self_fence_margin", cfg.ZooKeeper.SelfFenceMargin))
+	cctx, ccancel := context.WithCancel(ctx)
+	defer ccancel()
+	go func() {
+		select {
+		case err := <-errc:
+			lg.Error("component failed; stopping", zap.Error(err))
+			ccancel()
+		case <-cctx.Done():
+		}
+	}()
+	err = ctrl.Run(cctx)
+	n.stopping()
+	cancel()
+	if errors.Is(err, elector.ErrNotFormatted) {
+		return fmt.Errorf("%w\n(zkfc format --config %s creates it)", err, cfg.Source)
+	}
+	return err
+}
+
+func daemonNotifyReady(lg *zap.Logger) {
+	n := newNotifier(lg)
+	n.onRole(controller.Standby, "witness")
+}
+
+func actionCommand(c config.Command) action.Command {
+	return action.Command{Argv: c.Command, Env: c.Env, Timeout: c.Timeout}
+}
+
+type roleAdapter struct{ *action.Runner }
+
+func (r roleAdapter) QueryRole(ctx context.Context) (string, error) {
+	s, err := r.Runner.QueryRole(ctx)
+	if errors.Is(err, action.ErrNoRoleCommand) {
+		return "", controller.ErrNoRoleCheck
+	}
+	return s, err
+}
+
+func healthConfig(h config.Health) healthcheck.Config {
+	out := healthcheck.Config{Interval: h.Interval, Timeout: h.Timeout, Rise: h.Rise, Fall: h.Fall}
+	if h.HTTP != nil {
+		out.HTTP = &healthcheck.HTTPCheck{URL: h.HTTP.URL, ExpectStatus: h.HTTP.ExpectStatus, BodyContains: h.HTTP.BodyContains}
+	}
+	if h.TCP != nil {
+		out.TCP = &healthcheck.TCPCheck{Address: h.TCP.Address}
+	}
+	if h.Exec != nil {
+		out.Exec = &healthcheck.ExecCheck{Command: h.Exec.Command, Env: h.Exec.Env}
+	}
+	return out
+}
+
+func fenceMethods(cfg *config.Config) []fencing.MethodConfig {
+	var out []fencing.MethodConfig
+	for _, m := range cfg.Fencing.Methods {
+		mc := fencing.MethodConfig{Type: m.Type, Timeout: m.Timeout}
+		if m.SSH != nil {
+			mc.SSH = &fencing.SSHConfig{User: m.SSH.User, Port: m.SSH.Port, KeyFile: m.SSH.KeyFile, UseAgent: m.SSH.UseAgent,
+				KnownHostsFile: m.SSH.KnownHostsFile, InsecureIgnoreHostKey: m.SSH.InsecureIgnoreHostKey,
+				ConnectTimeout: m.SSH.ConnectTimeout, Command: m.SSH.Command}
+		}
+		if m.Shell != nil {
+			mc.Shell = &fencing.ShellConfig{Command: m.Shell.Command, Env: m.Shell.Env}
+		}
+		out = append(out, mc)
+	}
+	return out
+}
+
+// buildFencer returns the fencer and the time budget of one whole fencing
+// attempt (every method's timeout, plus slack).
+func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger) (*fenceAdapter, time.Duration, error) {
+	methods := fenceMethods(cfg)
+	f, err := fencing.New(methods, client, lg.Named("fencing"))
+	if err != nil {
+		return nil, 0, fmt.Errorf("config %s: %w", cfg.Source, err)
+	}
+	var budget time.Duration
+	for _, m := range methods {
+		t := m.Timeout
+		if t == 0 {
+			switch m.Type {
+			case "graceful":
+				t = fencing.DefaultGracefulTimeout
+			case "ssh":
+				t = fencing.DefaultSSHTimeout
+			default:
+				t = fencing.DefaultShellTimeout
+			}
+		}
+		budget += t
+	}
+	return &fenceAdapter{f: f, lg: lg}, budget + 5*time.Second, nil
+}
+
+// fenceAdapter turns the controller's breadcrumb into a fencing target.
+type fenceAdapter struct {
+	f  *fencing.Fencer
+	lg *zap.Logger
+}
+
+func target(i elector.Info) fencing.Target {
+	return fencing.Target{NodeID: i.NodeID, Host: i.Host, Port: i.Port, ControlURL: i.ControlURL, Token: i.Token}
+}
+
+func (a *fenceAdapter) Fence(ctx context.Context, i elector.Info) error {
+	rep, err := a.f.Fence(ctx, target(i))
+	a.lg.Info("fencing report", zap.String("report", rep.String()), zap.Error(err))
+	return err
+}
