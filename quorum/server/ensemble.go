@@ -191,3 +191,41 @@ func (s *Server) forwardTouches(stop <-chan struct{}) {
 		s.transport.SendApp(r.lead, buf)
 	}
 }
+
+type progress struct{ learners, syncedFollowers, syncedObservers, pending int }
+
+// followerProgress summarises, on the leader, how its followers keep up:
+// a follower is synced when it has every entry the leader has committed.
+func (s *Server) followerProgress() progress {
+	ch := make(chan progress, 1)
+	f := func() {
+		var p progress
+		st := s.rep.rn.Status()
+		for id, pr := range st.Progress {
+			if id == s.rep.id {
+				continue
+			}
+			p.learners++
+			synced := pr.Match >= st.GetCommit() && pr.RecentActive
+			switch {
+			case pr.IsLearner && synced:
+				p.syncedObservers++
+			case synced:
+				p.syncedFollowers++
+			}
+		}
+		p.pending = len(s.rep.reads)
+		ch <- p
+	}
+	select {
+	case s.rep.ctlC <- f:
+	case <-time.After(time.Second):
+		return progress{}
+	}
+	select {
+	case p := <-ch:
+		return p
+	case <-time.After(time.Second):
+		return progress{}
+	}
+}

@@ -403,3 +403,30 @@ func TestMaxClientCnxns(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestFourLetterWords(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	c, _ := connect(t, ts.addr, 4*time.Second)
+	c.Create("/flw", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+	if !zk.FLWRuok([]string{ts.addr}, time.Second)[0] {
+		t.Fatal("ruok did not answer imok")
+	}
+	srvr, ok := zk.FLWSrvr([]string{ts.addr}, 2*time.Second)
+	if !ok || srvr[0].Error != nil {
+		t.Fatalf("go-zookeeper/zk FLWSrvr cannot parse srvr: %+v", srvr[0])
+	}
+	if srvr[0].Mode != zk.ModeStandalone || srvr[0].NodeCount < 5 || srvr[0].Counter <= 0 {
+		t.Fatalf("srvr: %+v", srvr[0])
+	}
+	nc, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Write([]byte("mntr"))
+	out, _ := io.ReadAll(nc)
+	for _, want := range []string{"zk_server_state\tstandalone", "zk_ephemerals_count\t1", "zk_znode_count\t"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Fatalf("mntr lacks %q:\n%s", want, out)
+		}
+	}
+}

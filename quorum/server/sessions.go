@@ -225,3 +225,13 @@ func (s *Server) purgeAfterSnapshot(prev uint64) {
 		s.lg.Warn("release log segments", zap.Error(err))
 	}
 }
+
+// deadline is when the session expires unless touched, for dump.
+func (t *tracker) deadline(id int64) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if l := t.sessions[id]; l != nil {
+		return l.deadline
+	}
+	return time.Time{}
+}
