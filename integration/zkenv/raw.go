@@ -219,3 +219,6 @@ func (r *RawConn) CloseSession() error {
 
 // Close drops the TCP connection without closing the session.
 func (r *RawConn) Close() { _ = r.c.Close() }
+
+// LocalPort is the client-side port, which cons and stat list.
+func (r *RawConn) LocalPort() int { return r.c.LocalAddr().(*net.TCPAddr).Port }

@@ -3,6 +3,7 @@ package zkenv
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -36,23 +37,29 @@ func RunKazoo(timeout time.Duration, script, addr string, args ...string) (strin
 
 // RunZkCli feeds script to `zkCli.sh -server addr` on stdin and returns its
 // output without the JVM's and client's log noise (SLF4J warnings, the
-// banner, connection events), so two servers' outputs can be compared.
-func RunZkCli(timeout time.Duration, addr, script string) (string, error) {
+// banner, connection events), so two servers' outputs can be compared, and
+// its exit code (that of the last command, so a failing command is not an
+// error here). err is set only when the tool could not run or hit the deadline.
+func RunZkCli(timeout time.Duration, addr, script string) (out string, exitCode int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ZkCliPath, "-server", addr)
 	cmd.Stdin = strings.NewReader(script)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
 	cmd.WaitDelay = 2 * time.Second
-	err := cmd.Run()
+	err = cmd.Run()
 	if ctx.Err() != nil {
-		return FilterZkCli(out.String()), fmt.Errorf("zkCli.sh: deadline %v exceeded; output:\n%s", timeout, tail(out.String(), 30))
+		return FilterZkCli(buf.String()), -1, fmt.Errorf("zkCli.sh: deadline %v exceeded; output:\n%s", timeout, tail(buf.String(), 30))
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return FilterZkCli(buf.String()), exit.ExitCode(), nil
 	}
 	if err != nil {
-		return FilterZkCli(out.String()), fmt.Errorf("zkCli.sh: %w; output:\n%s", err, tail(out.String(), 30))
+		return FilterZkCli(buf.String()), -1, fmt.Errorf("zkCli.sh: %w; output:\n%s", err, tail(buf.String(), 30))
 	}
-	return FilterZkCli(out.String()), nil
+	return FilterZkCli(buf.String()), 0, nil
 }
 
 // zkCliNoise are line prefixes zkCli.sh prints regardless of the commands.

@@ -74,7 +74,7 @@ type Server struct {
 }
 
 // StartApache starts Apache ZooKeeper 3.8 standalone and waits until it
-// answers ruok. The process is killed when the test ends.
+// answers ruok and serves requests. The process is killed when the test ends.
 func StartApache(t testing.TB, opts Options) *Server {
 	t.Helper()
 	return start(t, Apache, opts)
@@ -217,12 +217,18 @@ func (s *Server) waitReady() error {
 			return fmt.Errorf("%s server exited before serving: %v", s.backend, s.exitErr)
 		default:
 		}
+		// ruok only says the process is up; Apache answers imok before its
+		// ZooKeeperServer runs and closes client connections until then, so
+		// srvr must also stop saying "not currently serving requests".
 		out, err := FourLetterWord(s.Addr(), "ruok", 2*time.Second)
 		if err == nil && out == "imok" {
-			return nil
+			out, err = FourLetterWord(s.Addr(), "srvr", 2*time.Second)
+			if err == nil && !strings.Contains(out, "not currently serving") {
+				return nil
+			}
 		}
 		if err == nil {
-			err = fmt.Errorf("ruok answered %q", out)
+			err = fmt.Errorf("not serving yet, last answer %q", out)
 		}
 		last = err
 		time.Sleep(100 * time.Millisecond)
