@@ -14,6 +14,7 @@ all: build
 build:
 	@mkdir -p bin
 	$(GO) build -o $(BIN) ./zkfc/cmd/zkfc
+	$(GO) build -o bin/demo-service ./examples/demo-service
 
 vet:
 	$(GO) vet $(PKGS)
