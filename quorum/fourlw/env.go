@@ -13,12 +13,9 @@ import (
 
 // StandardConf returns the conf lines ZooKeeper 3.8 prints for c, given
 // the current sizes of the data and log directories. In quorum mode it
-// adds the peer keys and the membership block.
-//
-// Deviation: ZooKeeper prints its snapshot directory (dataDir/version-2);
-// we print the absolute dataDir and dataLogDir, because our storage does
-// not use ZooKeeper's version-2 layout and a path that does not exist would
-// mislead whoever reads it.
+// adds the peer keys and the membership block. Like ZooKeeper it names the
+// version-2 directories under dataDir and dataLogDir, where the snapshots
+// and logs of a ZooKeeper-layout member live.
 func StandardConf(c *config.Config, dataDirSize, dataLogSize int64) []string {
 	secure := c.SecureClientPort
 	if secure == 0 {
@@ -27,9 +24,9 @@ func StandardConf(c *config.Config, dataDirSize, dataLogSize int64) []string {
 	lines := []string{
 		"clientPort=" + strconv.Itoa(c.ClientPort),
 		"secureClientPort=" + strconv.Itoa(secure),
-		"dataDir=" + absPath(c.DataDir),
+		"dataDir=" + filepath.Join(absPath(c.DataDir), "version-2"),
 		"dataDirSize=" + strconv.FormatInt(dataDirSize, 10),
-		"dataLogDir=" + absPath(c.DataLogDir),
+		"dataLogDir=" + filepath.Join(absPath(c.DataLogDir), "version-2"),
 		"dataLogSize=" + strconv.FormatInt(dataLogSize, 10),
 		"tickTime=" + strconv.FormatInt(c.TickTime.Milliseconds(), 10),
 		"maxClientCnxns=" + strconv.Itoa(c.MaxClientCnxns),

@@ -178,8 +178,7 @@ func TestConfGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := &fakeSource{stats: liveStats(), conf: StandardConf(cfg, 457, 457)}
-	// Deviation documented on StandardConf: no version-2 suffix.
-	want := strings.ReplaceAll(golden(t, "conf.txt"), "/version-2", "")
+	want := golden(t, "conf.txt")
 	if got := string(Run("conf", src, all)); got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
@@ -214,7 +213,7 @@ func TestConfQuorum(t *testing.T) {
 	}
 	src := &fakeSource{stats: liveStats(), conf: StandardConf(cfg, 1, 2)}
 	got := string(Run("conf", src, all))
-	want := "clientPort=2182\nsecureClientPort=-1\ndataDir=" + dir + "\ndataDirSize=1\ndataLogDir=" + dir + "\ndataLogSize=2\n" +
+	want := "clientPort=2182\nsecureClientPort=-1\ndataDir=" + dir + "/version-2\ndataDirSize=1\ndataLogDir=" + dir + "/version-2\ndataLogSize=2\n" +
 		"tickTime=3000\nmaxClientCnxns=60\nminSessionTimeout=6000\nmaxSessionTimeout=60000\nclientPortListenBacklog=-1\nserverId=2\n" +
 		"initLimit=7\nsyncLimit=3\nelectionAlg=3\nelectionPort=3889\nquorumPort=2889\npeerType=0\nmembership: \n" +
 		"server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\nserver.2=127.0.0.1:2889:3889:participant;0.0.0.0:2182\n" +
