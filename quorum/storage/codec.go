@@ -81,8 +81,12 @@ func decodeSnapshotRecord(data []byte) (Pos, error) {
 	return Pos{Index: binary.LittleEndian.Uint64(data), Term: binary.LittleEndian.Uint64(data[8:])}, nil
 }
 
+// maxBatchPayload is where appendBatches splits a Save into several
+// records; a variable only so that tests can exercise splitting cheaply.
+var maxBatchPayload = MaxRecordSize
+
 // appendBatches encodes ents and hs as one or more batch records, splitting
-// only when a record would exceed MaxRecordSize.
+// only when a record would exceed maxBatchPayload.
 func appendBatches(buf []byte, hs *hardState, ents []*raftpb.Entry) ([]byte, error) {
 	for {
 		// Take as many entries as fit in one record.
@@ -90,7 +94,7 @@ func appendBatches(buf []byte, hs *hardState, ents []*raftpb.Entry) ([]byte, err
 		n := 0
 		for n < len(ents) {
 			es := entryOverhead + len(ents[n].GetData())
-			if size+es > MaxRecordSize {
+			if size+es > maxBatchPayload {
 				break
 			}
 			size += es
@@ -98,7 +102,7 @@ func appendBatches(buf []byte, hs *hardState, ents []*raftpb.Entry) ([]byte, err
 		}
 		if n == 0 && len(ents) > 0 {
 			return buf, fmt.Errorf("%w: index %d has %d bytes, limit %d", ErrEntryTooLarge,
-				ents[0].GetIndex(), len(ents[0].GetData()), MaxRecordSize-size-entryOverhead)
+				ents[0].GetIndex(), len(ents[0].GetData()), maxBatchPayload-size-entryOverhead)
 		}
 		var start int
 		buf, start = beginRecord(buf, recBatch)

@@ -94,7 +94,7 @@ func CreateWithOptions(dir string, lg *zap.Logger, opts Options) (*WAL, error) {
 		w.unlock()
 		return nil, fmt.Errorf("%w in %s", ErrExist, dir)
 	}
-	if err := w.createSegment(segmentName{seq: 1, index: 1}); err != nil {
+	if _, err := w.createSegment(segmentName{seq: 1, index: 1}); err != nil {
 		w.unlock()
 		return nil, err
 	}
@@ -160,17 +160,23 @@ func (w *WAL) path(s segmentName) string { return filepath.Join(w.dir, s.String(
 // into place, so a segment file either is complete through its header
 // records or does not exist. It starts with the newest snapshot position
 // and HardState so that releasing older segments loses neither.
-func (w *WAL) createSegment(name segmentName) (err error) {
+//
+// renamed reports whether the new file reached its final name; after that
+// a failure cannot be undone safely (the file would be taken as the newest
+// segment on restart), so the caller must stop writing.
+func (w *WAL) createSegment(name segmentName) (renamed bool, err error) {
 	path := w.path(name)
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("create segment %s: %w", tmp, err)
+		return false, fmt.Errorf("create segment %s: %w", tmp, err)
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			if !renamed {
+				os.Remove(tmp)
+			}
 		}
 	}()
 	buf := appendSegmentHeader(nil, segmentHeader{seq: name.seq, index: name.index})
@@ -180,35 +186,35 @@ func (w *WAL) createSegment(name segmentName) (err error) {
 	if !w.hs.isEmpty() {
 		hs := w.hs
 		if buf, err = appendBatches(buf, &hs, nil); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if !w.opts.NoPreallocate {
 		if err := preallocate(f, w.opts.SegmentSize); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if _, err := f.WriteAt(buf, 0); err != nil {
-		return fmt.Errorf("write segment header %s: %w", tmp, err)
+		return false, fmt.Errorf("write segment header %s: %w", tmp, err)
 	}
 	if err := fdatasync(f); err != nil {
-		return err
+		return false, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename segment %s: %w", tmp, err)
+		return false, fmt.Errorf("rename segment %s: %w", tmp, err)
 	}
 	if err := syncDir(w.dir); err != nil {
-		return err
+		return true, err
 	}
 	// Reopened under the final name so that errors name the right file.
 	final, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return fmt.Errorf("open segment %s: %w", path, err)
+		return true, fmt.Errorf("open segment %s: %w", path, err)
 	}
 	f.Close()
 	w.f, w.off = final, int64(len(buf))
 	w.segs = append(w.segs, name)
-	return nil
+	return true, nil
 }
 
 // openTail scans the newest segment, repairs a torn tail and opens it for
@@ -306,7 +312,7 @@ func walkSegment(path string, img []byte, name segmentName, visit func(off int, 
 		switch t {
 		case recBatch, recSnapshot:
 		default:
-			return off, nil, corrupt(off, "unknown record type %d", t)
+			return off, nil, corrupt(off, "unexpected record type %d", t)
 		}
 		if err := visit(recOff, t, data); err != nil {
 			var ce *CorruptError
@@ -499,7 +505,14 @@ func (w *WAL) maybeCut() {
 	}
 	old := w.f
 	last := w.segs[len(w.segs)-1]
-	if err := w.createSegment(segmentName{seq: last.seq + 1, index: w.lastIndex + 1}); err != nil {
+	renamed, err := w.createSegment(segmentName{seq: last.seq + 1, index: w.lastIndex + 1})
+	if renamed && err != nil {
+		// The new file would be read as the newest segment after a
+		// restart, hiding whatever we appended to the old one.
+		w.err = fmt.Errorf("storage: start new segment: %w", err)
+		return
+	}
+	if err != nil {
 		w.lg.Warn("cannot start a new log segment; appending to the current one", zap.Error(err))
 		return
 	}

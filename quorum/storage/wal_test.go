@@ -442,3 +442,74 @@ func TestSaveSnapshotRecord(t *testing.T) {
 		t.Fatalf("ReadAll without the snapshot: err = %v, want a hole error", err)
 	}
 }
+
+func TestSplitBatch(t *testing.T) {
+	old := maxBatchPayload
+	maxBatchPayload = 1024
+	t.Cleanup(func() { maxBatchPayload = old })
+
+	dir := t.TempDir()
+	w := mustCreate(t, dir)
+	mustSave(t, w, hardst(1, 1, 0), ents(1, 2, 1))
+	tornAt := w.off
+	big := make([]*raftpb.Entry, 0, 10)
+	for i := uint64(3); i <= 12; i++ {
+		big = append(big, ent(i, 1, strings.Repeat("s", 300)))
+	}
+	mustSave(t, w, hardst(1, 1, 12), big)
+	seg, end := w.path(w.segs[0]), w.off
+	w.Close()
+
+	// Several records, and only the last carries the HardState.
+	img, _ := os.ReadFile(seg)
+	var records int
+	for p := int(tornAt); p < int(end); records++ {
+		typ, data, next, ok, reason := parseRecord(img, p)
+		if !ok || typ != recBatch {
+			t.Fatalf("record at %d: %s", p, reason)
+		}
+		b, err := decodeBatch(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := next >= int(end); (b.hs != nil) != last {
+			t.Fatalf("record at %d: HardState present=%v, want only in the last record", p, b.hs != nil)
+		}
+		p = next
+	}
+	if records < 3 {
+		t.Fatalf("batch of 3000 bytes in %d records, want a split at 1 KiB", records)
+	}
+
+	w = mustOpen(t, dir, nil)
+	hs, got := mustReadAll(t, w, Pos{})
+	checkEntries(t, got, append(ents(1, 2, 1), big...))
+	if hs.commit != 12 {
+		t.Fatalf("commit = %d, want 12", hs.commit)
+	}
+	w.Close()
+
+	// A crash that tears the last record keeps the commit index inside the
+	// log: the HardState goes with the torn record.
+	if err := os.Truncate(seg, end-8); err != nil {
+		t.Fatal(err)
+	}
+	w = mustOpen(t, dir, nil)
+	defer w.Close()
+	hs, got = mustReadAll(t, w, Pos{})
+	if hs.commit != 0 || uint64(len(got)) < 2 || uint64(len(got)) >= 12 {
+		t.Fatalf("after tearing the last record: commit %d, entries %s", hs.commit, span(got))
+	}
+}
+
+func TestEntryTooLarge(t *testing.T) {
+	old := maxBatchPayload
+	maxBatchPayload = 1024
+	t.Cleanup(func() { maxBatchPayload = old })
+	w := mustCreate(t, t.TempDir())
+	defer w.Close()
+	if err := w.Save(nil, []*raftpb.Entry{ent(1, 1, strings.Repeat("L", 2000))}); !errors.Is(err, ErrEntryTooLarge) {
+		t.Fatalf("err = %v, want ErrEntryTooLarge", err)
+	}
+	mustSave(t, w, nil, ents(1, 1, 1)) // nothing was written; the log goes on
+}
