@@ -162,6 +162,16 @@ func (f *Fencer) Fence(ctx context.Context, t Target) (Report, error) {
 		t.NodeID, len(f.steps), ErrNotFenced, rep.String())
 }
 
+// Budget is the longest a Fence call can take: the sum of the methods'
+// timeouts. Callers size their own deadlines from it.
+func (f *Fencer) Budget() time.Duration {
+	var d time.Duration
+	for _, s := range f.steps {
+		d += s.timeout
+	}
+	return d
+}
+
 // Check runs every method's Check (none fences) and reports each.
 func (f *Fencer) Check(ctx context.Context, t Target) Report {
 	rep := Report{Target: t}

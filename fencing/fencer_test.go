@@ -136,6 +136,18 @@ func TestFencerMethodTimeout(t *testing.T) {
 	}
 }
 
+func TestFencerBudget(t *testing.T) {
+	sh := &ShellConfig{Command: []string{"/bin/true"}}
+	f, err := New([]MethodConfig{{Type: "graceful"}, {Type: "shell", Shell: sh}, {Type: "shell", Shell: sh, Timeout: time.Second}},
+		&fakeGraceful{}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Budget(), DefaultGracefulTimeout+DefaultShellTimeout+time.Second; got != want {
+		t.Fatalf("Budget() = %s, want %s", got, want)
+	}
+}
+
 func TestFencerStopsWhenCallerCancels(t *testing.T) {
 	win, winMark := marker(t, "win", "0")
 	f, err := New([]MethodConfig{win}, nil, zaptest.NewLogger(t))

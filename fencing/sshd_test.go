@@ -308,6 +308,48 @@ func TestSSHNegotiatesKnownHostKeyType(t *testing.T) {
 	}
 }
 
+// With use_agent and no key file, the key comes from a real ssh-agent.
+func TestSSHAgent(t *testing.T) {
+	s := startSSHD(t)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agentCmd := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agentCmd.Start(); err != nil {
+		t.Skipf("ssh-agent unavailable: %v", err)
+	}
+	t.Cleanup(func() { _ = agentCmd.Process.Kill(); _ = agentCmd.Wait() })
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i == 200 {
+			t.Fatal("ssh-agent did not create its socket")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	add := exec.CommandContext(ctx, "ssh-add", s.clientKey)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v: %s", err, out)
+	}
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	cfg := s.config("true")
+	cfg.KeyFile, cfg.UseAgent = "", true
+	m, err := newSSHMethod("k", *cfg, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Fence(ctx, sshTarget(8020)); err != nil {
+		t.Fatalf("Fence() with the agent's key = %v", err)
+	}
+	// Without the agent there is no key: authentication must fail.
+	t.Setenv("SSH_AUTH_SOCK", filepath.Join(t.TempDir(), "no-agent"))
+	if err := m.Fence(ctx, sshTarget(8020)); err == nil {
+		t.Fatal("Fence() without any key succeeded")
+	}
+}
+
 // A node id full of shell syntax reaches the remote command verbatim.
 func TestSSHTargetValuesQuoted(t *testing.T) {
 	s := startSSHD(t)
