@@ -1,0 +1,353 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkfc-project/zkfc/integration/zkfcenv"
+)
+
+// pair is two demo services, each guarded by a zkfc, on one Apache ZooKeeper.
+type pair struct {
+	zk        *zkfcenv.ZooKeeper
+	roles     string
+	demos     [2]*zkfcenv.Demo
+	zkfcs     [2]*zkfcenv.ZKFC
+	sessionTO time.Duration
+	margin    time.Duration
+}
+
+func startPair(t *testing.T, opt func(i int, o *zkfcenv.ZKFCOptions)) *pair {
+	t.Helper()
+	p := &pair{zk: zkfcenv.StartApache(t, 500*time.Millisecond), roles: filepath.Join(t.TempDir(), "roles.jsonl"),
+		sessionTO: 4 * time.Second, margin: 1500 * time.Millisecond}
+	var opts [2]zkfcenv.ZKFCOptions
+	for i, name := range []string{"nn1", "nn2"} {
+		p.demos[i] = zkfcenv.StartDemo(t, name, p.roles)
+		opts[i] = zkfcenv.ZKFCOptions{NodeID: name, Connect: p.zk.Addr, Demo: p.demos[i], SessionTimeout: p.sessionTO, Margin: p.margin}
+		if opt != nil {
+			opt(i, &opts[i])
+		}
+	}
+	cfg0, url0 := zkfcenv.WriteConfig(t, opts[0])
+	zkfcenv.Format(t, cfg0)
+	p.zkfcs[0] = zkfcenv.StartZKFCWithConfig(t, opts[0], cfg0, url0)
+	// nn1 first, so that it wins: tests then know who is active.
+	zkfcenv.WaitFor(t, 30*time.Second, "nn1 active", func() bool { return p.zkfcs[0].Role() == "active" })
+	p.zkfcs[1] = zkfcenv.StartZKFC(t, opts[1])
+	zkfcenv.WaitFor(t, 30*time.Second, "nn2 standby", func() bool { return p.zkfcs[1].Role() == "standby" })
+	return p
+}
+
+func (p *pair) checkObserver(t *testing.T) {
+	t.Helper()
+	zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervals(t, p.roles, time.Now()))
+}
+
+func demoRole(t *testing.T, d *zkfcenv.Demo) string {
+	t.Helper()
+	r, err := d.Role()
+	if err != nil {
+		t.Fatalf("demo %s: %v", d.Name, err)
+	}
+	return r
+}
+
+// metric reads one sample of /metrics, e.g. zkfc_fence_attempts_total{result="success"}.
+func metric(t *testing.T, z *zkfcenv.ZKFC, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(z.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, series+" ") {
+			var v float64
+			fmt.Sscanf(strings.TrimPrefix(line, series+" "), "%g", &v)
+			return v
+		}
+	}
+	return 0
+}
+
+// An unhealthy active quits and leaves its breadcrumb: the standby fences
+// it (gracefully, through its zkfc) before promoting with a larger token.
+// A graceful quit removes the breadcrumb: the next winner fences nobody.
+func TestUnhealthyActiveIsFencedAndGracefulQuitIsNot(t *testing.T) {
+	p := startPair(t, nil)
+	a, b := p.zkfcs[0], p.zkfcs[1]
+	if r := demoRole(t, p.demos[0]); r != "active" {
+		t.Fatalf("nn1's service is %s, want active", r)
+	}
+	stA, _ := a.Status()
+
+	p.demos[0].Fail(t)
+	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
+	stB, _ := b.Status()
+	if stB.FencingToken <= stA.FencingToken {
+		t.Fatalf("token did not grow: nn1 %d, nn2 %d", stA.FencingToken, stB.FencingToken)
+	}
+	if got := metric(t, b, `zkfc_fence_attempts_total{result="success"}`); got != 1 {
+		t.Fatalf("nn2 fenced %v times, want 1: the unhealthy nn1 left its breadcrumb", got)
+	}
+	if r := demoRole(t, p.demos[0]); r != "standby" {
+		t.Fatalf("nn1's service is %s after failover", r)
+	}
+
+	// nn1 recovers and rejoins as standby; nn2 stops gracefully.
+	p.demos[0].Recover(t)
+	zkfcenv.WaitFor(t, 30*time.Second, "nn1 back in the election", func() bool {
+		st, err := a.Status()
+		return err == nil && st.InElection
+	})
+	b.Stop(t)
+	zkfcenv.WaitFor(t, 30*time.Second, "nn1 active again", func() bool { return a.Role() == "active" })
+	if got := metric(t, a, `zkfc_fence_attempts_total{result="success"}`) + metric(t, a, `zkfc_fence_attempts_total{result="failure"}`); got != 0 {
+		t.Fatalf("nn1 tried to fence %v times after nn2's graceful quit, want 0", got)
+	}
+	if r := demoRole(t, p.demos[1]); r != "standby" {
+		t.Fatalf("nn2's service is %s after its zkfc stopped", r)
+	}
+	p.checkObserver(t)
+}
+
+// With the old active's zkfc dead and its service still running, graceful
+// fencing fails and so does the shell method until it is allowed to act:
+// the winner must not promote in between.
+func TestPromotionBlockedWhenFencingFails(t *testing.T) {
+	allow := filepath.Join(t.TempDir(), "allow-fence")
+	var demo1 string
+	p := startPair(t, func(i int, o *zkfcenv.ZKFCOptions) {
+		if i == 0 {
+			demo1 = o.Demo.Addr
+			return
+		}
+		o.Fencing = fmt.Sprintf(`    - type: graceful
+      timeout: 2s
+    - type: shell
+      timeout: 5s
+      shell:
+        command: ["/bin/sh", "-c", "test -e %s && curl -fsS --max-time 3 -X POST http://%s/demote"]
+`, allow, demo1)
+	})
+	a, b := p.zkfcs[0], p.zkfcs[1]
+	a.Kill() // nn1's service stays active: only fencing can stop it
+	zkfcenv.WaitFor(t, 60*time.Second, "nn2 to try and fail to fence", func() bool {
+		return metric(t, b, `zkfc_fence_attempts_total{result="failure"}`) >= 2
+	})
+	st, _ := b.Status()
+	if st.Role == "active" || demoRole(t, p.demos[1]) != "standby" {
+		t.Fatalf("nn2 promoted although fencing failed: %+v", st)
+	}
+	if !strings.Contains(st.LastError, "fencing nn1 failed") {
+		t.Fatalf("last error %q does not explain the blocked promotion", st.LastError)
+	}
+	if r := demoRole(t, p.demos[0]); r != "active" {
+		t.Fatalf("nn1's service is %s; the test needs it unfenced", r)
+	}
+
+	if err := os.WriteFile(allow, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zkfcenv.WaitFor(t, 60*time.Second, "nn2 active after fencing works", func() bool { return b.Role() == "active" })
+	if r := demoRole(t, p.demos[0]); r != "standby" {
+		t.Fatalf("nn1's service is %s after being fenced", r)
+	}
+	p.checkObserver(t)
+}
+
+// Freezing the ZooKeeper server (SIGSTOP: connections hang as in a
+// partition) makes the active demote its own service before the server
+// could expire its session; nobody else can win meanwhile, and after the
+// thaw the next active starts only after the old one ended.
+func TestSelfFenceOnQuorumLoss(t *testing.T) {
+	p := startPair(t, nil)
+	a := p.zkfcs[0]
+	stopped := time.Now()
+	p.zk.Stop(t)
+	zkfcenv.WaitFor(t, 30*time.Second, "nn1's service demoted while ZooKeeper is frozen", func() bool {
+		r, _ := p.demos[0].Role()
+		return r == "standby"
+	})
+	// The guarantee under test: demoted before the earliest possible
+	// session expiry (the last ack was before the freeze).
+	ivs := zkfcenv.ReadIntervals(t, p.roles, time.Now())
+	last := ivs[len(ivs)-1]
+	if last.Name != "nn1" || last.End == nil {
+		t.Fatalf("unexpected last interval %+v", last)
+	}
+	if deadline := stopped.Add(p.sessionTO); !last.End.Before(deadline) {
+		t.Fatalf("nn1 demoted at %s, after the earliest session expiry %s", last.End.Format(time.RFC3339Nano), deadline.Format(time.RFC3339Nano))
+	}
+	if r := demoRole(t, p.demos[1]); r != "standby" {
+		t.Fatalf("nn2's service became %s while ZooKeeper was frozen", r)
+	}
+	st, err := a.Status()
+	if err != nil || !strings.Contains(st.Transitions[len(st.Transitions)-1].Reason, "self-fenced") {
+		t.Fatalf("nn1's last transition does not say self-fenced: %+v %v", st.Transitions, err)
+	}
+	p.zk.Cont(t)
+	zkfcenv.WaitFor(t, 60*time.Second, "an active after the thaw", func() bool {
+		return a.Role() == "active" || p.zkfcs[1].Role() == "active"
+	})
+	p.checkObserver(t)
+}
+
+// `zkfc failover --to nn2` moves the active role without fencing; a
+// second failover back works within the cede period because the named
+// target ignores its own cede.
+func TestGracefulFailover(t *testing.T) {
+	p := startPair(t, nil)
+	a, b := p.zkfcs[0], p.zkfcs[1]
+	out, code := zkfcenv.RunCLI(t, "failover", "--url", a.URL, "--to", "nn2", "--timeout", "30s")
+	if code != 0 {
+		t.Fatalf("failover: exit %d: %s", code, out)
+	}
+	if b.Role() != "active" || demoRole(t, p.demos[1]) != "active" || demoRole(t, p.demos[0]) != "standby" {
+		t.Fatalf("after failover: nn2 %s (service %s), nn1 service %s", b.Role(), demoRole(t, p.demos[1]), demoRole(t, p.demos[0]))
+	}
+	if got := metric(t, b, `zkfc_fence_attempts_total{result="success"}`); got != 0 {
+		t.Fatalf("graceful failover fenced %v times", got)
+	}
+	out, code = zkfcenv.RunCLI(t, "failover", "--url", b.URL, "--to", "nn1")
+	if code != 0 || a.Role() != "active" {
+		t.Fatalf("failover back: exit %d role %s: %s", code, a.Role(), out)
+	}
+	out, code = zkfcenv.RunCLI(t, "status", "--url", a.URL, "--json")
+	var st struct {
+		Role         string `json:"role"`
+		FencingToken uint64 `json:"fencing_token"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Role != "active" || st.FencingToken != 3 {
+		t.Fatalf("status --json: exit %d %+v: %s", code, st, out)
+	}
+	p.checkObserver(t)
+}
+
+// While paused, a failing active is left alone and the standby does not
+// take over; resume restores automatic failover.
+func TestPauseAndResume(t *testing.T) {
+	p := startPair(t, nil)
+	a, b := p.zkfcs[0], p.zkfcs[1]
+	if out, code := zkfcenv.RunCLI(t, "pause", "--url", a.URL); code != 0 {
+		t.Fatalf("pause: %s", out)
+	}
+	zkfcenv.WaitFor(t, 20*time.Second, "both see the pause", func() bool {
+		sa, e1 := a.Status()
+		sb, e2 := b.Status()
+		return e1 == nil && e2 == nil && sa.Paused && sb.Paused
+	})
+	p.demos[0].Fail(t)
+	zkfcenv.WaitFor(t, 20*time.Second, "nn1 sees its service unhealthy", func() bool {
+		st, err := a.Status()
+		return err == nil && st.Health == "SERVICE_UNHEALTHY"
+	})
+	// Several role-check and health periods pass with no change.
+	for i := 0; i < 10; i++ {
+		time.Sleep(200 * time.Millisecond)
+		if a.Role() != "active" || b.Role() != "standby" {
+			t.Fatalf("role changed while paused: nn1 %s nn2 %s", a.Role(), b.Role())
+		}
+	}
+	if out, code := zkfcenv.RunCLI(t, "resume", "--url", b.URL); code != 0 {
+		t.Fatalf("resume: %s", out)
+	}
+	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active after resume", func() bool { return b.Role() == "active" })
+	p.checkObserver(t)
+}
+
+func TestFormat(t *testing.T) {
+	zk := zkfcenv.StartApache(t, 500*time.Millisecond)
+	demo := zkfcenv.StartDemo(t, "nn1", filepath.Join(t.TempDir(), "roles"))
+	o := zkfcenv.ZKFCOptions{NodeID: "nn1", Cluster: "fmt", Connect: zk.Addr, Demo: demo}
+	cfg, url := zkfcenv.WriteConfig(t, o)
+
+	// An unformatted cluster: run refuses and says what to do.
+	z := zkfcenv.StartZKFCWithConfig(t, o, cfg, url)
+	if code := z.Wait(t, 60*time.Second); code == 0 {
+		t.Fatal("zkfc run on an unformatted cluster exited 0")
+	}
+	if !strings.Contains(z.Log(), "zkfc format") {
+		t.Fatalf("run's error does not point at 'zkfc format':\n%s", z.Log())
+	}
+
+	cases := []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--non-interactive"}, 0},
+		{[]string{"--non-interactive"}, 2}, // exists, not wiped
+		{nil, 2},                           // prompt answered with EOF: no
+		{[]string{"--force", "--non-interactive"}, 0},
+	}
+	for i, c := range cases {
+		out, code := zkfcenv.RunCLI(t, append([]string{"format", "--config", cfg}, c.args...)...)
+		if code != c.code {
+			t.Fatalf("case %d format %v: exit %d, want %d: %s", i, c.args, code, c.code, out)
+		}
+	}
+	z = zkfcenv.StartZKFCWithConfig(t, o, cfg, url)
+	zkfcenv.WaitFor(t, 30*time.Second, "nn1 active on the formatted cluster", func() bool { return z.Role() == "active" })
+}
+
+func TestConfigValidationErrors(t *testing.T) {
+	zkfcenv.Binaries(t)
+	dir := t.TempDir()
+	base := `node: {id: nn1}
+cluster: {name: c}
+zookeeper: {connect: "127.0.0.1:1"}
+health: {http: {url: "http://127.0.0.1:1/health"}}
+actions: {promote: {command: [/bin/true]}, demote: {command: [/bin/true]}}
+`
+	cases := []struct {
+		name, yaml, env, want string
+	}{
+		{"margin over session", base + "fencing: {methods: [{type: graceful}]}\n" + "", "ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=30s", "zookeeper.self_fence_margin"},
+		{"no fencing", base, "", "fencing.methods"},
+		{"bad fence type", base + "fencing: {methods: [{type: stonith}]}\n", "", "fencing.methods[0].type"},
+		{"yaml typo", base + "fencing: {methods: [{type: graceful}]}\nfailover: {cede_perod: 1s}\n", "", "cede_perod"},
+		{"quorum not available", strings.Replace(base, `zookeeper: {connect: "127.0.0.1:1"}`, `zookeeper: {connect: ""}`, 1) +
+			"fencing: {methods: [{type: graceful}]}\nquorum: {enabled: true, id: 1, data_dir: /tmp/q, client_listen: '127.0.0.1:2181', members: [{id: 1, peer: '127.0.0.1:2888'}]}\n", "", "quorum"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".yaml")
+			if err := os.WriteFile(p, []byte(c.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if c.env != "" {
+				t.Setenv(strings.SplitN(c.env, "=", 2)[0], strings.SplitN(c.env, "=", 2)[1])
+			}
+			out, code := zkfcenv.RunCLI(t, "run", "--config", p)
+			if code == 0 || !strings.Contains(out, c.want) || !strings.Contains(out, p) {
+				t.Fatalf("exit %d, output does not name %q and the file:\n%s", code, c.want, out)
+			}
+		})
+	}
+}
+
+// fence-test checks reachability without fencing: against a live zkfc the
+// graceful method passes and the service stays active.
+func TestFenceTest(t *testing.T) {
+	p := startPair(t, nil)
+	out, code := zkfcenv.RunCLI(t, "fence-test", "nn1", "--config", p.zkfcs[1].Config)
+	if code != 0 || !strings.Contains(out, "graceful") {
+		t.Fatalf("fence-test: exit %d: %s", code, out)
+	}
+	if demoRole(t, p.demos[0]) != "active" || p.zkfcs[0].Role() != "active" {
+		t.Fatal("fence-test fenced the active")
+	}
+	out, code = zkfcenv.RunCLI(t, "fence-test", "ghost", "--config", p.zkfcs[1].Config)
+	if code == 0 {
+		t.Fatalf("fence-test of an unknown node succeeded: %s", out)
+	}
+}
