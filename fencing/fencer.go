@@ -22,11 +22,11 @@ import (
 
 // Target is the node to fence.
 type Target struct {
-	NodeID     string
-	Host       string
-	Port       int    // the guarded service's port
-	ControlURL string // the old active's zkfc control API base URL
-	Token      uint64 // the new fencing token
+	NodeID     string `json:"node_id"`
+	Host       string `json:"host"`
+	Port       int    `json:"port"`        // the guarded service's port
+	ControlURL string `json:"control_url"` // the old active's zkfc control API base URL
+	Token      uint64 `json:"token"`       // the new fencing token
 }
 
 // Address is host:port of the target's service.

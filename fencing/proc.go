@@ -2,6 +2,7 @@ package fencing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -30,6 +31,12 @@ func runGroup(ctx context.Context, cmd *exec.Cmd) ([]byte, error) {
 	stop := context.AfterFunc(ctx, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 	err := cmd.Wait()
 	stop()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The command itself exited 0; only a straggler it left behind
+		// still held the output pipe. The exit status is what counts, and
+		// the straggler dies with the group below.
+		err = nil
+	}
 	// A group id is not reused while the group has members; ESRCH only
 	// means nothing was left.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)

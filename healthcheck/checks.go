@@ -180,6 +180,12 @@ func runGroup(ctx context.Context, cmd *exec.Cmd) ([]byte, error) {
 	stop := context.AfterFunc(ctx, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 	err := cmd.Wait()
 	stop()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The command itself exited 0; only a straggler it left behind
+		// still held the output pipe. The exit status is what counts, and
+		// the straggler dies with the group below.
+		err = nil
+	}
 	// The group outlives its leader while members remain, so the id cannot
 	// have been reused; ESRCH just means nothing was left.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)

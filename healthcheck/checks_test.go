@@ -237,3 +237,16 @@ func waitGone(t *testing.T, pid int) {
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 	t.Fatalf("process %d still running after the check timed out", pid)
 }
+
+// A check that exits 0 but leaves a child holding its output passes, and
+// the child does not outlive the probe.
+func TestExecCheckStragglerKilled(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	c := &execChecker{cfg: ExecCheck{Command: []string{"/bin/sh", "-c",
+		`sleep 30 & echo $! > "$PIDFILE"; exit 0`}, Env: []string{"PIDFILE=" + pidFile}}}
+	r := runCheck(context.Background(), c, time.Minute)
+	if r.Outcome != OK {
+		t.Fatalf("outcome %v (%s), want ok", r.Outcome, r.Err)
+	}
+	waitGone(t, readPID(t, pidFile))
+}

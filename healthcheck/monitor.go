@@ -107,6 +107,7 @@ func (m *Monitor) Run(ctx context.Context) {
 	tr := newTracker(m.cfg.Rise, m.cfg.Fall)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var lastErr string
 	for {
 		select {
 		case <-ctx.Done():
@@ -123,10 +124,17 @@ func (m *Monitor) Run(ctx context.Context) {
 		m.last, m.state = res, cur
 		m.mu.Unlock()
 		if res.Outcome != OK {
-			m.lg.Warn("health probe did not pass",
+			// Warn when the failure is new or different; repeating the
+			// same one every second would bury everything else.
+			lvl := zap.DebugLevel
+			if res.Err() != lastErr {
+				lvl = zap.WarnLevel
+			}
+			m.lg.Log(lvl, "health probe did not pass",
 				zap.Stringer("outcome", res.Outcome), zap.String("error", res.Err()),
 				zap.Duration("took", res.Duration), zap.Stringer("state", cur))
 		}
+		lastErr = res.Err()
 		if old != cur {
 			m.lg.Info("health state changed", zap.Stringer("from", old), zap.Stringer("to", cur),
 				zap.String("last_error", res.Err()))
