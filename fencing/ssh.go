@@ -131,7 +131,7 @@ func (m *sshMethod) dial(ctx context.Context, t Target) (*ssh.Client, func(), er
 	})
 	if err != nil {
 		closeAgent()
-		if cctx.Err() != nil && ctx.Err() == nil {
+		if ctx.Err() == nil && (cctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
 			err = fmt.Errorf("no SSH handshake within connect_timeout %s: %w", m.cfg.ConnectTimeout, err)
 		}
 		return fail(fmt.Errorf("ssh %s@%s: %w", m.cfg.User, addr, err))

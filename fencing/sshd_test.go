@@ -532,6 +532,58 @@ func TestSSHUnreachableFallsThrough(t *testing.T) {
 	}
 }
 
+// A server that accepts TCP but never speaks SSH (an overloaded or wedged
+// sshd) is given up on at connect_timeout, well before the method's own
+// timeout, and the next method runs.
+func TestSSHHandshakeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	known := filepath.Join(t.TempDir(), "known_hosts")
+	writeFile(t, known, "")
+	key := filepath.Join(t.TempDir(), "id")
+	keygen(t, key)
+	win, winMark := marker(t, "power-off", "0")
+	cfg := &SSHConfig{User: "root", Port: ln.Addr().(*net.TCPAddr).Port, KeyFile: key, KnownHostsFile: known,
+		ConnectTimeout: 300 * time.Millisecond}
+	f, err := New([]MethodConfig{{Type: "ssh", Timeout: 10 * time.Minute, SSH: cfg}, win}, nil, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.Fence(context.Background(), sshTarget(8020))
+	if err != nil || rep.FencedBy != "shell" || !exists(winMark) {
+		t.Fatalf("Fence() = %v; report %s", err, rep)
+	}
+	if a := rep.Attempts[0]; !strings.Contains(a.Error, "no SSH handshake within connect_timeout") {
+		t.Fatalf("ssh attempt = %+v, want a handshake timeout", a)
+	}
+}
+
 func TestRemoteLine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
