@@ -22,28 +22,31 @@ type aclList struct {
 
 type aclCache struct {
 	byKey map[string]*aclList
+	kbuf  []byte // scratch for lookups, so a hit allocates nothing
 }
 
-func aclKey(acl []proto.ACL) string {
-	var b strings.Builder
+func aclKey(acl []proto.ACL) string { return string(appendACLKey(nil, acl)) }
+
+func appendACLKey(b []byte, acl []proto.ACL) []byte {
 	for _, a := range acl {
-		b.WriteString(strconv.FormatInt(int64(a.Perms), 10))
-		b.WriteByte(0)
-		b.WriteString(a.ID.Scheme)
-		b.WriteByte(0)
-		b.WriteString(a.ID.ID)
-		b.WriteByte(0)
+		b = strconv.AppendInt(b, int64(a.Perms), 10)
+		b = append(b, 0)
+		b = append(b, a.ID.Scheme...)
+		b = append(b, 0)
+		b = append(b, a.ID.ID...)
+		b = append(b, 0)
 	}
-	return b.String()
+	return b
 }
 
 // intern returns the shared list equal to acl without taking a reference;
 // insert takes it.
 func (c *aclCache) intern(acl []proto.ACL) *aclList {
-	k := aclKey(acl)
-	if l := c.byKey[k]; l != nil {
+	c.kbuf = appendACLKey(c.kbuf[:0], acl)
+	if l := c.byKey[string(c.kbuf)]; l != nil {
 		return l
 	}
+	k := string(c.kbuf)
 	own := make([]proto.ACL, len(acl))
 	copy(own, acl)
 	l := &aclList{acl: own, key: k}
@@ -125,6 +128,9 @@ func authenticatedScheme(s string) bool {
 // "user:hash", ip ids an address or CIDR, any other scheme is InvalidACL
 // (3.8 registers no other provider by default; "super" is none either).
 func fixupACL(acl []proto.ACL, auth []proto.Id) ([]proto.ACL, proto.Err) {
+	if plainACL(acl) {
+		return acl, proto.ErrOK
+	}
 	uniq := make([]proto.ACL, 0, len(acl))
 	for _, a := range acl {
 		dup := false
@@ -175,6 +181,29 @@ func fixupACL(acl []proto.ACL, auth []proto.Id) ([]proto.ACL, proto.Err) {
 		}
 	}
 	return out, proto.ErrOK
+}
+
+// plainACL reports whether fixupACL would return acl unchanged: the
+// common case (one world:anyone entry, or a few valid digest ids) then
+// costs no allocation.
+func plainACL(acl []proto.ACL) bool {
+	if len(acl) == 0 || len(acl) > 8 {
+		return false
+	}
+	for i, a := range acl {
+		switch {
+		case a.ID.Scheme == "world" && a.ID.ID == "anyone":
+		case a.ID.Scheme == "digest" && validDigestID(a.ID.ID):
+		default:
+			return false
+		}
+		for _, b := range acl[:i] {
+			if a == b {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // validDigestID mirrors Java's id.split(":").length == 2, where trailing
