@@ -30,7 +30,7 @@ if [ "${1:-}" = "--config" ]; then
     ZOOCFGDIR=$2
     shift 2
 fi
-ZOOCFGDIR=${ZOOCFGDIR:-$ZOOBINDIR/../conf}
+ZOOCFGDIR=${ZOOCFGDIR:-$(dirname -- "$ZOOBINDIR")/conf}
 ZOOCFG="$ZOOCFGDIR/${ZOOCFG:-zoo.cfg}"
 if [ -n "${2:-}" ]; then
     # As ZooKeeper: a bare name lives in the config dir, a path is used as is.
@@ -111,7 +111,7 @@ start() {
         echo "zkfc quorum already running as process $pid."
         exit 1
     fi
-    ZOO_LOG_DIR=${ZOO_LOG_DIR:-$ZOOBINDIR/../logs}
+    ZOO_LOG_DIR=${ZOO_LOG_DIR:-$(dirname -- "$ZOOBINDIR")/logs}
     if ! mkdir -p "$ZOO_LOG_DIR" 2>/dev/null || [ ! -w "$ZOO_LOG_DIR" ]; then
         echo "zkServer.sh: log directory $ZOO_LOG_DIR is not writable; set ZOO_LOG_DIR" >&2
         exit 1
