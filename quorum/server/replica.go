@@ -83,6 +83,12 @@ type replica struct {
 	ctlC chan func()
 
 	role role
+	// lastLeaderMsg is when the leader was last heard from. A learner
+	// never campaigns, so raft alone would let it believe in a dead
+	// leader forever; silent marks that it has not heard for too long.
+	lastLeaderMsg   time.Time
+	silent          bool
+	electionTimeout time.Duration
 	// ready is closed once the member has replayed its log and knows a
 	// leader: then it may serve clients.
 	ready chan struct{}
@@ -212,6 +218,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 		case now := <-ticker.C:
 			r.rn.Tick()
 			r.expire(now)
+			r.checkLeaderSilence(now)
 		case p := <-r.proposeC:
 			r.propose(p)
 			// Drain what else is waiting: all of it goes into one Ready and
@@ -226,12 +233,12 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 				}
 			}
 		case m := <-r.recvC:
-			_ = r.rn.Step(m)
+			r.step(m)
 		steps:
 			for n := 0; n < 256; n++ {
 				select {
 				case m := <-r.recvC:
-					_ = r.rn.Step(m)
+					r.step(m)
 				default:
 					break steps
 				}
@@ -251,6 +258,32 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			readySignalled = true
 			close(r.ready)
 		}
+	}
+}
+
+func (r *replica) step(m *raftpb.Message) {
+	if m.GetFrom() == r.role.lead && r.role.lead != raft.None {
+		r.lastLeaderMsg = time.Now()
+		if r.silent {
+			r.silent = false
+			r.lg.Info("hearing from the leader again", zap.Uint64("leader", r.role.lead))
+			r.s.roleChanged(r.role, r.role)
+		}
+	}
+	_ = r.rn.Step(m)
+}
+
+// checkLeaderSilence stops a follower or observer from serving once its
+// leader has been silent for two election timeouts.
+func (r *replica) checkLeaderSilence(now time.Time) {
+	if r.role.state == raft.StateLeader || r.role.lead == raft.None || r.silent || r.send == nil {
+		return
+	}
+	if now.Sub(r.lastLeaderMsg) > 2*r.electionTimeout {
+		r.silent = true
+		r.lg.Warn("leader silent; no longer serving clients", zap.Uint64("leader", r.role.lead),
+			zap.Duration("silent_for", now.Sub(r.lastLeaderMsg)))
+		r.s.roleChanged(r.role, role{state: r.role.state})
 	}
 }
 
@@ -409,6 +442,8 @@ func (r *replica) setRole(n role) {
 	if old == n {
 		return
 	}
+	r.lastLeaderMsg = time.Now()
+	r.silent = false
 	r.lg.Info("raft role changed", zap.Uint64("leader", n.lead), zap.String("state", n.state.String()))
 	r.s.roleChanged(old, n)
 }

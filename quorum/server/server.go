@@ -112,6 +112,7 @@ func New(cfg *config.Config, lg *zap.Logger) (*Server, error) {
 		ctlC:            make(chan func(), 1024),
 		snapCount:       uint64(snapCount),
 		proposalTimeout: 2*cfg.TickTime + 5*time.Second,
+		electionTimeout: 10 * raftTick(cfg.TickTime),
 	}
 	voters, learners := []uint64{id}, []uint64(nil)
 	s.standalone = len(cfg.Servers) <= 1 || cfg.Standalone
@@ -226,8 +227,10 @@ func (s *Server) Run(ctx context.Context) error {
 
 // raftTick is the raft tick interval: a tenth of tickTime, so the election
 // timeout (10 ticks) is one tickTime, with a floor for tiny tickTimes.
-func (s *Server) raftTick() time.Duration {
-	t := s.cfg.TickTime / 10
+func (s *Server) raftTick() time.Duration { return raftTick(s.cfg.TickTime) }
+
+func raftTick(tickTime time.Duration) time.Duration {
+	t := tickTime / 10
 	if t < 10*time.Millisecond {
 		t = 10 * time.Millisecond
 	}

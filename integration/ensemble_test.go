@@ -1,0 +1,214 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkfc-project/zkfc/integration/cluster"
+	"github.com/zkfc-project/zkfc/integration/linearize"
+)
+
+type quietLog struct{}
+
+func (quietLog) Printf(string, ...any) {}
+
+func dialAll(t *testing.T, addrs []string, seed int64, timeout time.Duration) *zk.Conn {
+	t.Helper()
+	shuffled := append([]string(nil), addrs...)
+	rand.New(rand.NewSource(seed)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	c, ev, err := zk.Connect(shuffled, timeout, zk.WithLogger(quietLog{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case e := <-ev:
+			if e.State == zk.StateHasSession {
+				t.Cleanup(c.Close)
+				return c
+			}
+		case <-deadline:
+			t.Fatal("no session within 30s")
+		}
+	}
+}
+
+// runFaults runs clients against the ensemble while faults are injected,
+// then checks the history with porcupine and that every member agrees.
+func runFaults(t *testing.T, c *cluster.Cluster, clients int, faults func(ctx context.Context)) {
+	t.Helper()
+	setup := dialAll(t, c.Addrs(), 0, 6*time.Second)
+	keys, err := linearize.Setup(setup, "/lin", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := linearize.NewHistory()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		conn := dialAll(t, c.Addrs(), int64(i+1), 6*time.Second)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			linearize.Client(ctx, h, i, conn, keys, int64(i), 8*time.Second)
+		}(i)
+	}
+	faults(ctx)
+	cancel()
+	wg.Wait()
+	ok, failed, unknown := h.Counts()
+	t.Logf("history: %d ok, %d failed CAS, %d unknown", ok, failed, unknown)
+	if ok < 50 {
+		t.Fatalf("only %d operations succeeded: the ensemble was unavailable most of the run", ok)
+	}
+	vis := filepath.Join(t.TempDir(), "history.html")
+	if err := h.Check(60*time.Second, vis); err != nil {
+		t.Fatal(err)
+	}
+	// Every member, once synced, holds the same registers, and each holds
+	// the value of some acknowledged write or a write of unknown outcome.
+	var first map[string]string
+	for i, m := range c.Members {
+		if !m.Running() {
+			continue
+		}
+		conn := dialAll(t, []string{m.Addr()}, 0, 6*time.Second)
+		got := map[string]string{}
+		for _, k := range keys {
+			if _, err := conn.Sync(k); err != nil {
+				t.Fatalf("member %d sync: %v", i+1, err)
+			}
+			d, _, err := conn.Get(k)
+			if err != nil {
+				t.Fatalf("member %d get %s: %v", i+1, k, err)
+			}
+			got[k] = string(d)
+		}
+		if first == nil {
+			first = got
+		} else if fmt.Sprint(first) != fmt.Sprint(got) {
+			t.Fatalf("members disagree: %v vs member %d %v", first, i+1, got)
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+func TestEnsemble3LinearizableUnderKillsAndPartitions(t *testing.T) {
+	c := cluster.Start(t, cluster.Ours, 3, cluster.Options{TickTime: 500 * time.Millisecond, Proxied: true})
+	runFaults(t, c, 5, func(ctx context.Context) {
+		step := func(what string, f func()) {
+			t.Logf("%s: %s", time.Now().Format("15:04:05.000"), what)
+			f()
+		}
+		sleepCtx(ctx, 2*time.Second)
+		l, err := c.WaitLeader(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step(fmt.Sprintf("kill -9 leader (member %d)", l+1), c.Members[l].Kill)
+		sleepCtx(ctx, 3*time.Second)
+		step(fmt.Sprintf("restart member %d", l+1), func() {
+			if err := c.Members[l].Restart(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		sleepCtx(ctx, 3*time.Second)
+		l, err = c.WaitLeader(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step(fmt.Sprintf("partition leader (member %d)", l+1), func() { c.Partition(l) })
+		sleepCtx(ctx, 4*time.Second)
+		step(fmt.Sprintf("heal member %d", l+1), func() { c.Heal(l) })
+		sleepCtx(ctx, 3*time.Second)
+		f := (c.Leader() + 1) % 3
+		step(fmt.Sprintf("kill -9 follower (member %d)", f+1), c.Members[f].Kill)
+		sleepCtx(ctx, 2*time.Second)
+		step(fmt.Sprintf("restart member %d", f+1), func() {
+			if err := c.Members[f].Restart(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		sleepCtx(ctx, 3*time.Second)
+		for _, m := range c.Members {
+			if err := m.WaitServing(20 * time.Second); err != nil {
+				t.Fatalf("member %d did not come back: %v", m.ID, err)
+			}
+		}
+	})
+}
+
+func TestEnsemble5SurvivesTwoLosses(t *testing.T) {
+	c := cluster.Start(t, cluster.Ours, 5, cluster.Options{TickTime: 500 * time.Millisecond})
+	runFaults(t, c, 4, func(ctx context.Context) {
+		sleepCtx(ctx, 2*time.Second)
+		l, err := c.WaitLeader(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := (l + 1) % 5
+		t.Logf("kill -9 leader %d and follower %d", l+1, f+1)
+		c.Members[l].Kill()
+		c.Members[f].Kill()
+		sleepCtx(ctx, 4*time.Second)
+		if _, err := c.WaitLeader(10 * time.Second); err != nil {
+			t.Fatalf("3 of 5 members left and no leader: %v", err)
+		}
+		for _, i := range []int{l, f} {
+			if err := c.Members[i].Restart(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sleepCtx(ctx, 3*time.Second)
+		for _, m := range c.Members {
+			if err := m.WaitServing(20 * time.Second); err != nil {
+				t.Fatalf("member %d did not rejoin: %v", m.ID, err)
+			}
+		}
+	})
+}
+
+func TestEnsembleObserverServesAndForwardsWrites(t *testing.T) {
+	c := cluster.Start(t, cluster.Ours, 4, cluster.Options{TickTime: 500 * time.Millisecond, Observers: 1})
+	obs := c.Members[3]
+	if m := obs.Mode(); m != "observer" {
+		t.Fatalf("member 4 mode %q, want observer", m)
+	}
+	conn := dialAll(t, []string{obs.Addr()}, 0, 6*time.Second)
+	if _, err := conn.Create("/via-observer", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write through the observer: %v", err)
+	}
+	other := dialAll(t, []string{c.Members[0].Addr()}, 0, 6*time.Second)
+	other.Sync("/via-observer")
+	if d, _, err := other.Get("/via-observer"); err != nil || string(d) != "x" {
+		t.Fatalf("write via observer not replicated: %q %v", d, err)
+	}
+	// The observer does not vote: with two of three voters gone, the
+	// remaining voter and the observer have no quorum.
+	l, _ := c.WaitLeader(10 * time.Second)
+	for i := 0; i < 3; i++ {
+		if i != l {
+			c.Members[i].Kill()
+			break
+		}
+	}
+	c.Members[l].Kill()
+	time.Sleep(3 * time.Second)
+	if m := obs.Mode(); m == "observer" || m == "leader" {
+		t.Fatalf("observer still serves (mode %q) without a voting quorum", m)
+	}
+}
