@@ -191,10 +191,11 @@ func TestSelfFenceOnQuorumLoss(t *testing.T) {
 	if r := demoRole(t, p.demos[1]); r != "standby" {
 		t.Fatalf("nn2's service became %s while ZooKeeper was frozen", r)
 	}
-	st, err := a.Status()
-	if err != nil || !strings.Contains(st.Transitions[len(st.Transitions)-1].Reason, "self-fenced") {
-		t.Fatalf("nn1's last transition does not say self-fenced: %+v %v", st.Transitions, err)
-	}
+	// The status is published once the demote action has returned.
+	zkfcenv.WaitFor(t, 10*time.Second, "nn1's status to record the self-fence", func() bool {
+		st, err := a.Status()
+		return err == nil && st.Role == "standby" && strings.Contains(st.Transitions[len(st.Transitions)-1].Reason, "self-fenced")
+	})
 	p.zk.Cont(t)
 	zkfcenv.WaitFor(t, 60*time.Second, "an active after the thaw", func() bool {
 		return a.Role() == "active" || p.zkfcs[1].Role() == "active"

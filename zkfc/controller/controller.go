@@ -348,11 +348,6 @@ func (c *Controller) handleHealth(h healthUpdate) {
 	if was.state != h.state {
 		c.lg.Info("health changed", zap.String("from", was.state), zap.String("to", h.state))
 	}
-	if !h.healthy && h.known && c.joined && !c.paused {
-		// Hadoop's quitElection(needFence=true): the breadcrumb stays so
-		// the next active fences this service.
-		c.quit(true, "service "+h.state)
-	}
 }
 
 func (c *Controller) handleEvent(ev elector.Event) {
@@ -378,10 +373,10 @@ func (c *Controller) handleEvent(ev elector.Event) {
 			}
 		}
 		c.paused = c.el.Paused()
+		// Registered for as long as the session lives, in the election or
+		// not (ceded, unhealthy): failover --to finds nodes here.
+		c.register()
 		if c.joined {
-			if err := c.el.Register(c.cfg.Self); err != nil {
-				c.lastErr = err.Error()
-			}
 			c.wantAttempt = true
 		}
 	case elector.Disconnected:
@@ -488,7 +483,16 @@ func (c *Controller) tick() {
 }
 
 func (c *Controller) reconcile(now time.Time) {
-	if !c.connected || c.paused || c.fatal != nil {
+	if c.fatal != nil || c.paused {
+		return
+	}
+	if c.joined && c.health.known && !c.health.healthy {
+		// Hadoop's quitElection(needFence=true): the breadcrumb stays so
+		// the next active fences this service. Level-triggered, so a
+		// service that failed while paused quits on resume.
+		c.quit(true, "service "+c.health.state)
+	}
+	if !c.connected {
 		return
 	}
 	if !c.joined {
@@ -496,9 +500,7 @@ func (c *Controller) reconcile(now time.Time) {
 		case c.health.known && c.health.healthy && !c.cfg.Self.NoFailover && !now.Before(c.notBefore):
 			c.joined = true
 			c.wantAttempt = true
-			if err := c.el.Register(c.cfg.Self); err != nil {
-				c.lastErr = err.Error()
-			}
+			c.register()
 			c.lg.Info("joining the election")
 		case c.role == Initializing && c.health.known:
 			// Not a candidate (unhealthy or no-failover): the first outcome
@@ -563,7 +565,7 @@ func (c *Controller) higherPriorityWaiting(now time.Time) bool {
 		return false
 	}
 	for _, m := range members {
-		if m.NodeID != c.cfg.Self.NodeID && !m.NoFailover && m.Priority > c.cfg.Self.Priority {
+		if m.NodeID != c.cfg.Self.NodeID && m.Candidate && !m.NoFailover && m.Priority > c.cfg.Self.Priority {
 			c.prioWait = now.Add(c.cfg.PriorityDelay)
 			c.lg.Info("deferring to a higher-priority candidate", zap.String("node", m.NodeID), zap.Duration("for", c.cfg.PriorityDelay))
 			return true
@@ -634,7 +636,7 @@ func (c *Controller) failPromotion(now time.Time, reason string) {
 	}
 	c.holdsLock = false
 	c.joined = false
-	_ = c.el.Unregister(c.cfg.Self.NodeID)
+	c.register()
 	c.notBefore = now.Add(c.backoff)
 	c.backoff = min(2*c.backoff, c.cfg.BackoffMax)
 }
@@ -663,11 +665,11 @@ func (c *Controller) quit(needFence bool, reason string) {
 				c.lg.Warn("delete breadcrumb", zap.Error(err))
 			}
 		}
-		_ = c.el.Unregister(c.cfg.Self.NodeID)
 	}
 	c.holdsLock = false
 	c.joined = false
 	c.wantAttempt = false
+	c.register()
 	c.lg.Info("quit the election", zap.String("reason", reason), zap.Bool("need_fence", needFence))
 	if c.role != Standby {
 		c.setRole(Standby, reason)
@@ -710,6 +712,19 @@ func (c *Controller) reopen() {
 		return
 	}
 	c.epoch = epoch
+}
+
+// register publishes this node in the member registry, with whether it is
+// currently a candidate.
+func (c *Controller) register() {
+	if !c.connected {
+		return
+	}
+	self := c.cfg.Self
+	self.Candidate = c.joined
+	if err := c.el.Register(self); err != nil {
+		c.lg.Warn("member registration", zap.Error(err))
+	}
 }
 
 func (c *Controller) checkDrift() {

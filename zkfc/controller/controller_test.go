@@ -403,7 +403,7 @@ func TestPrepareFailoverRefusesNoFailoverAndUnhealthy(t *testing.T) {
 func TestPriorityDefersToHigherCandidate(t *testing.T) {
 	f := newFixture(t)
 	f.c.cfg.PriorityDelay = 2 * time.Second
-	f.el.members = []elector.Info{{NodeID: "big", Priority: 10}}
+	f.el.members = []elector.Info{{NodeID: "big", Priority: 10, Candidate: true}}
 	healthy(f)
 	if got := strings.Join(f.log, "|"); got != "" || f.c.role != Initializing {
 		t.Fatalf("did not defer: calls %q role %s", got, f.c.role)

@@ -49,6 +49,9 @@ type Info struct {
 	Token      uint64 `json:"token,omitempty"`
 	Priority   int    `json:"priority,omitempty"`
 	NoFailover bool   `json:"no_failover,omitempty"`
+	// Candidate: in the member registry, whether the node is in the
+	// election right now (healthy, not ceded, not backing off).
+	Candidate bool `json:"candidate,omitempty"`
 }
 
 // Kind is what happened.
@@ -567,7 +570,8 @@ func (e *Elector) SetPaused(on bool) error {
 	if err != nil {
 		return fmt.Errorf("set %s to %v: %w", p, on, err)
 	}
-	e.paused.Store(on)
+	// e.paused is left to the pinger, which emits PauseChanged when it
+	// sees the flag flip, here as on every other node.
 	return nil
 }
 

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zkfc-project/zkfc/integration/zkfcenv"
+	"github.com/zkfc-project/zkfc/integration/zkfcenv/apache"
 	"go.uber.org/zap"
 )
 
@@ -27,7 +27,7 @@ func waitKind(t *testing.T, e *Elector, epoch uint64, k Kind) {
 // one lock winner, the loser's watch firing, breadcrumb versioning, the
 // token counter, and a new session bumping the epoch and dropping the lock.
 func TestElectorAgainstApache(t *testing.T) {
-	zk := zkfcenv.StartApache(t, 500*time.Millisecond)
+	zk := apache.StartApache(t, 500*time.Millisecond)
 	servers := []string{zk.Addr}
 	lg := zap.NewNop()
 	const cp = "/zkfc/test"

@@ -1,10 +1,9 @@
-// Package zkfcenv holds test helpers for zkfc's integration tests: a
-// standalone Apache ZooKeeper 3.8 on loopback, and process handles for the
-// zkfc binary and the demo service.
+// Package apache starts a standalone Apache ZooKeeper 3.8 on loopback for
+// zkfc's tests (the elector's and the integration suite's).
 //
 // It must never be imported by non-test code, and everything it starts is
 // stopped by t.Cleanup.
-package zkfcenv
+package apache
 
 import (
 	"fmt"
