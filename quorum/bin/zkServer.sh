@@ -15,7 +15,9 @@
 #
 # Environment: ZOO_LOG_DIR (daemon output, default ../logs next to this
 # script), ZOOPIDFILE (default <dataDir>/zookeeper_server.pid),
-# ZOO_START_TIMEOUT and ZOO_STOP_TIMEOUT (seconds, default 30).
+# ZOO_START_TIMEOUT and ZOO_STOP_TIMEOUT (seconds, default 30),
+# ZOO_QUORUM_WAIT (seconds start waits for an ensemble member's port,
+# default 5).
 
 set -u
 
@@ -79,6 +81,7 @@ resolve() {
             dataDir=*) cfg_dataDir=${line#dataDir=} ;;
             clientHost=*) cfg_clientHost=${line#clientHost=} ;;
             clientPort=*) cfg_clientPort=${line#clientPort=} ;;
+            mode=*) cfg_mode=${line#mode=} ;;
         esac
     done <<< "$out"
     ZOOPIDFILE=${ZOOPIDFILE:-$cfg_dataDir/zookeeper_server.pid}
@@ -126,9 +129,15 @@ start() {
         kill -TERM "$pid"
         exit 1
     fi
-    # Wait until the client port answers (a member still electing answers
-    # too, which is enough to know it started), or the process dies.
-    for ((i = 0; i < ${ZOO_START_TIMEOUT:-30} * 4; i++)); do
+    # Wait until the client port answers, or the process dies. A member of
+    # an ensemble may only open its port once a majority is up, and the
+    # members are started one by one: for those, a live process after
+    # ZOO_QUORUM_WAIT seconds counts as started.
+    local start_wait=${ZOO_START_TIMEOUT:-30}
+    if [ "${cfg_mode:-}" = quorum ]; then
+        start_wait=${ZOO_QUORUM_WAIT:-5}
+    fi
+    for ((i = 0; i < start_wait * 4; i++)); do
         if ! kill -0 "$pid" 2>/dev/null; then
             echo "FAILED TO START"
             tail -n 20 "$out" >&2
@@ -141,7 +150,13 @@ start() {
         fi
         sleep 0.25
     done
-    echo "FAILED TO START (port $cfg_clientPort did not answer within ${ZOO_START_TIMEOUT:-30}s; see $out)"
+    if [ "${cfg_mode:-}" = quorum ]; then
+        echo "STARTED (port $cfg_clientPort answers once a majority of the ensemble is up)"
+        return 0
+    fi
+    echo "FAILED TO START (port $cfg_clientPort did not answer within ${start_wait}s; see $out)"
+    kill -TERM "$pid" 2>/dev/null
+    rm -f "$ZOOPIDFILE"
     exit 1
 }
 
