@@ -264,6 +264,7 @@ func TestSSHFenceKillsListener(t *testing.T) {
 	if rep.FencedBy != "ssh" {
 		t.Fatalf("report %s", rep)
 	}
+	t.Logf("%s", rep)
 	if err := v.dead(t); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("victim ended with %v, want killed", err)
 	}
@@ -469,11 +470,15 @@ func TestSSHDefaultCommandNeedsTools(t *testing.T) {
 }
 
 // A remote command that hangs is cut off at the method's timeout, and it
-// does not live on on the target.
+// does not live on on the target. The command may start only after the
+// local side has given up (the remote login shell's rc files can be slow),
+// so the test waits for it to start before checking that it ends.
 func TestSSHCommandTimeout(t *testing.T) {
 	s := startSSHD(t)
-	const marker = "61.4242"
-	f, err := New([]MethodConfig{{Type: "ssh", Timeout: 1500 * time.Millisecond, SSH: s.config("sleep " + marker)}}, nil, zaptest.NewLogger(t))
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	// The pid file appears only once the sleep runs.
+	cmd := "sleep 61 & echo $! > " + shQuote(pidFile) + "; wait"
+	f, err := New([]MethodConfig{{Type: "ssh", Timeout: 1500 * time.Millisecond, SSH: s.config(cmd)}}, nil, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,32 +487,15 @@ func TestSSHCommandTimeout(t *testing.T) {
 		t.Fatalf("Fence() = %v; report %s", err, rep)
 	}
 	for i := 0; ; i++ {
-		pids := processesWith("sleep " + marker)
-		if len(pids) == 0 {
-			break
+		if b, err := os.ReadFile(pidFile); err == nil && strings.HasSuffix(string(b), "\n") {
+			break // complete line: the shell's echo is done
 		}
-		if i == 200 {
-			t.Fatalf("remote sleep still running: pids %v", pids)
+		if i == 600 {
+			t.Fatal("the remote command never started")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// processesWith lists live processes whose command line contains s.
-func processesWith(s string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err == nil && strings.Contains(strings.ReplaceAll(string(cmdline), "\x00", " "), s) && alive(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	waitGone(t, readPID(t, pidFile))
 }
 
 // An unreachable SSH server fails the method and the next one runs,
