@@ -558,11 +558,19 @@ func (c *Config) resolveMember() error {
 	}
 	c.MyID = id
 	if c.member() == nil && !c.Standalone {
-		ids := make([]string, len(c.Servers))
-		for i, s := range c.Servers {
-			ids[i] = strconv.FormatUint(s.ID, 10)
-		}
-		return fmt.Errorf("%s: id %d is not among the server.N lines of %s (%s); fix myid or add server.%d", myidPath, id, c.Source, strings.Join(ids, ", "), id)
+		return fmt.Errorf("%s: %w", myidPath, c.notMember(id))
+	}
+	return c.SetMember(id)
+}
+
+// SetMember makes this configuration that of member id (what Load does
+// with the content of dataDir/myid): it checks that id has a server.N line
+// and takes the member's client address from it when clientPort is absent.
+// For callers that know the id without a myid file.
+func (c *Config) SetMember(id uint64) error {
+	c.MyID = id
+	if c.member() == nil && !c.Standalone {
+		return c.notMember(id)
 	}
 	if m := c.member(); m != nil {
 		if pt, ok := c.Raw["peerType"]; ok && (pt == "observer") != m.Observer {
@@ -570,6 +578,14 @@ func (c *Config) resolveMember() error {
 		}
 	}
 	return c.applyMemberClientPort()
+}
+
+func (c *Config) notMember(id uint64) error {
+	ids := make([]string, len(c.Servers))
+	for i, s := range c.Servers {
+		ids[i] = strconv.FormatUint(s.ID, 10)
+	}
+	return fmt.Errorf("id %d is not among the server.N lines of %s (%s); fix myid or add server.%d", id, c.Source, strings.Join(ids, ", "), id)
 }
 
 // member returns this member's server line, or nil.

@@ -418,3 +418,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSetMember(t *testing.T) {
+	text := "dataDir=/d\nserver.1=a:1:2;2181\nserver.2=b:1:2;127.0.0.2:2182\n"
+	tests := []struct {
+		id       uint64
+		wantAddr string
+		wantErr  string
+	}{
+		{1, ":2181", ""},
+		{2, "127.0.0.2:2182", ""},
+		{9, "", "id 9 is not among the server.N lines of zoo.cfg (1, 2); fix myid or add server.9"},
+	}
+	for _, tt := range tests {
+		c := parse(t, text, nil)
+		err := c.SetMember(tt.id)
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("SetMember(%d) = %v, want %q", tt.id, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || c.MyID != tt.id || c.ClientAddr() != tt.wantAddr {
+			t.Errorf("SetMember(%d): err %v, MyID %d, ClientAddr %q; want %q", tt.id, err, c.MyID, c.ClientAddr(), tt.wantAddr)
+		}
+	}
+}
