@@ -1,7 +1,8 @@
 // Package fencing makes sure a former active node can no longer serve
-// before another node is promoted: first by asking it to step down
-// (graceful), then by killing its service over SSH, then by any local
-// command the operator trusts (shell).
+// before another node is promoted, trying the methods in the order the
+// operator lists them: typically asking it to step down (graceful), then
+// killing its service over SSH, then a local command such as a power-off
+// (shell).
 //
 // A method reports success only on positive confirmation that the target is
 // fenced. This package must never turn doubt into success: an unreachable
