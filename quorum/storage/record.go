@@ -62,38 +62,74 @@ func appendRecord(buf []byte, t recType, data []byte) []byte {
 	return finishRecord(buf, start)
 }
 
+// badness classifies a record that does not parse.
+type badness int
+
+const (
+	good     badness = iota
+	cleanEnd         // end of buf, or only zeros from here on
+	tornLike         // what an interrupted write leaves; torn if nothing valid follows
+	damaged          // no interrupted write leaves this: always corruption
+)
+
+// sectorSize is the unit a disk writes atomically. An interrupted write
+// leaves whole sectors (or pages) unwritten, and unwritten space in a
+// segment reads as zeros: it was preallocated, or lies past a truncation.
+const sectorSize = 512
+
 // parseRecord decodes the record at off. It returns the type, the data
-// (aliasing buf), and the offset of the next record. ok=false with
-// reason=="" means a clean end: off is at the end of buf or every byte from
-// off on is zero. ok=false with a reason means a bad record at off.
-func parseRecord(buf []byte, off int) (t recType, data []byte, next int, ok bool, reason string) {
+// (aliasing buf) and the offset of the next record, or why it cannot.
+//
+// A torn write and a flipped bit both fail the CRC; they are told apart by
+// what a torn write must leave behind. Headers never straddle a sector
+// (records are 8-byte aligned), so a torn header is all zeros or cut off
+// by the end of the file, never a nonsense length; and a record whose data
+// is torn has at least one of its sectors still all zeros, or runs past
+// the end of the file.
+func parseRecord(buf []byte, off int) (t recType, data []byte, next int, bad badness, reason string) {
 	rest := buf[off:]
 	if len(rest) < headerSize {
 		if allZero(rest) {
-			return 0, nil, off, false, ""
+			return 0, nil, off, cleanEnd, ""
 		}
-		return 0, nil, off, false, fmt.Sprintf("partial header (%d bytes)", len(rest))
+		return 0, nil, off, tornLike, fmt.Sprintf("partial header (%d bytes)", len(rest))
 	}
 	n := binary.LittleEndian.Uint32(rest)
 	sum := binary.LittleEndian.Uint32(rest[4:])
 	switch {
 	case n == 0 && sum == 0:
 		if allZero(rest) {
-			return 0, nil, off, false, ""
+			return 0, nil, off, cleanEnd, ""
 		}
-		return 0, nil, off, false, "zero header followed by data"
+		return 0, nil, off, tornLike, "zero header followed by data"
 	case n == 0:
-		return 0, nil, off, false, "zero record length"
+		return 0, nil, off, damaged, "zero record length"
 	case n > MaxRecordSize:
-		return 0, nil, off, false, fmt.Sprintf("record length %d exceeds limit %d", n, MaxRecordSize)
+		return 0, nil, off, damaged, fmt.Sprintf("record length %d exceeds limit %d", n, MaxRecordSize)
 	case uint64(n) > uint64(len(rest)-headerSize):
-		return 0, nil, off, false, fmt.Sprintf("record length %d runs past end of file (%d bytes left)", n, len(rest)-headerSize)
+		return 0, nil, off, tornLike, fmt.Sprintf("record length %d runs past end of file (%d bytes left)", n, len(rest)-headerSize)
 	}
 	payload := rest[headerSize : headerSize+int(n)]
 	if crc32.Checksum(payload, crcTable) != sum {
-		return 0, nil, off, false, "crc mismatch"
+		if hasZeroSector(buf, off, off+headerSize+int(n)) {
+			return 0, nil, off, tornLike, "crc mismatch"
+		}
+		return 0, nil, off, damaged, "crc mismatch"
 	}
-	return recType(payload[0]), payload[1:], off + alignUp(headerSize+int(n)), true, ""
+	return recType(payload[0]), payload[1:], off + alignUp(headerSize+int(n)), good, ""
+}
+
+// hasZeroSector reports whether the part of some disk sector that falls in
+// buf[from:to] is all zeros.
+func hasZeroSector(buf []byte, from, to int) bool {
+	for lo := from; lo < to; {
+		hi := min((lo/sectorSize+1)*sectorSize, to)
+		if allZero(buf[lo:hi]) {
+			return true
+		}
+		lo = hi
+	}
+	return false
 }
 
 // validRecordAfter reports whether any aligned offset after off holds a

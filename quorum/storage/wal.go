@@ -279,16 +279,17 @@ func (w *WAL) openTail() error {
 
 // walkSegment checks the header record of img against name and calls visit
 // for every later record. It returns the offset after the last valid
-// record. A bad record with no valid record anywhere after it is returned
-// as torn (a candidate torn write, for the caller to judge); one with a
-// valid record after it is returned as err.
+// record. A bad record that looks like an interrupted write and has no
+// valid record anywhere after it is returned as torn, for the caller to
+// judge (only the newest segment may end so); any other bad record is
+// returned as err.
 func walkSegment(path string, img []byte, name segmentName, visit func(off int, t recType, data []byte) error) (end int, torn *CorruptError, err error) {
 	corrupt := func(off int, format string, args ...any) *CorruptError {
 		return &CorruptError{File: path, Offset: int64(off), Reason: fmt.Sprintf(format, args...)}
 	}
-	t, data, off, ok, reason := parseRecord(img, 0)
-	if !ok {
-		if reason == "" {
+	t, data, off, bad, reason := parseRecord(img, 0)
+	if bad != good {
+		if bad == cleanEnd {
 			reason = "missing segment header"
 		}
 		return 0, nil, corrupt(0, "%s", reason)
@@ -299,11 +300,13 @@ func walkSegment(path string, img []byte, name segmentName, visit func(off int, 
 	}
 	for off < len(img) { // every record advances off by at least 16 bytes
 		recOff := off
-		t, data, next, ok, reason := parseRecord(img, off)
-		if !ok {
-			if reason == "" {
-				return off, nil, nil
-			}
+		t, data, next, bad, reason := parseRecord(img, off)
+		switch bad {
+		case cleanEnd:
+			return off, nil, nil
+		case damaged:
+			return off, nil, corrupt(off, "%s", reason)
+		case tornLike:
 			if p, found := validRecordAfter(img, off); found {
 				return off, nil, corrupt(off, "%s (a valid record follows at offset %d)", reason, p)
 			}
