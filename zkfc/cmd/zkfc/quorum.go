@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -21,6 +23,7 @@ import (
 
 func init() {
 	register("quorum", "run one member of the ZooKeeper-compatible quorum from a zoo.cfg", cmdQuorum)
+	EmbeddedQuorum = startEmbeddedQuorum
 }
 
 const quorumUsage = `zkfc quorum: run one member of the ZooKeeper-compatible quorum.
@@ -145,4 +148,104 @@ func printResolved(w io.Writer, c *qconfig.Config) {
 	fmt.Fprintf(w, "mode=%s\nmyid=%d\ndataDir=%s\ndataLogDir=%s\nclientHost=%s\nclientPort=%d\nservers=%d\n",
 		mode, c.MyID, c.DataDir, c.DataLogDir, c.ClientPortAddress, c.ClientPort, len(c.Servers))
 	fmt.Fprintf(w, "tickTime=%s\n", strconv.FormatInt(c.TickTime.Milliseconds(), 10))
+}
+
+// startEmbeddedQuorum runs the quorum member of a zkfc configuration (its
+// quorum section) inside the zkfc process; see EmbeddedQuorum in run.go.
+func startEmbeddedQuorum(ctx context.Context, q zkfcconfig.Quorum, lg *zap.Logger) (string, <-chan error, error) {
+	cfg, err := embeddedConfig(q, os.Getenv("SERVER_JVMFLAGS")+" "+os.Getenv("JVMFLAGS"))
+	if err != nil {
+		return "", nil, err
+	}
+	for _, w := range cfg.Warnings {
+		lg.Warn(w)
+	}
+	srv, err := server.New(cfg, lg)
+	if err != nil {
+		return "", nil, err
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := srv.Run(ctx)
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+		done <- err
+		close(done)
+	}()
+	return dialAddr(cfg), done, nil
+}
+
+// embeddedConfig turns the quorum section into the configuration of a
+// member: quorum.config_file is a zoo.cfg used as is (its dataDir/myid
+// names the member); otherwise the fields become the zoo.cfg an operator
+// would have written, so they go through the same validation. The peer
+// address doubles as the election port, which the raft-based server does
+// not use.
+func embeddedConfig(q zkfcconfig.Quorum, jvmFlags string) (*qconfig.Config, error) {
+	if q.ConfigFile != "" {
+		return qconfig.Load(q.ConfigFile, jvmFlags)
+	}
+	host, port, err := net.SplitHostPort(q.ClientListen)
+	if err != nil {
+		return nil, fmt.Errorf("quorum.client_listen %q: %w", q.ClientListen, err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "dataDir=%s\nclientPort=%s\nadmin.enableServer=false\n", q.DataDir, port)
+	if host != "" {
+		fmt.Fprintf(&b, "clientPortAddress=%s\n", host)
+	}
+	for i, m := range q.Members {
+		peer, err := zooHostPort(m.Peer)
+		if err != nil {
+			return nil, fmt.Errorf("quorum.members[%d].peer %q: %w", i, m.Peer, err)
+		}
+		peerPort := peer[strings.LastIndexByte(peer, ':')+1:]
+		fmt.Fprintf(&b, "server.%d=%s:%s", m.ID, peer, peerPort)
+		if m.Client != "" {
+			client, err := zooHostPort(m.Client)
+			if err != nil {
+				return nil, fmt.Errorf("quorum.members[%d].client %q: %w", i, m.Client, err)
+			}
+			fmt.Fprintf(&b, ";%s", client)
+		}
+		b.WriteString("\n")
+	}
+	cfg, err := qconfig.Parse(strings.NewReader(b.String()), "quorum section", qconfig.ParseJVMFlags(jvmFlags))
+	if err != nil {
+		return nil, err
+	}
+	// The member's own client address is quorum.client_listen.
+	for i := range cfg.Servers {
+		if cfg.Servers[i].ID == q.ID {
+			cfg.Servers[i].ClientHost, cfg.Servers[i].ClientPort = "", 0
+		}
+	}
+	if err := cfg.SetMember(q.ID); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// zooHostPort writes host:port as a server.N line wants it (IPv6 in
+// brackets).
+func zooHostPort(hp string) (string, error) {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", err
+	}
+	if host == "" {
+		return "", errors.New("missing host")
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// dialAddr is where a client on this host reaches the member: its bound
+// address, or loopback when it listens on all addresses.
+func dialAddr(c *qconfig.Config) string {
+	host := c.ClientPortAddress
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(c.ClientPort))
 }

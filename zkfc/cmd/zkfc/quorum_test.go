@@ -13,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+
+	zkfcconfig "github.com/zkfc-project/zkfc/zkfc/config"
 )
 
 // freePort returns a loopback port that was free a moment ago.
@@ -365,5 +369,89 @@ func TestZkServerScriptLifecycle(t *testing.T) {
 	out, code = runScript(t, sh, env, "version")
 	if code != 0 || !strings.Contains(out, "zkfc ") {
 		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+func TestEmbeddedConfig(t *testing.T) {
+	three := []zkfcconfig.QuorumMember{
+		{ID: 1, Peer: "10.0.0.1:2888", Client: "10.0.0.1:2181"},
+		{ID: 2, Peer: "[fd00::2]:2888", Client: "[fd00::2]:2181"},
+		{ID: 3, Peer: "10.0.0.3:2888"},
+	}
+	tests := []struct {
+		name       string
+		q          zkfcconfig.Quorum
+		wantErr    string
+		wantDial   string
+		standalone bool
+		servers    int
+	}{
+		{"single member", zkfcconfig.Quorum{ID: 1, DataDir: "/d", ClientListen: "127.0.0.1:2181",
+			Members: []zkfcconfig.QuorumMember{{ID: 1, Peer: "127.0.0.1:2888"}}}, "", "127.0.0.1:2181", true, 1},
+		{"three members, listening on all addresses", zkfcconfig.Quorum{ID: 2, DataDir: "/d", ClientListen: ":2181", Members: three},
+			"", "127.0.0.1:2181", false, 3},
+		{"bound client address", zkfcconfig.Quorum{ID: 3, DataDir: "/d", ClientListen: "10.0.0.3:2182", Members: three},
+			"", "10.0.0.3:2182", false, 3},
+		{"not a member", zkfcconfig.Quorum{ID: 4, DataDir: "/d", ClientListen: ":2181", Members: three},
+			"id 4 is not among the server.N lines of quorum section (1, 2, 3)", "", false, 0},
+		{"bad client_listen", zkfcconfig.Quorum{ID: 1, DataDir: "/d", ClientListen: "2181", Members: three},
+			`quorum.client_listen "2181"`, "", false, 0},
+		{"bad peer", zkfcconfig.Quorum{ID: 1, DataDir: "/d", ClientListen: ":2181",
+			Members: []zkfcconfig.QuorumMember{{ID: 1, Peer: "nohost"}}}, `quorum.members[0].peer "nohost"`, "", false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := embeddedConfig(tt.q, "-Dzookeeper.snapCount=500")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := dialAddr(cfg); got != tt.wantDial {
+				t.Errorf("dial %q, want %q", got, tt.wantDial)
+			}
+			if cfg.Standalone != tt.standalone || len(cfg.Servers) != tt.servers || cfg.MyID != tt.q.ID || cfg.SnapCount != 500 || cfg.AdminEnabled {
+				t.Errorf("standalone %v servers %d myid %d snapCount %d admin %v", cfg.Standalone, len(cfg.Servers), cfg.MyID, cfg.SnapCount, cfg.AdminEnabled)
+			}
+		})
+	}
+	t.Run("config_file", func(t *testing.T) {
+		path, _ := writeZooCfg(t, t.TempDir(), 2999, "")
+		cfg, err := embeddedConfig(zkfcconfig.Quorum{ConfigFile: path}, "")
+		if err != nil || cfg.ClientPort != 2999 || cfg.Source != path {
+			t.Errorf("cfg %+v, err %v", cfg, err)
+		}
+	})
+}
+
+// TestEmbeddedQuorumRuns starts the member zkfc run would host and stops
+// it through its context.
+func TestEmbeddedQuorumRuns(t *testing.T) {
+	port := freePort(t)
+	peer := freePort(t)
+	q := zkfcconfig.Quorum{Enabled: true, ID: 1, DataDir: t.TempDir(), ClientListen: fmt.Sprintf("127.0.0.1:%d", port),
+		Members: []zkfcconfig.QuorumMember{{ID: 1, Peer: fmt.Sprintf("127.0.0.1:%d", peer)}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, done, err := EmbeddedQuorum(ctx, q, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr != q.ClientListen {
+		t.Errorf("client address %q, want %q", addr, q.ClientListen)
+	}
+	waitFor(t, "the embedded member to answer srvr", func() bool { return strings.Contains(askSrvr(addr), "Mode: standalone") })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("member stopped with %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("member did not stop after its context ended")
 	}
 }
