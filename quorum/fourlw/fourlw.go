@@ -448,11 +448,12 @@ func wchp(src Source) string {
 const javaDate = "Mon Jan 02 15:04:05 MST 2006"
 
 // writeExpirySets writes ZooKeeper's ExpiryQueue dump: items grouped by
-// expiry time, earliest first.
+// expiry time, earliest first. ZooKeeper's buckets are tick-aligned; ours
+// are the printed second, so no two buckets print the same time.
 func writeExpirySets[T any](b *strings.Builder, name string, items []T, expire func(T) time.Time, line func(T) string) {
 	groups := map[int64][]T{}
 	for _, it := range items {
-		k := expire(it).UnixMilli()
+		k := expire(it).Unix()
 		groups[k] = append(groups[k], it)
 	}
 	keys := make([]int64, 0, len(groups))

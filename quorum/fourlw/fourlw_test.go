@@ -131,7 +131,8 @@ func TestGolden(t *testing.T) {
 			a.Expire, b.Expire = exp, exp
 			st.Connections = []ConnStats{a, b, {Remote: "127.0.0.1:56714", Expire: time.Date(2026, 11, 23, 6, 8, 23, 0, utc)}}
 			return &fakeSource{stats: st, sessions: []Session{
-				{ID: sessB, Expire: exp, Ephemerals: []string{"/b"}},
+				// Expiry times within one second share a bucket.
+				{ID: sessB, Expire: exp.Add(900 * time.Millisecond), Ephemerals: []string{"/b"}},
 				{ID: sessA, Expire: exp, Ephemerals: []string{"/app/e2", "/app/e1"}},
 			}}
 		}, func(s string) string {
