@@ -1014,9 +1014,19 @@ func tryHandshake(addr string, req proto.ConnectRequest, wantID int64) (string, 
 	resp, err := r.Handshake(req)
 	if err != nil {
 		r.Close()
-		return "no response: " + closedText(errors.Unwrap(err)), nil, nil
+		if closedText(errors.Unwrap(err)) == "closed" {
+			return "refused", nil, nil
+		}
+		return "no response: " + err.Error(), nil, nil
 	}
-	return handshakeText(resp, wantID), r, nil
+	out := handshakeText(resp, wantID)
+	if strings.HasPrefix(out, "refused timeout=0 passwdLen=16") {
+		// Apache answers a refused handshake with an all-zero response
+		// and closes, but it may close before the answer is written (a
+		// race seen on the self-check); clients treat both alike.
+		out = "refused"
+	}
+	return out, r, nil
 }
 
 func scenarioSessions(e env, tr *zkenv.Transcript) error {
@@ -1091,8 +1101,12 @@ func scenarioSessions(e env, tr *zkenv.Transcript) error {
 	}
 	tr.Printf("reconnect with a wrong password: %s", out)
 	if r != nil {
-		tr.Printf("  connection closed after refusal: %v", r.WaitClosed(10*time.Second))
+		if out == "refused" {
+			tr.Printf("  connection closed after refusal: %v", r.WaitClosed(10*time.Second))
+		}
 		r.Close()
+	} else if out == "refused" {
+		tr.Printf("  connection closed after refusal: true")
 	}
 	out, r, err = tryHandshake(e.addr(), proto.ConnectRequest{TimeOut: 10000, SessionID: bs.SessionID, Passwd: bs.Passwd, LastZxidSeen: b.LastZxid}, bs.SessionID)
 	if err != nil {
@@ -1330,12 +1344,18 @@ func scenarioFourLetterWords(e env, tr *zkenv.Transcript) error {
 			return err
 		}
 		tr.Printf("%s first line starts %q", w, strings.SplitN(out, " ", 3)[0]+" "+strings.SplitN(out, " ", 3)[1])
+		// Client lines come in hash order and include other connections
+		// of the moment; keep the distinct kinds, sorted, as one key.
 		var keys []string
+		clients := map[string]bool{}
 		for _, l := range strings.Split(out, "\n") {
 			switch {
 			case strings.HasPrefix(l, " /"):
 				if strings.Contains(l, fmt.Sprintf(":%d[", myPort)) || strings.Contains(l, "[0]") {
-					keys = append(keys, "client "+consKeys(l))
+					if len(clients) == 0 {
+						keys = append(keys, "<clients>")
+					}
+					clients[consKeys(l)] = true
 				}
 			case strings.Contains(l, ":"):
 				k, v, _ := strings.Cut(l, ":")
@@ -1347,7 +1367,12 @@ func scenarioFourLetterWords(e env, tr *zkenv.Transcript) error {
 				keys = append(keys, "unkeyed: "+digits.ReplaceAllString(l, "N"))
 			}
 		}
-		tr.Printf("%s keys %v", w, keys)
+		kinds := make([]string, 0, len(clients))
+		for k := range clients {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		tr.Printf("%s keys %v, clients %v", w, keys, kinds)
 	}
 	out, err = flw("mntr")
 	if err != nil {
@@ -1535,7 +1560,19 @@ func scenarioRobustness(e env, tr *zkenv.Transcript) error {
 		if err := r.WriteFrame(proto.AppendFrame(nil, &proto.RequestHeader{Xid: 1, Type: op}, &proto.PathRequest{Path: e.root})); err != nil {
 			return err
 		}
-		tr.Printf("opcode %d: %s", op, answerText(r, true))
+		// Only the reply is compared: Apache closes the connection after an
+		// Unimplemented reply, but asynchronously, so whether a following
+		// ping is still answered is a race.
+		f, err := r.ReadFrame()
+		var h proto.ReplyHeader
+		if err == nil {
+			err = proto.Unmarshal(f, &h)
+		}
+		if err != nil {
+			tr.Printf("opcode %d: no reply: %s", op, closedText(err))
+		} else {
+			tr.Printf("opcode %d: reply xid=%d err=%s", op, h.Xid, h.Err)
+		}
 		r.Close()
 	}
 	return check("opcodes")
