@@ -51,16 +51,19 @@ func (s *Server) roleChanged(old, n role) {
 		// ZooKeeper's leader does when it starts tracking sessions.
 		s.sessions.renewAll()
 	}
-	if n.lead == raft.None && old.lead != raft.None {
-		// Without a leader no write can commit and reads may be stale:
-		// stop serving, as a ZooKeeper member without quorum does, so
-		// clients move to a member that has one.
-		s.serving.Store(false)
-		s.closeAllConns("lost contact with the leader")
-	}
 	if n.lead != raft.None {
 		s.serving.Store(true)
 	}
+}
+
+// leaderGone is called when this member has had no leader, or has not
+// heard from it, for longer than an election: no write can commit and
+// reads may be stale, so it stops serving, as a ZooKeeper member without
+// quorum does, and clients move to a member that has one. A short
+// election does not get here: clients ride it out.
+func (s *Server) leaderGone() {
+	s.serving.Store(false)
+	s.closeAllConns("lost contact with the leader")
 }
 
 // resetSessions renews every session's deadline after the tree was
@@ -144,8 +147,7 @@ func (h peerHandler) SnapshotSent(peer uint64, ok bool) {
 }
 
 func (h peerHandler) PeerLost(peer uint64) {
-	connected := h.s.transport.Connected()
-	h.ctl(func() { h.s.rep.leaderLost(peer, connected) })
+	h.ctl(func() { h.s.rep.leaderLost(peer) })
 }
 
 // ReceiveApp takes session touches a follower forwards to the leader.

@@ -120,7 +120,9 @@ func (f fourSource) Conf() []string {
 		dirSize(filepath.Join(f.s.logDir(), "version-2", "wal")))
 }
 
-func (f fourSource) Env() []fourlw.KV { return fourlw.ProcessEnv(fourlw.FullVersion(Version, buildTime)) }
+func (f fourSource) Env() []fourlw.KV {
+	return fourlw.ProcessEnv(fourlw.FullVersion(Version, buildTime))
+}
 
 func (f fourSource) Watches() []fourlw.Watch {
 	var out []fourlw.Watch

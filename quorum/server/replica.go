@@ -64,6 +64,7 @@ type replica struct {
 
 	proposeC chan *proposal
 	pending  map[uint64]*proposal
+	held     []*proposal
 	nextID   uint64
 	reads    []*readWaiter
 	readSeq  uint64
@@ -89,6 +90,8 @@ type replica struct {
 	lastLeaderMsg   time.Time
 	silent          bool
 	electionTimeout time.Duration
+	leaderlessSince time.Time
+	tick            time.Duration
 	// ready is closed once the member has replayed its log and knows a
 	// leader: then it may serve clients.
 	ready chan struct{}
@@ -203,6 +206,7 @@ func encodeProposal(e *tree.Entry) []byte {
 }
 
 func (r *replica) run(ctx context.Context, tick time.Duration) {
+	r.tick = tick
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	if st := r.rn.Status(); len(st.Config.Voters.IDs()) == 1 && st.Config.Voters.IDs()[r.id] == struct{}{} {
@@ -267,7 +271,7 @@ func (r *replica) step(m *raftpb.Message) {
 		if r.silent {
 			r.silent = false
 			r.lg.Info("hearing from the leader again", zap.Uint64("leader", r.role.lead))
-			r.s.roleChanged(r.role, r.role)
+			r.s.serving.Store(true)
 		}
 	}
 	_ = r.rn.Step(m)
@@ -276,14 +280,22 @@ func (r *replica) step(m *raftpb.Message) {
 // checkLeaderSilence stops a follower or observer from serving once its
 // leader has been silent for two election timeouts.
 func (r *replica) checkLeaderSilence(now time.Time) {
-	if r.role.state == raft.StateLeader || r.role.lead == raft.None || r.silent || r.send == nil {
+	if r.send == nil || r.role.state == raft.StateLeader || r.silent {
+		return
+	}
+	if r.role.lead == raft.None {
+		if !r.leaderlessSince.IsZero() && now.Sub(r.leaderlessSince) > r.electionTimeout {
+			r.silent = true
+			r.lg.Warn("no leader elected; no longer serving clients", zap.Duration("leaderless_for", now.Sub(r.leaderlessSince)))
+			r.s.leaderGone()
+		}
 		return
 	}
 	if now.Sub(r.lastLeaderMsg) > 2*r.electionTimeout {
 		r.silent = true
 		r.lg.Warn("leader silent; no longer serving clients", zap.Uint64("leader", r.role.lead),
 			zap.Duration("silent_for", now.Sub(r.lastLeaderMsg)))
-		r.s.roleChanged(r.role, role{state: r.role.state})
+		r.s.leaderGone()
 	}
 }
 
@@ -298,35 +310,67 @@ func (r *replica) propose(p *proposal) {
 	r.nextID++
 	p.id = r.id<<48 | r.nextID
 	binary.BigEndian.PutUint64(p.data, p.id)
+	p.expires = time.Now().Add(r.proposalTimeout)
+	if r.role.lead == raft.None {
+		// Mid-election: hold the proposal until there is a leader, so a
+		// short election costs clients latency rather than errors.
+		r.held = append(r.held, p)
+		return
+	}
+	r.submit(p)
+}
+
+func (r *replica) submit(p *proposal) {
 	if err := r.rn.Propose(p.data); err != nil {
 		p.done(0, tree.Result{}, errDropped)
 		return
 	}
-	p.expires = time.Now().Add(r.proposalTimeout)
 	r.pending[p.id] = p
+}
+
+// releaseHeld proposes what was held during an election.
+func (r *replica) releaseHeld() {
+	held := r.held
+	r.held = nil
+	for _, p := range held {
+		r.submit(p)
+	}
 }
 
 // expire fails proposals and syncs that waited too long: after a leader
 // change a forwarded proposal may be lost without a trace.
 func (r *replica) expire(now time.Time) {
+	kept := r.held[:0]
+	for _, p := range r.held {
+		if now.After(p.expires) {
+			p.done(0, tree.Result{}, errDropped)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	r.held = kept
 	for id, p := range r.pending {
 		if now.After(p.expires) {
 			delete(r.pending, id)
 			p.done(0, tree.Result{}, errDropped)
 		}
 	}
-	kept := r.reads[:0]
+	keptReads := r.reads[:0]
 	for _, w := range r.reads {
 		if now.After(w.expires) {
 			w.done(false)
 			continue
 		}
-		kept = append(kept, w)
+		keptReads = append(keptReads, w)
 	}
-	r.reads = kept
+	r.reads = keptReads
 }
 
 func (r *replica) failPending(err error) {
+	for _, p := range r.held {
+		p.done(0, tree.Result{}, err)
+	}
+	r.held = nil
 	for id, p := range r.pending {
 		p.done(0, tree.Result{}, err)
 		delete(r.pending, id)
@@ -444,6 +488,12 @@ func (r *replica) setRole(n role) {
 	}
 	r.lastLeaderMsg = time.Now()
 	r.silent = false
+	if n.lead == raft.None && old.lead != raft.None {
+		r.leaderlessSince = time.Now()
+	}
+	if n.lead != raft.None {
+		r.releaseHeld()
+	}
 	r.lg.Info("raft role changed", zap.Uint64("leader", n.lead), zap.String("state", n.state.String()))
 	r.s.roleChanged(old, n)
 }
@@ -555,11 +605,13 @@ func (r *replica) snapshot() error {
 
 // leaderLost is called (on the raft goroutine) when the inbound connection
 // from peer dropped with an EOF or reset: its process most likely died. If
-// peer was our leader, the surviving voter with the lowest id campaigns at
-// once instead of waiting out the election timeout; the others grant their
-// votes because the campaign is marked as a leadership transfer. Only one
-// member campaigns, so votes do not split.
-func (r *replica) leaderLost(peer uint64, connected map[uint64]bool) {
+// peer was our leader, the surviving voters campaign at once instead of
+// waiting out the election timeout, in order of id, a few ticks apart, so
+// that one candidate is usually alone and wins in one round trip. The
+// campaign is marked as a leadership transfer, so voters grant it even
+// though they heard from the old leader a moment ago; that is safe because
+// every voter's vote still requires an up-to-date log.
+func (r *replica) leaderLost(peer uint64) {
 	if r.role.lead != peer || r.role.state != raft.StateFollower {
 		return
 	}
@@ -568,22 +620,37 @@ func (r *replica) leaderLost(peer uint64, connected map[uint64]bool) {
 	if _, ok := voters[r.id]; !ok {
 		return // learners never campaign
 	}
-	var alive []uint64
+	var rest []uint64
 	for id := range voters {
-		if id == peer {
-			continue
-		}
-		if id == r.id || connected[id] {
-			alive = append(alive, id)
+		if id != peer {
+			rest = append(rest, id)
 		}
 	}
-	sort.Slice(alive, func(i, j int) bool { return alive[i] < alive[j] })
-	if len(alive) == 0 || alive[0] != r.id {
+	sort.Slice(rest, func(i, j int) bool { return rest[i] < rest[j] })
+	rank := sort.Search(len(rest), func(i int) bool { return rest[i] >= r.id })
+	term := st.GetTerm()
+	campaign := func() {
+		// Only if nothing happened meanwhile: same term, leader still gone.
+		cur := r.rn.BasicStatus()
+		if cur.GetTerm() != term || (cur.Lead != peer && cur.Lead != raft.None) || cur.RaftState != raft.StateFollower {
+			return
+		}
+		r.lg.Info("leader's connection dropped; campaigning at once", zap.Uint64("old_leader", peer), zap.Int("rank", rank))
+		typ := raftpb.MessageType_MsgTimeoutNow
+		_ = r.rn.Step(&raftpb.Message{Type: &typ, From: u64(peer), To: u64(r.id), Term: u64(term)})
+	}
+	if rank == 0 {
+		campaign()
 		return
 	}
-	r.lg.Info("leader's connection dropped; campaigning at once", zap.Uint64("old_leader", peer))
-	typ := raftpb.MessageType_MsgTimeoutNow
-	_ = r.rn.Step(&raftpb.Message{Type: &typ, From: u64(peer), To: u64(r.id), Term: u64(st.GetTerm())})
+	// Later ranks wait long enough for the first candidate's round trip.
+	delay := time.Duration(rank) * 3 * r.tick
+	time.AfterFunc(delay, func() {
+		select {
+		case r.ctlC <- campaign:
+		default:
+		}
+	})
 }
 
 // raftLogger adapts zap to raft's Logger interface.
