@@ -25,35 +25,47 @@ func readProperties(text string) ([]property, error) {
 	text = strings.TrimPrefix(text, "\uFEFF")
 	lines := splitLines(text)
 	var out []property
-	for i := 0; i < len(lines); i++ {
-		start := i + 1
-		line := strings.TrimLeft(lines[i], " \t\f")
-		if line == "" || line[0] == '#' || line[0] == '!' {
-			continue
-		}
-		// Join continuation lines: a line ending in an odd number of
-		// backslashes continues on the next one, whose leading whitespace
-		// is dropped. Bounded by the number of lines.
-		var logical strings.Builder
-		for {
-			if !endsWithOddBackslashes(line) || i+1 >= len(lines) {
-				if endsWithOddBackslashes(line) {
-					line = line[:len(line)-1] // a trailing lone backslash at EOF is dropped, as Java does
-				}
-				logical.WriteString(line)
-				break
+	var logical strings.Builder
+	start := 0
+	for i, raw := range lines {
+		line := strings.TrimLeft(raw, " \t\f")
+		// As in Java's LineReader, blank and comment lines are recognised
+		// whenever nothing has been collected yet, even right after a
+		// continuation that contributed nothing ("\" alone on a line).
+		if logical.Len() == 0 {
+			if line == "" || line[0] == '#' || line[0] == '!' {
+				continue
 			}
+			start = i + 1
+		}
+		// A line ending in an odd number of backslashes continues on the
+		// next one (whose leading whitespace is dropped); at the end of
+		// the input the lone backslash is dropped.
+		if endsWithOddBackslashes(line) {
 			logical.WriteString(line[:len(line)-1])
-			i++
-			line = strings.TrimLeft(lines[i], " \t\f")
+			if i+1 < len(lines) {
+				continue
+			}
+		} else {
+			logical.WriteString(line)
+		}
+		if logical.Len() == 0 {
+			continue
 		}
 		key, value, err := splitKeyValue(logical.String())
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", start, err)
 		}
-		out = append(out, property{key: strings.TrimSpace(key), value: strings.TrimSpace(value), line: start})
+		logical.Reset()
+		out = append(out, property{key: javaTrim(key), value: javaTrim(value), line: start})
 	}
 	return out, nil
+}
+
+// javaTrim is Java's String.trim, which ZooKeeper applies to keys and
+// values: it strips every character up to and including the space.
+func javaTrim(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool { return r <= ' ' })
 }
 
 // splitLines splits on \n, \r\n and a lone \r, the line terminators Java
