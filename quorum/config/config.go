@@ -355,7 +355,8 @@ func (p *parser) build() (*Config, error) {
 		p.warn(fmt.Sprintf("%s: autopurge.snapRetainCount %d is below the minimum; using %d", p.source, c.AutopurgeSnapRetainCount, MinSnapRetainCount))
 		c.AutopurgeSnapRetainCount = MinSnapRetainCount
 	}
-	c.AutopurgePurgeInterval = time.Duration(p.fileInt("autopurge.purgeInterval", 0, 0, " of hours")) * time.Hour
+	// ZooKeeper disables purging for any interval <= 0.
+	c.AutopurgePurgeInterval = time.Duration(max(0, p.fileInt("autopurge.purgeInterval", 0, math.MinInt32, " of hours"))) * time.Hour
 
 	c.ExtendedTypesEnabled = p.propBool("extendedTypesEnabled", false)
 	c.Emulate353TTLNodes = p.propBool("emulate353TTLNodes", false)

@@ -90,6 +90,7 @@ func TestParseValues(t *testing.T) {
 			func(c *Config) any { return [2]any{c.AutopurgeSnapRetainCount, len(c.Warnings)} }, [2]any{3, 1}},
 		{"snapRetainCount kept", "autopurge.snapRetainCount=9", nil, func(c *Config) any { return c.AutopurgeSnapRetainCount }, 9},
 		{"purgeInterval hours", "autopurge.purgeInterval=2", nil, func(c *Config) any { return c.AutopurgePurgeInterval }, 2 * time.Hour},
+		{"negative purgeInterval disables", "autopurge.purgeInterval=-1", nil, func(c *Config) any { return c.AutopurgePurgeInterval }, time.Duration(0)},
 		{"extended types in file", "extendedTypesEnabled=true", nil, func(c *Config) any { return c.ExtendedTypesEnabled }, true},
 		{"extended types from -D", "", map[string]string{"zookeeper.extendedTypesEnabled": "TRUE"}, func(c *Config) any { return c.ExtendedTypesEnabled }, true},
 		{"emulate353 from -D", "", map[string]string{"zookeeper.emulate353TTLNodes": "true"}, func(c *Config) any { return c.Emulate353TTLNodes }, true},

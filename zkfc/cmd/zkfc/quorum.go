@@ -62,6 +62,12 @@ Examples:
 func cmdQuorum(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Once the first signal has started the clean shutdown, restore the
+	// default action so that a second Ctrl-C ends a shutdown that hangs.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	return quorumMain(ctx, args, os.Getenv, os.Stdout, os.Stderr)
 }
 
