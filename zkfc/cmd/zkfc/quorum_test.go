@@ -364,7 +364,11 @@ func TestZkServerScriptLifecycle(t *testing.T) {
 	}
 	logs, _ := filepath.Glob(filepath.Join(dir, "logs", "zookeeper-test-server-*.out"))
 	if len(logs) != 1 {
-		t.Errorf("daemon output files: %v", logs)
+		t.Fatalf("daemon output files: %v", logs)
+	}
+	// stop sent SIGTERM: the member must have shut down cleanly.
+	if b, _ := os.ReadFile(logs[0]); !strings.Contains(string(b), "quorum member stopped cleanly") {
+		t.Errorf("daemon output lacks the clean-stop line:\n%s", b)
 	}
 	out, code = runScript(t, sh, env, "version")
 	if code != 0 || !strings.Contains(out, "zkfc ") {
