@@ -17,7 +17,6 @@ type aclList struct {
 	acl  []proto.ACL
 	key  string
 	refs int
-	idx  int32 // position in a snapshot's ACL table, set while writing one
 }
 
 type aclCache struct {

@@ -195,7 +195,7 @@ func (t *Tree) create(e *Entry, op int32, path string, data []byte, acl []proto.
 		parent.pzxid = e.Zxid
 	}
 	n := &node{
-		path: path, name: path[strings.LastIndexByte(path, '/')+1:], parent: parent, data: data,
+		path: path, parent: parent, data: data,
 		czxid: e.Zxid, mzxid: e.Zxid, pzxid: e.Zxid, ctime: e.Time, mtime: e.Time, owner: owner,
 	}
 	t.insert(n, t.acls.intern(fixed))

@@ -299,8 +299,12 @@ func Restore(r io.Reader) (*Tree, error) {
 	}
 
 	nn := s.count(1<<40, "node")
-	all := make([]*node, 0, min(nn, 1<<22))
-	aclOf := make([]int32, 0, min(nn, 1<<22))
+	// Size hints are capped: a corrupt count must not allocate much
+	// before the checksum is seen.
+	hint := min(nn, 1<<22)
+	all := make([]*node, 0, hint)
+	aclOf := make([]int32, 0, hint)
+	t.nodes = make(map[string]*node, hint)
 	for i := 0; i < nn && s.err == nil; i++ {
 		n := &node{path: s.string(), data: s.buffer()}
 		ai := s.int()
@@ -336,11 +340,6 @@ func Restore(r io.Reader) (*Tree, error) {
 
 	for i, n := range all {
 		if n.path != "/" {
-			j := len(n.path) - 1
-			for n.path[j] != '/' {
-				j--
-			}
-			n.name = n.path[j+1:]
 			n.parent = t.nodes[parentPath(n.path)]
 			if n.parent == nil {
 				return nil, fmt.Errorf("%w: node %q has no parent", ErrCorruptSnapshot, n.path)
@@ -349,7 +348,7 @@ func Restore(r io.Reader) (*Tree, error) {
 		if n.kind() == kindEphemeral && t.sessions[n.owner] == nil {
 			return nil, fmt.Errorf("%w: ephemeral %q of unknown session 0x%x", ErrCorruptSnapshot, n.path, n.owner)
 		}
-		t.insert(n, lists[aclOf[i]])
+		t.link(n, lists[aclOf[i]])
 	}
 	for _, l := range lists {
 		if l.refs == 0 {

@@ -31,7 +31,6 @@ const (
 // and the client-visible cversion is derived from it in stat().
 type node struct {
 	path     string
-	name     string // suffix of path, shares its memory
 	parent   *node
 	children map[string]*node // nil while the node has none
 	data     []byte           // never modified in place: readers may keep it
@@ -66,6 +65,10 @@ func ownerKind(owner int64) kind {
 	}
 	return kindEphemeral
 }
+
+// name is the last segment of the path; it shares the path's memory,
+// and is not stored, which saves 16 bytes on every node.
+func (n *node) name() string { return n.path[strings.LastIndexByte(n.path, '/')+1:] }
 
 func (n *node) kind() kind { return ownerKind(n.owner) }
 
@@ -137,13 +140,13 @@ type Tree struct {
 // ACL world:anyone:READ and aversion -1.
 func New() *Tree {
 	t := newEmpty()
-	root := &node{path: "/", name: ""}
+	root := &node{path: "/"}
 	t.insert(root, t.acls.intern(proto.OpenACL))
-	zk := &node{path: pathZooKeeper, name: "zookeeper", parent: root}
+	zk := &node{path: pathZooKeeper, parent: root}
 	t.insert(zk, t.acls.intern(proto.OpenACL))
-	quota := &node{path: pathQuota, name: "quota", parent: zk}
+	quota := &node{path: pathQuota, parent: zk}
 	t.insert(quota, t.acls.intern(proto.OpenACL))
-	cfg := &node{path: pathConfig, name: "config", parent: zk, aversion: -1}
+	cfg := &node{path: pathConfig, parent: zk, aversion: -1}
 	t.insert(cfg, t.acls.intern([]proto.ACL{{Perms: proto.PermRead, ID: proto.WorldAnyone}}))
 	return t
 }
@@ -162,14 +165,21 @@ func newEmpty() *Tree {
 // tree) into every index and takes a reference on acl. It is the exact
 // inverse of remove, which is what makes multi rollback simple.
 func (t *Tree) insert(n *node, acl *aclList) {
+	t.nodes[n.path] = n
+	t.link(n, acl)
+	t.logUndo(undo{op: undoInsert, n: n})
+}
+
+// link does insert's work except the path index, which Restore fills
+// while reading.
+func (t *Tree) link(n *node, acl *aclList) {
 	n.acl = acl
 	t.acls.acquire(acl)
-	t.nodes[n.path] = n
 	if p := n.parent; p != nil {
 		if p.children == nil {
 			p.children = make(map[string]*node, 1)
 		}
-		p.children[n.name] = n
+		p.children[n.name()] = n
 	}
 	t.dataSize += int64(len(n.path) + len(n.data))
 	switch n.kind() {
@@ -184,14 +194,13 @@ func (t *Tree) insert(n *node, acl *aclList) {
 		}
 		t.ephemeralCount++
 	}
-	t.logUndo(undo{op: undoInsert, n: n})
 }
 
 // remove unlinks a childless n from every index and drops its ACL reference.
 func (t *Tree) remove(n *node) {
 	delete(t.nodes, n.path)
 	if p := n.parent; p != nil {
-		delete(p.children, n.name)
+		delete(p.children, n.name())
 		if len(p.children) == 0 {
 			p.children = nil
 		}
