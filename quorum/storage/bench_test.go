@@ -26,14 +26,23 @@ func benchDir(b *testing.B) string {
 
 // BenchmarkSave measures one Save (one fdatasync) of n 200-byte entries.
 func BenchmarkSave(b *testing.B) {
-	for _, prealloc := range []bool{true, false} {
+	for _, prealloc := range []string{"fallocate", "zeroed", "none"} {
 		for _, n := range []int{1, 64} {
-			b.Run(fmt.Sprintf("entries=%d/prealloc=%v", n, prealloc), func(b *testing.B) {
-				w, err := CreateWithOptions(benchDir(b), zap.NewNop(), Options{NoPreallocate: !prealloc})
+			b.Run(fmt.Sprintf("entries=%d/prealloc=%s", n, prealloc), func(b *testing.B) {
+				w, err := CreateWithOptions(benchDir(b), zap.NewNop(), Options{NoPreallocate: prealloc == "none"})
 				if err != nil {
 					b.Fatal(err)
 				}
 				defer w.Close()
+				if prealloc == "zeroed" {
+					zeros := make([]byte, DefaultSegmentSize-w.off)
+					if _, err := w.f.WriteAt(zeros, w.off); err != nil {
+						b.Fatal(err)
+					}
+					if err := w.f.Sync(); err != nil {
+						b.Fatal(err)
+					}
+				}
 				data := []byte(strings.Repeat("d", 200))
 				batch := make([]*raftpb.Entry, n)
 				next := uint64(1)

@@ -14,9 +14,11 @@ import (
 //	then zero padding up to the next multiple of recordAlign
 //
 // A length of zero is never written, so an all-zero header is what a
-// preallocated, never-written tail looks like. Alignment lets a reader that
-// meets a bad record probe the rest of the file for a later valid record,
-// which is how a torn last write is told apart from damage in the middle.
+// preallocated, never-written tail looks like. Alignment keeps every header
+// inside one disk sector, and lets a reader that meets a bad record probe
+// the rest of the file for a later valid record: a torn last write has
+// nothing valid after it, damage in the middle does (see parseRecord for
+// the rest of the evidence).
 const (
 	headerSize  = 8
 	recordAlign = 8
