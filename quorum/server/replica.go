@@ -84,6 +84,12 @@ type replica struct {
 	ctlC chan func()
 
 	role role
+	// members is the configured membership, which the leader restores
+	// after removing a member that lost its data.
+	members      []member
+	removing     map[uint64]bool
+	pendingConf  uint64
+	warnedBehind bool
 	// lastLeaderMsg is when the leader was last heard from. A learner
 	// never campaigns, so raft alone would let it believe in a dead
 	// leader forever; silent marks that it has not heard for too long.
@@ -97,6 +103,11 @@ type replica struct {
 	ready chan struct{}
 }
 
+type member struct {
+	id      uint64
+	learner bool
+}
+
 const entryHeader = 8 // proposal id before the tree entry
 
 func u64(v uint64) *uint64 { return &v }
@@ -108,7 +119,14 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 	r.mem = raft.NewMemoryStorage()
 	r.snapper = storage.NewSnapshotter(snapDir, r.lg)
 	r.pending = map[uint64]*proposal{}
+	r.removing = map[uint64]bool{}
 	r.ready = make(chan struct{})
+	for _, id := range voters {
+		r.members = append(r.members, member{id: id})
+	}
+	for _, id := range learners {
+		r.members = append(r.members, member{id: id, learner: true})
+	}
 	var err error
 	if !storage.Exist(walDir) {
 		r.wal, err = storage.Create(walDir, r.lg)
@@ -223,6 +241,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			r.rn.Tick()
 			r.expire(now)
 			r.checkLeaderSilence(now)
+			r.ensureMembers()
 		case p := <-r.proposeC:
 			r.propose(p)
 			// Drain what else is waiting: all of it goes into one Ready and
@@ -266,6 +285,28 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 }
 
 func (r *replica) step(m *raftpb.Message) {
+	switch m.GetType() {
+	case raftpb.MessageType_MsgHeartbeat:
+		// A leader that remembers us further along than our log reaches
+		// (we lost our data directory) would make raft panic. Never let a
+		// heartbeat advance our commit index past what we hold; the leader
+		// will find out from our rejected appends and re-add us.
+		if last, _ := r.mem.LastIndex(); m.GetCommit() > last {
+			st := r.rn.BasicStatus()
+			if !r.warnedBehind {
+				r.warnedBehind = true
+				r.lg.Warn("the leader believes this member holds entries it does not have (data directory lost?); waiting to be re-added",
+					zap.Uint64("leader_commit", m.GetCommit()), zap.Uint64("last_index", last))
+			}
+			m.Commit = u64(st.GetCommit())
+		}
+	case raftpb.MessageType_MsgAppResp:
+		if r.role.state == raft.StateLeader && m.GetReject() {
+			if pr, ok := r.rn.Status().Progress[m.GetFrom()]; ok && m.GetRejectHint() < pr.Match {
+				r.memberLostData(m.GetFrom(), m.GetRejectHint(), pr.Match)
+			}
+		}
+	}
 	if m.GetFrom() == r.role.lead && r.role.lead != raft.None {
 		r.lastLeaderMsg = time.Now()
 		if r.silent {
@@ -275,6 +316,57 @@ func (r *replica) step(m *raftpb.Message) {
 		}
 	}
 	_ = r.rn.Step(m)
+}
+
+// memberLostData handles, on the leader, a member whose log is shorter than
+// what it once acknowledged: it lost its data directory. Raft never moves a
+// follower's progress backwards, so the member is removed from the
+// configuration and, once that is applied, added again (ensureMembers) with
+// fresh progress; it then catches up from entries or the snapshot.
+func (r *replica) memberLostData(id, has, acked uint64) {
+	if r.removing[id] || r.pendingConf != 0 {
+		return
+	}
+	r.lg.Warn("member lost data it had acknowledged; removing and re-adding it so it can catch up",
+		zap.Uint64("member", id), zap.Uint64("its_last_index", has), zap.Uint64("acknowledged", acked))
+	cc := &raftpb.ConfChange{Type: raftpb.ConfChangeType_ConfChangeRemoveNode.Enum(), NodeId: u64(id)}
+	if err := r.rn.ProposeConfChange(cc); err != nil {
+		r.lg.Warn("propose member removal", zap.Error(err))
+		return
+	}
+	r.removing[id] = true
+	r.pendingConf = id
+}
+
+// ensureMembers, on the leader, adds back any configured member missing
+// from the raft configuration (after memberLostData removed it, possibly
+// under an earlier leader). One change at a time.
+func (r *replica) ensureMembers() {
+	if r.role.state != raft.StateLeader || r.pendingConf != 0 || r.confSt == nil {
+		return
+	}
+	have := map[uint64]bool{}
+	for _, id := range r.confSt.GetVoters() {
+		have[id] = true
+	}
+	for _, id := range r.confSt.GetLearners() {
+		have[id] = true
+	}
+	for _, m := range r.members {
+		if have[m.id] {
+			continue
+		}
+		typ := raftpb.ConfChangeType_ConfChangeAddNode
+		if m.learner {
+			typ = raftpb.ConfChangeType_ConfChangeAddLearnerNode
+		}
+		if err := r.rn.ProposeConfChange(&raftpb.ConfChange{Type: typ.Enum(), NodeId: u64(m.id)}); err != nil {
+			return
+		}
+		r.lg.Info("re-adding member to the configuration", zap.Uint64("member", m.id), zap.Bool("observer", m.learner))
+		r.pendingConf = m.id
+		return
+	}
 }
 
 // checkLeaderSilence stops a follower or observer from serving once its
@@ -488,6 +580,11 @@ func (r *replica) setRole(n role) {
 	}
 	r.lastLeaderMsg = time.Now()
 	r.silent = false
+	if n.state != raft.StateLeader {
+		// A conf change proposed as leader may never commit; the next
+		// leader's ensureMembers takes over.
+		r.pendingConf = 0
+	}
 	if n.lead == raft.None && old.lead != raft.None {
 		r.leaderlessSince = time.Now()
 	}
@@ -543,6 +640,14 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 			var cc raftpb.ConfChange
 			if err := gproto.Unmarshal(e.Data, &cc); err == nil {
 				r.confSt = r.rn.ApplyConfChange(&cc)
+				if cc.GetNodeId() == r.pendingConf {
+					r.pendingConf = 0
+				}
+				if cc.GetType() != raftpb.ConfChangeType_ConfChangeRemoveNode {
+					delete(r.removing, cc.GetNodeId())
+				}
+				r.lg.Info("configuration changed", zap.String("change", cc.GetType().String()), zap.Uint64("member", cc.GetNodeId()),
+					zap.Uint64s("voters", r.confSt.GetVoters()), zap.Uint64s("learners", r.confSt.GetLearners()))
 			}
 		case raftpb.EntryType_EntryConfChangeV2:
 			var cc raftpb.ConfChangeV2
@@ -591,7 +696,12 @@ func (r *replica) snapshot() error {
 	}
 	prev := r.snapshotIndex
 	r.snapshotIndex = r.appliedIndex
-	const keep = 10000
+	// Keep a tail of the log so a follower a little behind catches up from
+	// entries; one further behind gets the snapshot.
+	keep := r.snapCount
+	if keep > 10000 {
+		keep = 10000
+	}
 	if r.appliedIndex > keep {
 		if err := r.mem.Compact(r.appliedIndex - keep); err != nil && !errors.Is(err, raft.ErrCompacted) {
 			return err
