@@ -433,7 +433,11 @@ func (t *Tree) multi(e *Entry, req *proto.MultiRequest) Result {
 
 func multiResult(op int32, body proto.Record) proto.MultiResult {
 	switch op {
-	case proto.OpCreate2, proto.OpCreateContainer, proto.OpCreateTTL:
+	case proto.OpCreate2:
+		// Inside a multi, 3.8 answers create2 like create: the path only
+		// (observed with a raw client; TestDifferentialAgainstZooKeeper).
+		return proto.MultiResult{Type: proto.OpCreate, Body: &proto.PathResponse{Path: body.(*proto.Create2Response).Path}}
+	case proto.OpCreateContainer, proto.OpCreateTTL:
 		// ZooKeeper's CreateResult with a stat always says create2.
 		return proto.MultiResult{Type: proto.OpCreate2, Body: body}
 	case proto.OpSetData:

@@ -77,7 +77,7 @@ func TestMultiResults(t *testing.T) {
 				{Type: proto.OpCheck},
 				{Type: proto.OpSetData, Body: &proto.StatResponse{}},
 				{Type: proto.OpDelete},
-				{Type: proto.OpCreate2, Body: &proto.Create2Response{}},
+				{Type: proto.OpCreate, Body: &proto.PathResponse{Path: "/m2"}},
 				{Type: proto.OpCreate2, Body: &proto.Create2Response{}},
 				{Type: proto.OpCreate2, Body: &proto.Create2Response{}},
 			},
@@ -142,8 +142,8 @@ func TestMultiZxidAndCounters(t *testing.T) {
 		t.Errorf("failed multi has events %v", fail.Events)
 	}
 	r := h.do(proto.OpMulti, &proto.MultiRequest{Ops: []proto.MultiOp{
-		mop(proto.OpCreate2, &proto.CreateRequest{Path: "/q/n", ACL: proto.OpenACL, Flags: proto.ModePersistentSequential}),
-		mop(proto.OpCreate2, &proto.CreateRequest{Path: "/q/n", ACL: proto.OpenACL, Flags: proto.ModePersistentSequential}),
+		mop(proto.OpCreateTTL, &proto.CreateTTLRequest{Path: "/q/n", ACL: proto.OpenACL, Flags: proto.ModeTTLSequential, TTL: 9}),
+		mop(proto.OpCreateTTL, &proto.CreateTTLRequest{Path: "/q/n", ACL: proto.OpenACL, Flags: proto.ModeTTLSequential, TTL: 9}),
 	}})
 	res := r.Resp.(*proto.MultiResponse).Results
 	a, b := res[0].Body.(*proto.Create2Response), res[1].Body.(*proto.Create2Response)
