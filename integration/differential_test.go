@@ -65,6 +65,9 @@ func (c serverConfig) options() zkenv.Options {
 		o.JVMFlags = []string{
 			"-Dzookeeper.extendedTypesEnabled=true",
 			"-Dzookeeper.DigestAuthenticationProvider.superDigest=" + digestID(superUser, superPassword),
+			// Reap empty containers and expired TTL nodes every 100ms
+			// rather than every minute, for scenarioReaper.
+			"-Dznode.container.checkIntervalMs=100",
 		}
 	}
 	return o
@@ -98,6 +101,7 @@ func scenarios() []scenario {
 	return []scenario{
 		{"create_modes", cfgExtended, scenarioCreateModes},
 		{"ttl_disabled", cfgPlain, scenarioTTLDisabled},
+		{"reaper", cfgExtended, scenarioReaper},
 		{"errors", cfgExtended, scenarioErrors},
 		{"data_stats", cfgExtended, scenarioDataStats},
 		{"acl", cfgExtended, scenarioACL},
@@ -273,12 +277,93 @@ func scenarioCreateModes(e env, tr *zkenv.Transcript) error {
 	tr.Printf("create other prefix -> suffix=%q %s", seqSuffix(p, seqParent+"/other-"), errText(err))
 	dump(c, tr, seqParent)
 
-	// The container is reaped once it is empty, but only by a periodic
-	// check (every minute by default), so the transcript records the
-	// state right after its child is deleted, which must still be there.
-	tr.Printf("delete container child %s", errText(c.Delete(e.path("container/child"), -1)))
-	ok, _, err := c.Exists(e.path("container"))
-	tr.Printf("container exists right after its child's delete: %v %s", ok, errText(err))
+	return nil
+}
+
+// waitEvents collects up to n notifications on r, pinging between reads so
+// that the session stays alive; it gives up after about 30s.
+func waitEvents(r *zkenv.RawConn, n int) ([]string, error) {
+	var got []string
+	for i := 0; i < 60 && len(got) < n; i++ {
+		ev, ok, err := r.NextEvent(500 * time.Millisecond)
+		if err != nil {
+			return got, err
+		}
+		if ok {
+			got = append(got, evText(ev))
+			continue
+		}
+		rep, err := r.Ping()
+		if err != nil {
+			return got, err
+		}
+		for _, ev := range rep.Events {
+			got = append(got, evText(ev))
+		}
+	}
+	return got, nil
+}
+
+// scenarioReaper: empty containers that once had a child and childless TTL
+// nodes past their TTL are deleted by the server (checkIntervalMs=100).
+func scenarioReaper(e env, tr *zkenv.Transcript) error {
+	w, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer w.CloseSession()
+	container := func(p string) func() error {
+		return func() error {
+			_, err := rcall(tr, w, "createContainer "+p, proto.OpCreateContainer,
+				&proto.CreateRequest{Path: p, ACL: proto.OpenACL, Flags: proto.ModeContainer}, &proto.Create2Response{})
+			return err
+		}
+	}
+	ttl := func(p string, ms int64) func() error {
+		return func() error {
+			_, err := rcall(tr, w, fmt.Sprintf("createTTL %s %dms", p, ms), proto.OpCreateTTL,
+				&proto.CreateTTLRequest{Path: p, ACL: proto.OpenACL, Flags: proto.ModeTTL, TTL: ms}, &proto.Create2Response{})
+			return err
+		}
+	}
+	watch := func(p string) func() error {
+		return func() error {
+			_, err := rcall(tr, w, "exists with watch "+p, proto.OpExists, &proto.PathWatchRequest{Path: p, Watch: true}, &proto.StatResponse{})
+			return err
+		}
+	}
+	// Every node to be reaped gets a child first, so that the watch is set
+	// before the node becomes reapable: no race with the reaper.
+	c, never, t, tk := e.path("c"), e.path("never"), e.path("t"), e.path("tk")
+	err = steps(
+		func() error { return rawCreate(tr, w, e.root, "", proto.ModePersistent) },
+		container(c),
+		func() error { return rawCreate(tr, w, c+"/k", "", proto.ModePersistent) },
+		container(never),
+		ttl(t, 200),
+		func() error { return rawCreate(tr, w, t+"/k", "", proto.ModePersistent) },
+		ttl(tk, 200),
+		func() error { return rawCreate(tr, w, tk+"/k", "", proto.ModePersistent) },
+		watch(c), watch(t), watch(never), watch(tk),
+		func() error { return rawDelete(tr, w, c+"/k") },
+		func() error { return rawDelete(tr, w, t+"/k") },
+	)
+	if err != nil {
+		return err
+	}
+	got, err := waitEvents(w, 2)
+	if err != nil {
+		return err
+	}
+	sort.Strings(got) // the two deletions may come in one pass or two
+	tr.Printf("reaped: %v", got)
+	// Never reaped: a container that never had a child, a TTL node with one.
+	for _, p := range []string{never, tk} {
+		var sr proto.StatResponse
+		if _, err := rcall(tr, w, "exists "+p, proto.OpExists, &proto.PathWatchRequest{Path: p}, &sr); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -972,7 +1057,7 @@ func scenarioWatchesReconnect(e env, tr *zkenv.Transcript) error {
 	if err != nil {
 		return err
 	}
-	defer w2.CloseSession()
+	defer w2.Close()
 	resp, err := w2.Handshake(proto.ConnectRequest{TimeOut: 10000, LastZxidSeen: last, SessionID: sess.SessionID, Passwd: sess.Passwd})
 	if err != nil {
 		return fmt.Errorf("reconnect: %w", err)
@@ -990,9 +1075,68 @@ func scenarioWatchesReconnect(e env, tr *zkenv.Transcript) error {
 		return err
 	}
 	// The unchanged node's watch was re-registered and still works.
-	return steps(
+	pp, rr := e.path("pp"), e.path("rr")
+	err = steps(
 		func() error { return rawSet(tr, m, same, "now") },
 		func() error { return barrier(tr, w2, "after setData same") },
+		// Second round: persistent watches travel in setWatches2 (105).
+		func() error { return rawCreate(tr, m, rr, "", proto.ModePersistent) },
+		func() error {
+			_, err := rcall(tr, w2, "addWatch pp persistent", proto.OpAddWatch, &proto.AddWatchRequest{Path: pp, Mode: proto.AddWatchPersistent}, nil)
+			return err
+		},
+		func() error {
+			_, err := rcall(tr, w2, "addWatch rr recursive", proto.OpAddWatch, &proto.AddWatchRequest{Path: rr, Mode: proto.AddWatchPersistentRecursive}, nil)
+			return err
+		},
+		func() error {
+			_, err := rcall(tr, w2, "watcher getData same", proto.OpGetData, &proto.PathWatchRequest{Path: same, Watch: true}, &proto.GetDataResponse{})
+			return err
+		},
+	)
+	if err != nil {
+		return err
+	}
+	last = w2.LastZxid
+	w2.Close()
+	err = steps(
+		func() error { return rawCreate(tr, m, pp, "", proto.ModePersistent) },
+		func() error { return rawCreate(tr, m, rr+"/x", "", proto.ModePersistent) },
+		func() error { return rawSet(tr, m, same, "again") },
+	)
+	if err != nil {
+		return err
+	}
+	w3, err := zkenv.DialRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer w3.CloseSession()
+	resp, err = w3.Handshake(proto.ConnectRequest{TimeOut: 10000, LastZxidSeen: last, SessionID: sess.SessionID, Passwd: sess.Passwd})
+	if err != nil {
+		return fmt.Errorf("second reconnect: %w", err)
+	}
+	tr.Printf("second reconnect: same session %v", resp.SessionID == sess.SessionID)
+	if _, err := rcallXid(tr, w3, "setWatches2", proto.XidSetWatches, proto.OpSetWatches2, &proto.SetWatches2Request{
+		// Empty, not nil: nil encodes as a null vector (-1), which Apache
+		// answers with MarshallingError; clients send empty vectors.
+		RelativeZxid:               last,
+		DataWatches:                []string{same},
+		ExistWatches:               []string{},
+		ChildWatches:               []string{},
+		PersistentWatches:          []string{pp},
+		PersistentRecursiveWatches: []string{rr},
+	}, nil); err != nil {
+		return err
+	}
+	return steps(
+		func() error { return barrier(tr, w3, "after setWatches2") },
+		func() error { return rawSet(tr, m, pp, "p") },
+		func() error { return rawCreate(tr, m, rr+"/x/y", "", proto.ModePersistent) },
+		func() error { return rawSet(tr, m, same, "once more") },
+		func() error {
+			return barrier(tr, w3, "after changes (persistent watches survive, data watch was used)")
+		},
 	)
 }
 
