@@ -21,9 +21,13 @@ type Options struct {
 	// DefaultSegmentSize). A Save that crosses it still lands whole in the
 	// current segment; the next Save goes to a new one.
 	SegmentSize int64
-	// NoPreallocate turns off fallocate of new segments. Preallocation keeps
-	// the file size constant, so fdatasync need not journal a size change.
+	// NoPreallocate turns off preallocation of new segments altogether.
 	NoPreallocate bool
+	// NoZeroFill preallocates with fallocate only. By default the next
+	// segment is also written full of zeros in the background (see
+	// segmentPrep); the first segment of a new log and a reopened one use
+	// fallocate.
+	NoZeroFill bool
 }
 
 func (o Options) withDefaults() Options {
@@ -50,6 +54,7 @@ type WAL struct {
 	hs        hardState     // newest HardState written
 	snap      Pos           // newest snapshot recorded
 	buf       []byte        // encoding buffer reused across Saves
+	prep      *segmentPrep  // nil when zero-filling is off
 	err       error         // sticky: a failed write or sync leaves the file state unknown
 	syncs     uint64        // fdatasyncs of appends, for tests of group commit
 	closed    bool
@@ -94,10 +99,11 @@ func CreateWithOptions(dir string, lg *zap.Logger, opts Options) (*WAL, error) {
 		w.unlock()
 		return nil, fmt.Errorf("%w in %s", ErrExist, dir)
 	}
-	if _, err := w.createSegment(segmentName{seq: 1, index: 1}); err != nil {
+	if _, err := w.createSegment(segmentName{seq: 1, index: 1}, nil); err != nil {
 		w.unlock()
 		return nil, err
 	}
+	w.startPrep()
 	w.lg.Info("created log", zap.String("dir", dir))
 	return w, nil
 }
@@ -127,6 +133,7 @@ func OpenWithOptions(dir string, lg *zap.Logger, opts Options) (*WAL, error) {
 		w.unlock()
 		return nil, err
 	}
+	w.startPrep()
 	return w, nil
 }
 
@@ -144,6 +151,12 @@ func newWAL(dir string, lg *zap.Logger, opts Options) (*WAL, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+func (w *WAL) startPrep() {
+	if !w.opts.NoPreallocate && !w.opts.NoZeroFill {
+		w.prep = startPrep(w.dir, w.opts.SegmentSize, w.lg)
+	}
 }
 
 func (w *WAL) unlock() {
@@ -164,12 +177,19 @@ func (w *WAL) path(s segmentName) string { return filepath.Join(w.dir, s.String(
 // renamed reports whether the new file reached its final name; after that
 // a failure cannot be undone safely (the file would be taken as the newest
 // segment on restart), so the caller must stop writing.
-func (w *WAL) createSegment(name segmentName) (renamed bool, err error) {
+func (w *WAL) createSegment(name segmentName, prep *prepared) (renamed bool, err error) {
 	path := w.path(name)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return false, fmt.Errorf("create segment %s: %w", tmp, err)
+	var (
+		f   *os.File
+		tmp string
+	)
+	if prep != nil {
+		f, tmp = prep.f, prep.path
+	} else {
+		tmp = path + ".tmp"
+		if f, err = os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return false, fmt.Errorf("create segment %s: %w", tmp, err)
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -189,7 +209,7 @@ func (w *WAL) createSegment(name segmentName) (renamed bool, err error) {
 			return false, err
 		}
 	}
-	if !w.opts.NoPreallocate {
+	if prep == nil && !w.opts.NoPreallocate {
 		if err := preallocate(f, w.opts.SegmentSize); err != nil {
 			return false, err
 		}
@@ -508,7 +528,13 @@ func (w *WAL) maybeCut() {
 	}
 	old := w.f
 	last := w.segs[len(w.segs)-1]
-	renamed, err := w.createSegment(segmentName{seq: last.seq + 1, index: w.lastIndex + 1})
+	var prep *prepared
+	if w.prep != nil {
+		if r, ok := w.prep.take(); ok {
+			prep = &r
+		}
+	}
+	renamed, err := w.createSegment(segmentName{seq: last.seq + 1, index: w.lastIndex + 1}, prep)
 	if renamed && err != nil {
 		// The new file would be read as the newest segment after a
 		// restart, hiding whatever we appended to the old one.
@@ -564,6 +590,9 @@ func (w *WAL) Close() error {
 		return nil
 	}
 	w.closed = true
+	if w.prep != nil {
+		w.prep.close()
+	}
 	var err error
 	if w.f != nil {
 		err = w.f.Close()

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"unsafe"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
@@ -534,4 +536,94 @@ func TestEntryTooLarge(t *testing.T) {
 		t.Fatalf("err = %v, want ErrEntryTooLarge", err)
 	}
 	mustSave(t, w, nil, ents(1, 1, 1)) // nothing was written; the log goes on
+}
+
+func TestRotatedSegmentsAreZeroFilled(t *testing.T) {
+	cases := []struct {
+		name       string
+		opts       Options
+		wantZeroed bool
+	}{
+		{"default", testOpts, true},
+		{"fallocate only", Options{SegmentSize: testOpts.SegmentSize, NoZeroFill: true}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w, err := CreateWithOptions(dir, zap.NewNop(), c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := uint64(1); i <= 100; i++ {
+				mustSave(t, w, nil, []*raftpb.Entry{ent(i, 1, strings.Repeat("r", 1500))})
+			}
+			if len(w.segs) < 2 {
+				t.Fatalf("no rotation after ~150 KB with %d-byte segments", c.opts.SegmentSize)
+			}
+			active := w.f.Name()
+			w.Close()
+			unwritten, err := hasUnwrittenExtents(active)
+			if err != nil {
+				t.Skipf("cannot read extents here: %v", err)
+			}
+			if unwritten == c.wantZeroed {
+				t.Fatalf("rotated segment has unwritten (fallocated) extents=%v, want %v", unwritten, !c.wantZeroed)
+			}
+			if m, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(m) != 0 {
+				t.Fatalf("Close left temporary files %v", m)
+			}
+			w = mustOpen(t, dir, nil)
+			_, got := mustReadAll(t, w, Pos{})
+			w.Close()
+			if len(got) != 100 {
+				t.Fatalf("%d entries after rotation, want 100", len(got))
+			}
+		})
+	}
+}
+
+// hasUnwrittenExtents asks the filesystem (FS_IOC_FIEMAP) whether any
+// extent of path is allocated but unwritten, as fallocate leaves them.
+func hasUnwrittenExtents(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	const (
+		fsIocFiemap       = 0xC020660B
+		fiemapFlagSync    = 0x1
+		extentUnwritten   = 0x800
+		extentLast        = 0x1
+		headerLen, extLen = 32, 56
+		maxExtents        = 64
+	)
+	buf := make([]byte, headerLen+maxExtents*extLen)
+	var start uint64
+	for round := 0; round < 1000; round++ {
+		clear(buf)
+		binary.LittleEndian.PutUint64(buf[0:], start)
+		binary.LittleEndian.PutUint64(buf[8:], ^uint64(0)-start)
+		binary.LittleEndian.PutUint32(buf[16:], fiemapFlagSync)
+		binary.LittleEndian.PutUint32(buf[24:], maxExtents)
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), fsIocFiemap, uintptr(unsafe.Pointer(&buf[0]))); errno != 0 {
+			return false, errno
+		}
+		n := binary.LittleEndian.Uint32(buf[20:])
+		if n == 0 {
+			return false, nil
+		}
+		for i := uint32(0); i < n; i++ {
+			e := buf[headerLen+int(i)*extLen:]
+			flags := binary.LittleEndian.Uint32(e[40:])
+			if flags&extentUnwritten != 0 {
+				return true, nil
+			}
+			if flags&extentLast != 0 {
+				return false, nil
+			}
+			start = binary.LittleEndian.Uint64(e[0:]) + binary.LittleEndian.Uint64(e[16:])
+		}
+	}
+	return false, errors.New("too many extents")
 }
