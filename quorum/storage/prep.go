@@ -14,93 +14,92 @@ import (
 // lets fdatasync flush data alone: with fallocate's unwritten extents, or a
 // growing file, every Save that touches a new block also has to commit a
 // filesystem journal transaction (extent conversion or size change).
+//
+// One segmentPrep prepares one file. The WAL starts it only once the active
+// segment is half full, so short-lived logs (tests, mostly) never pay for
+// writing a whole segment of zeros.
 type segmentPrep struct {
-	dir  string
-	size int64
-	lg   *zap.Logger
-	next chan prepared // closed when the goroutine exits
-	stop chan struct{}
-	done chan struct{}
+	result chan prepResult // buffered: the goroutine never blocks on it
+	stop   chan struct{}
+	done   chan struct{}
 }
 
-// prepared is a zero-filled, fsynced file under a temporary name.
-type prepared struct {
-	f    *os.File
+type prepResult struct {
+	f    *os.File // zero-filled and fsynced, under the temporary name path
 	path string
+	err  error
 }
 
 var errStopped = errors.New("storage: segment preparation stopped")
 
-func startPrep(dir string, size int64, lg *zap.Logger) *segmentPrep {
-	p := &segmentPrep{dir: dir, size: size, lg: lg,
-		next: make(chan prepared), stop: make(chan struct{}), done: make(chan struct{})}
-	go p.run()
+// startPrep begins writing path (a *.wal.tmp name, which Open removes if a
+// crash leaves it behind).
+func startPrep(path string, size int64, lg *zap.Logger) *segmentPrep {
+	p := &segmentPrep{result: make(chan prepResult, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		f, err := p.fill(path, size)
+		if err != nil && !errors.Is(err, errStopped) {
+			lg.Warn("cannot prepare the next log segment; rotation will use fallocate", zap.Error(err))
+		}
+		p.result <- prepResult{f: f, path: path, err: err}
+	}()
 	return p
 }
 
-// run prepares one file at a time until stopped or until a preparation
-// fails; after a failure rotation falls back to fallocate.
-func (p *segmentPrep) run() {
-	defer close(p.done)
-	defer close(p.next)
-	zeros := make([]byte, 1<<20)
-	for i := 0; ; i++ {
-		r, err := p.prepare(i, zeros)
-		if err != nil {
-			if !errors.Is(err, errStopped) {
-				p.lg.Warn("cannot prepare the next log segment; rotation will use fallocate", zap.Error(err))
-			}
-			return
-		}
-		select {
-		case p.next <- r:
-		case <-p.stop:
-			r.f.Close()
-			os.Remove(r.path)
-			return
-		}
-	}
-}
-
-func (p *segmentPrep) prepare(i int, zeros []byte) (r prepared, err error) {
-	// Matches the *.wal.tmp leftovers that Open removes.
-	path := filepath.Join(p.dir, fmt.Sprintf("next-%d%s.tmp", i, segmentExt))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+func (p *segmentPrep) fill(path string, size int64) (f *os.File, err error) {
+	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return r, fmt.Errorf("create %s: %w", path, err)
+		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
 			os.Remove(path)
+			f = nil
 		}
 	}()
-	for off := int64(0); off < p.size; off += int64(len(zeros)) {
+	zeros := make([]byte, min(size, 1<<20))
+	for off := int64(0); off < size; off += int64(len(zeros)) {
 		select {
 		case <-p.stop:
-			return r, errStopped
+			return nil, errStopped
 		default:
 		}
-		chunk := zeros[:min(int64(len(zeros)), p.size-off)]
-		if _, err := f.WriteAt(chunk, off); err != nil {
-			return r, fmt.Errorf("zero-fill %s: %w", path, err)
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+			return nil, fmt.Errorf("zero-fill %s: %w", path, err)
 		}
 	}
 	if err := f.Sync(); err != nil {
-		return r, fmt.Errorf("fsync %s: %w", path, err)
+		return nil, fmt.Errorf("fsync %s: %w", path, err)
 	}
-	return prepared{f: f, path: path}, nil
+	return f, nil
 }
 
-// take returns the next prepared file, waiting for it if it is still being
-// written; ok is false once preparation has stopped.
-func (p *segmentPrep) take() (r prepared, ok bool) {
-	r, ok = <-p.next
-	return r, ok
+// prepared is a finished file handed to createSegment.
+type prepared struct {
+	f    *os.File
+	path string
 }
 
-// close stops the goroutine and removes a file it had not handed over.
-func (p *segmentPrep) close() {
+// take waits for the file; ok is false if preparing it failed.
+func (p *segmentPrep) take() (f *os.File, path string, ok bool) {
+	r := <-p.result
+	return r.f, r.path, r.err == nil
+}
+
+// cancel stops the goroutine and removes the file if it was finished but
+// not taken.
+func (p *segmentPrep) cancel() {
 	close(p.stop)
 	<-p.done
+	if r := <-p.result; r.err == nil {
+		r.f.Close()
+		os.Remove(r.path)
+	}
+}
+
+// prepPath is the temporary name of the prepared file for segment seq.
+func prepPath(dir string, seq uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("next-%016x%s.tmp", seq, segmentExt))
 }

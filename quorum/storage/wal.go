@@ -23,10 +23,10 @@ type Options struct {
 	SegmentSize int64
 	// NoPreallocate turns off preallocation of new segments altogether.
 	NoPreallocate bool
-	// NoZeroFill preallocates with fallocate only. By default the next
-	// segment is also written full of zeros in the background (see
-	// segmentPrep); the first segment of a new log and a reopened one use
-	// fallocate.
+	// NoZeroFill preallocates with fallocate only. By default, once the
+	// active segment is half full, the next one is written full of zeros
+	// in the background (see segmentPrep); the first segment of a new log
+	// and a reopened one are only fallocated.
 	NoZeroFill bool
 }
 
@@ -54,7 +54,7 @@ type WAL struct {
 	hs        hardState     // newest HardState written
 	snap      Pos           // newest snapshot recorded
 	buf       []byte        // encoding buffer reused across Saves
-	prep      *segmentPrep  // nil when zero-filling is off
+	prep      *segmentPrep  // the next segment being zero-filled, or nil
 	err       error         // sticky: a failed write or sync leaves the file state unknown
 	syncs     uint64        // fdatasyncs of appends, for tests of group commit
 	closed    bool
@@ -103,7 +103,6 @@ func CreateWithOptions(dir string, lg *zap.Logger, opts Options) (*WAL, error) {
 		w.unlock()
 		return nil, err
 	}
-	w.startPrep()
 	w.lg.Info("created log", zap.String("dir", dir))
 	return w, nil
 }
@@ -133,7 +132,6 @@ func OpenWithOptions(dir string, lg *zap.Logger, opts Options) (*WAL, error) {
 		w.unlock()
 		return nil, err
 	}
-	w.startPrep()
 	return w, nil
 }
 
@@ -151,12 +149,6 @@ func newWAL(dir string, lg *zap.Logger, opts Options) (*WAL, error) {
 		return nil, err
 	}
 	return w, nil
-}
-
-func (w *WAL) startPrep() {
-	if !w.opts.NoPreallocate && !w.opts.NoZeroFill {
-		w.prep = startPrep(w.dir, w.opts.SegmentSize, w.lg)
-	}
 }
 
 func (w *WAL) unlock() {
@@ -508,11 +500,15 @@ func (w *WAL) write(buf []byte) error {
 	return nil
 }
 
-// maybeCut starts a new segment once the active one is full. The data just
-// written is already durable, so a failure here is logged, not returned;
-// the next write retries.
+// maybeCut starts zero-filling the next segment once the active one is half
+// full, and switches to it once the active one is full. The data just
+// written is already durable, so a failure to switch is logged, not
+// returned; the next write retries.
 func (w *WAL) maybeCut() {
 	if w.off < w.opts.SegmentSize {
+		if w.prep == nil && !w.opts.NoPreallocate && !w.opts.NoZeroFill && w.off >= w.opts.SegmentSize/2 {
+			w.prep = startPrep(prepPath(w.dir, w.segs[len(w.segs)-1].seq+1), w.opts.SegmentSize, w.lg)
+		}
 		return
 	}
 	// Trim the preallocated tail so that only the newest segment can end in
@@ -530,9 +526,10 @@ func (w *WAL) maybeCut() {
 	last := w.segs[len(w.segs)-1]
 	var prep *prepared
 	if w.prep != nil {
-		if r, ok := w.prep.take(); ok {
-			prep = &r
+		if f, path, ok := w.prep.take(); ok {
+			prep = &prepared{f: f, path: path}
 		}
+		w.prep = nil
 	}
 	renamed, err := w.createSegment(segmentName{seq: last.seq + 1, index: w.lastIndex + 1}, prep)
 	if renamed && err != nil {
@@ -591,7 +588,8 @@ func (w *WAL) Close() error {
 	}
 	w.closed = true
 	if w.prep != nil {
-		w.prep.close()
+		w.prep.cancel()
+		w.prep = nil
 	}
 	var err error
 	if w.f != nil {
