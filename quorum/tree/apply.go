@@ -207,7 +207,7 @@ func (t *Tree) create(e *Entry, op int32, path string, data []byte, acl []proto.
 	return &proto.Create2Response{Path: path, Stat: n.stat()}, proto.ErrOK
 }
 
-// deletePathParent is ZooKeeper's getParentPathAndValidate for delete and
+// deletePathOK is ZooKeeper's getParentPathAndValidate for delete and
 // deleteContainer: no '/', a NUL or a special node is BadArguments.
 func deletePathOK(p string) bool {
 	return strings.LastIndexByte(p, '/') >= 0 && strings.IndexByte(p, 0) < 0 && !isSpecialPath(p)

@@ -161,9 +161,16 @@ func (s *snapReader) next(n int) []byte {
 			s.buf = nb
 		}
 		s.pos, s.end, s.hashed = 0, rest, 0
-		for s.end < n {
+		for empty := 0; s.end < n; {
 			m, err := s.r.Read(s.buf[s.end:])
 			s.end += m
+			if m == 0 && err == nil {
+				// A reader that keeps returning nothing would spin here.
+				if empty++; empty > 100 {
+					s.fail(io.ErrNoProgress)
+					return nil
+				}
+			}
 			if err != nil {
 				if s.end >= n {
 					break
