@@ -627,3 +627,31 @@ func hasUnwrittenExtents(path string) (bool, error) {
 	}
 	return false, errors.New("too many extents")
 }
+
+func TestPreparedSegmentLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	w := mustCreate(t, dir)
+	for i := uint64(1); w.prep == nil; i++ {
+		if i > 100 {
+			t.Fatal("no segment preparation started at half a segment")
+		}
+		mustSave(t, w, nil, []*raftpb.Entry{ent(i, 1, strings.Repeat("h", 1000))})
+	}
+	if len(w.segs) != 1 {
+		t.Fatalf("preparation started only after rotation")
+	}
+	w.Close() // cancels the preparation and removes its file
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(m) != 0 {
+		t.Fatalf("Close left %v", m)
+	}
+	// A crash leaves the file behind; Open removes it.
+	leftover := prepPath(dir, 2)
+	if err := os.WriteFile(leftover, make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w = mustOpen(t, dir, nil)
+	defer w.Close()
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Fatalf("Open kept %s: %v", leftover, err)
+	}
+}
