@@ -135,20 +135,18 @@ func TestDifferentialOurs(t *testing.T) {
 
 func runDifferential(t *testing.T, nameA string, startA starter, nameB string, startB starter) {
 	type pair struct{ a, b *zkenv.Server }
+	// Started here, on the parent test's goroutine (a failed start must stop
+	// the parent), and shared by the subtests; the parent's cleanup kills
+	// them after the last scenario.
 	servers := map[serverConfig]*pair{}
-	get := func(cfg serverConfig) *pair {
-		if p, ok := servers[cfg]; ok {
-			return p
+	for _, sc := range scenarios() {
+		if servers[sc.cfg] == nil {
+			servers[sc.cfg] = &pair{a: startA(t, sc.cfg.options()), b: startB(t, sc.cfg.options())}
 		}
-		// Started on the parent test so that subtests share them; the
-		// parent's cleanup kills them after the last scenario.
-		p := &pair{a: startA(t, cfg.options()), b: startB(t, cfg.options())}
-		servers[cfg] = p
-		return p
 	}
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
-			p := get(sc.cfg)
+			p := servers[sc.cfg]
 			root := "/" + sc.name
 			var trA, trB zkenv.Transcript
 			var errA, errB error
