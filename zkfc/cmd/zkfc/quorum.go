@@ -83,6 +83,10 @@ func quorumMain(ctx context.Context, args []string, getenv func(string) string, 
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
+	if *format != "json" && *format != "console" {
+		fmt.Fprintf(stderr, "zkfc quorum: --log-format %q: use json or console\n", *format)
+		return 2
+	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "zkfc quorum: unexpected argument %q; pass the configuration as --zoo-cfg FILE\n", fs.Arg(0))
 		return 2
@@ -114,7 +118,7 @@ func quorumMain(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	lg, err := newLogger(zkfcconfig.Log{Level: *level, Format: *format})
 	if err != nil {
-		fmt.Fprintf(stderr, "zkfc quorum: --log-level %q: %v\n", *level, err)
+		fmt.Fprintf(stderr, "zkfc quorum: --log-level %q: use debug, info, warn or error\n", *level)
 		return 2
 	}
 	defer func() { _ = lg.Sync() }()
