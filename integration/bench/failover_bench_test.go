@@ -41,10 +41,18 @@ func BenchmarkFailoverOnHealthFailure(b *testing.B) {
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
 		for r := 0; r < rounds; r++ {
-			act := 0
-			if zkfcs[1].Role() == "active" {
-				act = 1
-			}
+			// The status is published after the promote action returns:
+			// wait until one zkfc reports active before picking the victim.
+			act := -1
+			zkfcenv.WaitFor(b, 30*time.Second, "one active", func() bool {
+				for i := range zkfcs {
+					if zkfcs[i].Role() == "active" {
+						act = i
+						return true
+					}
+				}
+				return false
+			})
 			stb := 1 - act
 			zkfcenv.WaitFor(b, 30*time.Second, "standby in the election", func() bool {
 				st, err := zkfcs[stb].Status()

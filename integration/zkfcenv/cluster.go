@@ -288,7 +288,7 @@ func StartZKFCWithConfig(t testing.TB, o ZKFCOptions, cfg, url string) *ZKFC {
 	t.Cleanup(func() {
 		z.Kill()
 		if t.Failed() {
-			t.Logf("--- log of zkfc %s (last 40 lines):\n%s", o.NodeID, tailLines(z.LogPath, 40))
+			t.Logf("--- log of zkfc %s (last 40 non-debug lines):\n%s", o.NodeID, tailLines(z.LogPath, 40))
 		}
 	})
 	return z
@@ -355,7 +355,12 @@ func (z *ZKFC) Log() string { b, _ := os.ReadFile(z.LogPath); return string(b) }
 
 func tailLines(p string, n int) string {
 	b, _ := os.ReadFile(p)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if !strings.Contains(l, `"level":"debug"`) {
+			lines = append(lines, l)
+		}
+	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}

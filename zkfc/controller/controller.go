@@ -433,7 +433,9 @@ func (c *Controller) handleRequest(r request) error {
 			_ = c.el.Release()
 			c.holdsLock = false
 		}
-		c.setRole(Standby, fmt.Sprintf("demoted by graceful fencing (new token %d)", r.token))
+		if c.role != Standby {
+			c.setRole(Standby, fmt.Sprintf("demoted by graceful fencing (fenced token %d)", r.token))
+		}
 		if c.joined {
 			c.wantAttempt = true
 		}
