@@ -110,6 +110,7 @@ func scenarios() []scenario {
 		{"watches_persistent", cfgExtended, scenarioWatchesPersistent},
 		{"watches_reconnect", cfgExtended, scenarioWatchesReconnect},
 		{"sessions", cfgExtended, scenarioSessions},
+		{"reply_zxids", cfgExtended, scenarioReplyZxids},
 		{"system_nodes", cfgExtended, scenarioSystemNodes},
 		{"four_letter_words", cfgExtended, scenarioFourLetterWords},
 		{"robustness", cfgExtended, scenarioRobustness},
@@ -1134,6 +1135,84 @@ func scenarioWatchesReconnect(e env, tr *zkenv.Transcript) error {
 		func() error { return rawSet(tr, m, same, "once more") },
 		func() error {
 			return barrier(tr, w3, "after changes (persistent watches survive, data watch was used)")
+		},
+	)
+}
+
+// scenarioReplyZxids checks the zxid in reply headers, which clients keep
+// as lastZxidSeen for reconnects: a successful write's reply carries its
+// own zxid, later replies never go back, and a read after a write is not
+// behind it. Whether a failed write consumes a zxid (Apache: yes) is left
+// out: the numbering may differ as long as it is monotonic.
+func scenarioReplyZxids(e env, tr *zkenv.Transcript) error {
+	r, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer r.CloseSession()
+	var prev int64
+	step := func(label string, op int32, req, resp proto.Record, own func() int64) func() error {
+		return func() error {
+			rep, err := r.Call(op, req, resp)
+			if err != nil {
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			z := rep.Header.Zxid
+			rel := "equal to"
+			switch {
+			case z > prev:
+				rel = "later than"
+			case z < prev:
+				rel = "EARLIER (went backwards) than"
+			}
+			line := fmt.Sprintf("%s -> %s, reply zxid %s the previous reply", label, rep.Header.Err, rel)
+			if own != nil && rep.Header.Err == proto.ErrOK {
+				line += fmt.Sprintf(", equal to its own zxid: %v", z == own())
+			}
+			// Failed writes may or may not consume a zxid: for them
+			// only "not behind" is compared.
+			if proto.IsWrite(op) && rep.Header.Err != proto.ErrOK && z >= prev {
+				line = fmt.Sprintf("%s -> %s, reply zxid not behind the previous reply", label, rep.Header.Err)
+			}
+			tr.Printf("%s", line)
+			prev = max(prev, z)
+			return nil
+		}
+	}
+	var c2 proto.Create2Response
+	var st proto.StatResponse
+	var gd proto.GetDataResponse
+	var mr proto.MultiResponse
+	a := e.path("a")
+	return steps(
+		step("create root", proto.OpCreate, &proto.CreateRequest{Path: e.root, ACL: proto.OpenACL}, &proto.PathResponse{}, nil),
+		step("create2 a", proto.OpCreate2, &proto.CreateRequest{Path: a, ACL: proto.OpenACL}, &c2, func() int64 { return c2.Stat.Czxid }),
+		step("getData a", proto.OpGetData, &proto.PathWatchRequest{Path: a}, &gd, nil),
+		step("setData a", proto.OpSetData, &proto.SetDataRequest{Path: a, Data: []byte("x"), Version: -1}, &st, func() int64 { return st.Stat.Mzxid }),
+		step("exists a", proto.OpExists, &proto.PathWatchRequest{Path: a}, &proto.StatResponse{}, nil),
+		step("delete missing", proto.OpDelete, &proto.PathVersionRequest{Path: e.path("missing"), Version: -1}, nil, nil),
+		step("setData a bad version", proto.OpSetData, &proto.SetDataRequest{Path: a, Data: []byte("y"), Version: 99}, &proto.StatResponse{}, nil),
+		step("getData a", proto.OpGetData, &proto.PathWatchRequest{Path: a}, &gd, nil),
+		step("multi setData a", proto.OpMulti, &proto.MultiRequest{Ops: []proto.MultiOp{
+			{Type: proto.OpSetData, Op: &proto.SetDataRequest{Path: a, Data: []byte("z"), Version: -1}},
+		}}, &mr, func() int64 {
+			if len(mr.Results) == 1 {
+				if b, ok := mr.Results[0].Body.(*proto.StatResponse); ok {
+					return b.Stat.Mzxid
+				}
+			}
+			return -1
+		}),
+		step("getChildren root", proto.OpGetChildren, &proto.PathWatchRequest{Path: e.root}, &proto.GetChildrenResponse{}, nil),
+		step("delete a", proto.OpDelete, &proto.PathVersionRequest{Path: a, Version: -1}, nil, nil),
+		step("exists a", proto.OpExists, &proto.PathWatchRequest{Path: a}, &proto.StatResponse{}, nil),
+		func() error {
+			rep, err := r.Ping()
+			if err != nil {
+				return err
+			}
+			tr.Printf("ping reply zxid behind the previous reply: %v", rep.Header.Zxid < prev)
+			return nil
 		},
 	)
 }
