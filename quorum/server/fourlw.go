@@ -37,11 +37,13 @@ func (f fourSource) Stats() fourlw.Stats {
 	size := s.tree.ApproxDataSize()
 	s.mu.RUnlock()
 	st := fourlw.Stats{
-		Version:         fourlw.FullVersion(Version, buildTime),
-		Mode:            s.Mode(),
-		Serving:         s.serving.Load(),
-		LastZxid:        s.lastZxid(),
-		NodeCount:       nodes,
+		Version:  fourlw.FullVersion(Version, buildTime),
+		Mode:     s.Mode(),
+		Serving:  s.serving.Load(),
+		LastZxid: s.lastZxid(),
+		// ZooKeeper's DataTree indexes the root under both "" and "/", so
+		// its node count is one more than the znodes; match it.
+		NodeCount:       nodes + 1,
 		PacketsReceived: s.stats.received.Load(),
 		PacketsSent:     s.stats.sent.Load(),
 		Outstanding:     s.stats.outstanding.Load(),
