@@ -81,13 +81,14 @@ type Stats struct {
 	AuthFailed          int64
 	ConnectionDropCount int64
 	ConnectionRejected  int64
-	QuorumSize          int    // voting members; 0 when standalone
-	PeerState           string // "leading - broadcast" etc.; "" when standalone
-	Learners            int    // leader only: connected followers and observers
-	SyncedFollowers     int    // leader only
-	SyncedObservers     int    // leader only
-	PendingSyncs        int    // leader only
-	LastProposalSize    int64  // leader only; -1 when none yet
+	QuorumSize          int           // voting members; 0 when standalone
+	PeerState           string        // "leading - broadcast" etc.; "" when standalone
+	Learners            int           // leader only: connected followers and observers
+	SyncedFollowers     int           // leader only
+	SyncedObservers     int           // leader only
+	PendingSyncs        int           // leader only
+	LeaderUptime        time.Duration // leader only: time since it became leader
+	LastProposalSize    int64         // leader only; -1 when none yet
 	MinProposalSize     int64
 	MaxProposalSize     int64
 	ExtraMetrics        []KV // appended to mntr as zk_<Key>; for metrics ZooKeeper lacks
@@ -328,6 +329,7 @@ func mntr(st Stats) string {
 		kv("synced_non_voting_followers", 0)
 		kv("synced_observers", st.SyncedObservers)
 		kv("pending_syncs", st.PendingSyncs)
+		kv("leader_uptime", st.LeaderUptime.Milliseconds())
 		kv("last_proposal_size", st.LastProposalSize)
 		kv("max_proposal_size", st.MaxProposalSize)
 		kv("min_proposal_size", st.MinProposalSize)

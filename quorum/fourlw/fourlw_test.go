@@ -2,6 +2,7 @@ package fourlw
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,7 +17,9 @@ import (
 )
 
 // The files in testdata/zk38 were captured from the Debian package of
-// Apache ZooKeeper 3.8.0 (standalone, 4lw.commands.whitelist=*) with
+// Apache ZooKeeper 3.8.0; leader_*, follower_* and observer_* from a
+// three-member ensemble (see TestConfQuorum), the others from
+// a standalone server, all with 4lw.commands.whitelist=* and
 // `echo -n CMD | nc -q1 127.0.0.1 PORT`; idle_* with no client sessions,
 // the others while two kazoo sessions held ephemerals and watches:
 // session 0x1000007197d0000 created /app, /app/e1, /app/e2 (ephemeral) and
@@ -185,42 +188,36 @@ func TestConfGolden(t *testing.T) {
 	}
 }
 
-// TestConfQuorum checks the quorum additions against ZooKeeper's
-// QuorumZooKeeperServer.dumpConf layout: peer keys, then the membership
-// block, whose last line has no newline.
+// TestConfQuorum compares with a three-member Apache ZooKeeper 3.8
+// ensemble (testdata/zk38/leader_conf.txt, observer_conf.txt), whose
+// members had the zoo.cfg below with dataDir .../s2 and .../s3.
 func TestConfQuorum(t *testing.T) {
-	dir := t.TempDir()
-	text := "dataDir=" + dir + "\nclientPort=2181\ninitLimit=7\nsyncLimit=3\n" +
-		"server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889;2182\nserver.3=[::1]:2890:3890:observer;[::1]:2183\n"
-	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("2"), 0o644); err != nil {
-		t.Fatal(err)
+	ensemble := "tickTime=500\ninitLimit=10\nsyncLimit=5\nclientPort=%d\n" +
+		"server.1=127.0.0.1:24861:24871\nserver.2=127.0.0.1:24862:24872;24852\nserver.3=127.0.0.1:24863:24873:observer\n"
+	tests := []struct {
+		golden, dir string
+		id          uint64
+		port        int
+		size        int64
+	}{
+		{"leader_conf.txt", "/tmp/h4zk/jq/s2", 2, 24852, 608},
+		{"observer_conf.txt", "/tmp/h4zk/jq/s3", 3, 24853, 607},
 	}
-	path := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err := config.Load(path, "")
-	if err == nil {
-		t.Fatal("Load accepted clientPort 2181 against server.2's 2182")
-	}
-	text = strings.Replace(text, "clientPort=2181\n", "", 1)
-	text = strings.Replace(text, "server.1=127.0.0.1:2888:3888", "server.1=127.0.0.1:2888:3888;2181", 1)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := &fakeSource{stats: liveStats(), conf: StandardConf(cfg, 1, 2)}
-	got := string(Run("conf", src, all))
-	want := "clientPort=2182\nsecureClientPort=-1\ndataDir=" + dir + "/version-2\ndataDirSize=1\ndataLogDir=" + dir + "/version-2\ndataLogSize=2\n" +
-		"tickTime=3000\nmaxClientCnxns=60\nminSessionTimeout=6000\nmaxSessionTimeout=60000\nclientPortListenBacklog=-1\nserverId=2\n" +
-		"initLimit=7\nsyncLimit=3\nelectionAlg=3\nelectionPort=3889\nquorumPort=2889\npeerType=0\nmembership: \n" +
-		"server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\nserver.2=127.0.0.1:2889:3889:participant;0.0.0.0:2182\n" +
-		"server.3=[::1]:2890:3890:observer;[::1]:2183\nversion=0"
-	if got != want {
-		t.Errorf("got  %q\nwant %q", got, want)
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			text := fmt.Sprintf(ensemble, tt.port) + "dataDir=" + tt.dir + "\n"
+			cfg, err := config.Parse(strings.NewReader(text), "zoo.cfg", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.SetMember(tt.id); err != nil {
+				t.Fatal(err)
+			}
+			src := &fakeSource{stats: liveStats(), conf: StandardConf(cfg, tt.size, tt.size)}
+			if got, want := string(Run("conf", src, all)), golden(t, tt.golden); got != want {
+				t.Errorf("got  %q\nwant %q", got, want)
+			}
+		})
 	}
 }
 
@@ -268,22 +265,59 @@ func TestMntr(t *testing.T) {
 	}
 }
 
-func TestMntrLeader(t *testing.T) {
-	st := liveStats()
-	st.Mode, st.PeerState, st.QuorumSize = "leader", "leading - broadcast", 3
-	st.Learners, st.SyncedFollowers, st.PendingSyncs = 2, 2, 0
-	st.LastProposalSize, st.MinProposalSize, st.MaxProposalSize = 36, 32, 48
-	st.ExtraMetrics = []KV{{"raft_term", "4"}}
-	out := string(Run("mntr", &fakeSource{stats: st}, all))
-	for _, want := range []string{"zk_server_state\tleader\n", "zk_peer_state\tleading - broadcast\n", "zk_quorum_size\t3\n",
-		"zk_learners\t2\n", "zk_synced_followers\t2\n", "zk_pending_syncs\t0\n", "zk_last_proposal_size\t36\n", "zk_raft_term\t4\n"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("mntr lacks %q:\n%s", want, out)
-		}
+// TestMntrQuorum: a leader and a follower print the quorum keys of a
+// real ensemble member (testdata/zk38/*_mntr.txt, same ensemble), and
+// only keys a real member prints.
+func TestMntrQuorum(t *testing.T) {
+	quorumKeys := map[string][]string{
+		"leader": {"zk_peer_state", "zk_quorum_size", "zk_learners", "zk_synced_followers", "zk_synced_non_voting_followers",
+			"zk_synced_observers", "zk_pending_syncs", "zk_leader_uptime", "zk_last_proposal_size", "zk_max_proposal_size", "zk_min_proposal_size"},
+		"follower": {"zk_peer_state", "zk_quorum_size"},
 	}
-	srvr := string(Run("srvr", &fakeSource{stats: st}, all))
-	if !strings.HasSuffix(srvr, "Mode: leader\nNode count: 9\nProposal sizes last/min/max: 36/32/48\n") {
-		t.Errorf("srvr of a leader: %q", srvr)
+	for _, mode := range []string{"leader", "follower"} {
+		t.Run(mode, func(t *testing.T) {
+			real := map[string]string{}
+			for _, line := range strings.Split(strings.TrimSuffix(golden(t, mode+"_mntr.txt"), "\n"), "\n") {
+				k, v, _ := strings.Cut(line, "\t")
+				real[k] = v
+			}
+			st := liveStats()
+			st.Mode, st.QuorumSize = mode, 2
+			st.PeerState = map[string]string{"leader": "leading - broadcast", "follower": "following - broadcast"}[mode]
+			st.Learners, st.SyncedFollowers, st.SyncedObservers, st.PendingSyncs = 2, 1, 1, 0
+			st.LastProposalSize, st.MinProposalSize, st.MaxProposalSize = -1, -1, -1
+			out := string(Run("mntr", &fakeSource{stats: st}, all))
+			ours := map[string]string{}
+			for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+				k, v, _ := strings.Cut(line, "\t")
+				ours[k] = v
+				if _, ok := real[k]; !ok {
+					t.Errorf("%s is not a ZooKeeper 3.8 %s mntr key", k, mode)
+				}
+			}
+			for _, k := range quorumKeys[mode] {
+				if _, ok := ours[k]; !ok {
+					t.Errorf("missing %s", k)
+				}
+				if k != "zk_leader_uptime" && ours[k] != real[k] {
+					t.Errorf("%s = %q, the real %s printed %q", k, ours[k], mode, real[k])
+				}
+			}
+		})
+	}
+	st := liveStats()
+	st.ExtraMetrics = []KV{{"raft_term", "4"}}
+	if out := string(Run("mntr", &fakeSource{stats: st}, all)); !strings.HasSuffix(out, "zk_raft_term\t4\n") {
+		t.Errorf("extra metrics not appended: %q", out)
+	}
+}
+
+func TestLeaderSrvr(t *testing.T) {
+	st := Stats{Version: zkVersion, Mode: "leader", Serving: true, LastZxid: 0x100000000, NodeCount: 5,
+		PacketsReceived: 4, PacketsSent: 5, Connections: make([]ConnStats, 1),
+		LastProposalSize: -1, MinProposalSize: -1, MaxProposalSize: -1}
+	if got, want := string(Run("srvr", &fakeSource{stats: st}, nil)), golden(t, "leader_srvr.txt"); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
 
