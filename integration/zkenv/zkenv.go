@@ -50,8 +50,8 @@ type Options struct {
 	// JVMFlags are ZooKeeper's -D system properties. Apache gets them on the
 	// java command line, ours in SERVER_JVMFLAGS, as zkServer.sh would pass them.
 	JVMFlags []string
-	// Members is the ensemble size; 0 or 1 means standalone. Ensembles are
-	// not implemented yet: StartApache/StartOurs fail the test for Members > 1.
+	// Members is the ensemble size for StartApacheEnsemble/StartOursEnsemble
+	// (default 3); StartApache/StartOurs are standalone and refuse Members > 1.
 	Members int
 	// StartTimeout bounds the wait for ruok → imok; default 60s (a JVM on a
 	// busy 2-core machine can take a while).
@@ -68,6 +68,8 @@ type Server struct {
 	dataDir string
 	logPath string
 	port    int
+	myid    int      // 1 for standalone; the member id in an ensemble
+	peers   []string // server.N lines; empty for standalone
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when cmd has been reaped
 	exitErr error
@@ -84,50 +86,89 @@ func StartApache(t testing.TB, opts Options) *Server {
 // StartApache would write. It fails the test when ZKFC_BIN is unset.
 func StartOurs(t testing.TB, opts Options) *Server {
 	t.Helper()
+	requireZkfcBin(t)
+	return start(t, Ours, opts)
+}
+
+func requireZkfcBin(t testing.TB) {
+	t.Helper()
 	if os.Getenv("ZKFC_BIN") == "" {
 		t.Fatalf("zkenv: ZKFC_BIN is unset: build the server with `make build` and run with ZKFC_BIN=$PWD/bin/zkfc (make test/integration do this)")
 	}
-	return start(t, Ours, opts)
 }
 
 func start(t testing.TB, b Backend, opts Options) *Server {
 	t.Helper()
 	if opts.Members > 1 {
-		t.Fatalf("zkenv: ensembles (Members=%d) are not implemented yet", opts.Members)
+		t.Fatalf("zkenv: Members=%d: use StartApacheEnsemble/StartOursEnsemble for ensembles", opts.Members)
 	}
+	members := startMembers(t, b, opts, 1)
+	return members[0]
+}
+
+// startMembers writes the configs of n members (n == 1: standalone), starts
+// every process, and only then waits for each to serve: an ensemble member
+// serves only once a quorum has formed.
+func startMembers(t testing.TB, b Backend, opts Options, n int) []*Server {
+	t.Helper()
 	if opts.TickTime == 0 {
 		opts.TickTime = 2 * time.Second
 	}
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 60 * time.Second
 	}
-	dir := t.TempDir()
-	s := &Server{t: t, backend: b, opts: opts, dir: dir,
-		cfgPath: filepath.Join(dir, "zoo.cfg"),
-		dataDir: filepath.Join(dir, "data"),
-		logPath: filepath.Join(dir, "server.log"),
-	}
-	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
-		t.Fatalf("zkenv: %v", err)
-	}
-	port, err := FreePort()
-	if err != nil {
-		t.Fatalf("zkenv: %v", err)
-	}
-	s.port = port
-	if err := s.writeConfig(); err != nil {
-		t.Fatalf("zkenv: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("%s server log tail (%s):\n%s", s.backend, s.logPath, s.LogTail(40))
+	members := make([]*Server, n)
+	var peers []string
+	for i := range members {
+		dir := t.TempDir()
+		s := &Server{t: t, backend: b, opts: opts, dir: dir, myid: i + 1,
+			cfgPath: filepath.Join(dir, "zoo.cfg"),
+			dataDir: filepath.Join(dir, "data"),
+			logPath: filepath.Join(dir, "server.log"),
 		}
-		s.Kill()
-	})
-	if err := s.launch(); err != nil {
-		t.Fatalf("zkenv: start %s: %v\nlog tail:\n%s", b, err, s.LogTail(40))
+		if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
+			t.Fatalf("zkenv: %v", err)
+		}
+		ports := make([]int, 3) // client, quorum, election
+		for j := range ports {
+			if n == 1 && j > 0 {
+				break
+			}
+			p, err := FreePort()
+			if err != nil {
+				t.Fatalf("zkenv: %v", err)
+			}
+			ports[j] = p
+		}
+		s.port = ports[0]
+		if n > 1 {
+			peers = append(peers, fmt.Sprintf("server.%d=127.0.0.1:%d:%d", i+1, ports[1], ports[2]))
+		}
+		members[i] = s
 	}
-	return s
+	for _, s := range members {
+		s.peers = peers
+		if err := s.writeConfig(); err != nil {
+			t.Fatalf("zkenv: %v", err)
+		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("%s server %d log tail (%s):\n%s", s.backend, s.myid, s.logPath, s.LogTail(40))
+			}
+			s.Kill()
+		})
+	}
+	for _, s := range members {
+		if err := s.startProcess(); err != nil {
+			t.Fatalf("zkenv: start %s: %v\nlog tail:\n%s", b, err, s.LogTail(40))
+		}
+	}
+	for _, s := range members {
+		if err := s.waitReady(); err != nil {
+			t.Fatalf("zkenv: start %s member %d: %v\nlog tail:\n%s", b, s.myid, err, s.LogTail(40))
+		}
+	}
+	return members
 }
 
 // FreePort asks the kernel for an unused 127.0.0.1 TCP port. Another process
@@ -150,6 +191,16 @@ func (s *Server) writeConfig() error {
 	b.WriteString("clientPortAddress=127.0.0.1\n")
 	b.WriteString("admin.enableServer=false\n")
 	b.WriteString("4lw.commands.whitelist=*\n")
+	if len(s.peers) > 0 {
+		b.WriteString("initLimit=10\nsyncLimit=5\n")
+		for _, p := range s.peers {
+			b.WriteString(p + "\n")
+		}
+		myid := filepath.Join(s.dataDir, "myid")
+		if err := os.WriteFile(myid, []byte(fmt.Sprintf("%d\n", s.myid)), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", myid, err)
+		}
+	}
 	for _, l := range s.opts.Extra {
 		b.WriteString(l + "\n")
 	}
@@ -183,8 +234,16 @@ func (s *Server) command() *exec.Cmd {
 	}
 }
 
-// launch starts the process and waits for ruok → imok.
+// launch starts the process and waits until it serves.
 func (s *Server) launch() error {
+	if err := s.startProcess(); err != nil {
+		return err
+	}
+	return s.waitReady()
+}
+
+// startProcess starts the server process with its output appended to the log.
+func (s *Server) startProcess() error {
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
@@ -205,7 +264,7 @@ func (s *Server) launch() error {
 		logf.Close()
 		close(exited)
 	}(s.exited)
-	return s.waitReady()
+	return nil
 }
 
 func (s *Server) waitReady() error {
@@ -234,6 +293,24 @@ func (s *Server) waitReady() error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("%s server on %s not ready after %v: %v", s.backend, s.Addr(), s.opts.StartTimeout, last)
+}
+
+// MyID is the member's id (1 for a standalone server).
+func (s *Server) MyID() int { return s.myid }
+
+// Mode is the "Mode:" line of srvr: standalone, leader, follower or
+// observer; "" when the server does not serve.
+func (s *Server) Mode() string {
+	out, err := s.FourLetterWord("srvr")
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if m, ok := strings.CutPrefix(l, "Mode: "); ok {
+			return strings.TrimSpace(m)
+		}
+	}
+	return ""
 }
 
 // Backend reports which implementation runs behind s.

@@ -76,3 +76,78 @@ func TestServerLifecycle(t *testing.T) {
 		})
 	}
 }
+
+// TestEnsemble starts a 3-member ensemble, writes through one member and
+// reads through another, kills the leader and checks that a new one is
+// elected and accepts writes.
+func TestEnsemble(t *testing.T) {
+	backends := []struct {
+		name  string
+		start func(testing.TB, Options) *Ensemble
+	}{{"apache", StartApacheEnsemble}}
+	if os.Getenv("ZKFC_BIN") != "" {
+		backends = append(backends, struct {
+			name  string
+			start func(testing.TB, Options) *Ensemble
+		}{"ours", StartOursEnsemble})
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			e := b.start(t, Options{TickTime: 500 * time.Millisecond})
+			if len(e.Members) != 3 || strings.Count(e.ConnectString(), ",") != 2 {
+				t.Fatalf("members %d, connect string %q", len(e.Members), e.ConnectString())
+			}
+			leader, err := e.Leader(30 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var writer, reader *Server
+			for _, m := range e.Members {
+				if m != leader {
+					if writer == nil {
+						writer = m
+					} else {
+						reader = m
+					}
+				}
+			}
+			mustCall(t, writer, proto.OpCreate, &proto.CreateRequest{Path: "/replicated", Data: []byte("v"), ACL: proto.OpenACL}, &proto.PathResponse{})
+			r, err := ConnectRaw(reader.Addr(), 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Call(proto.OpSync, &proto.PathRequest{Path: "/replicated"}, &proto.PathResponse{}); err != nil {
+				t.Fatal(err)
+			}
+			var gd proto.GetDataResponse
+			rep, err := r.Call(proto.OpGetData, &proto.PathWatchRequest{Path: "/replicated"}, &gd)
+			if err != nil || rep.Header.Err != proto.ErrOK || string(gd.Data) != "v" {
+				t.Fatalf("read on member %d after sync: %q %v %v", reader.MyID(), gd.Data, rep.Header.Err, err)
+			}
+			r.Close()
+
+			leader.Kill()
+			next, err := e.Leader(60 * time.Second)
+			if err != nil {
+				t.Fatalf("after killing leader %d: %v", leader.MyID(), err)
+			}
+			if next == leader {
+				t.Fatalf("killed member %d still reported as leader", leader.MyID())
+			}
+			mustCall(t, next, proto.OpSetData, &proto.SetDataRequest{Path: "/replicated", Data: []byte("w"), Version: -1}, &proto.StatResponse{})
+		})
+	}
+}
+
+func mustCall(t *testing.T, s *Server, op int32, req, resp proto.Record) {
+	t.Helper()
+	r, err := ConnectRaw(s.Addr(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.CloseSession()
+	rep, err := r.Call(op, req, resp)
+	if err != nil || rep.Header.Err != proto.ErrOK {
+		t.Fatalf("op %d on member %d: %v %v", op, s.MyID(), rep.Header.Err, err)
+	}
+}
