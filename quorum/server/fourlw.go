@@ -37,7 +37,7 @@ func (f fourSource) Stats() fourlw.Stats {
 	size := s.tree.ApproxDataSize()
 	s.mu.RUnlock()
 	st := fourlw.Stats{
-		Version:  fourlw.FullVersion(Version, buildTime),
+		Version:  fourlw.FullVersion(BuildVersion, buildTime),
 		Mode:     s.Mode(),
 		Serving:  s.serving.Load(),
 		LastZxid: s.lastZxid(),
@@ -123,7 +123,7 @@ func (f fourSource) Conf() []string {
 }
 
 func (f fourSource) Env() []fourlw.KV {
-	return fourlw.ProcessEnv(fourlw.FullVersion(Version, buildTime))
+	return fourlw.ProcessEnv(fourlw.FullVersion(BuildVersion, buildTime))
 }
 
 func (f fourSource) Watches() []fourlw.Watch {

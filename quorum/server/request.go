@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
 	"strings"
 	"time"
 
@@ -166,13 +168,13 @@ func (c *conn) handleAuth(hdr proto.RequestHeader, a *proto.AuthPacket, start ti
 	}
 	switch a.Scheme {
 	case "digest":
+		// As ZooKeeper's DigestAuthenticationProvider: the id is the part
+		// before the first colon, then the SHA-1 of the whole credential;
+		// a credential without a colon is accepted too.
 		cred := string(a.Auth)
-		user, pw, ok := strings.Cut(cred, ":")
-		if !ok {
-			rh.Err = proto.ErrAuthFailed
-			break
-		}
-		id := tree.DigestID(user, pw)
+		user, _, _ := strings.Cut(cred, ":")
+		sum := sha1.Sum(a.Auth)
+		id := user + ":" + base64.StdEncoding.EncodeToString(sum[:])
 		if c.s.cfg.SuperDigest != "" && id == c.s.cfg.SuperDigest {
 			c.addAuth(proto.Id{Scheme: "super", ID: ""})
 		}

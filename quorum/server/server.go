@@ -32,8 +32,10 @@ import (
 	"github.com/zkfc-project/zkfc/quorum/watch"
 )
 
-// Version is reported by srvr, stat, mntr and envi.
-const Version = "3.8.0-zkfc"
+// BuildVersion is this build's version, reported by srvr, stat, mntr and
+// envi after the ZooKeeper version we are compatible with. The binary sets
+// it at start.
+var BuildVersion = "dev"
 
 // Server is one member of a quorum.
 type Server struct {
@@ -59,6 +61,8 @@ type Server struct {
 	// serving is false while the member has no leader: clients are
 	// refused so they move to a member that has one.
 	serving atomic.Bool
+	// ready is set once the log is replayed and a leader known.
+	ready atomic.Bool
 
 	connMu    sync.Mutex
 	conns     map[*conn]struct{}
@@ -169,9 +173,32 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 
+	// Listen at once: four-letter words are answered ("not currently
+	// serving") while the member replays its log or waits for a quorum;
+	// client sessions are refused until it is ready.
+	addr := net.JoinHostPort(s.cfg.ClientPortAddress, strconv.Itoa(s.cfg.ClientPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s: clientPort %d: %w", s.cfg.Source, s.cfg.ClientPort, err)
+	}
+	s.listener = ln
+	acceptErr := make(chan error, 1)
+	go func() { acceptErr <- s.accept(ln) }()
+	s.startAdmin()
+	defer func() {
+		_ = ln.Close()
+		if s.admin != nil {
+			shCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = s.admin.Shutdown(shCtx)
+			cancel()
+		}
+	}()
+
 	select {
 	case <-s.rep.ready:
 	case err := <-s.fatalErr:
+		return err
+	case err := <-acceptErr:
 		return err
 	case <-ctx.Done():
 		return nil
@@ -183,16 +210,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.sessions.add(si.ID, time.Duration(si.Timeout)*time.Millisecond)
 	}
 	s.mu.RUnlock()
-
-	addr := net.JoinHostPort(s.cfg.ClientPortAddress, strconv.Itoa(s.cfg.ClientPort))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("%s: clientPort %d: %w", s.cfg.Source, s.cfg.ClientPort, err)
-	}
-	s.listener = ln
+	s.ready.Store(true)
 	s.lg.Info("serving clients", zap.String("address", ln.Addr().String()),
 		zap.Duration("startup", time.Since(s.started)), zap.Int64("zxid", s.applied.Load()))
-	s.startAdmin()
 
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -200,9 +220,6 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); s.expireSessions(bg) }()
 	go func() { defer wg.Done(); s.reapContainers(bg) }()
 	go func() { defer wg.Done(); s.autopurge(bg) }()
-
-	acceptErr := make(chan error, 1)
-	go func() { acceptErr <- s.accept(ln) }()
 
 	var runErr error
 	select {
@@ -214,11 +231,6 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	stopBG()
 	_ = ln.Close()
-	if s.admin != nil {
-		shCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = s.admin.Shutdown(shCtx)
-		cancel()
-	}
 	s.drainConns(5 * time.Second)
 	wg.Wait()
 	s.lg.Info("server stopped")
@@ -239,7 +251,7 @@ func raftTick(tickTime time.Duration) time.Duration {
 
 // Addr is the client listener's address once Run is serving.
 func (s *Server) Addr() net.Addr {
-	if s.listener == nil {
+	if s.listener == nil || !s.ready.Load() {
 		return nil
 	}
 	return s.listener.Addr()

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -359,13 +360,14 @@ func (w *WAL) ReadAll(from Pos) (*raftpb.HardState, []*raftpb.Entry, error) {
 	)
 	for i, seg := range w.segs {
 		path := w.path(seg)
-		img, err := os.ReadFile(path)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read segment %s: %w", path, err)
-		}
 		active := i == len(w.segs)-1
-		if active && int64(len(img)) > w.off {
-			img = img[:w.off] // beyond is preallocated space
+		limit := int64(-1)
+		if active {
+			limit = w.off // beyond is preallocated space
+		}
+		img, err := readSegment(path, limit)
+		if err != nil {
+			return nil, nil, err
 		}
 		end, torn, err := walkSegment(path, img, seg, func(off int, t recType, data []byte) error {
 			if t != recBatch {
@@ -410,6 +412,28 @@ func (w *WAL) ReadAll(from Pos) (*raftpb.HardState, []*raftpb.Entry, error) {
 		}
 	}
 	return hs.proto(), ents, nil
+}
+
+// readSegment reads the first limit bytes of path, or all of it if limit
+// is negative.
+func readSegment(path string, limit int64) ([]byte, error) {
+	if limit < 0 {
+		img, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read segment %s: %w", path, err)
+		}
+		return img, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read segment %s: %w", path, err)
+	}
+	defer f.Close()
+	img := make([]byte, limit) // limit is our own write offset, not file content
+	if _, err := io.ReadFull(f, img); err != nil {
+		return nil, fmt.Errorf("read segment %s: first %d bytes: %w", path, limit, err)
+	}
+	return img, nil
 }
 
 // Save appends hs (if it changed) and ents as one batch and fsyncs once.

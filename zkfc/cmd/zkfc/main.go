@@ -9,6 +9,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/zkfc-project/zkfc/quorum/server"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand
@@ -50,6 +52,7 @@ func main() {
 		}
 		return
 	}
+	server.BuildVersion = version
 	name := os.Args[1]
 	c, ok := commands[name]
 	if !ok {
