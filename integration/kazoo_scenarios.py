@@ -41,7 +41,8 @@ def stat(s):
     elif s.mtime >= s.ctime and s.version > 0:
         mtime = ">=ctime"
     else:
-        mtime = "odd(ctime%+dms,version=%d)" % (s.mtime - s.ctime, s.version)
+        rel = ">" if s.mtime > s.ctime else "<" if s.mtime < s.ctime else "="
+        mtime = "odd(mtime%sctime,version=%d)" % (rel, s.version)
     return ("czxid=%s mzxid=%s pzxid=%s ctime=%s mtime=%s version=%d cversion=%d "
             "aversion=%d owner=%s dataLength=%d numChildren=%d") % (
         zx(s.czxid), zx(s.mzxid), zx(s.pzxid), ctime, mtime, s.version,

@@ -71,7 +71,15 @@ func FormatStat(s proto.Stat) string {
 	case s.Mtime >= s.Ctime && s.Version > 0:
 		mtime = ">=ctime"
 	default:
-		mtime = fmt.Sprintf("odd(ctime%+dms,version=%d)", s.Mtime-s.Ctime, s.Version)
+		// Unusual but real: /zookeeper/config in an ensemble has ctime 0,
+		// a wall-clock mtime and version -1. Only the relation is stable.
+		rel := "="
+		if s.Mtime > s.Ctime {
+			rel = ">"
+		} else if s.Mtime < s.Ctime {
+			rel = "<"
+		}
+		mtime = fmt.Sprintf("odd(mtime%sctime,version=%d)", rel, s.Version)
 	}
 	return fmt.Sprintf("czxid=%s mzxid=%s pzxid=%s ctime=%s mtime=%s version=%d cversion=%d aversion=%d owner=%s dataLength=%d numChildren=%d",
 		Zxid(s.Czxid), Zxid(s.Mzxid), Zxid(s.Pzxid), ctime, mtime, s.Version, s.Cversion, s.Aversion,
