@@ -129,10 +129,9 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 	}
 	var err error
 	if !storage.Exist(walDir) {
-		r.wal, err = storage.Create(walDir, r.lg)
-		if err != nil {
-			return err
-		}
+		// The bootstrap snapshot is written before the log exists, so a
+		// crash in between leaves no log and the next start bootstraps
+		// again, identically.
 		data, err := r.s.serializeTree()
 		if err != nil {
 			return err
@@ -140,6 +139,10 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 		cs := &raftpb.ConfState{Voters: voters, Learners: learners}
 		snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{Index: u64(1), Term: u64(1), ConfState: cs}}
 		if err := r.snapper.Save(snap); err != nil {
+			return err
+		}
+		r.wal, err = storage.Create(walDir, r.lg)
+		if err != nil {
 			return err
 		}
 		if err := r.wal.SaveSnapshot(storage.PosOf(snap)); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -428,5 +429,41 @@ func TestFourLetterWords(t *testing.T) {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Fatalf("mntr lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestSnapshotsTakenAndAutopurged(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.SnapCount = 50
+	cfg.AutopurgeSnapRetainCount = 3
+	cfg.AutopurgePurgeInterval = 200 * time.Millisecond
+	ts := startServer(t, cfg)
+	c, _ := connect(t, ts.addr, 4*time.Second)
+	for i := 0; i < 400; i++ {
+		if _, err := c.Create(fmt.Sprintf("/p%03d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snapDir := filepath.Join(dir, "version-2", "snap")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		snaps, _ := filepath.Glob(filepath.Join(snapDir, "*.snap"))
+		if len(snaps) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d snapshots in %s, want 3 after autopurge (snapCount 50, 400 writes)", len(snaps), snapDir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Restart: the purged directory still recovers everything.
+	ts.stop()
+	cfg2 := testConfig(t, dir)
+	ts2 := startServer(t, cfg2)
+	c2, _ := connect(t, ts2.addr, 4*time.Second)
+	kids, _, err := c2.Children("/")
+	if err != nil || len(kids) != 401 {
+		t.Fatalf("after purge and restart: %d children (%v), want 400 + zookeeper", len(kids), err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkfc-project/zkfc/quorum/proto"
+	"github.com/zkfc-project/zkfc/quorum/storage"
 	"github.com/zkfc-project/zkfc/quorum/tree"
 )
 
@@ -198,18 +199,33 @@ func (s *Server) autopurge(ctx context.Context) {
 	}
 }
 
+// purge runs on the raft goroutine, which owns the log: it keeps the newest
+// autopurge.snapRetainCount snapshots and the log segments they need.
 func (s *Server) purge() {
 	keep := s.cfg.AutopurgeSnapRetainCount
 	if keep < 3 {
 		keep = 3
 	}
-	removed, err := s.rep.snapper.Purge(keep)
-	if err != nil {
-		s.lg.Warn("purge snapshots", zap.Error(err))
-		return
+	done := make(chan struct{})
+	f := func() {
+		defer close(done)
+		removed, err := storage.Purge(s.rep.wal, s.rep.snapper, keep)
+		if err != nil {
+			s.lg.Warn("autopurge", zap.Error(err))
+			return
+		}
+		if len(removed) > 0 {
+			s.lg.Info("autopurge removed old files", zap.Strings("files", removed))
+		}
 	}
-	if len(removed) > 0 {
-		s.lg.Info("purged old snapshots", zap.Strings("files", removed))
+	select {
+	case s.rep.ctlC <- f:
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+		}
+	case <-time.After(10 * time.Second):
+		s.lg.Warn("autopurge skipped: the log is busy")
 	}
 }
 
