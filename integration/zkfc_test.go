@@ -379,8 +379,16 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 	var cfgs [2]string
 	for i, name := range []string{"nn1", "nn2"} {
 		demos[i] = zkfcenv.StartDemo(t, name, roles)
+		// Fencing: the peer's zkfc, else the service itself (demote it,
+		// or confirm it is gone).
 		o := zkfcenv.ZKFCOptions{NodeID: name, Connect: connect, Demo: demos[i], SessionTimeout: 4 * time.Second,
-			Margin: 1500 * time.Millisecond, Extra: quorum(i, false)}
+			Margin: 1500 * time.Millisecond, Extra: quorum(i, false), Fencing: `    - type: graceful
+      timeout: 2s
+    - type: shell
+      timeout: 10s
+      shell:
+        command: ["/bin/sh", "-c", "curl -fsS --max-time 2 -X POST http://$ZKFC_TARGET_ADDRESS/demote || ! curl -sS --max-time 2 http://$ZKFC_TARGET_ADDRESS/role"]
+`}
 		var url string
 		cfgs[i], url = zkfcenv.WriteConfig(t, o)
 		zkfcs[i] = zkfcenv.StartZKFCWithConfig(t, o, cfgs[i], url)
@@ -398,9 +406,7 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 	if zkfcs[1].Role() == "active" {
 		act = 1
 	}
-	// The active's zkfc dies with its quorum member; its service is left
-	// running, so graceful fencing fails... unless the demo is fenced: use
-	// the health check instead, which keeps the member alive.
+	// A health failure first: every quorum member stays up.
 	demos[act].Fail(t)
 	zkfcenv.WaitFor(t, 60*time.Second, "the other node active", func() bool { return zkfcs[1-act].Role() == "active" })
 	// Now kill the new active's zkfc and its member: 2 of 3 members remain
@@ -411,9 +417,9 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 		return err == nil && st.InElection
 	})
 	zkfcs[1-act].Kill()
-	demos[1-act].Kill()
+	killedAt := demos[1-act].Kill() // a whole node lost: the shell method confirms it is gone
 	zkfcenv.WaitFor(t, 90*time.Second, "failover after losing a zkfc and its quorum member", func() bool {
 		return zkfcs[act].Role() == "active"
 	})
-	zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervals(t, roles, time.Now()))
+	zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervalsKilled(t, roles, time.Now(), map[string]time.Time{demos[1-act].Name: killedAt}))
 }

@@ -137,8 +137,13 @@ func (d *Demo) Role() (string, error) {
 	return strings.TrimSpace(string(b)), err
 }
 
-// Kill ends the service with SIGKILL.
-func (d *Demo) Kill() { _ = d.cmd.Process.Kill(); <-d.done }
+// Kill ends the service with SIGKILL and returns a time by which it was
+// certainly dead (for intervals it could not close itself).
+func (d *Demo) Kill() time.Time {
+	_ = d.cmd.Process.Kill()
+	<-d.done
+	return time.Now()
+}
 
 // ZKFCOptions shape one zkfc's configuration.
 type ZKFCOptions struct {
@@ -391,8 +396,14 @@ type Interval struct {
 }
 
 // ReadIntervals reads a roles file; an interval never closed ends at
-// openEnd (e.g. now, or the time its process was killed).
+// openEnd (now, for processes still running).
 func ReadIntervals(t testing.TB, path string, openEnd time.Time) []Interval {
+	return ReadIntervalsKilled(t, path, openEnd, nil)
+}
+
+// ReadIntervalsKilled is ReadIntervals where the open intervals of the
+// instances named in killed end when they were killed.
+func ReadIntervalsKilled(t testing.TB, path string, openEnd time.Time, killed map[string]time.Time) []Interval {
 	t.Helper()
 	f, err := os.Open(path)
 	must(t, err)
@@ -419,6 +430,9 @@ func ReadIntervals(t testing.TB, path string, openEnd time.Time) []Interval {
 		iv := *byKey[k]
 		if iv.End == nil {
 			e := openEnd
+			if k, ok := killed[iv.Name]; ok {
+				e = k
+			}
 			iv.End = &e
 		}
 		out = append(out, iv)

@@ -93,6 +93,9 @@ type Config struct {
 	FenceTimeout    time.Duration // bound on one whole fencing attempt
 	Tick            time.Duration // clock resolution of the loop; default 100ms
 
+	// WaitFormatted: a missing cluster znode is retried instead of fatal.
+	WaitFormatted bool
+
 	// OnRole is called from the loop whenever the role changes, the first
 	// call being the first election outcome (systemd READY=1, STATUS=).
 	OnRole func(role Role, reason string)
@@ -170,6 +173,7 @@ type Controller struct {
 	epoch        uint64
 	connected    bool
 	checked      bool // cluster znode verified after the first connection
+	nextCheck    time.Time
 	joined       bool
 	holdsLock    bool
 	wantAttempt  bool
@@ -361,16 +365,9 @@ func (c *Controller) handleEvent(ev elector.Event) {
 	case elector.Connected:
 		c.connected = true
 		c.m.connected.Set(1)
-		if !c.checked {
-			if err := c.el.CheckFormatted(); err != nil {
-				if errors.Is(err, elector.ErrNotFormatted) {
-					c.fatal = err
-					return
-				}
-				c.lastErr = err.Error()
-			} else {
-				c.checked = true
-			}
+		c.checkFormatted()
+		if c.fatal != nil {
+			return
 		}
 		c.paused = c.el.Paused()
 		// Registered for as long as the session lives, in the election or
@@ -484,8 +481,33 @@ func (c *Controller) tick() {
 	}
 }
 
+// checkFormatted verifies the cluster znode exists. Missing, it is fatal
+// unless WaitFormatted (an embedded quorum must stay up for 'zkfc format'
+// to reach it); then it is checked again every few seconds.
+func (c *Controller) checkFormatted() {
+	if c.checked || !c.connected || c.now().Before(c.nextCheck) {
+		return
+	}
+	c.nextCheck = c.now().Add(2 * time.Second)
+	err := c.el.CheckFormatted()
+	switch {
+	case err == nil:
+		c.checked = true
+		c.register() // failed while the cluster znode was missing
+	case errors.Is(err, elector.ErrNotFormatted) && !c.cfg.WaitFormatted:
+		c.fatal = err
+	default:
+		c.lastErr = err.Error()
+		c.lg.Error("cluster znode not usable yet", zap.Error(err))
+	}
+}
+
 func (c *Controller) reconcile(now time.Time) {
 	if c.fatal != nil || c.paused {
+		return
+	}
+	if !c.checked {
+		c.checkFormatted()
 		return
 	}
 	if c.joined && c.health.known && !c.health.healthy {

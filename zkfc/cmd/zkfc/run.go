@@ -138,7 +138,8 @@ func run(ctx context.Context, cfg *config.Config, lg *zap.Logger) error {
 		Self: self, Cluster: cfg.Cluster.Name, SelfFenceMargin: cfg.ZooKeeper.SelfFenceMargin,
 		CedePeriod: cfg.Failover.CedePeriod, BackoffInitial: cfg.Failover.BackoffInitial, BackoffMax: cfg.Failover.BackoffMax,
 		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fenceBudget,
-		OnRole: n.onRole, OnTick: n.onTick,
+		WaitFormatted: cfg.Quorum.Enabled,
+		OnRole:        n.onRole, OnTick: n.onTick,
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
 
 	mon, err := healthcheck.NewMonitor(healthConfig(cfg.Health), lg.Named("health"), func(_, s healthcheck.State) {
