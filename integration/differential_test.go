@@ -1677,8 +1677,15 @@ func scenarioFourLetterWords(e env, tr *zkenv.Transcript) error {
 	for _, l := range strings.Split(out, "\n") {
 		k, v, _ := strings.Cut(l, "=")
 		switch k {
-		case "tickTime", "minSessionTimeout", "maxSessionTimeout", "maxClientCnxns", "serverId":
+		case "tickTime", "minSessionTimeout", "maxSessionTimeout", "maxClientCnxns":
 			tr.Printf("conf %s=%s", k, v)
+		case "serverId":
+			// 0 standalone, the member's myid in an ensemble.
+			want := "0"
+			if !e.srv.Standalone() {
+				want = strconv.Itoa(e.srv.MyID())
+			}
+			tr.Printf("conf serverId is 0 standalone, myid in an ensemble: %v", v == want)
 		}
 	}
 	out, err = flw("cons")
@@ -1732,7 +1739,7 @@ func scenarioFourLetterWords(e env, tr *zkenv.Transcript) error {
 	} else {
 		tr.Printf("FLWSrvr ok=%v, documented %v for %s", ok, want, e.srv.Backend())
 	}
-	if ok && (len(stats) != 1 || stats[0].Mode != zk.ModeStandalone) {
+	if ok && (len(stats) != 1 || stats[0].Mode.String() != e.srv.Mode()) {
 		tr.Printf("FLWSrvr parsed unexpected stats: %+v", stats)
 	}
 	cons, ok := zk.FLWCons([]string{e.addr()}, 5*time.Second)

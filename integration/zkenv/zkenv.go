@@ -295,6 +295,9 @@ func (s *Server) waitReady() error {
 	return fmt.Errorf("%s server on %s not ready after %v: %v", s.backend, s.Addr(), s.opts.StartTimeout, last)
 }
 
+// Standalone reports whether the server runs without peers.
+func (s *Server) Standalone() bool { return len(s.peers) == 0 }
+
 // MyID is the member's id (1 for a standalone server).
 func (s *Server) MyID() int { return s.myid }
 
