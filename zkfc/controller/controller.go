@@ -679,14 +679,16 @@ func (c *Controller) quit(needFence bool, reason string) {
 		cancel()
 	}
 	if c.connected {
-		if c.holdsLock {
-			if err := c.el.Release(); err != nil {
-				c.lg.Warn("release lock", zap.Error(err))
-			}
-		}
+		// Breadcrumb first, while the lock is still ours: released first,
+		// the next winner could read it and fence us needlessly.
 		if !needFence && wasActive {
 			if err := c.el.DeleteBreadcrumb(c.cfg.Self.NodeID); err != nil {
 				c.lg.Warn("delete breadcrumb", zap.Error(err))
+			}
+		}
+		if c.holdsLock {
+			if err := c.el.Release(); err != nil {
+				c.lg.Warn("release lock", zap.Error(err))
 			}
 		}
 	}

@@ -256,7 +256,7 @@ func TestSequences(t *testing.T) {
 			name: "graceful cede removes the breadcrumb and stays out for the cede period",
 			steps: []step{
 				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
-				{do: cede, role: Standby, calls: "demote|release|delete-breadcrumb", breadcrumb: "-"},
+				{do: cede, role: Standby, calls: "demote|delete-breadcrumb|release", breadcrumb: "-"},
 				{do: tickAt(9 * time.Second), role: Standby, calls: ""},
 				{do: tickAt(time.Second), role: Active, calls: "try|read-breadcrumb|token 2|write-breadcrumb me 2|promote 2"},
 			},
