@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -422,4 +423,85 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 		return zkfcs[act].Role() == "active"
 	})
 	zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervalsKilled(t, roles, time.Now(), map[string]time.Time{demos[1-act].Name: killedAt}))
+}
+
+// The active service demoted behind zkfc's back: the role check sees the
+// drift, zkfc quits (keeping its breadcrumb) and the standby takes over.
+func TestRoleDriftQuitsAndRejoins(t *testing.T) {
+	p := startPair(t, nil)
+	a, b := p.zkfcs[0], p.zkfcs[1]
+	p.demos[0].Demote(t)
+	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active after nn1's drift", func() bool { return b.Role() == "active" })
+	st, err := a.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, tr := range st.Transitions {
+		found = found || strings.Contains(tr.Reason, "role drift")
+	}
+	if !found {
+		t.Fatalf("nn1's transitions do not record the drift: %+v", st.Transitions)
+	}
+	zkfcenv.WaitFor(t, 30*time.Second, "nn1 rejoined as standby", func() bool {
+		st, err := a.Status()
+		return err == nil && st.InElection && st.Role == "standby"
+	})
+	p.checkObserver(t)
+}
+
+// Under systemd (NOTIFY_SOCKET set), zkfc sends READY=1 with the first
+// election outcome, STATUS= with the role, and WATCHDOG=1 while its loop
+// runs (WATCHDOG_USEC set).
+func TestSystemdNotify(t *testing.T) {
+	zk := zkfcenv.StartApache(t, 500*time.Millisecond)
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	demo := zkfcenv.StartDemo(t, "nn1", filepath.Join(t.TempDir(), "roles"))
+	o := zkfcenv.ZKFCOptions{NodeID: "nn1", Connect: zk.Addr, Demo: demo,
+		Env: []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=600000"}}
+	cfg, url := zkfcenv.WriteConfig(t, o)
+	zkfcenv.Format(t, cfg)
+	zkfcenv.StartZKFCWithConfig(t, o, cfg, url)
+	var got []string
+	buf := make([]byte, 4096)
+	want := map[string]bool{"READY=1": false, "STATUS=active": false, "WATCHDOG=1": false}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		done := true
+		for _, v := range want {
+			done = done && v
+		}
+		if done {
+			break
+		}
+		if err := conn.SetReadDeadline(deadline); err != nil {
+			t.Fatal(err)
+		}
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("notify socket: %v; got %q", err, got)
+		}
+		msg := string(buf[:n])
+		got = append(got, msg)
+		for k := range want {
+			if strings.Contains(msg, k) {
+				want[k] = true
+			}
+		}
+	}
+	// Watchdog pings may precede READY (systemd counts from start); the
+	// first role report must carry READY=1.
+	for _, m := range got {
+		if strings.Contains(m, "STATUS=") {
+			if !strings.Contains(m, "READY=1") {
+				t.Fatalf("first status %q does not carry READY=1 (all: %q)", m, got)
+			}
+			break
+		}
+	}
 }

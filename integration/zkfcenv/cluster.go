@@ -119,6 +119,9 @@ func (d *Demo) post(t testing.TB, path string) {
 	resp.Body.Close()
 }
 
+// Demote demotes the service behind zkfc's back (role drift drills).
+func (d *Demo) Demote(t testing.TB) { d.post(t, "/demote") }
+
 // Fail makes the health check answer 503.
 func (d *Demo) Fail(t testing.TB) { d.post(t, "/admin/fail") }
 
@@ -159,7 +162,8 @@ type ZKFCOptions struct {
 	Fencing    string
 	Priority   int
 	NoFailover bool
-	Extra      string // appended YAML
+	Extra      string   // appended YAML
+	Env        []string // extra environment of the daemon
 }
 
 // ZKFC is a running zkfc daemon.
@@ -286,6 +290,7 @@ func StartZKFCWithConfig(t testing.TB, o ZKFCOptions, cfg, url string) *ZKFC {
 	logf, err := os.Create(z.LogPath)
 	must(t, err)
 	z.cmd = exec.Command(bin, "run", "--config", cfg)
+	z.cmd.Env = append(os.Environ(), o.Env...)
 	z.cmd.Stdout, z.cmd.Stderr = logf, logf
 	z.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	must(t, z.cmd.Start())
