@@ -636,8 +636,9 @@ func (c *Controller) promote(now time.Time) {
 		return
 	}
 	if err := c.actions.DoPromote(context.Background(), token); err != nil {
-		// The action may have half-worked: failPromotion demotes.
-		c.role = Initializing
+		// The action may have half-worked: demote even if zkfc's role
+		// already says standby.
+		c.demoteService("promote action failed: " + err.Error())
 		c.failPromotion(now, err.Error())
 		return
 	}
@@ -792,13 +793,20 @@ func (c *Controller) becomeStandby(reason string) {
 	if c.role == Standby {
 		return
 	}
+	c.demoteService(reason)
+}
+
+// demoteService runs the demote action and records the standby role.
+func (c *Controller) demoteService(reason string) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 	if err := c.actions.DoDemote(ctx, c.token); err != nil {
 		c.lg.Error("demote to standby failed", zap.Error(err))
 		c.lastErr = err.Error()
 	}
 	cancel()
-	c.setRole(Standby, reason)
+	if c.role != Standby {
+		c.setRole(Standby, reason)
+	}
 }
 
 func (c *Controller) setRole(r Role, reason string) {

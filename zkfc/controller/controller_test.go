@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -330,6 +331,15 @@ func TestSequences(t *testing.T) {
 			},
 		},
 		{
+			name: "failed promote action of a standby still demotes the half-promoted service",
+			setup: []func(*fixture){otherHoldsLock("peer"), func(f *fixture) { f.act.promoteErr = errors.New("exit 1") }},
+			steps: []step{
+				{do: healthy, role: Standby, calls: "try|demote"},
+				{do: lockFreed, role: Standby, calls: ""},
+				{do: lockChanged(0), role: Standby, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1|demote|release"},
+			},
+		},
+		{
 			name:  "paused: a healthy node does not join",
 			setup: []func(*fixture){paused},
 			steps: []step{
@@ -412,4 +422,67 @@ func TestPriorityDefersToHigherCandidate(t *testing.T) {
 	if f.c.role != Active {
 		t.Fatalf("did not take the lock after the priority delay: role %s", f.c.role)
 	}
+}
+
+type blockingActions struct {
+	fakeActions
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (a *blockingActions) DoPromote(ctx context.Context, tok uint64) error {
+	close(a.entered)
+	<-a.release
+	return nil
+}
+
+// The watchdog callback comes from the loop itself: while the loop is
+// stuck (here in a promote action), OnTick is not called, so systemd's
+// watchdog fires.
+func TestWatchdogStarvesWhenLoopStalls(t *testing.T) {
+	var log []string
+	el := &fakeElector{log: &log, timeout: 10 * time.Second, events: make(chan elector.Event, 4)}
+	act := &blockingActions{fakeActions: fakeActions{log: &log}, entered: make(chan struct{}), release: make(chan struct{})}
+	var ticks atomicCounter
+	c := New(Config{Self: elector.Info{NodeID: "me"}, SelfFenceMargin: time.Second, Tick: 10 * time.Millisecond,
+		OnTick: ticks.inc}, el, &fakeFencer{log: &log}, act, nil, zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	el.events <- elector.Event{Epoch: 1, Kind: elector.Connected}
+	c.SetHealth("SERVICE_HEALTHY", true, true)
+	select {
+	case <-act.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("promote never ran")
+	}
+	before := ticks.get()
+	time.Sleep(100 * time.Millisecond) // ten ticks' worth
+	if got := ticks.get(); got != before {
+		t.Fatalf("OnTick called %d times while the loop was stuck", got-before)
+	}
+	close(act.release)
+	deadline := time.Now().Add(10 * time.Second)
+	for ticks.get() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("OnTick did not resume after the loop unblocked")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type atomicCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (a *atomicCounter) inc() { a.mu.Lock(); a.n++; a.mu.Unlock() }
+func (a *atomicCounter) get() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
 }
