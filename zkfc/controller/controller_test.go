@@ -331,7 +331,7 @@ func TestSequences(t *testing.T) {
 			},
 		},
 		{
-			name: "failed promote action of a standby still demotes the half-promoted service",
+			name:  "failed promote action of a standby still demotes the half-promoted service",
 			setup: []func(*fixture){otherHoldsLock("peer"), func(f *fixture) { f.act.promoteErr = errors.New("exit 1") }},
 			steps: []step{
 				{do: healthy, role: Standby, calls: "try|demote"},
