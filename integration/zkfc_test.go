@@ -505,3 +505,58 @@ func TestSystemdNotify(t *testing.T) {
 		}
 	}
 }
+
+// Only the active is cut off ZooKeeper (a proxy freezes its connection;
+// the standby keeps its session), and fencing is configured as Hadoop's
+// notorious shell(/bin/true), which fences nothing. Self-fencing alone
+// must bring the active's service down before the standby can win, which
+// it only can once the server expires the active's session.
+func TestPartitionedActiveIsDownBeforeTheStandbyWins(t *testing.T) {
+	zk := zkfcenv.StartApache(t, 500*time.Millisecond)
+	proxy := zkfcenv.StartProxy(t, zk.Addr)
+	roles := filepath.Join(t.TempDir(), "roles.jsonl")
+	noFence := "    - type: shell\n      shell: {command: [/bin/true]}\n"
+	var demos [2]*zkfcenv.Demo
+	var zkfcs [2]*zkfcenv.ZKFC
+	for i, name := range []string{"nn1", "nn2"} {
+		demos[i] = zkfcenv.StartDemo(t, name, roles)
+		connect := zk.Addr
+		if i == 0 {
+			connect = proxy.Addr
+		}
+		o := zkfcenv.ZKFCOptions{NodeID: name, Connect: connect, Demo: demos[i], SessionTimeout: 4 * time.Second,
+			Margin: 1500 * time.Millisecond, Fencing: noFence}
+		cfg, url := zkfcenv.WriteConfig(t, o)
+		if i == 0 {
+			zkfcenv.Format(t, cfg)
+		}
+		zkfcs[i] = zkfcenv.StartZKFCWithConfig(t, o, cfg, url)
+		want := map[int]string{0: "active", 1: "standby"}[i]
+		zkfcenv.WaitFor(t, 30*time.Second, name+" "+want, func() bool { return zkfcs[i].Role() == want })
+	}
+	proxy.Freeze()
+	zkfcenv.WaitFor(t, 60*time.Second, "nn2 active after nn1's session expired", func() bool { return zkfcs[1].Role() == "active" })
+	ivs := zkfcenv.ReadIntervals(t, roles, time.Now())
+	zkfcenv.CheckNoOverlap(t, ivs)
+	var nn1End, nn2Start time.Time
+	for _, iv := range ivs {
+		if iv.Name == "nn1" {
+			nn1End = *iv.End
+		}
+		if iv.Name == "nn2" {
+			nn2Start = iv.Start
+		}
+	}
+	if !nn1End.Before(nn2Start) {
+		t.Fatalf("nn1 active until %s, nn2 active from %s", nn1End.Format(time.RFC3339Nano), nn2Start.Format(time.RFC3339Nano))
+	}
+	if r := demoRole(t, demos[0]); r != "standby" {
+		t.Fatalf("partitioned nn1's service is %s", r)
+	}
+	proxy.Thaw()
+	zkfcenv.WaitFor(t, 60*time.Second, "nn1 back as standby", func() bool {
+		st, err := zkfcs[0].Status()
+		return err == nil && st.Role == "standby" && st.Connected
+	})
+	zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervals(t, roles, time.Now()))
+}
