@@ -240,6 +240,22 @@ func (s *Set) JavaClientFlags() string {
 		" -Dzookeeper.ssl.trustStore.type=PKCS12"
 }
 
+// JavaClasspath is the class path with which Debian's ZooKeeper 3.8 can
+// speak TLS, server or client: its zookeeper.jar manifest leaves out the
+// Netty jars that NettyServerCnxnFactory and ClientCnxnSocketNetty need,
+// and zkEnv.sh overwrites CLASSPATH, so pass this as JVMFLAGS="-cp ..."
+// to zkCli.sh (a later -cp wins) or to java directly.
+func JavaClasspath() string {
+	cp := "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
+	for _, jar := range []string{"buffer", "codec", "common", "handler", "resolver", "transport", "transport-native-unix-common", "transport-native-epoll"} {
+		p := "/usr/share/java/netty-" + jar + ".jar"
+		if _, err := os.Stat(p); err == nil {
+			cp += ":" + p
+		}
+	}
+	return cp
+}
+
 func writeFile(path string, data []byte, mode os.FileMode) error {
 	if err := os.WriteFile(path, data, mode); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
