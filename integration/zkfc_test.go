@@ -84,6 +84,18 @@ func metric(t *testing.T, z *zkfcenv.ZKFC, series string) float64 {
 // it (gracefully, through its zkfc) before promoting with a larger token.
 // A graceful quit removes the breadcrumb: the next winner fences nobody.
 func TestUnhealthyActiveIsFencedAndGracefulQuitIsNot(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		breaks func(*zkfcenv.Demo, testing.TB)
+	}{
+		{"failing health check", (*zkfcenv.Demo).Fail},
+		{"hung health check", (*zkfcenv.Demo).Hang},
+	} {
+		t.Run(c.name, func(t *testing.T) { unhealthyActiveIsFenced(t, c.breaks) })
+	}
+}
+
+func unhealthyActiveIsFenced(t *testing.T, breakHealth func(*zkfcenv.Demo, testing.TB)) {
 	p := startPair(t, nil)
 	a, b := p.zkfcs[0], p.zkfcs[1]
 	if r := demoRole(t, p.demos[0]); r != "active" {
@@ -91,7 +103,7 @@ func TestUnhealthyActiveIsFencedAndGracefulQuitIsNot(t *testing.T) {
 	}
 	stA, _ := a.Status()
 
-	p.demos[0].Fail(t)
+	breakHealth(p.demos[0], t)
 	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
 	stB, _ := b.Status()
 	if stB.FencingToken <= stA.FencingToken {

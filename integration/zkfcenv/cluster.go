@@ -125,6 +125,9 @@ func (d *Demo) Demote(t testing.TB) { d.post(t, "/demote") }
 // Fail makes the health check answer 503.
 func (d *Demo) Fail(t testing.TB) { d.post(t, "/admin/fail") }
 
+// Hang makes the health check never answer (SERVICE_NOT_RESPONDING).
+func (d *Demo) Hang(t testing.TB) { d.post(t, "/admin/hang") }
+
 // Recover makes the health check pass again.
 func (d *Demo) Recover(t testing.TB) { d.post(t, "/admin/recover") }
 
