@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,9 +26,17 @@ type miniServer struct {
 	wg    sync.WaitGroup
 
 	mu         sync.Mutex
-	identities []string // "sasl:<user>" per successful exchange
-	failures   []error  // Step errors, each of which closed its connection
-	existsBy   []string // identity of each session that called exists ("" = none)
+	identities []string    // "sasl:<user>" per successful exchange
+	failures   []error     // Step errors, each of which closed its connection
+	existsBy   []string    // identity of each session that called exists ("" = none)
+	events     chan string // "auth sasl:<user>", "fail", "exists <identity>"; dropped when full
+}
+
+func (s *miniServer) event(e string) {
+	select {
+	case s.events <- e:
+	default:
+	}
 }
 
 func startMiniServer(t *testing.T, users Users) *miniServer {
@@ -34,7 +44,7 @@ func startMiniServer(t *testing.T, users Users) *miniServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &miniServer{t: t, ln: ln, users: users}
+	s := &miniServer{t: t, ln: ln, users: users, events: make(chan string, 64)}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -92,6 +102,7 @@ func (s *miniServer) serve(c net.Conn) {
 				s.mu.Lock()
 				s.failures = append(s.failures, err)
 				s.mu.Unlock()
+				s.event("fail")
 				reply.Err = proto.ErrAuthFailed
 				c.Write(proto.AppendFrame(nil, &reply, &proto.SASLRequest{Token: nil}))
 				return
@@ -101,6 +112,7 @@ func (s *miniServer) serve(c net.Conn) {
 				s.mu.Lock()
 				s.identities = append(s.identities, identity)
 				s.mu.Unlock()
+				s.event("auth " + identity)
 			}
 			if _, err := c.Write(proto.AppendFrame(nil, &reply, &proto.SASLRequest{Token: token})); err != nil {
 				return
@@ -109,6 +121,7 @@ func (s *miniServer) serve(c net.Conn) {
 			s.mu.Lock()
 			s.existsBy = append(s.existsBy, identity)
 			s.mu.Unlock()
+			s.event("exists " + identity)
 			c.Write(proto.AppendFrame(nil, &reply, &proto.StatResponse{}))
 		case proto.OpPing:
 			c.Write(proto.AppendFrame(nil, &reply))
@@ -192,5 +205,63 @@ func TestKazoo(t *testing.T) {
 		if id != "" {
 			t.Fatalf("a session with a wrong password reached exists as %q", id)
 		}
+	}
+}
+
+// TestJavaClient authenticates Apache ZooKeeper's Java client (JAAS Client
+// section with DigestLoginModule) against a Conversation, then checks that
+// a wrong password is refused.
+func TestJavaClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a JVM; skipped with -short")
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Skip("java not installed")
+	}
+	const jar = "/usr/share/java/zookeeper.jar"
+	if _, err := os.Stat(jar); err != nil {
+		t.Skipf("%s missing (apt-get install -y zookeeper)", jar)
+	}
+	s := startMiniServer(t, Users{"bob": "bobpw"})
+	for _, tt := range []struct {
+		password string
+		want     []string // events in order
+	}{
+		{"bobpw", []string{"auth sasl:bob", "exists sasl:bob"}},
+		{"wrong", []string{"fail"}},
+	} {
+		t.Run(tt.password, func(t *testing.T) {
+			// Forget what the previous client left behind.
+			for len(s.events) > 0 {
+				<-s.events
+			}
+			jaas := filepath.Join(t.TempDir(), "client.jaas")
+			text := "Client {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n  username=\"bob\"\n  password=\"" + tt.password + "\";\n};\n"
+			if err := os.WriteFile(jaas, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, java, "-cp", "/etc/zookeeper/conf:"+jar,
+				"-Djava.security.auth.login.config="+jaas,
+				"org.apache.zookeeper.ZooKeeperMain", "-server", s.ln.Addr().String(), "stat", "/")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// The client keeps running (or reconnecting) after what we
+			// need; it is killed once the expected events arrived.
+			defer func() { cancel(); cmd.Wait() }()
+			for _, want := range tt.want {
+				select {
+				case got := <-s.events:
+					if got != want {
+						t.Fatalf("event %q, want %q", got, want)
+					}
+				case <-ctx.Done():
+					t.Fatalf("no %q from the Java client", want)
+				}
+			}
+		})
 	}
 }
