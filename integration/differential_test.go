@@ -7,6 +7,16 @@ package integration
 // runs Apache against Apache (it proves the scenarios are deterministic after
 // normalization); TestDifferentialOurs runs Apache against `zkfc quorum`.
 //
+// The Ensemble variants run the same scenarios through a follower of a
+// 3-member ensemble of each backend.
+//
+// Reading a transcript: "label -> Err" is a reply; indented "event ..."
+// lines just above it are notifications that arrived before that reply on
+// the same connection. zxids (Z1...) are ranks, sessions (S1...) orders of
+// first appearance, times only "set"/"=ctime"/">=ctime" (zkenv.Normalize,
+// zkenv.FormatStat). Run: go test ./integration/ -run Differential -v
+// (with ZKFC_BIN=$PWD/bin/zkfc for the ours side).
+//
 // Deliberate differences between Apache and ours are encoded in the scenario
 // itself, with a comment, by writing the same line on both sides when each
 // backend behaves as documented (see scenarioFourLetterWords).
