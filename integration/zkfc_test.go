@@ -244,6 +244,12 @@ func TestGracefulFailover(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Role != "active" || st.FencingToken != 3 {
 		t.Fatalf("status --json: exit %d %+v: %s", code, st, out)
 	}
+	out, code = zkfcenv.RunCLI(t, "status", "--url", b.URL)
+	for _, want := range []string{"role:          standby", "lock holder:   nn1", "ceding for"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("status of nn2 lacks %q: exit %d\n%s", want, code, out)
+		}
+	}
 	p.checkObserver(t)
 }
 

@@ -46,6 +46,7 @@ type Backend interface {
 	PrepareFailover(ctx context.Context) error
 	SetPaused(on bool) error
 	Members() ([]elector.Info, error)
+	Holder() (*elector.Info, error)
 }
 
 // Server serves the control API.
@@ -109,7 +110,25 @@ func writeErr(w http.ResponseWriter, code int, err error) {
 }
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.b.Status())
+	st := s.b.Status()
+	if st.Connected {
+		// The controller only learns the holder when it competes; a
+		// ceded or unhealthy node asks ZooKeeper, briefly.
+		type res struct {
+			h   *elector.Info
+			err error
+		}
+		ch := make(chan res, 1)
+		go func() { h, err := s.b.Holder(); ch <- res{h, err} }()
+		select {
+		case r := <-ch:
+			if r.err == nil {
+				st.Active = r.h
+			}
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {

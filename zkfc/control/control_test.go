@@ -34,6 +34,7 @@ func (f *fakeBackend) GracefulDemote(context.Context, uint64) error { return f.d
 func (f *fakeBackend) PrepareFailover(context.Context) error        { return nil }
 func (f *fakeBackend) SetPaused(on bool) error                      { f.paused = on; return nil }
 func (f *fakeBackend) Members() ([]elector.Info, error)             { return f.members, nil }
+func (f *fakeBackend) Holder() (*elector.Info, error)               { return nil, nil }
 
 func TestEndpoints(t *testing.T) {
 	b := &fakeBackend{st: controller.Status{NodeID: "nn1", Role: "active", Health: "SERVICE_UNHEALTHY", FencingToken: 4}}
