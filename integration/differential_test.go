@@ -27,6 +27,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -119,6 +120,7 @@ func scenarios() []scenario {
 		{"watches_oneshot", cfgExtended, scenarioWatchesOneShot},
 		{"watches_persistent", cfgExtended, scenarioWatchesPersistent},
 		{"watches_reconnect", cfgExtended, scenarioWatchesReconnect},
+		{"gozk_reconnect", cfgExtended, scenarioGoZKReconnect},
 		{"sessions", cfgExtended, scenarioSessions},
 		{"reply_zxids", cfgExtended, scenarioReplyZxids},
 		{"system_nodes", cfgExtended, scenarioSystemNodes},
@@ -1269,6 +1271,118 @@ func scenarioReplyZxids(e env, tr *zkenv.Transcript) error {
 			return nil
 		},
 	)
+}
+
+// connDropper is a go-zookeeper Dialer that remembers the live connection
+// so that the test can cut it, as a network blip would, without closing the
+// session.
+type connDropper struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+func (d *connDropper) dial(network, address string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout(network, address, timeout)
+	if err == nil {
+		d.mu.Lock()
+		d.conn = c
+		d.mu.Unlock()
+	}
+	return c, err
+}
+
+func (d *connDropper) drop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn != nil {
+		_ = d.conn.Close()
+	}
+}
+
+// scenarioGoZKReconnect: the client library the controller uses loses its
+// TCP connection; changes made meanwhile must still fire its watches after
+// it reconnects to the same session (go-zookeeper re-sends them with
+// setWatches under an ordinary xid, which the server must echo).
+func scenarioGoZKReconnect(e env, tr *zkenv.Transcript) error {
+	var d connDropper
+	c, events, err := zk.Connect([]string{e.addr()}, 10*time.Second,
+		zk.WithLogger(quietZK{}), zk.WithLogInfo(false), zk.WithDialer(d.dial))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := waitState(events, zk.StateHasSession); err != nil {
+		return err
+	}
+	m, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	data, born := e.path("data"), e.path("born")
+	for _, p := range []string{e.root, data} {
+		_, err := m.Create(p, nil, zk.FlagPersistent, openACL)
+		tr.Printf("create %s %s", p, errText(err))
+	}
+	_, _, dataW, err := c.GetW(data)
+	if err != nil {
+		return err
+	}
+	_, _, bornW, err := c.ExistsW(born)
+	if err != nil {
+		return err
+	}
+	_, _, kidsW, err := c.ChildrenW(e.root)
+	if err != nil {
+		return err
+	}
+	session := c.SessionID()
+	d.drop()
+	if err := waitState(events, zk.StateDisconnected); err != nil {
+		return err
+	}
+	_, err = m.Set(data, []byte("while away"), -1)
+	tr.Printf("set data while the watcher is disconnected %s", errText(err))
+	_, err = m.Create(born, nil, zk.FlagPersistent, openACL)
+	tr.Printf("create born while the watcher is disconnected %s", errText(err))
+	if err := waitState(events, zk.StateHasSession); err != nil {
+		return err
+	}
+	tr.Printf("reconnected to the same session: %v", c.SessionID() == session)
+	for _, w := range []struct {
+		name string
+		ch   <-chan zk.Event
+	}{{"data watch", dataW}, {"exists watch", bornW}, {"children watch", kidsW}} {
+		select {
+		case ev := <-w.ch:
+			tr.Printf("%s: %s %s err=%s", w.name, ev.Type, ev.Path, errText(ev.Err))
+		case <-time.After(15 * time.Second):
+			tr.Printf("%s: no event within 15s", w.name)
+		}
+	}
+	// The session still works for ordinary requests after the re-sync.
+	_, st, err := c.Get(data)
+	tr.Printf("get data after reconnect -> %s %s", statText(st), errText(err))
+	return nil
+}
+
+type quietZK struct{}
+
+func (quietZK) Printf(string, ...any) {}
+
+// waitState reads go-zookeeper session events until state s (bounded).
+func waitState(events <-chan zk.Event, s zk.State) error {
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.State == s {
+				return nil
+			}
+		case <-deadline:
+			return fmt.Errorf("go-zookeeper did not reach state %s within 20s", s)
+		}
+	}
 }
 
 // handshakeText renders a ConnectResponse: refused (all zero) or accepted.
