@@ -98,3 +98,30 @@ func TestParseJAASMissingFile(t *testing.T) {
 		t.Fatalf("err = %v, want one naming %s", err, p)
 	}
 }
+
+// FuzzParseJAAS checks that the JAAS parser ends and never panics, and
+// that every user it returns came from a user_ option of a
+// DigestLoginModule entry.
+func FuzzParseJAAS(f *testing.F) {
+	for _, s := range []string{
+		"Server {\n " + DigestLoginModule + " required user_bob=\"pw\" user_x=y;\n};",
+		"/* c */ A { m optional k='v\\'q'; n required; }; B {};",
+		"S { m required k=\"unterminated",
+		"# only a comment",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		sections, err := parseJAAS(text)
+		if err != nil {
+			return
+		}
+		for _, entries := range sections {
+			for _, e := range entries {
+				if !jaasFlags[e.flag] {
+					t.Fatalf("entry %s has flag %q", e.module, e.flag)
+				}
+			}
+		}
+	})
+}

@@ -45,6 +45,11 @@ type Settings struct {
 	CipherSuites                                   string // ciphersuites: comma-separated IANA names
 	HostnameVerification                           string // hostnameVerification: true (default) or false
 
+	// KeyStorePasswordPath and TrustStorePasswordPath (keyStore.passwordPath,
+	// trustStore.passwordPath, ZooKeeper 3.8) name files holding the
+	// password, used when the password key itself is not set.
+	KeyStorePasswordPath, TrustStorePasswordPath string
+
 	// KeyFile is an extension of ours (keyStore.keyLocation): a PEM private
 	// key kept apart from the certificates in KeyStore. ZooKeeper's PEM
 	// type wants both in one file; operators with separate files (as most
@@ -60,6 +65,8 @@ var keys = []struct {
 	{"keyStore.location", func(s *Settings) *string { return &s.KeyStore }},
 	{"keyStore.password", func(s *Settings) *string { return &s.KeyStorePassword }},
 	{"keyStore.type", func(s *Settings) *string { return &s.KeyStoreType }},
+	{"keyStore.passwordPath", func(s *Settings) *string { return &s.KeyStorePasswordPath }},
+	{"trustStore.passwordPath", func(s *Settings) *string { return &s.TrustStorePasswordPath }},
 	{"keyStore.keyLocation", func(s *Settings) *string { return &s.KeyFile }},
 	{"trustStore.location", func(s *Settings) *string { return &s.TrustStore }},
 	{"trustStore.password", func(s *Settings) *string { return &s.TrustStorePassword }},

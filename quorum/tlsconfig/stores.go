@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -68,12 +69,12 @@ func (s Settings) load() (*material, error) {
 		return nil, fmt.Errorf("%s is set but %s is not; name the certificate file there", s.key("keyStore.keyLocation"), s.key("keyStore.location"))
 	}
 	if s.TrustStore != "" {
-		pool, f, err := s.loadTrustStore()
+		pool, files, err := s.loadTrustStore()
 		if err != nil {
 			return nil, err
 		}
 		m.roots = pool
-		m.files = append(m.files, f)
+		m.files = append(m.files, files...)
 	}
 	return m, nil
 }
@@ -113,7 +114,12 @@ func (s Settings) loadKeyStore() (*tls.Certificate, []fileStamp, error) {
 			return nil, nil, err
 		}
 		files = append(files, st)
-		k, leaf, cas, err := pkcs12.DecodeChain(data, s.KeyStorePassword)
+		password, pwStamp, err := s.password("keyStore", s.KeyStorePassword, s.KeyStorePasswordPath)
+		if err != nil {
+			return nil, nil, err
+		}
+		files = append(files, pwStamp...)
+		k, leaf, cas, err := pkcs12.DecodeChain(data, password)
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
 			return nil, nil, fmt.Errorf("%s: wrong password for %s", s.key("keyStore.password"), s.KeyStore)
 		}
@@ -171,6 +177,21 @@ func (s Settings) loadKeyStore() (*tls.Certificate, []fileStamp, error) {
 	return cert, files, nil
 }
 
+// password resolves a store's password: the password key if set, else the
+// content of the passwordPath file (trailing line break removed), which is
+// a secret and so held to the same permissions as a key file. The file's
+// stamp is returned so that a rotated password is picked up with its store.
+func (s Settings) password(kind, value, path string) (string, []fileStamp, error) {
+	if value != "" || path == "" {
+		return value, nil, nil
+	}
+	data, st, err := readPrivate(path, s.key(kind+".passwordPath"))
+	if err != nil {
+		return "", nil, err
+	}
+	return strings.TrimRight(string(data), "\r\n"), []fileStamp{st}, nil
+}
+
 func pemCerts(data []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	// Each pem.Decode consumes a block or ends the loop.
@@ -221,48 +242,54 @@ func (s Settings) pemKey(data []byte, path, key string) (crypto.PrivateKey, erro
 	}
 }
 
-func (s Settings) loadTrustStore() (*x509.CertPool, fileStamp, error) {
+func (s Settings) loadTrustStore() (*x509.CertPool, []fileStamp, error) {
 	locKey := s.key("trustStore.location")
 	typ, err := s.storeType("trustStore", s.TrustStore, s.TrustStoreType)
 	if err != nil {
-		return nil, fileStamp{}, err
+		return nil, nil, err
 	}
 	st, _, err := stamp(s.TrustStore)
 	if err != nil {
-		return nil, st, fmt.Errorf("%s: %w", locKey, err)
+		return nil, nil, fmt.Errorf("%s: %w", locKey, err)
 	}
 	data, err := os.ReadFile(s.TrustStore)
 	if err != nil {
-		return nil, st, fmt.Errorf("%s: %w", locKey, err)
+		return nil, nil, fmt.Errorf("%s: %w", locKey, err)
 	}
+	files := []fileStamp{st}
 	var certs []*x509.Certificate
 	switch typ {
 	case TypePEM:
 		if certs, err = pemCerts(data); err != nil {
-			return nil, st, fmt.Errorf("%s: %s: %w", locKey, s.TrustStore, err)
+			return nil, nil, fmt.Errorf("%s: %s: %w", locKey, s.TrustStore, err)
 		}
 	case TypePKCS12:
-		certs, err = pkcs12.DecodeTrustStore(data, s.TrustStorePassword)
+		password, pwStamp, perr := s.password("trustStore", s.TrustStorePassword, s.TrustStorePasswordPath)
+		if perr != nil {
+			return nil, nil, perr
+		}
+		files = append(files, pwStamp...)
+		certs, err = pkcs12.DecodeTrustStore(data, password)
 		if err != nil && !errors.Is(err, pkcs12.ErrIncorrectPassword) {
 			// A keystore with a key entry used as truststore: trust its
 			// certificates, as Java does.
-			if _, leaf, cas, err2 := pkcs12.DecodeChain(data, s.TrustStorePassword); err2 == nil {
+			if _, leaf, cas, err2 := pkcs12.DecodeChain(data, password); err2 == nil {
 				certs, err = append([]*x509.Certificate{leaf}, cas...), nil
 			}
 		}
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
-			return nil, st, fmt.Errorf("%s: wrong password for %s", s.key("trustStore.password"), s.TrustStore)
+			return nil, nil, fmt.Errorf("%s: wrong password for %s", s.key("trustStore.password"), s.TrustStore)
 		}
 		if err != nil {
-			return nil, st, fmt.Errorf("%s: read PKCS12 truststore %s: %w", locKey, s.TrustStore, err)
+			return nil, nil, fmt.Errorf("%s: read PKCS12 truststore %s: %w", locKey, s.TrustStore, err)
 		}
 	}
 	if len(certs) == 0 {
-		return nil, st, fmt.Errorf("%s: no certificates in %s", locKey, s.TrustStore)
+		return nil, nil, fmt.Errorf("%s: no certificates in %s", locKey, s.TrustStore)
 	}
 	pool := x509.NewCertPool()
 	for _, c := range certs {
 		pool.AddCert(c)
 	}
-	return pool, st, nil
+	return pool, files, nil
 }

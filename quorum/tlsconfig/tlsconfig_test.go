@@ -542,3 +542,72 @@ func TestOpenSSLPKCS12(t *testing.T) {
 		})
 	}
 }
+
+// TestPasswordPath: PKCS12 passwords read from files (ZooKeeper 3.8's
+// *.passwordPath), held to key-file permissions, and re-read when the
+// keystore and its password rotate together.
+func TestPasswordPath(t *testing.T) {
+	dir := t.TempDir()
+	set, err := testcerts.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ksPass := filepath.Join(dir, "ks.pass")
+	tsPass := filepath.Join(dir, "ts.pass")
+	for _, f := range []string{ksPass, tsPass} {
+		if err := os.WriteFile(f, []byte(testcerts.Password+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _ := FromProperties(map[string]string{
+		"zookeeper.ssl.quorum.keyStore.location":       set.ServerP12,
+		"zookeeper.ssl.quorum.keyStore.passwordPath":   ksPass,
+		"zookeeper.ssl.quorum.trustStore.location":     set.TrustStoreP12,
+		"zookeeper.ssl.quorum.trustStore.passwordPath": tsPass,
+	}, "ssl.quorum.")
+	srv, r, err := s.ServerConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := Settings{KeyStore: set.ClientPEM, TrustStore: set.CAPEM}.ClientConfig("localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, cn, err := handshake(t, srv, cli); err != nil || cn != "client" {
+		t.Fatalf("handshake: %q %v", cn, err)
+	}
+
+	// Rotate keystore and password together.
+	next, err := set.CA.Issue("server", "localhost", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(t.TempDir(), "next.p12")
+	if err := next.WritePKCS12(tmp, "newpass"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replace(t, set.ServerP12, data)
+	replace(t, ksPass, []byte("newpass\n"))
+	if err := r.Check(); err != nil {
+		t.Fatal(err)
+	}
+	served, _, err := handshake(t, srv, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if served.SerialNumber.Cmp(next.Cert.SerialNumber) != 0 {
+		t.Fatal("rotated keystore not served")
+	}
+
+	if err := os.Chmod(ksPass, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.ServerConfig(nil)
+	if err == nil || !strings.Contains(err.Error(), "ssl.quorum.keyStore.passwordPath") || !strings.Contains(err.Error(), "chmod 600 "+ksPass) {
+		t.Fatalf("world-readable password file: %v", err)
+	}
+}
