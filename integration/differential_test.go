@@ -1867,8 +1867,10 @@ func scenarioFourLetterWords(e env, tr *zkenv.Transcript) error {
 		tr.Printf("FLWSrvr parsed unexpected stats: %+v", stats)
 	}
 	cons, ok := zk.FLWCons([]string{e.addr()}, 5*time.Second)
+	// ok is false on Apache 3.8: the line of the cons connection itself
+	// has no sid and fails go-zookeeper's pattern; the other lines parse.
 	found := false
-	if ok && len(cons) == 1 {
+	if len(cons) == 1 {
 		for _, c := range cons[0].Clients {
 			found = found || c.Addr == fmt.Sprintf("127.0.0.1:%d", myPort) && c.SessionID == r.Session.SessionID && c.Error == nil
 		}
