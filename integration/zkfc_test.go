@@ -183,10 +183,19 @@ func TestPromotionBlockedWhenFencingFails(t *testing.T) {
 // could expire its session; nobody else can win meanwhile, and after the
 // thaw the next active starts only after the old one ended.
 func TestSelfFenceOnQuorumLoss(t *testing.T) {
+	t.Run("server frozen", func(t *testing.T) { selfFenceOnQuorumLoss(t, false) })
+	t.Run("server killed", func(t *testing.T) { selfFenceOnQuorumLoss(t, true) })
+}
+
+func selfFenceOnQuorumLoss(t *testing.T, kill bool) {
 	p := startPair(t, nil)
 	a := p.zkfcs[0]
 	stopped := time.Now()
-	p.zk.Stop(t)
+	if kill {
+		p.zk.Kill(t)
+	} else {
+		p.zk.Stop(t)
+	}
 	zkfcenv.WaitFor(t, 30*time.Second, "nn1's service demoted while ZooKeeper is frozen", func() bool {
 		r, _ := p.demos[0].Role()
 		return r == "standby"
@@ -209,6 +218,10 @@ func TestSelfFenceOnQuorumLoss(t *testing.T) {
 		st, err := a.Status()
 		return err == nil && st.Role == "standby" && strings.Contains(st.Transitions[len(st.Transitions)-1].Reason, "self-fenced")
 	})
+	if kill {
+		p.checkObserver(t)
+		return
+	}
 	p.zk.Cont(t)
 	zkfcenv.WaitFor(t, 60*time.Second, "an active after the thaw", func() bool {
 		return a.Role() == "active" || p.zkfcs[1].Role() == "active"

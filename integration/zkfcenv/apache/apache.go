@@ -106,6 +106,13 @@ func (z *ZooKeeper) Stop(t testing.TB) {
 	must(t, syscall.Kill(-z.cmd.Process.Pid, syscall.SIGSTOP))
 }
 
+// Kill ends the server with SIGKILL: connections are reset and new ones
+// refused.
+func (z *ZooKeeper) Kill(t testing.TB) {
+	t.Helper()
+	must(t, syscall.Kill(-z.cmd.Process.Pid, syscall.SIGKILL))
+}
+
 // Cont resumes a server frozen by Stop.
 func (z *ZooKeeper) Cont(t testing.TB) {
 	t.Helper()
