@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -19,7 +20,7 @@ func RunPython(timeout time.Duration, script string, args ...string) (string, er
 	cmd := exec.CommandContext(ctx, PythonPath, append([]string{script}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 2 * time.Second
+	killGroupOnCancel(cmd)
 	err := cmd.Run()
 	if ctx.Err() != nil {
 		return stdout.String(), fmt.Errorf("python3 %s: deadline %v exceeded; stderr:\n%s", script, timeout, tail(stderr.String(), 30))
@@ -47,7 +48,7 @@ func RunZkCli(timeout time.Duration, addr, script string) (out string, exitCode 
 	cmd.Stdin = strings.NewReader(script)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
-	cmd.WaitDelay = 2 * time.Second
+	killGroupOnCancel(cmd)
 	err = cmd.Run()
 	if ctx.Err() != nil {
 		return FilterZkCli(buf.String()), -1, fmt.Errorf("zkCli.sh: deadline %v exceeded; output:\n%s", timeout, tail(buf.String(), 30))
@@ -60,6 +61,14 @@ func RunZkCli(timeout time.Duration, addr, script string) (out string, exitCode 
 		return FilterZkCli(buf.String()), -1, fmt.Errorf("zkCli.sh: %w; output:\n%s", err, tail(buf.String(), 30))
 	}
 	return FilterZkCli(buf.String()), 0, nil
+}
+
+// killGroupOnCancel makes the deadline kill the whole process group:
+// zkCli.sh starts java as a child, which would outlive a killed shell.
+func killGroupOnCancel(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
 }
 
 // zkCliNoise are line prefixes zkCli.sh prints regardless of the commands.
