@@ -161,6 +161,13 @@ func (s Settings) loadKeyStore() (*tls.Certificate, []fileStamp, error) {
 		if key, err = s.pemKey(keyData, keyPath, keyKey); err != nil {
 			return nil, nil, err
 		}
+		if s.KeyStorePassword == "" && s.KeyStorePasswordPath != "" {
+			// The key may be encrypted with this password: a rotation may
+			// change both.
+			if st, _, err := stamp(s.KeyStorePasswordPath); err == nil {
+				files = append(files, st)
+			}
+		}
 	}
 	leaf := chain[0]
 	pub, ok := key.(interface{ Public() crypto.PublicKey })
@@ -224,8 +231,20 @@ func (s Settings) pemKey(data []byte, path, key string) (crypto.PrivateKey, erro
 			err error
 		)
 		switch {
-		case b.Type == "ENCRYPTED PRIVATE KEY" || b.Headers["Proc-Type"] != "":
-			return nil, fmt.Errorf("%s: %s holds an encrypted private key, which is not supported; use a PKCS12 keystore (%s=PKCS12) or decrypt the key (openssl pkey -in %s -out new.pem) and keep it mode 600", key, path, s.key("keyStore.type"), path)
+		case b.Headers["Proc-Type"] != "":
+			return nil, fmt.Errorf("%s: %s holds a private key in the legacy OpenSSL encrypted format, which is not supported; convert it with openssl pkcs8 -topk8 -v2 aes-256-cbc -in %s -out new.pem", key, path, path)
+		case b.Type == "ENCRYPTED PRIVATE KEY":
+			password, _, perr := s.password("keyStore", s.KeyStorePassword, s.KeyStorePasswordPath)
+			if perr != nil {
+				return nil, perr
+			}
+			if password == "" {
+				return nil, fmt.Errorf("%s: %s holds an encrypted private key; set %s (or %s)", key, path, s.key("keyStore.password"), s.key("keyStore.passwordPath"))
+			}
+			k, err = decryptPKCS8(b.Bytes, password)
+			if errors.Is(err, errWrongPassword) {
+				return nil, fmt.Errorf("%s: wrong password for the encrypted private key in %s", s.key("keyStore.password"), path)
+			}
 		case b.Type == "PRIVATE KEY":
 			k, err = x509.ParsePKCS8PrivateKey(b.Bytes)
 		case b.Type == "RSA PRIVATE KEY":

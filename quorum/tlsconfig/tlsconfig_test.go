@@ -426,7 +426,8 @@ func TestErrors(t *testing.T) {
 		{"wrong PKCS12 password", Settings{Prefix: "ssl.", KeyStore: set.ServerP12, KeyStorePassword: "nope"}, []string{"ssl.keyStore.password", "wrong password"}},
 		{"wrong truststore password", Settings{Prefix: "ssl.", KeyStore: set.ServerPEM, TrustStore: set.TrustStoreP12, TrustStorePassword: "nope"}, []string{"ssl.trustStore.password"}},
 		{"key of another certificate", Settings{Prefix: "ssl.", KeyStore: mismatched}, []string{"does not belong"}},
-		{"encrypted PEM key", Settings{Prefix: "ssl.", KeyStore: encrypted}, []string{"ssl.keyStore.location", "encrypted", "PKCS12"}},
+		{"encrypted PEM key without password", Settings{Prefix: "ssl.", KeyStore: encrypted}, []string{"ssl.keyStore.location", "encrypted", "set ssl.keyStore.password"}},
+		{"encrypted PEM key, garbage", Settings{Prefix: "ssl.", KeyStore: encrypted, KeyStorePassword: "x"}, []string{"ssl.keyStore.location", "EncryptedPrivateKeyInfo"}},
 		{"no key", Settings{Prefix: "ssl.", KeyStore: certOnly}, []string{"ssl.keyStore.location", "no private key"}},
 		{"empty truststore", Settings{Prefix: "ssl.", KeyStore: set.ServerPEM, TrustStore: emptyTrust}, []string{"ssl.trustStore.location", "no certificates"}},
 		{"bad clientAuth", Settings{Prefix: "ssl.", KeyStore: set.ServerPEM, ClientAuth: "always"}, []string{"ssl.clientAuth", "none, want or need"}},
@@ -609,5 +610,74 @@ func TestPasswordPath(t *testing.T) {
 	_, _, err = s.ServerConfig(nil)
 	if err == nil || !strings.Contains(err.Error(), "ssl.quorum.keyStore.passwordPath") || !strings.Contains(err.Error(), "chmod 600 "+ksPass) {
 		t.Fatalf("world-readable password file: %v", err)
+	}
+}
+
+// TestEncryptedPEMKey reads PKCS#8 keys encrypted by openssl, as
+// ZooKeeper's PEM keystore does with ssl.keyStore.password.
+func TestEncryptedPEMKey(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl not installed")
+	}
+	dir := t.TempDir()
+	set, err := testcerts.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, openssl, args...).CombinedOutput(); err != nil {
+			t.Fatalf("openssl %v: %v\n%s", args, err, out)
+		}
+	}
+	for _, tt := range []struct {
+		name     string
+		args     []string // openssl arguments producing out from set.ServerKeyPEM
+		password string
+		want     string // "" = loads
+	}{
+		{"AES-256 HMAC-SHA256", []string{"pkcs8", "-topk8", "-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA256"}, "secret", ""},
+		{"AES-128 HMAC-SHA1", []string{"pkcs8", "-topk8", "-v2", "aes-128-cbc", "-v2prf", "hmacWithSHA1"}, "secret", ""},
+		{"AES-192 default PRF", []string{"pkcs8", "-topk8", "-v2", "aes-192-cbc"}, "secret", ""},
+		{"wrong password", []string{"pkcs8", "-topk8", "-v2", "aes-256-cbc"}, "other", "wrong password"},
+		{"PBES1 3DES", []string{"pkcs8", "-topk8", "-v1", "PBE-SHA1-3DES"}, "secret", "not PBES2"},
+		{"legacy OpenSSL format", []string{"ec", "-aes256"}, "secret", "legacy OpenSSL encrypted format"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			keyOut := filepath.Join(t.TempDir(), "key.pem")
+			run(append(tt.args, "-in", set.ServerKeyPEM, "-out", keyOut, "-passout", "pass:secret")...)
+			if err := os.Chmod(keyOut, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := Settings{Prefix: "ssl.", KeyStore: set.ServerCertPEM, KeyFile: keyOut, KeyStorePassword: tt.password, ClientAuth: "none"}
+			_, r, err := s.ServerConfig(nil)
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("err = %v, want %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Certificate().Leaf.SerialNumber.Cmp(set.Server.Cert.SerialNumber) != 0 {
+				t.Fatal("wrong certificate")
+			}
+			// Key and chain in one file, as ZooKeeper's PEM type has them.
+			keyData, err := os.ReadFile(keyOut)
+			if err != nil {
+				t.Fatal(err)
+			}
+			combined := filepath.Join(t.TempDir(), "combined.pem")
+			if err := os.WriteFile(combined, append(keyData, set.Server.CertPEM()...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := (Settings{KeyStore: combined, KeyStorePassword: tt.password, ClientAuth: "none"}).ServerConfig(nil); err != nil {
+				t.Fatalf("combined file: %v", err)
+			}
+		})
 	}
 }
