@@ -534,6 +534,11 @@ func scenarioErrors(e env, tr *zkenv.Transcript) error {
 		&proto.CreateTTLRequest{Path: e.path("ttl-big"), ACL: proto.OpenACL, Flags: proto.ModeTTL, TTL: proto.MaxTTL + 1}, &proto.Create2Response{}); err != nil {
 		return err
 	}
+	// reconfigEnabled defaults to false.
+	if _, err := rcall(tr, r, "raw reconfig", proto.OpReconfig,
+		&proto.ReconfigRequest{JoiningServers: "server.9=127.0.0.1:1:2", CurConfigID: -1}, &proto.GetDataResponse{}); err != nil {
+		return err
+	}
 	if _, err := rcall(tr, r, "raw createTTL with persistent mode", proto.OpCreateTTL,
 		&proto.CreateTTLRequest{Path: e.path("ttl-mode"), ACL: proto.OpenACL, Flags: proto.ModePersistent, TTL: 1000}, &proto.Create2Response{}); err != nil {
 		return err
