@@ -64,7 +64,7 @@ type serverConfig string
 const (
 	// cfgExtended has TTL nodes enabled and a super user; most scenarios use it.
 	cfgExtended serverConfig = "extended"
-	// cfgPlain is the stock configuration: no TTL nodes.
+	// cfgPlain has no TTL nodes, explicit session bounds and a 4lw whitelist.
 	cfgPlain serverConfig = "plain"
 )
 
@@ -72,6 +72,15 @@ func (c serverConfig) options() zkenv.Options {
 	// tickTime 500ms: sessions negotiate within [1s, 10s], so expiry
 	// scenarios take about a second rather than the stock four.
 	o := zkenv.Options{TickTime: 500 * time.Millisecond}
+	if c == cfgPlain {
+		o.Extra = []string{
+			"minSessionTimeout=1500",
+			"maxSessionTimeout=3000",
+			// Overrides zkenv's "*": in a Java properties file the last
+			// occurrence of a key wins.
+			"4lw.commands.whitelist=srvr, ruok,conf",
+		}
+	}
 	if c == cfgExtended {
 		o.JVMFlags = []string{
 			"-Dzookeeper.extendedTypesEnabled=true",
@@ -113,6 +122,7 @@ func scenarios() []scenario {
 		{"create_modes", cfgExtended, scenarioCreateModes},
 		{"ttl_disabled", cfgPlain, scenarioTTLDisabled},
 		{"reaper", cfgExtended, scenarioReaper},
+		{"plain_config", cfgPlain, scenarioPlainConfig},
 		{"errors", cfgExtended, scenarioErrors},
 		{"data_stats", cfgExtended, scenarioDataStats},
 		{"acl", cfgExtended, scenarioACL},
@@ -330,6 +340,33 @@ func scenarioCreateModes(e env, tr *zkenv.Transcript) error {
 	tr.Printf("create other prefix -> suffix=%q %s", seqSuffix(p, seqParent+"/other-"), errText(err))
 	dump(c, tr, seqParent)
 
+	return nil
+}
+
+// scenarioPlainConfig: zoo.cfg's minSessionTimeout/maxSessionTimeout bound
+// the negotiation, and words outside 4lw.commands.whitelist are refused.
+func scenarioPlainConfig(e env, tr *zkenv.Transcript) error {
+	for _, ask := range []time.Duration{time.Millisecond, 2 * time.Second, time.Hour} {
+		r, err := zkenv.ConnectRaw(e.addr(), ask)
+		if err != nil {
+			return err
+		}
+		tr.Printf("ask timeout %v -> negotiated %dms", ask, r.Session.TimeOut)
+		r.CloseSession()
+	}
+	for _, w := range []string{"ruok", "stat", "mntr", "envi", "isro"} {
+		out, err := e.srv.FourLetterWord(w)
+		tr.Printf("%s -> %q %s", w, out, errText(err))
+	}
+	out, err := e.srv.FourLetterWord("conf")
+	if err != nil {
+		return err
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if k, v, _ := strings.Cut(l, "="); k == "minSessionTimeout" || k == "maxSessionTimeout" {
+			tr.Printf("conf %s=%s", k, v)
+		}
+	}
 	return nil
 }
 
