@@ -131,6 +131,7 @@ func scenarios() []scenario {
 		{"watches_persistent", cfgExtended, scenarioWatchesPersistent},
 		{"watches_reconnect", cfgExtended, scenarioWatchesReconnect},
 		{"gozk_reconnect", cfgExtended, scenarioGoZKReconnect},
+		{"gozk_expiry", cfgExtended, scenarioGoZKExpiry},
 		{"sessions", cfgExtended, scenarioSessions},
 		{"reply_zxids", cfgExtended, scenarioReplyZxids},
 		{"system_nodes", cfgExtended, scenarioSystemNodes},
@@ -1319,11 +1320,18 @@ func scenarioReplyZxids(e env, tr *zkenv.Transcript) error {
 // so that the test can cut it, as a network blip would, without closing the
 // session.
 type connDropper struct {
-	mu   sync.Mutex
-	conn net.Conn
+	mu      sync.Mutex
+	conn    net.Conn
+	blocked bool // dials fail, as if the server were unreachable
 }
 
 func (d *connDropper) dial(network, address string, timeout time.Duration) (net.Conn, error) {
+	d.mu.Lock()
+	blocked := d.blocked
+	d.mu.Unlock()
+	if blocked {
+		return nil, errors.New("connDropper: blocked")
+	}
 	c, err := net.DialTimeout(network, address, timeout)
 	if err == nil {
 		d.mu.Lock()
@@ -1347,8 +1355,7 @@ func (d *connDropper) drop() {
 // setWatches under an ordinary xid, which the server must echo).
 func scenarioGoZKReconnect(e env, tr *zkenv.Transcript) error {
 	var d connDropper
-	c, events, err := zk.Connect([]string{e.addr()}, 10*time.Second,
-		zk.WithLogger(quietZK{}), zk.WithLogInfo(false), zk.WithDialer(d.dial))
+	c, events, err := connectRecorded(e.addr(), 10*time.Second, d.dial)
 	if err != nil {
 		return err
 	}
@@ -1406,6 +1413,78 @@ func scenarioGoZKReconnect(e env, tr *zkenv.Transcript) error {
 	_, st, err := c.Get(data)
 	tr.Printf("get data after reconnect -> %s %s", statText(st), errText(err))
 	return nil
+}
+
+func (d *connDropper) block(b bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.blocked = b
+}
+
+// scenarioGoZKExpiry is the failover path of the controller: the lock
+// holder is cut off for longer than its session timeout, the server expires
+// the session and deletes its ephemeral lock (the standby's watch fires),
+// and when the holder reaches the server again it learns it has expired.
+func scenarioGoZKExpiry(e env, tr *zkenv.Transcript) error {
+	var d connDropper
+	c, events, err := connectRecorded(e.addr(), time.Second, d.dial)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := waitState(events, zk.StateHasSession); err != nil {
+		return err
+	}
+	m, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	lock := e.path("lock")
+	_, err = m.Create(e.root, nil, zk.FlagPersistent, openACL)
+	tr.Printf("create root %s", errText(err))
+	_, err = c.Create(lock, []byte("holder"), zk.FlagEphemeral, openACL)
+	tr.Printf("holder creates the ephemeral lock %s", errText(err))
+	ok, st, lockW, err := m.ExistsW(lock)
+	tr.Printf("standby watches the lock: exists=%v owner is the holder=%v %s", ok, st != nil && st.EphemeralOwner == c.SessionID(), errText(err))
+	old := c.SessionID()
+	d.block(true)
+	d.drop()
+	select {
+	case ev := <-lockW:
+		tr.Printf("standby's watch: %s %s", ev.Type, ev.Path)
+	case <-time.After(60 * time.Second):
+		tr.Printf("standby's watch: nothing within 60s")
+	}
+	d.block(false)
+	if err := waitState(events, zk.StateExpired); err != nil {
+		tr.Printf("holder: %v", err)
+	} else {
+		tr.Printf("holder saw StateExpired")
+	}
+	if err := waitState(events, zk.StateHasSession); err != nil {
+		return err
+	}
+	tr.Printf("holder has a new session: %v", c.SessionID() != old && c.SessionID() != 0)
+	ok, _, err = c.Exists(lock)
+	tr.Printf("lock exists after expiry: %v %s", ok, errText(err))
+	return nil
+}
+
+// connectRecorded connects go-zookeeper through dial and returns its
+// session events through a deep buffer: the library's own event channel
+// holds 6 and silently drops the rest, and a reconnect loop produces many.
+func connectRecorded(addr string, timeout time.Duration, dial zk.Dialer) (*zk.Conn, <-chan zk.Event, error) {
+	events := make(chan zk.Event, 4096)
+	c, _, err := zk.Connect([]string{addr}, timeout,
+		zk.WithLogger(quietZK{}), zk.WithLogInfo(false), zk.WithDialer(dial),
+		zk.WithEventCallback(func(ev zk.Event) {
+			select {
+			case events <- ev:
+			default:
+			}
+		}))
+	return c, events, err
 }
 
 type quietZK struct{}
