@@ -11,6 +11,9 @@
 //	POST /cede?period=10s      leave the election for a period (demotes if active)
 //	POST /demote?token=N       graceful fencing: demote the local service now
 //	POST /pause, /resume       cluster-wide pause of automatic failover
+//	POST /drill/fail-health?duration=30s
+//	                           treat the service as unhealthy for a while
+//	                           (fencing drills; duration=0 ends it early)
 //	GET  /metrics              Prometheus
 //
 // It must never change the role itself: every state change goes through
@@ -47,6 +50,7 @@ type Backend interface {
 	SetPaused(on bool) error
 	Members() ([]elector.Info, error)
 	Holder() (*elector.Info, error)
+	FailHealth(ctx context.Context, d time.Duration) error
 }
 
 // Server serves the control API.
@@ -70,6 +74,7 @@ func NewServer(b Backend, cedePeriod time.Duration, gatherer prometheus.Gatherer
 	s.mux.HandleFunc("POST /demote", s.demote)
 	s.mux.HandleFunc("POST /pause", func(w http.ResponseWriter, r *http.Request) { s.pause(w, true) })
 	s.mux.HandleFunc("POST /resume", func(w http.ResponseWriter, r *http.Request) { s.pause(w, false) })
+	s.mux.HandleFunc("POST /drill/fail-health", s.failHealth)
 	if gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	}
@@ -161,6 +166,24 @@ func (s *Server) pause(w http.ResponseWriter, on bool) {
 	}
 	s.lg.Info("automatic failover pause set through the control API", zap.Bool("paused", on))
 	writeJSON(w, http.StatusOK, map[string]bool{"paused": on})
+}
+
+// failHealth is the trigger of 'zkfc drill --mode fail-health': the
+// service keeps running, only zkfc's view of its health fails, so the
+// whole unhealthy-active path (quit, fence, promote) runs for real.
+func (s *Server) failHealth(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Query().Get("duration")
+	d, err := time.ParseDuration(p)
+	if err != nil || d < 0 {
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("duration %q: want a duration like 30s (0 ends a running drill)", p))
+		return
+	}
+	if err := s.b.FailHealth(r.Context(), d); err != nil {
+		writeErr(w, http.StatusInternalServerError, err)
+		return
+	}
+	s.lg.Warn("drill: health check failed on request through the control API", zap.Duration("duration", d))
+	writeJSON(w, http.StatusOK, s.b.Status())
 }
 
 func (s *Server) cede(w http.ResponseWriter, r *http.Request) {
@@ -358,6 +381,12 @@ func (c *Client) SetPaused(ctx context.Context, base string, on bool) error {
 		p = "/pause"
 	}
 	return c.do(ctx, http.MethodPost, base, p, nil, nil)
+}
+
+// FailHealth asks the zkfc at base to treat its service as unhealthy for
+// d (0 ends an override early).
+func (c *Client) FailHealth(ctx context.Context, base string, d time.Duration) error {
+	return c.do(ctx, http.MethodPost, base, "/drill/fail-health", url.Values{"duration": {d.String()}}, nil)
 }
 
 // Members lists the registered candidates.

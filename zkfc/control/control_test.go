@@ -21,6 +21,7 @@ type fakeBackend struct {
 	ceded     time.Duration
 	paused    bool
 	members   []elector.Info
+	failedFor time.Duration
 }
 
 func (f *fakeBackend) Status() controller.Status { return f.st }
@@ -35,6 +36,10 @@ func (f *fakeBackend) PrepareFailover(context.Context) error        { return nil
 func (f *fakeBackend) SetPaused(on bool) error                      { f.paused = on; return nil }
 func (f *fakeBackend) Members() ([]elector.Info, error)             { return f.members, nil }
 func (f *fakeBackend) Holder() (*elector.Info, error)               { return nil, nil }
+func (f *fakeBackend) FailHealth(_ context.Context, d time.Duration) error {
+	f.failedFor = d
+	return nil
+}
 
 func TestEndpoints(t *testing.T) {
 	b := &fakeBackend{st: controller.Status{NodeID: "nn1", Role: "active", Health: "SERVICE_UNHEALTHY", FencingToken: 4}}
@@ -71,5 +76,16 @@ func TestEndpoints(t *testing.T) {
 	}
 	if _, err := c.Failover(ctx, srv.URL, "ghost", time.Second); err == nil || !strings.Contains(err.Error(), "not a registered candidate") {
 		t.Fatalf("failover to an unknown node: %v", err)
+	}
+	if err := c.FailHealth(ctx, srv.URL, 7*time.Second); err != nil || b.failedFor != 7*time.Second {
+		t.Fatalf("fail-health drill: %v failedFor=%s", err, b.failedFor)
+	}
+	resp, err = http.Post(srv.URL+"/drill/fail-health?duration=-1s", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || b.failedFor != 7*time.Second {
+		t.Fatalf("negative drill duration: status %d, failedFor=%s", resp.StatusCode, b.failedFor)
 	}
 }

@@ -135,7 +135,28 @@ type Status struct {
 	Active           *elector.Info `json:"active,omitempty"`
 	LastError        string        `json:"last_error,omitempty"`
 	Transitions      []Transition  `json:"transitions"`
+	// LockSince is when this node last acquired the lock (zero while it
+	// does not hold it); LastFence is the last fencing this node ran.
+	// Both let 'zkfc drill' time a takeover from the outside.
+	LockSince time.Time    `json:"lock_since,omitempty"`
+	LastFence *FenceRecord `json:"last_fence,omitempty"`
+	// HealthDrillUntil: the health check is overridden as failing until
+	// then ('zkfc drill --mode fail-health').
+	HealthDrillUntil time.Time `json:"health_drill_until,omitempty"`
 }
+
+// FenceRecord is one fencing of a previous active, successful or not.
+type FenceRecord struct {
+	At          time.Time `json:"at"`
+	Target      string    `json:"target"`
+	TargetToken uint64    `json:"target_token,omitempty"`
+	TookMs      int64     `json:"took_ms"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// DrillHealthState is the health state reported while a drill overrides
+// the health check.
+const DrillHealthState = "SERVICE_UNHEALTHY (drill)"
 
 type reqKind int
 
@@ -143,6 +164,7 @@ const (
 	reqCede reqKind = iota
 	reqDemote
 	reqPrepare
+	reqFailHealth
 )
 
 type request struct {
@@ -189,6 +211,9 @@ type Controller struct {
 	lastErr      string
 	fatal        error
 	transitions  []Transition
+	lockSince    time.Time
+	lastFence    *FenceRecord
+	drillUntil   time.Time // health overridden as failing until then
 
 	statusMu sync.Mutex
 	status   Status
@@ -274,6 +299,14 @@ func (c *Controller) PrepareFailover(ctx context.Context) error {
 	return c.call(ctx, request{kind: reqPrepare})
 }
 
+// FailHealth makes the controller treat its service as unhealthy for d,
+// whatever the health check says, so that a drill can exercise the
+// unhealthy-active path without breaking the service; d <= 0 ends an
+// override early.
+func (c *Controller) FailHealth(ctx context.Context, d time.Duration) error {
+	return c.call(ctx, request{kind: reqFailHealth, d: d})
+}
+
 // SetPaused sets or clears the cluster-wide pause of automatic failover.
 func (c *Controller) SetPaused(on bool) error { return c.el.SetPaused(on) }
 
@@ -346,6 +379,13 @@ func (c *Controller) shutdown() {
 }
 
 func (c *Controller) handleHealth(h healthUpdate) {
+	if !c.drillUntil.IsZero() {
+		return // endHealthDrill applies the monitor's latest state
+	}
+	c.applyHealth(h)
+}
+
+func (c *Controller) applyHealth(h healthUpdate) {
 	was := c.health
 	c.health = h
 	c.m.healthy.Set(b2f(h.healthy))
@@ -452,6 +492,15 @@ func (c *Controller) handleRequest(r request) error {
 		c.backoff = c.cfg.BackoffInitial
 		c.prioWait = now.Add(-time.Nanosecond) // a named target does not defer to priority
 		return nil
+	case reqFailHealth:
+		if r.d <= 0 {
+			c.endHealthDrill()
+			return nil
+		}
+		c.lg.Warn("drill: health check overridden as failing", zap.Duration("for", r.d))
+		c.drillUntil = now.Add(r.d)
+		c.applyHealth(healthUpdate{state: DrillHealthState, known: true})
+		return nil
 	}
 	return fmt.Errorf("unknown request %d", r.kind)
 }
@@ -460,6 +509,9 @@ func (c *Controller) handleRequest(r request) error {
 // then (re)joining.
 func (c *Controller) tick() {
 	now := c.now()
+	if !c.drillUntil.IsZero() && !now.Before(c.drillUntil) {
+		c.endHealthDrill()
+	}
 	if c.role == Active {
 		at, timeout, ok := c.el.LastAck()
 		if ok {
@@ -479,6 +531,19 @@ func (c *Controller) tick() {
 	if c.cfg.OnTick != nil {
 		c.cfg.OnTick()
 	}
+}
+
+// endHealthDrill returns to the monitor's latest state.
+func (c *Controller) endHealthDrill() {
+	if c.drillUntil.IsZero() {
+		return
+	}
+	c.drillUntil = time.Time{}
+	c.lg.Info("drill: health check override ended")
+	c.healthMu.Lock()
+	h := c.healthIn
+	c.healthMu.Unlock()
+	c.applyHealth(h)
 }
 
 // checkFormatted verifies the cluster znode exists. Missing, it is fatal
@@ -569,6 +634,9 @@ func (c *Controller) attempt(now time.Time) {
 		c.becomeStandby("lock held by " + holder.NodeID)
 		return
 	}
+	if !c.holdsLock {
+		c.lockSince = c.now()
+	}
 	c.holdsLock = true
 	c.holder = &c.cfg.Self
 	if c.role == Active {
@@ -615,9 +683,12 @@ func (c *Controller) promote(now time.Time) {
 	if bc != nil && bc.NodeID != c.cfg.Self.NodeID {
 		c.lg.Info("fencing the previous active", zap.String("node", bc.NodeID), zap.Uint64("its_token", bc.Token))
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
+		start := c.now()
 		err := c.fencer.Fence(ctx, *bc)
 		cancel()
+		c.lastFence = &FenceRecord{At: start, Target: bc.NodeID, TargetToken: bc.Token, TookMs: c.now().Sub(start).Milliseconds()}
 		if err != nil {
+			c.lastFence.Error = err.Error()
 			c.m.fences.WithLabelValues("failure").Inc()
 			c.failPromotion(now, fmt.Sprintf("fencing %s failed: %v", bc.NodeID, err))
 			return
@@ -837,7 +908,15 @@ func (c *Controller) publish() {
 		FencingToken: c.token, SessionEpoch: c.epoch, NotBefore: c.notBefore,
 		Priority: c.cfg.Self.Priority, NoFailover: c.cfg.Self.NoFailover,
 		Active: c.holder, LastError: c.lastErr,
-		Transitions: append([]Transition(nil), c.transitions...),
+		Transitions:      append([]Transition(nil), c.transitions...),
+		HealthDrillUntil: c.drillUntil,
+	}
+	if c.holdsLock {
+		s.LockSince = c.lockSince
+	}
+	if c.lastFence != nil {
+		f := *c.lastFence
+		s.LastFence = &f
 	}
 	if c.el != nil {
 		at, timeout, ok := c.el.LastAck()
