@@ -1,0 +1,332 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zkfc-project/zkfc/integration/zkfcenv"
+	"github.com/zkfc-project/zkfc/zkfc/control"
+	"github.com/zkfc-project/zkfc/zkfc/controller"
+)
+
+// Settings are the drill timings: short, but of the shape production uses.
+type Settings struct {
+	HealthInterval time.Duration // health.interval
+	HealthTimeout  time.Duration // health.timeout
+	Rise, Fall     int           // health.rise / fall
+	SessionTimeout time.Duration // zookeeper.session_timeout
+	Margin         time.Duration // zookeeper.self_fence_margin
+	// Fencing is the YAML list under fencing.methods for nn1 and nn2; ""
+	// means DefaultFencing.
+	Fencing string
+}
+
+// DefaultSettings: health every 500ms, a session of 4s.
+func DefaultSettings() Settings {
+	return Settings{HealthInterval: 500 * time.Millisecond, HealthTimeout: 400 * time.Millisecond, Rise: 1, Fall: 1,
+		SessionTimeout: 4 * time.Second, Margin: 1500 * time.Millisecond}
+}
+
+// DefaultFencing is graceful (the peer's zkfc demotes its service), then a
+// shell method standing in for sshfence on one machine: demote the service
+// over HTTP, else kill whatever listens on its port (fuser -k, as sshfence
+// does) and note when, else succeed only if the service no longer answers.
+// killsFile receives "<node> <unix ns>" for every kill so the observer can
+// close the killed service's interval.
+func DefaultFencing(killsFile string) string {
+	return fmt.Sprintf(`    - type: graceful
+      timeout: 2s
+    - type: shell
+      timeout: 10s
+      shell:
+        command: ["/bin/sh", "-c", "curl -fsS --max-time 1 -X POST http://$ZKFC_TARGET_ADDRESS/demote || { fuser -s -k -KILL -n tcp $ZKFC_TARGET_PORT && echo \"$ZKFC_TARGET_NODE $(date +%%s%%N)\" >> %s; sleep 0.3; ! curl -sS --max-time 1 http://$ZKFC_TARGET_ADDRESS/role; }"]
+`, killsFile)
+}
+
+// Proc is one process the drill started: a zkfc or a demo-service.
+type Proc struct {
+	name string
+	argv []string
+	ns   string
+	log  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startProc(t testing.TB, name, ns, logPath string, argv ...string) *Proc {
+	t.Helper()
+	p := &Proc{name: name, argv: argv, ns: ns, log: logPath}
+	p.start(t)
+	t.Cleanup(func() { p.Kill() })
+	return p
+}
+
+func (p *Proc) start(t testing.TB) {
+	t.Helper()
+	argv := p.argv
+	if p.ns != "" {
+		// ip netns exec execs the command: the pid we get is the process's.
+		argv = append([]string{"ip", "netns", "exec", p.ns}, argv...)
+	}
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(argv[0], argv[1:]...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start %s: %v", p.name, err)
+	}
+	p.done = make(chan struct{})
+	done, cmd := p.done, p.cmd
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+}
+
+// Restart starts the process again with the same arguments (after Kill).
+func (p *Proc) Restart(t testing.TB) { p.Kill(); p.start(t) }
+
+// Kill sends SIGKILL to the process group (after SIGCONT, so a stopped
+// process dies too) and returns a time by which it was certainly dead.
+func (p *Proc) Kill() time.Time {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return time.Now()
+	}
+	pid := p.cmd.Process.Pid
+	_ = syscall.Kill(-pid, syscall.SIGCONT)
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+	}
+	return time.Now()
+}
+
+// Stop freezes the process with SIGSTOP (a hang: it keeps its sockets).
+func (p *Proc) Stop() { _ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGSTOP) }
+
+// Log returns what the process wrote.
+func (p *Proc) Log() string { b, _ := os.ReadFile(p.log); return string(b) }
+
+// Node is one host of the drill cluster: a zkfc hosting a quorum member
+// and, unless it is the witness, guarding a demo-service.
+type Node struct {
+	Name     string
+	IP       string // every listener of the node binds here
+	NS       string // network namespace the node runs in, "" for the host's
+	Client   string // quorum client address
+	Peer     string // quorum peer address
+	DemoAddr string // "" for the witness
+	URL      string // control API
+	Config   string
+	Demo     *Proc
+	ZKFC     *Proc
+}
+
+// Cluster is the drill topology: nn1 and nn2 guarding a demo-service each,
+// and a witness, the three zkfc processes hosting a 3-member embedded quorum.
+type Cluster struct {
+	Nodes     [3]*Node // nn1, nn2, witness
+	Roles     string   // the shared roles file of both services
+	Kills     string   // the fencer's kill notes (see DefaultFencing)
+	Settings  Settings
+	Connect   string
+	Observer  *Observer
+	startedAt time.Time
+}
+
+// Layout places the nodes: IP and namespace of nn1, nn2 and the witness.
+type Layout struct {
+	IPs [3]string
+	NS  [3]string
+}
+
+// Loopback is the layout of every drill but the partition.
+var Loopback = Layout{IPs: [3]string{"127.0.0.1", "127.0.0.1", "127.0.0.1"}}
+
+// StartCluster starts the three zkfc processes and both services, formats
+// the cluster and waits until one node is active and the other standby.
+func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
+	t.Helper()
+	zkfcBin, demoBin := zkfcenv.Binaries(t)
+	dir := t.TempDir()
+	c := &Cluster{Roles: filepath.Join(dir, "roles.jsonl"), Kills: filepath.Join(dir, "kills.txt"), Settings: s}
+	if s.Fencing == "" {
+		c.Settings.Fencing = DefaultFencing(c.Kills)
+	}
+	names := [3]string{"nn1", "nn2", "witness"}
+	for i := range c.Nodes {
+		ip := lay.IPs[i]
+		n := &Node{Name: names[i], IP: ip, NS: lay.NS[i],
+			Client: net.JoinHostPort(ip, fmt.Sprint(zkfcenv.FreePort(t))),
+			Peer:   net.JoinHostPort(ip, fmt.Sprint(zkfcenv.FreePort(t))),
+			URL:    "http://" + net.JoinHostPort(ip, fmt.Sprint(zkfcenv.FreePort(t)))}
+		if i < 2 {
+			n.DemoAddr = net.JoinHostPort(ip, fmt.Sprint(zkfcenv.FreePort(t)))
+		}
+		c.Nodes[i] = n
+	}
+	var clients []string
+	for _, n := range c.Nodes {
+		clients = append(clients, n.Client)
+	}
+	c.Connect = strings.Join(clients, ",")
+	for i, n := range c.Nodes {
+		n.Config = filepath.Join(dir, n.Name+".yaml")
+		if err := os.WriteFile(n.Config, []byte(c.config(n, i, filepath.Join(dir, n.Name+"-data"))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if n.DemoAddr != "" {
+			n.Demo = startProc(t, n.Name+"-demo", n.NS, filepath.Join(dir, n.Name+"-demo.log"),
+				demoBin, "--listen", n.DemoAddr, "--roles-file", c.Roles, "--name", n.Name)
+		}
+		n.ZKFC = startProc(t, n.Name+"-zkfc", n.NS, filepath.Join(dir, n.Name+"-zkfc.log"), zkfcBin, "run", "--config", n.Config)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range c.Nodes {
+				t.Logf("--- %s zkfc log (last 25 non-debug lines):\n%s", n.Name, tail(n.ZKFC.Log(), 25))
+			}
+		}
+	})
+	WaitFor(t, 90*time.Second, "format through the embedded quorum", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return exec.CommandContext(ctx, zkfcBin, "format", "--config", c.Nodes[2].Config, "--non-interactive").Run() == nil
+	})
+	WaitFor(t, 60*time.Second, "one active and one standby", func() bool {
+		a, b := c.Nodes[0].Role(), c.Nodes[1].Role()
+		return (a == "active" && b == "standby") || (a == "standby" && b == "active")
+	})
+	// Both services must be registered candidates, not merely up.
+	WaitFor(t, 30*time.Second, "the standby in the election", func() bool {
+		st, err := c.Standby().Status()
+		return err == nil && st.InElection
+	})
+	c.Observer = Watch(t, map[string]string{"nn1": c.Nodes[0].DemoAddr, "nn2": c.Nodes[1].DemoAddr})
+	c.startedAt = time.Now()
+	return c
+}
+
+func (c *Cluster) config(n *Node, i int, dataDir string) string {
+	s := c.Settings
+	var b strings.Builder
+	host, port, _ := net.SplitHostPort(n.DemoAddr)
+	if host == "" {
+		host, port = n.IP, "0"
+	}
+	fmt.Fprintf(&b, "node:\n  id: %s\n  host: %s\n  port: %s\n", n.Name, host, port)
+	fmt.Fprintf(&b, "cluster:\n  name: drill\n  parent_znode: /zkfc\n")
+	fmt.Fprintf(&b, "zookeeper:\n  connect: %q\n  session_timeout: %s\n  self_fence_margin: %s\n", c.Connect, s.SessionTimeout, s.Margin)
+	fmt.Fprintf(&b, "control:\n  listen: %q\n", strings.TrimPrefix(n.URL, "http://"))
+	fmt.Fprintf(&b, "log:\n  level: debug\n  format: json\n")
+	fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  id: %d\n  data_dir: %s\n  client_listen: %q\n  peer_listen: %q\n  members:\n",
+		n.DemoAddr == "", i+1, dataDir, n.Client, n.Peer)
+	for j, m := range c.Nodes {
+		fmt.Fprintf(&b, "    - {id: %d, peer: %q, client: %q}\n", j+1, m.Peer, m.Client)
+	}
+	if n.DemoAddr == "" {
+		// The witness guards nothing; it still needs a valid fencing list.
+		b.WriteString("fencing:\n  methods:\n    - type: graceful\n")
+		return b.String()
+	}
+	ex := zkfcenv.ExamplesDir()
+	fmt.Fprintf(&b, "health:\n  interval: %s\n  timeout: %s\n  rise: %d\n  fall: %d\n  http:\n    url: \"http://%s/health\"\n",
+		s.HealthInterval, s.HealthTimeout, s.Rise, s.Fall, n.DemoAddr)
+	fmt.Fprintf(&b, "actions:\n")
+	for _, a := range []string{"promote", "demote", "role"} {
+		fmt.Fprintf(&b, "  %s: {command: [\"%s/%s.sh\"], env: [\"DEMO_ADDR=%s\"], timeout: 5s}\n", a, ex, a, n.DemoAddr)
+	}
+	fmt.Fprintf(&b, "  role_interval: 1s\nfencing:\n  methods:\n%s", s.Fencing)
+	fmt.Fprintf(&b, "failover:\n  cede_period: 5s\n  backoff_initial: 500ms\n  backoff_max: 4s\n  priority_delay: 1s\n")
+	return b.String()
+}
+
+// Active is the node whose zkfc reports active (nil if none answers so).
+func (c *Cluster) Active() *Node {
+	for _, n := range c.Nodes[:2] {
+		if n.Role() == "active" {
+			return n
+		}
+	}
+	return nil
+}
+
+// Standby is the guarding node that is not active.
+func (c *Cluster) Standby() *Node {
+	if c.Nodes[0].Role() == "active" {
+		return c.Nodes[1]
+	}
+	return c.Nodes[0]
+}
+
+// Other is the other guarding node.
+func (c *Cluster) Other(n *Node) *Node {
+	if n == c.Nodes[0] {
+		return c.Nodes[1]
+	}
+	return c.Nodes[0]
+}
+
+// Status asks the node's zkfc.
+func (n *Node) Status() (controller.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return control.NewClient().Status(ctx, n.URL)
+}
+
+// Role is the zkfc's role, "" when it does not answer.
+func (n *Node) Role() string {
+	st, err := n.Status()
+	if err != nil {
+		return ""
+	}
+	return st.Role
+}
+
+// PostDemo sends an admin request (fail, hang, recover) to the node's service.
+func (n *Node) PostDemo(t testing.TB, path string) {
+	t.Helper()
+	hc := http.Client{Timeout: 3 * time.Second}
+	resp, err := hc.Post("http://"+n.DemoAddr+path, "text/plain", nil)
+	if err != nil {
+		t.Fatalf("%s demo %s: %v", n.Name, path, err)
+	}
+	resp.Body.Close()
+}
+
+// WaitFor polls cond every 50ms until it holds or d passes (then fails the
+// test). d is a generous bound, never an assertion about speed.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if !strings.Contains(l, `"level":"debug"`) {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

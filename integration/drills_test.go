@@ -1,0 +1,387 @@
+package integration
+
+// The failure drills of issue 5: the demo topology (nn1 and nn2 guarding a
+// demo-service each, a witness; the three zkfc processes host a 3-member
+// embedded quorum), one fault per drill, and an independent observer
+// (integration/drill) that judges the outcome from the services' own roles
+// files and its own polls, never from what zkfc says. With DRILL_TIMINGS
+// set, each drill appends its measured failover to that JSON file.
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkfc-project/zkfc/integration/drill"
+)
+
+// drillRun is one drill in progress: the fault and who it hit.
+type drillRun struct {
+	c      *drill.Cluster
+	old    *drill.Node // active before the fault
+	cand   *drill.Node // the node expected to take over (nil: none may)
+	fault  time.Time
+	killed map[string]time.Time // services the test killed, by name
+}
+
+func startDrill(t *testing.T, s drill.Settings, lay drill.Layout) *drillRun {
+	c := drill.StartCluster(t, s, lay)
+	old := c.Active()
+	if old == nil {
+		t.Fatal("no active after start")
+	}
+	return &drillRun{c: c, old: old, cand: c.Other(old), killed: map[string]time.Time{}}
+}
+
+// waitPromoted waits until the candidate's service is active per its own
+// roles file (the evidence), not per zkfc.
+func (d *drillRun) waitPromoted(t *testing.T, within time.Duration) {
+	t.Helper()
+	drill.WaitFor(t, within, d.cand.Name+"'s service active", func() bool {
+		ivs, err := drill.ReadRoles(d.c.Roles, time.Now(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		iv, ok := drill.FirstPromotionAfter(ivs, d.fault)
+		return ok && iv.Name == d.cand.Name
+	})
+}
+
+// verdict stops the observer, proves the shared properties and returns the
+// intervals.
+func (d *drillRun) verdict(t *testing.T) []drill.Interval {
+	t.Helper()
+	d.c.Observer.Stop()
+	kills, err := drill.ReadKills(d.c.Kills)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, at := range d.killed {
+		if at.After(kills[n]) {
+			kills[n] = at
+		}
+	}
+	ivs, err := drill.ReadRoles(d.c.Roles, time.Now(), kills)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := d.c.Observer.Samples()
+	v := drill.Check(ivs, samples)
+	for _, x := range v.Violations {
+		t.Error("observer: " + x)
+	}
+	for _, iv := range ivs {
+		t.Logf("interval %s token %d [%s, %s] open=%v", iv.Name, iv.Token, iv.Start.Format("15:04:05.000"), iv.End.Format("15:04:05.000"), iv.Open)
+	}
+	t.Logf("observer: %d intervals, %d polls", len(ivs), len(samples))
+	return ivs
+}
+
+// timing measures the takeover from the intervals and the zkfc logs and
+// records it. target is the budget total must stay within.
+func (d *drillRun) timing(t *testing.T, name string, ivs []drill.Interval, target time.Duration, targetText string) drill.Timing {
+	t.Helper()
+	tm := drill.Timing{Drill: name, Run: 1, Fault: d.fault, OldActive: d.old.Name, Target: targetText}
+	if oldIv, ok := drill.LastBefore(ivs, d.fault); ok {
+		tm.OldToken = oldIv.Token
+		tm.OldDemoted = oldIv.End.Sub(d.fault)
+	}
+	newIv, ok := drill.FirstPromotionAfter(ivs, d.fault)
+	if ok {
+		tm.Promoted, tm.NewActive, tm.NewToken = true, newIv.Name, newIv.Token
+		tm.Promote = newIv.Start.Sub(d.fault)
+		tm.Total = tm.Promote
+	}
+	oldLog, candLog := drill.ReadLog(d.old.ZKFC.Log()), drill.ReadLog(d.cand.ZKFC.Log())
+	// Detection: the old active's zkfc saw its service fail, or else the
+	// candidate started to fence (it saw the lock free).
+	var detect []time.Time
+	if e, ok := drill.FirstLog(oldLog, d.fault, "health changed", map[string]string{"from": "SERVICE_HEALTHY"}); ok {
+		detect = append(detect, e.At)
+	}
+	fenceStart, fs := drill.FirstLog(candLog, d.fault, "fencing the previous active", nil)
+	if fs {
+		detect = append(detect, fenceStart.At)
+	}
+	for _, at := range detect {
+		if tm.Detect == 0 || at.Sub(d.fault) < tm.Detect {
+			tm.Detect = at.Sub(d.fault)
+		}
+	}
+	if e, ok := drill.FirstLog(candLog, d.fault, "target fenced", nil); ok {
+		tm.Fence = e.At.Sub(d.fault)
+	}
+	tm.TargetHeld = tm.Promoted && tm.Total <= target
+	t.Logf("TIMING %s: detect %v, fenced %v, old demoted %v, new active %s (token %d -> %d) after %v; target %s (%v): held=%v",
+		name, tm.Detect.Round(time.Millisecond), tm.Fence.Round(time.Millisecond), tm.OldDemoted.Round(time.Millisecond),
+		tm.NewActive, tm.OldToken, tm.NewToken, tm.Total.Round(time.Millisecond), targetText, target.Round(time.Millisecond), tm.TargetHeld)
+	if p := os.Getenv("DRILL_TIMINGS"); p != "" {
+		s := d.c.Settings
+		if err := drill.Append(p, drill.File{HealthInterval: s.HealthInterval, SessionTimeout: s.SessionTimeout}, tm); err != nil {
+			t.Errorf("DRILL_TIMINGS: %v", err)
+		}
+	}
+	return tm
+}
+
+// unhealthyTarget: 2 health intervals plus the measured fence and promote
+// time (from the start of fencing to the new active serving).
+func (d *drillRun) unhealthyTarget(t *testing.T) time.Duration {
+	candLog := drill.ReadLog(d.cand.ZKFC.Log())
+	ivs, _ := drill.ReadRoles(d.c.Roles, time.Now(), nil)
+	e, ok1 := drill.FirstLog(candLog, d.fault, "fencing the previous active", nil)
+	iv, ok2 := drill.FirstPromotionAfter(ivs, d.fault)
+	fp := time.Duration(0)
+	if ok1 && ok2 {
+		fp = iv.Start.Sub(e.At)
+	}
+	return 2*d.c.Settings.HealthInterval + fp
+}
+
+func (d *drillRun) checkTokenGrew(t *testing.T, tm drill.Timing) {
+	t.Helper()
+	if !tm.Promoted || tm.NewActive != d.cand.Name {
+		t.Fatalf("expected %s to take over from %s; new active %q", d.cand.Name, d.old.Name, tm.NewActive)
+	}
+	if tm.NewToken <= tm.OldToken {
+		t.Errorf("new token %d not above old token %d", tm.NewToken, tm.OldToken)
+	}
+}
+
+// Drill: the active service dies (kill -9). Its zkfc sees the health check
+// fail and quits; the standby fences the dead service and takes over.
+func TestDrillServiceCrash(t *testing.T) {
+	d := startDrill(t, drill.DefaultSettings(), drill.Loopback)
+	d.fault = time.Now()
+	d.killed[d.old.Name] = d.old.Demo.Kill()
+	d.waitPromoted(t, 60*time.Second)
+	ivs := d.verdict(t)
+	tm := d.timing(t, "service-crash", ivs, d.unhealthyTarget(t), "2 health intervals + fence + promote")
+	d.checkTokenGrew(t, tm)
+}
+
+// Drill: the active service hangs (SIGSTOP): health probes time out
+// (SERVICE_NOT_RESPONDING), the frozen service cannot demote itself, so
+// the fencer must kill it before the standby is promoted.
+func TestDrillServiceHang(t *testing.T) {
+	d := startDrill(t, drill.DefaultSettings(), drill.Loopback)
+	d.fault = time.Now()
+	d.old.Demo.Stop()
+	d.waitPromoted(t, 60*time.Second)
+	ivs := d.verdict(t)
+	tm := d.timing(t, "service-hang", ivs, d.unhealthyTarget(t), "2 health intervals + fence + promote")
+	d.checkTokenGrew(t, tm)
+	// The frozen service's interval must have been closed by a kill
+	// (the fencer's note), not left open past the promotion.
+	kills, _ := drill.ReadKills(d.c.Kills)
+	if _, ok := kills[d.old.Name]; !ok {
+		t.Errorf("the hung service %s was never killed by the fencer", d.old.Name)
+	}
+}
+
+// Drill: kill -9 of the active's zkfc (and the quorum member it hosts).
+// The service keeps running unguarded; the standby can win only once the
+// session expired, and must fence the service before promoting.
+func TestDrillKillActiveZKFC(t *testing.T) {
+	d := startDrill(t, drill.DefaultSettings(), drill.Loopback)
+	d.fault = time.Now()
+	d.old.ZKFC.Kill()
+	d.waitPromoted(t, 60*time.Second)
+	ivs := d.verdict(t)
+	s := d.c.Settings
+	tm := d.timing(t, "kill-active-zkfc", ivs, s.SessionTimeout+time.Second, "session timeout + 1s")
+	d.checkTokenGrew(t, tm)
+	if tm.OldDemoted > tm.Promote {
+		t.Errorf("old active demoted %v after the fault, new one promoted at %v", tm.OldDemoted, tm.Promote)
+	}
+}
+
+// quorumLeader asks every member's client port `srvr` and returns the node
+// whose member says Mode: leader.
+func quorumLeader(c *drill.Cluster) *drill.Node {
+	for _, n := range c.Nodes {
+		conn, err := net.DialTimeout("tcp", n.Client, time.Second)
+		if err != nil {
+			continue
+		}
+		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		_, _ = conn.Write([]byte("srvr"))
+		sc := bufio.NewScanner(conn)
+		leader := false
+		for i := 0; i < 50 && sc.Scan(); i++ {
+			if strings.TrimSpace(sc.Text()) == "Mode: leader" {
+				leader = true
+			}
+		}
+		conn.Close()
+		if leader {
+			return n
+		}
+	}
+	return nil
+}
+
+// Drill: the active's service fails its health check, and while its zkfc
+// is handing over, the process hosting the quorum leader dies (kill -9)
+// and restarts. Whoever hosted the leader, the healthy node ends active.
+func TestDrillKillQuorumLeaderMidFailover(t *testing.T) {
+	d := startDrill(t, drill.DefaultSettings(), drill.Loopback)
+	var leader *drill.Node
+	drill.WaitFor(t, 30*time.Second, "a quorum leader", func() bool { leader = quorumLeader(d.c); return leader != nil })
+	t.Logf("active %s, quorum leader hosted by %s", d.old.Name, leader.Name)
+	d.fault = time.Now()
+	d.old.PostDemo(t, "/admin/fail")
+	// Mid-failover: the old active has seen the failure and quit.
+	drill.WaitFor(t, 30*time.Second, d.old.Name+" quits", func() bool {
+		st, err := d.old.Status()
+		return err == nil && st.Role != "active"
+	})
+	leader.ZKFC.Restart(t)
+	d.waitPromoted(t, 90*time.Second)
+	ivs := d.verdict(t)
+	tm := d.timing(t, "kill-quorum-leader", ivs, 2*d.c.Settings.SessionTimeout, "within 2 session timeouts (leader "+leader.Name+")")
+	d.checkTokenGrew(t, tm)
+}
+
+// Drill: the active host (zkfc, quorum member, service) is cut off the
+// quorum and its peer: its namespace drops every packet to and from the
+// host. Self-fencing must demote its service BEFORE the standby is
+// promoted (the standby's fencing cannot reach it).
+func TestDrillPartitionActiveHost(t *testing.T) {
+	ns := drill.NewNetns(t, "zkfcdrl", 77)
+	lay := drill.Layout{IPs: [3]string{ns.InnerIP, ns.HostIP, ns.HostIP}, NS: [3]string{ns.Name, "", ""}}
+	// nn1 must be the active: start, then move the activity to nn1 if needed.
+	d := startDrill(t, drill.DefaultSettings(), lay)
+	if d.old.Name != "nn1" {
+		d.old.PostDemo(t, "/admin/fail")
+		drill.WaitFor(t, 60*time.Second, "nn1 active", func() bool { return d.c.Nodes[0].Role() == "active" })
+		d.old.PostDemo(t, "/admin/recover")
+		d.old, d.cand = d.c.Nodes[0], d.c.Nodes[1]
+		drill.WaitFor(t, 60*time.Second, "nn2 back in the election", func() bool {
+			st, err := d.cand.Status()
+			return err == nil && st.InElection && st.Healthy
+		})
+	}
+	d.fault = time.Now()
+	ns.Cut(t)
+	d.waitPromoted(t, 90*time.Second)
+	ivs := d.verdict(t)
+	s := d.c.Settings
+	tm := d.timing(t, "partition", ivs, s.SessionTimeout+time.Second, "session timeout + 1s")
+	d.checkTokenGrew(t, tm)
+	old, _ := drill.LastBefore(ivs, d.fault)
+	if old.Open {
+		t.Errorf("partitioned %s never closed its active interval", old.Name)
+	}
+	if tm.OldDemoted >= tm.Promote {
+		t.Errorf("partitioned %s demoted %v after the cut, %s promoted already at %v", d.old.Name, tm.OldDemoted, d.cand.Name, tm.Promote)
+	}
+	ns.Heal(t)
+	drill.WaitFor(t, 60*time.Second, "nn1 back as standby", func() bool {
+		st, err := d.old.Status()
+		return err == nil && st.Role == "standby" && st.Connected
+	})
+	d.verdict(t)
+}
+
+// Drill: fencing is impossible — ssh is the only method and the target's
+// sshd is not running. After the active's zkfc dies, the standby must
+// never promote; the reason shows in its status and its log.
+func TestDrillFencingImpossible(t *testing.T) {
+	dir := t.TempDir()
+	key := dir + "/id_ed25519"
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Skipf("ssh-keygen: %v %s", err, out)
+	}
+	if err := os.WriteFile(dir+"/known_hosts", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := drill.DefaultSettings()
+	// Port of an sshd that is not running.
+	s.Fencing = fmt.Sprintf("    - type: ssh\n      timeout: 3s\n      ssh: {user: root, port: %d, key_file: %s, known_hosts_file: %s, connect_timeout: 1s}\n",
+		freeLoopbackPort(t), key, dir+"/known_hosts")
+	d := startDrill(t, s, drill.Loopback)
+	d.fault = time.Now()
+	d.old.ZKFC.Kill()
+	var st statusLike
+	drill.WaitFor(t, 60*time.Second, d.cand.Name+" to try and fail to fence twice", func() bool {
+		return strings.Count(d.cand.ZKFC.Log(), "promotion failed; releasing the lock") >= 2
+	})
+	status, err := d.cand.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = statusLike{status.Role, status.LastError}
+	ivs := d.verdict(t)
+	if iv, ok := drill.FirstPromotionAfter(ivs, d.fault); ok {
+		t.Errorf("%s promoted (token %d) although fencing %s was impossible", iv.Name, iv.Token, d.old.Name)
+	}
+	if st.role == "active" {
+		t.Errorf("%s reports active without fencing", d.cand.Name)
+	}
+	if !strings.Contains(st.lastError, "fencing "+d.old.Name+" failed") {
+		t.Errorf("status last_error %q does not name the fencing failure", st.lastError)
+	}
+	if _, ok := drill.FirstLog(drill.ReadLog(d.cand.ZKFC.Log()), d.fault, "fencing method failed", map[string]string{"method": "ssh"}); !ok {
+		t.Errorf("%s's log has no failed ssh fencing attempt", d.cand.Name)
+	}
+	d.timing(t, "fencing-impossible", ivs, 0, "no promotion")
+}
+
+type statusLike struct{ role, lastError string }
+
+// Drill: the active's health flaps just under the threshold (fall 3:
+// failures of 2 probes, then 2 good ones), then once over it. At most one
+// takeover may happen, never a return (no ping-pong).
+func TestDrillHealthFlapping(t *testing.T) {
+	s := drill.DefaultSettings()
+	s.Rise, s.Fall = 3, 3
+	d := startDrill(t, s, drill.Loopback)
+	d.fault = time.Now()
+	// Bounded: 12 cycles of fail/recover on the active's service.
+	for i := 0; i < 12; i++ {
+		d.old.PostDemo(t, "/admin/fail")
+		time.Sleep(2 * s.HealthInterval)
+		d.old.PostDemo(t, "/admin/recover")
+		time.Sleep(2 * s.HealthInterval)
+	}
+	// Then the standby's service flaps too while it may have become active.
+	for i := 0; i < 6; i++ {
+		for _, n := range []*drill.Node{d.old, d.cand} {
+			n.PostDemo(t, "/admin/fail")
+		}
+		time.Sleep(2 * s.HealthInterval)
+		for _, n := range []*drill.Node{d.old, d.cand} {
+			n.PostDemo(t, "/admin/recover")
+		}
+		time.Sleep(2 * s.HealthInterval)
+	}
+	time.Sleep(2 * s.SessionTimeout)
+	ivs := d.verdict(t)
+	var after []drill.Interval
+	for _, iv := range ivs {
+		if iv.Start.After(d.fault) {
+			after = append(after, iv)
+		}
+	}
+	if len(after) > 1 {
+		t.Errorf("%d promotions while health flapped under the threshold (ping-pong)", len(after))
+	}
+	if a := d.c.Active(); a == nil {
+		t.Errorf("no active after flapping stopped")
+	}
+}
+
+func freeLoopbackPort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
