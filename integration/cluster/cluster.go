@@ -65,7 +65,8 @@ type Cluster struct {
 	Opts    Options
 	Members []*Member
 	// proxies[i][j] carries member i's traffic to member j (indexes).
-	proxies [][]*faultproxy.Proxy
+	proxies  [][]*faultproxy.Proxy
+	extraFor func(id int) []string
 }
 
 func freePort() (int, error) {
@@ -82,6 +83,14 @@ func freePort() (int, error) {
 // ends.
 func Start(t testing.TB, b Backend, n int, opts Options) *Cluster {
 	t.Helper()
+	return StartPerMember(t, b, n, opts, nil, nil)
+}
+
+// StartPerMember is Start with extra zoo.cfg lines per member (extraFor,
+// by member id; may be nil) and waiting only for the members listed in
+// waitFor (all when nil): for tests in which some member must not join.
+func StartPerMember(t testing.TB, b Backend, n int, opts Options, extraFor func(id int) []string, waitFor []int) *Cluster {
+	t.Helper()
 	if opts.TickTime == 0 {
 		opts.TickTime = 2 * time.Second
 	}
@@ -91,7 +100,7 @@ func Start(t testing.TB, b Backend, n int, opts Options) *Cluster {
 	if b == Ours && os.Getenv("ZKFC_BIN") == "" {
 		t.Fatal("cluster: ZKFC_BIN is unset: run through `make test` or set ZKFC_BIN=$PWD/bin/zkfc after `make build`")
 	}
-	c := &Cluster{T: t, Backend: b, Opts: opts}
+	c := &Cluster{T: t, Backend: b, Opts: opts, extraFor: extraFor}
 	base := t.TempDir()
 	for i := 1; i <= n; i++ {
 		m := &Member{ID: i, c: c, Observer: i > n-opts.Observers}
@@ -143,11 +152,23 @@ func Start(t testing.TB, b Backend, n int, opts Options) *Cluster {
 		}
 	}
 	for _, m := range c.Members {
+		if waitFor != nil && !contains(waitFor, m.ID) {
+			continue
+		}
 		if err := m.WaitServing(opts.StartTimeout); err != nil {
 			t.Fatalf("member %d: %v\n%s", m.ID, err, m.LogTail(30))
 		}
 	}
 	return c
+}
+
+func contains(ids []int, id int) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Member) writeConfig() error {
@@ -178,6 +199,11 @@ func (m *Member) writeConfig() error {
 	}
 	for _, l := range m.c.Opts.Extra {
 		b.WriteString(l + "\n")
+	}
+	if m.c.extraFor != nil {
+		for _, l := range m.c.extraFor(m.ID) {
+			b.WriteString(l + "\n")
+		}
 	}
 	return os.WriteFile(m.CfgPath, []byte(b.String()), 0o644)
 }

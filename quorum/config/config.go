@@ -96,6 +96,10 @@ type Config struct {
 	// package does not interpret.
 	Raw map[string]string
 
+	// Props are the Java system properties given as -D flags, for keys this
+	// package does not interpret (TLS stores, the JAAS file).
+	Props map[string]string
+
 	// Warnings are things ZooKeeper would log and carry on with: unknown
 	// keys, values it corrects. The caller should log them.
 	Warnings []string
@@ -206,7 +210,25 @@ func Parse(r io.Reader, source string, props map[string]string) (*Config, error)
 	if err != nil {
 		return nil, err
 	}
+	cfg.Props = map[string]string{}
+	for k, v := range props {
+		cfg.Props[k] = v
+	}
 	return cfg, nil
+}
+
+// Properties merges the -D properties and the file's keys, the file
+// winning as in ZooKeeper, for packages that read ZooKeeper's keys
+// themselves (TLS settings).
+func (c *Config) Properties() map[string]string {
+	out := map[string]string{}
+	for k, v := range c.Props {
+		out[k] = v
+	}
+	for k, v := range c.Raw {
+		out[k] = v
+	}
+	return out
 }
 
 type parser struct {

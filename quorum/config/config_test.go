@@ -43,6 +43,7 @@ func TestParseDefaults(t *testing.T) {
 		StandaloneEnabled:        true,
 		Standalone:               true,
 		Raw:                      map[string]string{"dataDir": "/d", "clientPort": "2181"},
+		Props:                    map[string]string{},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkfc-project/zkfc/quorum/proto"
+	"github.com/zkfc-project/zkfc/quorum/sasl"
 	"github.com/zkfc-project/zkfc/quorum/tree"
 )
 
@@ -40,6 +41,9 @@ type conn struct {
 
 	authMu sync.Mutex
 	auth   []proto.Id
+	// saslConv is the connection's SASL exchange, once the client starts
+	// one; only the reader goroutine touches it.
+	saslConv *sasl.Conversation
 
 	replies chan *reply
 	// lastWrite is the newest write still waiting for its commit; a read
@@ -211,6 +215,7 @@ func (c *conn) serve() {
 	if _, err := io.ReadFull(br, first[:]); err != nil {
 		return
 	}
+	c.tlsIdentity()
 	if c.s.isFourLetterWord(first[:]) {
 		c.s.serveFourLetterWord(c.nc, string(first[:]))
 		return

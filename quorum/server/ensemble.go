@@ -107,6 +107,8 @@ func (s *Server) startTransport() error {
 		ID:         s.cfg.MyID,
 		ListenAddr: net.JoinHostPort(me.Host, strconv.Itoa(me.PeerPort)),
 		Peers:      peers,
+		ServerTLS:  s.sec.peerServer,
+		ClientTLS:  s.sec.peerClient,
 	}, peerHandler{s}, s.lg.Named("peers"))
 	if err := s.transport.Start(); err != nil {
 		return err

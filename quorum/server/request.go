@@ -28,7 +28,7 @@ func (c *conn) handle(frame []byte) bool {
 	c.s.metrics.requests.WithLabelValues(opName(hdr.Type)).Inc()
 
 	rec := proto.NewRequestRecord(hdr.Type)
-	if rec == nil || hdr.Type == proto.OpSASL {
+	if rec == nil {
 		return c.answer(&reply{hdr: proto.ReplyHeader{Xid: hdr.Xid, Zxid: c.s.lastZxid(), Err: proto.ErrUnimplemented}, start: start})
 	}
 	rec.Decode(d)
@@ -43,6 +43,8 @@ func (c *conn) handle(frame []byte) bool {
 		return c.answer(&reply{hdr: proto.ReplyHeader{Xid: proto.XidPing, Zxid: c.s.lastZxid()}, start: start, op: hdr.Type})
 	case proto.OpAuth:
 		return c.handleAuth(hdr, rec.(*proto.AuthPacket), start)
+	case proto.OpSASL:
+		return c.handleSASL(hdr, rec.(*proto.SASLRequest), start)
 	case proto.OpCloseSession:
 		return c.proposeWrite(hdr, &tree.Entry{Op: proto.OpCloseSession, Req: proto.Empty{}}, start, true)
 	case proto.OpReconfig:
@@ -147,14 +149,25 @@ func (s *Server) checkWrite(op int32, rec proto.Record) proto.Err {
 		if !s.cfg.ExtendedTypesEnabled {
 			return proto.ErrUnimplemented
 		}
+		return s.checkACLSchemes(r.ACL)
 	case *proto.CreateRequest:
 		if ttl(r.Flags) {
 			return proto.ErrBadArguments
 		}
+		return s.checkACLSchemes(r.ACL)
+	case *proto.SetACLRequest:
+		return s.checkACLSchemes(r.ACL)
 	case *proto.MultiRequest:
 		for _, o := range r.Ops {
-			if _, ok := o.Op.(*proto.CreateTTLRequest); ok && !s.cfg.ExtendedTypesEnabled {
-				return proto.ErrUnimplemented
+			switch op := o.Op.(type) {
+			case *proto.CreateTTLRequest:
+				if !s.cfg.ExtendedTypesEnabled {
+					return proto.ErrUnimplemented
+				}
+			case *proto.CreateRequest:
+				if code := s.checkACLSchemes(op.ACL); code != proto.ErrOK {
+					return code
+				}
 			}
 		}
 	}

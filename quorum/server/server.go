@@ -52,6 +52,7 @@ type Server struct {
 	rep      *replica
 	sessions *tracker
 	metrics  *metrics
+	sec      security
 
 	standalone bool
 	observer   bool
@@ -74,7 +75,9 @@ type Server struct {
 	fatalErr chan error
 	sidSeq   atomic.Int64
 	listener net.Listener
-	admin    *http.Server
+	// secureListener is the TLS client port (secureClientPort), if any.
+	secureListener net.Listener
+	admin          *http.Server
 }
 
 // New validates the configuration and opens the data directory. Nothing is
@@ -98,6 +101,9 @@ func New(cfg *config.Config, lg *zap.Logger) (*Server, error) {
 		fatalErr:  make(chan error, 1),
 	}
 	s.metrics = newMetrics(s)
+	if err := s.setupSecurity(); err != nil {
+		return nil, err
+	}
 	s.sessions = newTracker()
 	id := cfg.MyID
 	if id == 0 {
@@ -182,8 +188,21 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("%s: clientPort %d: %w", s.cfg.Source, s.cfg.ClientPort, err)
 	}
 	s.listener = ln
-	acceptErr := make(chan error, 1)
+	acceptErr := make(chan error, 2)
 	go func() { acceptErr <- s.accept(ln) }()
+	if s.sec.clientTLS != nil {
+		sln, err := s.listenSecure()
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		s.secureListener = sln
+		defer sln.Close()
+		go func() { acceptErr <- s.accept(sln) }()
+	}
+	relCtx, stopReload := context.WithCancel(context.Background())
+	defer stopReload()
+	s.runReloaders(relCtx)
 	s.startAdmin()
 	defer func() {
 		_ = ln.Close()

@@ -175,6 +175,14 @@ func fixupACL(acl []proto.ACL, auth []proto.Id) ([]proto.ACL, proto.Err) {
 				return nil, proto.ErrInvalidACL
 			}
 			out = append(out, a)
+		case "sasl", "x509":
+			// Valid when the server has the provider (SASL, client
+			// certificates); the server refuses them before the log when
+			// it does not, since that is configuration, not tree state.
+			if a.ID.ID == "" {
+				return nil, proto.ErrInvalidACL
+			}
+			out = append(out, a)
 		default:
 			return nil, proto.ErrInvalidACL
 		}

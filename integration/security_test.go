@@ -1,0 +1,304 @@
+package integration
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkfc-project/zkfc/integration/cluster"
+	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
+)
+
+func freeTCPPort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func propLines(props map[string]string) []string {
+	var out []string
+	for k, v := range props {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// tlsDialer makes go-zookeeper/zk speak TLS from the first byte.
+func tlsDialer(cfg *tls.Config) zk.Dialer {
+	return func(network, address string, timeout time.Duration) (net.Conn, error) {
+		d := &net.Dialer{Timeout: timeout}
+		return tls.DialWithDialer(d, network, address, cfg)
+	}
+}
+
+func clientTLS(t *testing.T, set *testcerts.Set, withCert bool) *tls.Config {
+	pool := x509.NewCertPool()
+	pem, err := os.ReadFile(set.CAPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.AppendCertsFromPEM(pem)
+	cfg := &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	if withCert {
+		cert, err := tls.LoadX509KeyPair(set.ClientCertPEM, set.ClientKeyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg
+}
+
+func TestSecureClientPortWithRealClients(t *testing.T) {
+	set, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secure := freeTCPPort(t)
+	extra := append([]string{fmt.Sprintf("secureClientPort=%d", secure), "secureClientPortAddress=127.0.0.1"}, propLines(set.ServerProperties("ssl."))...)
+	c := cluster.Start(t, cluster.Ours, 1, cluster.Options{Extra: extra})
+	addr := fmt.Sprintf("127.0.0.1:%d", secure)
+
+	// go-zookeeper/zk with a client certificate.
+	conn, ev, err := zk.Connect([]string{addr}, 6*time.Second, zk.WithLogger(quietLog{}), zk.WithDialer(tlsDialer(clientTLS(t, set, true))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitSession(t, ev)
+	if _, err := conn.Create("/tls", []byte("over tls"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create over TLS: %v", err)
+	}
+	// The certificate's subject is an identity usable in ACLs (x509).
+	if _, err := conn.Create("/x509-only", []byte("s"), 0, []zk.ACL{{Perms: zk.PermAll, Scheme: "x509", ID: "CN=client,O=zkfc tests"}}); err != nil {
+		t.Fatalf("create with an x509 ACL: %v", err)
+	}
+	if d, _, err := conn.Get("/x509-only"); err != nil || string(d) != "s" {
+		t.Fatalf("read back as the certificate subject: %q %v", d, err)
+	}
+	plain := dialAll(t, []string{c.Members[0].Addr()}, 0, 6*time.Second)
+	if _, _, err := plain.Get("/x509-only"); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("plain client read an x509-protected znode: %v", err)
+	}
+
+	// Without a client certificate the handshake fails (ssl.clientAuth
+	// defaults to need, as in ZooKeeper).
+	raw, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", addr, clientTLS(t, set, false))
+	if err == nil {
+		raw.SetDeadline(time.Now().Add(3 * time.Second))
+		_, err = raw.Write([]byte("ruok"))
+		if err == nil {
+			var b [8]byte
+			_, err = raw.Read(b[:])
+		}
+		raw.Close()
+	}
+	if err == nil {
+		t.Fatal("a client without a certificate completed a TLS exchange")
+	}
+	// A certificate from another CA is refused.
+	other, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := clientTLS(t, set, false)
+	cert, _ := tls.LoadX509KeyPair(other.ClientCertPEM, other.ClientKeyPEM)
+	bad.Certificates = []tls.Certificate{cert}
+	raw2, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", addr, bad)
+	if err == nil {
+		raw2.SetDeadline(time.Now().Add(3 * time.Second))
+		_, err = raw2.Write([]byte("ruok"))
+		if err == nil {
+			var b [8]byte
+			_, err = raw2.Read(b[:])
+		}
+		raw2.Close()
+	}
+	if err == nil {
+		t.Fatal("a client certificate from an untrusted CA was accepted")
+	}
+
+	// kazoo over TLS.
+	script := filepath.Join(t.TempDir(), "k.py")
+	os.WriteFile(script, []byte(`import sys
+from kazoo.client import KazooClient
+k = KazooClient(hosts=sys.argv[1], use_ssl=True, certfile=sys.argv[2], keyfile=sys.argv[3], ca=sys.argv[4], verify_certs=True, timeout=10)
+k.start(timeout=15)
+print(k.get("/tls")[0].decode())
+k.stop()
+`), 0o644)
+	out, err := runCmd(30*time.Second, "/usr/bin/python3", script, addr, set.ClientCertPEM, set.ClientKeyPEM, set.CAPEM)
+	if err != nil || strings.TrimSpace(out) != "over tls" {
+		t.Fatalf("kazoo over TLS: %v\n%s", err, out)
+	}
+
+	// zkCli.sh with the Netty client socket.
+	cmd := exec.Command("/usr/share/zookeeper/bin/zkCli.sh", "-server", addr)
+	cmd.Env = append(os.Environ(), "CLIENT_JVMFLAGS="+set.JavaClientFlags(), "JVMFLAGS=-cp "+testcerts.JavaClasspath())
+	cmd.Stdin = strings.NewReader("get /tls\nquit\n")
+	zout, err := runExec(cmd, 60*time.Second)
+	t.Logf("zkCli.sh over TLS:\n%s", lastLines(zout, 6))
+	if !strings.Contains(zout, "over tls") {
+		t.Fatalf("zkCli.sh over TLS did not read /tls (%v):\n%s", err, lastLines(zout, 20))
+	}
+}
+
+func TestQuorumMutualTLS(t *testing.T) {
+	set, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := append([]string{"sslQuorum=true"}, propLines(set.ServerProperties("ssl.quorum."))...)
+	c := cluster.Start(t, cluster.Ours, 3, cluster.Options{TickTime: 500 * time.Millisecond, Extra: extra})
+	conn := dialAll(t, []string{c.Members[0].Addr()}, 0, 6*time.Second)
+	if _, err := conn.Create("/mtls", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	other := dialAll(t, []string{c.Members[2].Addr()}, 0, 6*time.Second)
+	other.Sync("/mtls")
+	if d, _, err := other.Get("/mtls"); err != nil || string(d) != "x" {
+		t.Fatalf("not replicated over mutual TLS: %q %v", d, err)
+	}
+}
+
+func TestQuorumMemberWithUntrustedCertificateCannotJoin(t *testing.T) {
+	good, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogue, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Members 1 and 2 trust the good CA; member 3 has a certificate from
+	// another CA (and trusts only that one).
+	c := cluster.StartPerMember(t, cluster.Ours, 3, cluster.Options{TickTime: 500 * time.Millisecond}, func(id int) []string {
+		set := good
+		if id == 3 {
+			set = rogue
+		}
+		return append([]string{"sslQuorum=true"}, propLines(set.ServerProperties("ssl.quorum."))...)
+	}, []int{1, 2})
+	conn := dialAll(t, []string{c.Members[0].Addr()}, 0, 6*time.Second)
+	if _, err := conn.Create("/trusted", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("the two trusted members do not serve: %v", err)
+	}
+	time.Sleep(3 * time.Second)
+	if m := c.Members[2].Mode(); m == "follower" || m == "leader" {
+		t.Fatalf("member with an untrusted certificate joined as %s", m)
+	}
+	if !strings.Contains(c.Members[0].LogTail(200)+c.Members[1].LogTail(200)+c.Members[2].LogTail(200), "certificate") {
+		t.Log("note: no log line mentions the certificate failure")
+	}
+}
+
+func TestSASLDigestMD5WithKazoo(t *testing.T) {
+	dir := t.TempDir()
+	jaas := filepath.Join(dir, "jaas.conf")
+	os.WriteFile(jaas, []byte(`Server {
+  org.apache.zookeeper.server.auth.DigestLoginModule required
+  user_bob="bobsecret"
+  user_alice="alicesecret";
+};
+`), 0o600)
+	c := cluster.Start(t, cluster.Ours, 1, cluster.Options{JVMFlags: []string{"-Djava.security.auth.login.config=" + jaas}})
+	script := filepath.Join(dir, "sasl.py")
+	os.WriteFile(script, []byte(`import sys
+from kazoo.client import KazooClient
+from kazoo.security import make_acl
+from kazoo.exceptions import NoAuthError, AuthFailedError
+def client(user, pw):
+    k = KazooClient(hosts=sys.argv[1], timeout=10, sasl_options={"mechanism": "DIGEST-MD5", "username": user, "password": pw})
+    k.start(timeout=15)
+    return k
+bob = client("bob", "bobsecret")
+bob.create("/bobs", b"secret", acl=[make_acl("sasl", "bob", all=True)])
+print("bob reads", bob.get("/bobs")[0].decode())
+alice = client("alice", "alicesecret")
+try:
+    alice.get("/bobs")
+    print("alice reads")
+except NoAuthError:
+    print("alice refused")
+anon = KazooClient(hosts=sys.argv[1], timeout=10)
+anon.start(timeout=15)
+try:
+    anon.set("/bobs", b"x")
+    print("anon writes")
+except NoAuthError:
+    print("anon refused")
+try:
+    mallory = client("bob", "wrong")
+    mallory.get("/bobs")
+    print("wrong password accepted")
+except Exception as e:
+    print("wrong password refused", type(e).__name__)
+`), 0o644)
+	out, err := runCmd(60*time.Second, "/usr/bin/python3", script, c.Members[0].Addr())
+	for _, want := range []string{"bob reads secret", "alice refused", "anon refused", "wrong password refused"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("kazoo SASL script (%v) lacks %q:\n%s", err, want, out)
+		}
+	}
+}
+
+func waitSession(t *testing.T, ev <-chan zk.Event) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case e := <-ev:
+			if e.State == zk.StateHasSession {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no session within 20s")
+		}
+	}
+}
+
+func runCmd(timeout time.Duration, name string, args ...string) (string, error) {
+	return runExec(exec.Command(name, args...), timeout)
+}
+
+func runExec(cmd *exec.Cmd, timeout time.Duration) (string, error) {
+	var buf strings.Builder
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	// zkCli.sh runs java as a child: kill the whole group on timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return buf.String(), err
+	case <-time.After(timeout):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return buf.String(), fmt.Errorf("timed out after %v", timeout)
+	}
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
