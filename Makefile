@@ -38,8 +38,14 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
+# make bench: our quorum beside Apache ZooKeeper 3.8, write outages and
+# failover drills; writes docs/bench/README.md and its plots. The test
+# binary runs directly so its progress reaches stderr unbuffered. Knobs:
+# BENCH_DURATION (per workload, default 5s), BENCH_RUNS (default 5),
+# BENCH_ONLY=compare,outage,failover, BENCH_DRILLS (go test -run pattern).
 bench: build
-	ZKFC_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./integration/bench/...
+	$(GO) test -c -o bin/bench.test ./integration/bench
+	ZKFC_BIN=$(CURDIR)/$(BIN) bin/bench.test -test.run '^$$' -test.bench '^BenchmarkReport$$' -test.benchtime 1x -test.timeout 60m
 
 clean:
 	rm -rf bin

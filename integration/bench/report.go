@@ -1,0 +1,660 @@
+// Package bench measures zkfc and its quorum on this machine and writes the
+// report the README embeds (docs/bench/README.md and its PNG plots): our
+// quorum against Apache ZooKeeper 3.8 side by side in one run (throughput
+// and p99 latency per workload, standalone and 3 members, resident memory,
+// time from start to serving, the write outage after kill -9 of the
+// leader), and the failover time per drill split into detection, fence and
+// promote, drawn as a timeline. `make bench` runs BenchmarkReport.
+//
+// This file holds the measurements and turns them into markdown and plots;
+// it never measures and never starts a process, so it is tested with
+// made-up numbers. Absolute numbers drift with the machine's load: the
+// report says so and leads with ratios measured in the same run.
+package bench
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/zkfc-project/zkfc/integration/drill"
+	"github.com/zkfc-project/zkfc/integration/loadgen"
+)
+
+// Server names as the report prints them; Servers is their order.
+const (
+	Apache = "Apache ZooKeeper 3.8"
+	Ours   = "zkfc quorum"
+)
+
+// Servers is the order in which servers appear in tables and plots.
+var Servers = []string{Apache, Ours}
+
+// Setups are the ensemble shapes compared, in report order.
+var Setups = []string{"standalone", "3 members"}
+
+// Workloads are the load generator's workloads, in report order.
+var Workloads = []loadgen.Op{loadgen.Get, loadgen.Set, loadgen.Create, loadgen.Mix}
+
+// Machine describes where and when the numbers were taken.
+type Machine struct {
+	Host    string
+	CPU     string
+	Cores   int
+	MemMB   int64
+	LoadAvg string // /proc/loadavg's first three fields at start
+	Started time.Time
+	Elapsed time.Duration // wall time of the whole bench
+}
+
+// Client describes the load the servers saw.
+type Client struct {
+	Sessions, InFlight, ValueSize int
+	Duration                      time.Duration // per workload
+	Runs                          int           // repetitions of the outage and failover drills
+}
+
+// Ensemble is one server in one setup: its workloads, memory and start.
+type Ensemble struct {
+	Setup   string // one of Setups
+	Server  string // one of Servers
+	Members int
+	Results map[loadgen.Op]loadgen.Result
+	// RSSMax is the largest member's resident memory after the workloads,
+	// RSSTotal the sum over members.
+	RSSMax, RSSTotal int64
+	// Start is the time from launching the processes to every member
+	// answering srvr with a serving mode.
+	Start time.Duration
+}
+
+// Failover is where the failover timeline comes from.
+type Failover struct {
+	Source   string // how the runs were produced, in words
+	Settings drill.File
+	Runs     []drill.Timing
+}
+
+// Report is everything one bench run measured.
+type Report struct {
+	Machine   Machine
+	Client    Client
+	Ensembles []Ensemble
+	// Outages holds, per server, the longest write gap a client on a
+	// follower saw after kill -9 of the leader, one entry per run.
+	Outages  map[string][]time.Duration
+	Failover Failover
+	// Missing lists what could not be measured and why: the report shows
+	// it instead of silently dropping a section.
+	Missing []string
+}
+
+func (r *Report) ensemble(setup, server string) *Ensemble {
+	for i := range r.Ensembles {
+		if r.Ensembles[i].Setup == setup && r.Ensembles[i].Server == server {
+			return &r.Ensembles[i]
+		}
+	}
+	return nil
+}
+
+// Plot file names inside the output directory.
+const (
+	plotThroughput = "throughput.png"
+	plotP99        = "p99.png"
+	plotResources  = "resources.png"
+	plotOutage     = "outage.png"
+	plotTimeline   = "failover-timeline.png"
+)
+
+// Write renders the markdown report and its plots into dir (created if
+// needed) and returns the report's path.
+func (r *Report) Write(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("report dir %s: %w", dir, err)
+	}
+	plots := map[string]func(string) error{
+		plotThroughput: r.plotThroughput,
+		plotP99:        r.plotP99,
+		plotResources:  r.plotResources,
+		plotOutage:     r.plotOutage,
+		plotTimeline:   r.plotTimeline,
+	}
+	drawn := map[string]bool{}
+	for name, fn := range plots {
+		p := filepath.Join(dir, name)
+		if !r.hasData(name) {
+			_ = os.Remove(p) // a stale plot from an earlier run would lie
+			continue
+		}
+		if err := fn(p); err != nil {
+			return "", fmt.Errorf("plot %s: %w", p, err)
+		}
+		drawn[name] = true
+	}
+	p := filepath.Join(dir, "README.md")
+	if err := os.WriteFile(p, []byte(r.Markdown(drawn)), 0o644); err != nil {
+		return "", fmt.Errorf("write report %s: %w", p, err)
+	}
+	return p, nil
+}
+
+func (r *Report) hasData(plotName string) bool {
+	switch plotName {
+	case plotThroughput, plotP99, plotResources:
+		return len(r.Ensembles) > 0
+	case plotOutage:
+		return len(r.Outages) > 0
+	case plotTimeline:
+		return len(r.Failover.Runs) > 0
+	}
+	return false
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// Markdown renders the report; drawn names the plots that exist.
+func (r *Report) Markdown(drawn map[string]bool) string {
+	var s strings.Builder
+	m, c := r.Machine, r.Client
+	s.WriteString("# Benchmarks: zkfc's quorum beside Apache ZooKeeper 3.8, and failover drills\n\n")
+	s.WriteString("Regenerate with `make bench` (quick run: `BENCH_DURATION=2s BENCH_RUNS=2 make bench`). ")
+	s.WriteString("Both servers ran on the same machine in the same run, one after the other, with the same client. ")
+	s.WriteString("**Absolute numbers drift with the machine's load from run to run; compare the ratios.**\n\n")
+	fmt.Fprintf(&s, "| | |\n|---|---|\n")
+	fmt.Fprintf(&s, "| date | %s (bench took %s) |\n", m.Started.UTC().Format("2006-01-02 15:04 MST"), m.Elapsed.Round(time.Second))
+	fmt.Fprintf(&s, "| machine | %s: %s, %d cores, %d MB RAM |\n", m.Host, m.CPU, m.Cores, m.MemMB)
+	fmt.Fprintf(&s, "| load average at start | %s (other work shared the machine) |\n", m.LoadAvg)
+	fmt.Fprintf(&s, "| client | go-zookeeper/zk, %d sessions x %d requests in flight, %d-byte values, %s per workload |\n",
+		c.Sessions, c.InFlight, c.ValueSize, c.Duration)
+	fmt.Fprintf(&s, "| servers | tickTime 2000, forceSync on (both defaults), loopback, one process per member; Apache with -Xmx512m |\n")
+	fmt.Fprintf(&s, "| repetitions | %d runs of each outage and failover drill |\n\n", c.Runs)
+	for _, miss := range r.Missing {
+		fmt.Fprintf(&s, "> Not measured in this run: %s\n\n", miss)
+	}
+
+	if len(r.Ensembles) > 0 {
+		r.ratios(&s)
+		r.throughput(&s, drawn)
+		r.resources(&s, drawn)
+	}
+	if len(r.Outages) > 0 {
+		r.outage(&s, drawn)
+	}
+	if len(r.Failover.Runs) > 0 {
+		r.failover(&s, drawn)
+	}
+	return s.String()
+}
+
+func ratio(ours, apache float64) string {
+	if apache <= 0 || ours <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fx", ours/apache)
+}
+
+func (r *Report) ratios(s *strings.Builder) {
+	s.WriteString("## Ratios: zkfc quorum / Apache ZooKeeper, same run\n\n")
+	s.WriteString("Throughput above 1 is better; p99 latency, memory and start time below 1 are better.\n\n")
+	s.WriteString("| setup | get ops/s | set ops/s | create ops/s | 90/10 ops/s | get p99 | set p99 | create p99 | 90/10 p99 | RSS per member | start to serving |\n")
+	s.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, setup := range Setups {
+		a, o := r.ensemble(setup, Apache), r.ensemble(setup, Ours)
+		if a == nil || o == nil {
+			continue
+		}
+		fmt.Fprintf(s, "| %s |", setup)
+		for _, op := range Workloads {
+			fmt.Fprintf(s, " %s |", ratio(o.Results[op].Throughput, a.Results[op].Throughput))
+		}
+		for _, op := range Workloads {
+			fmt.Fprintf(s, " %s |", ratio(ms(o.Results[op].P99), ms(a.Results[op].P99)))
+		}
+		fmt.Fprintf(s, " %s | %s |\n", ratio(float64(o.RSSMax), float64(a.RSSMax)), ratio(o.Start.Seconds(), a.Start.Seconds()))
+	}
+	s.WriteString("\n")
+}
+
+func (r *Report) throughput(s *strings.Builder, drawn map[string]bool) {
+	s.WriteString("## Throughput and p99 latency per workload\n\n")
+	s.WriteString("get and set act on one existing znode per client worker; create makes new znodes; ")
+	s.WriteString("90/10 is 90% getData, 10% setData. With 3 members the sessions are spread over all members, ")
+	s.WriteString("so reads are served locally and writes go through the leader.\n\n")
+	if drawn[plotThroughput] {
+		fmt.Fprintf(s, "![throughput per workload](%s)\n\n", plotThroughput)
+	}
+	if drawn[plotP99] {
+		fmt.Fprintf(s, "![p99 latency per workload](%s)\n\n", plotP99)
+	}
+	s.WriteString("| setup | server | workload | ops/s | p50 | p99 | max | errors |\n|---|---|---|---|---|---|---|---|\n")
+	for _, setup := range Setups {
+		for _, server := range Servers {
+			e := r.ensemble(setup, server)
+			if e == nil {
+				continue
+			}
+			for _, op := range Workloads {
+				res := e.Results[op]
+				fmt.Fprintf(s, "| %s | %s | %s | %.0f | %.2f ms | %.2f ms | %.1f ms | %d |\n",
+					setup, server, opName(op), res.Throughput, ms(res.P50), ms(res.P99), ms(res.Max), res.Errors)
+			}
+		}
+	}
+	s.WriteString("\n")
+}
+
+func (r *Report) resources(s *strings.Builder, drawn map[string]bool) {
+	s.WriteString("## Resident memory and time from start to serving\n\n")
+	s.WriteString("Memory is each process's VmRSS after the workloads above (largest member, and the sum over members). ")
+	s.WriteString("Start to serving runs from launching the processes to every member answering `srvr` with a serving mode ")
+	s.WriteString("(for 3 members this includes the leader election).\n\n")
+	if drawn[plotResources] {
+		fmt.Fprintf(s, "![memory and start time](%s)\n\n", plotResources)
+	}
+	s.WriteString("| setup | server | RSS per member (largest) | RSS all members | start to serving |\n|---|---|---|---|---|\n")
+	for _, setup := range Setups {
+		for _, server := range Servers {
+			if e := r.ensemble(setup, server); e != nil {
+				fmt.Fprintf(s, "| %s | %s | %.0f MB | %.0f MB | %.2f s |\n", setup, server, mb(e.RSSMax), mb(e.RSSTotal), e.Start.Seconds())
+			}
+		}
+	}
+	s.WriteString("\n")
+}
+
+// stats returns min, median and max of ds (sorted copy).
+func stats(ds []time.Duration) (lo, med, hi time.Duration) {
+	c := append([]time.Duration(nil), ds...)
+	sort.Slice(c, func(i, j int) bool { return c[i] < c[j] })
+	if len(c) == 0 {
+		return 0, 0, 0
+	}
+	med = c[len(c)/2]
+	if len(c)%2 == 0 {
+		med = (c[len(c)/2-1] + c[len(c)/2]) / 2
+	}
+	return c[0], med, c[len(c)-1]
+}
+
+func (r *Report) outage(s *strings.Builder, drawn map[string]bool) {
+	s.WriteString("## Write outage after kill -9 of the leader\n\n")
+	s.WriteString("A fresh 3-member ensemble per run; one client on a follower writes (setData) in a loop; ")
+	s.WriteString("the leader is killed with SIGKILL; the outage is the longest gap between two acknowledged writes.\n\n")
+	if drawn[plotOutage] {
+		fmt.Fprintf(s, "![write outage distribution](%s)\n\n", plotOutage)
+	}
+	s.WriteString("| server | runs | min | median | max | every run |\n|---|---|---|---|---|---|\n")
+	for _, server := range Servers {
+		ds := r.Outages[server]
+		if len(ds) == 0 {
+			continue
+		}
+		lo, med, hi := stats(ds)
+		var all []string
+		for _, d := range ds {
+			all = append(all, fmt.Sprintf("%.0f", ms(d)))
+		}
+		fmt.Fprintf(s, "| %s | %d | %.0f ms | %.0f ms | %.0f ms | %s ms |\n", server, len(ds), ms(lo), ms(med), ms(hi), strings.Join(all, ", "))
+	}
+	s.WriteString("\n")
+}
+
+// phases splits a drill run's cumulative offsets into the timeline's
+// segments. A phase the run did not reach contributes nothing, and an
+// offset earlier than the previous phase (e.g. the old active demoted
+// itself before the candidate noticed) is clamped so segments never go
+// negative.
+func phases(t drill.Timing) (detect, fence, promote time.Duration) {
+	at := func(d time.Duration, floor time.Duration) time.Duration {
+		if d < floor {
+			return floor
+		}
+		return d
+	}
+	d := at(t.Detect, 0)
+	f := d
+	if t.Fence > 0 {
+		f = at(t.Fence, d)
+	}
+	p := f
+	if t.Promoted {
+		p = at(t.Promote, f)
+	}
+	return d, f - d, p - f
+}
+
+func (r *Report) drills() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, t := range r.Failover.Runs {
+		if !seen[t.Drill] {
+			seen[t.Drill] = true
+			names = append(names, t.Drill)
+		}
+	}
+	return names
+}
+
+func (r *Report) failover(s *strings.Builder, drawn map[string]bool) {
+	f := r.Failover
+	s.WriteString("## Failover time per drill\n\n")
+	fmt.Fprintf(s, "%s Settings: health-check interval %s, session timeout %s, quorum tickTime %s. ",
+		f.Source, f.Settings.HealthInterval, f.Settings.SessionTimeout, f.Settings.TickTime)
+	s.WriteString("Each bar is one run, measured from the fault: **detection** (the candidate saw the failure), ")
+	s.WriteString("**fence** (the old active was fenced or had demoted itself), **promote** (the new active's service serves, ")
+	s.WriteString("from its own roles file). A run without a bar segment did not reach that phase.\n\n")
+	if drawn[plotTimeline] {
+		fmt.Fprintf(s, "![failover timeline](%s)\n\n", plotTimeline)
+	}
+	s.WriteString("| drill | runs | promoted | detection (median) | fence (median) | promote (median) | to new active: min / median / max | old active demoted (median) | target | held |\n")
+	s.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, name := range r.drills() {
+		var det, fen, pro, tot, old []time.Duration
+		promoted, held, n := 0, 0, 0
+		target := ""
+		for _, t := range f.Runs {
+			if t.Drill != name {
+				continue
+			}
+			n++
+			d, fe, p := phases(t)
+			det, fen, pro = append(det, d), append(fen, fe), append(pro, p)
+			if t.Promoted {
+				promoted++
+				tot = append(tot, t.Total)
+			}
+			if t.OldDemoted > 0 {
+				old = append(old, t.OldDemoted)
+			}
+			if t.TargetHeld {
+				held++
+			}
+			target = t.Target
+		}
+		_, dm, _ := stats(det)
+		_, fm, _ := stats(fen)
+		_, pm, _ := stats(pro)
+		totStr := "none"
+		if len(tot) > 0 {
+			lo, med, hi := stats(tot)
+			totStr = fmt.Sprintf("%.0f / %.0f / %.0f ms", ms(lo), ms(med), ms(hi))
+		}
+		oldStr := "n/a"
+		if len(old) > 0 {
+			_, om, _ := stats(old)
+			oldStr = fmt.Sprintf("%.0f ms", ms(om))
+		}
+		fmt.Fprintf(s, "| %s | %d | %d | %.0f ms | %.0f ms | %.0f ms | %s | %s | %s | %d of %d |\n",
+			name, n, promoted, ms(dm), ms(fm), ms(pm), totStr, oldStr, target, held, n)
+	}
+	s.WriteString("\n")
+	var notes []string
+	for _, t := range f.Runs {
+		if t.Note != "" {
+			notes = append(notes, fmt.Sprintf("- %s #%d: %s", t.Drill, t.Run, t.Note))
+		}
+	}
+	if len(notes) > 0 {
+		s.WriteString("Notes from the drills:\n\n" + strings.Join(notes, "\n") + "\n\n")
+	}
+}
+
+func opName(op loadgen.Op) string {
+	if op == loadgen.Mix {
+		return "90/10"
+	}
+	return string(op)
+}
+
+// --- plots ---
+
+var serverColor = map[string]color.Color{
+	Apache: color.RGBA{R: 0xd6, G: 0x61, B: 0x1c, A: 0xff},
+	Ours:   color.RGBA{R: 0x1f, G: 0x6f, B: 0xb4, A: 0xff},
+}
+
+// grouped draws one panel: a group of bars per label, one bar per server.
+func grouped(title, ylabel string, labels []string, value func(server string, i int) (float64, bool)) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = ylabel
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	w := vg.Points(18)
+	top := 0.0
+	for k, server := range Servers {
+		vals := make(plotter.Values, len(labels))
+		have := false
+		for i := range labels {
+			if v, ok := value(server, i); ok {
+				vals[i] = v
+				have = true
+				top = math.Max(top, v)
+			}
+		}
+		if !have {
+			continue
+		}
+		b, err := plotter.NewBarChart(vals, w)
+		if err != nil {
+			return nil, err
+		}
+		b.Color = serverColor[server]
+		b.LineStyle.Width = 0
+		b.Offset = w * vg.Length(float64(k)-0.5)
+		p.Add(b)
+		p.Legend.Add(server, b)
+	}
+	p.NominalX(labels...)
+	p.Y.Min = 0
+	p.Y.Max = top * 1.25 // room for the legend above the bars
+	p.X.Min, p.X.Max = -0.6, float64(len(labels))-0.4
+	return p, nil
+}
+
+// panels saves plots side by side as one PNG.
+func panels(path string, w, h vg.Length, ps ...*plot.Plot) error {
+	img := vgimg.New(w, h)
+	dc := draw.New(img)
+	t := draw.Tiles{Rows: 1, Cols: len(ps), PadX: vg.Millimeter * 4, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2,
+		PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
+	row := [][]*plot.Plot{ps}
+	canvases := plot.Align(row, t, dc)
+	for i, p := range ps {
+		p.Draw(canvases[0][i])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func workloadLabels() []string {
+	var l []string
+	for _, op := range Workloads {
+		l = append(l, opName(op))
+	}
+	return l
+}
+
+func (r *Report) perSetup(title, ylabel string, metric func(loadgen.Result) float64) ([]*plot.Plot, error) {
+	var ps []*plot.Plot
+	for _, setup := range Setups {
+		p, err := grouped(title+", "+setup, ylabel, workloadLabels(), func(server string, i int) (float64, bool) {
+			e := r.ensemble(setup, server)
+			if e == nil {
+				return 0, false
+			}
+			res, ok := e.Results[Workloads[i]]
+			return metric(res), ok
+		})
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+func (r *Report) plotThroughput(path string) error {
+	ps, err := r.perSetup("Throughput", "ops/s (higher is better)", func(res loadgen.Result) float64 { return res.Throughput })
+	if err != nil {
+		return err
+	}
+	return panels(path, 26*vg.Centimeter, 10*vg.Centimeter, ps...)
+}
+
+func (r *Report) plotP99(path string) error {
+	ps, err := r.perSetup("p99 latency", "ms (lower is better)", func(res loadgen.Result) float64 { return ms(res.P99) })
+	if err != nil {
+		return err
+	}
+	return panels(path, 26*vg.Centimeter, 10*vg.Centimeter, ps...)
+}
+
+func (r *Report) plotResources(path string) error {
+	value := func(metric func(*Ensemble) float64) func(string, int) (float64, bool) {
+		return func(server string, i int) (float64, bool) {
+			e := r.ensemble(Setups[i], server)
+			if e == nil {
+				return 0, false
+			}
+			return metric(e), true
+		}
+	}
+	mem, err := grouped("Resident memory per member (largest)", "MB (lower is better)", Setups,
+		value(func(e *Ensemble) float64 { return mb(e.RSSMax) }))
+	if err != nil {
+		return err
+	}
+	start, err := grouped("Start to serving", "seconds (lower is better)", Setups,
+		value(func(e *Ensemble) float64 { return e.Start.Seconds() }))
+	if err != nil {
+		return err
+	}
+	return panels(path, 26*vg.Centimeter, 10*vg.Centimeter, mem, start)
+}
+
+// plotOutage draws each server's outages as a box with every run as a dot.
+func (r *Report) plotOutage(path string) error {
+	p := plot.New()
+	p.Title.Text = "Write outage after kill -9 of the leader (3 members)"
+	p.Y.Label.Text = "longest gap between acknowledged writes, ms"
+	p.Y.Min = 0
+	p.Add(plotter.NewGrid())
+	var names []string
+	for i, server := range Servers {
+		names = append(names, server)
+		ds := r.Outages[server]
+		if len(ds) == 0 {
+			continue
+		}
+		vals := make(plotter.Values, len(ds))
+		pts := make(plotter.XYs, len(ds))
+		for j, d := range ds {
+			vals[j] = ms(d)
+			// Spread the dots sideways so equal values stay visible.
+			pts[j].X = float64(i) + 0.25*(float64(j)/math.Max(1, float64(len(ds)-1))-0.5)
+			pts[j].Y = ms(d)
+		}
+		box, err := plotter.NewBoxPlot(vg.Points(40), float64(i), vals)
+		if err != nil {
+			return err
+		}
+		box.FillColor = color.RGBA{R: 0xee, G: 0xee, B: 0xee, A: 0xff}
+		sc, err := plotter.NewScatter(pts)
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle.Color = serverColor[server]
+		sc.GlyphStyle.Radius = vg.Points(3)
+		sc.GlyphStyle.Shape = draw.CircleGlyph{}
+		p.Add(box, sc)
+	}
+	p.NominalX(names...)
+	return p.Save(16*vg.Centimeter, 11*vg.Centimeter, path)
+}
+
+// plotTimeline draws one horizontal bar per drill run, stacked from the
+// fault: detection, then fence, then promote.
+func (r *Report) plotTimeline(path string) error {
+	runs := append([]drill.Timing(nil), r.Failover.Runs...)
+	order := map[string]int{}
+	for i, n := range r.drills() {
+		order[n] = i
+	}
+	sort.SliceStable(runs, func(i, j int) bool {
+		if order[runs[i].Drill] != order[runs[j].Drill] {
+			return order[runs[i].Drill] < order[runs[j].Drill]
+		}
+		return runs[i].Run < runs[j].Run
+	})
+	// NominalY puts the first label at the bottom: reverse so the first
+	// drill reads at the top.
+	n := len(runs)
+	labels := make([]string, n)
+	det, fen, pro := make(plotter.Values, n), make(plotter.Values, n), make(plotter.Values, n)
+	for i, t := range runs {
+		k := n - 1 - i
+		d, f, pr := phases(t)
+		det[k], fen[k], pro[k] = ms(d), ms(f), ms(pr)
+		labels[k] = fmt.Sprintf("%s #%d", t.Drill, t.Run)
+		if !t.Promoted {
+			labels[k] += " (no promotion)"
+		}
+	}
+	p := plot.New()
+	p.Title.Text = "Failover timeline per drill run (from the fault)"
+	p.X.Label.Text = "ms after the fault"
+	p.Add(plotter.NewGrid())
+	p.X.Min = 0
+	top := 0.0
+	for i := range det {
+		top = math.Max(top, det[i]+fen[i]+pro[i])
+	}
+	p.X.Max = top * 1.3 // room for the legend right of the bars
+	w := vg.Points(9)
+	var prev *plotter.BarChart
+	for i, seg := range []struct {
+		name string
+		vals plotter.Values
+	}{{"detection", det}, {"fence", fen}, {"promote", pro}} {
+		b, err := plotter.NewBarChart(seg.vals, w)
+		if err != nil {
+			return err
+		}
+		b.Horizontal = true
+		b.Color = plotutil.Color(i)
+		b.LineStyle.Width = 0
+		if prev != nil {
+			b.StackOn(prev)
+		}
+		p.Add(b)
+		p.Legend.Add(seg.name, b)
+		prev = b
+	}
+	p.NominalY(labels...)
+	p.Legend.Top = true
+	h := 3*vg.Centimeter + vg.Length(n)*vg.Points(14)
+	return p.Save(22*vg.Centimeter, h, path)
+}
