@@ -57,6 +57,9 @@ type conn struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 
+	// maxReply is jute.maxbuffer: the largest reply a client accepts.
+	maxReply int
+
 	received    atomic.Int64
 	sent        atomic.Int64
 	outstanding atomic.Int64
@@ -121,6 +124,10 @@ func (s *Server) accept(ln net.Listener) error {
 			auth:    []proto.Id{{Scheme: "ip", ID: host}},
 		}
 		c.minLatency.Store(-1)
+		c.maxReply = s.cfg.MaxBuffer
+		if c.maxReply <= 0 {
+			c.maxReply = proto.DefaultMaxBuffer
+		}
 		s.connMu.Lock()
 		s.conns[c] = struct{}{}
 		s.connMu.Unlock()
@@ -457,6 +464,16 @@ func (c *conn) writeLoop() {
 		flushNotes()
 		if r.body != nil && r.hdr.Err == proto.ErrOK {
 			out = proto.AppendFrame(out[:0], &r.hdr, r.body)
+			if len(out)-4 > c.maxReply {
+				// A reply larger than jute.maxbuffer would be refused by
+				// the client anyway, which then drops the connection;
+				// answer with an error instead (a listing of too many
+				// children, typically).
+				c.s.lg.Warn("reply larger than jute.maxbuffer refused", zap.String("op", opName(r.op)),
+					zap.Int("bytes", len(out)-4), zap.Int("jute.maxbuffer", c.maxReply))
+				r.hdr.Err = proto.ErrMarshallingError
+				out = proto.AppendFrame(out[:0], &r.hdr)
+			}
 		} else {
 			out = proto.AppendFrame(out[:0], &r.hdr)
 		}

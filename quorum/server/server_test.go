@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -465,5 +466,71 @@ func TestSnapshotsTakenAndAutopurged(t *testing.T) {
 	kids, _, err := c2.Children("/")
 	if err != nil || len(kids) != 401 {
 		t.Fatalf("after purge and restart: %d children (%v), want 400 + zookeeper", len(kids), err)
+	}
+}
+
+// A listing whose reply would exceed jute.maxbuffer gets an error, and the
+// connection (and every other client) goes on.
+func TestOversizedReplyRefused(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.MaxBuffer = 64 << 10
+	ts := startServer(t, cfg)
+	c, _ := connect(t, ts.addr, 4*time.Second)
+	c.Create("/wide", nil, 0, zk.WorldACL(zk.PermAll))
+	name := strings.Repeat("n", 200)
+	for i := 0; i < 400; i++ { // 400 x 200 bytes > 64 KiB
+		if _, err := c.Create(fmt.Sprintf("/wide/%s%03d", name, i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := c.Children("/wide"); err == nil || err == zk.ErrConnectionClosed {
+		t.Fatalf("listing of 80 KB with jute.maxbuffer=64 KiB: %v, want a server error", err)
+	}
+	if _, _, err := c.Get("/wide"); err != nil {
+		t.Fatalf("connection unusable after the refused reply: %v", err)
+	}
+}
+
+// A client that sends without reading is slowed by TCP back-pressure: the
+// server holds at most maxOutstanding of its requests, everyone else is
+// served, and the flooder's replies all arrive, in order, once it reads.
+func TestBackPressureBoundsOutstanding(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	good, _ := connect(t, ts.addr, 4*time.Second)
+	good.Create("/bp", []byte(strings.Repeat("x", 1000)), 0, zk.WorldACL(zk.PermAll))
+	nc, err := rawSession(t, ts.addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000
+	go func() {
+		var buf []byte
+		for i := 1; i <= n; i++ {
+			hdr := proto.RequestHeader{Xid: int32(i), Type: proto.OpGetData}
+			buf = proto.AppendFrame(buf[:0], &hdr, &proto.PathWatchRequest{Path: "/bp"})
+			if _, err := nc.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(time.Second)
+	peak := ts.srv.stats.outstanding.Load()
+	if peak > maxOutstanding+1 {
+		t.Fatalf("%d requests outstanding for one connection, bound is %d", peak, maxOutstanding)
+	}
+	if _, _, err := good.Get("/bp"); err != nil {
+		t.Fatalf("other client starved: %v", err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	for i := 1; i <= n; i++ {
+		frame, err := proto.ReadFrame(nc, nil, 1<<20)
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		var rh proto.ReplyHeader
+		proto.Unmarshal(frame, &rh)
+		if rh.Xid != int32(i) || rh.Err != proto.ErrOK {
+			t.Fatalf("reply %d has xid %d err %v: out of order", i, rh.Xid, rh.Err)
+		}
 	}
 }
