@@ -89,14 +89,64 @@ type ZooKeeper struct {
 	Connect         string        `koanf:"connect"`
 	SessionTimeout  time.Duration `koanf:"session_timeout"`
 	SelfFenceMargin time.Duration `koanf:"self_fence_margin"`
+	// AuthFile holds digest credentials "user:password" (mode 0600), sent
+	// with addAuth on every session so that the ACLs below can name zkfc.
+	AuthFile string `koanf:"auth_file"`
+	// ACL of every znode zkfc creates, ZooKeeper's notation with
+	// permission letters: "digest:zkfc:<base64 sha1>:cdrwa",
+	// "ip:10.0.0.0/8:r", "world:anyone:r", or "auth" (all permissions for
+	// the identity of auth_file). Empty means world:anyone:cdrwa, which is
+	// refused unless AllowWorldWritable.
+	ACL []string `koanf:"acl"`
+	// AllowWorldWritable: run with election znodes anyone may change
+	// (a test rig, or a network where ZooKeeper is otherwise unreachable).
+	AllowWorldWritable bool `koanf:"allow_world_writable"`
+	// TLS to the quorum's secure client port.
+	TLS ZooKeeperTLS `koanf:"tls"`
+}
+
+// ZooKeeperTLS is zkfc's TLS client towards ZooKeeper (PEM files).
+type ZooKeeperTLS struct {
+	Enabled bool `koanf:"enabled"`
+	// CAFile verifies the servers' certificates (empty: the system's CAs).
+	CAFile string `koanf:"ca_file"`
+	// CertFile and KeyFile are zkfc's client certificate, for servers that
+	// require one (ssl.clientAuth=need, ZooKeeper's default).
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	// ServerName is checked against the certificates; default the host of
+	// each connect-string entry.
+	ServerName string `koanf:"server_name"`
 }
 
 // Control is the HTTP control API.
 type Control struct {
 	Listen string `koanf:"listen"`
 	// AdvertiseURL is how peers and the CLI reach this API; defaults to
-	// http://<listen>.
+	// http://<listen>, or https:// with tls.cert_file.
 	AdvertiseURL string `koanf:"advertise_url"`
+	// TokenFile holds the bearer token (mode 0600) the API demands and
+	// that the CLI and peer zkfcs present.
+	TokenFile string     `koanf:"token_file"`
+	TLS       ControlTLS `koanf:"tls"`
+}
+
+// ControlTLS secures the control API. The same file serves the daemon
+// (server side) and the CLI and peer zkfcs (client side).
+type ControlTLS struct {
+	// CertFile and KeyFile: the API's certificate; setting them serves HTTPS.
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	// ClientCAFile: client certificates signed by this CA authenticate a
+	// caller (without token_file, a certificate is required).
+	ClientCAFile string `koanf:"client_ca_file"`
+	// CAFile verifies the API's certificate when calling it (the CLI, the
+	// peers, graceful fencing); empty: the system's CAs.
+	CAFile string `koanf:"ca_file"`
+	// ClientCertFile and ClientKeyFile: the certificate presented when
+	// calling an API that wants one.
+	ClientCertFile string `koanf:"client_cert_file"`
+	ClientKeyFile  string `koanf:"client_key_file"`
 }
 
 // Health configures the health monitor of the local service.
@@ -360,7 +410,7 @@ func isListKey(key string) bool {
 	switch key {
 	case "health.exec.command", "health.exec.env", "health.http.expect_status",
 		"actions.promote.command", "actions.demote.command", "actions.role.command",
-		"actions.promote.env", "actions.demote.env", "actions.role.env":
+		"actions.promote.env", "actions.demote.env", "actions.role.env", "zookeeper.acl":
 		return true
 	}
 	return false
@@ -409,6 +459,7 @@ func (c *Config) Validate() error {
 		bad("zookeeper.self_fence_margin", "%s must be smaller than zookeeper.session_timeout (%s): the active demotes itself at session timeout minus this margin",
 			c.ZooKeeper.SelfFenceMargin, c.ZooKeeper.SessionTimeout)
 	}
+	c.validateSecurity(bad)
 	if c.Control.Listen == "" {
 		bad("control.listen", "required: host:port of the control API, e.g. 127.0.0.1:8019")
 	}
@@ -592,10 +643,13 @@ func (p confmapProvider) Read() (map[string]any, error) {
 	return out, nil
 }
 
-// AdvertisedControlURL is control.advertise_url, or http://<control.listen>.
+// AdvertisedControlURL is control.advertise_url, or http(s)://<control.listen>.
 func (c *Config) AdvertisedControlURL() string {
 	if c.Control.AdvertiseURL != "" {
 		return strings.TrimRight(c.Control.AdvertiseURL, "/")
+	}
+	if c.Control.TLS.CertFile != "" {
+		return "https://" + c.Control.Listen
 	}
 	return "http://" + c.Control.Listen
 }

@@ -13,7 +13,7 @@ import (
 const validYAML = `
 node: {id: nn1, host: 127.0.0.1, port: 8080}
 cluster: {name: c1}
-zookeeper: {connect: "127.0.0.1:2181"}
+zookeeper: {connect: "127.0.0.1:2181", allow_world_writable: true}
 health:
   http: {url: "http://127.0.0.1:8080/health"}
 actions:
