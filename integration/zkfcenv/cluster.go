@@ -218,6 +218,7 @@ zookeeper:
   connect: "%s"
   session_timeout: %s
   self_fence_margin: %s
+  allow_world_writable: true
 control:
   listen: "%s"
 health:
