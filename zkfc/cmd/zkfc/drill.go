@@ -114,6 +114,13 @@ type drill struct {
 
 	nodes []elector.Info // with control URLs, sorted by id
 	t0    time.Time      // the trigger
+	steps []drillStep    // printed in time order by flush
+}
+
+type drillStep struct {
+	at   time.Time
+	name string
+	text string
 }
 
 func (d *drill) validate() error {
@@ -137,9 +144,20 @@ func (d *drill) validate() error {
 
 func (d *drill) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
 
-// step prints one step line; at is its time, observed or reported.
+// step records one step; at is its time, reported or observed. Steps are
+// seen in polling order, not in the order they happened (the old active
+// records its demotion only after releasing the lock), so flush prints
+// them sorted.
 func (d *drill) step(at time.Time, name, text string) {
-	d.printf("  %+8.3fs  %-9s %s\n", at.Sub(d.t0).Seconds(), name, text)
+	d.steps = append(d.steps, drillStep{at, name, text})
+}
+
+func (d *drill) flush() {
+	sort.SliceStable(d.steps, func(i, j int) bool { return d.steps[i].at.Before(d.steps[j].at) })
+	for _, s := range d.steps {
+		d.printf("  %+8.3fs  %-9s %s\n", s.at.Sub(d.t0).Seconds(), s.name, s.text)
+	}
+	d.steps = nil
 }
 
 // placed picks the time of a step: the node's own timestamp when it lies
@@ -228,6 +246,7 @@ func (d *drill) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("trigger: %w", err)
 	}
+	d.printf("  waiting for the takeover (up to %s)...\n", d.timeout)
 	if d.mode == "fail-health" {
 		defer d.endFailHealth(old)
 	}
@@ -310,7 +329,7 @@ func (d *drill) follow(ctx context.Context, old elector.Info, oldSt controller.S
 				}
 			}
 			oldDown = "demoted"
-			d.step(at, "demoted", fmt.Sprintf("%s is %s: %s", old.NodeID, st.Role, reason))
+			d.step(at, "demoted", fmt.Sprintf("%s left the election and is %s (%s)", old.NodeID, st.Role, reason))
 		}
 		for _, n := range d.nodes {
 			if n.NodeID == old.NodeID || (newID != "" && n.NodeID != newID) {
@@ -357,14 +376,17 @@ func (d *drill) follow(ctx context.Context, old elector.Info, oldSt controller.S
 			oldDown = "fenced"
 		}
 		if promoted && (oldDown != "" || fenced) && (fenced || d.mode != "fail-health") {
+			d.flush()
 			return d.verdict(old, oldSt, newID, newSt, demoted, fenced, oldUnreachable)
 		}
 		select {
 		case err := <-triggerErr:
 			if err != nil {
+				d.flush()
 				return fmt.Errorf("trigger: %w", err)
 			}
 		case <-ctx.Done():
+			d.flush()
 			return d.timedOut(old, newID, demoted, locked, fenced, promoted, lastFenceErr, newSt, oldUnreachable)
 		case <-tick.C:
 		}
