@@ -558,7 +558,8 @@ func (c *Controller) checkFormatted() {
 	switch {
 	case err == nil:
 		c.checked = true
-		c.register() // failed while the cluster znode was missing
+		c.lastErr = "" // errors so far were about the missing cluster znode
+		c.register()   // failed while the cluster znode was missing
 	case errors.Is(err, elector.ErrNotFormatted) && !c.cfg.WaitFormatted:
 		c.fatal = err
 	default:
