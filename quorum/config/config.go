@@ -397,8 +397,13 @@ func (p *parser) build() (*Config, error) {
 	} else if v, ok := p.props["jute.maxbuffer"]; ok && v != "" {
 		c.MaxBuffer = p.intValue("-Djute.maxbuffer", v, 1, " of bytes")
 	}
-	c.ContainerCheckInterval = time.Duration(p.propInt("znode.container.checkIntervalMs",
-		int(DefaultContainerCheckInterval/time.Millisecond), 1, ms)) * time.Millisecond
+	c.ContainerCheckInterval = DefaultContainerCheckInterval
+	// A plain system property (no "zookeeper." prefix) in ZooKeeper.
+	if v, ok := p.props["znode.container.checkIntervalMs"]; ok && v != "" {
+		c.ContainerCheckInterval = time.Duration(p.intValue("-Dznode.container.checkIntervalMs", v, 1, ms)) * time.Millisecond
+	} else if v, ok := p.file("znode.container.checkIntervalMs"); ok && v != "" {
+		c.ContainerCheckInterval = time.Duration(p.intValue("znode.container.checkIntervalMs", v, 1, ms)) * time.Millisecond
+	}
 	c.SnapCount = p.propInt("snapCount", DefaultSnapCount, 2, "")
 	c.GlobalOutstandingLimit = p.propInt("globalOutstandingLimit", DefaultGlobalOutstandingLimit, 1, "")
 

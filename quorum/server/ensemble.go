@@ -2,8 +2,10 @@ package server
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -91,6 +93,34 @@ func (s *Server) closeAllConns(why string) {
 	for _, c := range cs {
 		c.close()
 	}
+}
+
+// clusterConfigText is /zookeeper/config for an ensemble as ZooKeeper
+// writes it: one server.N line per member, then version=0. Empty when
+// standalone. Every member derives it from the same server.N lines, so the
+// bootstrap trees agree.
+func (s *Server) clusterConfigText() string {
+	if s.standalone {
+		return ""
+	}
+	var b strings.Builder
+	for _, m := range s.cfg.Servers {
+		role := "participant"
+		if m.Observer {
+			role = "observer"
+		}
+		fmt.Fprintf(&b, "server.%d=%s:%d:%d:%s", m.ID, m.Host, m.PeerPort, m.ElectionPort, role)
+		if m.ClientPort > 0 {
+			host := m.ClientHost
+			if host == "" {
+				host = "0.0.0.0"
+			}
+			fmt.Fprintf(&b, ";%s:%d", host, m.ClientPort)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("version=0")
+	return b.String()
 }
 
 // startTransport connects this member to its peers.

@@ -132,6 +132,11 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 		// The bootstrap snapshot is written before the log exists, so a
 		// crash in between leaves no log and the next start bootstraps
 		// again, identically.
+		if cfg := r.s.clusterConfigText(); cfg != "" {
+			r.s.mu.Lock()
+			r.s.tree.SetClusterConfig([]byte(cfg), 1)
+			r.s.mu.Unlock()
+		}
 		data, err := r.s.serializeTree()
 		if err != nil {
 			return err

@@ -20,6 +20,8 @@ func (c *conn) handle(frame []byte) bool {
 	var hdr proto.RequestHeader
 	hdr.Decode(d)
 	if d.Err() != nil {
+		// Not even a header: ZooKeeper drops the connection.
+		c.close()
 		return false
 	}
 	start := time.Now()
@@ -27,15 +29,27 @@ func (c *conn) handle(frame []byte) bool {
 	c.lastOp.Store(hdr.Type)
 	c.s.metrics.requests.WithLabelValues(opName(hdr.Type)).Inc()
 
+	if hdr.Type == proto.OpDeleteContainer {
+		// Only the server reaps containers; ZooKeeper refuses it from clients.
+		return c.answer(c.errReply(hdr, proto.ErrBadArguments, start))
+	}
 	rec := proto.NewRequestRecord(hdr.Type)
 	if rec == nil {
 		return c.answer(&reply{hdr: proto.ReplyHeader{Xid: hdr.Xid, Zxid: c.s.lastZxid(), Err: proto.ErrUnimplemented}, start: start})
 	}
 	rec.Decode(d)
 	if d.Err() != nil {
-		c.s.lg.Info("closing connection: malformed request", zap.String("client", c.nc.RemoteAddr().String()),
+		// A body that does not decode (a bogus length or count) gets
+		// MarshallingError and the session goes on, as in ZooKeeper; the
+		// framing is intact, so the next request is read normally.
+		c.s.lg.Info("malformed request", zap.String("client", c.nc.RemoteAddr().String()),
 			zap.String("op", opName(hdr.Type)), zap.Error(d.Err()))
-		return false
+		return c.answer(c.errReply(hdr, proto.ErrMarshallingError, start))
+	}
+	if p := requestPath(rec); p != nil && *p == "" && !proto.IsWrite(hdr.Type) {
+		// ZooKeeper's data tree keys its root under "" too, so reads of
+		// the empty path see the root.
+		*p = "/"
 	}
 
 	switch hdr.Type {
@@ -398,6 +412,17 @@ func nonNil(v []string) []string {
 		return []string{}
 	}
 	return v
+}
+
+// requestPath points at a read request's path field, or nil.
+func requestPath(rec proto.Record) *string {
+	switch r := rec.(type) {
+	case *proto.PathWatchRequest:
+		return &r.Path
+	case *proto.PathRequest:
+		return &r.Path
+	}
+	return nil
 }
 
 var opNames = map[int32]string{

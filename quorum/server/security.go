@@ -126,8 +126,11 @@ func (c *conn) tlsIdentity() {
 func (c *conn) handleSASL(hdr proto.RequestHeader, req *proto.SASLRequest, start time.Time) bool {
 	rh := proto.ReplyHeader{Xid: hdr.Xid}
 	if c.s.sec.saslUsers == nil {
-		rh.Err = proto.ErrAuthFailed
-	} else {
+		// Without a JAAS Server section ZooKeeper answers OK with no
+		// token and grants nothing.
+		return c.answer(&reply{hdr: rh, body: &proto.SASLRequest{}, start: start, op: proto.OpSASL})
+	}
+	{
 		if c.saslConv == nil {
 			c.saslConv = sasl.NewDigestMD5(c.s.sec.saslUsers, sasl.DefaultRealm, nil)
 		}

@@ -436,3 +436,15 @@ func ttlExpired(n *node, now int64) bool {
 	ttl := n.ttl()
 	return len(n.children) == 0 && ttl != 0 && now-n.mtime > ttl
 }
+
+// SetClusterConfig sets /zookeeper/config to an ensemble's membership, as
+// ZooKeeper shows it (server.N lines and version=0, data version -1). It is
+// for bootstrapping a tree before its first snapshot, identically on every
+// member; mtime must be the same on all of them.
+func (t *Tree) SetClusterConfig(data []byte, mtime int64) {
+	if n := t.nodes[pathConfig]; n != nil {
+		n.data = append([]byte(nil), data...)
+		n.mtime = mtime
+		n.version = -1
+	}
+}

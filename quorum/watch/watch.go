@@ -173,10 +173,12 @@ func (r *Registry) Has(k Kind, path string, w Watcher) bool {
 // Children 1, Data 2, Any 3, Persistent 4, PersistentRecursive 5.
 func Kinds(watcherType int32) []Kind {
 	switch watcherType {
+	// ZooKeeper registers persistent watches with both its data and its
+	// child watch managers, so they answer to either type.
 	case proto.WatcherChildren:
-		return []Kind{Child}
+		return []Kind{Child, Persistent, Recursive}
 	case proto.WatcherData:
-		return []Kind{Data}
+		return []Kind{Data, Persistent, Recursive}
 	case proto.WatcherAny:
 		return []Kind{Data, Child, Persistent, Recursive}
 	case 4:
