@@ -60,6 +60,7 @@ type Server struct {
 	lg         *zap.Logger
 	cedePeriod time.Duration
 	mux        *http.ServeMux
+	sec        Security
 }
 
 // NewServer builds the handler; gatherer may be nil (no /metrics).
@@ -81,24 +82,9 @@ func NewServer(b Backend, cedePeriod time.Duration, gatherer prometheus.Gatherer
 	return s
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-// Serve runs an http.Server on addr until ctx ends.
-func (s *Server) Serve(ctx context.Context, addr string) error {
-	hs := &http.Server{Addr: addr, Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("control API on %s (control.listen): %w", addr, err)
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-		<-errc
-		return nil
-	}
-}
+// ServeHTTP authenticates and bounds the request (security.go), then
+// routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guard(w, r) }
 
 type errorBody struct {
 	Error string `json:"error"`
@@ -223,9 +209,12 @@ func (s *Server) failover(w http.ResponseWriter, r *http.Request) {
 	}
 	timeout := 30 * time.Second
 	if t := r.URL.Query().Get("timeout"); t != "" {
-		if v, err := time.ParseDuration(t); err == nil && v > 0 {
-			timeout = v
+		v, err := time.ParseDuration(t)
+		if err != nil || v <= 0 || v > MaxFailoverTimeout {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("timeout %q: want a positive duration up to %s", t, MaxFailoverTimeout))
+			return
 		}
+		timeout = v
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
@@ -301,6 +290,8 @@ func (s *Server) failover(w http.ResponseWriter, r *http.Request) {
 // fencing.GracefulClient through Demote.
 type Client struct {
 	HTTP *http.Client
+	// Token, if set, is sent as a bearer token (control.token_file).
+	Token []byte
 }
 
 // NewClient returns a Client; every call also needs a context deadline.
@@ -314,6 +305,9 @@ func (c *Client) do(ctx context.Context, method, base, path string, q url.Values
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	if len(c.Token) > 0 {
+		req.Header.Set("Authorization", "Bearer "+string(c.Token))
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"path"
 	"strings"
 	"sync"
@@ -101,6 +102,42 @@ type Config struct {
 	// PingInterval is how often an idle session is probed to refresh the
 	// acknowledgment time; default SessionTimeout/5.
 	PingInterval time.Duration
+
+	// ACL is set on every znode the elector creates; nil means
+	// world:anyone with all permissions.
+	ACL []zk.ACL
+	// Auth is sent with addAuth on every session before it is reported
+	// Connected (the library re-sends it after a reconnection).
+	Auth []Auth
+	// RefuseWorldWritable makes CheckFormatted fail while the cluster
+	// znode's ACL lets anyone write it.
+	RefuseWorldWritable bool
+	// Dialer replaces the plain TCP dialer (TLS to a secure client port).
+	Dialer zk.Dialer
+	// ConnectWait bounds how long the one-shot helpers (Format, Exists,
+	// Lookup) wait for a session; default DefaultConnectWait.
+	ConnectWait time.Duration
+}
+
+// DefaultConnectWait is generous: a loaded machine or a quorum still
+// electing can take many seconds to grant a session.
+const DefaultConnectWait = 30 * time.Second
+
+// Auth is one credential for addAuth, e.g. scheme "digest" with
+// "user:password". Its String never shows the credential.
+type Auth struct {
+	Scheme string
+	Cred   []byte
+}
+
+func (a Auth) String() string { return a.Scheme + ":[redacted]" }
+
+// acl is the ACL of new znodes.
+func (e *Elector) acl() []zk.ACL {
+	if len(e.cfg.ACL) == 0 {
+		return zk.WorldACL(zk.PermAll)
+	}
+	return e.cfg.ACL
 }
 
 // Elector owns the ZooKeeper session. Its methods are safe for concurrent
@@ -169,7 +206,11 @@ func (e *Elector) Open() (uint64, error) {
 	defer e.mu.Unlock()
 	e.lastAck.Store(0)
 	e.negotiated.Store(0)
-	conn, ch, err := zk.Connect(e.cfg.Servers, e.cfg.SessionTimeout, zk.WithLogger(zkLogger{e}), zk.WithLogInfo(true))
+	dial := e.cfg.Dialer
+	if dial == nil {
+		dial = net.DialTimeout
+	}
+	conn, ch, err := zk.Connect(e.cfg.Servers, e.cfg.SessionTimeout, zk.WithLogger(zkLogger{e}), zk.WithLogInfo(true), zk.WithDialer(dial))
 	if err != nil {
 		return e.epoch, fmt.Errorf("connect to zookeeper %v: %w", e.cfg.Servers, err)
 	}
@@ -178,7 +219,7 @@ func (e *Elector) Open() (uint64, error) {
 	e.stopSess = make(chan struct{})
 	epoch, stop := e.epoch, e.stopSess
 	e.wg.Add(2)
-	go e.forwardSession(epoch, ch, stop)
+	go e.forwardSession(epoch, conn, ch, stop)
 	go e.ping(epoch, conn, stop)
 	return epoch, nil
 }
@@ -212,8 +253,9 @@ func (e *Elector) emit(ev Event, stop <-chan struct{}) {
 // forwardSession turns go-zookeeper session states into events. It ends
 // when the connection's channel closes (after Close) or the session is
 // abandoned.
-func (e *Elector) forwardSession(epoch uint64, ch <-chan zk.Event, stop <-chan struct{}) {
+func (e *Elector) forwardSession(epoch uint64, conn *zk.Conn, ch <-chan zk.Event, stop <-chan struct{}) {
 	defer e.wg.Done()
+	authed := len(e.cfg.Auth) == 0
 	for {
 		var ev zk.Event
 		var ok bool
@@ -235,6 +277,16 @@ func (e *Elector) forwardSession(epoch uint64, ch <-chan zk.Event, stop <-chan s
 		}
 		switch ev.State {
 		case zk.StateHasSession:
+			if !authed {
+				// Before Connected: the controller's first request must
+				// already carry the identity the ACLs name. Later
+				// reconnections re-send it inside the library.
+				if err := e.addAuth(conn); err != nil {
+					e.lg.Warn("zookeeper addAuth failed; retrying on the next connection", zap.Error(err))
+					continue
+				}
+				authed = true
+			}
 			e.emit(Event{Epoch: epoch, Kind: Connected}, stop)
 		case zk.StateDisconnected:
 			e.emit(Event{Epoch: epoch, Kind: Disconnected}, stop)
@@ -242,6 +294,16 @@ func (e *Elector) forwardSession(epoch uint64, ch <-chan zk.Event, stop <-chan s
 			e.emit(Event{Epoch: epoch, Kind: Expired}, stop)
 		}
 	}
+}
+
+func (e *Elector) addAuth(conn *zk.Conn) error {
+	for _, a := range e.cfg.Auth {
+		if err := conn.AddAuth(a.Scheme, a.Cred); err != nil {
+			// The error never includes the credential.
+			return fmt.Errorf("addAuth scheme %s: %w", a.Scheme, err)
+		}
+	}
+	return nil
 }
 
 // ping keeps the acknowledgment time fresh with a cheap request and polls
@@ -331,7 +393,7 @@ func (e *Elector) do(f func(c *zk.Conn) error) error {
 // isServerReply tells the errors that are answers from the server (and so
 // acknowledgments) from those of a lost connection.
 func isServerReply(err error) bool {
-	for _, r := range []error{zk.ErrNoNode, zk.ErrNodeExists, zk.ErrBadVersion, zk.ErrNotEmpty, zk.ErrNoChildrenForEphemerals} {
+	for _, r := range []error{zk.ErrNoNode, zk.ErrNodeExists, zk.ErrBadVersion, zk.ErrNotEmpty, zk.ErrNoChildrenForEphemerals, zk.ErrNoAuth, zk.ErrInvalidACL} {
 		if errors.Is(err, r) {
 			return true
 		}
@@ -349,7 +411,30 @@ func (e *Elector) CheckFormatted() error {
 	if !ok {
 		return fmt.Errorf("%s: %w; run 'zkfc format' once for this cluster", e.cfg.ClusterPath, ErrNotFormatted)
 	}
+	if e.cfg.RefuseWorldWritable {
+		var acl []zk.ACL
+		err := e.do(func(c *zk.Conn) (err error) { acl, _, err = c.GetACL(e.cfg.ClusterPath); return })
+		if err != nil {
+			return fmt.Errorf("read the ACL of %s: %w (do zookeeper.auth_file's credentials match the ACL 'zkfc format' set?)", e.cfg.ClusterPath, err)
+		}
+		if WorldWritable(acl) {
+			return fmt.Errorf("%s: %w: anyone could take or delete the lock; re-create it with 'zkfc format --force' after setting zookeeper.acl, or set zookeeper.allow_world_writable: true", e.cfg.ClusterPath, ErrWorldWritable)
+		}
+	}
 	return nil
+}
+
+// ErrWorldWritable: the cluster znode's ACL lets anyone write it.
+var ErrWorldWritable = errors.New("cluster znode is world-writable")
+
+// WorldWritable reports whether acl grants world:anyone more than READ.
+func WorldWritable(acl []zk.ACL) bool {
+	for _, a := range acl {
+		if a.Scheme == "world" && a.ID == "anyone" && a.Perms&^zk.PermRead != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // TryAcquire tries to create the lock holding self. It returns held=true if
@@ -364,7 +449,7 @@ func (e *Elector) TryAcquire(self Info) (held bool, holder *Info, err error) {
 	data, _ := json.Marshal(self)
 	lock := e.path(LockName)
 	sent := time.Now()
-	_, err = c.Create(lock, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+	_, err = c.Create(lock, data, zk.FlagEphemeral, e.acl())
 	switch {
 	case err == nil:
 		e.ack(sent)
@@ -479,7 +564,7 @@ func (e *Elector) WriteBreadcrumb(info Info, version int32) error {
 	return e.do(func(c *zk.Conn) error {
 		var err error
 		if version < 0 {
-			_, err = c.Create(e.path(BreadcrumbName), data, 0, zk.WorldACL(zk.PermAll))
+			_, err = c.Create(e.path(BreadcrumbName), data, 0, e.acl())
 		} else {
 			_, err = c.Set(e.path(BreadcrumbName), data, version)
 		}
@@ -515,7 +600,7 @@ func (e *Elector) NextToken() (uint64, error) {
 		err := e.do(func(c *zk.Conn) (err error) { raw, st, err = c.Get(p); return })
 		if errors.Is(err, zk.ErrNoNode) {
 			err = e.do(func(c *zk.Conn) error {
-				_, err := c.Create(p, []byte("1"), 0, zk.WorldACL(zk.PermAll))
+				_, err := c.Create(p, []byte("1"), 0, e.acl())
 				return err
 			})
 			if err == nil {
@@ -555,7 +640,7 @@ func (e *Elector) SetPaused(on bool) error {
 	err := e.do(func(c *zk.Conn) error {
 		var err error
 		if on {
-			_, err = c.Create(p, nil, 0, zk.WorldACL(zk.PermAll))
+			_, err = c.Create(p, nil, 0, e.acl())
 			if errors.Is(err, zk.ErrNodeExists) {
 				err = nil
 			}
@@ -580,7 +665,7 @@ func (e *Elector) Register(self Info) error {
 	data, _ := json.Marshal(self)
 	p := e.path(MembersName)
 	return e.do(func(c *zk.Conn) error {
-		if _, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		if _, err := c.Create(p, nil, 0, e.acl()); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return fmt.Errorf("create %s: %w", p, err)
 		}
 		m := p + "/" + self.NodeID
@@ -595,7 +680,7 @@ func (e *Elector) Register(self Info) error {
 				// Left over by our previous session; it would expire anyway.
 				_ = c.Delete(m, -1)
 			}
-			_, err = c.Create(m, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+			_, err = c.Create(m, data, zk.FlagEphemeral, e.acl())
 		}
 		if err != nil {
 			return fmt.Errorf("register %s: %w", m, err)
@@ -645,22 +730,17 @@ func (e *Elector) Members() ([]Info, error) {
 	return out, nil
 }
 
-// Format creates <parent>/<cluster>. If it exists and force is false it
-// returns an error wrapping zk.ErrNodeExists; with force it deletes the
-// whole subtree first (Hadoop's -formatZK -force).
-func Format(servers []string, sessionTimeout time.Duration, clusterPath string, force bool, lg *zap.Logger) error {
-	e := New(Config{Servers: servers, SessionTimeout: sessionTimeout, ClusterPath: clusterPath}, lg)
-	if _, err := e.Open(); err != nil {
-		return err
-	}
-	defer e.Close()
-	c, _, _, err := e.current()
+// Format creates cfg.ClusterPath, and each missing ancestor, with cfg.ACL.
+// If it exists and force is false it returns an error wrapping
+// zk.ErrNodeExists; with force it deletes the whole subtree first
+// (Hadoop's -formatZK -force).
+func Format(cfg Config, force bool, lg *zap.Logger) error {
+	e, c, err := openOnce(cfg, lg)
 	if err != nil {
 		return err
 	}
-	if err := waitSession(c, sessionTimeout); err != nil {
-		return err
-	}
+	defer e.Close()
+	clusterPath := cfg.ClusterPath
 	ok, _, err := c.Exists(clusterPath)
 	if err != nil {
 		return fmt.Errorf("check %s: %w", clusterPath, err)
@@ -673,45 +753,61 @@ func Format(servers []string, sessionTimeout time.Duration, clusterPath string, 
 			return err
 		}
 	}
-	// Create each missing ancestor, then the cluster node.
 	parts := strings.Split(strings.TrimPrefix(clusterPath, "/"), "/")
 	cur := ""
 	for _, p := range parts {
 		cur += "/" + p
-		if _, err := c.Create(cur, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		if _, err := c.Create(cur, nil, 0, e.acl()); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return fmt.Errorf("create %s: %w", cur, err)
 		}
 	}
 	return nil
 }
 
-// Exists reports whether clusterPath exists (for format's prompt).
-func Exists(servers []string, sessionTimeout time.Duration, clusterPath string, lg *zap.Logger) (bool, error) {
-	e := New(Config{Servers: servers, SessionTimeout: sessionTimeout, ClusterPath: clusterPath}, lg)
-	if _, err := e.Open(); err != nil {
+// Exists reports whether cfg.ClusterPath exists (for format's prompt).
+func Exists(cfg Config, lg *zap.Logger) (bool, error) {
+	e, c, err := openOnce(cfg, lg)
+	if err != nil {
 		return false, err
 	}
 	defer e.Close()
-	c, _, _, _ := e.current()
-	if err := waitSession(c, sessionTimeout); err != nil {
-		return false, err
-	}
-	ok, _, err := c.Exists(clusterPath)
+	ok, _, err := c.Exists(cfg.ClusterPath)
 	if err != nil {
-		return false, fmt.Errorf("check %s: %w", clusterPath, err)
+		return false, fmt.Errorf("check %s: %w", cfg.ClusterPath, err)
 	}
 	return ok, nil
 }
 
-func waitSession(c *zk.Conn, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for c.State() != zk.StateHasSession {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no zookeeper session within %s (is the ensemble up? check zookeeper.connect)", timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
+// openOnce opens a session for a one-shot command and waits, at most
+// cfg.ConnectWait, until it is usable (credentials sent).
+func openOnce(cfg Config, lg *zap.Logger) (*Elector, *zk.Conn, error) {
+	wait := cfg.ConnectWait
+	if wait <= 0 {
+		wait = DefaultConnectWait
 	}
-	return nil
+	e := New(cfg, lg)
+	epoch, err := e.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	timeout := time.NewTimer(wait)
+	defer timeout.Stop()
+	for {
+		select {
+		case ev := <-e.Events():
+			if ev.Epoch == epoch && ev.Kind == Connected {
+				c, _, _, err := e.current()
+				if err != nil {
+					e.Close()
+					return nil, nil, err
+				}
+				return e, c, nil
+			}
+		case <-timeout.C:
+			e.Close()
+			return nil, nil, fmt.Errorf("no zookeeper session with %v within %s (is the ensemble up? check zookeeper.connect and zookeeper.tls)", cfg.Servers, wait)
+		}
+	}
 }
 
 // deleteTree removes p and everything below it; depth bounds the recursion.
@@ -739,16 +835,13 @@ func deleteTree(c *zk.Conn, p string, depth int) error {
 
 // Lookup finds node's identity in the member registry, the lock or the
 // breadcrumb, in that order (for fence-test).
-func Lookup(servers []string, sessionTimeout time.Duration, clusterPath, node string, lg *zap.Logger) (*Info, error) {
-	e := New(Config{Servers: servers, SessionTimeout: sessionTimeout, ClusterPath: clusterPath}, lg)
-	if _, err := e.Open(); err != nil {
+func Lookup(cfg Config, node string, lg *zap.Logger) (*Info, error) {
+	e, _, err := openOnce(cfg, lg)
+	if err != nil {
 		return nil, err
 	}
 	defer e.Close()
-	c, _, _, _ := e.current()
-	if err := waitSession(c, sessionTimeout); err != nil {
-		return nil, err
-	}
+	clusterPath := cfg.ClusterPath
 	members, err := e.Members()
 	if err != nil {
 		return nil, err

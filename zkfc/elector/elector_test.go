@@ -10,7 +10,7 @@ import (
 
 func waitKind(t *testing.T, e *Elector, epoch uint64, k Kind) {
 	t.Helper()
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(60 * time.Second)
 	for {
 		select {
 		case ev := <-e.Events():
@@ -18,7 +18,7 @@ func waitKind(t *testing.T, e *Elector, epoch uint64, k Kind) {
 				return
 			}
 		case <-timeout:
-			t.Fatalf("no %s event for epoch %d within 20s", k, epoch)
+			t.Fatalf("no %s event for epoch %d within 60s", k, epoch)
 		}
 	}
 }
@@ -31,10 +31,13 @@ func TestElectorAgainstApache(t *testing.T) {
 	servers := []string{zk.Addr}
 	lg := zap.NewNop()
 	const cp = "/zkfc/test"
-	if err := Format(servers, 5*time.Second, cp, false, lg); err != nil {
+	// A generous, bounded wait for the session: a loaded machine can take
+	// well over the session timeout to grant one.
+	fc := Config{Servers: servers, SessionTimeout: 5 * time.Second, ClusterPath: cp, ConnectWait: 60 * time.Second}
+	if err := Format(fc, false, lg); err != nil {
 		t.Fatal(err)
 	}
-	if err := Format(servers, 5*time.Second, cp, false, lg); err == nil {
+	if err := Format(fc, false, lg); err == nil {
 		t.Fatal("second Format without force succeeded")
 	}
 	a := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp}, lg)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zkfc-project/zkfc/zkfc/control"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
 )
 
@@ -37,13 +36,13 @@ func cmdStatus(args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	base, err := controlURL(*url, cf)
+	client, base, err := cliClient(*url, cf)
 	if err != nil {
 		return fail("%v", err)
 	}
 	ctx, cancel := cliContext(10 * time.Second)
 	defer cancel()
-	st, err := control.NewClient().Status(ctx, base)
+	st, err := client.Status(ctx, base)
 	if err != nil {
 		return fail("%v\n(is zkfc running? check control.listen)", err)
 	}
@@ -109,13 +108,13 @@ func cmdFailover(args []string) int {
 	if *to == "" {
 		return fail("failover: --to NODE is required")
 	}
-	base, err := controlURL(*url, cf)
+	client, base, err := cliClient(*url, cf)
 	if err != nil {
 		return fail("%v", err)
 	}
 	ctx, cancel := cliContext(*timeout + 10*time.Second)
 	defer cancel()
-	st, err := control.NewClient().Failover(ctx, base, *to, *timeout)
+	st, err := client.Failover(ctx, base, *to, *timeout)
 	if err != nil {
 		return fail("failover to %s: %v", *to, err)
 	}
@@ -143,13 +142,13 @@ func cmdPause(args []string, on bool) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	base, err := controlURL(*url, cf)
+	client, base, err := cliClient(*url, cf)
 	if err != nil {
 		return fail("%v", err)
 	}
 	ctx, cancel := cliContext(15 * time.Second)
 	defer cancel()
-	if err := control.NewClient().SetPaused(ctx, base, on); err != nil {
+	if err := client.SetPaused(ctx, base, on); err != nil {
 		return fail("%s: %v", name, err)
 	}
 	fmt.Printf("automatic failover %s\n", strings.TrimSuffix(name, "e")+"ed")

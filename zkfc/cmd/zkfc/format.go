@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/zkfc-project/zkfc/fencing"
-	"github.com/zkfc-project/zkfc/zkfc/control"
 	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
 
@@ -40,11 +39,15 @@ func cmdFormat(args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	cfg, err := cf.load()
+	cfg, sec, err := loadWithSecrets(cf)
 	if err != nil {
 		return fail("%v", err)
 	}
 	lg, err := newLogger(cfg.Log)
+	if err != nil {
+		return fail("%v", err)
+	}
+	ec, err := electorConfig(cfg, sec)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -54,7 +57,7 @@ func cmdFormat(args []string) int {
 	path := cfg.ClusterPath()
 	wipe := *force
 	if !wipe {
-		exists, err := elector.Exists(servers(cfg), cfg.ZooKeeper.SessionTimeout, path, lg)
+		exists, err := elector.Exists(ec, lg)
 		if err != nil {
 			return fail("format: %v", err)
 		}
@@ -72,10 +75,10 @@ func cmdFormat(args []string) int {
 			wipe = true
 		}
 	}
-	if err := elector.Format(servers(cfg), cfg.ZooKeeper.SessionTimeout, path, wipe, lg); err != nil {
+	if err := elector.Format(ec, wipe, lg); err != nil {
 		return fail("format: %v", err)
 	}
-	fmt.Printf("formatted %s in %s\n", path, cfg.ZooKeeper.Connect)
+	fmt.Printf("formatted %s in %s with ACL %s\n", path, cfg.ZooKeeper.Connect, aclText(cfg.ZooKeeper.ACL))
 	return 0
 }
 
@@ -108,7 +111,7 @@ func cmdFenceTest(args []string) int {
 		return 2
 	}
 	node := fs.Arg(0)
-	cfg, err := cf.load()
+	cfg, sec, err := loadWithSecrets(cf)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -116,15 +119,23 @@ func cmdFenceTest(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	ec, err := electorConfig(cfg, sec)
+	if err != nil {
+		return fail("%v", err)
+	}
+	client, err := controlClient(cfg, sec)
+	if err != nil {
+		return fail("%v", err)
+	}
 	t := elector.Info{NodeID: node, Host: *host, Port: *port, ControlURL: *curl}
 	if *host == "" {
-		info, err := elector.Lookup(servers(cfg), cfg.ZooKeeper.SessionTimeout, cfg.ClusterPath(), node, lg)
+		info, err := elector.Lookup(ec, node, lg)
 		if err != nil {
 			return fail("fence-test: %v\n(or describe the node with --host, --port, --control-url)", err)
 		}
 		t = *info
 	}
-	f, err := fencing.New(fenceMethods(cfg), control.NewClient(), lg)
+	f, err := fencing.New(fenceMethods(cfg), client, lg)
 	if err != nil {
 		return fail("config %s: %v", cfg.Source, err)
 	}

@@ -57,7 +57,7 @@ func cmdRun(args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	cfg, err := cf.load()
+	cfg, sec, err := loadWithSecrets(cf)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -69,7 +69,7 @@ func cmdRun(args []string) int {
 	lg = lg.With(zap.String("node", cfg.Node.ID), zap.String("cluster", cfg.Cluster.Name))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, lg); err != nil {
+	if err := run(ctx, cfg, sec, lg); err != nil {
 		lg.Error("zkfc stopped", zap.Error(err))
 		fmt.Fprintf(os.Stderr, "zkfc run: %v\n", err)
 		return 1
@@ -77,7 +77,7 @@ func cmdRun(args []string) int {
 	return 0
 }
 
-func run(ctx context.Context, cfg *config.Config, lg *zap.Logger) error {
+func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -119,14 +119,25 @@ func run(ctx context.Context, cfg *config.Config, lg *zap.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := controller.NewMetrics(reg)
-	client := control.NewClient()
+	client, err := controlClient(cfg, sec)
+	if err != nil {
+		return err
+	}
+	ec, err := electorConfig(cfg, sec)
+	if err != nil {
+		return err
+	}
+	serverTLS, err := cfg.ControlServerTLSConfig(!sec.ControlToken.Empty())
+	if err != nil {
+		return err
+	}
 
 	fencer, fenceBudget, err := buildFencer(cfg, client, lg)
 	if err != nil {
 		return err
 	}
 	act := action.New(cfg.Node.ID, actionCommand(cfg.Actions.Promote), actionCommand(cfg.Actions.Demote), actionCommand(cfg.Actions.Role), lg.Named("action"))
-	el := elector.New(elector.Config{Servers: servers(cfg), SessionTimeout: cfg.ZooKeeper.SessionTimeout, ClusterPath: cfg.ClusterPath()}, lg.Named("elector"))
+	el := elector.New(ec, lg.Named("elector"))
 	n := newNotifier(lg)
 	self := elector.Info{NodeID: cfg.Node.ID, Host: cfg.Node.Host, Port: cfg.Node.Port, ControlURL: cfg.AdvertisedControlURL(),
 		Priority: cfg.Node.Priority, NoFailover: cfg.Node.NoFailover}
@@ -149,6 +160,7 @@ func run(ctx context.Context, cfg *config.Config, lg *zap.Logger) error {
 		return fmt.Errorf("config %s: health: %w", cfg.Source, err)
 	}
 	srv := control.NewServer(ctrl, cfg.Failover.CedePeriod, reg, lg.Named("control"))
+	srv.Secure(control.Security{Token: sec.ControlToken.Reveal(), TLS: serverTLS, Client: client})
 
 	wg.Add(2)
 	go func() { defer wg.Done(); mon.Run(ctx) }()
@@ -158,7 +170,10 @@ func run(ctx context.Context, cfg *config.Config, lg *zap.Logger) error {
 			errc <- err
 		}
 	}()
+	// The config holds file names, never secrets: safe to log whole.
+	lg.Debug("configuration", zap.Any("config", cfg), zap.Any("secrets", sec))
 	lg.Info("zkfc starting", zap.String("zookeeper", connect), zap.String("control", cfg.AdvertisedControlURL()),
+		zap.Bool("zookeeper_tls", cfg.ZooKeeper.TLS.Enabled), zap.Strings("acl", cfg.ZooKeeper.ACL), zap.Bool("control_token", !sec.ControlToken.Empty()),
 		zap.Duration("session_timeout", cfg.ZooKeeper.SessionTimeout), zap.Duration("self_fence_margin", cfg.ZooKeeper.SelfFenceMargin))
 	cctx, ccancel := context.WithCancel(ctx)
 	defer ccancel()

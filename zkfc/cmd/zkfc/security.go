@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/zkfc-project/zkfc/zkfc/config"
+	"github.com/zkfc-project/zkfc/zkfc/control"
+	"github.com/zkfc-project/zkfc/zkfc/elector"
+)
+
+// electorConfig is how every command reaches the cluster's znodes: the
+// connect string, TLS, credentials and the ACL of new znodes, all from
+// the configuration (secrets from their files).
+func electorConfig(cfg *config.Config, sec config.Secrets) (elector.Config, error) {
+	ec := elector.Config{Servers: servers(cfg), SessionTimeout: cfg.ZooKeeper.SessionTimeout, ClusterPath: cfg.ClusterPath(),
+		RefuseWorldWritable: !cfg.ZooKeeper.AllowWorldWritable}
+	acl, err := config.ParseACL(cfg.ZooKeeper.ACL)
+	if err != nil {
+		return ec, fmt.Errorf("config %s: %w", cfg.Source, err)
+	}
+	ec.ACL = acl
+	if !sec.ZooKeeperAuth.Empty() {
+		ec.Auth = []elector.Auth{{Scheme: "digest", Cred: sec.ZooKeeperAuth.Reveal()}}
+	}
+	base, err := cfg.ZooKeeperTLSConfig("")
+	if err != nil {
+		return ec, err
+	}
+	if base != nil {
+		ec.Dialer = tlsDialer(base)
+	}
+	return ec, nil
+}
+
+// tlsDialer dials ZooKeeper's secure client port, which speaks TLS from
+// the first byte; each server's certificate is checked against its own
+// host name unless zookeeper.tls.server_name fixes one.
+func tlsDialer(base *tls.Config) func(network, address string, timeout time.Duration) (net.Conn, error) {
+	return func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c := base.Clone()
+		if c.ServerName == "" {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return nil, fmt.Errorf("zookeeper address %q: %w", address, err)
+			}
+			c.ServerName = host
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		d := tls.Dialer{NetDialer: &net.Dialer{}, Config: c}
+		conn, err := d.DialContext(ctx, network, address)
+		if err != nil {
+			return nil, fmt.Errorf("TLS to zookeeper %s: %w", address, err)
+		}
+		return conn, nil
+	}
+}
+
+// loadWithSecrets loads the configuration and the secrets it names.
+func loadWithSecrets(cf *configFlags) (*config.Config, config.Secrets, error) {
+	cfg, err := cf.load()
+	if err != nil {
+		return nil, config.Secrets{}, err
+	}
+	sec, err := cfg.LoadSecrets()
+	return cfg, sec, err
+}
+
+// controlClient is the control API client of the daemon (peers, graceful
+// fencing) and of the CLI: the token and client certificate from cfg.
+func controlClient(cfg *config.Config, sec config.Secrets) (*control.Client, error) {
+	c := control.NewClient()
+	c.Token = sec.ControlToken.Reveal()
+	tc, err := cfg.ControlClientTLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		c.HTTP.Transport = tr
+	}
+	return c, nil
+}
+
+// cliClient is the CLI's control client and the API it talks to: --url
+// wins over the configuration's advertised URL, but the configuration
+// (when its file exists) still supplies the token and certificates.
+func cliClient(flagURL string, cf *configFlags) (*control.Client, string, error) {
+	if _, err := os.Stat(cf.path); err != nil && flagURL != "" {
+		return control.NewClient(), flagURL, nil
+	}
+	cfg, sec, err := loadWithSecrets(cf)
+	if err != nil {
+		if flagURL == "" {
+			return nil, "", fmt.Errorf("%w\n(or pass --url http://HOST:PORT of a running zkfc)", err)
+		}
+		return nil, "", err
+	}
+	c, err := controlClient(cfg, sec)
+	if err != nil {
+		return nil, "", err
+	}
+	base := cfg.AdvertisedControlURL()
+	if flagURL != "" {
+		base = flagURL
+	}
+	return c, base, nil
+}
+
+func aclText(acl []string) string {
+	if len(acl) == 0 {
+		return "world:anyone:cdrwa (open, allowed by zookeeper.allow_world_writable)"
+	}
+	return fmt.Sprint(acl)
+}
