@@ -25,15 +25,17 @@ type Settings struct {
 	Rise, Fall     int           // health.rise / fall
 	SessionTimeout time.Duration // zookeeper.session_timeout
 	Margin         time.Duration // zookeeper.self_fence_margin
+	TickTime       time.Duration // the quorum's tickTime
 	// Fencing is the YAML list under fencing.methods for nn1 and nn2; ""
 	// means DefaultFencing.
 	Fencing string
 }
 
-// DefaultSettings: health every 500ms, a session of 4s.
+// DefaultSettings: health every 500ms (probe timeout 400ms), a session of
+// 4s, quorum tickTime 500ms, actions bounded by 2s.
 func DefaultSettings() Settings {
 	return Settings{HealthInterval: 500 * time.Millisecond, HealthTimeout: 400 * time.Millisecond, Rise: 1, Fall: 1,
-		SessionTimeout: 4 * time.Second, Margin: 1500 * time.Millisecond}
+		SessionTimeout: 4 * time.Second, Margin: 1500 * time.Millisecond, TickTime: 500 * time.Millisecond}
 }
 
 // DefaultFencing is graceful (the peer's zkfc demotes its service), then a
@@ -114,6 +116,16 @@ func (p *Proc) Kill() time.Time {
 
 // Stop freezes the process with SIGSTOP (a hang: it keeps its sockets).
 func (p *Proc) Stop() { _ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGSTOP) }
+
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
 
 // Log returns what the process wrote.
 func (p *Proc) Log() string { b, _ := os.ReadFile(p.log); return string(b) }
@@ -200,6 +212,11 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 		}
 	})
 	WaitFor(t, 90*time.Second, "format through the embedded quorum", func() bool {
+		for _, n := range c.Nodes {
+			if n.ZKFC.Exited() {
+				t.Fatalf("zkfc %s exited at start:\n%s", n.Name, tail(n.ZKFC.Log(), 10))
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		return exec.CommandContext(ctx, zkfcBin, "format", "--config", c.Nodes[2].Config, "--non-interactive").Run() == nil
@@ -227,14 +244,10 @@ func (c *Cluster) config(n *Node, i int, dataDir string) string {
 	}
 	fmt.Fprintf(&b, "node:\n  id: %s\n  host: %s\n  port: %s\n", n.Name, host, port)
 	fmt.Fprintf(&b, "cluster:\n  name: drill\n  parent_znode: /zkfc\n")
-	fmt.Fprintf(&b, "zookeeper:\n  connect: %q\n  session_timeout: %s\n  self_fence_margin: %s\n", c.Connect, s.SessionTimeout, s.Margin)
+	fmt.Fprintf(&b, "zookeeper:\n  connect: %q\n  session_timeout: %s\n  self_fence_margin: %s\n  allow_world_writable: true # a test cluster on loopback\n", c.Connect, s.SessionTimeout, s.Margin)
 	fmt.Fprintf(&b, "control:\n  listen: %q\n", strings.TrimPrefix(n.URL, "http://"))
 	fmt.Fprintf(&b, "log:\n  level: debug\n  format: json\n")
-	fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  id: %d\n  data_dir: %s\n  client_listen: %q\n  peer_listen: %q\n  members:\n",
-		n.DemoAddr == "", i+1, dataDir, n.Client, n.Peer)
-	for j, m := range c.Nodes {
-		fmt.Fprintf(&b, "    - {id: %d, peer: %q, client: %q}\n", j+1, m.Peer, m.Client)
-	}
+	fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  config_file: %s\n", n.DemoAddr == "", c.zooCfg(n, i, dataDir))
 	if n.DemoAddr == "" {
 		// The witness guards nothing; it still needs a valid fencing list.
 		b.WriteString("fencing:\n  methods:\n    - type: graceful\n")
@@ -245,11 +258,32 @@ func (c *Cluster) config(n *Node, i int, dataDir string) string {
 		s.HealthInterval, s.HealthTimeout, s.Rise, s.Fall, n.DemoAddr)
 	fmt.Fprintf(&b, "actions:\n")
 	for _, a := range []string{"promote", "demote", "role"} {
-		fmt.Fprintf(&b, "  %s: {command: [\"%s/%s.sh\"], env: [\"DEMO_ADDR=%s\"], timeout: 5s}\n", a, ex, a, n.DemoAddr)
+		fmt.Fprintf(&b, "  %s: {command: [\"%s/%s.sh\"], env: [\"DEMO_ADDR=%s\"], timeout: 2s}\n", a, ex, a, n.DemoAddr)
 	}
 	fmt.Fprintf(&b, "  role_interval: 1s\nfencing:\n  methods:\n%s", s.Fencing)
 	fmt.Fprintf(&b, "failover:\n  cede_period: 5s\n  backoff_initial: 500ms\n  backoff_max: 4s\n  priority_delay: 1s\n")
 	return b.String()
+}
+
+// zooCfg writes the member's zoo.cfg: the embedded quorum's own settings
+// have tickTime 2s, which would make session expiry (rounded up to a tick)
+// dominate every drill; 500ms is the drill setting.
+func (c *Cluster) zooCfg(n *Node, i int, dataDir string) string {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		panic(err) // under t.TempDir: cannot fail but for a broken machine
+	}
+	_ = os.WriteFile(filepath.Join(dataDir, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644)
+	host, port, _ := net.SplitHostPort(n.Client)
+	var b strings.Builder
+	fmt.Fprintf(&b, "tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%s\nclientPortAddress=%s\nadmin.enableServer=false\n",
+		c.Settings.TickTime.Milliseconds(), dataDir, port, host)
+	for j, m := range c.Nodes {
+		_, pp, _ := net.SplitHostPort(m.Peer)
+		fmt.Fprintf(&b, "server.%d=%s:%s;%s\n", j+1, m.Peer, pp, m.Client)
+	}
+	p := filepath.Join(filepath.Dir(dataDir), n.Name+"-zoo.cfg")
+	_ = os.WriteFile(p, []byte(b.String()), 0o644)
+	return p
 }
 
 // Active is the node whose zkfc reports active (nil if none answers so).
