@@ -199,6 +199,8 @@ func (t *Tree) create(e *Entry, op int32, path string, data []byte, acl []proto.
 		czxid: e.Zxid, mzxid: e.Zxid, pzxid: e.Zxid, ctime: e.Time, mtime: e.Time, owner: owner,
 	}
 	t.insert(n, t.acls.intern(fixed))
+	t.quotaNodeCreated(n)
+	t.quotaChanged(path, int64(len(data)), 1)
 	*ev = append(*ev, Event{Type: proto.EventNodeCreated, Path: path},
 		Event{Type: proto.EventNodeChildrenChanged, Path: parent.path})
 	if op == proto.OpCreate {
@@ -248,6 +250,7 @@ func (t *Tree) delete(e *Entry, path string, version int32, ev *[]Event) proto.E
 // being derived from the child count).
 func (t *Tree) unlink(n *node, zxid int64, ev *[]Event) {
 	p := n.parent
+	t.quotaChanged(n.path, -int64(len(n.data)), -1)
 	t.saveFields(p)
 	if zxid > p.pzxid {
 		p.pzxid = zxid
@@ -274,6 +277,7 @@ func (t *Tree) setData(e *Entry, r *proto.SetDataRequest, ev *[]Event) (proto.Re
 	if r.Version != -1 && r.Version != n.version {
 		return nil, proto.ErrBadVersion
 	}
+	t.quotaChanged(n.path, int64(len(r.Data)-len(n.data)), 0)
 	t.saveFields(n)
 	t.dataSize += int64(len(r.Data) - len(n.data))
 	n.data = r.Data
