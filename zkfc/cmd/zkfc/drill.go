@@ -80,14 +80,16 @@ func cmdDrill(args []string) int {
 	if *timeout <= 0 || *poll <= 0 {
 		return fail("drill: --timeout and --poll must be positive")
 	}
-	base, err := controlURL(*url, cf)
+	if *dryRun {
+		return drillDryRun(cf, *url)
+	}
+	// The token and client certificate come from the config when its file
+	// exists, even with --url.
+	client, base, err := cliClient(*url, cf)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if *dryRun {
-		return drillDryRun(cf, base)
-	}
-	d := &drill{client: control.NewClient(), base: base, mode: *mode, to: *to, exec: *execCmd,
+	d := &drill{client: client, base: base, mode: *mode, to: *to, exec: *execCmd,
 		timeout: *timeout, poll: *poll, out: os.Stdout}
 	if err := d.validate(); err != nil {
 		return fail("drill: %v", err)
@@ -438,8 +440,8 @@ func (d *drill) timedOut(old elector.Info, newID string, demoted, locked, fenced
 }
 
 // drillDryRun checks every fencing method against every node.
-func drillDryRun(cf *configFlags, base string) int {
-	cfg, err := cf.load()
+func drillDryRun(cf *configFlags, flagURL string) int {
+	cfg, sec, err := loadWithSecrets(cf)
 	if err != nil {
 		return fail("drill --dry-run needs the fencing methods of a config: %v", err)
 	}
@@ -448,7 +450,14 @@ func drillDryRun(cf *configFlags, base string) int {
 		return fail("%v", err)
 	}
 	lg = lg.WithOptions(zap.IncreaseLevel(zap.WarnLevel))
-	client := control.NewClient()
+	client, err := controlClient(cfg, sec)
+	if err != nil {
+		return fail("%v", err)
+	}
+	base := cfg.AdvertisedControlURL()
+	if flagURL != "" {
+		base = flagURL
+	}
 	d := &drill{client: client, base: base}
 	ctx, cancel := cliContext(2 * time.Minute)
 	defer cancel()
