@@ -1,10 +1,12 @@
 package fourlw
 
 import (
+	"math"
 	"os"
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -118,7 +120,19 @@ func ProcessEnv(fullVersion string) []KV {
 		{"user.name", userName},
 		{"user.home", home},
 		{"user.dir", wd},
-		{"os.memory.sys", strconv.FormatUint(ms.Sys>>20, 10) + "MB"},
-		{"os.memory.heap", strconv.FormatUint(ms.HeapAlloc>>20, 10) + "MB"},
+		// ZooKeeper prints the JVM's free, max and total memory; the Go
+		// runtime's nearest equivalents: memory obtained from the OS and
+		// not in use by the heap, the memory limit (or what was obtained
+		// when unlimited), and what was obtained.
+		{"os.memory.free", strconv.FormatUint((ms.Sys-ms.HeapInuse)>>20, 10) + "MB"},
+		{"os.memory.max", strconv.FormatUint(memoryMax(ms.Sys)>>20, 10) + "MB"},
+		{"os.memory.total", strconv.FormatUint(ms.Sys>>20, 10) + "MB"},
 	}
+}
+
+func memoryMax(sys uint64) uint64 {
+	if l := debug.SetMemoryLimit(-1); l > 0 && l < math.MaxInt64 {
+		return uint64(l)
+	}
+	return sys
 }

@@ -62,6 +62,7 @@ type conn struct {
 
 	received    atomic.Int64
 	sent        atomic.Int64
+	fourLetter  atomic.Bool
 	outstanding atomic.Int64
 	lastZxid    atomic.Int64
 	lastOp      atomic.Int32
@@ -224,6 +225,10 @@ func (c *conn) serve() {
 	}
 	c.tlsIdentity()
 	if c.s.isFourLetterWord(first[:]) {
+		// As in ZooKeeper, the command counts as a received packet and
+		// the connection is listed (by stat, cons) without a session.
+		c.fourLetter.Store(true)
+		c.received.Add(1)
 		c.s.serveFourLetterWord(c.nc, string(first[:]))
 		return
 	}

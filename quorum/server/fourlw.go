@@ -96,9 +96,13 @@ func (c *conn) connStats() fourlw.ConnStats {
 	if minL < 0 {
 		minL = 0
 	}
+	interest := 1
+	if c.fourLetter.Load() {
+		interest = 0 // no longer reading: answering the command
+	}
 	return fourlw.ConnStats{
 		Remote:      c.nc.RemoteAddr().String(),
-		Interest:    1,
+		Interest:    interest,
 		Queued:      c.outstanding.Load(),
 		Received:    recv,
 		Sent:        c.sent.Load(),
