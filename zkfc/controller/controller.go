@@ -138,8 +138,10 @@ type Status struct {
 	// LockSince is when this node last acquired the lock (zero while it
 	// does not hold it); LastFence is the last fencing this node ran.
 	// Both let 'zkfc drill' time a takeover from the outside.
-	LockSince time.Time    `json:"lock_since,omitempty"`
-	LastFence *FenceRecord `json:"last_fence,omitempty"`
+	LockSince time.Time `json:"lock_since,omitempty"`
+	// HealthSince is when the health state last changed.
+	HealthSince time.Time    `json:"health_since,omitempty"`
+	LastFence   *FenceRecord `json:"last_fence,omitempty"`
 	// HealthDrillUntil: the health check is overridden as failing until
 	// then ('zkfc drill --mode fail-health').
 	HealthDrillUntil time.Time `json:"health_drill_until,omitempty"`
@@ -212,6 +214,7 @@ type Controller struct {
 	fatal        error
 	transitions  []Transition
 	lockSince    time.Time
+	healthSince  time.Time
 	lastFence    *FenceRecord
 	drillUntil   time.Time // health overridden as failing until then
 
@@ -388,6 +391,9 @@ func (c *Controller) handleHealth(h healthUpdate) {
 func (c *Controller) applyHealth(h healthUpdate) {
 	was := c.health
 	c.health = h
+	if was.state != h.state {
+		c.healthSince = c.now()
+	}
 	c.m.healthy.Set(b2f(h.healthy))
 	if was.state != h.state {
 		c.lg.Info("health changed", zap.String("from", was.state), zap.String("to", h.state))
@@ -910,7 +916,7 @@ func (c *Controller) publish() {
 		Priority: c.cfg.Self.Priority, NoFailover: c.cfg.Self.NoFailover,
 		Active: c.holder, LastError: c.lastErr,
 		Transitions:      append([]Transition(nil), c.transitions...),
-		HealthDrillUntil: c.drillUntil,
+		HealthDrillUntil: c.drillUntil, HealthSince: c.healthSince,
 	}
 	if c.holdsLock {
 		s.LockSince = c.lockSince

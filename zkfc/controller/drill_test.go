@@ -16,10 +16,15 @@ func TestFailHealthDrill(t *testing.T) {
 		t.Fatalf("role %s before the drill, want active", f.c.role)
 	}
 	f.log = nil
+	f.now = f.now.Add(time.Second)
 	if err := f.c.handleRequest(request{kind: reqFailHealth, d: 5 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	f.c.tick()
+	f.c.publish()
+	if got := f.c.Status().HealthSince; !got.Equal(f.now) {
+		t.Fatalf("health_since %v, want the drill's start %v", got, f.now)
+	}
 	if f.c.role != Standby || f.el.breadcrumb == nil || f.el.breadcrumb.NodeID != "me" {
 		t.Fatalf("after the drill started: role %s, breadcrumb %+v; want standby with own breadcrumb kept", f.c.role, f.el.breadcrumb)
 	}

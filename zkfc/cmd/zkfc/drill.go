@@ -29,6 +29,7 @@ Triggers a controlled failover, follows it through the control API of every
 node, and prints each step with its time since the trigger:
 
   trigger    what the drill did
+  unhealthy  the old active's zkfc saw its service's health check fail
   demoted    the old active left the election and demoted its service
   lock       a new node acquired the election lock
   fenced     the new node fenced the old active (not needed after a
@@ -157,7 +158,7 @@ func (d *drill) step(at time.Time, name, text string) {
 func (d *drill) flush() {
 	sort.SliceStable(d.steps, func(i, j int) bool { return d.steps[i].at.Before(d.steps[j].at) })
 	for _, s := range d.steps {
-		d.printf("  %+8.3fs  %-9s %s\n", s.at.Sub(d.t0).Seconds(), s.name, s.text)
+		d.printf("  %+8.3fs  %-10s %s\n", s.at.Sub(d.t0).Seconds(), s.name, s.text)
 	}
 	d.steps = nil
 }
@@ -308,12 +309,13 @@ func (d *drill) endFailHealth(old elector.Info) {
 // follow polls every node until the takeover is complete or fails.
 func (d *drill) follow(ctx context.Context, old elector.Info, oldSt controller.Status, triggerErr <-chan error) error {
 	var (
-		demoted, locked, fenced, promoted bool
-		oldDown                           string // why we know the old active is down
-		newID                             string
-		newSt                             controller.Status
-		lastFenceErr                      string
-		oldUnreachable                    error
+		unhealthy, demoted, locked, fenced bool
+		promoted                           bool
+		oldDown                            string // why we know the old active is down
+		newID                              string
+		newSt                              controller.Status
+		lastFenceErr                       string
+		oldUnreachable                     error
 	)
 	tick := time.NewTicker(d.poll)
 	defer tick.Stop()
@@ -321,6 +323,10 @@ func (d *drill) follow(ctx context.Context, old elector.Info, oldSt controller.S
 		seen := time.Now()
 		st, err := d.status(ctx, old)
 		oldUnreachable = err
+		if err == nil && !unhealthy && !st.Healthy && !st.HealthSince.Before(d.t0) {
+			unhealthy = true
+			d.step(placed(d.t0, st.HealthSince, seen), "unhealthy", fmt.Sprintf("%s's zkfc found its service %s", old.NodeID, st.Health))
+		}
 		if err == nil && !demoted && st.Role != controller.Active.String() {
 			demoted = true
 			at, reason := seen, "role "+st.Role

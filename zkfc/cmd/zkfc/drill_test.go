@@ -72,6 +72,7 @@ func newFakeCluster(t *testing.T, fenceOK bool) *fakeCluster {
 			now := time.Now()
 			a, b := fc.st["nn1"], fc.st["nn2"]
 			a.Role, a.HoldsLock = "standby", false
+			a.Health, a.HealthSince = controller.DrillHealthState, now
 			a.Transitions = append(a.Transitions, controller.Transition{At: now.Add(2 * time.Microsecond), From: "active", To: "standby", Reason: "service SERVICE_UNHEALTHY (drill)"})
 			b.HoldsLock, b.LockSince = true, now.Add(time.Microsecond)
 			b.LastFence = &controller.FenceRecord{At: now.Add(3 * time.Microsecond), Target: "nn1", TargetToken: 4}
@@ -95,10 +96,10 @@ func TestDrillFailHealth(t *testing.T) {
 		wantErr string   // "" for success
 		want    []string // in this order
 	}{
-		{"takeover", true, "", []string{"+0.000s  trigger   nn1's zkfc now treats", "lock      nn2 acquired", "demoted   nn1 left the election and is standby (service SERVICE_UNHEALTHY (drill))",
-			"fenced    nn2 fenced nn1 (its token 4) in 0ms", "promoted  nn2 is active with fencing token 5 (was 4)", "nn1 demoted and fenced", "PASS: nn2 took over from nn1", "cleanup: nn1's health override ended"}},
+		{"takeover", true, "", []string{"+0.000s  trigger    nn1's zkfc now treats", "unhealthy  nn1's zkfc found its service SERVICE_UNHEALTHY (drill)", "lock       nn2 acquired", "demoted    nn1 left the election and is standby (service SERVICE_UNHEALTHY (drill))",
+			"fenced     nn2 fenced nn1 (its token 4) in 0ms", "promoted   nn2 is active with fencing token 5 (was 4)", "nn1 demoted and fenced", "PASS: nn2 took over from nn1", "cleanup: nn1's health override ended"}},
 		{"fencing fails", false, "fenced: nn2 did not fence nn1 within 300ms (last attempt: fence nn1: all 1 methods failed)",
-			[]string{"fence!    nn2 could not fence nn1: fence nn1: all 1 methods failed", "cleanup: nn1's health override ended"}},
+			[]string{"fence!     nn2 could not fence nn1: fence nn1: all 1 methods failed", "cleanup: nn1's health override ended"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fc := newFakeCluster(t, c.fenceOK)
