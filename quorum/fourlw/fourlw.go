@@ -124,6 +124,7 @@ type Watch struct {
 // Session is one live session for dump.
 type Session struct {
 	ID         int64
+	Timeout    int32 // negotiated, ms
 	Expire     time.Time
 	Ephemerals []string
 }
@@ -478,9 +479,18 @@ func dump(src Source) string {
 	sort.Slice(sessions, func(i, j int) bool { return sessions[i].ID < sessions[j].ID })
 	var b strings.Builder
 	b.WriteString("SessionTracker dump:\n")
-	writeExpirySets(&b, "Session", sessions,
-		func(s Session) time.Time { return s.Expire },
-		func(s Session) string { return "0x" + hex(s.ID) })
+	if mode := src.Stats().Mode; mode == "follower" || mode == "observer" {
+		// A learner does not expire sessions; like ZooKeeper's
+		// LearnerSessionTracker it lists the global sessions it knows.
+		fmt.Fprintf(&b, "Global Sessions(%d):\n", len(sessions))
+		for _, s := range sessions {
+			fmt.Fprintf(&b, "0x%s\t%dms\n", hex(s.ID), s.Timeout)
+		}
+	} else {
+		writeExpirySets(&b, "Session", sessions,
+			func(s Session) time.Time { return s.Expire },
+			func(s Session) string { return "0x" + hex(s.ID) })
+	}
 	b.WriteString("ephemeral nodes dump:\n")
 	n := 0
 	for _, s := range sessions {

@@ -148,7 +148,7 @@ func (f fourSource) Sessions() []fourlw.Session {
 	defer s.mu.RUnlock()
 	var out []fourlw.Session
 	for _, si := range s.tree.Sessions() {
-		out = append(out, fourlw.Session{ID: si.ID, Expire: s.sessions.deadline(si.ID), Ephemerals: s.tree.SessionEphemerals(si.ID)})
+		out = append(out, fourlw.Session{ID: si.ID, Timeout: si.Timeout, Expire: s.sessions.deadline(si.ID), Ephemerals: s.tree.SessionEphemerals(si.ID)})
 	}
 	return out
 }
