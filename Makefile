@@ -47,5 +47,10 @@ bench: build
 	$(GO) test -c -o bin/bench.test ./integration/bench
 	ZKFC_BIN=$(CURDIR)/$(BIN) bin/bench.test -test.run '^$$' -test.bench '^BenchmarkReport$$' -test.benchtime 1x -test.timeout 60m
 
+# make demo: a guided failover on this machine (three zkfc, a 3-member
+# embedded quorum, two example services); under a minute, cleans up.
+demo: build
+	examples/demo/demo.sh
+
 clean:
 	rm -rf bin
