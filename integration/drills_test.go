@@ -69,6 +69,7 @@ func (d *drillRun) verdict(t *testing.T) []drill.Interval {
 			kills[n] = at
 		}
 	}
+	d.killed = kills // the fencer's kills too: they end intervals as well
 	ivs, err := drill.ReadRoles(d.c.Roles, time.Now(), kills)
 	if err != nil {
 		t.Fatal(err)
