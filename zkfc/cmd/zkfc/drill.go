@@ -32,8 +32,8 @@ node, and prints each step with its time since the trigger:
   unhealthy  the old active's zkfc saw its service's health check fail
   demoted    the old active left the election and demoted its service
   lock       a new node acquired the election lock
-  fenced     the new node fenced the old active (not needed after a
-             graceful handover: the old active removes its breadcrumb)
+  fenced     the new node fenced the old active (required, except after
+             a graceful handover: the old active removes its breadcrumb)
   promoted   the new node's service is active, with a higher fencing token
 
 It exits 0 only if every step happened within --timeout, the old active
@@ -72,6 +72,7 @@ func cmdDrill(args []string) int {
 	mode := fs.String("mode", "", "graceful, fail-health or exec")
 	to := fs.String("to", "", "graceful mode: the node to make active")
 	execCmd := fs.String("exec", "", "exec mode: the fault, a /bin/sh command line")
+	expectFence := fs.Bool("expect-fence", true, "exec mode: require the new active to fence the old one (set false for a fault after which the old active quits gracefully, e.g. SIGTERM to its zkfc)")
 	dryRun := fs.Bool("dry-run", false, "only check every node's fencing methods; change nothing")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long the whole takeover may take")
 	poll := fs.Duration("poll", 50*time.Millisecond, "how often every node's status is read")
@@ -91,7 +92,9 @@ func cmdDrill(args []string) int {
 		return fail("%v", err)
 	}
 	d := &drill{client: client, base: base, mode: *mode, to: *to, exec: *execCmd,
-		timeout: *timeout, poll: *poll, out: os.Stdout}
+		timeout: *timeout, poll: *poll, out: os.Stdout,
+		// A graceful handover removes the breadcrumb: nobody fences.
+		expectFence: *mode == "fail-health" || (*mode == "exec" && *expectFence)}
 	if err := d.validate(); err != nil {
 		return fail("drill: %v", err)
 	}
@@ -114,6 +117,8 @@ type drill struct {
 	timeout time.Duration
 	poll    time.Duration
 	out     io.Writer
+	// expectFence: the takeover must include fencing the old active.
+	expectFence bool
 
 	nodes []elector.Info // with control URLs, sorted by id
 	t0    time.Time      // the trigger
@@ -383,7 +388,7 @@ func (d *drill) follow(ctx context.Context, old elector.Info, oldSt controller.S
 		if fenced && oldDown == "" {
 			oldDown = "fenced"
 		}
-		if promoted && (oldDown != "" || fenced) && (fenced || d.mode != "fail-health") {
+		if promoted && (oldDown != "" || fenced) && (fenced || !d.expectFence) {
 			d.flush()
 			return d.verdict(old, oldSt, newID, newSt, demoted, fenced, oldUnreachable)
 		}
@@ -433,7 +438,7 @@ func (d *drill) timedOut(old elector.Info, newID string, demoted, locked, fenced
 		return fmt.Errorf("demoted: %s is still active after %s", old.NodeID, d.timeout)
 	case !locked:
 		return fmt.Errorf("lock: %s acquired the election lock within %s (a candidate must be healthy, connected and without no_failover)", who, d.timeout)
-	case d.mode == "fail-health" && !fenced:
+	case d.expectFence && !fenced:
 		reason := "no fencing seen"
 		if fenceErr != "" {
 			reason = "last attempt: " + fenceErr

@@ -104,7 +104,7 @@ func TestDrillFailHealth(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			fc := newFakeCluster(t, c.fenceOK)
 			var out bytes.Buffer
-			d := &drill{client: control.NewClient(), base: fc.srv["nn2"].URL, mode: "fail-health", timeout: 300 * time.Millisecond,
+			d := &drill{client: control.NewClient(), base: fc.srv["nn2"].URL, mode: "fail-health", expectFence: true, timeout: 300 * time.Millisecond,
 				poll: 5 * time.Millisecond, out: &out}
 			err := d.run(context.Background())
 			t.Logf("%s", out.String())
