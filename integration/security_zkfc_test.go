@@ -294,13 +294,49 @@ func TestZKFCSecurity(t *testing.T) {
 
 	// 6. The daemon's log never shows the secrets.
 	z.Stop(t)
-	log := z.Log()
-	if !strings.Contains(log, config.Redacted) {
-		t.Fatalf("the daemon did not log its (redacted) configuration; the next check would prove nothing")
-	}
-	for _, s := range []string{password, token} {
-		if strings.Contains(log, s) {
-			t.Fatalf("secret %q in the daemon's log", s)
+	defer func() {
+		log := z.Log()
+		if !strings.Contains(log, config.Redacted) {
+			t.Fatalf("the daemon did not log its (redacted) configuration; the next check would prove nothing")
 		}
+		for _, s := range []string{password, token} {
+			if strings.Contains(log, s) {
+				t.Fatalf("secret %q in the daemon's log", s)
+			}
+		}
+	}()
+
+	// 7. A cluster znode someone created world-writable is not used even
+	// when zkfc's own ACL is set: the daemon stays out of the election
+	// and says why.
+	openOpts := opts
+	openOpts.NodeID = "nn1-open"
+	plain2, _ := zkfcenv.WriteConfig(t, openOpts)
+	b, _ = os.ReadFile(plain2)
+	openPlain := filepath.Join(t.TempDir(), "open-parent.yaml")
+	if err := os.WriteFile(openPlain, []byte(strings.Replace(string(b), "parent_znode: /zkfc", "parent_znode: /open", 1)), 0o600); err != nil {
+		t.Fatal(err)
 	}
+	openTLS, _ := secureConfigACL(t, openPlain, set, `"world:anyone:cdrwa"`, authFile, "", "")
+	b, _ = os.ReadFile(openTLS)
+	if err := os.WriteFile(openTLS, []byte(strings.Replace(string(b), "  acl: [", "  allow_world_writable: true\n  acl: [", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := zkfcenv.RunCLI(t, "format", "--config", openTLS, "--force", "--non-interactive"); code != 0 {
+		t.Fatalf("format of an open cluster znode: exit %d\n%s", code, out)
+	}
+	strict, strictURL := secureConfig(t, openPlain, set, authFile, tokenFile, "")
+	z2 := zkfcenv.StartZKFCWithConfig(t, openOpts, strict, strictURL)
+	var last string
+	zkfcenv.WaitFor(t, 60*time.Second, "zkfc refusing the world-writable cluster znode", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := authed.Status(ctx, strictURL)
+		last = st.LastError
+		return err == nil && strings.Contains(st.LastError, "zookeeper.allow_world_writable")
+	})
+	if st, _ := authed.Status(ctx, strictURL); st.Role == "active" || st.HoldsLock {
+		t.Fatalf("zkfc competed on a world-writable cluster znode: %+v (last error %q)", st, last)
+	}
+	z2.Stop(t)
 }
