@@ -5,7 +5,11 @@ package integration
 // embedded quorum), one fault per drill, and an independent observer
 // (integration/drill) that judges the outcome from the services' own roles
 // files and its own polls, never from what zkfc says. With DRILL_TIMINGS
-// set, each drill appends its measured failover to that JSON file.
+// set, each drill appends its measured failover to that JSON file; with
+// DRILL_STEPS=1 it prints every zkfc's takeover steps (always on failure).
+//
+// Run: make build && ZKFC_BIN=$PWD/bin/zkfc go test -run 'TestDrill' -v ./integration
+// (the partition drill needs root for network namespaces; it skips otherwise).
 
 import (
 	"bufio"
@@ -106,15 +110,21 @@ func (d *drillRun) timing(t *testing.T, name string, ivs []drill.Interval, targe
 		tm.Total = tm.Promote
 	}
 	oldLog, candLog := drill.ReadLog(d.old.ZKFC.Log()), drill.ReadLog(d.cand.ZKFC.Log())
-	if testing.Verbose() {
-		for _, n := range []*drill.Node{d.old, d.cand} {
-			for _, e := range drill.ReadLog(n.ZKFC.Log()) {
-				if !e.At.Before(d.fault.Add(-time.Second)) && e.Fields["level"] != "debug" && !raftChatter(e.Msg) {
-					t.Logf("%s +%v %s %v", n.Name, e.At.Sub(d.fault).Round(time.Millisecond), e.Msg, compact(e.Fields))
-				}
+	// Each node's takeover steps, relative to the fault: printed when the
+	// drill fails, or always with DRILL_STEPS=1.
+	var steps strings.Builder
+	for _, n := range []*drill.Node{d.old, d.cand} {
+		for _, e := range drill.ReadLog(n.ZKFC.Log()) {
+			if !e.At.Before(d.fault.Add(-time.Second)) && e.Fields["level"] != "debug" && !raftChatter(e.Msg) {
+				fmt.Fprintf(&steps, "  %s +%v %s%s\n", n.Name, e.At.Sub(d.fault).Round(time.Millisecond), e.Msg, compact(e.Fields))
 			}
 		}
 	}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("DRILL_STEPS") != "" {
+			t.Logf("steps of %s (from each zkfc's log):\n%s", name, steps.String())
+		}
+	})
 	// Detection: the old active's zkfc saw its service fail, or else the
 	// candidate started to fence (it saw the lock free).
 	var detect []time.Time
