@@ -401,45 +401,51 @@ func TestDrillFencingImpossible(t *testing.T) {
 
 type statusLike struct{ role, lastError string }
 
-// Drill: the active's health flaps just under the threshold (fall 3:
-// failures of 2 probes, then 2 good ones), then once over it. At most one
-// takeover may happen, never a return (no ping-pong).
+// Drill: health flaps around the threshold (fall 3, rise 3). First the
+// active's service fails for one probe interval in every three: under
+// the threshold, nothing may move. Then it fails for well over fall
+// probes: exactly one takeover. Then both services flap under the
+// threshold: the new active stays, the old one does not come back. Over
+// the whole drill exactly one promotion (no ping-pong).
 func TestDrillHealthFlapping(t *testing.T) {
 	s := drill.DefaultSettings()
 	s.Rise, s.Fall = 3, 3
 	d := startDrill(t, s, drill.Loopback)
 	d.fault = time.Now()
-	// Bounded: 12 cycles of fail/recover on the active's service.
-	for i := 0; i < 12; i++ {
-		d.old.PostDemo(t, "/admin/fail")
-		time.Sleep(2 * s.HealthInterval)
-		d.old.PostDemo(t, "/admin/recover")
-		time.Sleep(2 * s.HealthInterval)
-	}
-	// Then the standby's service flaps too while it may have become active.
-	for i := 0; i < 6; i++ {
-		for _, n := range []*drill.Node{d.old, d.cand} {
-			n.PostDemo(t, "/admin/fail")
+	flap := func(nodes ...*drill.Node) {
+		for i := 0; i < 8; i++ { // bounded: 8 cycles of 3 intervals
+			for _, n := range nodes {
+				n.PostDemo(t, "/admin/fail")
+			}
+			time.Sleep(s.HealthInterval)
+			for _, n := range nodes {
+				n.PostDemo(t, "/admin/recover")
+			}
+			time.Sleep(2 * s.HealthInterval)
 		}
-		time.Sleep(2 * s.HealthInterval)
-		for _, n := range []*drill.Node{d.old, d.cand} {
-			n.PostDemo(t, "/admin/recover")
-		}
-		time.Sleep(2 * s.HealthInterval)
 	}
-	time.Sleep(2 * s.SessionTimeout)
+	flap(d.old)
+	if ivs, _ := drill.ReadRoles(d.c.Roles, time.Now(), nil); len(ivs) != 1 {
+		t.Errorf("health flapping under the threshold moved the active: %d intervals", len(ivs))
+	}
+	over := time.Now()
+	d.old.PostDemo(t, "/admin/fail")
+	d.waitPromoted(t, 60*time.Second)
+	d.old.PostDemo(t, "/admin/recover")
+	flap(d.old, d.cand)
+	time.Sleep(s.SessionTimeout)
 	ivs := d.verdict(t)
-	var after []drill.Interval
+	var promotions []drill.Interval
 	for _, iv := range ivs {
 		if iv.Start.After(d.fault) {
-			after = append(after, iv)
+			promotions = append(promotions, iv)
 		}
 	}
-	if len(after) > 1 {
-		t.Errorf("%d promotions while health flapped under the threshold (ping-pong)", len(after))
+	if len(promotions) != 1 || promotions[0].Name != d.cand.Name || promotions[0].Start.Before(over) {
+		t.Errorf("want exactly one promotion (%s, after the failure over the threshold); got %d: %+v", d.cand.Name, len(promotions), promotions)
 	}
-	if a := d.c.Active(); a == nil {
-		t.Errorf("no active after flapping stopped")
+	if a := d.c.Active(); a != d.cand {
+		t.Errorf("active after flapping: %v, want %s", a, d.cand.Name)
 	}
 }
 
