@@ -1,6 +1,8 @@
 package elector
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -100,7 +102,11 @@ func TestACLsAgainstApache(t *testing.T) {
 	if err := eo.CheckFormatted(); !errors.Is(err, ErrWorldWritable) || !strings.Contains(err.Error(), "zookeeper.allow_world_writable") {
 		t.Fatalf("CheckFormatted on an open znode: %v", err)
 	}
-	if a := (Auth{Scheme: "digest", Cred: []byte("zkfc:s3cret")}); strings.Contains(fmt.Sprint(a), "s3cret") {
-		t.Fatalf("Auth prints its credential: %v", a)
+	js, err := json.Marshal(cfg.Auth)
+	if err != nil || !strings.Contains(string(js), "[redacted]") {
+		t.Fatalf("Auth as JSON: %s %v", js, err)
+	}
+	if out := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg.Auth, js); strings.Contains(out, "s3cret") || strings.Contains(out, base64.StdEncoding.EncodeToString([]byte("zkfc:s3cret"))) {
+		t.Fatalf("Config prints its credential: %s", out)
 	}
 }

@@ -132,6 +132,12 @@ type Auth struct {
 
 func (a Auth) String() string { return a.Scheme + ":[redacted]" }
 
+// MarshalJSON keeps the credential out of reflective loggers (zap.Any).
+func (a Auth) MarshalJSON() ([]byte, error) { return json.Marshal(a.String()) }
+
+// Format keeps it out of every fmt verb.
+func (a Auth) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(a.String())) }
+
 // acl is the ACL of new znodes.
 func (e *Elector) acl() []zk.ACL {
 	if len(e.cfg.ACL) == 0 {
