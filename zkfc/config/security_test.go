@@ -187,3 +187,33 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// The ssh fencer checks host keys unless the configuration says otherwise
+// in so many words.
+func TestSSHFenceHostKeyCheckingIsDefault(t *testing.T) {
+	base := strings.Replace(validYAML, "    - type: graceful\n", "", 1)
+	tests := []struct {
+		name, method, wantErr string
+	}{
+		{"no known_hosts", "{type: ssh, ssh: {user: hdfs, key_file: /k}}", "fencing.methods[0].ssh.known_hosts_file: required"},
+		{"known_hosts", "{type: ssh, ssh: {user: hdfs, key_file: /k, known_hosts_file: /kh}}", ""},
+		{"explicitly insecure", "{type: ssh, ssh: {user: hdfs, key_file: /k, insecure_ignore_host_key: true}}", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(write(t, base+"    - "+tt.method+"\n"), nil, nil)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Fencing.Methods[0].SSH.InsecureIgnoreHostKey != (tt.name == "explicitly insecure") {
+					t.Fatal("insecure_ignore_host_key not as written")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
