@@ -16,8 +16,12 @@
 //	                           (fencing drills; duration=0 ends it early)
 //	GET  /metrics              Prometheus
 //
+// Every request passes guard (security.go) first: size limits, then a
+// bearer token or a verified client certificate when either is configured.
+//
 // It must never change the role itself: every state change goes through
-// the controller's loop.
+// the controller's loop; and it must never let a request reach the
+// backend before guard has accepted it.
 package control
 
 import (
