@@ -445,7 +445,11 @@ func TestDrillHealthFlapping(t *testing.T) {
 		t.Errorf("want exactly one promotion (%s, after the failure over the threshold); got %d: %+v", d.cand.Name, len(promotions), promotions)
 	}
 	if a := d.c.Active(); a != d.cand {
-		t.Errorf("active after flapping: %v, want %s", a, d.cand.Name)
+		name := "none"
+		if a != nil {
+			name = a.Name
+		}
+		t.Errorf("active after flapping: %s, want %s", name, d.cand.Name)
 	}
 }
 
