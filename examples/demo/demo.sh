@@ -88,12 +88,16 @@ all_alive() {
 	done
 }
 
-# free_port: a loopback port nobody listens on, not handed out before.
+# free_port: a loopback port nobody listens on, not handed out before,
+# below the kernel's range for outgoing connections (which could take it
+# between this check and the listen).
 used=" "
+read -r eph_low _ </proc/sys/net/ipv4/ip_local_port_range
+port_top=$((eph_low > 12000 ? eph_low : 32768))
 free_port() {
 	local p
 	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (port_top - 10000)))
 		case "$used" in *" $p "*) continue ;; esac
 		if [ -z "$(ss -Hltn "sport = :$p")" ]; then
 			used="$used$p "
@@ -179,6 +183,10 @@ done
 [ -n "$active" ] || { echo "demo: no service became active within 30s" >&2; exit 1; }
 standby=nn1
 [ "$active" = nn1 ] && standby=nn2
+# The other zkfc registers and reports standby once it has seen the
+# formatted cluster (it re-checks every 2 s): the drill needs both.
+zkfc_role() { [ "$(curl -fsS --max-time 2 "http://127.0.0.1:${control[$1]}/role")" = "$2" ]; }
+wait_for 30 "$standby's zkfc to report standby" zkfc_role "$standby" standby
 "$zkfc" status --url "http://127.0.0.1:${control[$active]}" | sed -e '/^transitions:/,$d' -e 's/^/   /'
 
 say "5. kill -9 the active service ($active, pid ${svcpid[$active]}) and follow the takeover"

@@ -388,6 +388,12 @@ func (d *drill) follow(ctx context.Context, old elector.Info, oldSt controller.S
 		if fenced && oldDown == "" {
 			oldDown = "fenced"
 		}
+		if promoted && d.expectFence && !fenced {
+			// The controller fences before it promotes, and the status
+			// that shows the promotion shows the last fence: none will come.
+			d.flush()
+			return fmt.Errorf("fenced: %s was promoted without fencing %s first", newID, old.NodeID)
+		}
 		if promoted && (oldDown != "" || fenced) && (fenced || !d.expectFence) {
 			d.flush()
 			return d.verdict(old, oldSt, newID, newSt, demoted, fenced, oldUnreachable)
