@@ -221,6 +221,14 @@ func (c *Config) validateSecurity(bad func(key, format string, args ...any)) {
 	if (t.ClientCertFile == "") != (t.ClientKeyFile == "") {
 		bad("control.tls.client_key_file", "control.tls.client_cert_file and control.tls.client_key_file go together")
 	}
+	// Peers call each other's API (graceful fencing, failover): what the
+	// server demands, the client side of the same file must supply.
+	if t.ClientCAFile != "" && c.Control.TokenFile == "" && t.ClientCertFile == "" {
+		bad("control.tls.client_cert_file", "required with control.tls.client_ca_file and no control.token_file: peers and the CLI must present a certificate (graceful fencing would fail)")
+	}
+	if t.CertFile != "" && strings.HasPrefix(c.Control.AdvertiseURL, "http://") {
+		bad("control.advertise_url", "%q: the API serves HTTPS (control.tls.cert_file), advertise https://", c.Control.AdvertiseURL)
+	}
 }
 
 // ZooKeeperTLSConfig is the TLS client configuration towards ZooKeeper

@@ -47,6 +47,12 @@ func TestZooKeeperACLValidation(t *testing.T) {
 		{"unknown scheme", `{connect: "h:1", acl: ["kerberos:x:r"]}`, "unknown scheme"},
 		{"tls files without enabled", `{connect: "h:1", allow_world_writable: true, tls: {ca_file: /ca}}`, "zookeeper.tls.enabled"},
 		{"tls cert without key", `{connect: "h:1", allow_world_writable: true, tls: {enabled: true, cert_file: /c}}`, "zookeeper.tls.key_file"},
+		{"client CA without a way for peers to authenticate", `{connect: "h:1", allow_world_writable: true}
+control: {tls: {cert_file: /c, key_file: /k, client_ca_file: /ca}}`, "control.tls.client_cert_file: required"},
+		{"client CA with token", `{connect: "h:1", allow_world_writable: true}
+control: {token_file: /t, tls: {cert_file: /c, key_file: /k, client_ca_file: /ca}}`, ""},
+		{"https advertised as http", `{connect: "h:1", allow_world_writable: true}
+control: {advertise_url: "http://10.0.0.1:8019", tls: {cert_file: /c, key_file: /k}}`, "control.advertise_url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
