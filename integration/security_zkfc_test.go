@@ -317,7 +317,7 @@ func TestZKFCSecurity(t *testing.T) {
 	if err := os.WriteFile(openPlain, []byte(strings.Replace(string(b), "parent_znode: /zkfc", "parent_znode: /open", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	openTLS, _ := secureConfigACL(t, openPlain, set, `"world:anyone:cdrwa"`, authFile, "", "")
+	openTLS, _ := secureConfigACL(t, openPlain, set, `"world:anyone:cdrwa"`, authFile, tokenFile, "")
 	b, _ = os.ReadFile(openTLS)
 	if err := os.WriteFile(openTLS, []byte(strings.Replace(string(b), "  acl: [", "  allow_world_writable: true\n  acl: [", 1)), 0o600); err != nil {
 		t.Fatal(err)
