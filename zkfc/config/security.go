@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -272,11 +274,12 @@ func (c *Config) ControlServerTLSConfig(tokenToo bool) (*tls.Config, error) {
 	if t.CertFile == "" {
 		return nil, nil
 	}
-	cert, err := loadKeyPair("control.tls.cert_file", "control.tls.key_file", t.CertFile, t.KeyFile)
+	kp, err := newKeyPair("control.tls.cert_file", "control.tls.key_file", t.CertFile, t.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", c.Source, err)
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return kp.current(), nil }}
 	if t.ClientCAFile != "" {
 		if cfg.ClientCAs, err = loadPool("control.tls.client_ca_file", t.ClientCAFile); err != nil {
 			return nil, fmt.Errorf("config %s: %w", c.Source, err)
@@ -302,13 +305,64 @@ func clientTLS(prefix, caFile, certFile, keyFile string) (*tls.Config, error) {
 		if prefix == "control.tls" {
 			certKey, keyKey = prefix+".client_cert_file", prefix+".client_key_file"
 		}
-		cert, err := loadKeyPair(certKey, keyKey, certFile, keyFile)
+		kp, err := newKeyPair(certKey, keyKey, certFile, keyFile)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Certificates = []tls.Certificate{cert}
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return kp.current(), nil }
 	}
 	return cfg, nil
+}
+
+// keyPair is a certificate and key that follow their files: a handshake
+// re-reads them when either file's modification time or size changed
+// (looked at most once a second), so a rotated certificate is served
+// without a restart. A pair that fails to load keeps the previous one.
+type keyPair struct {
+	certKey, keyKey, certFile, keyFile string
+
+	mu        sync.Mutex
+	cert      *tls.Certificate
+	stamp     string
+	lastCheck time.Time
+}
+
+// keyPairCheckInterval bounds how often handshakes stat the files.
+var keyPairCheckInterval = time.Second
+
+func newKeyPair(certKey, keyKey, certFile, keyFile string) (*keyPair, error) {
+	kp := &keyPair{certKey: certKey, keyKey: keyKey, certFile: certFile, keyFile: keyFile}
+	cert, err := loadKeyPair(certKey, keyKey, certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	kp.cert, kp.stamp, kp.lastCheck = &cert, kp.fileStamp(), time.Now()
+	return kp, nil
+}
+
+func (kp *keyPair) fileStamp() string {
+	var b strings.Builder
+	for _, p := range []string{kp.certFile, kp.keyFile} {
+		if fi, err := os.Stat(p); err == nil {
+			fmt.Fprintf(&b, "%d/%d;", fi.ModTime().UnixNano(), fi.Size())
+		}
+	}
+	return b.String()
+}
+
+func (kp *keyPair) current() *tls.Certificate {
+	kp.mu.Lock()
+	defer kp.mu.Unlock()
+	if time.Since(kp.lastCheck) < keyPairCheckInterval {
+		return kp.cert
+	}
+	kp.lastCheck = time.Now()
+	if st := kp.fileStamp(); st != kp.stamp {
+		if cert, err := loadKeyPair(kp.certKey, kp.keyKey, kp.certFile, kp.keyFile); err == nil {
+			kp.cert, kp.stamp = &cert, st
+		}
+	}
+	return kp.cert
 }
 
 func loadKeyPair(certKey, keyKey, certFile, keyFile string) (tls.Certificate, error) {

@@ -2,16 +2,21 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
 )
 
 // baseYAML is validYAML without the zookeeper section, which each case adds.
@@ -221,5 +226,67 @@ func TestSSHFenceHostKeyCheckingIsDefault(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// A rotated control API certificate is served without a restart, and a
+// half-written rotation keeps the previous one.
+func TestControlCertificateRotation(t *testing.T) {
+	old := keyPairCheckInterval
+	keyPairCheckInterval = 0
+	defer func() { keyPairCheckInterval = old }()
+	a, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	install := func(certSrc, keySrc string, when time.Time) {
+		for _, f := range [][2]string{{certSrc, certFile}, {keySrc, keyFile}} {
+			data, err := os.ReadFile(f[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(f[1], data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(f[1], when, when); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	now := time.Now()
+	install(a.ServerCertPEM, a.ServerKeyPEM, now)
+	c := &Config{Source: "test", Control: Control{TLS: ControlTLS{CertFile: certFile, KeyFile: keyFile}}}
+	tc, err := c.ControlServerTLSConfig(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := func() string {
+		cert, err := tc.GetCertificate(&tls.ClientHelloInfo{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := x509.ParseCertificate(cert.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x.SerialNumber.String()
+	}
+	if serial() != a.Server.Cert.SerialNumber.String() {
+		t.Fatal("not serving the installed certificate")
+	}
+	// Half-written: b's certificate with a's key does not load.
+	install(b.ServerCertPEM, a.ServerKeyPEM, now.Add(time.Minute))
+	if serial() != a.Server.Cert.SerialNumber.String() {
+		t.Fatal("a mismatched pair replaced the served certificate")
+	}
+	install(b.ServerCertPEM, b.ServerKeyPEM, now.Add(2*time.Minute))
+	if serial() != b.Server.Cert.SerialNumber.String() {
+		t.Fatal("the rotated certificate is not served")
 	}
 }
