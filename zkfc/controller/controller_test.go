@@ -109,6 +109,7 @@ type fakeActions struct {
 	promoteErr error
 	demoteErr  error
 	role       string
+	queries    int // QueryRole calls
 }
 
 func (a *fakeActions) DoPromote(_ context.Context, tok uint64) error {
@@ -120,6 +121,7 @@ func (a *fakeActions) DoDemote(context.Context, uint64) error {
 	return a.demoteErr
 }
 func (a *fakeActions) QueryRole(context.Context) (string, error) {
+	a.queries++
 	if a.role == "" {
 		return "", ErrNoRoleCheck
 	}
@@ -383,6 +385,35 @@ func TestSequences(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A hung service never answers a role query; querying it would stall the
+// loop for the action's deadline on every tick and hold back the health
+// failure. Neither an applied failure nor one the monitor reported but the
+// loop has not applied yet may lead to a role query.
+func TestNoRoleQueryOfASickService(t *testing.T) {
+	for _, pending := range []bool{false, true} {
+		f := newFixture(t)
+		f.act.role = "active"
+		healthy(f)
+		if f.c.role != Active {
+			t.Fatalf("role %s, want active", f.c.role)
+		}
+		tickAt(5 * time.Second)(f)
+		if f.act.queries != 1 {
+			t.Fatalf("%d role queries of a healthy active, want 1 (the test would prove nothing)", f.act.queries)
+		}
+		if pending {
+			f.c.SetHealth("SERVICE_NOT_RESPONDING", false, true) // reported, not applied
+		} else {
+			f.c.handleHealth(healthUpdate{state: "SERVICE_NOT_RESPONDING", known: true})
+		}
+		f.now = f.now.Add(5 * time.Second)
+		f.c.tick()
+		if f.act.queries != 1 {
+			t.Errorf("pending=%v: the role of a sick service was queried (%d queries)", pending, f.act.queries)
+		}
 	}
 }
 
