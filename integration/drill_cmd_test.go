@@ -72,6 +72,62 @@ func TestDemoScript(t *testing.T) {
 	}
 }
 
+// Interrupted half-way (SIGTERM to its process group, as Ctrl-C sends
+// SIGINT; a test run from a background shell may have SIGINT ignored), the
+// demo still stops everything it started and removes its directory.
+func TestDemoScriptInterrupted(t *testing.T) {
+	zkfcBin, demoBin := zkfcenv.Binaries(t)
+	tmp := t.TempDir()
+	outPath := filepath.Join(t.TempDir(), "demo.out")
+	outf, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outf.Close()
+	cmd := exec.Command("bash", filepath.Join(zkfcenv.ExamplesDir(), "..", "demo", "demo.sh"))
+	cmd.Env = append(os.Environ(), "ZKFC_BIN="+zkfcBin, "DEMO_BIN="+demoBin, "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout, cmd.Stderr = outf, outf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	read := func() string { b, _ := os.ReadFile(outPath); return string(b) }
+	zkfcenv.WaitFor(t, 60*time.Second, "the demo to start its zkfc processes", func() bool {
+		return strings.Contains(read(), "witness  zkfc, control API")
+	})
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("demo still running 60s after SIGTERM:\n%s", read())
+	}
+	text := read()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 || !strings.Contains(text, "Cleaning up: stopping 5 processes") {
+		t.Fatalf("interrupted demo: %v, want exit 130 after its cleanup\n%s", err, text)
+	}
+	dir := regexp.MustCompile(`Working directory \(configs and logs\): (\S+)`).FindStringSubmatch(text)
+	if dir == nil {
+		t.Fatalf("no working directory printed:\n%s", text)
+	}
+	if pids := processesMentioning(t, dir[1]); len(pids) > 0 {
+		t.Errorf("processes left behind by the interrupted demo: %v", pids)
+	}
+	if _, err := os.Stat(dir[1]); !os.IsNotExist(err) {
+		t.Errorf("demo directory %s not removed: %v", dir[1], err)
+	}
+}
+
 // processesMentioning lists the pids whose command line contains s.
 func processesMentioning(t *testing.T, s string) []int {
 	t.Helper()

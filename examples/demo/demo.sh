@@ -28,7 +28,9 @@ declare -A names # pid -> what it is
 
 cleanup() {
 	local code=$?
-	trap - EXIT INT TERM
+	# A second Ctrl-C must not interrupt the cleanup itself.
+	trap - EXIT
+	trap '' INT TERM
 	if [ "$code" -ne 0 ]; then
 		echo
 		echo "demo failed (exit $code); last lines of the logs:"
@@ -170,7 +172,7 @@ for n in "${nodes[@]}"; do
 done
 
 say "3. Format the cluster (once per cluster, like hdfs zkfc -formatZK)"
-wait_for 30 "the quorum to serve 'zkfc format'" "$zkfc" format --config "$dir/nn1.yaml" --non-interactive
+wait_for 30 "the quorum to serve 'zkfc format'" timeout --foreground 10 "$zkfc" format --config "$dir/nn1.yaml" --non-interactive
 info "created /zkfc/demo in the quorum; the two zkfc now hold an election"
 
 say "4. Who is active?"
