@@ -125,10 +125,11 @@ func (d *drillRun) timing(t *testing.T, name string, ivs []drill.Interval, targe
 			t.Logf("steps of %s (from each zkfc's log):\n%s", name, steps.String())
 		}
 	})
-	// Detection: the old active's zkfc saw its service fail, or else the
+	// Detection: the old active's health monitor (or its loop) saw the
+	// service fail, or else the
 	// candidate started to fence (it saw the lock free).
 	var detect []time.Time
-	if e, ok := drill.FirstLog(oldLog, d.fault, "health changed", map[string]string{"from": "SERVICE_HEALTHY"}); ok {
+	if e, ok := drill.FirstLog(oldLog, d.fault, "health", map[string]string{"from": "SERVICE_HEALTHY"}); ok {
 		detect = append(detect, e.At)
 	}
 	fenceStart, fs := drill.FirstLog(candLog, d.fault, "fencing the previous active", nil)
