@@ -126,8 +126,8 @@ func (d *drillRun) timing(t *testing.T, name string, ivs []drill.Interval, targe
 		}
 	})
 	// Detection: the old active's health monitor (or its loop) saw the
-	// service fail, or else the
-	// candidate started to fence (it saw the lock free).
+	// service fail, or else the candidate started to fence (it saw the
+	// lock free).
 	var detect []time.Time
 	if e, ok := drill.FirstLog(oldLog, d.fault, "health", map[string]string{"from": "SERVICE_HEALTHY"}); ok {
 		detect = append(detect, e.At)
