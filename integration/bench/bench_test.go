@@ -506,13 +506,6 @@ func goTest(b testing.TB, limit time.Duration, env []string, args ...string) err
 func healthFailover(b testing.TB, runs int) Failover {
 	interval := 200 * time.Millisecond
 	session := 4 * time.Second
-	// zkfcenv's configs leave zookeeper.acl open, which zkfc refuses
-	// unless told; this throwaway loopback cluster is meant to be open.
-	// The variable reaches `zkfc format` and `zkfc run` through the
-	// environment they inherit.
-	if err := os.Setenv("ZKFC_ZOOKEEPER_ALLOW_WORLD_WRITABLE", "true"); err != nil {
-		b.Fatal(err)
-	}
 	zkS := zkfcenv.StartApache(b, 500*time.Millisecond)
 	roles := filepath.Join(b.TempDir(), "roles.jsonl")
 	var demos [2]*zkfcenv.Demo
