@@ -102,7 +102,7 @@ func TestDemoScriptInterrupted(t *testing.T) {
 	})
 	read := func() string { b, _ := os.ReadFile(outPath); return string(b) }
 	zkfcenv.WaitFor(t, 60*time.Second, "the demo to start its zkfc processes", func() bool {
-		return strings.Contains(read(), "witness  zkfc, control API")
+		return strings.Contains(read(), "witness  zkfc, quorum member on")
 	})
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)

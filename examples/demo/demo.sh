@@ -28,9 +28,11 @@ declare -A names # pid -> what it is
 
 cleanup() {
 	local code=$?
-	# A second Ctrl-C must not interrupt the cleanup itself.
+	# Nothing may interrupt the cleanup: not a second Ctrl-C, not a failed
+	# echo into a closed pipe (demo.sh | head).
+	set +e
 	trap - EXIT
-	trap '' INT TERM
+	trap '' INT TERM HUP PIPE
 	if [ "$code" -ne 0 ]; then
 		echo
 		echo "demo failed (exit $code); last lines of the logs:"
@@ -58,8 +60,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
 
-say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+bold="" plain=""
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+say() { printf '\n%s%s%s\n' "$bold" "$*" "$plain"; }
 info() { printf '   %s\n' "$*"; }
 
 # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.2 s.
@@ -166,16 +172,18 @@ render "$here/node.yaml.tmpl" nn2 2 >"$dir/nn2.yaml"
 render "$here/witness.yaml.tmpl" witness 3 >"$dir/witness.yaml"
 for n in "${nodes[@]}"; do
 	start "$n-zkfc" "$zkfc" run --config "$dir/$n.yaml"
-	what="guards $n's service"
-	[ "$n" = witness ] && what="quorum member only"
-	info "$(printf '%-8s zkfc, control API on :%-6s quorum member on :%-6s (%s)' "$n" "${control[$n]}" "${client[$n]}" "$what")"
+	if [ "$n" = witness ]; then
+		info "$(printf '%-8s zkfc, quorum member on :%-6s (the third vote; no service, no control API)' "$n" "${client[$n]}")"
+	else
+		info "$(printf '%-8s zkfc, quorum member on :%-6s control API on :%-6s guards %s'"'"'s service' "$n" "${client[$n]}" "${control[$n]}" "$n")"
+	fi
 done
 
 say "3. Format the cluster (once per cluster, like hdfs zkfc -formatZK)"
 wait_for 30 "the quorum to serve 'zkfc format'" timeout --foreground 10 "$zkfc" format --config "$dir/nn1.yaml" --non-interactive
 info "created /zkfc/demo in the quorum; the two zkfc now hold an election"
 
-say "4. Who is active?"
+say "4. Who is active? (each zkfc health-checks its service every 500 ms; the winner of the lock promotes its own)"
 active=""
 for _ in $(seq 150); do
 	for n in nn1 nn2; do is_active "${service[$n]}" && active=$n; done
@@ -189,7 +197,8 @@ standby=nn1
 # formatted cluster (it re-checks every 2 s): the drill needs both.
 zkfc_role() { [ "$(curl -fsS --max-time 2 "http://127.0.0.1:${control[$1]}/role")" = "$2" ]; }
 wait_for 30 "$standby's zkfc to report standby" zkfc_role "$standby" standby
-"$zkfc" status --url "http://127.0.0.1:${control[$active]}" | sed -e '/^transitions:/,$d' -e 's/^/   /'
+info "zkfc status --url http://127.0.0.1:${control[$active]}   (the active's control API)"
+"$zkfc" status --url "http://127.0.0.1:${control[$active]}" | sed -e '/^transitions:/,$d' -e 's/^/     /'
 
 say "5. kill -9 the active service ($active, pid ${svcpid[$active]}) and follow the takeover"
 info "What should happen: $active's zkfc sees its health check fail and leaves the"
@@ -207,6 +216,8 @@ info "$(printf '%-8s service: %s' "$standby" "$(role_of "${service[$standby]}")"
 info "$(printf '%-8s service: dead (killed); its zkfc reports %s' "$active" \
 	"$(curl -fsS --max-time 2 "http://127.0.0.1:${control[$active]}/role")")"
 info "fenced by: ${fenced_by:-?} method (the graceful one cannot demote a dead service)"
+info "target: an unhealthy active is replaced within 2 health-check intervals (1 s)"
+info "plus fence and promote time; the drill above shows each part."
 info "role history with fencing tokens, as the services wrote it ($dir/roles.jsonl):"
 # One line per interval (a closed one is written again with its end).
 sed -E -e 's/.*"role":"([a-z]+)","token":([0-9]+),"start":"[^T]*T([0-9:]{8}\.[0-9]{3})[^"]*","end":("[^T]*T([0-9:]{8}\.[0-9]{3})[^"]*"|null).*"name":"([^"]*)".*/\6 \1 \2 \3 \5/' \
