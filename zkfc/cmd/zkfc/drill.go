@@ -120,9 +120,10 @@ type drill struct {
 	// expectFence: the takeover must include fencing the old active.
 	expectFence bool
 
-	nodes []elector.Info // with control URLs, sorted by id
-	t0    time.Time      // the trigger
-	steps []drillStep    // printed in time order by flush
+	nodes  []elector.Info               // with control URLs, sorted by id
+	before map[string]controller.Status // every node's status before the trigger
+	t0     time.Time                    // the trigger
+	steps  []drillStep                  // printed in time order by flush
 }
 
 type drillStep struct {
@@ -222,11 +223,13 @@ func (d *drill) run(ctx context.Context) error {
 	var old elector.Info
 	var oldSt controller.Status
 	var parts []string
+	d.before = map[string]controller.Status{}
 	for _, n := range d.nodes {
 		st, err := d.status(ctx, n)
 		if err != nil {
 			return fmt.Errorf("before the drill: %s does not answer: %w", n.NodeID, err)
 		}
+		d.before[n.NodeID] = st
 		parts = append(parts, fmt.Sprintf("%s %s (token %d)", n.NodeID, st.Role, st.FencingToken))
 		if st.Role == controller.Active.String() {
 			if old.NodeID != "" {
@@ -311,7 +314,22 @@ func (d *drill) endFailHealth(old elector.Info) {
 	d.printf("  cleanup: %s's health override ended; it rejoins as a standby candidate\n", old.NodeID)
 }
 
-// follow polls every node until the takeover is complete or fails.
+// newFence returns n's last fence if it targets old and happened after
+// the drill started (it differs from the one before: no clock involved).
+func (d *drill) newFence(n string, st controller.Status, old string) *controller.FenceRecord {
+	f := st.LastFence
+	if f == nil || f.Target != old {
+		return nil
+	}
+	if b := d.before[n].LastFence; b != nil && b.At.Equal(f.At) {
+		return nil
+	}
+	return f
+}
+
+// follow polls every node until the takeover is complete or fails. Any
+// node other than the old active may take the lock (one may fail to
+// promote and release it); the first one seen active is the new active.
 func (d *drill) follow(ctx context.Context, old elector.Info, oldSt controller.Status, triggerErr <-chan error) error {
 	var (
 		unhealthy, demoted, locked, fenced bool
@@ -321,6 +339,7 @@ func (d *drill) follow(ctx context.Context, old elector.Info, oldSt controller.S
 		newSt                              controller.Status
 		lastFenceErr                       string
 		oldUnreachable                     error
+		lockSeen                           = map[string]bool{}
 	)
 	tick := time.NewTicker(d.poll)
 	defer tick.Stop()
@@ -328,7 +347,7 @@ func (d *drill) follow(ctx context.Context, old elector.Info, oldSt controller.S
 		seen := time.Now()
 		st, err := d.status(ctx, old)
 		oldUnreachable = err
-		if err == nil && !unhealthy && !st.Healthy && !st.HealthSince.Before(d.t0) {
+		if err == nil && !unhealthy && !st.Healthy && !st.HealthSince.Equal(d.before[old.NodeID].HealthSince) {
 			unhealthy = true
 			d.step(placed(d.t0, st.HealthSince, seen), "unhealthy", fmt.Sprintf("%s's zkfc found its service %s", old.NodeID, st.Health))
 		}
@@ -345,25 +364,23 @@ func (d *drill) follow(ctx context.Context, old elector.Info, oldSt controller.S
 			d.step(at, "demoted", fmt.Sprintf("%s left the election and is %s (%s)", old.NodeID, st.Role, reason))
 		}
 		for _, n := range d.nodes {
-			if n.NodeID == old.NodeID || (newID != "" && n.NodeID != newID) {
+			if n.NodeID == old.NodeID || (promoted && n.NodeID != newID) {
 				continue
 			}
 			st, err := d.status(ctx, n)
 			if err != nil {
 				continue
 			}
-			if newID == "" && (st.HoldsLock || st.Role == controller.Active.String()) {
-				newID = n.NodeID
+			if n.NodeID == newID || (!promoted && st.HoldsLock) {
+				// The new active, or until there is one the lock holder:
+				// what a timeout reports on.
+				newID, newSt = n.NodeID, st
 			}
-			if n.NodeID != newID {
-				continue
-			}
-			newSt = st
-			if !locked && (st.HoldsLock || st.Role == controller.Active.String()) {
-				locked = true
+			if !lockSeen[n.NodeID] && (st.HoldsLock || st.Role == controller.Active.String()) {
+				lockSeen[n.NodeID], locked = true, true
 				d.step(placed(d.t0, st.LockSince, seen), "lock", n.NodeID+" acquired the election lock")
 			}
-			if f := st.LastFence; f != nil && f.Target == old.NodeID && !f.At.Before(d.t0) && !fenced {
+			if f := d.newFence(n.NodeID, st, old.NodeID); f != nil && !fenced {
 				if f.Error == "" {
 					fenced = true
 					d.step(placed(d.t0, f.At.Add(time.Duration(f.TookMs)*time.Millisecond), seen), "fenced",
@@ -374,7 +391,7 @@ func (d *drill) follow(ctx context.Context, old elector.Info, oldSt controller.S
 				}
 			}
 			if !promoted && st.Role == controller.Active.String() {
-				promoted = true
+				promoted, newID, newSt = true, n.NodeID, st
 				at := seen
 				for i := len(st.Transitions) - 1; i >= 0; i-- {
 					if tr := st.Transitions[i]; tr.To == controller.Active.String() {
