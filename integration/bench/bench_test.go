@@ -30,7 +30,7 @@ import (
 //	BENCH_DURATION  measured time per workload (default 5s)
 //	BENCH_RUNS      repetitions of the outage and failover drills (default 5)
 //	BENCH_ONLY      comma list of parts to run: compare, outage, failover (default all)
-//	BENCH_DRILLS    go test -run pattern of the drills to time (default ^TestDrill)
+//	BENCH_DRILLS    go test -run pattern of the drills to time (default: every failure drill)
 //	BENCH_OUT       report directory (default docs/bench in the repository)
 func envDuration(name string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
@@ -384,6 +384,10 @@ func waitSession(ev <-chan zk.Event, timeout time.Duration) error {
 	}
 }
 
+// defaultDrills are the failure drills of integration/drills_test.go
+// (TestDrillCommand, the `zkfc drill` CLI test, times nothing).
+const defaultDrills = "^TestDrill(ServiceCrash|ServiceHang|KillActiveZKFC|KillQuorumLeaderMidFailover|PartitionActiveHost|FencingImpossible|HealthFlapping)$"
+
 // failover times the drills of the integration suite (integration/
 // drills_test.go), each repeated runs times, through the timings file they
 // write. Without those drills it falls back to timing health failures
@@ -391,7 +395,7 @@ func waitSession(ev <-chan zk.Event, timeout time.Duration) error {
 func failover(b testing.TB, runs int) Failover {
 	pattern := os.Getenv("BENCH_DRILLS")
 	if pattern == "" {
-		pattern = "^TestDrill"
+		pattern = defaultDrills
 	}
 	names, err := listTests(pattern)
 	if err != nil || len(names) == 0 {
@@ -419,8 +423,12 @@ func failover(b testing.TB, runs int) Failover {
 		seen[f.Runs[i].Drill]++
 		f.Runs[i].Run = seen[f.Runs[i].Drill]
 	}
-	fo := Failover{Source: fmt.Sprintf("From the integration drills (`go test -run '%s' ./integration`, %d runs each), "+
-		"which use the embedded 3-member quorum (two zkfc guarding a demo-service each, one witness) and an independent observer.", pattern, runs),
+	which := "the failure drills of integration/drills_test.go"
+	if pattern != defaultDrills {
+		which = fmt.Sprintf("the drills matching `%s` in integration/", pattern)
+	}
+	fo := Failover{Source: fmt.Sprintf("From %s, %d runs each (DRILL_TIMINGS): the embedded 3-member quorum hosted by three zkfc, "+
+		"two guarding a demo-service each and one witness, judged by an independent observer.", which, runs),
 		Settings: *f}
 	fo.Runs, fo.Settings.Runs = f.Runs, nil
 	return fo

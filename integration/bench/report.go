@@ -357,7 +357,8 @@ func (r *Report) failover(s *strings.Builder, drawn map[string]bool) {
 		f.Source, f.Settings.HealthInterval, f.Settings.SessionTimeout, f.Settings.TickTime)
 	s.WriteString("Each bar is one run, measured from the fault: **detection** (the candidate saw the failure), ")
 	s.WriteString("**fence** (the old active was fenced or had demoted itself), **promote** (the new active's service serves, ")
-	s.WriteString("from its own roles file). A run without a bar segment did not reach that phase.\n\n")
+	s.WriteString("from its own roles file); the triangle marks when the old active's service stopped being active (its demotion or death, ")
+	s.WriteString("from its roles file). A run without a bar segment did not reach that phase.\n\n")
 	if drawn[plotTimeline] {
 		fmt.Fprintf(s, "![failover timeline](%s)\n\n", plotTimeline)
 	}
@@ -614,10 +615,14 @@ func (r *Report) plotTimeline(path string) error {
 	n := len(runs)
 	labels := make([]string, n)
 	det, fen, pro := make(plotter.Values, n), make(plotter.Values, n), make(plotter.Values, n)
+	var demoted plotter.XYs
 	for i, t := range runs {
 		k := n - 1 - i
 		d, f, pr := phases(t)
 		det[k], fen[k], pro[k] = ms(d), ms(f), ms(pr)
+		if t.OldDemoted > 0 {
+			demoted = append(demoted, plotter.XY{X: ms(t.OldDemoted), Y: float64(k)})
+		}
 		labels[k] = fmt.Sprintf("%s #%d", t.Drill, t.Run)
 		if !t.Promoted {
 			labels[k] += " (no promotion)"
@@ -632,7 +637,10 @@ func (r *Report) plotTimeline(path string) error {
 	for i := range det {
 		top = math.Max(top, det[i]+fen[i]+pro[i])
 	}
-	p.X.Max = top * 1.3 // room for the legend right of the bars
+	for _, d := range demoted {
+		top = math.Max(top, d.X)
+	}
+	p.X.Max = top * 1.45 // room for the legend right of the bars
 	w := vg.Points(9)
 	var prev *plotter.BarChart
 	for i, seg := range []struct {
@@ -652,6 +660,19 @@ func (r *Report) plotTimeline(path string) error {
 		p.Add(b)
 		p.Legend.Add(seg.name, b)
 		prev = b
+	}
+	// The old active's own end (demotion or death, from its roles file):
+	// for a partition it must lie left of the promote segment.
+	if len(demoted) > 0 {
+		sc, err := plotter.NewScatter(demoted)
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle.Shape = draw.PyramidGlyph{}
+		sc.GlyphStyle.Radius = vg.Points(4)
+		sc.GlyphStyle.Color = color.Black
+		p.Add(sc)
+		p.Legend.Add("old active stopped", sc)
 	}
 	p.NominalY(labels...)
 	p.Legend.Top = true

@@ -34,7 +34,7 @@ func fakeReport() *Report {
 		Outages: map[string][]time.Duration{Apache: {1100 * ms, 1000 * ms}, Ours: {200 * ms, 150 * ms}},
 		Failover: Failover{Source: "made up.", Settings: drill.File{HealthInterval: 500 * ms, SessionTimeout: 4 * time.Second, TickTime: 500 * ms},
 			Runs: []drill.Timing{
-				{Drill: "service-crash", Run: 1, Detect: 600 * ms, Fence: 700 * ms, Promote: 900 * ms, Total: 900 * ms, Promoted: true, TargetHeld: true, Target: "2 intervals"},
+				{Drill: "service-crash", Run: 1, Detect: 600 * ms, Fence: 700 * ms, Promote: 900 * ms, Total: 900 * ms, OldDemoted: 650 * ms, Promoted: true, TargetHeld: true, Target: "2 intervals"},
 				{Drill: "service-crash", Run: 2, Detect: 400 * ms, Fence: 500 * ms, Promote: 800 * ms, Total: 800 * ms, Promoted: true, TargetHeld: true, Target: "2 intervals"},
 				{Drill: "fencing-impossible", Run: 1, Detect: 500 * ms, Note: "ssh target down"},
 			}},
