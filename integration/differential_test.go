@@ -425,6 +425,14 @@ func scenarioReaper(e env, tr *zkenv.Transcript) error {
 			return err
 		}
 	}
+	// The deletes that make nodes reapable go through a second session, so
+	// the reaper's notifications (on w) never interleave with their
+	// replies, however fast the reaper is.
+	wr, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer wr.CloseSession()
 	// Every node to be reaped gets a child first, so that the watch is set
 	// before the node becomes reapable: no race with the reaper.
 	c, never, t, tk := e.path("c"), e.path("never"), e.path("t"), e.path("tk")
@@ -438,8 +446,8 @@ func scenarioReaper(e env, tr *zkenv.Transcript) error {
 		ttl(tk, 200),
 		func() error { return rawCreate(tr, w, tk+"/k", "", proto.ModePersistent) },
 		watch(c), watch(t), watch(never), watch(tk),
-		func() error { return rawDelete(tr, w, c+"/k") },
-		func() error { return rawDelete(tr, w, t+"/k") },
+		func() error { return rawDelete(tr, wr, c+"/k") },
+		func() error { return rawDelete(tr, wr, t+"/k") },
 	)
 	if err != nil {
 		return err

@@ -100,6 +100,32 @@ func StartPerMember(t testing.TB, b Backend, n int, opts Options, extraFor func(
 	if b == Ours && os.Getenv("ZKFC_BIN") == "" {
 		t.Fatal("cluster: ZKFC_BIN is unset: run through `make test` or set ZKFC_BIN=$PWD/bin/zkfc after `make build`")
 	}
+	// Free ports are found by binding and closing; another process can take
+	// one before a member binds it. Such a start is retried on fresh ports.
+	var lastErr error
+	for attempt := 1; attempt <= 3; attempt++ {
+		c, err := startAttempt(t, b, n, opts, extraFor, waitFor)
+		if err == nil {
+			return c
+		}
+		lastErr = err
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		t.Logf("cluster: a port was taken meanwhile (%v); retrying on fresh ports", firstLine(err.Error()))
+	}
+	t.Fatal(lastErr)
+	return nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func startAttempt(t testing.TB, b Backend, n int, opts Options, extraFor func(id int) []string, waitFor []int) (*Cluster, error) {
 	c := &Cluster{T: t, Backend: b, Opts: opts, extraFor: extraFor}
 	base := t.TempDir()
 	for i := 1; i <= n; i++ {
@@ -107,7 +133,7 @@ func StartPerMember(t testing.TB, b Backend, n int, opts Options, extraFor func(
 		var err error
 		for _, p := range []*int{&m.ClientPort, &m.PeerPort, &m.ElectionPort} {
 			if *p, err = freePort(); err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
 		}
 		m.Dir = filepath.Join(base, fmt.Sprintf("m%d", i))
@@ -126,7 +152,7 @@ func StartPerMember(t testing.TB, b Backend, n int, opts Options, extraFor func(
 				}
 				p, err := faultproxy.Start(fmt.Sprintf("127.0.0.1:%d", to.PeerPort))
 				if err != nil {
-					t.Fatal(err)
+					return nil, err
 				}
 				c.proxies[i][j] = p
 				t.Cleanup(p.Close)
@@ -135,20 +161,26 @@ func StartPerMember(t testing.TB, b Backend, n int, opts Options, extraFor func(
 	}
 	for _, m := range c.Members {
 		if err := m.writeConfig(); err != nil {
-			t.Fatal(err)
+			return nil, err
+		}
+	}
+	killAll := func() {
+		for _, m := range c.Members {
+			m.Kill()
 		}
 	}
 	t.Cleanup(func() {
 		for _, m := range c.Members {
-			if t.Failed() {
+			if t.Failed() && m.Pid() != 0 {
 				t.Logf("member %d (%s) log tail:\n%s", m.ID, b, m.LogTail(30))
 			}
-			m.Kill()
 		}
+		killAll()
 	})
 	for _, m := range c.Members {
 		if err := m.launch(); err != nil {
-			t.Fatalf("start member %d: %v", m.ID, err)
+			killAll()
+			return nil, fmt.Errorf("start member %d: %w", m.ID, err)
 		}
 	}
 	for _, m := range c.Members {
@@ -156,10 +188,12 @@ func StartPerMember(t testing.TB, b Backend, n int, opts Options, extraFor func(
 			continue
 		}
 		if err := m.WaitServing(opts.StartTimeout); err != nil {
-			t.Fatalf("member %d: %v\n%s", m.ID, err, m.LogTail(30))
+			tail := m.LogTail(30)
+			killAll()
+			return nil, fmt.Errorf("member %d: %v\n%s", m.ID, err, tail)
 		}
 	}
-	return c
+	return c, nil
 }
 
 func contains(ids []int, id int) bool {
