@@ -3,12 +3,14 @@ package drill
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -180,11 +182,11 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	for i := range c.Nodes {
 		ip := lay.IPs[i]
 		n := &Node{Name: names[i], IP: ip, NS: lay.NS[i],
-			Client: net.JoinHostPort(ip, fmt.Sprint(zkfcenv.FreePort(t))),
-			Peer:   net.JoinHostPort(ip, fmt.Sprint(zkfcenv.FreePort(t))),
-			URL:    "http://" + net.JoinHostPort(ip, fmt.Sprint(zkfcenv.FreePort(t)))}
+			Client: net.JoinHostPort(ip, fmt.Sprint(freePort(t))),
+			Peer:   net.JoinHostPort(ip, fmt.Sprint(freePort(t))),
+			URL:    "http://" + net.JoinHostPort(ip, fmt.Sprint(freePort(t)))}
 		if i < 2 {
-			n.DemoAddr = net.JoinHostPort(ip, fmt.Sprint(zkfcenv.FreePort(t)))
+			n.DemoAddr = net.JoinHostPort(ip, fmt.Sprint(freePort(t)))
 		}
 		c.Nodes[i] = n
 	}
@@ -195,7 +197,7 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	c.Connect = strings.Join(clients, ",")
 	for i, n := range c.Nodes {
 		n.Config = filepath.Join(dir, n.Name+".yaml")
-		if err := os.WriteFile(n.Config, []byte(c.config(n, i, filepath.Join(dir, n.Name+"-data"))), 0o644); err != nil {
+		if err := os.WriteFile(n.Config, []byte(c.config(t, n, i, filepath.Join(dir, n.Name+"-data"))), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if n.DemoAddr != "" {
@@ -212,16 +214,13 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 		}
 	})
 	WaitFor(t, 90*time.Second, "format through the embedded quorum", func() bool {
-		for _, n := range c.Nodes {
-			if n.ZKFC.Exited() {
-				t.Fatalf("zkfc %s exited at start:\n%s", n.Name, tail(n.ZKFC.Log(), 10))
-			}
-		}
+		c.mustRun(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		return exec.CommandContext(ctx, zkfcBin, "format", "--config", c.Nodes[2].Config, "--non-interactive").Run() == nil
 	})
 	WaitFor(t, 60*time.Second, "one active and one standby", func() bool {
+		c.mustRun(t)
 		a, b := c.Nodes[0].Role(), c.Nodes[1].Role()
 		return (a == "active" && b == "standby") || (a == "standby" && b == "active")
 	})
@@ -235,7 +234,7 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	return c
 }
 
-func (c *Cluster) config(n *Node, i int, dataDir string) string {
+func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
 	s := c.Settings
 	var b strings.Builder
 	host, port, _ := net.SplitHostPort(n.DemoAddr)
@@ -247,7 +246,7 @@ func (c *Cluster) config(n *Node, i int, dataDir string) string {
 	fmt.Fprintf(&b, "zookeeper:\n  connect: %q\n  session_timeout: %s\n  self_fence_margin: %s\n  allow_world_writable: true # a test cluster on loopback\n", c.Connect, s.SessionTimeout, s.Margin)
 	fmt.Fprintf(&b, "control:\n  listen: %q\n", strings.TrimPrefix(n.URL, "http://"))
 	fmt.Fprintf(&b, "log:\n  level: debug\n  format: json\n")
-	fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  config_file: %s\n", n.DemoAddr == "", c.zooCfg(n, i, dataDir))
+	fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  config_file: %s\n", n.DemoAddr == "", c.zooCfg(t, n, i, dataDir))
 	if n.DemoAddr == "" {
 		// The witness guards nothing; it still needs a valid fencing list.
 		b.WriteString("fencing:\n  methods:\n    - type: graceful\n")
@@ -265,14 +264,57 @@ func (c *Cluster) config(n *Node, i int, dataDir string) string {
 	return b.String()
 }
 
+// mustRun fails the test at once if a process of the cluster has exited
+// (a bad config or a port taken meanwhile), rather than at a timeout.
+func (c *Cluster) mustRun(t testing.TB) {
+	t.Helper()
+	for _, n := range c.Nodes {
+		for _, p := range []*Proc{n.ZKFC, n.Demo} {
+			if p != nil && p.Exited() {
+				t.Fatalf("%s exited while the cluster started:\n%s", p.name, tail(p.Log(), 10))
+			}
+		}
+	}
+}
+
+var (
+	portMu   sync.Mutex
+	portNext = 20000 + rand.IntN(8000)
+)
+
+// freePort is a loopback port below the kernel's ephemeral range (32768
+// and up here), so that no outgoing connection takes it between the
+// choice and the daemon's bind, and never handed out twice in one run.
+func freePort(t testing.TB) int {
+	t.Helper()
+	portMu.Lock()
+	defer portMu.Unlock()
+	for i := 0; i < 1000; i++ {
+		p := portNext
+		portNext++
+		if portNext >= 32000 {
+			portNext = 20000
+		}
+		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(p))); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port in 20000-32000")
+	return 0
+}
+
 // zooCfg writes the member's zoo.cfg: the embedded quorum's own settings
 // have tickTime 2s, which would make session expiry (rounded up to a tick)
 // dominate every drill; 500ms is the drill setting.
-func (c *Cluster) zooCfg(n *Node, i int, dataDir string) string {
+func (c *Cluster) zooCfg(t testing.TB, n *Node, i int, dataDir string) string {
+	t.Helper()
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		panic(err) // under t.TempDir: cannot fail but for a broken machine
+		t.Fatal(err)
 	}
-	_ = os.WriteFile(filepath.Join(dataDir, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644)
+	if err := os.WriteFile(filepath.Join(dataDir, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	host, port, _ := net.SplitHostPort(n.Client)
 	var b strings.Builder
 	fmt.Fprintf(&b, "tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%s\nclientPortAddress=%s\nadmin.enableServer=false\n",
@@ -282,7 +324,9 @@ func (c *Cluster) zooCfg(n *Node, i int, dataDir string) string {
 		fmt.Fprintf(&b, "server.%d=%s:%s;%s\n", j+1, m.Peer, pp, m.Client)
 	}
 	p := filepath.Join(filepath.Dir(dataDir), n.Name+"-zoo.cfg")
-	_ = os.WriteFile(p, []byte(b.String()), 0o644)
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
