@@ -87,7 +87,9 @@ func (p *Proc) start(t testing.TB) {
 	}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if the test binary itself dies (a go test -timeout, a
+	// killed bench), its cleanups never run; the kernel then kills these.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatalf("start %s: %v", p.name, err)
