@@ -365,6 +365,7 @@ func (r *Report) failover(s *strings.Builder, drawn map[string]bool) {
 	s.WriteString("| drill | runs | promoted | detection (median) | fence (median) | promote (median) | to new active: min / median / max | old active demoted (median) | target | held |\n")
 	s.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, name := range r.drills() {
+		// Phase medians are over the runs that reached the phase.
 		var det, fen, pro, tot, old []time.Duration
 		promoted, held, n := 0, 0, 0
 		target := ""
@@ -374,7 +375,15 @@ func (r *Report) failover(s *strings.Builder, drawn map[string]bool) {
 			}
 			n++
 			d, fe, p := phases(t)
-			det, fen, pro = append(det, d), append(fen, fe), append(pro, p)
+			if t.Detect > 0 {
+				det = append(det, d)
+			}
+			if t.Fence > 0 {
+				fen = append(fen, fe)
+			}
+			if t.Promoted {
+				pro = append(pro, p)
+			}
 			if t.Promoted {
 				promoted++
 				tot = append(tot, t.Total)
@@ -387,9 +396,13 @@ func (r *Report) failover(s *strings.Builder, drawn map[string]bool) {
 			}
 			target = t.Target
 		}
-		_, dm, _ := stats(det)
-		_, fm, _ := stats(fen)
-		_, pm, _ := stats(pro)
+		median := func(ds []time.Duration) string {
+			if len(ds) == 0 {
+				return "not reached"
+			}
+			_, m, _ := stats(ds)
+			return fmt.Sprintf("%.0f ms", ms(m))
+		}
 		totStr := "none"
 		if len(tot) > 0 {
 			lo, med, hi := stats(tot)
@@ -400,8 +413,8 @@ func (r *Report) failover(s *strings.Builder, drawn map[string]bool) {
 			_, om, _ := stats(old)
 			oldStr = fmt.Sprintf("%.0f ms", ms(om))
 		}
-		fmt.Fprintf(s, "| %s | %d | %d | %.0f ms | %.0f ms | %.0f ms | %s | %s | %s | %d of %d |\n",
-			name, n, promoted, ms(dm), ms(fm), ms(pm), totStr, oldStr, target, held, n)
+		fmt.Fprintf(s, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %d of %d |\n",
+			name, n, promoted, median(det), median(fen), median(pro), totStr, oldStr, target, held, n)
 	}
 	s.WriteString("\n")
 	var notes []string

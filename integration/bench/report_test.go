@@ -57,7 +57,7 @@ func TestReportWritesMarkdownAndPlots(t *testing.T) {
 		"| 3 members | 3.00x |",
 		"| Apache ZooKeeper 3.8 | 2 | 1000 ms | 1050 ms | 1100 ms | 1100, 1000 ms |",
 		"| service-crash | 2 | 2 | 500 ms | 100 ms | 250 ms | 800 / 850 / 900 ms |",
-		"| fencing-impossible | 1 | 0 |",
+		"| fencing-impossible | 1 | 0 | 500 ms | not reached | not reached | none |",
 		"fencing-impossible #1: ssh target down",
 		"1.00 2.00 3.00",
 		"compare the ratios",
