@@ -331,8 +331,15 @@ func TestDrillPartitionActiveHost(t *testing.T) {
 		t.Errorf("partitioned %s demoted %v after the cut, %s promoted already at %v", d.old.Name, tm.OldDemoted, d.cand.Name, tm.Promote)
 	}
 	ns.Heal(t)
-	drill.WaitFor(t, 60*time.Second, "nn1 back as standby", func() bool {
+	var last string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s's last status after the heal: %s; quorum leader now: %v", d.old.Name, last, quorumLeader(d.c))
+		}
+	})
+	drill.WaitFor(t, 90*time.Second, d.old.Name+" back as standby", func() bool {
 		st, err := d.old.Status()
+		last = fmt.Sprintf("%+v (err %v)", st, err)
 		return err == nil && st.Role == "standby" && st.Connected
 	})
 	d.verdict(t)
