@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -133,6 +134,12 @@ func (s *Server) startAdmin() {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	// Profiles for operators chasing latency or memory, as etcd offers
+	// them; the admin address is meant for the operator's network only.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/commands/", func(w http.ResponseWriter, r *http.Request) {
 		cmd := r.URL.Path[len("/commands/"):]
 		if len(cmd) != 4 || !s.isFourLetterWord([]byte(cmd)) {
