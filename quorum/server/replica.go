@@ -577,7 +577,25 @@ func (r *replica) handleReady(rd raft.Ready) error {
 	r.apply(rd.CommittedEntries)
 	r.completeReads()
 	r.rn.Advance(rd)
+	r.trimMemoryLog()
 	return r.maybeSnapshot()
+}
+
+// trimMemoryLog drops applied entries from raft's in-memory log on a
+// standalone member: with no follower to catch up, nothing reads them
+// again (they stay in the WAL until the next snapshot), and holding up to
+// snapCount of them would cost tens of megabytes.
+func (r *replica) trimMemoryLog() {
+	if r.send != nil {
+		return
+	}
+	first, err := r.mem.FirstIndex()
+	if err != nil || r.appliedIndex < first+4096 {
+		return
+	}
+	if err := r.mem.Compact(r.appliedIndex); err != nil && !errors.Is(err, raft.ErrCompacted) {
+		r.lg.Warn("trim in-memory log", zap.Error(err))
+	}
 }
 
 func (r *replica) setRole(n role) {
