@@ -72,7 +72,11 @@ type Config struct {
 	MaxBuffer              int           // jute.maxbuffer, default 0xfffff
 	ContainerCheckInterval time.Duration // znode.container.checkIntervalMs, default 60 s
 	SnapCount              int           // zookeeper.snapCount, default 100000
-	GlobalOutstandingLimit int           // zookeeper.globalOutstandingLimit, default 1000
+	// MaxResponseBytes bounds one reply (a listing of very many children):
+	// larger ones get MarshallingError. Not a ZooKeeper key (ZooKeeper
+	// sends any size); default 64 MiB.
+	MaxResponseBytes       int
+	GlobalOutstandingLimit int // zookeeper.globalOutstandingLimit, default 1000
 
 	// Admin server (zookeeper.admin.*): where /metrics is served.
 	AdminEnabled bool   // default true
@@ -114,6 +118,7 @@ const (
 	DefaultMaxBuffer              = 0xfffff
 	DefaultContainerCheckInterval = 60 * time.Second
 	DefaultSnapCount              = 100000
+	DefaultMaxResponseBytes       = 64 << 20
 	DefaultGlobalOutstandingLimit = 1000
 	DefaultAdminPort              = 8080
 	MinSnapRetainCount            = 3
@@ -131,7 +136,7 @@ var knownKeys = map[string]bool{
 	"emulate353TTLNodes": true, "snapCount": true, "globalOutstandingLimit": true,
 	"admin.enableServer": true, "admin.serverAddress": true, "admin.serverPort": true,
 	"standaloneEnabled": true, "reconfigEnabled": true, "peerType": true,
-	"jute.maxbuffer": true, "znode.container.checkIntervalMs": true,
+	"jute.maxbuffer": true, "maxResponseBytes": true, "znode.container.checkIntervalMs": true,
 	"DigestAuthenticationProvider.superDigest": true,
 	// Accepted by ZooKeeper, no effect here.
 	"electionAlg": true, "quorumListenOnAllIPs": true, "maxCnxns": true,
@@ -405,6 +410,7 @@ func (p *parser) build() (*Config, error) {
 		c.ContainerCheckInterval = time.Duration(p.intValue("znode.container.checkIntervalMs", v, 1, ms)) * time.Millisecond
 	}
 	c.SnapCount = p.propInt("snapCount", DefaultSnapCount, 2, "")
+	c.MaxResponseBytes = p.propInt("maxResponseBytes", DefaultMaxResponseBytes, 1024, " of bytes")
 	c.GlobalOutstandingLimit = p.propInt("globalOutstandingLimit", DefaultGlobalOutstandingLimit, 1, "")
 
 	c.AdminEnabled = p.propBool("admin.enableServer", true)

@@ -36,6 +36,7 @@ func TestParseDefaults(t *testing.T) {
 		MaxBuffer:                0xfffff,
 		ContainerCheckInterval:   time.Minute,
 		SnapCount:                100000,
+		MaxResponseBytes:         64 << 20,
 		GlobalOutstandingLimit:   1000,
 		AdminEnabled:             true,
 		AdminAddress:             "0.0.0.0",

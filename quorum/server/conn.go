@@ -57,7 +57,7 @@ type conn struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 
-	// maxReply is jute.maxbuffer: the largest reply a client accepts.
+	// maxReply bounds one reply (maxResponseBytes).
 	maxReply int
 
 	received    atomic.Int64
@@ -125,9 +125,9 @@ func (s *Server) accept(ln net.Listener) error {
 			auth:    []proto.Id{{Scheme: "ip", ID: host}},
 		}
 		c.minLatency.Store(-1)
-		c.maxReply = s.cfg.MaxBuffer
+		c.maxReply = s.cfg.MaxResponseBytes
 		if c.maxReply <= 0 {
-			c.maxReply = proto.DefaultMaxBuffer
+			c.maxReply = 64 << 20
 		}
 		s.connMu.Lock()
 		s.conns[c] = struct{}{}
@@ -470,12 +470,11 @@ func (c *conn) writeLoop() {
 		if r.body != nil && r.hdr.Err == proto.ErrOK {
 			out = proto.AppendFrame(out[:0], &r.hdr, r.body)
 			if len(out)-4 > c.maxReply {
-				// A reply larger than jute.maxbuffer would be refused by
-				// the client anyway, which then drops the connection;
-				// answer with an error instead (a listing of too many
-				// children, typically).
-				c.s.lg.Warn("reply larger than jute.maxbuffer refused", zap.String("op", opName(r.op)),
-					zap.Int("bytes", len(out)-4), zap.Int("jute.maxbuffer", c.maxReply))
+				// Bound what one request can make the server build and
+				// send (a listing of very many children, typically);
+				// ZooKeeper itself has no such bound.
+				c.s.lg.Warn("reply larger than maxResponseBytes refused", zap.String("op", opName(r.op)),
+					zap.Int("bytes", len(out)-4), zap.Int("maxResponseBytes", c.maxReply))
 				r.hdr.Err = proto.ErrMarshallingError
 				out = proto.AppendFrame(out[:0], &r.hdr)
 			}

@@ -469,11 +469,11 @@ func TestSnapshotsTakenAndAutopurged(t *testing.T) {
 	}
 }
 
-// A listing whose reply would exceed jute.maxbuffer gets an error, and the
-// connection (and every other client) goes on.
+// A listing whose reply would exceed maxResponseBytes gets an error, and
+// the connection (and every other client) goes on.
 func TestOversizedReplyRefused(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
-	cfg.MaxBuffer = 64 << 10
+	cfg.MaxResponseBytes = 64 << 10
 	ts := startServer(t, cfg)
 	c, _ := connect(t, ts.addr, 4*time.Second)
 	c.Create("/wide", nil, 0, zk.WorldACL(zk.PermAll))
@@ -484,7 +484,7 @@ func TestOversizedReplyRefused(t *testing.T) {
 		}
 	}
 	if _, _, err := c.Children("/wide"); err == nil || err == zk.ErrConnectionClosed {
-		t.Fatalf("listing of 80 KB with jute.maxbuffer=64 KiB: %v, want a server error", err)
+		t.Fatalf("listing of 80 KB with maxResponseBytes=64 KiB: %v, want a server error", err)
 	}
 	if _, _, err := c.Get("/wide"); err != nil {
 		t.Fatalf("connection unusable after the refused reply: %v", err)
