@@ -79,7 +79,7 @@ func New(cfg Config, h Handler, lg *zap.Logger) *Transport {
 		cfg.QueueSize = 4096
 	}
 	t := &Transport{cfg: cfg, h: h, lg: lg, peers: map[uint64]*peer{}, stop: make(chan struct{}),
-		inbound: map[net.Conn]struct{}{}, conns: map[uint64]int{}}
+		inbound: map[net.Conn]struct{}{}}
 	for id, addr := range cfg.Peers {
 		t.peers[id] = &peer{t: t, id: id, addr: addr, q: make(chan *raftpb.Message, cfg.QueueSize)}
 	}
@@ -167,20 +167,6 @@ func (t *Transport) SendApp(to uint64, payload []byte) {
 	}
 }
 
-// Connected reports the peers with a live inbound connection: peers that
-// are up and can reach us.
-func (t *Transport) Connected() map[uint64]bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := map[uint64]bool{}
-	for id, n := range t.conns {
-		if n > 0 {
-			out[id] = true
-		}
-	}
-	return out
-}
-
 func (t *Transport) accept() {
 	defer t.wg.Done()
 	for {
@@ -229,14 +215,6 @@ func (t *Transport) serveInbound(c net.Conn) {
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	t.mu.Lock()
-	t.conns[from]++
-	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		t.conns[from]--
-		t.mu.Unlock()
-	}()
 	var buf []byte
 	for {
 		var lb [4]byte

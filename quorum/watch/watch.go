@@ -7,7 +7,6 @@
 package watch
 
 import (
-	"sort"
 	"strings"
 	"sync"
 
@@ -231,36 +230,6 @@ func (r *Registry) RemoveWatcher(w Watcher) {
 	delete(r.byOwner, w)
 }
 
-// Transfer moves every watch of from to to, for a session that reconnects
-// on a new connection of the same member.
-func (r *Registry) Transfer(from, to Watcher) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	o := r.byOwner[from]
-	if o == nil || from == to {
-		return
-	}
-	type kp struct {
-		k Kind
-		p string
-	}
-	var moved []kp
-	for k := range o.paths {
-		for p := range o.paths[k] {
-			moved = append(moved, kp{Kind(k), p})
-		}
-	}
-	for _, m := range moved {
-		r.removeLocked(m.k, m.p, from)
-	}
-	delete(r.byOwner, from)
-	r.mu.Unlock()
-	for _, m := range moved {
-		r.Add(m.k, m.p, to)
-	}
-	r.mu.Lock()
-}
-
 // Stats summarises the registry for wchs and mntr.
 type Stats struct {
 	Watchers int // distinct watchers holding at least one watch
@@ -303,27 +272,5 @@ func (r *Registry) ByPath() map[string][]Watcher {
 			}
 		}
 	}
-	return out
-}
-
-// PathsOf lists the paths w watches, sorted (wchc).
-func (r *Registry) PathsOf(w Watcher) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	o := r.byOwner[w]
-	if o == nil {
-		return nil
-	}
-	seen := map[string]struct{}{}
-	for k := range o.paths {
-		for p := range o.paths[k] {
-			seen[p] = struct{}{}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for p := range seen {
-		out = append(out, p)
-	}
-	sort.Strings(out)
 	return out
 }

@@ -83,9 +83,12 @@ func TestRemoveCheckAndRemoveWatcher(t *testing.T) {
 		t.Fatal("second remove reported a watch")
 	}
 	r.RemoveWatcher(a)
-	paths := r.PathsOf(a)
-	if len(paths) != 0 {
-		t.Fatalf("a still watches %v", paths)
+	for path, ws := range r.ByPath() {
+		for _, w := range ws {
+			if w == a {
+				t.Fatalf("a still watches %s", path)
+			}
+		}
 	}
 	r.Trigger(proto.EventNodeDataChanged, "/x")
 	if len(a.got) != 0 || len(b.got) != 1 {
