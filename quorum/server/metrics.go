@@ -23,11 +23,15 @@ import (
 type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
-	latency  prometheus.Histogram
-	fsync    prometheus.Histogram
-	batch    prometheus.Histogram
-	expired  prometheus.Counter
-	refused  prometheus.Counter
+	// byOp holds each opcode's requests counter, resolved once: looking a
+	// label up per request would hash strings on the hot path.
+	byOp      map[int32]prometheus.Counter
+	unknownOp prometheus.Counter
+	latency   prometheus.Histogram
+	fsync     prometheus.Histogram
+	batch     prometheus.Histogram
+	expired   prometheus.Counter
+	refused   prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -35,6 +39,11 @@ func newMetrics(s *Server) *metrics {
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "zk_requests_total", Help: "Client requests received, by operation.",
 	}, []string{"op"})
+	m.byOp = map[int32]prometheus.Counter{}
+	for op, name := range opNames {
+		m.byOp[op] = m.requests.WithLabelValues(name)
+	}
+	m.unknownOp = m.requests.WithLabelValues("unknown")
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "zk_request_latency_seconds", Help: "Time from reading a request to writing its reply.",
 		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18),
@@ -75,6 +84,15 @@ func newMetrics(s *Server) *metrics {
 		gauge("zk_last_zxid", "Zxid of the last applied transaction.", func() float64 { return float64(s.lastZxid()) }),
 	)
 	return m
+}
+
+// countRequest counts one request of opcode op.
+func (m *metrics) countRequest(op int32) {
+	if c, ok := m.byOp[op]; ok {
+		c.Inc()
+		return
+	}
+	m.unknownOp.Inc()
 }
 
 // serverStats are the counters srvr/stat/mntr report.

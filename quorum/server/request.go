@@ -27,7 +27,7 @@ func (c *conn) handle(frame []byte) bool {
 	start := time.Now()
 	c.lastCxid.Store(hdr.Xid)
 	c.lastOp.Store(hdr.Type)
-	c.s.metrics.requests.WithLabelValues(opName(hdr.Type)).Inc()
+	c.s.metrics.countRequest(hdr.Type)
 
 	if hdr.Type == proto.OpDeleteContainer {
 		// Only the server reaps containers; ZooKeeper refuses it from clients.
