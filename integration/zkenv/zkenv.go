@@ -156,6 +156,7 @@ func startMembers(t testing.TB, b Backend, opts Options, n int) []*Server {
 				t.Logf("%s server %d log tail (%s):\n%s", s.backend, s.myid, s.logPath, s.LogTail(40))
 			}
 			s.Kill()
+			s.keepLog()
 		})
 	}
 	for _, s := range members {
@@ -459,4 +460,21 @@ func FourLetterWord(addr, word string, timeout time.Duration) (string, error) {
 // FourLetterWord sends word to this server.
 func (s *Server) FourLetterWord(word string) (string, error) {
 	return FourLetterWord(s.Addr(), word, 5*time.Second)
+}
+
+// keepLog copies the server's log into $ZKENV_KEEP_LOGS (when set) before
+// the test's temporary directory goes, for reading after a run.
+func (s *Server) keepLog() {
+	dir := os.Getenv("ZKENV_KEEP_LOGS")
+	if dir == "" {
+		return
+	}
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return
+	}
+	name := fmt.Sprintf("%s-%s-%d-%d.log", strings.ReplaceAll(s.t.Name(), "/", "_"), s.backend, s.myid, time.Now().UnixNano())
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
 }

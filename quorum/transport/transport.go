@@ -43,7 +43,8 @@ type Handler interface {
 	// SnapshotSent reports whether a snapshot message reached peer.
 	SnapshotSent(peer uint64, ok bool)
 	// PeerLost is called when an inbound connection from peer ended with
-	// an EOF or reset, the sign of a dead process rather than a silent
+	// an EOF or reset and the peer's port then refused a new connection:
+	// the sign of a dead process rather than a cut connection or a silent
 	// network.
 	PeerLost(peer uint64)
 }
@@ -57,6 +58,9 @@ type Config struct {
 	ServerTLS *tls.Config
 	ClientTLS *tls.Config
 	QueueSize int
+	// ProbeTimeout bounds the connection attempt that confirms a peer is
+	// gone after its connection dropped (default 200ms).
+	ProbeTimeout time.Duration
 }
 
 // Transport is safe for concurrent use.
@@ -260,9 +264,39 @@ func (t *Transport) lost(from uint64, err error) {
 		return
 	default:
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err) {
-		t.h.PeerLost(from)
+	if !(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)) {
+		return
 	}
+	// A dropped connection alone is not proof of death: a live member
+	// closes a connection whose writes timed out, and a proxy or a
+	// firewall may cut one. Its listening port tells: the host of a dead
+	// process refuses at once, a live one accepts. Anything else (a
+	// timeout) proves nothing, and the election timeout decides.
+	if p := t.peers[from]; p != nil && !refuses(p.addr, t.probeTimeout()) {
+		t.lg.Info("peer connection dropped but the peer still accepts connections; not treating it as dead",
+			zap.Uint64("peer", from), zap.Error(err))
+		return
+	}
+	t.h.PeerLost(from)
+}
+
+func (t *Transport) probeTimeout() time.Duration {
+	if t.cfg.ProbeTimeout > 0 {
+		return t.cfg.ProbeTimeout
+	}
+	return 200 * time.Millisecond
+}
+
+// refuses reports whether addr actively refused a TCP connection within
+// timeout: nothing listens there. The probe sends nothing; a member that
+// accepts it sees a connection without hello and closes it silently.
+func refuses(addr string, timeout time.Duration) bool {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err == nil {
+		_ = c.Close()
+		return false
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 type peer struct {

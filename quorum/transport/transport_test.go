@@ -86,6 +86,47 @@ func TestDeliveryAppMessagesAndPeerLoss(t *testing.T) {
 	t2.Stop()
 }
 
+// A connection that drops while its member still listens is not a death:
+// reporting it would make the followers depose a live leader.
+func TestDroppedConnectionOfLiveMemberIsNotPeerLoss(t *testing.T) {
+	a1, a2 := freeAddr(t), freeAddr(t)
+	r1, r2 := &recorder{}, &recorder{}
+	t1 := New(Config{ID: 1, ListenAddr: a1, Peers: map[uint64]string{2: a2}}, r1, zaptest.NewLogger(t))
+	t2 := New(Config{ID: 2, ListenAddr: a2, Peers: map[uint64]string{1: a1}}, r2, zaptest.NewLogger(t))
+	if err := t1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer t1.Stop()
+	if err := t2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer t2.Stop()
+	typ := raftpb.MessageType_MsgHeartbeat
+	to, from := uint64(2), uint64(1)
+	t1.Send([]*raftpb.Message{{Type: &typ, To: &to, From: &from}})
+	eventually(t, "first message", func() bool { m, _, _ := r2.snapshot(); return m == 1 })
+	inbound := func() int { t2.mu.Lock(); defer t2.mu.Unlock(); return len(t2.inbound) }
+	if n := inbound(); n != 1 {
+		t.Fatalf("member 2 has %d inbound connections, want 1", n)
+	}
+	// Member 1 cuts its connection (as after a write timeout) but lives on.
+	t1.peers[2].closeConn()
+	// The reader on member 2 returns only after deciding about PeerLost.
+	eventually(t, "member 2 to drop the closed connection", func() bool { return inbound() == 0 })
+	if _, _, l := r2.snapshot(); l != 0 {
+		t.Fatalf("PeerLost reported %d times for a member that still listens", l)
+	}
+	// And the link still works: member 1 reconnects on its next send.
+	for i := 0; i < 50; i++ {
+		t1.Send([]*raftpb.Message{{Type: &typ, To: &to, From: &from}})
+		if m, _, _ := r2.snapshot(); m > 1 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	eventually(t, "a message over the new connection", func() bool { m, _, _ := r2.snapshot(); return m > 1 })
+}
+
 func TestUnknownMemberRefused(t *testing.T) {
 	a1, a2 := freeAddr(t), freeAddr(t)
 	r2 := &recorder{}
