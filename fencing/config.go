@@ -27,7 +27,7 @@ const (
 
 // MethodConfig is one entry of fencing.methods.
 type MethodConfig struct {
-	Type    string        // "graceful", "ssh" or "shell"
+	Type    string        // "lease_expired", "graceful", "ssh" or "shell"
 	Timeout time.Duration // whole method, connect and command included
 	SSH     *SSHConfig
 	Shell   *ShellConfig
@@ -78,7 +78,7 @@ echo "zkfc fencing: port $port still has a listener: $out" >&2
 exit 1`
 
 // build validates one method configuration and constructs the method.
-func build(i int, mc MethodConfig, graceful GracefulClient, lg *zap.Logger) (Method, time.Duration, error) {
+func build(i int, mc MethodConfig, graceful GracefulClient, d deps, lg *zap.Logger) (Method, time.Duration, error) {
 	key := fmt.Sprintf("fencing.methods[%d]", i)
 	if mc.Timeout < 0 {
 		return nil, 0, fmt.Errorf("%s.timeout: must be positive, got %s", key, mc.Timeout)
@@ -90,6 +90,10 @@ func build(i int, mc MethodConfig, graceful GracefulClient, lg *zap.Logger) (Met
 		return mc.Timeout
 	}
 	switch mc.Type {
+	case "lease_expired":
+		// The daemon always passes its session; the CLI's checks need none
+		// (Check reaches nothing), and Fence without one fails.
+		return &leaseMethod{oracle: d.sessions}, timeout(DefaultLeaseTimeout), nil
 	case "graceful":
 		if graceful == nil {
 			return nil, 0, fmt.Errorf("%s.type: graceful needs the daemon's control-API client, and none was given", key)
@@ -108,9 +112,9 @@ func build(i int, mc MethodConfig, graceful GracefulClient, lg *zap.Logger) (Met
 		m, err := newSSHMethod(key+".ssh", *mc.SSH, lg)
 		return m, timeout(DefaultSSHTimeout), err
 	case "":
-		return nil, 0, fmt.Errorf("%s.type: required (graceful, ssh or shell)", key)
+		return nil, 0, fmt.Errorf("%s.type: required (lease_expired, graceful, ssh or shell)", key)
 	default:
-		return nil, 0, fmt.Errorf("%s.type: unknown method %q (want graceful, ssh or shell)", key, mc.Type)
+		return nil, 0, fmt.Errorf("%s.type: unknown method %q (want lease_expired, graceful, ssh or shell)", key, mc.Type)
 	}
 }
 

@@ -28,6 +28,9 @@ type Target struct {
 	Port       int    `json:"port"`        // the guarded service's port
 	ControlURL string `json:"control_url"` // the old active's zkfc control API base URL
 	Token      uint64 `json:"token"`       // the new fencing token
+	// Session is the ZooKeeper session the target was active under, from
+	// its breadcrumb (0: unknown); lease_expired checks it ended.
+	Session int64 `json:"session,omitempty"`
 }
 
 // Address is host:port of the target's service.
@@ -37,7 +40,7 @@ func (t Target) Address() string {
 
 // Method is one way to fence.
 type Method interface {
-	// Name is "graceful", "ssh" or "shell".
+	// Name is "lease_expired", "graceful", "ssh" or "shell".
 	Name() string
 	// Fence returns nil only when the target is confirmed fenced.
 	Fence(ctx context.Context, t Target) error
@@ -107,21 +110,35 @@ type Fencer struct {
 	lg    *zap.Logger
 }
 
+// Option adds a dependency some methods need.
+type Option func(*deps)
+
+type deps struct {
+	sessions SessionOracle
+}
+
+// WithSessions gives lease_expired the quorum to ask.
+func WithSessions(o SessionOracle) Option { return func(d *deps) { d.sessions = o } }
+
 // New builds a Fencer from the fencing.methods configuration. graceful may
 // be nil when no "graceful" method is configured. Errors name the config
 // key, e.g. "fencing.methods[1].ssh.key_file: ...".
-func New(methods []MethodConfig, graceful GracefulClient, lg *zap.Logger) (*Fencer, error) {
+func New(methods []MethodConfig, graceful GracefulClient, lg *zap.Logger, opts ...Option) (*Fencer, error) {
+	var d deps
+	for _, o := range opts {
+		o(&d)
+	}
 	if lg == nil {
 		lg = zap.NewNop()
 	}
 	if len(methods) == 0 {
 		return nil, errors.New("fencing.methods: no fencing method configured; " +
-			"promotion without fencing is refused (configure graceful, ssh or shell)")
+			"promotion without fencing is refused (configure lease_expired, graceful, ssh or shell)")
 	}
 	f := &Fencer{lg: lg}
 	var errs []error
 	for i, mc := range methods {
-		m, timeout, err := build(i, mc, graceful, lg)
+		m, timeout, err := build(i, mc, graceful, d, lg)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -198,7 +198,7 @@ type Fencing struct {
 	Methods []FenceMethod `koanf:"methods"`
 }
 
-// FenceMethod is one fencing method: graceful, ssh or shell.
+// FenceMethod is one fencing method: lease_expired, graceful, ssh or shell.
 type FenceMethod struct {
 	Type    string        `koanf:"type"`
 	Timeout time.Duration `koanf:"timeout"`
@@ -558,8 +558,9 @@ func (c *Config) validateService(bad func(key, format string, args ...any)) {
 		bad("actions.role_interval", "must be positive when actions.role is set, e.g. 5s")
 	}
 	if len(c.Fencing.Methods) == 0 {
-		bad("fencing.methods", "no fencing method: list at least one of graceful, ssh, shell (without fencing a failover could leave two actives)")
+		bad("fencing.methods", "no fencing method: list at least one of lease_expired, graceful, ssh, shell (without fencing a failover could leave two actives)")
 	}
+	lease := -1
 	for i := range c.Fencing.Methods {
 		m := &c.Fencing.Methods[i]
 		key := fmt.Sprintf("fencing.methods[%d]", i)
@@ -568,6 +569,10 @@ func (c *Config) validateService(bad func(key, format string, args ...any)) {
 			bad(key+".timeout", "must be positive, e.g. 5s")
 		}
 		switch m.Type {
+		case "lease_expired":
+			if lease < 0 {
+				lease = i
+			}
 		case "graceful":
 		case "ssh":
 			if m.SSH == nil || m.SSH.User == "" {
@@ -582,8 +587,37 @@ func (c *Config) validateService(bad func(key, format string, args ...any)) {
 				bad(key+".shell.command", "required for a shell fencing method: the command and its arguments as a list")
 			}
 		default:
-			bad(key+".type", "%q is not one of graceful, ssh, shell", m.Type)
+			bad(key+".type", "%q is not one of lease_expired, graceful, ssh, shell", m.Type)
 		}
+	}
+	if lease >= 0 {
+		c.validateLease(lease, bad)
+	}
+}
+
+// LeaseSlack is what the self-fencing margin must cover besides the demote
+// action when lease_expired is configured: the controller checks its
+// deadline once per 100ms tick.
+const LeaseSlack = 100 * time.Millisecond
+
+// validateLease refuses a margin too small for lease_expired's argument:
+// the old active must have finished demoting before the quorum can expire
+// its session. The quorum's record of the last ping may trail the send
+// time of the last acknowledged one by up to one ping interval (a
+// fifth of the session timeout), and the demote runs under
+// actions.demote.timeout, checked once per tick.
+func (c *Config) validateLease(i int, bad func(key, format string, args ...any)) {
+	z := c.ZooKeeper
+	if z.SessionTimeout <= 0 || z.SelfFenceMargin <= 0 {
+		return // reported already
+	}
+	ping := z.SessionTimeout / 5
+	need := c.Actions.Demote.Timeout + ping + LeaseSlack
+	if z.SelfFenceMargin < need {
+		bad("zookeeper.self_fence_margin", "%s is too small for fencing.methods[%d] (lease_expired), which trusts the old active to have demoted itself before its session can expire: "+
+			"it must be at least actions.demote.timeout (%s) + zookeeper.session_timeout/5 (%s, how far the quorum's record of the last ping may trail it) + %s; "+
+			"lower actions.demote.timeout or raise zookeeper.self_fence_margin to %s or more",
+			z.SelfFenceMargin, i, c.Actions.Demote.Timeout, ping, LeaseSlack, need)
 	}
 }
 

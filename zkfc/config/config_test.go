@@ -85,6 +85,10 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"bad parent", "cluster: {parent_znode: zkfc}\n", nil, "cluster.parent_znode"},
 		{"quorum without id", "quorum: {enabled: true, data_dir: /x, client_listen: '127.0.0.1:1'}\n", nil, "quorum.id"},
 		{"bad log level", "log: {level: loud}\n", nil, "log.level"},
+		// lease_expired with the default demote timeout (30s) and margin (2s)
+		{"lease margin below demote timeout", "fencing: {methods: [{type: lease_expired}, {type: graceful}]}\n", nil, "zookeeper.self_fence_margin"},
+		// 2s margin < 1s demote + 10s/5 + 100ms
+		{"lease margin without ping slack", "fencing: {methods: [{type: lease_expired}]}\n", []string{"ZKFC_ACTIONS_DEMOTE_TIMEOUT=1s"}, "zookeeper.self_fence_margin"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,6 +107,23 @@ func TestValidationNamesTheKey(t *testing.T) {
 				t.Fatalf("error %q does not name the file", err)
 			}
 		})
+	}
+}
+
+func TestLeaseExpiredAcceptedWithAMarginThatCoversTheDemote(t *testing.T) {
+	body := mergeTop(mergeTop(validYAML, "fencing: {methods: [{type: lease_expired}, {type: graceful}]}\n"),
+		"actions: {promote: {command: [/bin/true]}, demote: {command: [/bin/true], timeout: 1s}}\n")
+	// 1s demote + 4s/5 + 100ms = 1.9s
+	c, err := Load(write(t, body), []string{"ZKFC_ZOOKEEPER_SESSION_TIMEOUT=4s", "ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=1900ms"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Fencing.Methods[0].Type != "lease_expired" {
+		t.Fatalf("methods = %+v", c.Fencing.Methods)
+	}
+	_, err = Load(write(t, body), []string{"ZKFC_ZOOKEEPER_SESSION_TIMEOUT=4s", "ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=1899ms"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "actions.demote.timeout") {
+		t.Fatalf("margin 1ms short of the demote budget: err = %v, want a refusal naming actions.demote.timeout", err)
 	}
 }
 

@@ -50,6 +50,9 @@ type Elector interface {
 	TryAcquire(self elector.Info) (bool, *elector.Info, error)
 	Release() error
 	Breadcrumb() (*elector.Info, int32, error)
+	// MarkSession proves the lock is this session's and leaves a marker
+	// only the session's end removes; it returns the session id.
+	MarkSession(nodeID string) (int64, error)
 	WriteBreadcrumb(info elector.Info, version int32) error
 	DeleteBreadcrumb(nodeID string) error
 	NextToken() (uint64, error)
@@ -717,6 +720,14 @@ func (c *Controller) promote(now time.Time) {
 		}
 		c.m.fences.WithLabelValues("success").Inc()
 	}
+	// The breadcrumb names the session we will be active under, so that
+	// the next winner can prove it ended (lease_expired fencing) instead
+	// of reaching for this host.
+	session, err := c.el.MarkSession(c.cfg.Self.NodeID)
+	if err != nil {
+		c.failPromotion(now, err.Error())
+		return
+	}
 	token, err := c.el.NextToken()
 	if err != nil {
 		c.failPromotion(now, err.Error())
@@ -724,6 +735,7 @@ func (c *Controller) promote(now time.Time) {
 	}
 	self := c.cfg.Self
 	self.Token = token
+	self.Session = session
 	if err := c.el.WriteBreadcrumb(self, version); err != nil {
 		c.failPromotion(now, err.Error())
 		return

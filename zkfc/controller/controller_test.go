@@ -26,6 +26,8 @@ type fakeElector struct {
 	timeout    time.Duration
 	members    []elector.Info
 	tryErr     error
+	markErr    error // MarkSession fails with it
+	session    int64 // the session MarkSession reports
 	events     chan elector.Event
 }
 
@@ -75,6 +77,16 @@ func (f *fakeElector) Breadcrumb() (*elector.Info, int32, error) {
 		return nil, -1, nil
 	}
 	return f.breadcrumb, 3, nil
+}
+
+// MarkSession records no call unless it fails: the sequences below list
+// the calls that change what other nodes see.
+func (f *fakeElector) MarkSession(string) (int64, error) {
+	if f.markErr != nil {
+		f.rec("mark-session failed")
+		return 0, f.markErr
+	}
+	return f.session, nil
 }
 func (f *fakeElector) WriteBreadcrumb(i elector.Info, v int32) error {
 	f.rec(fmt.Sprintf("write-breadcrumb %s %d", i.NodeID, i.Token))
@@ -516,4 +528,26 @@ func (a *atomicCounter) get() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.n
+}
+
+// The breadcrumb names the session the node is active under, which the
+// lease_expired fencing of the next winner checks; a node that cannot
+// prove the lock is its session's does not promote.
+func TestBreadcrumbNamesTheActiveSession(t *testing.T) {
+	f := newFixture(t)
+	f.el.session = 0x4200000000001234
+	healthy(f)
+	if f.c.role != Active || f.el.breadcrumb == nil || f.el.breadcrumb.Session != 0x4200000000001234 {
+		t.Fatalf("role %s, breadcrumb %+v: want active with the session in the breadcrumb", f.c.role, f.el.breadcrumb)
+	}
+
+	f = newFixture(t)
+	f.el.markErr = errors.New("lock no longer belongs to session 0x1")
+	healthy(f)
+	if f.c.role == Active {
+		t.Fatal("promoted without marking its session")
+	}
+	if got := strings.Join(f.log, "|"); got != "try|read-breadcrumb|mark-session failed|demote|release" {
+		t.Fatalf("calls %q: want no token, no breadcrumb, no promote after a failed session mark", got)
+	}
 }

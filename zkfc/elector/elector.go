@@ -35,6 +35,9 @@ const (
 	TokenName      = "FencingToken"
 	PausedName     = "Paused"
 	MembersName    = "members"
+	// SessionsName holds one ephemeral marker per session that became
+	// active (see MarkSession): its absence proves that session ended.
+	SessionsName = "sessions"
 )
 
 // ErrNotFormatted means the cluster znode does not exist.
@@ -53,6 +56,10 @@ type Info struct {
 	// Candidate: in the member registry, whether the node is in the
 	// election right now (healthy, not ceded, not backing off).
 	Candidate bool `json:"candidate,omitempty"`
+	// Session: in the breadcrumb, the ZooKeeper session the node was
+	// active under (0 if written by a zkfc that did not record it). The
+	// lease_expired fencing method proves that session ended.
+	Session int64 `json:"session,omitempty"`
 }
 
 // Kind is what happened.
@@ -312,8 +319,15 @@ func (e *Elector) addAuth(conn *zk.Conn) error {
 	return nil
 }
 
-// ping keeps the acknowledgment time fresh with a cheap request and polls
-// the pause flag with it.
+// ping keeps the acknowledgment time fresh and polls the pause flag.
+//
+// The acknowledgment is a sync, not a read: a member answers reads from
+// its own copy, even while cut off from the leader (until it notices and
+// closes its clients), and only the leader expires sessions. A sync is
+// answered only after the leader confirmed its leadership after the sync
+// arrived, so the member that took our request was in touch with the
+// leader then; the session touches it forwards lag by at most its
+// forwarding period (ZooKeeper and the embedded quorum: tickTime/2).
 func (e *Elector) ping(epoch uint64, conn *zk.Conn, stop <-chan struct{}) {
 	defer e.wg.Done()
 	t := time.NewTicker(e.cfg.PingInterval)
@@ -328,11 +342,14 @@ func (e *Elector) ping(epoch uint64, conn *zk.Conn, stop <-chan struct{}) {
 			continue
 		}
 		sent := time.Now()
+		if _, err := conn.Sync(e.cfg.ClusterPath); err != nil {
+			continue
+		}
+		e.ack(sent)
 		ok, _, err := conn.Exists(e.path(PausedName))
 		if err != nil {
 			continue
 		}
-		e.ack(sent)
 		if e.paused.Swap(ok) != ok {
 			e.emit(Event{Epoch: epoch, Kind: PauseChanged}, stop)
 		}
@@ -382,29 +399,31 @@ func (e *Elector) current() (*zk.Conn, uint64, <-chan struct{}, error) {
 	return e.conn, e.epoch, e.stopSess, nil
 }
 
-// do runs one request on the current session and counts a success as an ack.
+// do runs requests on the current session. It records no acknowledgment:
+// a read may be answered by a member cut off from the leader, and an
+// error reply may never have reached the leader (see ping).
 func (e *Elector) do(f func(c *zk.Conn) error) error {
+	c, _, _, err := e.current()
+	if err != nil {
+		return err
+	}
+	return f(c)
+}
+
+// write runs one write request on the current session and counts its
+// success as an acknowledgment: a committed write went through the leader
+// after we sent it.
+func (e *Elector) write(f func(c *zk.Conn) error) error {
 	c, _, _, err := e.current()
 	if err != nil {
 		return err
 	}
 	sent := time.Now()
 	err = f(c)
-	if err == nil || isServerReply(err) {
+	if err == nil {
 		e.ack(sent)
 	}
 	return err
-}
-
-// isServerReply tells the errors that are answers from the server (and so
-// acknowledgments) from those of a lost connection.
-func isServerReply(err error) bool {
-	for _, r := range []error{zk.ErrNoNode, zk.ErrNodeExists, zk.ErrBadVersion, zk.ErrNotEmpty, zk.ErrNoChildrenForEphemerals, zk.ErrNoAuth, zk.ErrInvalidACL} {
-		if errors.Is(err, r) {
-			return true
-		}
-	}
-	return false
 }
 
 // CheckFormatted returns ErrNotFormatted if the cluster znode is missing.
@@ -465,7 +484,6 @@ func (e *Elector) TryAcquire(self Info) (held bool, holder *Info, err error) {
 	default:
 		return false, nil, fmt.Errorf("create %s: %w", lock, err)
 	}
-	sent = time.Now()
 	raw, st, ch, err := c.GetW(lock)
 	if errors.Is(err, zk.ErrNoNode) {
 		// Deleted between our create and get: let the caller retry at once.
@@ -480,7 +498,6 @@ func (e *Elector) TryAcquire(self Info) (held bool, holder *Info, err error) {
 	if err != nil {
 		return false, nil, fmt.Errorf("read %s: %w", lock, err)
 	}
-	e.ack(sent)
 	e.watch(epoch, ch, stop)
 	if st.EphemeralOwner == c.SessionID() {
 		return true, &self, nil
@@ -567,7 +584,7 @@ func (e *Elector) Breadcrumb() (*Info, int32, error) {
 // concurrent writer makes this fail rather than be overwritten.
 func (e *Elector) WriteBreadcrumb(info Info, version int32) error {
 	data, _ := json.Marshal(info)
-	return e.do(func(c *zk.Conn) error {
+	return e.write(func(c *zk.Conn) error {
 		var err error
 		if version < 0 {
 			_, err = c.Create(e.path(BreadcrumbName), data, 0, e.acl())
@@ -605,7 +622,7 @@ func (e *Elector) NextToken() (uint64, error) {
 		var st *zk.Stat
 		err := e.do(func(c *zk.Conn) (err error) { raw, st, err = c.Get(p); return })
 		if errors.Is(err, zk.ErrNoNode) {
-			err = e.do(func(c *zk.Conn) error {
+			err = e.write(func(c *zk.Conn) error {
 				_, err := c.Create(p, []byte("1"), 0, e.acl())
 				return err
 			})
@@ -625,7 +642,7 @@ func (e *Elector) NextToken() (uint64, error) {
 			return 0, fmt.Errorf("decode %s %q: %w", p, raw, err)
 		}
 		n++
-		err = e.do(func(c *zk.Conn) error {
+		err = e.write(func(c *zk.Conn) error {
 			_, err := c.Set(p, []byte(fmt.Sprint(n)), st.Version)
 			return err
 		})
@@ -708,6 +725,101 @@ func (e *Elector) Unregister(nodeID string) error {
 		}
 		return nil
 	})
+}
+
+// SessionHex renders a session id as ZooKeeper's logs do.
+func SessionHex(id int64) string { return fmt.Sprintf("0x%016x", uint64(id)) }
+
+func (e *Elector) sessionMarker(nodeID string, session int64) string {
+	return e.path(SessionsName) + "/" + nodeID + "-" + fmt.Sprintf("%016x", uint64(session))
+}
+
+// MarkSession creates the ephemeral marker sessions/<node>-<session> of
+// the current session and returns the session's id, which the caller
+// records in the breadcrumb. It fails unless the marker and the lock both
+// belong to that session. zkfc never deletes a marker: only the end of its
+// session (expiry or close) removes it, so once a breadcrumb names a
+// session, the marker's absence proves the session is over.
+func (e *Elector) MarkSession(nodeID string) (int64, error) {
+	c, _, _, err := e.current()
+	if err != nil {
+		return 0, err
+	}
+	sid := c.SessionID()
+	if sid == 0 {
+		return 0, errors.New("mark session: no zookeeper session")
+	}
+	dir := e.path(SessionsName)
+	if _, err := c.Create(dir, nil, 0, e.acl()); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return 0, fmt.Errorf("create %s: %w", dir, err)
+	}
+	m := e.sessionMarker(nodeID, sid)
+	sent := time.Now()
+	_, err = c.Create(m, nil, zk.FlagEphemeral, e.acl())
+	switch {
+	case err == nil:
+		e.ack(sent)
+	case errors.Is(err, zk.ErrNodeExists): // marked by an earlier promotion of this session
+	default:
+		return 0, fmt.Errorf("create %s: %w", m, err)
+	}
+	// The library replaces an expired session on its own, so the session
+	// that created the marker may not be the one read above: check owners.
+	_, st, err := c.Exists(m)
+	if err != nil {
+		return 0, fmt.Errorf("check %s: %w", m, err)
+	}
+	if st == nil || st.EphemeralOwner != sid {
+		return 0, fmt.Errorf("%s does not belong to session %s: the session changed under us", m, SessionHex(sid))
+	}
+	lock := e.path(LockName)
+	_, st, err = c.Exists(lock)
+	if err != nil {
+		return 0, fmt.Errorf("check %s: %w", lock, err)
+	}
+	if st == nil || st.EphemeralOwner != sid {
+		return 0, fmt.Errorf("%s no longer belongs to session %s", lock, SessionHex(sid))
+	}
+	return sid, nil
+}
+
+// SessionEnded reports whether session (which nodeID was active under,
+// per the breadcrumb) no longer exists on the quorum. It syncs first, so
+// the reads reflect every write the leader committed before, session
+// expiries included. ended is true only if the session's marker is gone
+// and neither the lock nor nodeID's member entry belongs to the session;
+// evidence says what was seen. An error means the quorum could not be
+// asked: nothing is known.
+func (e *Elector) SessionEnded(nodeID string, session int64) (ended bool, evidence string, err error) {
+	if session == 0 {
+		return false, "", errors.New("no session id to check")
+	}
+	c, _, _, err := e.current()
+	if err != nil {
+		return false, "", err
+	}
+	if _, err := c.Sync(e.cfg.ClusterPath); err != nil {
+		return false, "", fmt.Errorf("sync %s: %w", e.cfg.ClusterPath, err)
+	}
+	sh := SessionHex(session)
+	m := e.sessionMarker(nodeID, session)
+	ok, _, err := c.Exists(m)
+	if err != nil {
+		return false, "", fmt.Errorf("check %s: %w", m, err)
+	}
+	if ok {
+		return false, fmt.Sprintf("session %s of %s is alive: %s exists", sh, nodeID, m), nil
+	}
+	for _, p := range []string{e.path(LockName), e.path(MembersName) + "/" + nodeID} {
+		_, st, err := c.Exists(p)
+		if err != nil {
+			return false, "", fmt.Errorf("check %s: %w", p, err)
+		}
+		if st != nil && st.EphemeralOwner == session {
+			return false, fmt.Sprintf("session %s of %s is alive: it owns %s", sh, nodeID, p), nil
+		}
+	}
+	return true, fmt.Sprintf("session %s of %s has ended: after a sync, %s is gone and it owns neither the lock nor its member entry", sh, nodeID, m), nil
 }
 
 // Members lists registered candidates.

@@ -90,6 +90,22 @@ func TestElectorAgainstApache(t *testing.T) {
 		t.Fatalf("b deleted a's breadcrumb: %+v", bc)
 	}
 
+	// a marks its session as the one it is active under; b, without the
+	// lock, cannot; while a's session lives b cannot call it ended.
+	sa, err := a.MarkSession("a")
+	if err != nil || sa == 0 {
+		t.Fatalf("a.MarkSession = %x, %v", sa, err)
+	}
+	if _, err := b.MarkSession("b"); err == nil {
+		t.Fatal("b marked its session without holding the lock")
+	}
+	if ended, ev, err := b.SessionEnded("a", sa); err != nil || ended {
+		t.Fatalf("SessionEnded(a's live session) = %v, %q, %v", ended, ev, err)
+	}
+	if _, _, err := b.SessionEnded("a", 0); err == nil {
+		t.Fatal("SessionEnded without a session id answered")
+	}
+
 	// a releases: b's watch fires and b wins.
 	if err := a.Release(); err != nil {
 		t.Fatal(err)
@@ -108,8 +124,24 @@ func TestElectorAgainstApache(t *testing.T) {
 	if h, err := b.Holder(); err != nil || h != nil {
 		t.Fatalf("lock survived its session: %+v %v", h, err)
 	}
-	if _, _, ok := b.LastAck(); !ok {
-		t.Fatal("no ack recorded after successful requests")
+	// A read is no acknowledgment (a member cut off from the leader still
+	// answers reads); a write is. r's pinger stays quiet, so that only its
+	// own requests can ack.
+	r := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp, PingInterval: time.Hour}, lg)
+	defer r.Close()
+	er, _ := r.Open()
+	waitKind(t, r, er, Connected)
+	if _, err := r.Holder(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := r.LastAck(); ok {
+		t.Fatal("a read counted as an acknowledgment")
+	}
+	if _, err := r.NextToken(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := r.LastAck(); !ok {
+		t.Fatal("no ack recorded after a write")
 	}
 
 	if err := a.SetPaused(true); err != nil {
@@ -118,5 +150,12 @@ func TestElectorAgainstApache(t *testing.T) {
 	waitKind(t, b, eb2, PauseChanged)
 	if !b.Paused() {
 		t.Fatal("b did not observe the pause flag")
+	}
+
+	// a's session ends (closed): its marker goes with it, and now the
+	// quorum's records prove it.
+	a.Close()
+	if ended, ev, err := b.SessionEnded("a", sa); err != nil || !ended {
+		t.Fatalf("SessionEnded(a's closed session) = %v, %q, %v", ended, ev, err)
 	}
 }

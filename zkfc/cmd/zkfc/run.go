@@ -132,12 +132,14 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		return err
 	}
 
-	fencer, fenceBudget, err := buildFencer(cfg, client, lg)
+	el := elector.New(ec, lg.Named("elector"))
+	// lease_expired asks the quorum on this daemon's own session: the one
+	// that holds the lock while fencing runs.
+	fencer, fenceBudget, err := buildFencer(cfg, client, lg, fencing.WithSessions(el))
 	if err != nil {
 		return err
 	}
 	act := action.New(cfg.Node.ID, actionCommand(cfg.Actions.Promote), actionCommand(cfg.Actions.Demote), actionCommand(cfg.Actions.Role), lg.Named("action"))
-	el := elector.New(ec, lg.Named("elector"))
 	n := newNotifier(lg)
 	self := elector.Info{NodeID: cfg.Node.ID, Host: cfg.Node.Host, Port: cfg.Node.Port, ControlURL: cfg.AdvertisedControlURL(),
 		Priority: cfg.Node.Priority, NoFailover: cfg.Node.NoFailover}
@@ -246,9 +248,9 @@ func fenceMethods(cfg *config.Config) []fencing.MethodConfig {
 
 // buildFencer returns the fencer and the time budget of one whole fencing
 // attempt (every method's timeout, plus slack).
-func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger) (*fenceAdapter, time.Duration, error) {
+func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger, opts ...fencing.Option) (*fenceAdapter, time.Duration, error) {
 	methods := fenceMethods(cfg)
-	f, err := fencing.New(methods, client, lg.Named("fencing"))
+	f, err := fencing.New(methods, client, lg.Named("fencing"), opts...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("config %s: %w", cfg.Source, err)
 	}
@@ -261,6 +263,8 @@ func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger) (*f
 				t = fencing.DefaultGracefulTimeout
 			case "ssh":
 				t = fencing.DefaultSSHTimeout
+			case "lease_expired":
+				t = fencing.DefaultLeaseTimeout
 			default:
 				t = fencing.DefaultShellTimeout
 			}
@@ -277,7 +281,7 @@ type fenceAdapter struct {
 }
 
 func target(i elector.Info) fencing.Target {
-	return fencing.Target{NodeID: i.NodeID, Host: i.Host, Port: i.Port, ControlURL: i.ControlURL, Token: i.Token}
+	return fencing.Target{NodeID: i.NodeID, Host: i.Host, Port: i.Port, ControlURL: i.ControlURL, Token: i.Token, Session: i.Session}
 }
 
 func (a *fenceAdapter) Fence(ctx context.Context, i elector.Info) error {
