@@ -300,12 +300,15 @@ func TestDrillKillQuorumLeaderMidFailover(t *testing.T) {
 // Drill: the active host (zkfc, quorum member, service) is cut off the
 // quorum and its peer: its namespace drops every packet to and from the
 // host. Self-fencing must demote its service BEFORE the standby is
-// promoted (the standby's fencing cannot reach it).
+// promoted. The standby's fencing cannot reach the host; lease_expired,
+// first in its list, confirms the fence from the quorum instead (the old
+// session expired), so the takeover costs the session timeout, not the
+// session timeout plus every method's timeout.
 func TestDrillPartitionActiveHost(t *testing.T) {
 	ns := drill.NewNetns(t, "zkfcdrl", 77)
 	lay := drill.Layout{IPs: [3]string{ns.InnerIP, ns.HostIP, ns.HostIP}, NS: [3]string{ns.Name, "", ""}}
 	// nn1 must be the active: start, then move the activity to nn1 if needed.
-	d := startDrill(t, drill.DefaultSettings(), lay)
+	d := startDrill(t, drill.LeaseSettings(), lay)
 	if d.old.Name != "nn1" {
 		d.old.PostDemo(t, "/admin/fail")
 		drill.WaitFor(t, 60*time.Second, "nn1 active", func() bool { return d.c.Nodes[0].Role() == "active" })
@@ -316,6 +319,9 @@ func TestDrillPartitionActiveHost(t *testing.T) {
 			return err == nil && st.InElection && st.Healthy
 		})
 	}
+	// A leader on the cut host costs an election, and the new leader gives
+	// every session a full timeout: log where it was.
+	t.Logf("quorum leader before the cut: %s", leaderName(quorumLeader(d.c)))
 	d.fault = time.Now()
 	ns.Cut(t)
 	d.waitPromoted(t, 90*time.Second)
@@ -329,6 +335,10 @@ func TestDrillPartitionActiveHost(t *testing.T) {
 	}
 	if tm.OldDemoted >= tm.Promote {
 		t.Errorf("partitioned %s demoted %v after the cut, %s promoted already at %v", d.old.Name, tm.OldDemoted, d.cand.Name, tm.Promote)
+	}
+	// The takeover went through lease_expired: no method reached the host.
+	if _, ok := drill.FirstLog(drill.ReadLog(d.cand.ZKFC.Log()), d.fault, "target fenced", map[string]string{"method": "lease_expired"}); !ok {
+		t.Errorf("%s did not fence %s through lease_expired", d.cand.Name, d.old.Name)
 	}
 	ns.Heal(t)
 	var last string
@@ -408,6 +418,13 @@ func TestDrillFencingImpossible(t *testing.T) {
 }
 
 type statusLike struct{ role, lastError string }
+
+func leaderName(n *drill.Node) string {
+	if n == nil {
+		return "none"
+	}
+	return n.Name
+}
 
 // Drill: health flaps around the threshold (fall 3, rise 3). First the
 // active's service fails for one probe interval in every three: under

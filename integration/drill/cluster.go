@@ -31,6 +31,22 @@ type Settings struct {
 	// Fencing is the YAML list under fencing.methods for nn1 and nn2; ""
 	// means DefaultFencing.
 	Fencing string
+	// Lease puts lease_expired first in fencing.methods, ahead of Fencing.
+	Lease bool
+	// ActionTimeout bounds the promote, demote and role actions (2s when
+	// zero); lease_expired needs the demote to fit in the margin.
+	ActionTimeout time.Duration
+}
+
+// LeaseSettings are DefaultSettings with lease_expired first: the demote
+// action bounded by 750ms and a 2s margin, which covers it plus a ping
+// interval (800ms), half a tickTime (250ms) and the loop's 100ms tick.
+func LeaseSettings() Settings {
+	s := DefaultSettings()
+	s.Lease = true
+	s.Margin = 2 * time.Second
+	s.ActionTimeout = 750 * time.Millisecond
+	return s
 }
 
 // DefaultSettings: health every 500ms (probe timeout 400ms), a session of
@@ -258,10 +274,18 @@ func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
 	fmt.Fprintf(&b, "health:\n  interval: %s\n  timeout: %s\n  rise: %d\n  fall: %d\n  http:\n    url: \"http://%s/health\"\n",
 		s.HealthInterval, s.HealthTimeout, s.Rise, s.Fall, n.DemoAddr)
 	fmt.Fprintf(&b, "actions:\n")
-	for _, a := range []string{"promote", "demote", "role"} {
-		fmt.Fprintf(&b, "  %s: {command: [\"%s/%s.sh\"], env: [\"DEMO_ADDR=%s\"], timeout: 2s}\n", a, ex, a, n.DemoAddr)
+	at := s.ActionTimeout
+	if at <= 0 {
+		at = 2 * time.Second
 	}
-	fmt.Fprintf(&b, "  role_interval: 1s\nfencing:\n  methods:\n%s", s.Fencing)
+	for _, a := range []string{"promote", "demote", "role"} {
+		fmt.Fprintf(&b, "  %s: {command: [\"%s/%s.sh\"], env: [\"DEMO_ADDR=%s\"], timeout: %s}\n", a, ex, a, n.DemoAddr, at)
+	}
+	fmt.Fprintf(&b, "  role_interval: 1s\nfencing:\n  methods:\n")
+	if s.Lease {
+		b.WriteString("    - type: lease_expired\n      timeout: 2s\n")
+	}
+	b.WriteString(s.Fencing)
 	fmt.Fprintf(&b, "failover:\n  cede_period: 5s\n  backoff_initial: 500ms\n  backoff_max: 4s\n  priority_delay: 1s\n")
 	return b.String()
 }
