@@ -57,7 +57,7 @@ type replica struct {
 	lg      *zap.Logger
 	id      uint64
 	rn      *raft.RawNode
-	mem     *raft.MemoryStorage
+	mem     *snapStorage // raft.MemoryStorage without the snapshot data
 	wal     *storage.WAL
 	snapper *storage.Snapshotter
 	confSt  *raftpb.ConfState
@@ -116,7 +116,7 @@ func u64(v uint64) *uint64 { return &v }
 // from an initial snapshot that every member of the ensemble builds the
 // same way (index 1, term 1, the configured voters and learners).
 func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error {
-	r.mem = raft.NewMemoryStorage()
+	r.mem = newSnapStorage(func() (*raftpb.Snapshot, error) { return r.snapper.Load() })
 	r.snapper = storage.NewSnapshotter(snapDir, r.lg)
 	r.pending = map[uint64]*proposal{}
 	r.removing = map[uint64]bool{}
