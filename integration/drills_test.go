@@ -234,6 +234,30 @@ func TestDrillServiceHang(t *testing.T) {
 	}
 }
 
+// Drill: as the hang above, with lease_expired first. The old zkfc quit
+// the election while connected, so its session lives on: lease_expired
+// must refuse, and the fence must come from a method that reached the
+// service (the kill), never from the quorum's say-so.
+func TestDrillServiceHangLeaseRefuses(t *testing.T) {
+	d := startDrill(t, drill.LeaseSettings(), drill.Loopback)
+	d.fault = time.Now()
+	d.old.Demo.Stop()
+	d.waitPromoted(t, 60*time.Second)
+	ivs := d.verdict(t)
+	tm := d.timing(t, "service-hang-lease", ivs, d.unhealthyTarget(t), "2 health intervals + fence + promote")
+	d.checkTokenGrew(t, tm)
+	candLog := drill.ReadLog(d.cand.ZKFC.Log())
+	if _, ok := drill.FirstLog(candLog, d.fault, "fencing method failed", map[string]string{"method": "lease_expired"}); !ok {
+		t.Errorf("lease_expired did not refuse %s's live session", d.old.Name)
+	}
+	if e, ok := drill.FirstLog(candLog, d.fault, "target fenced", nil); !ok || fmt.Sprint(e.Fields["method"]) == "lease_expired" {
+		t.Errorf("%s fenced by %v, want a method that reached the service", d.old.Name, e.Fields["method"])
+	}
+	if kills, _ := drill.ReadKills(d.c.Kills); kills[d.old.Name].IsZero() {
+		t.Errorf("the hung service %s was never killed by the fencer", d.old.Name)
+	}
+}
+
 // Drill: kill -9 of the active's zkfc (and the quorum member it hosts).
 // The service keeps running unguarded; the standby can win only once the
 // session expired, and must fence the service before promoting.

@@ -220,6 +220,9 @@ type Controller struct {
 	healthSince  time.Time
 	lastFence    *FenceRecord
 	drillUntil   time.Time // health overridden as failing until then
+	// demoteErr is the last failure of the demote action since the
+	// service was last healthy (nil once a demote succeeded).
+	demoteErr error
 
 	statusMu sync.Mutex
 	status   Status
@@ -405,6 +408,9 @@ func (c *Controller) applyHealth(h healthUpdate) {
 	if was.state != h.state {
 		c.healthSince = c.now()
 	}
+	if h.healthy {
+		c.demoteErr = nil
+	}
 	c.m.healthy.Set(b2f(h.healthy))
 	if was.state != h.state {
 		c.lg.Info("health changed", zap.String("from", was.state), zap.String("to", h.state))
@@ -478,9 +484,16 @@ func (c *Controller) handleRequest(r request) error {
 	case reqDemote:
 		// Another node holds the lock and asks us to make sure our service
 		// is standby. Run the demote even if we believe it already is.
+		if c.demoteErr != nil && !c.health.healthy {
+			// The sick service already failed to demote (typically hung):
+			// a second try would only spend the caller's graceful timeout
+			// before it reaches for a method that works without the service.
+			return fmt.Errorf("graceful demote of %s: not tried again: the service is %s and its last demote failed: %w",
+				c.cfg.Self.NodeID, c.health.state, c.demoteErr)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 		defer cancel()
-		if err := c.actions.DoDemote(ctx, c.token); err != nil {
+		if err := c.demote(ctx); err != nil {
 			return fmt.Errorf("graceful demote of %s: %w", c.cfg.Self.NodeID, err)
 		}
 		if c.holdsLock {
@@ -778,7 +791,7 @@ func (c *Controller) quit(needFence bool, reason string) {
 	wasActive := c.role == Active
 	if wasActive {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
-		if err := c.actions.DoDemote(ctx, c.token); err != nil {
+		if err := c.demote(ctx); err != nil {
 			c.lg.Error("demote failed while quitting the election", zap.Error(err))
 			needFence = true
 		}
@@ -820,7 +833,7 @@ func (c *Controller) selfFence(reason string) {
 		limit = max(limit, time.Until(at.Add(timeout)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	if err := c.actions.DoDemote(ctx, c.token); err != nil {
+	if err := c.demote(ctx); err != nil {
 		c.lg.Error("self-fencing demote failed; the service may still be active", zap.Error(err))
 		c.lastErr = "self-fence demote failed: " + err.Error()
 	}
@@ -904,7 +917,7 @@ func (c *Controller) becomeStandby(reason string) {
 // demoteService runs the demote action and records the standby role.
 func (c *Controller) demoteService(reason string) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
-	if err := c.actions.DoDemote(ctx, c.token); err != nil {
+	if err := c.demote(ctx); err != nil {
 		c.lg.Error("demote to standby failed", zap.Error(err))
 		c.lastErr = err.Error()
 	}
@@ -912,6 +925,13 @@ func (c *Controller) demoteService(reason string) {
 	if c.role != Standby {
 		c.setRole(Standby, reason)
 	}
+}
+
+// demote runs the demote action and remembers whether it failed.
+func (c *Controller) demote(ctx context.Context) error {
+	err := c.actions.DoDemote(ctx, c.token)
+	c.demoteErr = err
+	return err
 }
 
 func (c *Controller) setRole(r Role, reason string) {

@@ -441,6 +441,35 @@ func TestGracefulDemoteFailureIsAnError(t *testing.T) {
 	}
 }
 
+// A hung service that already failed to demote when its zkfc quit is not
+// asked again by graceful fencing: the caller must move on to a method
+// that works without the service, not wait out its graceful timeout.
+func TestGracefulDemoteOfAHungServiceFailsAtOnce(t *testing.T) {
+	f := newFixture(t)
+	healthy(f)
+	f.act.demoteErr = errors.New("demote action did not finish within 2s")
+	f.c.handleHealth(healthUpdate{state: "SERVICE_NOT_RESPONDING", known: true})
+	f.c.tick()
+	if f.c.role != Standby {
+		t.Fatalf("role %s after the service stopped responding, want standby", f.c.role)
+	}
+	f.log = nil
+	err := f.c.handleRequest(request{kind: reqDemote, token: 2})
+	if err == nil || !strings.Contains(err.Error(), "not tried again") {
+		t.Fatalf("graceful demote = %v, want an immediate failure", err)
+	}
+	if len(f.log) != 0 {
+		t.Fatalf("calls %v: the hung service was asked to demote again", f.log)
+	}
+	// Healthy again: graceful fencing tries the service as usual.
+	f.act.demoteErr = nil
+	healthy(f)
+	f.log = nil
+	if err := f.c.handleRequest(request{kind: reqDemote, token: 3}); err != nil || len(f.log) == 0 || f.log[0] != "demote" {
+		t.Fatalf("graceful demote of a recovered service = %v, calls %v", err, f.log)
+	}
+}
+
 func TestPrepareFailoverRefusesNoFailoverAndUnhealthy(t *testing.T) {
 	f := newFixture(t)
 	if err := f.c.handleRequest(request{kind: reqPrepare}); err == nil {
