@@ -706,15 +706,12 @@ func (r *replica) snapshot() error {
 		return nil
 	}
 	start := time.Now()
-	data, err := r.s.serializeTree()
-	if err != nil {
-		return fmt.Errorf("serialize tree: %w", err)
-	}
-	snap, err := r.mem.CreateSnapshot(r.appliedIndex, r.confSt, data)
+	snap, err := r.mem.CreateSnapshot(r.appliedIndex, r.confSt, nil)
 	if err != nil {
 		return fmt.Errorf("create snapshot: %w", err)
 	}
-	if err := r.snapper.Save(snap); err != nil {
+	// The tree streams into the file: no copy of it is held in memory.
+	if err := r.snapper.SaveStream(snap.GetMetadata(), r.s.writeTree); err != nil {
 		return err
 	}
 	if err := r.wal.SaveSnapshot(storage.PosOf(snap)); err != nil {
@@ -734,7 +731,7 @@ func (r *replica) snapshot() error {
 		}
 	}
 	r.lg.Info("snapshot taken", zap.Uint64("index", snap.GetMetadata().GetIndex()),
-		zap.Int("bytes", len(data)), zap.Duration("took", time.Since(start)))
+		zap.Duration("took", time.Since(start)))
 	r.s.purgeAfterSnapshot(prev)
 	return nil
 }

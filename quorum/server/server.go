@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -297,6 +298,14 @@ func (s *Server) restoreSnapshot(data []byte) error {
 	s.tree = t
 	s.mu.Unlock()
 	return nil
+}
+
+// writeTree streams the tree's snapshot into w under the read lock: the
+// tree cannot change meanwhile, and reads go on.
+func (s *Server) writeTree(w io.Writer) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tree.WriteSnapshot(w)
 }
 
 func (s *Server) serializeTree() ([]byte, error) {

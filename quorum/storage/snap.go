@@ -1,10 +1,12 @@
 package storage
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,15 +18,21 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Snapshot file layout:
+// Snapshot file layout (version 2, written since snapshots are streamed):
 //
-//	magic "ZKSNAP01", payload length u64, CRC-32C of payload u32, 4 zero bytes,
-//	payload: the protobuf-encoded raftpb.Snapshot
+//	magic "ZKSNAP02", metadata length u32, CRC-32C u32 of metadata and
+//	data, data length u64; then the protobuf-encoded
+//	raftpb.SnapshotMetadata; then the data (the serialized tree, opaque
+//	here).
+//
+// Version 1 ("ZKSNAP01", payload length u64, CRC-32C u32, 4 zero bytes, then
+// the whole protobuf-encoded raftpb.Snapshot) is still read.
 //
 // The name is <term>-<index>.snap in 16 hex digits each, so names sort in
 // log order (terms and indexes only grow together).
 const (
-	snapMagic      = "ZKSNAP01"
+	snapMagicV1    = "ZKSNAP01"
+	snapMagic      = "ZKSNAP02"
 	snapHeaderSize = 24
 	snapExt        = ".snap"
 	brokenExt      = ".broken"
@@ -61,23 +69,29 @@ func parseSnapName(name string) (Pos, bool) {
 
 // Save writes snap durably: temporary file, fsync, rename, directory fsync.
 // A crash leaves either the complete new file or none.
-func (s *Snapshotter) Save(snap *raftpb.Snapshot) (err error) {
-	pos := PosOf(snap)
+func (s *Snapshotter) Save(snap *raftpb.Snapshot) error {
+	return s.SaveStream(snap.GetMetadata(), func(w io.Writer) error {
+		_, err := w.Write(snap.GetData())
+		return err
+	})
+}
+
+// SaveStream writes a snapshot whose data write produces straight into the
+// file, so a large tree is never held in memory as one buffer (it would
+// double the server's resident memory for a moment at every snapshot).
+// Same durability as Save.
+func (s *Snapshotter) SaveStream(meta *raftpb.SnapshotMetadata, write func(io.Writer) error) (err error) {
+	pos := Pos{Index: meta.GetIndex(), Term: meta.GetTerm()}
 	if pos.Index == 0 {
 		return errors.New("storage: refusing to save an empty snapshot (index 0)")
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return fmt.Errorf("create snapshot directory %s: %w", s.dir, err)
 	}
-	payload, err := proto.Marshal(snap)
+	mb, err := proto.Marshal(meta)
 	if err != nil {
-		return fmt.Errorf("encode snapshot %d/%d: %w", pos.Term, pos.Index, err)
+		return fmt.Errorf("encode snapshot metadata %d/%d: %w", pos.Term, pos.Index, err)
 	}
-	hdr := make([]byte, snapHeaderSize)
-	copy(hdr, snapMagic)
-	binary.LittleEndian.PutUint64(hdr[8:], uint64(len(payload)))
-	binary.LittleEndian.PutUint32(hdr[16:], crc32.Checksum(payload, crcTable))
-
 	path := filepath.Join(s.dir, snapName(pos))
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -90,11 +104,30 @@ func (s *Snapshotter) Save(snap *raftpb.Snapshot) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err := f.Write(hdr); err != nil {
+	// The header's lengths and checksum are known only at the end: write
+	// a placeholder and fill it in before the fsync.
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if _, err := bw.Write(make([]byte, snapHeaderSize)); err != nil {
 		return fmt.Errorf("write snapshot %s: %w", tmp, err)
 	}
-	if _, err := f.Write(payload); err != nil {
+	cw := &crcWriter{w: bw}
+	if _, err := cw.Write(mb); err != nil {
 		return fmt.Errorf("write snapshot %s: %w", tmp, err)
+	}
+	cw.n = 0
+	if err := write(cw); err != nil {
+		return fmt.Errorf("write snapshot %s: %w", tmp, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write snapshot %s: %w", tmp, err)
+	}
+	hdr := make([]byte, snapHeaderSize)
+	copy(hdr, snapMagic)
+	binary.LittleEndian.PutUint32(hdr[8:], uint32(len(mb)))
+	binary.LittleEndian.PutUint32(hdr[12:], cw.crc)
+	binary.LittleEndian.PutUint64(hdr[16:], uint64(cw.n))
+	if _, err := f.WriteAt(hdr, 0); err != nil {
+		return fmt.Errorf("write snapshot header %s: %w", tmp, err)
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("fsync snapshot %s: %w", tmp, err)
@@ -109,8 +142,22 @@ func (s *Snapshotter) Save(snap *raftpb.Snapshot) (err error) {
 		return err
 	}
 	s.lg.Info("saved snapshot", zap.String("file", path), zap.Uint64("index", pos.Index),
-		zap.Uint64("term", pos.Term), zap.Int("bytes", len(payload)))
+		zap.Uint64("term", pos.Term), zap.Int64("bytes", int64(snapHeaderSize+len(mb))+cw.n))
 	return nil
+}
+
+// crcWriter checksums and counts what passes through it.
+type crcWriter struct {
+	w   io.Writer
+	crc uint32
+	n   int64
+}
+
+func (c *crcWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.crc = crc32.Update(c.crc, crcTable, p[:n])
+	c.n += int64(n)
+	return n, err
 }
 
 // list returns the positions of the snapshot files in dir, oldest first.
@@ -184,9 +231,46 @@ func readSnapshot(path string, want Pos) (*raftpb.Snapshot, error) {
 }
 
 func decodeSnapshotFile(img []byte, want Pos) (snap *raftpb.Snapshot, off int, reason string) {
-	if len(img) < snapHeaderSize || string(img[:len(snapMagic)]) != snapMagic {
+	if len(img) < snapHeaderSize {
 		return nil, 0, "bad snapshot header"
 	}
+	switch string(img[:len(snapMagic)]) {
+	case snapMagic:
+		snap, off, reason = decodeSnapshotV2(img)
+	case snapMagicV1:
+		snap, off, reason = decodeSnapshotV1(img)
+	default:
+		return nil, 0, "bad snapshot header"
+	}
+	if reason != "" {
+		return nil, off, reason
+	}
+	if got := PosOf(snap); got != want {
+		return nil, snapHeaderSize, fmt.Sprintf("content is at term %d index %d, name says term %d index %d",
+			got.Term, got.Index, want.Term, want.Index)
+	}
+	return snap, 0, ""
+}
+
+func decodeSnapshotV2(img []byte) (*raftpb.Snapshot, int, string) {
+	ml := uint64(binary.LittleEndian.Uint32(img[8:]))
+	dl := binary.LittleEndian.Uint64(img[16:])
+	have := uint64(len(img) - snapHeaderSize)
+	if ml > have || dl != have-ml {
+		return nil, 8, fmt.Sprintf("header says %d metadata and %d data bytes, file has %d", ml, dl, have)
+	}
+	body := img[snapHeaderSize:]
+	if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(img[12:]) {
+		return nil, snapHeaderSize, "crc mismatch"
+	}
+	meta := &raftpb.SnapshotMetadata{}
+	if err := proto.Unmarshal(body[:ml], meta); err != nil {
+		return nil, snapHeaderSize, fmt.Sprintf("decode metadata: %v", err)
+	}
+	return &raftpb.Snapshot{Metadata: meta, Data: body[ml:]}, 0, ""
+}
+
+func decodeSnapshotV1(img []byte) (*raftpb.Snapshot, int, string) {
 	n := binary.LittleEndian.Uint64(img[8:])
 	if n != uint64(len(img)-snapHeaderSize) {
 		return nil, 8, fmt.Sprintf("header says %d payload bytes, file has %d", n, len(img)-snapHeaderSize)
@@ -195,13 +279,9 @@ func decodeSnapshotFile(img []byte, want Pos) (snap *raftpb.Snapshot, off int, r
 	if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(img[16:]) {
 		return nil, snapHeaderSize, "crc mismatch"
 	}
-	snap = &raftpb.Snapshot{}
+	snap := &raftpb.Snapshot{}
 	if err := proto.Unmarshal(payload, snap); err != nil {
 		return nil, snapHeaderSize, fmt.Sprintf("decode: %v", err)
-	}
-	if got := PosOf(snap); got != want {
-		return nil, snapHeaderSize, fmt.Sprintf("content is at term %d index %d, name says term %d index %d",
-			got.Term, got.Index, want.Term, want.Index)
 	}
 	return snap, 0, ""
 }

@@ -2,7 +2,10 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,5 +165,69 @@ func TestAutopurge(t *testing.T) {
 		if len(got) != int(300-p.Index) {
 			t.Fatalf("from snapshot %d: %d entries, want %d", p.Index, len(got), 300-p.Index)
 		}
+	}
+}
+
+// Files of the first format (the whole raftpb.Snapshot as one protobuf)
+// stay readable after the switch to streamed snapshots.
+func TestSnapshotVersion1FileStillLoads(t *testing.T) {
+	dir := t.TempDir()
+	sn := snapAt(42, 3, "tree@42")
+	payload, err := proto.Marshal(sn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := make([]byte, snapHeaderSize)
+	copy(hdr, snapMagicV1)
+	binary.LittleEndian.PutUint64(hdr[8:], uint64(len(payload)))
+	binary.LittleEndian.PutUint32(hdr[16:], crc32.Checksum(payload, crcTable))
+	if err := os.WriteFile(filepath.Join(dir, snapName(Pos{Index: 42, Term: 3})), append(hdr, payload...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := NewSnapshotter(dir, zap.NewNop()).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if PosOf(got) != (Pos{Index: 42, Term: 3}) || string(got.GetData()) != "tree@42" {
+		t.Fatalf("Load = %v", got)
+	}
+}
+
+// SaveStream writes what the callback produces; a failing callback leaves
+// no file behind, and the previous snapshot is still the one loaded.
+func TestSnapshotSaveStream(t *testing.T) {
+	dir := t.TempDir()
+	s := NewSnapshotter(dir, zap.NewNop())
+	big := bytes.Repeat([]byte("0123456789abcdef"), 200000) // 3.2 MB, several buffer flushes
+	meta := snapAt(10, 1, "").GetMetadata()
+	if err := s.SaveStream(meta, func(w io.Writer) error {
+		for off := 0; off < len(big); off += 7000 {
+			end := min(off+7000, len(big))
+			if _, err := w.Write(big[off:end]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("tree went away")
+	err := s.SaveStream(snapAt(20, 1, "").GetMetadata(), func(w io.Writer) error {
+		_, _ = w.Write([]byte("half a tree"))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("SaveStream error = %v, want the callback's", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("directory holds %d files after a failed save, want 1", len(entries))
+	}
+	got, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if PosOf(got) != (Pos{Index: 10, Term: 1}) || !bytes.Equal(got.GetData(), big) {
+		t.Fatalf("Load = index %d, %d bytes; want index 10 with %d bytes", got.GetMetadata().GetIndex(), len(got.GetData()), len(big))
 	}
 }
