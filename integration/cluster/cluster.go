@@ -250,15 +250,19 @@ func (m *Member) command() *exec.Cmd {
 			"log4j.rootLogger=INFO, CONSOLE\nlog4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n"+
 				"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n"+
 				"log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n\n"), 0o644)
-		args := []string{"-Xmx512m", "-cp", log4j + ":/usr/share/java/zookeeper.jar"}
+		args := []string{heapFlag, "-cp", log4j + ":/usr/share/java/zookeeper.jar"}
 		args = append(args, m.c.Opts.JVMFlags...)
 		args = append(args, "org.apache.zookeeper.server.quorum.QuorumPeerMain", m.CfgPath)
 		return exec.Command("java", args...)
 	}
 	cmd := exec.Command(os.Getenv("ZKFC_BIN"), "quorum", "--zoo-cfg", m.CfgPath)
-	cmd.Env = append(os.Environ(), "SERVER_JVMFLAGS="+strings.Join(m.c.Opts.JVMFlags, " "))
+	cmd.Env = append(os.Environ(), "SERVER_JVMFLAGS="+strings.Join(append([]string{heapFlag}, m.c.Opts.JVMFlags...), " "))
 	return cmd
 }
+
+// heapFlag caps both servers' heaps alike: the JVM's maximum heap, and our
+// server's soft memory limit (it reads -Xmx from SERVER_JVMFLAGS).
+const heapFlag = "-Xmx512m"
 
 func (m *Member) launch() error {
 	m.mu.Lock()

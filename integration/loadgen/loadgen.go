@@ -35,6 +35,10 @@ type Config struct {
 	Duration  time.Duration // measured time per workload (default 5s)
 	ValueSize int           // bytes per value (default 100)
 	Root      string        // znode under which keys live (default /loadgen)
+	// Ops, when positive, ends the workload once that many requests were
+	// issued (Duration still bounds it): a fixed amount of work, e.g. a
+	// data set of exactly Ops znodes for a memory comparison.
+	Ops int64
 }
 
 func (c *Config) defaults() {
@@ -111,7 +115,7 @@ func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
 			}
 		}
 	}
-	var ops, errs atomic.Int64
+	var ops, errs, issued atomic.Int64
 	lat := make([][]time.Duration, workers)
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
@@ -125,6 +129,9 @@ func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 1<<14)
 			for n := 0; runCtx.Err() == nil; n++ {
+				if cfg.Ops > 0 && issued.Add(1) > cfg.Ops {
+					break
+				}
 				t0 := time.Now()
 				var err error
 				switch op {

@@ -104,6 +104,11 @@ type Config struct {
 	// package does not interpret (TLS stores, the JAAS file).
 	Props map[string]string
 
+	// MemoryLimit is the heap size an operator gave the JVM with -Xmx in
+	// SERVER_JVMFLAGS/JVMFLAGS (0: none). The server uses it as the Go
+	// runtime's soft memory limit, so a ZooKeeper heap setting carries over.
+	MemoryLimit int64
+
 	// Warnings are things ZooKeeper would log and carry on with: unknown
 	// keys, values it corrects. The caller should log them.
 	Warnings []string
@@ -161,6 +166,9 @@ func Load(path string, jvmFlags string) (*Config, error) {
 	cfg, err := Parse(f, path, ParseJVMFlags(jvmFlags))
 	if err != nil {
 		return nil, err
+	}
+	if cfg.MemoryLimit, err = ParseJVMHeap(jvmFlags); err != nil {
+		return nil, fmt.Errorf("SERVER_JVMFLAGS/JVMFLAGS: %w", err)
 	}
 	if err := cfg.resolveMember(); err != nil {
 		return nil, err
@@ -693,6 +701,42 @@ func ParseJVMFlags(s string) map[string]string {
 		}
 	}
 	return props
+}
+
+// ParseJVMHeap returns the bytes of the last -Xmx<size> option in a JVM
+// command line (the JVM takes the last one), 0 if there is none. Sizes are
+// a number of bytes with an optional k, m, g or t suffix, as java reads
+// them.
+func ParseJVMHeap(s string) (int64, error) {
+	var limit int64
+	for _, tok := range splitShellWords(s) {
+		v, ok := strings.CutPrefix(tok, "-Xmx")
+		if !ok {
+			continue
+		}
+		mult := int64(1)
+		if v != "" {
+			switch v[len(v)-1] {
+			case 'k', 'K':
+				mult = 1 << 10
+			case 'm', 'M':
+				mult = 1 << 20
+			case 'g', 'G':
+				mult = 1 << 30
+			case 't', 'T':
+				mult = 1 << 40
+			}
+			if mult != 1 {
+				v = v[:len(v)-1]
+			}
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 || n > (1<<62)/mult {
+			return 0, fmt.Errorf("%s: not a heap size (write it as java does, e.g. -Xmx512m or -Xmx2g)", tok)
+		}
+		limit = n * mult
+	}
+	return limit, nil
 }
 
 // splitShellWords splits s as a POSIX shell would split an unexpanded

@@ -452,3 +452,31 @@ func TestSetMember(t *testing.T) {
 		}
 	}
 }
+
+func TestParseJVMHeap(t *testing.T) {
+	cases := []struct {
+		flags string
+		want  int64
+		bad   bool
+	}{
+		{"", 0, false},
+		{"-Dzookeeper.extendedTypesEnabled=true", 0, false},
+		{"-Xmx512m", 512 << 20, false},
+		{"-Xms64m -Xmx2G -Dx=y", 2 << 30, false},
+		{"-Xmx1g -Xmx768M", 768 << 20, false}, // the last one wins, as in java
+		{"-Xmx65536k", 64 << 20, false},
+		{"-Xmx1048576", 1 << 20, false},
+		{"-Xmx", 0, true},
+		{"-Xmxlots", 0, true},
+		{"-Xmx-1g", 0, true},
+	}
+	for _, c := range cases {
+		got, err := ParseJVMHeap(c.flags)
+		if (err != nil) != c.bad || got != c.want {
+			t.Errorf("ParseJVMHeap(%q) = %d, %v; want %d, error %v", c.flags, got, err, c.want, c.bad)
+		}
+		if c.bad && err != nil && !strings.Contains(err.Error(), "-Xmx") {
+			t.Errorf("ParseJVMHeap(%q) error %q does not name the option", c.flags, err)
+		}
+	}
+}

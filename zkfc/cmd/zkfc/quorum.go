@@ -137,6 +137,7 @@ func quorumMain(ctx context.Context, args []string, getenv func(string) string, 
 func runQuorum(ctx context.Context, cfg *qconfig.Config, lg *zap.Logger) error {
 	lg.Info("starting quorum member", zap.String("zoo_cfg", cfg.Source), zap.Uint64("myid", cfg.MyID),
 		zap.Bool("standalone", cfg.Standalone), zap.String("client_addr", cfg.ClientAddr()), zap.String("data_dir", cfg.DataDir))
+	server.TuneMemory(cfg.MemoryLimit, lg)
 	srv, err := server.New(cfg, lg)
 	if err != nil {
 		return err
@@ -170,6 +171,7 @@ func startEmbeddedQuorum(ctx context.Context, q zkfcconfig.Quorum, lg *zap.Logge
 	for _, w := range cfg.Warnings {
 		lg.Warn(w)
 	}
+	server.TuneMemory(cfg.MemoryLimit, lg)
 	srv, err := server.New(cfg, lg)
 	if err != nil {
 		return "", nil, err
@@ -224,6 +226,9 @@ func embeddedConfig(q zkfcconfig.Quorum, jvmFlags string) (*qconfig.Config, erro
 	cfg, err := qconfig.Parse(strings.NewReader(b.String()), "quorum section", qconfig.ParseJVMFlags(jvmFlags))
 	if err != nil {
 		return nil, err
+	}
+	if cfg.MemoryLimit, err = qconfig.ParseJVMHeap(jvmFlags); err != nil {
+		return nil, fmt.Errorf("SERVER_JVMFLAGS/JVMFLAGS: %w", err)
 	}
 	// The member's own client address is quorum.client_listen.
 	for i := range cfg.Servers {
