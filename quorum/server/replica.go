@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -48,10 +49,21 @@ type role struct {
 	state raft.StateType
 }
 
-// replica owns the raft.RawNode and is the only goroutine that touches it,
-// the WAL and the raft MemoryStorage. Each Ready is handled in order: save
-// the hard state and new entries with one fsync (group commit), send
-// messages, apply committed entries to the tree, advance.
+// replica owns the raft.RawNode; its goroutine (run) is the only one that
+// touches it and the tree's write side. Raft runs with AsyncStorageWrites:
+// each Ready's log writes (entries, HardState, a leader's snapshot) go as
+// MsgStorageAppend messages to a second goroutine, the storage loop, which
+// writes and fsyncs them, in order, several Readys per fsync when they
+// queued up (group commit), and only then delivers the responses raft
+// attached to them. The raft goroutine meanwhile sends messages to peers,
+// takes new proposals and applies what is committed, so the CPU work of
+// one batch overlaps the fsync of the next.
+//
+// Durability rests on raft's own rules for this mode: the acknowledgements
+// that let an entry commit (this member's own MsgAppResp included) are
+// among those responses, and raft hands out committed entries for applying
+// only once they are stable locally too. So nothing is applied, and no
+// client answered, before its entry is durable on a quorum and here.
 type replica struct {
 	s       *Server
 	lg      *zap.Logger
@@ -101,7 +113,40 @@ type replica struct {
 	// ready is closed once the member has replayed its log and knows a
 	// leader: then it may serve clients.
 	ready chan struct{}
+
+	// appendC carries MsgStorageAppend messages, in raft's order, to the
+	// storage loop; storageDead is closed when that loop has stopped.
+	appendC     chan *raftpb.Message
+	storageDead chan struct{}
+	// The storage loop reports back through doneQ, an unbounded queue, so
+	// it never waits for the raft goroutine (which may itself be waiting
+	// for room in appendC); doneC signals that doneQ is not empty.
+	doneMu sync.Mutex
+	doneQ  []appendDone
+	doneC  chan struct{}
+	// snapsInFlight counts leader snapshots handed to the storage loop and
+	// not yet installed; no local snapshot is taken meanwhile, so the two
+	// never race for the snapshot directory and the log's snapshot record.
+	snapsInFlight int
+	// afterSave, when set (tests), runs on the storage loop after a batch
+	// of entries reached the log and before any of its responses is
+	// delivered; an error counts as a failed write.
+	afterSave func(ents []*raftpb.Entry) error
 }
+
+// appendDone is what the storage loop reports for one fsynced batch: the
+// responses addressed to this member, to be stepped into raft in order,
+// and a leader's snapshot the batch carried, which the raft goroutine
+// installs in the tree first; or the error that stopped the log.
+type appendDone struct {
+	resps []*raftpb.Message
+	snap  *raftpb.Snapshot
+	err   error
+}
+
+// maxAppendBatch bounds how many queued MsgStorageAppend messages the
+// storage loop folds into one write and fsync.
+const maxAppendBatch = 256
 
 type member struct {
 	id      uint64
@@ -216,7 +261,9 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 		MaxInflightMsgs: 256,
 		CheckQuorum:     true,
 		PreVote:         true,
-		Logger:          raftLogger{r.lg.Sugar()},
+		// See the replica type: log writes go to the storage loop.
+		AsyncStorageWrites: true,
+		Logger:             raftLogger{r.lg.Sugar()},
 	}
 	r.rn, err = raft.NewRawNode(cfg)
 	return err
@@ -239,12 +286,33 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 		// A lone voter need not wait an election timeout to lead.
 		_ = r.rn.Campaign()
 	}
+	r.appendC = make(chan *raftpb.Message, 1024)
+	r.storageDead = make(chan struct{})
+	r.doneC = make(chan struct{}, 1)
+	stopStorage := make(chan struct{})
+	go r.storageLoop(stopStorage)
+	defer func() {
+		// The log is closed after run returns: the storage loop must be
+		// gone by then. It never waits for this goroutine, so this ends.
+		close(stopStorage)
+		<-r.storageDead
+	}()
+	stopped := func(err error) {
+		r.lg.Error("replication stopped: cannot persist the log", zap.Error(err))
+		r.s.fatal(err)
+		r.failPending(errDropped)
+	}
 	readySignalled := false
 	for {
 		select {
 		case <-ctx.Done():
 			r.failPending(errDropped)
 			return
+		case <-r.doneC:
+			if err := r.stepStored(); err != nil {
+				stopped(err)
+				return
+			}
 		case now := <-ticker.C:
 			r.rn.Tick()
 			r.expire(now)
@@ -279,9 +347,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 		}
 		for r.rn.HasReady() {
 			if err := r.handleReady(r.rn.Ready()); err != nil {
-				r.lg.Error("replication stopped: cannot persist the log", zap.Error(err))
-				r.s.fatal(err)
-				r.failPending(errDropped)
+				stopped(err)
 				return
 			}
 		}
@@ -528,57 +594,245 @@ func (r *replica) handleReady(rd raft.Ready) error {
 			}
 		}
 	}
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := r.snapper.Save(rd.Snapshot); err != nil {
-			return err
+	var peers, applies []*raftpb.Message
+	for _, m := range rd.Messages {
+		switch m.GetTo() {
+		case raft.LocalAppendThread:
+			if !raft.IsEmptySnap(m.GetSnapshot()) {
+				r.snapsInFlight++
+			}
+			select {
+			case r.appendC <- m:
+			case <-r.storageDead:
+				return errors.New("the log's storage loop stopped")
+			}
+		case raft.LocalApplyThread:
+			applies = append(applies, m)
+		default:
+			// Raft puts here only what may leave before the local
+			// write: a leader's appends to followers (raft's thesis,
+			// 10.2.1), heartbeats, votes requested. Acknowledgements that
+			// promise durability travel with the MsgStorageAppend.
+			peers = append(peers, m)
 		}
-		if err := r.wal.SaveSnapshot(storage.PosOf(rd.Snapshot)); err != nil {
-			return err
+	}
+	if r.send != nil && len(peers) > 0 {
+		r.send(peers)
+	}
+	for _, m := range applies {
+		r.apply(m.GetEntries())
+		for _, resp := range m.GetResponses() {
+			_ = r.rn.Step(resp)
+		}
+	}
+	if len(rd.ReadStates) > 0 || len(applies) > 0 {
+		r.completeReads()
+	}
+	if len(applies) == 0 {
+		return nil
+	}
+	r.trimMemoryLog()
+	return r.maybeSnapshot()
+}
+
+// stepStored takes what the storage loop finished, installs a leader's
+// snapshot it carried and steps the responses into raft, in order.
+func (r *replica) stepStored() error {
+	r.doneMu.Lock()
+	q := r.doneQ
+	r.doneQ = nil
+	r.doneMu.Unlock()
+	for _, d := range q {
+		if d.err != nil {
+			return d.err
+		}
+		if d.snap != nil {
+			r.snapsInFlight--
+			if err := r.installSnapshot(d.snap); err != nil {
+				return err
+			}
+		}
+		for _, m := range d.resps {
+			_ = r.rn.Step(m)
+		}
+	}
+	return nil
+}
+
+// installSnapshot replaces the tree with a leader's snapshot the storage
+// loop made durable. Raft hands out no committed entry beyond it before
+// its MsgStorageAppendResp is stepped, which happens right after this.
+func (r *replica) installSnapshot(snap *raftpb.Snapshot) error {
+	if err := r.s.restoreSnapshot(snap.Data); err != nil {
+		return err
+	}
+	md := snap.GetMetadata()
+	r.confSt = md.GetConfState()
+	r.appliedIndex = md.GetIndex()
+	r.snapshotIndex = md.GetIndex()
+	r.s.setApplied(int64(r.appliedIndex))
+	r.lg.Info("caught up from the leader's snapshot", zap.Uint64("index", r.appliedIndex))
+	// Watches cannot tell what changed across a snapshot: make every
+	// client reconnect and re-register them, as a ZooKeeper follower
+	// does after a SNAP sync.
+	r.s.closeAllConns("installed a snapshot from the leader")
+	r.s.resetSessions()
+	return nil
+}
+
+// report hands a finished batch to the raft goroutine without waiting.
+func (r *replica) report(d appendDone) {
+	r.doneMu.Lock()
+	r.doneQ = append(r.doneQ, d)
+	r.doneMu.Unlock()
+	select {
+	case r.doneC <- struct{}{}:
+	default:
+	}
+}
+
+// storageLoop writes MsgStorageAppend messages to the log in the order raft
+// produced them. Whatever queued up while the previous fsync ran is folded
+// into one write and one fsync. Only after the fsync returned are the
+// responses delivered: to peers directly, to this member through the raft
+// goroutine. A failed write stops the loop for good, with no response
+// delivered, so nothing in that batch can commit here or be answered.
+func (r *replica) storageLoop(stop <-chan struct{}) {
+	defer close(r.storageDead)
+	var (
+		batch []*raftpb.Message
+		carry *raftpb.Message // a snapshot message, which goes alone
+	)
+	for {
+		var m *raftpb.Message
+		if carry != nil {
+			m, carry = carry, nil
+		} else {
+			select {
+			case <-stop:
+				return
+			case m = <-r.appendC:
+			}
+		}
+		batch = append(batch[:0], m)
+		if raft.IsEmptySnap(m.GetSnapshot()) {
+		drain:
+			for len(batch) < maxAppendBatch {
+				select {
+				case n := <-r.appendC:
+					if !raft.IsEmptySnap(n.GetSnapshot()) {
+						carry = n
+						break drain
+					}
+					batch = append(batch, n)
+				default:
+					break drain
+				}
+			}
+		}
+		snap, ents, err := r.persist(batch)
+		if err == nil && r.afterSave != nil {
+			err = r.afterSave(ents)
+		}
+		if err != nil {
+			r.report(appendDone{err: err})
+			return
+		}
+		var self, peers []*raftpb.Message
+		for _, m := range batch {
+			for _, resp := range m.GetResponses() {
+				if resp.GetTo() == r.id {
+					self = append(self, resp)
+				} else {
+					peers = append(peers, resp)
+				}
+			}
+		}
+		if len(peers) > 0 && r.send != nil {
+			r.send(peers)
+		}
+		r.report(appendDone{resps: self, snap: snap})
+		clear(batch)
+	}
+}
+
+// persist writes a batch of MsgStorageAppend messages with one fsync and
+// adds its entries to raft's MemoryStorage, where raft reads them once the
+// responses say they are stable. A later message's entries replace the
+// earlier ones from the same index on, as raft overwrites an uncommitted
+// tail; the newest HardState wins and is written after the entries.
+func (r *replica) persist(batch []*raftpb.Message) (*raftpb.Snapshot, []*raftpb.Entry, error) {
+	var (
+		snap *raftpb.Snapshot
+		hs   *raftpb.HardState
+		ents []*raftpb.Entry
+	)
+	for i, m := range batch {
+		if !raft.IsEmptySnap(m.GetSnapshot()) {
+			snap = m.GetSnapshot()
+		}
+		if h := (&raftpb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}); !raft.IsEmptyHardState(h) {
+			hs = h
+		}
+		ents = foldEntries(ents, m.GetEntries(), i == 0 && len(batch) == 1)
+	}
+	if snap != nil {
+		if err := r.snapper.Save(snap); err != nil {
+			return nil, nil, err
+		}
+		if err := r.wal.SaveSnapshot(storage.PosOf(snap)); err != nil {
+			return nil, nil, err
 		}
 	}
 	start := time.Now()
-	if err := r.wal.Save(rd.HardState, rd.Entries); err != nil {
-		return err
+	if err := r.wal.Save(hs, ents); err != nil {
+		return nil, nil, err
 	}
-	if len(rd.Entries) > 0 {
+	if len(ents) > 0 {
 		r.s.metrics.fsync.Observe(time.Since(start).Seconds())
-		r.s.metrics.batch.Observe(float64(len(rd.Entries)))
+		r.s.metrics.batch.Observe(float64(len(ents)))
 	}
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := r.mem.ApplySnapshot(rd.Snapshot); err != nil {
-			return err
-		}
-		if err := r.s.restoreSnapshot(rd.Snapshot.Data); err != nil {
-			return err
-		}
-		md := rd.Snapshot.GetMetadata()
-		r.confSt = md.GetConfState()
-		r.appliedIndex = md.GetIndex()
-		r.snapshotIndex = md.GetIndex()
-		r.s.setApplied(int64(r.appliedIndex))
-		r.lg.Info("caught up from the leader's snapshot", zap.Uint64("index", r.appliedIndex))
-		// Watches cannot tell what changed across a snapshot: make every
-		// client reconnect and re-register them, as a ZooKeeper follower
-		// does after a SNAP sync.
-		r.s.closeAllConns("installed a snapshot from the leader")
-		r.s.resetSessions()
-	}
-	if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
-		if err := r.mem.SetHardState(rd.HardState); err != nil {
-			return err
+	if snap != nil {
+		if err := r.mem.ApplySnapshot(snap); err != nil {
+			return nil, nil, err
 		}
 	}
-	if err := r.mem.Append(rd.Entries); err != nil {
-		return err
+	if hs != nil {
+		if err := r.mem.SetHardState(hs); err != nil {
+			return nil, nil, err
+		}
 	}
-	if r.send != nil && len(rd.Messages) > 0 {
-		r.send(rd.Messages)
+	if err := r.mem.Append(ents); err != nil {
+		return nil, nil, err
 	}
-	r.apply(rd.CommittedEntries)
-	r.completeReads()
-	r.rn.Advance(rd)
-	r.trimMemoryLog()
-	return r.maybeSnapshot()
+	return snap, ents, nil
+}
+
+// foldEntries appends next to ents, dropping the entries of ents that next
+// overwrites (same index or later). With alone set, next is the only
+// slice and is returned as is; otherwise the result is a new slice, never
+// raft's own, whose spare capacity may hold entries raft still uses.
+func foldEntries(ents, next []*raftpb.Entry, alone bool) []*raftpb.Entry {
+	if alone || len(next) == 0 {
+		if alone {
+			return next
+		}
+		return ents
+	}
+	if len(ents) > 0 {
+		keep := len(ents)
+		if first := next[0].GetIndex(); first <= ents[len(ents)-1].GetIndex() {
+			keep = 0
+			if first > ents[0].GetIndex() {
+				keep = int(first - ents[0].GetIndex())
+			}
+		}
+		ents = ents[:keep]
+	}
+	if ents == nil {
+		ents = make([]*raftpb.Entry, 0, len(next)*2)
+	}
+	return append(ents, next...)
 }
 
 // trimMemoryLog drops applied entries from raft's in-memory log on a
@@ -695,7 +949,7 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 // compacts the log behind it, keeping a tail so slow followers can still
 // catch up from entries rather than a snapshot.
 func (r *replica) maybeSnapshot() error {
-	if r.appliedIndex-r.snapshotIndex < r.snapCount {
+	if r.snapsInFlight > 0 || r.appliedIndex-r.snapshotIndex < r.snapCount {
 		return nil
 	}
 	return r.snapshot()
