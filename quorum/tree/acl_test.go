@@ -214,7 +214,7 @@ func TestACLInterning(t *testing.T) {
 	for _, p := range []string{"/a", "/b"} {
 		h.do(proto.OpCreate, &proto.CreateRequest{Path: p, ACL: own})
 	}
-	if h.tree.nodes["/a"].acl != h.tree.nodes["/b"].acl {
+	if h.tree.lookup("/a").acl != h.tree.lookup("/b").acl {
 		t.Error("equal ACLs not shared")
 	}
 	before := len(h.tree.acls.byKey)

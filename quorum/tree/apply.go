@@ -170,7 +170,7 @@ func (t *Tree) create(e *Entry, op int32, path string, data []byte, acl []proto.
 	if !validPath(path) {
 		return nil, proto.ErrBadArguments
 	}
-	if _, exists := t.nodes[path]; exists {
+	if t.lookup(path) != nil {
 		return nil, proto.ErrNodeExists
 	}
 	if parent.kind() == kindEphemeral {
@@ -231,7 +231,7 @@ func (t *Tree) delete(e *Entry, path string, version int32, ev *[]Event) proto.E
 	if !allowed(parent.acl.acl, proto.PermDelete, e.Auth) {
 		return proto.ErrNoAuth
 	}
-	n := t.nodes[path]
+	n := t.lookup(path)
 	if n == nil {
 		return proto.ErrNoNode
 	}
@@ -267,7 +267,7 @@ func (t *Tree) setData(e *Entry, r *proto.SetDataRequest, ev *[]Event) (proto.Re
 	if !validPath(r.Path) {
 		return nil, proto.ErrBadArguments
 	}
-	n := t.nodes[r.Path]
+	n := t.lookup(r.Path)
 	if n == nil {
 		return nil, proto.ErrNoNode
 	}
@@ -299,7 +299,7 @@ func (t *Tree) setACL(e *Entry, r *proto.SetACLRequest) (proto.Record, proto.Err
 	if err != proto.ErrOK {
 		return nil, err
 	}
-	n := t.nodes[r.Path]
+	n := t.lookup(r.Path)
 	if n == nil {
 		return nil, proto.ErrNoNode
 	}
@@ -326,7 +326,7 @@ func (t *Tree) check(e *Entry, r *proto.PathVersionRequest) proto.Err {
 	if !validPath(r.Path) {
 		return proto.ErrBadArguments
 	}
-	n := t.nodes[r.Path]
+	n := t.lookup(r.Path)
 	if n == nil {
 		return proto.ErrNoNode
 	}
@@ -349,7 +349,7 @@ func (t *Tree) deleteContainer(e *Entry, path string, ev *[]Event) proto.Err {
 	if !deletePathOK(path) {
 		return proto.ErrBadArguments
 	}
-	n := t.nodes[path]
+	n := t.lookup(path)
 	if n == nil {
 		return proto.ErrNoNode
 	}
@@ -393,7 +393,7 @@ func (t *Tree) closeSession(e *Entry) ([]string, []Event) {
 	sort.Strings(paths)
 	var ev []Event
 	for _, p := range paths {
-		if n := t.nodes[p]; n != nil {
+		if n := t.lookup(p); n != nil {
 			t.unlink(n, e.Zxid, &ev)
 		}
 	}

@@ -86,13 +86,14 @@ func (h *harness) stat(path string) proto.Stat {
 // (and neither could the reaper or a snapshot).
 func dump(t *Tree) string {
 	var b strings.Builder
-	paths := make([]string, 0, len(t.nodes))
-	for p := range t.nodes {
+	nodes := t.index()
+	paths := make([]string, 0, len(nodes))
+	for p := range nodes {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		n := t.nodes[p]
+		n := nodes[p]
 		kids, _, _ := t.Children(p, []proto.Id{{Scheme: "super"}})
 		fmt.Fprintf(&b, "%s data=%q nil=%v acl=%v owner=%x c=%d,%d,%d t=%d,%d v=%d,%d,%d stat=%+v kids=%v\n",
 			p, n.data, n.data == nil, n.acl.acl, n.owner, n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime,
@@ -132,4 +133,11 @@ func wantEvents(t *testing.T, got []Event, want ...Event) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("events: got %+v, want %+v", got, want)
 	}
+}
+
+// index maps every path to its node, by walking the tree.
+func (t *Tree) index() map[string]*node {
+	m := map[string]*node{}
+	t.walk(func(n *node) { m[n.path] = n })
+	return m
 }

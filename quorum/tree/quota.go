@@ -19,12 +19,12 @@ const (
 
 // quotaPrefix is the longest ancestor-or-self of path with a quota.
 func (t *Tree) quotaPrefix(path string) (string, bool) {
-	q := t.nodes[pathQuota]
+	q := t.lookup(pathQuota)
 	if q == nil || len(q.children) == 0 || strings.HasPrefix(path, pathZooKeeper+"/") || path == pathZooKeeper {
 		return "", false
 	}
 	for p := path; p != "/"; p = parentPath(p) {
-		if _, ok := t.nodes[pathQuota+p+"/"+quotaLimits]; ok {
+		if t.lookup(pathQuota+p+"/"+quotaLimits) != nil {
 			return p, true
 		}
 	}
@@ -37,7 +37,7 @@ func (t *Tree) quotaChanged(path string, bytes, count int64) {
 	if !ok {
 		return
 	}
-	st := t.nodes[pathQuota+prefix+"/"+quotaStats]
+	st := t.lookup(pathQuota + prefix + "/" + quotaStats)
 	if st == nil {
 		return
 	}
@@ -52,7 +52,7 @@ func (t *Tree) quotaNodeCreated(n *node) {
 		return
 	}
 	target := strings.TrimPrefix(parentPath(n.path), pathQuota)
-	root := t.nodes[target]
+	root := t.lookup(target)
 	if root == nil {
 		return
 	}

@@ -15,17 +15,21 @@ func checkInvariants(t *testing.T, tr *Tree) {
 	t.Helper()
 	var size int64
 	eph, refs := 0, map[*aclList]int{}
-	for p, n := range tr.nodes {
+	nodes := tr.index()
+	if len(nodes) != tr.count {
+		t.Fatalf("count says %d nodes, the tree holds %d", tr.count, len(nodes))
+	}
+	for p, n := range nodes {
 		if n.path != p {
 			t.Fatalf("node %q indexed as %q", n.path, p)
 		}
 		size += int64(len(p) + len(n.data))
 		refs[n.acl]++
-		if p != "/" && (n.parent == nil || n.parent.children[n.name()] != n || tr.nodes[n.parent.path] != n.parent) {
+		if p != "/" && (n.parent == nil || n.parent.children[n.name()] != n || tr.lookup(n.parent.path) != n.parent) {
 			t.Fatalf("node %q not linked to its parent", p)
 		}
 		for name, c := range n.children {
-			if c.parent != n || c.name() != name || tr.nodes[c.path] != c {
+			if c.parent != n || c.name() != name || tr.lookup(c.path) != c {
 				t.Fatalf("child %q of %q inconsistent", name, p)
 			}
 		}
@@ -55,19 +59,19 @@ func checkInvariants(t *testing.T, tr *Tree) {
 		}
 	}
 	for p := range tr.containers {
-		if n := tr.nodes[p]; n == nil || n.kind() != kindContainer {
+		if n := tr.lookup(p); n == nil || n.kind() != kindContainer {
 			t.Fatalf("stale container %q", p)
 		}
 	}
 	for p := range tr.ttls {
-		if n := tr.nodes[p]; n == nil || n.kind() != kindTTL {
+		if n := tr.lookup(p); n == nil || n.kind() != kindTTL {
 			t.Fatalf("stale ttl %q", p)
 		}
 	}
 	sessEph := 0
 	for _, s := range tr.sessions {
 		for p := range s.ephemerals {
-			if n := tr.nodes[p]; n == nil || n.owner != s.id {
+			if n := tr.lookup(p); n == nil || n.owner != s.id {
 				t.Fatalf("session %x lists %q it does not own", s.id, p)
 			}
 		}

@@ -105,8 +105,8 @@ func TestContainersAndTTL(t *testing.T) {
 	if st := r.Resp.(*proto.Create2Response).Stat; st.EphemeralOwner != 0 {
 		t.Errorf("container ephemeralOwner %x, want 0", st.EphemeralOwner)
 	}
-	if h.tree.nodes["/c"].owner != proto.ContainerEphemeralOwner {
-		t.Errorf("container stored owner %x", h.tree.nodes["/c"].owner)
+	if h.tree.lookup("/c").owner != proto.ContainerEphemeralOwner {
+		t.Errorf("container stored owner %x", h.tree.lookup("/c").owner)
 	}
 	h.create("/plain", "", proto.ModeContainer)
 	r = h.do(proto.OpCreateTTL, &proto.CreateTTLRequest{Path: "/t", ACL: proto.OpenACL, Flags: proto.ModeTTL, TTL: 5000})
@@ -114,8 +114,8 @@ func TestContainersAndTTL(t *testing.T) {
 	if st := r.Resp.(*proto.Create2Response).Stat; st.EphemeralOwner != 0 {
 		t.Errorf("ttl ephemeralOwner %x, want 0", st.EphemeralOwner)
 	}
-	if h.tree.nodes["/t"].owner != proto.TTLEphemeralOwner(5000) {
-		t.Errorf("ttl stored owner %x", h.tree.nodes["/t"].owner)
+	if h.tree.lookup("/t").owner != proto.TTLEphemeralOwner(5000) {
+		t.Errorf("ttl stored owner %x", h.tree.lookup("/t").owner)
 	}
 
 	// A never-used container is not a candidate; the TTL node is one only

@@ -76,12 +76,12 @@ func (t *Tree) WriteSnapshot(w io.Writer) error {
 	// Number the distinct ACL lists in use.
 	index := make(map[*aclList]int32)
 	var lists []*aclList
-	for _, n := range t.nodes {
+	t.walk(func(n *node) {
 		if _, ok := index[n.acl]; !ok {
 			index[n.acl] = int32(len(lists))
 			lists = append(lists, n.acl)
 		}
-	}
+	})
 	s.enc.Int(int32(len(lists)))
 	for _, l := range lists {
 		s.enc.Int(int32(len(l.acl)))
@@ -99,8 +99,8 @@ func (t *Tree) WriteSnapshot(w io.Writer) error {
 		s.maybeFlush()
 	}
 
-	s.enc.Long(int64(len(t.nodes)))
-	for _, n := range t.nodes {
+	s.enc.Long(int64(t.count))
+	t.walk(func(n *node) {
 		e := &s.enc
 		e.String(n.path)
 		e.Buffer(n.data)
@@ -115,7 +115,7 @@ func (t *Tree) WriteSnapshot(w io.Writer) error {
 		e.Int(n.cversion)
 		e.Int(n.aversion)
 		s.maybeFlush()
-	}
+	})
 	s.flush()
 	if s.err != nil {
 		return fmt.Errorf("write snapshot: %w", s.err)
@@ -311,7 +311,9 @@ func Restore(r io.Reader) (*Tree, error) {
 	hint := min(nn, 1<<22)
 	all := make([]*node, 0, hint)
 	aclOf := make([]int32, 0, hint)
-	t.nodes = make(map[string]*node, hint)
+	// A path index for linking parents, dropped once the tree is built:
+	// files written before the tree lost its index list nodes in any order.
+	byPath := make(map[string]*node, hint)
 	for i := 0; i < nn && s.err == nil; i++ {
 		n := &node{path: s.string(), data: s.buffer()}
 		ai := s.int()
@@ -321,7 +323,7 @@ func Restore(r io.Reader) (*Tree, error) {
 		if s.err != nil {
 			break
 		}
-		if _, dup := t.nodes[n.path]; dup || !validPath(n.path) {
+		if _, dup := byPath[n.path]; dup || !validPath(n.path) {
 			s.fail(fmt.Errorf("%w: bad or duplicate path %q", ErrCorruptSnapshot, n.path))
 			break
 		}
@@ -329,7 +331,7 @@ func Restore(r io.Reader) (*Tree, error) {
 			s.fail(fmt.Errorf("%w: node %q names acl %d of %d", ErrCorruptSnapshot, n.path, ai, len(lists)))
 			break
 		}
-		t.nodes[n.path] = n
+		byPath[n.path] = n
 		all = append(all, n)
 		aclOf = append(aclOf, ai)
 	}
@@ -341,13 +343,13 @@ func Restore(r io.Reader) (*Tree, error) {
 	if got := binary.BigEndian.Uint32(tail); got != want {
 		return nil, fmt.Errorf("%w: checksum %08x, content hashes to %08x", ErrCorruptSnapshot, got, want)
 	}
-	if t.nodes["/"] == nil {
+	if byPath["/"] == nil {
 		return nil, fmt.Errorf("%w: no root node", ErrCorruptSnapshot)
 	}
 
 	for i, n := range all {
 		if n.path != "/" {
-			n.parent = t.nodes[parentPath(n.path)]
+			n.parent = byPath[parentPath(n.path)]
 			if n.parent == nil {
 				return nil, fmt.Errorf("%w: node %q has no parent", ErrCorruptSnapshot, n.path)
 			}

@@ -64,7 +64,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if a, b := dump(h.tree), dump(got); a != b {
 		t.Fatalf("trees diverge after more entries:\n--- original\n%s--- restored\n%s", a, b)
 	}
-	if got.nodes["/secret"].acl != got.nodes["/secret2"].acl {
+	if got.lookup("/secret").acl != got.lookup("/secret2").acl {
 		t.Error("restored ACLs are not shared with new nodes")
 	}
 }

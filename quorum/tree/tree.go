@@ -117,7 +117,10 @@ type SessionInfo struct {
 
 // Tree is the replicated state: znodes and sessions.
 type Tree struct {
-	nodes      map[string]*node
+	// root is the tree; paths are resolved by walking children (a path
+	// index would cost ~50 bytes per znode, the tree's largest overhead).
+	root       *node
+	count      int // znodes, the root included
 	sessions   map[int64]*session
 	containers map[string]struct{}
 	ttls       map[string]struct{}
@@ -153,7 +156,6 @@ func New() *Tree {
 
 func newEmpty() *Tree {
 	return &Tree{
-		nodes:      make(map[string]*node),
 		sessions:   make(map[int64]*session),
 		containers: make(map[string]struct{}),
 		ttls:       make(map[string]struct{}),
@@ -165,15 +167,17 @@ func newEmpty() *Tree {
 // tree) into every index and takes a reference on acl. It is the exact
 // inverse of remove, which is what makes multi rollback simple.
 func (t *Tree) insert(n *node, acl *aclList) {
-	t.nodes[n.path] = n
 	t.link(n, acl)
 	t.logUndo(undo{op: undoInsert, n: n})
 }
 
-// link does insert's work except the path index, which Restore fills
-// while reading.
+// link does insert's work but for the undo journal; Restore uses it.
 func (t *Tree) link(n *node, acl *aclList) {
 	n.acl = acl
+	t.count++
+	if n.parent == nil {
+		t.root = n
+	}
 	t.acls.acquire(acl)
 	if p := n.parent; p != nil {
 		if p.children == nil {
@@ -198,7 +202,7 @@ func (t *Tree) link(n *node, acl *aclList) {
 
 // remove unlinks a childless n from every index and drops its ACL reference.
 func (t *Tree) remove(n *node) {
-	delete(t.nodes, n.path)
+	t.count--
 	if p := n.parent; p != nil {
 		delete(p.children, n.name())
 		if len(p.children) == 0 {
@@ -221,6 +225,50 @@ func (t *Tree) remove(n *node) {
 	t.logUndo(undo{op: undoRemove, n: n})
 }
 
+// lookup finds the node at path by walking from the root, one child map
+// per segment; anything but a stored valid path finds nothing, as a path
+// index would.
+func (t *Tree) lookup(path string) *node {
+	if len(path) == 0 || path[0] != '/' || t.root == nil {
+		return nil
+	}
+	n := t.root
+	if len(path) == 1 {
+		return n
+	}
+	rest := path[1:]
+	for n != nil {
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			return n.children[rest]
+		}
+		n = n.children[rest[:i]]
+		rest = rest[i+1:]
+	}
+	return nil
+}
+
+// walk calls f on every node, parents before their children.
+func (t *Tree) walk(f func(*node)) {
+	if t.root == nil {
+		return
+	}
+	f(t.root)
+	// Only nodes with children wait on the stack, so a flat directory of a
+	// million znodes does not build a million-entry stack.
+	stack := []*node{t.root}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, c := range n.children {
+			f(c)
+			if len(c.children) > 0 {
+				stack = append(stack, c)
+			}
+		}
+	}
+}
+
 // parentPath is the path of the parent of a valid non-root path.
 func parentPath(p string) string {
 	i := strings.LastIndexByte(p, '/')
@@ -238,17 +286,16 @@ func (t *Tree) lookupParent(p string) (*node, bool) {
 		return nil, false
 	}
 	if i == 0 {
-		n := t.nodes["/"]
-		return n, n != nil
+		return t.root, t.root != nil
 	}
-	n := t.nodes[p[:i]]
+	n := t.lookup(p[:i])
 	return n, n != nil
 }
 
 // Exists returns the node's stat. It needs no permission: ZooKeeper 3.8
 // answers exists on a node the caller cannot read (observed with kazoo).
 func (t *Tree) Exists(path string) (proto.Stat, bool) {
-	n := t.nodes[path]
+	n := t.lookup(path)
 	if n == nil {
 		return proto.Stat{}, false
 	}
@@ -259,7 +306,7 @@ func (t *Tree) Exists(path string) (proto.Stat, bool) {
 // shared with the tree and must not be modified; it stays valid after
 // later writes, which replace rather than modify it.
 func (t *Tree) Get(path string, auth []proto.Id) ([]byte, proto.Stat, proto.Err) {
-	n := t.nodes[path]
+	n := t.lookup(path)
 	if n == nil {
 		return nil, proto.Stat{}, proto.ErrNoNode
 	}
@@ -273,7 +320,7 @@ func (t *Tree) Get(path string, auth []proto.Id) ([]byte, proto.Stat, proto.Err)
 // ZooKeeper returns them in HashSet order, which clients must not rely
 // on; here they are sorted, so every member answers alike.
 func (t *Tree) Children(path string, auth []proto.Id) ([]string, proto.Stat, proto.Err) {
-	n := t.nodes[path]
+	n := t.lookup(path)
 	if n == nil {
 		return nil, proto.Stat{}, proto.ErrNoNode
 	}
@@ -293,7 +340,7 @@ func (t *Tree) Children(path string, auth []proto.Id) ([]string, proto.Stat, pro
 // replaced by "x" (observed with kazoo: "alice:x"). The slice is shared
 // with the tree when nothing is hidden and must not be modified.
 func (t *Tree) GetACL(path string, auth []proto.Id) ([]proto.ACL, proto.Stat, proto.Err) {
-	n := t.nodes[path]
+	n := t.lookup(path)
 	if n == nil {
 		return nil, proto.Stat{}, proto.ErrNoNode
 	}
@@ -321,7 +368,7 @@ func (t *Tree) GetACL(path string, auth []proto.Id) ([]proto.ACL, proto.Stat, pr
 // needs READ. For "/" ZooKeeper 3.8 returns all nodes but the root (on a
 // fresh server: 3), which is the same count.
 func (t *Tree) AllChildrenNumber(path string, auth []proto.Id) (int32, proto.Err) {
-	n := t.nodes[path]
+	n := t.lookup(path)
 	if n == nil {
 		return 0, proto.ErrNoNode
 	}
@@ -329,7 +376,7 @@ func (t *Tree) AllChildrenNumber(path string, auth []proto.Id) (int32, proto.Err
 		return 0, proto.ErrNoAuth
 	}
 	if n.parent == nil {
-		return int32(len(t.nodes) - 1), proto.ErrOK
+		return int32(t.count - 1), proto.ErrOK
 	}
 	return int32(countDescendants(n)), proto.ErrOK
 }
@@ -378,7 +425,7 @@ func (t *Tree) SessionEphemerals(sessionID int64) []string {
 // NodeCount is the number of znodes including the root. Apache
 // ZooKeeper's srvr "Node count" is one more: it keeps the root under two
 // keys ("" and "/"), so a fresh server says 5 where this says 4.
-func (t *Tree) NodeCount() int { return len(t.nodes) }
+func (t *Tree) NodeCount() int { return t.count }
 
 // LastZxid is the zxid of the last applied entry.
 func (t *Tree) LastZxid() int64 { return t.lastZxid }
@@ -417,13 +464,13 @@ func (t *Tree) Session(id int64) (SessionInfo, bool) {
 func (t *Tree) ReapCandidates(now int64) []string {
 	var out []string
 	for p := range t.containers {
-		n := t.nodes[p]
+		n := t.lookup(p)
 		if n != nil && len(n.children) == 0 && n.cversion > 0 {
 			out = append(out, p)
 		}
 	}
 	for p := range t.ttls {
-		n := t.nodes[p]
+		n := t.lookup(p)
 		if n != nil && ttlExpired(n, now) {
 			out = append(out, p)
 		}
@@ -442,7 +489,7 @@ func ttlExpired(n *node, now int64) bool {
 // for bootstrapping a tree before its first snapshot, identically on every
 // member; mtime must be the same on all of them.
 func (t *Tree) SetClusterConfig(data []byte, mtime int64) {
-	if n := t.nodes[pathConfig]; n != nil {
+	if n := t.lookup(pathConfig); n != nil {
 		n.data = append([]byte(nil), data...)
 		n.mtime = mtime
 		n.version = -1

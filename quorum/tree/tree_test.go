@@ -403,10 +403,35 @@ func TestReadsAndCounts(t *testing.T) {
 	}
 	// approximate data size: sum of path and data lengths.
 	want := int64(0)
-	for p, n := range h.tree.nodes {
+	for p, n := range h.tree.index() {
 		want += int64(len(p) + len(n.data))
 	}
 	if h.tree.ApproxDataSize() != want {
 		t.Errorf("ApproxDataSize %d, want %d", h.tree.ApproxDataSize(), want)
+	}
+}
+
+// lookup walks the tree; it must find exactly the stored paths, as the
+// path index it replaced did, whatever malformed text it is given.
+func TestLookupFindsOnlyStoredPaths(t *testing.T) {
+	h := newHarness(t)
+	h.create("/a", "", proto.ModePersistent)
+	h.create("/a/b", "", proto.ModePersistent)
+	cases := map[string]string{
+		"/": "/", "/a": "/a", "/a/b": "/a/b", "/zookeeper/config": "/zookeeper/config",
+		"": "", "a": "", "//": "", "/a/": "", "/a//b": "", "//a": "", "/a/b/": "", "/a/b/c": "", "/b": "",
+	}
+	for in, want := range cases {
+		n := h.tree.lookup(in)
+		got := ""
+		if n != nil {
+			got = n.path
+		}
+		if got != want {
+			t.Errorf("lookup(%q) found %q, want %q", in, got, want)
+		}
+	}
+	if h.tree.NodeCount() != len(h.tree.index()) {
+		t.Errorf("NodeCount %d, tree holds %d", h.tree.NodeCount(), len(h.tree.index()))
 	}
 }
