@@ -53,18 +53,26 @@ func eventually(t *testing.T, what string, f func() bool) {
 	}
 }
 
-func TestDeliveryAppMessagesAndPeerLoss(t *testing.T) {
+// startPair starts members 1 and 2 on loopback, each knowing the other;
+// r2 records what member 2 hears. Stop is idempotent, so tests may stop
+// a member early.
+func startPair(t *testing.T) (t1, t2 *Transport, r2 *recorder) {
+	t.Helper()
 	a1, a2 := freeAddr(t), freeAddr(t)
-	r1, r2 := &recorder{}, &recorder{}
-	t1 := New(Config{ID: 1, ListenAddr: a1, Peers: map[uint64]string{2: a2}}, r1, zaptest.NewLogger(t))
-	t2 := New(Config{ID: 2, ListenAddr: a2, Peers: map[uint64]string{1: a1}}, r2, zaptest.NewLogger(t))
-	if err := t1.Start(); err != nil {
-		t.Fatal(err)
+	r2 = &recorder{}
+	t1 = New(Config{ID: 1, ListenAddr: a1, Peers: map[uint64]string{2: a2}}, &recorder{}, zaptest.NewLogger(t))
+	t2 = New(Config{ID: 2, ListenAddr: a2, Peers: map[uint64]string{1: a1}}, r2, zaptest.NewLogger(t))
+	for _, tr := range []*Transport{t1, t2} {
+		if err := tr.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(tr.Stop)
 	}
-	if err := t2.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer t1.Stop()
+	return t1, t2, r2
+}
+
+func TestDeliveryAppMessagesAndPeerLoss(t *testing.T) {
+	t1, t2, r2 := startPair(t)
 	typ := raftpb.MessageType_MsgHeartbeat
 	to, from, term := uint64(2), uint64(1), uint64(7)
 	for i := 0; i < 100; i++ {
@@ -89,18 +97,7 @@ func TestDeliveryAppMessagesAndPeerLoss(t *testing.T) {
 // A connection that drops while its member still listens is not a death:
 // reporting it would make the followers depose a live leader.
 func TestDroppedConnectionOfLiveMemberIsNotPeerLoss(t *testing.T) {
-	a1, a2 := freeAddr(t), freeAddr(t)
-	r1, r2 := &recorder{}, &recorder{}
-	t1 := New(Config{ID: 1, ListenAddr: a1, Peers: map[uint64]string{2: a2}}, r1, zaptest.NewLogger(t))
-	t2 := New(Config{ID: 2, ListenAddr: a2, Peers: map[uint64]string{1: a1}}, r2, zaptest.NewLogger(t))
-	if err := t1.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer t1.Stop()
-	if err := t2.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer t2.Stop()
+	t1, t2, r2 := startPair(t)
 	typ := raftpb.MessageType_MsgHeartbeat
 	to, from := uint64(2), uint64(1)
 	t1.Send([]*raftpb.Message{{Type: &typ, To: &to, From: &from}})
