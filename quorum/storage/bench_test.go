@@ -25,10 +25,12 @@ func benchDir(b *testing.B) string {
 }
 
 // BenchmarkSave measures one Save (one fdatasync) of n 200-byte entries
-// into a segment preallocated with fallocate, written full of zeros
-// beforehand (the default for rotated segments), or not preallocated.
+// into a segment preallocated with fallocate, one the log zero-fills ahead
+// of its end as it goes (the default for a new log's first segment), one
+// written full of zeros beforehand (the default for rotated segments), or
+// one not preallocated.
 func BenchmarkSave(b *testing.B) {
-	for _, prealloc := range []string{"fallocate", "zeroed", "none"} {
+	for _, prealloc := range []string{"fallocate", "zero-ahead", "zeroed", "none"} {
 		for _, n := range []int{1, 64} {
 			b.Run(fmt.Sprintf("entries=%d/prealloc=%s", n, prealloc), func(b *testing.B) {
 				opts := Options{NoPreallocate: prealloc == "none", NoZeroFill: prealloc == "fallocate"}

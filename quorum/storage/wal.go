@@ -56,6 +56,8 @@ type WAL struct {
 	snap      Pos           // newest snapshot recorded
 	buf       []byte        // encoding buffer reused across Saves
 	prep      *segmentPrep  // the next segment being zero-filled, or nil
+	zeroedTo  int64         // f below this offset is written or being zeroed (zero.go)
+	zeroing   *zeroJob      // the chunk being zeroed, or nil
 	err       error         // sticky: a failed write or sync leaves the file state unknown
 	syncs     uint64        // fdatasyncs of appends, for tests of group commit
 	closed    bool
@@ -226,6 +228,10 @@ func (w *WAL) createSegment(name segmentName, prep *prepared) (renamed bool, err
 	}
 	f.Close()
 	w.f, w.off = final, int64(len(buf))
+	w.zeroedTo = w.off
+	if prep != nil {
+		w.zeroedTo = w.opts.SegmentSize // segmentPrep wrote it all
+	}
 	w.segs = append(w.segs, name)
 	return true, nil
 }
@@ -287,6 +293,7 @@ func (w *WAL) openTail() error {
 		return err
 	}
 	w.f, w.off = f, int64(end)
+	w.zeroedTo = w.off // what lies beyond is unknown: zeroed again
 	return nil
 }
 
@@ -511,6 +518,9 @@ func (w *WAL) usable() error {
 // a failed fsync the kernel may have dropped the dirty pages, so retrying
 // could report success for data that is gone.
 func (w *WAL) write(buf []byte) error {
+	if z := w.zeroing; z != nil && w.off+int64(len(buf)) > z.start {
+		w.waitZeroing() // never write where zeros may still land
+	}
 	if _, err := w.f.WriteAt(buf, w.off); err != nil {
 		w.err = fmt.Errorf("storage: write %s at offset %d: %w", w.f.Name(), w.off, err)
 		return w.err
@@ -521,6 +531,8 @@ func (w *WAL) write(buf []byte) error {
 	}
 	w.syncs++
 	w.off += int64(len(buf))
+	w.zeroedTo = max(w.zeroedTo, w.off)
+	w.maybeZeroAhead()
 	return nil
 }
 
@@ -537,7 +549,8 @@ func (w *WAL) maybeCut() {
 	}
 	// Trim the preallocated tail so that only the newest segment can end in
 	// zeros or a torn record; that is what lets ReadAll be strict about the
-	// others.
+	// others. A chunk still being zeroed would write past the trim.
+	w.waitZeroing()
 	if err := w.f.Truncate(w.off); err != nil {
 		w.err = fmt.Errorf("storage: trim segment %s: %w", w.f.Name(), err)
 		return
@@ -611,6 +624,7 @@ func (w *WAL) Close() error {
 		return nil
 	}
 	w.closed = true
+	w.waitZeroing()
 	if w.prep != nil {
 		w.prep.cancel()
 		w.prep = nil
