@@ -452,6 +452,16 @@ func (c *conn) writeLoop() {
 			continue
 		case r = <-c.replies:
 		}
+		select {
+		case <-r.done:
+		default:
+			// The next reply waits for its commit: send the ones already
+			// written before waiting, or a client with several requests in
+			// flight would get an answer only when a later one commits.
+			if bw.Buffered() > 0 && !flush() {
+				return
+			}
+		}
 	wait:
 		for {
 			select {
