@@ -223,6 +223,11 @@ type Controller struct {
 	// demoteErr is the last failure of the demote action since the
 	// service was last healthy (nil once a demote succeeded).
 	demoteErr error
+	// releaseOwed: this session may still own the lock although the node
+	// left the election (its release failed or could not be sent). Left
+	// alone, the lock would outlive the election in a live session and no
+	// other node could ever win; it is released as soon as possible.
+	releaseOwed bool
 
 	statusMu sync.Mutex
 	status   Status
@@ -622,9 +627,19 @@ func (c *Controller) reconcile(now time.Time) {
 	if !c.connected {
 		return
 	}
+	if c.releaseOwed && !c.joined {
+		if err := c.el.Release(); err != nil {
+			c.lg.Warn("release lock", zap.Error(err))
+		} else {
+			c.releaseOwed = false
+			c.lg.Info("released the lock left over by a failed release")
+		}
+	}
 	if !c.joined {
 		switch {
 		case c.health.known && c.health.healthy && !c.cfg.Self.NoFailover && !now.Before(c.notBefore):
+			// A lock still owned by this session is ours to use again.
+			c.releaseOwed = false
 			c.joined = true
 			c.wantAttempt = true
 			c.register()
@@ -775,7 +790,8 @@ func (c *Controller) failPromotion(now time.Time, reason string) {
 	// node can win.
 	c.becomeStandby("promotion failed: " + reason)
 	if err := c.el.Release(); err != nil {
-		c.lg.Warn("release lock", zap.Error(err))
+		c.lg.Warn("release lock; retrying once connected", zap.Error(err))
+		c.releaseOwed = true
 	}
 	c.holdsLock = false
 	c.joined = false
@@ -807,9 +823,12 @@ func (c *Controller) quit(needFence bool, reason string) {
 		}
 		if c.holdsLock {
 			if err := c.el.Release(); err != nil {
-				c.lg.Warn("release lock", zap.Error(err))
+				c.lg.Warn("release lock; retrying once connected", zap.Error(err))
+				c.releaseOwed = true
 			}
 		}
+	} else if c.holdsLock {
+		c.releaseOwed = true
 	}
 	c.holdsLock = false
 	c.joined = false
@@ -850,6 +869,7 @@ func (c *Controller) reopen() {
 	c.connected = false
 	c.m.connected.Set(0)
 	c.holdsLock = false
+	c.releaseOwed = false // the lock goes with the abandoned session
 	epoch, err := c.el.Open()
 	if err != nil {
 		c.lastErr = err.Error()

@@ -27,6 +27,7 @@ type fakeElector struct {
 	members    []elector.Info
 	tryErr     error
 	markErr    error // MarkSession fails with it
+	releaseErr error // Release fails with it
 	session    int64 // the session MarkSession reports
 	events     chan elector.Event
 }
@@ -66,6 +67,9 @@ func (f *fakeElector) TryAcquire(self elector.Info) (bool, *elector.Info, error)
 }
 func (f *fakeElector) Release() error {
 	f.rec("release")
+	if f.releaseErr != nil {
+		return f.releaseErr
+	}
 	if f.lock == "me" {
 		f.lock = ""
 	}
@@ -578,5 +582,32 @@ func TestBreadcrumbNamesTheActiveSession(t *testing.T) {
 	}
 	if got := strings.Join(f.log, "|"); got != "try|read-breadcrumb|mark-session failed|demote|release" {
 		t.Fatalf("calls %q: want no token, no breadcrumb, no promote after a failed session mark", got)
+	}
+}
+
+// A release that fails while quitting (the connection dropped under the
+// request) must be retried: the session lives on, and so would its lock,
+// with no node in the election to free it and none able to win.
+func TestFailedReleaseIsRetried(t *testing.T) {
+	f := newFixture(t)
+	healthy(f)
+	if f.c.role != Active || f.el.lock != "me" {
+		t.Fatalf("role %s, lock %q: want active holding the lock", f.c.role, f.el.lock)
+	}
+	f.el.releaseErr = errors.New("zk: connection closed")
+	unhealthy(f)
+	if f.el.lock != "me" {
+		t.Fatal("the fake released the lock although told to fail")
+	}
+	f.el.releaseErr = nil
+	f.log = nil
+	tickAt(100 * time.Millisecond)(f)
+	if f.el.lock != "" || strings.Join(f.log, "|") != "release" {
+		t.Fatalf("lock %q, calls %v after the connection came back: want the lock released", f.el.lock, f.log)
+	}
+	f.log = nil
+	tickAt(100 * time.Millisecond)(f)
+	if len(f.log) != 0 {
+		t.Fatalf("calls %v: released again after success", f.log)
 	}
 }
