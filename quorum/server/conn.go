@@ -45,6 +45,9 @@ type conn struct {
 	// one; only the reader goroutine touches it.
 	saslConv *sasl.Conversation
 
+	// dec decodes the request being handled (reader goroutine only).
+	dec proto.Decoder
+
 	replies chan *reply
 	// lastWrite is the newest write still waiting for its commit; a read
 	// waits for it so that a session sees its own writes.
@@ -423,11 +426,23 @@ func (c *conn) writeLoop() {
 	defer c.close()
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
 	var out []byte
+	// One encoder for the connection's life: proto.AppendFrame would put
+	// a new one (and its argument slice) on the heap for every reply.
+	enc := &proto.Encoder{}
+	frame := func(dst []byte, hdr *proto.ReplyHeader, body proto.Record) []byte {
+		enc.Buf = append(dst, 0, 0, 0, 0)
+		hdr.Encode(enc)
+		if body != nil {
+			body.Encode(enc)
+		}
+		binary.BigEndian.PutUint32(enc.Buf[len(dst):], uint32(len(enc.Buf)-len(dst)-4))
+		return enc.Buf
+	}
 	flushNotes := func() {
 		for _, ev := range c.takeNotifications() {
 			ev := ev
 			hdr := proto.ReplyHeader{Xid: proto.XidNotification, Zxid: -1}
-			out = proto.AppendFrame(out[:0], &hdr, &ev)
+			out = frame(out[:0], &hdr, &ev)
 			_, _ = bw.Write(out)
 			c.sent.Add(1)
 			c.s.stats.sent.Add(1)
@@ -478,7 +493,7 @@ func (c *conn) writeLoop() {
 		}
 		flushNotes()
 		if r.body != nil && r.hdr.Err == proto.ErrOK {
-			out = proto.AppendFrame(out[:0], &r.hdr, r.body)
+			out = frame(out[:0], &r.hdr, r.body)
 			if len(out)-4 > c.maxReply {
 				// Bound what one request can make the server build and
 				// send (a listing of very many children, typically);
@@ -486,10 +501,10 @@ func (c *conn) writeLoop() {
 				c.s.lg.Warn("reply larger than maxResponseBytes refused", zap.String("op", opName(r.op)),
 					zap.Int("bytes", len(out)-4), zap.Int("maxResponseBytes", c.maxReply))
 				r.hdr.Err = proto.ErrMarshallingError
-				out = proto.AppendFrame(out[:0], &r.hdr)
+				out = frame(out[:0], &r.hdr, nil)
 			}
 		} else {
-			out = proto.AppendFrame(out[:0], &r.hdr)
+			out = frame(out[:0], &r.hdr, nil)
 		}
 		if _, err := bw.Write(out); err != nil {
 			return
@@ -531,12 +546,14 @@ func (c *conn) recordLatency(d time.Duration) {
 	c.s.metrics.latency.Observe(d.Seconds())
 }
 
+// authIDs returns the connection's identities. The slice is shared, not
+// copied (every request reads it): addAuth only ever appends, past the
+// length of any slice handed out, and the capacity is clipped so a caller
+// that appends gets its own array.
 func (c *conn) authIDs() []proto.Id {
 	c.authMu.Lock()
 	defer c.authMu.Unlock()
-	out := make([]proto.Id, len(c.auth))
-	copy(out, c.auth)
-	return out
+	return c.auth[:len(c.auth):len(c.auth)]
 }
 
 func (c *conn) addAuth(ids ...proto.Id) {

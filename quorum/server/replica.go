@@ -272,9 +272,14 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 // encodeProposal prefixes the tree entry with room for the proposal id, so
 // the proposer recognises its own entry when it commits.
 func encodeProposal(e *tree.Entry) []byte {
-	body := e.Marshal()
-	b := make([]byte, entryHeader+len(body))
-	copy(b[entryHeader:], body)
+	// 256 bytes hold a typical write (a path, a 100-byte value, the
+	// session's identities) without growing.
+	b := e.AppendMarshal(make([]byte, entryHeader, 256))
+	if cap(b)-len(b) > 4096 {
+		// A large value grew the buffer by doubling; the log keeps the
+		// entry a while, so keep only what it needs.
+		b = append([]byte(nil), b...)
+	}
 	return b
 }
 

@@ -16,7 +16,11 @@ import (
 // handle executes or proposes one request. It returns false when the
 // connection must be closed (malformed request, failed auth, closeSession).
 func (c *conn) handle(frame []byte) bool {
-	d := proto.NewDecoder(frame)
+	// The connection's own decoder, reset per request: only the reader
+	// goroutine runs handle, and a fresh one per request would be a heap
+	// allocation (the records decode through an interface).
+	c.dec = proto.Decoder{Buf: frame}
+	d := &c.dec
 	var hdr proto.RequestHeader
 	hdr.Decode(d)
 	if d.Err() != nil {

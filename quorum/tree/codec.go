@@ -11,7 +11,14 @@ import (
 // Auth vector, Op, then the jute encoding of Req. Zxid is not encoded:
 // the log position is the zxid.
 func (e *Entry) Marshal() []byte {
-	enc := proto.Encoder{Buf: make([]byte, 0, 64)}
+	return e.AppendMarshal(make([]byte, 0, 64))
+}
+
+// AppendMarshal appends the encoding Marshal returns to dst, so a caller
+// that frames the entry (the proposal id before it) builds it in one
+// buffer instead of copying it.
+func (e *Entry) AppendMarshal(dst []byte) []byte {
+	enc := proto.Encoder{Buf: dst}
 	enc.Long(e.Time)
 	enc.Long(e.Session)
 	enc.Int(int32(len(e.Auth)))

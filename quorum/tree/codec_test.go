@@ -86,3 +86,15 @@ func FuzzUnmarshalEntry(f *testing.F) {
 // normalize renders an entry through its encoding, since a null and an
 // empty string decode alike.
 func normalize(e *Entry) string { return string(e.Marshal()) }
+
+// AppendMarshal frames an entry in place (the server puts the proposal id
+// before it): what it appends is Marshal's encoding, and the prefix stays.
+func TestAppendMarshalKeepsPrefix(t *testing.T) {
+	for _, e := range sampleEntries() {
+		prefix := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+		got := e.AppendMarshal(append([]byte(nil), prefix...))
+		if !bytes.Equal(got[:len(prefix)], prefix) || !bytes.Equal(got[len(prefix):], e.Marshal()) {
+			t.Fatalf("op %d: AppendMarshal gave %x, want %x then %x", e.Op, got, prefix, e.Marshal())
+		}
+	}
+}
