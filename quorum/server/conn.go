@@ -49,9 +49,13 @@ type conn struct {
 	dec proto.Decoder
 
 	replies chan *reply
-	// lastWrite is the newest write still waiting for its commit; a read
-	// waits for it so that a session sees its own writes.
+	// lastWrite is the newest write (or sync) still waiting for its
+	// commit; a read waits for it so that a session sees its own writes.
+	// lastGate, when lastWrite is a write, lets a read wait without
+	// stopping the reader: the read runs the moment that write is applied
+	// (see writeGate).
 	lastWrite *reply
+	lastGate  *writeGate
 
 	notifyMu sync.Mutex
 	notifyQ  []proto.WatcherEvent

@@ -28,9 +28,13 @@ var errDropped = errors.New("proposal dropped")
 // replica goroutine after the entry is applied (or dropped) and must not
 // block.
 type proposal struct {
-	id      uint64
-	data    []byte
-	done    func(zxid int64, res tree.Result, err error)
+	id   uint64
+	data []byte
+	done func(zxid int64, res tree.Result, err error)
+	// applied, if set, runs on the replica goroutine right after the
+	// entry was applied, before the next entry is, with the tree locked
+	// for writing; it must not block or take the tree lock.
+	applied func()
 	expires time.Time
 }
 
@@ -108,6 +112,8 @@ type replica struct {
 	lastLeaderMsg   time.Time
 	silent          bool
 	electionTimeout time.Duration
+	// pref hands the leadership to the preferred member (leaderpref.go).
+	pref leaderPref
 	leaderlessSince time.Time
 	tick            time.Duration
 	// ready is closed once the member has replayed its log and knows a
@@ -323,6 +329,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			r.expire(now)
 			r.checkLeaderSilence(now)
 			r.ensureMembers()
+			r.preferLeader(now)
 		case p := <-r.proposeC:
 			r.propose(p)
 			// Drain what else is waiting: all of it goes into one Ready and
@@ -482,9 +489,10 @@ func (r *replica) propose(p *proposal) {
 	p.id = r.id<<48 | r.nextID
 	binary.BigEndian.PutUint64(p.data, p.id)
 	p.expires = time.Now().Add(r.proposalTimeout)
-	if r.role.lead == raft.None {
-		// Mid-election: hold the proposal until there is a leader, so a
-		// short election costs clients latency rather than errors.
+	if r.holding() {
+		// Mid-election or handover: hold the proposal until there is a
+		// leader, so a short election costs clients latency rather than
+		// errors.
 		r.held = append(r.held, p)
 		return
 	}
@@ -865,6 +873,7 @@ func (r *replica) setRole(n role) {
 	}
 	r.lastLeaderMsg = time.Now()
 	r.silent = false
+	r.pref.transferring = false
 	if n.state != raft.StateLeader {
 		// A conf change proposed as leader may never commit; the next
 		// leader's ensureMembers takes over.
@@ -898,6 +907,7 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 		if e.GetIndex() <= r.appliedIndex {
 			continue
 		}
+		var hook func()
 		switch e.GetType() {
 		case raftpb.EntryType_EntryNormal:
 			if len(e.Data) < entryHeader {
@@ -920,6 +930,7 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 			if p := r.pending[id]; p != nil {
 				delete(r.pending, id)
 				done = append(done, completion{p, te.Zxid, res})
+				hook = p.applied
 			}
 		case raftpb.EntryType_EntryConfChange:
 			var cc raftpb.ConfChange
@@ -942,6 +953,9 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 		}
 		r.appliedIndex = e.GetIndex()
 		r.s.setApplied(int64(e.GetIndex()))
+		if hook != nil {
+			hook()
+		}
 	}
 	r.s.mu.Unlock()
 	r.s.afterApply(applied)
@@ -1019,6 +1033,7 @@ func (r *replica) leaderLost(peer uint64) {
 		}
 	}
 	sort.Slice(rest, func(i, j int) bool { return rest[i] < rest[j] })
+	r.campaignOrder(rest)
 	rank := sort.Search(len(rest), func(i int) bool { return rest[i] >= r.id })
 	term := st.GetTerm()
 	campaign := func() {

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,9 @@ import (
 	"github.com/go-zookeeper/zk"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/zkfc-project/zkfc/quorum/config"
+	"github.com/zkfc-project/zkfc/quorum/proto"
 )
 
 // A write reaches the client only after the storage loop's fsync returned.
@@ -20,6 +25,8 @@ import (
 // answered with success, and nothing may be applied meanwhile.
 func TestWriteNotAnsweredBeforeItsLogWriteSucceeded(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
+	// A fixed port: Server.Addr is not safe to poll while Run starts.
+	cfg.ClientPort = freePort(t)
 	srv, err := New(cfg, zaptest.NewLogger(t).Named("server"))
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -46,14 +53,8 @@ func TestWriteNotAnsweredBeforeItsLogWriteSucceeded(t *testing.T) {
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- srv.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for srv.Addr() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("server did not listen within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	c, _ := connect(t, srv.Addr().String(), 5*time.Second)
+	addr := waitListening(t, cfg)
+	c, _ := connect(t, addr, 5*time.Second)
 	if _, err := c.Create("/before", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatalf("create before the fault: %v", err)
 	}
@@ -182,4 +183,131 @@ func batchHas(ents []*raftpb.Entry, path string) bool {
 		}
 	}
 	return false
+}
+
+// A read behind a session's pending write waits for that write without
+// stopping the session: the session's next write is proposed meanwhile,
+// and the read still sees exactly the writes issued before it.
+func TestReadBehindPendingWriteDoesNotStallTheSession(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	// A fixed port: Server.Addr is not safe to poll while Run starts.
+	cfg.ClientPort = freePort(t)
+	srv, err := New(cfg, zaptest.NewLogger(t).Named("server"))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	var armed atomic.Bool
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	srv.rep.afterSave = func(ents []*raftpb.Entry) error {
+		if armed.Load() && batchHas(ents, "value-one") {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-runErr:
+		case <-time.After(10 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	// Registered last, so it runs first: a held storage loop would keep
+	// the server from stopping.
+	t.Cleanup(unblock)
+	addr := waitListening(t, cfg)
+	c, _ := connect(t, addr, 5*time.Second)
+	if _, err := c.Create("/k", []byte("value-zero"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := rawSession(t, addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	var out []byte
+	h1 := proto.RequestHeader{Xid: 1, Type: proto.OpSetData}
+	out = proto.AppendFrame(out, &h1, &proto.SetDataRequest{Path: "/k", Data: []byte("value-one"), Version: -1})
+	h2 := proto.RequestHeader{Xid: 2, Type: proto.OpGetData}
+	out = proto.AppendFrame(out, &h2, &proto.PathWatchRequest{Path: "/k"})
+	h3 := proto.RequestHeader{Xid: 3, Type: proto.OpSetData}
+	out = proto.AppendFrame(out, &h3, &proto.SetDataRequest{Path: "/k", Data: []byte("value-two"), Version: -1})
+	if _, err := nc.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first write never reached the log")
+	}
+	// While the first write is held between its log write and its
+	// report, the read behind it waits; the write after the read must
+	// still reach raft.
+	// Bounded well below the proposal timeout (5.4 s here), after which
+	// the held write would fail and unblock a stalled session anyway.
+	proposed := false
+	for i := 0; i < 200 && !proposed; i++ {
+		ch := make(chan bool)
+		srv.rep.ctlC <- func() {
+			found := false
+			for _, p := range srv.rep.pending {
+				found = found || strings.Contains(string(p.data), "value-two")
+			}
+			ch <- found
+		}
+		proposed = <-ch
+		if !proposed {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if !proposed {
+		t.Fatal("the session's next write was not proposed while a read waited for its earlier write")
+	}
+	unblock()
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for want := int32(1); want <= 3; want++ {
+		frame, err := proto.ReadFrame(nc, nil, 1<<20)
+		if err != nil {
+			t.Fatalf("reply %d: %v", want, err)
+		}
+		d := proto.NewDecoder(frame)
+		var rh proto.ReplyHeader
+		rh.Decode(d)
+		if rh.Xid != want || rh.Err != proto.ErrOK {
+			t.Fatalf("reply %+v, want xid %d OK", rh, want)
+		}
+		if want == 2 {
+			var gr proto.GetDataResponse
+			gr.Decode(d)
+			if string(gr.Data) != "value-one" {
+				t.Fatalf("read between two writes saw %q, want value-one", gr.Data)
+			}
+		}
+	}
+}
+
+// waitListening waits (bounded) until the server of cfg accepts
+// connections on its client port and returns the address.
+func waitListening(t *testing.T, cfg *config.Config) string {
+	t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.ClientPort))
+	for i := 0; i < 1000; i++ {
+		if nc, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			nc.Close()
+			return addr
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("server did not listen on %s", addr)
+	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -78,6 +79,40 @@ func (c *conn) handle(frame []byte) bool {
 		return c.proposeWrite(hdr, &tree.Entry{Op: hdr.Type, Req: rec}, start, false)
 	}
 	// A read must see this session's earlier writes.
+	if c.lastGate != nil {
+		r := &reply{hdr: proto.ReplyHeader{Xid: hdr.Xid}, done: make(chan struct{}), start: start, op: hdr.Type}
+		if !c.enqueue(r) {
+			return false
+		}
+		deferred := c.lastGate.defer_(func(failed, locked bool) {
+			switch {
+			case failed:
+				r.hdr.Err = proto.ErrConnectionLoss
+				r.hdr.Zxid = c.s.lastZxid()
+				r.closeAfter = true
+			case locked:
+				c.readLocked(hdr, rec, r)
+			default:
+				c.s.mu.RLock()
+				c.readLocked(hdr, rec, r)
+				c.s.mu.RUnlock()
+			}
+			close(r.done)
+		})
+		if deferred {
+			// The reader goes on: later requests of the session, writes
+			// included, are proposed while this read waits, and the read
+			// still sees exactly the writes issued before it.
+			return true
+		}
+		// The write was applied already; the read is served now.
+		c.lastGate, c.lastWrite = nil, nil
+		c.s.mu.RLock()
+		c.readLocked(hdr, rec, r)
+		c.s.mu.RUnlock()
+		close(r.done)
+		return true
+	}
 	if c.lastWrite != nil {
 		select {
 		case <-c.lastWrite.done:
@@ -88,6 +123,53 @@ func (c *conn) handle(frame []byte) bool {
 	}
 	r := c.read(hdr, rec, start)
 	return c.answer(r)
+}
+
+// writeGate orders a session's reads after its pending write without
+// blocking the connection's reader. A read that arrives while the write is
+// pending is deferred on the gate; the raft goroutine runs the deferred
+// reads right after it applied that write's entry and before it applies
+// the next entry, with the tree still locked, so each read sees the
+// session's earlier writes and none of its later ones, as if it had waited.
+type writeGate struct {
+	mu     sync.Mutex
+	open   bool
+	failed bool
+	reads  []func(failed, locked bool)
+}
+
+// defer_ queues read to run when the gate opens and reports true, or
+// reports false if the gate is open already (the caller reads at once).
+func (g *writeGate) defer_(read func(failed, locked bool)) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open && !g.failed {
+		return false
+	}
+	if g.open { // failed: answer as the write was answered
+		read(true, false)
+		return true
+	}
+	g.reads = append(g.reads, read)
+	return true
+}
+
+// release opens the gate and runs the deferred reads in order. locked says
+// the caller holds the tree lock (the raft goroutine during apply). Only
+// the first call counts.
+func (g *writeGate) release(failed, locked bool) {
+	g.mu.Lock()
+	if g.open {
+		g.mu.Unlock()
+		return
+	}
+	g.open, g.failed = true, failed
+	reads := g.reads
+	g.reads = nil
+	g.mu.Unlock()
+	for _, read := range reads {
+		read(failed, locked)
+	}
 }
 
 func (c *conn) errReply(hdr proto.RequestHeader, code proto.Err, start time.Time) *reply {
@@ -108,8 +190,14 @@ func (c *conn) proposeWrite(hdr proto.RequestHeader, e *tree.Entry, start time.T
 	if !c.enqueue(r) {
 		return false
 	}
-	c.lastWrite = r
-	c.s.propose(e, func(zxid int64, res tree.Result, err error) {
+	gate := &writeGate{}
+	c.lastWrite, c.lastGate = r, gate
+	p := &proposal{data: encodeProposal(e), applied: func() { gate.release(false, true) }}
+	p.done = func(zxid int64, res tree.Result, err error) {
+		// Normally the gate opened when the entry was applied; a write
+		// that failed, or that was applied without this member knowing it
+		// as its own, opens it here.
+		defer gate.release(err != nil, false)
 		if err != nil {
 			// The outcome is unknown: close the connection, as ZooKeeper
 			// does, so the client sees a connection loss, not a lie.
@@ -126,7 +214,8 @@ func (c *conn) proposeWrite(hdr proto.RequestHeader, e *tree.Entry, start time.T
 			r.body = nil
 		}
 		close(r.done)
-	})
+	}
+	c.s.rep.proposeC <- p
 	return !closeAfter
 }
 
@@ -139,7 +228,7 @@ func (c *conn) sync(hdr proto.RequestHeader, q *proto.PathRequest, start time.Ti
 	if !c.enqueue(r) {
 		return false
 	}
-	c.lastWrite = r
+	c.lastWrite, c.lastGate = r, nil
 	finish := func(ok bool) {
 		r.hdr.Zxid = c.s.lastZxid()
 		if ok {
@@ -228,11 +317,18 @@ func (c *conn) handleAuth(hdr proto.RequestHeader, a *proto.AuthPacket, start ti
 // across the read and the watch registration so that no change can slip
 // between them.
 func (c *conn) read(hdr proto.RequestHeader, rec proto.Record, start time.Time) *reply {
-	s := c.s
 	r := &reply{hdr: proto.ReplyHeader{Xid: hdr.Xid}, start: start, op: hdr.Type}
+	c.s.mu.RLock()
+	defer c.s.mu.RUnlock()
+	c.readLocked(hdr, rec, r)
+	return r
+}
+
+// readLocked is read into r, with the tree lock held by the caller (for
+// reading, or for writing by the raft goroutine running deferred reads).
+func (c *conn) readLocked(hdr proto.RequestHeader, rec proto.Record, r *reply) {
+	s := c.s
 	auth := c.authIDs()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	r.hdr.Zxid = s.lastZxid()
 	switch hdr.Type {
 	case proto.OpExists:
@@ -366,7 +462,6 @@ func (c *conn) read(hdr proto.RequestHeader, rec proto.Record, start time.Time) 
 	default:
 		r.hdr.Err = proto.ErrUnimplemented
 	}
-	return r
 }
 
 // setWatches re-registers a reconnecting client's watches, firing at once
