@@ -104,6 +104,12 @@ type Config struct {
 	// package does not interpret (TLS stores, the JAAS file).
 	Props map[string]string
 
+	// PreferredLeader (zoo.cfg preferredLeader=N, an extension of ours; 0:
+	// none) is the participant that should lead whenever it is up and
+	// caught up: typically the witness of an active/standby pair, so that
+	// losing a data node's host never also costs a leader election.
+	PreferredLeader uint64
+
 	// MemoryLimit is the heap size an operator gave the JVM with -Xmx in
 	// SERVER_JVMFLAGS/JVMFLAGS (0: none). The server uses it as the Go
 	// runtime's soft memory limit, so a ZooKeeper heap setting carries over.
@@ -142,7 +148,7 @@ var knownKeys = map[string]bool{
 	"admin.enableServer": true, "admin.serverAddress": true, "admin.serverPort": true,
 	"standaloneEnabled": true, "reconfigEnabled": true, "peerType": true,
 	"jute.maxbuffer": true, "maxResponseBytes": true, "znode.container.checkIntervalMs": true,
-	"DigestAuthenticationProvider.superDigest": true,
+	"DigestAuthenticationProvider.superDigest": true, "preferredLeader": true,
 	// Accepted by ZooKeeper, no effect here.
 	"electionAlg": true, "quorumListenOnAllIPs": true, "maxCnxns": true,
 	"clientPortListenBacklog": true, "syncEnabled": true, "localSessionsEnabled": true,
@@ -470,6 +476,20 @@ func (p *parser) build() (*Config, error) {
 	}
 	if len(c.Servers) > 0 && participants == 0 {
 		return nil, fmt.Errorf("%s: every server.N line is an observer; at least one member must be a participant", p.source)
+	}
+	pref := p.fileInt("preferredLeader", 0, 0, " (a server.N id)")
+	if p.err != nil {
+		return nil, p.err
+	}
+	if v := pref; v != 0 {
+		c.PreferredLeader = uint64(v)
+		ok := false
+		for _, s := range c.Servers {
+			ok = ok || (s.ID == c.PreferredLeader && !s.Observer)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s: preferredLeader=%d is not a participant's server.N id; name a voting member or remove the key", p.source, v)
+		}
 	}
 	// ZooKeeper's QuorumPeerConfig.isDistributed, negated.
 	c.Standalone = len(c.Servers) == 0 || (c.StandaloneEnabled && participants <= 1)

@@ -480,3 +480,40 @@ func TestParseJVMHeap(t *testing.T) {
 		}
 	}
 }
+
+func TestPreferredLeader(t *testing.T) {
+	base := "tickTime=500\ndataDir=/tmp/x\nclientPort=2181\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\nserver.4=127.0.0.1:2891:3891:observer\n"
+	cases := []struct {
+		line    string
+		want    uint64
+		errPart string
+	}{
+		{"", 0, ""},
+		{"preferredLeader=3\n", 3, ""},
+		{"preferredLeader=0\n", 0, ""},
+		{"preferredLeader=4\n", 0, "not a participant"},
+		{"preferredLeader=9\n", 0, "not a participant"},
+		{"preferredLeader=three\n", 0, "preferredLeader"},
+	}
+	for _, c := range cases {
+		cfg, err := Parse(strings.NewReader(base+c.line), "zoo.cfg", nil)
+		if c.errPart != "" {
+			if err == nil || !strings.Contains(err.Error(), c.errPart) {
+				t.Errorf("%q: err = %v, want one mentioning %q", c.line, err, c.errPart)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.line, err)
+			continue
+		}
+		if cfg.PreferredLeader != c.want {
+			t.Errorf("%q: PreferredLeader = %d, want %d", c.line, cfg.PreferredLeader, c.want)
+		}
+		for _, w := range cfg.Warnings {
+			if strings.Contains(w, "preferredLeader") {
+				t.Errorf("%q: warned about a known key: %s", c.line, w)
+			}
+		}
+	}
+}

@@ -113,7 +113,7 @@ type replica struct {
 	silent          bool
 	electionTimeout time.Duration
 	// pref hands the leadership to the preferred member (leaderpref.go).
-	pref leaderPref
+	pref            leaderPref
 	leaderlessSince time.Time
 	tick            time.Duration
 	// ready is closed once the member has replayed its log and knows a
@@ -371,6 +371,9 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 }
 
 func (r *replica) step(m *raftpb.Message) {
+	if r.stash(m) {
+		return
+	}
 	switch m.GetType() {
 	case raftpb.MessageType_MsgHeartbeat:
 		// A leader that remembers us further along than our log reaches
@@ -884,6 +887,7 @@ func (r *replica) setRole(n role) {
 	}
 	if n.lead != raft.None {
 		r.releaseHeld()
+		r.releaseStashed()
 	}
 	r.lg.Info("raft role changed", zap.Uint64("leader", n.lead), zap.String("state", n.state.String()))
 	r.s.roleChanged(old, n)

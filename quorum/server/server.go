@@ -124,6 +124,7 @@ func New(cfg *config.Config, lg *zap.Logger) (*Server, error) {
 		snapCount:       uint64(snapCount),
 		proposalTimeout: 2*cfg.TickTime + 5*time.Second,
 		electionTimeout: 10 * raftTick(cfg.TickTime),
+		pref:            leaderPref{id: cfg.PreferredLeader},
 	}
 	voters, learners := []uint64{id}, []uint64(nil)
 	s.standalone = len(cfg.Servers) <= 1 || cfg.Standalone
