@@ -112,6 +112,8 @@ type replica struct {
 	lastLeaderMsg   time.Time
 	silent          bool
 	electionTimeout time.Duration
+	// pref hands the leadership to the preferred member (leaderpref.go).
+	pref            leaderPref
 	leaderlessSince time.Time
 	tick            time.Duration
 	// ready is closed once the member has replayed its log and knows a
@@ -327,6 +329,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			r.expire(now)
 			r.checkLeaderSilence(now)
 			r.ensureMembers()
+			r.preferLeader(now)
 		case p := <-r.proposeC:
 			r.propose(p)
 			// Drain what else is waiting: all of it goes into one Ready and
@@ -368,6 +371,9 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 }
 
 func (r *replica) step(m *raftpb.Message) {
+	if r.stash(m) {
+		return
+	}
 	switch m.GetType() {
 	case raftpb.MessageType_MsgHeartbeat:
 		// A leader that remembers us further along than our log reaches
@@ -486,9 +492,10 @@ func (r *replica) propose(p *proposal) {
 	p.id = r.id<<48 | r.nextID
 	binary.BigEndian.PutUint64(p.data, p.id)
 	p.expires = time.Now().Add(r.proposalTimeout)
-	if r.role.lead == raft.None {
-		// Mid-election: hold the proposal until there is a leader, so a
-		// short election costs clients latency rather than errors.
+	if r.holding() {
+		// Mid-election or handover: hold the proposal until there is a
+		// leader, so a short election costs clients latency rather than
+		// errors.
 		r.held = append(r.held, p)
 		return
 	}
@@ -869,6 +876,7 @@ func (r *replica) setRole(n role) {
 	}
 	r.lastLeaderMsg = time.Now()
 	r.silent = false
+	r.pref.transferring = false
 	if n.state != raft.StateLeader {
 		// A conf change proposed as leader may never commit; the next
 		// leader's ensureMembers takes over.
@@ -879,6 +887,7 @@ func (r *replica) setRole(n role) {
 	}
 	if n.lead != raft.None {
 		r.releaseHeld()
+		r.releaseStashed()
 	}
 	r.lg.Info("raft role changed", zap.Uint64("leader", n.lead), zap.String("state", n.state.String()))
 	r.s.roleChanged(old, n)
@@ -1028,6 +1037,7 @@ func (r *replica) leaderLost(peer uint64) {
 		}
 	}
 	sort.Slice(rest, func(i, j int) bool { return rest[i] < rest[j] })
+	r.campaignOrder(rest)
 	rank := sort.Search(len(rest), func(i int) bool { return rest[i] >= r.id })
 	term := st.GetTerm()
 	campaign := func() {
