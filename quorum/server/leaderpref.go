@@ -76,7 +76,9 @@ func (r *replica) preferLeader(now time.Time) {
 	pr, ok := st.Progress[lp.id]
 	// Replicating normally (not probing, not being sent a snapshot): raft
 	// then catches it up on the last entries and hands over in a round trip.
-	if _, voter := st.Config.Voters.IDs()[lp.id]; !voter || !ok || !pr.RecentActive || pr.State != raftracker.StateReplicate {
+	// (RecentActive is not part of this test: raft clears it at every
+	// quorum check and sets it again on the next answer.)
+	if _, voter := st.Config.Voters.IDs()[lp.id]; !voter || !ok || pr.State != raftracker.StateReplicate {
 		lp.since = time.Time{}
 		return
 	}
@@ -86,7 +88,7 @@ func (r *replica) preferLeader(now time.Time) {
 	if lp.since.IsZero() {
 		lp.since = now
 	}
-	if now.Sub(lp.since) < r.electionTimeout || now.Before(lp.nextTry) {
+	if now.Sub(lp.since) < r.electionTimeout || now.Before(lp.nextTry) || !pr.RecentActive {
 		return
 	}
 	r.lg.Info("handing leadership to the preferred member", zap.Uint64("preferred", lp.id), zap.Uint64("match", pr.Match), zap.Uint64("commit", st.GetCommit()))
