@@ -349,6 +349,9 @@ func (c *Cluster) zooCfg(t testing.TB, n *Node, i int, dataDir string) string {
 		_, pp, _ := net.SplitHostPort(m.Peer)
 		fmt.Fprintf(&b, "server.%d=%s:%s;%s\n", j+1, m.Peer, pp, m.Client)
 	}
+	// The witness leads the quorum, as configs/ recommends: a data node's
+	// host lost (the partition drill) does not also cost an election.
+	fmt.Fprintf(&b, "preferredLeader=%d\n", len(c.Nodes))
 	p := filepath.Join(filepath.Dir(dataDir), n.Name+"-zoo.cfg")
 	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)

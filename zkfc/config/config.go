@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -22,6 +23,8 @@ import (
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
+
+	qconfig "github.com/zkfc-project/zkfc/quorum/config"
 )
 
 // Defaults. They follow Hadoop's ZKFC where it has one (session timeout 10 s,
@@ -251,6 +254,12 @@ type Quorum struct {
 	// Witness: this member votes but zkfc on it guards no service (the third
 	// vote of a two-node pair).
 	Witness bool `koanf:"witness"`
+	// PreferredLeader is the member id that should lead the quorum while
+	// it is up (0: any). Name the witness: then losing a data node's host
+	// never also costs the quorum an election, which renews every session
+	// and delays the failover by the election time. Give every member the
+	// same value.
+	PreferredLeader uint64 `koanf:"preferred_leader"`
 	// ConfigFile, if set, is handed to the quorum package as is instead of
 	// the fields above.
 	ConfigFile string `koanf:"config_file"`
@@ -602,23 +611,53 @@ const LeaseSlack = 100 * time.Millisecond
 
 // validateLease refuses a margin too small for lease_expired's argument:
 // the old active must have finished demoting before the quorum can expire
-// its session. The quorum's record of the last ping may trail the send
-// time of the last acknowledged one by up to one ping interval (a
-// fifth of the session timeout), and the demote runs under
-// actions.demote.timeout, checked once per tick.
+// its session. The leader, which alone expires sessions, hears of a
+// session's pings from the member the client uses, in batches: its record
+// may trail the send time of the last acknowledged ping by one ping
+// interval (a fifth of the session timeout) plus the member's forwarding
+// period. The demote runs under actions.demote.timeout, checked once per
+// tick.
 func (c *Config) validateLease(i int, bad func(key, format string, args ...any)) {
 	z := c.ZooKeeper
 	if z.SessionTimeout <= 0 || z.SelfFenceMargin <= 0 {
 		return // reported already
 	}
 	ping := z.SessionTimeout / 5
-	need := c.Actions.Demote.Timeout + ping + LeaseSlack
+	forward, forwardWhat := c.leaseForwardPeriod()
+	need := c.Actions.Demote.Timeout + ping + forward + LeaseSlack
 	if z.SelfFenceMargin < need {
 		bad("zookeeper.self_fence_margin", "%s is too small for fencing.methods[%d] (lease_expired), which trusts the old active to have demoted itself before its session can expire: "+
-			"it must be at least actions.demote.timeout (%s) + zookeeper.session_timeout/5 (%s, how far the quorum's record of the last ping may trail it) + %s; "+
+			"it must be at least actions.demote.timeout (%s) + zookeeper.session_timeout/5 (%s, zkfc's ping interval) + %s (%s, how long a member may hold pings before forwarding them to the leader) + %s; "+
 			"lower actions.demote.timeout or raise zookeeper.self_fence_margin to %s or more",
-			z.SelfFenceMargin, i, c.Actions.Demote.Timeout, ping, LeaseSlack, need)
+			z.SelfFenceMargin, i, c.Actions.Demote.Timeout, ping, forward, forwardWhat, LeaseSlack, need)
 	}
+}
+
+// leaseForwardPeriod is how long a quorum member may hold the pings it
+// received before forwarding them to the leader: tickTime/2, on ZooKeeper
+// and on the embedded quorum. The embedded quorum's tickTime is known (its
+// config_file, or the default); an external ensemble's is not, but it
+// granted a session of session_timeout, and ZooKeeper grants none shorter
+// than two ticks (minSessionTimeout's default), so session_timeout/4 bounds
+// it.
+func (c *Config) leaseForwardPeriod() (time.Duration, string) {
+	worst := c.ZooKeeper.SessionTimeout / 4
+	if !c.Quorum.Enabled {
+		return worst, "session_timeout/4, the longest tickTime/2 of an ensemble that grants this session"
+	}
+	if c.Quorum.ConfigFile == "" {
+		return qconfig.DefaultTickTime / 2, "the embedded quorum's tickTime/2"
+	}
+	f, err := os.Open(c.Quorum.ConfigFile)
+	if err != nil {
+		return worst, "session_timeout/4: quorum.config_file unreadable"
+	}
+	defer f.Close()
+	qc, err := qconfig.Parse(f, c.Quorum.ConfigFile, nil)
+	if err != nil {
+		return worst, "session_timeout/4: quorum.config_file invalid"
+	}
+	return qc.TickTime / 2, "tickTime/2 of quorum.config_file"
 }
 
 func (c *Config) validateQuorum(bad func(key, format string, args ...any)) {
@@ -651,6 +690,9 @@ func (c *Config) validateQuorum(bad func(key, format string, args ...any)) {
 	}
 	if !found {
 		bad("quorum.members", "must include this member (quorum.id %d)", q.ID)
+	}
+	if q.PreferredLeader != 0 && !seen[q.PreferredLeader] {
+		bad("quorum.preferred_leader", "%d is not the id of one of quorum.members (use the witness's id, or 0 for none)", q.PreferredLeader)
 	}
 }
 

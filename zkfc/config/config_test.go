@@ -85,9 +85,10 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"bad parent", "cluster: {parent_znode: zkfc}\n", nil, "cluster.parent_znode"},
 		{"quorum without id", "quorum: {enabled: true, data_dir: /x, client_listen: '127.0.0.1:1'}\n", nil, "quorum.id"},
 		{"bad log level", "log: {level: loud}\n", nil, "log.level"},
+		{"preferred leader not a member", "quorum: {enabled: true, id: 1, data_dir: /x, client_listen: '127.0.0.1:1', members: [{id: 1, peer: '127.0.0.1:2'}], preferred_leader: 5}\n", nil, "quorum.preferred_leader"},
 		// lease_expired with the default demote timeout (30s) and margin (2s)
 		{"lease margin below demote timeout", "fencing: {methods: [{type: lease_expired}, {type: graceful}]}\n", nil, "zookeeper.self_fence_margin"},
-		// 2s margin < 1s demote + 10s/5 + 100ms
+		// 2s margin < 1s demote + 10s/5 + 10s/4 + 100ms
 		{"lease margin without ping slack", "fencing: {methods: [{type: lease_expired}]}\n", []string{"ZKFC_ACTIONS_DEMOTE_TIMEOUT=1s"}, "zookeeper.self_fence_margin"},
 	}
 	for _, tc := range cases {
@@ -113,15 +114,15 @@ func TestValidationNamesTheKey(t *testing.T) {
 func TestLeaseExpiredAcceptedWithAMarginThatCoversTheDemote(t *testing.T) {
 	body := mergeTop(mergeTop(validYAML, "fencing: {methods: [{type: lease_expired}, {type: graceful}]}\n"),
 		"actions: {promote: {command: [/bin/true]}, demote: {command: [/bin/true], timeout: 1s}}\n")
-	// 1s demote + 4s/5 + 100ms = 1.9s
-	c, err := Load(write(t, body), []string{"ZKFC_ZOOKEEPER_SESSION_TIMEOUT=4s", "ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=1900ms"}, nil)
+	// External ensemble: 1s demote + 4s/5 ping + 4s/4 forwarding + 100ms = 2.9s
+	c, err := Load(write(t, body), []string{"ZKFC_ZOOKEEPER_SESSION_TIMEOUT=4s", "ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=2900ms"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Fencing.Methods[0].Type != "lease_expired" {
 		t.Fatalf("methods = %+v", c.Fencing.Methods)
 	}
-	_, err = Load(write(t, body), []string{"ZKFC_ZOOKEEPER_SESSION_TIMEOUT=4s", "ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=1899ms"}, nil)
+	_, err = Load(write(t, body), []string{"ZKFC_ZOOKEEPER_SESSION_TIMEOUT=4s", "ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=2899ms"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "actions.demote.timeout") {
 		t.Fatalf("margin 1ms short of the demote budget: err = %v, want a refusal naming actions.demote.timeout", err)
 	}
@@ -151,4 +152,25 @@ func mergeTop(base, extra string) string {
 		out = append(out, line)
 	}
 	return strings.Join(out, "\n") + "\n" + extra
+}
+
+// With the embedded quorum zkfc knows the forwarding period: tickTime/2 of
+// its zoo.cfg, here 250ms instead of the external worst case of 1s.
+func TestLeaseMarginUsesTheEmbeddedQuorumTick(t *testing.T) {
+	dir := t.TempDir()
+	zoo := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(zoo, []byte("tickTime=500\ndataDir="+dir+"\nclientPort=2181\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	body := mergeTop(mergeTop(mergeTop(validYAML, "fencing: {methods: [{type: lease_expired}, {type: graceful}]}\n"),
+		"actions: {promote: {command: [/bin/true]}, demote: {command: [/bin/true], timeout: 1s}}\n"),
+		"quorum: {enabled: true, config_file: "+zoo+"}\n")
+	// 1s demote + 4s/5 ping + 500ms/2 forwarding + 100ms = 2.15s
+	if _, err := Load(write(t, body), []string{"ZKFC_ZOOKEEPER_SESSION_TIMEOUT=4s", "ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=2150ms"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(write(t, body), []string{"ZKFC_ZOOKEEPER_SESSION_TIMEOUT=4s", "ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=2149ms"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "tickTime/2 of quorum.config_file") {
+		t.Fatalf("err = %v, want a refusal naming the quorum's tickTime", err)
+	}
 }

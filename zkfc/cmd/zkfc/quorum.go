@@ -204,6 +204,9 @@ func embeddedConfig(q zkfcconfig.Quorum, jvmFlags string) (*qconfig.Config, erro
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "dataDir=%s\nclientPort=%s\nadmin.enableServer=false\n", q.DataDir, port)
+	if q.PreferredLeader != 0 {
+		fmt.Fprintf(&b, "preferredLeader=%d\n", q.PreferredLeader)
+	}
 	if host != "" {
 		fmt.Fprintf(&b, "clientPortAddress=%s\n", host)
 	}

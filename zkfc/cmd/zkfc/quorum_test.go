@@ -424,6 +424,12 @@ func TestEmbeddedConfig(t *testing.T) {
 			}
 		})
 	}
+	t.Run("preferred_leader", func(t *testing.T) {
+		cfg, err := embeddedConfig(zkfcconfig.Quorum{ID: 1, DataDir: "/d", ClientListen: ":2181", Members: three, PreferredLeader: 3}, "-Xmx64m")
+		if err != nil || cfg.PreferredLeader != 3 || cfg.MemoryLimit != 64<<20 {
+			t.Errorf("PreferredLeader %d, MemoryLimit %d, err %v; want 3, 64 MiB", cfg.PreferredLeader, cfg.MemoryLimit, err)
+		}
+	})
 	t.Run("config_file", func(t *testing.T) {
 		path, _ := writeZooCfg(t, t.TempDir(), 2999, "")
 		cfg, err := embeddedConfig(zkfcconfig.Quorum{ConfigFile: path}, "")
