@@ -81,6 +81,7 @@ type replica struct {
 	proposeC chan *proposal
 	pending  map[uint64]*proposal
 	held     []*proposal
+	batch    []*proposal // taken from proposeC, for submitBatch
 	nextID   uint64
 	reads    []*readWaiter
 	readSeq  uint64
@@ -332,8 +333,8 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			r.preferLeader(now)
 		case p := <-r.proposeC:
 			r.propose(p)
-			// Drain what else is waiting: all of it goes into one Ready and
-			// so shares one fsync.
+			// Drain what else is waiting: all of it goes to raft as one
+			// proposal message, into one Ready and one log write.
 		drain:
 			for n := 0; n < 4096; n++ {
 				select {
@@ -343,6 +344,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 					break drain
 				}
 			}
+			r.submitBatch()
 		case m := <-r.recvC:
 			r.step(m)
 		steps:
@@ -499,7 +501,30 @@ func (r *replica) propose(p *proposal) {
 		r.held = append(r.held, p)
 		return
 	}
-	r.submit(p)
+	r.batch = append(r.batch, p)
+}
+
+// submitBatch hands the proposals collected by propose to raft in one
+// MsgProp: raft appends (or forwards) them in one step instead of one per
+// proposal, which was a few percent of a member's CPU under load.
+func (r *replica) submitBatch() {
+	if len(r.batch) == 0 {
+		return
+	}
+	ents := make([]*raftpb.Entry, len(r.batch))
+	for i, p := range r.batch {
+		ents[i] = &raftpb.Entry{Data: p.data}
+	}
+	err := r.rn.Step(&raftpb.Message{Type: raftpb.MessageType_MsgProp.Enum(), From: u64(r.id), Entries: ents})
+	for _, p := range r.batch {
+		if err != nil {
+			p.done(0, tree.Result{}, errDropped)
+			continue
+		}
+		r.pending[p.id] = p
+	}
+	clear(r.batch)
+	r.batch = r.batch[:0]
 }
 
 func (r *replica) submit(p *proposal) {
