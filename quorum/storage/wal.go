@@ -230,7 +230,7 @@ func (w *WAL) createSegment(name segmentName, prep *prepared) (renamed bool, err
 	w.f, w.off = final, int64(len(buf))
 	w.zeroedTo = w.off
 	if prep != nil {
-		w.zeroedTo = w.opts.SegmentSize // segmentPrep wrote it all
+		w.zeroedTo = max(w.off, prep.zeroed) // segmentPrep zeroed its head
 	}
 	w.segs = append(w.segs, name)
 	return true, nil
@@ -563,8 +563,8 @@ func (w *WAL) maybeCut() {
 	last := w.segs[len(w.segs)-1]
 	var prep *prepared
 	if w.prep != nil {
-		if f, path, ok := w.prep.take(); ok {
-			prep = &prepared{f: f, path: path}
+		if pr, ok := w.prep.take(); ok {
+			prep = &pr
 		}
 		w.prep = nil
 	}

@@ -708,3 +708,41 @@ func TestZeroFillAheadOfTheEnd(t *testing.T) {
 		t.Fatalf("commit %d after reopen, want %d", hs.commit, n)
 	}
 }
+
+// A rotated segment arrives with only its head zeroed (segmentPrep); the
+// rest is zeroed a chunk at a time ahead of the end, never all at once.
+func TestRotatedSegmentZeroedAheadInChunks(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 4 << 20}
+	w, err := CreateWithOptions(dir, zap.NewNop(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := strings.Repeat("r", 8000)
+	var want []*raftpb.Entry
+	for i := uint64(1); len(w.segs) < 2 || w.off < 2*zeroChunk; i++ {
+		if i > 2000 {
+			t.Fatal("no rotation after 16 MB")
+		}
+		e := ent(i, 1, data+entData(i, 1))
+		want = append(want, e)
+		mustSave(t, w, nil, []*raftpb.Entry{e})
+	}
+	path, end := w.f.Name(), uint64(w.off)
+	w.Close()
+	ahead, err := unwrittenIn(path, end, end+zeroLowWater/2)
+	if err != nil {
+		t.Skipf("cannot read extents here: %v", err)
+	}
+	if ahead {
+		t.Fatalf("the space just past the end (offset %d) of the rotated segment is unwritten", end)
+	}
+	tail, err := unwrittenIn(path, uint64(opts.SegmentSize)-zeroChunk, uint64(opts.SegmentSize))
+	if err != nil || !tail {
+		t.Fatalf("the last MiB of the rotated segment was written ahead of need (unwritten=%v, %v)", tail, err)
+	}
+	w = mustOpen(t, dir, nil)
+	defer w.Close()
+	_, got := mustReadAll(t, w, Pos{})
+	checkEntries(t, got, want)
+}
