@@ -344,7 +344,14 @@ func TestDrillPartitionActiveHost(t *testing.T) {
 		})
 	}
 	// A leader on the cut host costs an election, and the new leader gives
-	// every session a full timeout: log where it was.
+	// every session a full timeout. The witness is the preferred leader
+	// (drill.Cluster's zoo.cfg); a freshly started quorum hands over within
+	// about an election timeout, so wait for that (bounded) as a deployment
+	// that has run for a while would be, then log where the leader is.
+	witness := d.c.Nodes[2]
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end) && quorumLeader(d.c) != witness; {
+		time.Sleep(100 * time.Millisecond)
+	}
 	t.Logf("quorum leader before the cut: %s", leaderName(quorumLeader(d.c)))
 	d.fault = time.Now()
 	ns.Cut(t)
