@@ -24,35 +24,9 @@ import (
 // is reported durable: the request must fail (connection loss), never be
 // answered with success, and nothing may be applied meanwhile.
 func TestWriteNotAnsweredBeforeItsLogWriteSucceeded(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	// A fixed port: Server.Addr is not safe to poll while Run starts.
-	cfg.ClientPort = freePort(t)
-	srv, err := New(cfg, zaptest.NewLogger(t).Named("server"))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	var armed atomic.Bool
-	entered := make(chan struct{}, 1)
-	release := make(chan struct{})
-	var releaseOnce sync.Once
-	unblock := func() { releaseOnce.Do(func() { close(release) }) }
-	t.Cleanup(unblock)
 	errInjected := errors.New("injected storage fault")
-	srv.rep.afterSave = func(ents []*raftpb.Entry) error {
-		if !armed.Load() || !batchHas(ents, "/during") {
-			return nil
-		}
-		select {
-		case entered <- struct{}{}:
-		default:
-		}
-		<-release
-		return errInjected
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- srv.Run(ctx) }()
+	srv, cfg, g, runErr := startGated(t, "/during", errInjected)
+	armed, entered, unblock := &g.armed, g.entered, g.unblock
 	addr := waitListening(t, cfg)
 	c, _ := connect(t, addr, 5*time.Second)
 	if _, err := c.Create("/before", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -114,6 +88,58 @@ func TestWriteNotAnsweredBeforeItsLogWriteSucceeded(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("server kept running after its log failed")
 	}
+}
+
+// storageGate holds the storage loop, once armed, after it wrote a batch
+// containing a marker and before it reports the batch: entered is
+// signalled, and the loop waits for unblock, then reports fault (nil: the
+// write succeeded).
+type storageGate struct {
+	armed     atomic.Bool
+	entered   chan struct{}
+	release   chan struct{}
+	unblockMu sync.Once
+}
+
+func (g *storageGate) unblock() { g.unblockMu.Do(func() { close(g.release) }) }
+
+// startGated runs a standalone server on a fixed port (Server.Addr is not
+// safe to poll while Run starts) whose storage loop goes through a gate.
+// The server stops when the test ends; runErr carries Run's result.
+func startGated(t *testing.T, marker string, fault error) (*Server, *config.Config, *storageGate, <-chan error) {
+	t.Helper()
+	cfg := testConfig(t, t.TempDir())
+	cfg.ClientPort = freePort(t)
+	srv, err := New(cfg, zaptest.NewLogger(t).Named("server"))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	g := &storageGate{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	srv.rep.afterSave = func(ents []*raftpb.Entry) error {
+		if !g.armed.Load() || !batchHas(ents, marker) {
+			return nil
+		}
+		select {
+		case g.entered <- struct{}{}:
+		default:
+		}
+		<-g.release
+		return fault
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	done := make(chan struct{})
+	go func() { runErr <- srv.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		g.unblock() // a held storage loop would keep the server from stopping
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	return srv, cfg, g, runErr
 }
 
 func TestFoldEntries(t *testing.T) {
@@ -189,42 +215,8 @@ func batchHas(ents []*raftpb.Entry, path string) bool {
 // stopping the session: the session's next write is proposed meanwhile,
 // and the read still sees exactly the writes issued before it.
 func TestReadBehindPendingWriteDoesNotStallTheSession(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	// A fixed port: Server.Addr is not safe to poll while Run starts.
-	cfg.ClientPort = freePort(t)
-	srv, err := New(cfg, zaptest.NewLogger(t).Named("server"))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	var armed atomic.Bool
-	entered := make(chan struct{}, 1)
-	release := make(chan struct{})
-	var releaseOnce sync.Once
-	unblock := func() { releaseOnce.Do(func() { close(release) }) }
-	srv.rep.afterSave = func(ents []*raftpb.Entry) error {
-		if armed.Load() && batchHas(ents, "value-one") {
-			select {
-			case entered <- struct{}{}:
-			default:
-			}
-			<-release
-		}
-		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	runErr := make(chan error, 1)
-	go func() { runErr <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-runErr:
-		case <-time.After(10 * time.Second):
-			t.Error("server did not stop")
-		}
-	})
-	// Registered last, so it runs first: a held storage loop would keep
-	// the server from stopping.
-	t.Cleanup(unblock)
+	srv, cfg, g, _ := startGated(t, "value-one", nil)
+	armed, entered, unblock := &g.armed, g.entered, g.unblock
 	addr := waitListening(t, cfg)
 	c, _ := connect(t, addr, 5*time.Second)
 	if _, err := c.Create("/k", []byte("value-zero"), 0, zk.WorldACL(zk.PermAll)); err != nil {
