@@ -34,13 +34,22 @@ type leaderPref struct {
 
 // stash keeps a forwarded proposal that arrives mid-handover; it reports
 // whether it did.
+//
+// The old leader also passes through a moment without a leader once the
+// new one campaigns (it steps down on the higher term before it hears who
+// won); raft drops forwarded proposals then too, so they are kept while
+// this member holds its own (holding), up to a bound.
 func (r *replica) stash(m *raftpb.Message) bool {
-	if !r.pref.transferring || m.GetType() != raftpb.MessageType_MsgProp {
+	if !r.holding() || m.GetType() != raftpb.MessageType_MsgProp || len(r.pref.stashed) >= maxStashed {
 		return false
 	}
 	r.pref.stashed = append(r.pref.stashed, m)
 	return true
 }
+
+// maxStashed bounds the forwarded proposals kept while leaderless; beyond
+// it raft drops them and their proposers time out, as before.
+const maxStashed = 4096
 
 // releaseStashed steps the stashed proposals again: as leader raft appends
 // them, as follower it forwards them to the new leader. None of them was
