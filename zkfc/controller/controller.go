@@ -163,6 +163,19 @@ type FenceRecord struct {
 // the health check.
 const DrillHealthState = "SERVICE_UNHEALTHY (drill)"
 
+// NotResponding is the health state (Hadoop's name, as package healthcheck
+// reports it) of a service whose probes run out of time: a service that
+// cannot answer a probe will not finish a demote either.
+const NotResponding = "SERVICE_NOT_RESPONDING"
+
+// demoteOp is a run of the demote action by the loop, which graceful
+// fencing requests join instead of queueing behind it.
+type demoteOp struct {
+	started time.Time
+	done    chan struct{}
+	err     error // set before done is closed
+}
+
 type reqKind int
 
 const (
@@ -231,6 +244,12 @@ type Controller struct {
 
 	statusMu sync.Mutex
 	status   Status
+
+	// op is the demote the loop is running, nil if none; opStarted is
+	// closed when the next one starts.
+	opMu      sync.Mutex
+	op        *demoteOp
+	opStarted chan struct{}
 }
 
 type healthUpdate struct {
@@ -268,6 +287,7 @@ func New(cfg Config, el Elector, fencer Fencer, actions Actions, m *Metrics, lg 
 		health:    healthUpdate{state: "INITIALIZING"},
 		healthIn:  healthUpdate{state: "INITIALIZING"},
 		backoff:   cfg.BackoffInitial,
+		opStarted: make(chan struct{}),
 	}
 	c.publish()
 	return c
@@ -303,8 +323,58 @@ func (c *Controller) Cede(ctx context.Context, d time.Duration) error {
 
 // GracefulDemote is the server side of graceful fencing: demote the local
 // service now; an error means the caller must try a harsher method.
+//
+// While the loop is itself demoting the service (a sick active quitting,
+// self-fencing) the request does not queue behind that demote: it gets the
+// in-flight demote's outcome, or, when the service does not even answer its
+// health probes, an immediate refusal, so that the caller moves on to a
+// method that works without the service instead of waiting out a demote
+// that cannot finish.
 func (c *Controller) GracefulDemote(ctx context.Context, token uint64) error {
-	return c.call(ctx, request{kind: reqDemote, token: token})
+	for {
+		c.opMu.Lock()
+		op, started := c.op, c.opStarted
+		c.opMu.Unlock()
+		if op != nil {
+			return c.joinDemote(ctx, op)
+		}
+		r := request{kind: reqDemote, token: token, reply: make(chan error, 1)}
+		select {
+		case c.reqs <- r:
+			select {
+			case err := <-r.reply:
+				return err
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for the controller: %w", ctx.Err())
+			}
+		case <-started:
+			// The loop began a demote meanwhile: join it rather than wait
+			// for the loop.
+		case <-ctx.Done():
+			return fmt.Errorf("controller busy: %w", ctx.Err())
+		}
+	}
+}
+
+// joinDemote answers a graceful fencing request with the demote the loop
+// is running.
+func (c *Controller) joinDemote(ctx context.Context, op *demoteOp) error {
+	c.healthMu.Lock()
+	h := c.healthIn
+	c.healthMu.Unlock()
+	if h.known && h.state == NotResponding {
+		return fmt.Errorf("graceful demote of %s: not confirmed: the service is %s and a demote of it is still running since %s",
+			c.cfg.Self.NodeID, h.state, op.started.Format(time.RFC3339Nano))
+	}
+	select {
+	case <-op.done:
+		if op.err != nil {
+			return fmt.Errorf("graceful demote of %s: %w", c.cfg.Self.NodeID, op.err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("graceful demote of %s: waiting for the demote in flight: %w", c.cfg.Self.NodeID, ctx.Err())
+	}
 }
 
 // PrepareFailover makes this node a candidate now (clearing a cede or
@@ -501,10 +571,7 @@ func (c *Controller) handleRequest(r request) error {
 		if err := c.demote(ctx); err != nil {
 			return fmt.Errorf("graceful demote of %s: %w", c.cfg.Self.NodeID, err)
 		}
-		if c.holdsLock {
-			_ = c.el.Release()
-			c.holdsLock = false
-		}
+		c.releaseLock()
 		if c.role != Standby {
 			c.setRole(Standby, fmt.Sprintf("demoted by graceful fencing (fenced token %d)", r.token))
 		}
@@ -803,8 +870,17 @@ func (c *Controller) failPromotion(now time.Time, reason string) {
 // quit leaves the election. needFence keeps this node's breadcrumb, so the
 // next active fences it; otherwise (a graceful quit whose demote
 // succeeded) the breadcrumb is removed.
+//
+// A sick active (needFence) gives up the lock before it tries to demote its
+// service: the demote of a hung service only ends at its timeout, and the
+// next candidate must fence this service before it promotes anyway, so it
+// can start at once. Its graceful fencing joins the demote in flight
+// (GracefulDemote) instead of waiting behind it.
 func (c *Controller) quit(needFence bool, reason string) {
 	wasActive := c.role == Active
+	if wasActive && needFence {
+		c.releaseLock()
+	}
 	if wasActive {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 		if err := c.demote(ctx); err != nil {
@@ -821,22 +897,31 @@ func (c *Controller) quit(needFence bool, reason string) {
 				c.lg.Warn("delete breadcrumb", zap.Error(err))
 			}
 		}
-		if c.holdsLock {
-			if err := c.el.Release(); err != nil {
-				c.lg.Warn("release lock; retrying once connected", zap.Error(err))
-				c.releaseOwed = true
-			}
-		}
-	} else if c.holdsLock {
-		c.releaseOwed = true
 	}
-	c.holdsLock = false
+	c.releaseLock()
 	c.joined = false
 	c.wantAttempt = false
 	c.register()
 	c.lg.Info("quit the election", zap.String("reason", reason), zap.Bool("need_fence", needFence))
 	if c.role != Standby {
 		c.setRole(Standby, reason)
+	}
+}
+
+// releaseLock gives up the lock if this node holds it; a release that
+// cannot be sent now is owed and retried once connected.
+func (c *Controller) releaseLock() {
+	if !c.holdsLock {
+		return
+	}
+	c.holdsLock = false
+	if !c.connected {
+		c.releaseOwed = true
+		return
+	}
+	if err := c.el.Release(); err != nil {
+		c.lg.Warn("release lock; retrying once connected", zap.Error(err))
+		c.releaseOwed = true
 	}
 }
 
@@ -947,9 +1032,21 @@ func (c *Controller) demoteService(reason string) {
 	}
 }
 
-// demote runs the demote action and remembers whether it failed.
+// demote runs the demote action and remembers whether it failed; graceful
+// fencing requests arriving meanwhile join it (GracefulDemote).
 func (c *Controller) demote(ctx context.Context) error {
+	op := &demoteOp{started: c.now(), done: make(chan struct{})}
+	c.opMu.Lock()
+	c.op = op
+	close(c.opStarted)
+	c.opMu.Unlock()
 	err := c.actions.DoDemote(ctx, c.token)
+	op.err = err
+	c.opMu.Lock()
+	c.op = nil
+	c.opStarted = make(chan struct{})
+	c.opMu.Unlock()
+	close(op.done)
 	c.demoteErr = err
 	return err
 }

@@ -267,7 +267,7 @@ func TestSequences(t *testing.T) {
 			name: "unhealthy active quits and leaves its breadcrumb to be fenced",
 			steps: []step{
 				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
-				{do: unhealthy, role: Standby, calls: "demote|release", breadcrumb: "me"},
+				{do: unhealthy, role: Standby, calls: "release|demote", breadcrumb: "me"},
 				{do: tickAt(time.Hour), role: Standby, calls: ""},
 			},
 		},
@@ -326,7 +326,7 @@ func TestSequences(t *testing.T) {
 			steps: []step{
 				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
 				{do: serviceSays("standby"), role: Active, calls: ""},
-				{do: tickAt(5 * time.Second), role: Standby, calls: "demote|release", breadcrumb: "me"},
+				{do: tickAt(5 * time.Second), role: Standby, calls: "release|demote", breadcrumb: "me"},
 				{do: serviceSays("standby"), role: Standby, calls: ""},
 				{do: tickAt(time.Second), role: Active, calls: "try|read-breadcrumb|token 2|write-breadcrumb me 2|promote 2"},
 			},
@@ -609,5 +609,138 @@ func TestFailedReleaseIsRetried(t *testing.T) {
 	tickAt(100 * time.Millisecond)(f)
 	if len(f.log) != 0 {
 		t.Fatalf("calls %v: released again after success", f.log)
+	}
+}
+
+// demoteGate is an Actions whose demote blocks until released, like the
+// demote of a frozen service before its timeout.
+type demoteGate struct {
+	fakeActions
+	mu       sync.Mutex
+	demotes  int
+	entered  chan struct{} // receives once per demote that starts
+	release  chan error    // the blocked demote returns what it receives
+	released chan struct{} // closed when the first demote returned
+}
+
+func (a *demoteGate) DoDemote(ctx context.Context, _ uint64) error {
+	a.mu.Lock()
+	a.demotes++
+	n := a.demotes
+	a.mu.Unlock()
+	if n > 1 {
+		return nil // standby already; not blocked
+	}
+	a.entered <- struct{}{}
+	err := <-a.release
+	close(a.released)
+	return err
+}
+
+func (a *demoteGate) count() int { a.mu.Lock(); defer a.mu.Unlock(); return a.demotes }
+
+// runSickActive runs a controller that wins, then reports state: it
+// returns once the loop sits in the quitting demote.
+func runSickActive(t *testing.T, state string) (*Controller, *demoteGate, *[]string, func()) {
+	t.Helper()
+	log := new([]string)
+	el := &fakeElector{log: log, timeout: 10 * time.Second, events: make(chan elector.Event, 4)}
+	act := &demoteGate{entered: make(chan struct{}, 1), release: make(chan error, 1), released: make(chan struct{})}
+	act.log = new([]string)
+	c := New(Config{Self: elector.Info{NodeID: "me"}, SelfFenceMargin: time.Second, Tick: 10 * time.Millisecond},
+		el, &fakeFencer{log: new([]string)}, act, nil, zap.NewNop())
+	var mu sync.Mutex
+	roles := make(chan Role, 8)
+	c.cfg.OnRole = func(r Role, _ string) { mu.Lock(); defer mu.Unlock(); roles <- r }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	el.events <- elector.Event{Epoch: 1, Kind: elector.Connected}
+	c.SetHealth("SERVICE_HEALTHY", true, true)
+	select {
+	case r := <-roles:
+		if r != Active {
+			t.Fatalf("first role %s, want active", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("never became active")
+	}
+	c.SetHealth(state, false, true)
+	select {
+	case <-act.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sick active never started its demote")
+	}
+	stop := func() {
+		select {
+		case act.release <- nil:
+		default:
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	return c, act, log, stop
+}
+
+// A sick active gives up the lock before it demotes: the demote of a
+// frozen service only ends at its timeout, and the next candidate must
+// fence it anyway. That candidate's graceful fencing must not queue behind
+// the demote: a service that does not answer probes is refused at once.
+func TestHungActiveReleasesFirstAndGracefulFencingFailsFast(t *testing.T) {
+	c, act, log, stop := runSickActive(t, NotResponding)
+	defer stop()
+	// The loop is inside the demote: the lock must already be gone.
+	// (The loop goroutine wrote the log before it entered the demote.)
+	if got := strings.Join(*log, "|"); !strings.HasSuffix(got, "release") {
+		t.Fatalf("elector calls %q while the demote runs; the lock must be released first", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := c.GracefulDemote(ctx, 7)
+	if err == nil || !strings.Contains(err.Error(), "not confirmed") {
+		t.Fatalf("graceful demote during the hung demote = %v, want an immediate refusal", err)
+	}
+	select {
+	case <-act.released:
+		t.Fatal("the answer waited for the demote")
+	default:
+	}
+	if n := act.count(); n != 1 {
+		t.Fatalf("%d demotes, want only the one in flight", n)
+	}
+}
+
+// A sick service that still answers (its check failed, it did not hang)
+// is demoted by the loop; a graceful fencing request meanwhile gets that
+// demote's outcome instead of a second demote or a refusal.
+func TestGracefulFencingJoinsTheDemoteInFlight(t *testing.T) {
+	for _, outcome := range []error{nil, errors.New("demote exited 1")} {
+		c, act, _, stop := runSickActive(t, "SERVICE_UNHEALTHY")
+		got := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			got <- c.GracefulDemote(ctx, 7)
+		}()
+		select {
+		case err := <-got:
+			t.Fatalf("graceful demote answered %v before the demote in flight ended", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		act.release <- outcome
+		select {
+		case err := <-got:
+			if (err == nil) != (outcome == nil) {
+				t.Fatalf("graceful demote = %v, demote in flight returned %v", err, outcome)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("graceful demote never answered")
+		}
+		if n := act.count(); n != 1 {
+			t.Fatalf("%d demotes, want only the one in flight", n)
+		}
+		stop()
 	}
 }

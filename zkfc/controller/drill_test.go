@@ -28,8 +28,8 @@ func TestFailHealthDrill(t *testing.T) {
 	if f.c.role != Standby || f.el.breadcrumb == nil || f.el.breadcrumb.NodeID != "me" {
 		t.Fatalf("after the drill started: role %s, breadcrumb %+v; want standby with own breadcrumb kept", f.c.role, f.el.breadcrumb)
 	}
-	if got := strings.Join(f.log, "|"); got != "demote|release" {
-		t.Fatalf("calls %q, want demote|release", got)
+	if got := strings.Join(f.log, "|"); got != "release|demote" {
+		t.Fatalf("calls %q, want release|demote", got)
 	}
 	// The real monitor still says healthy: ignored while the drill lasts.
 	f.c.SetHealth("SERVICE_HEALTHY", true, true)
