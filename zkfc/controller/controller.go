@@ -204,6 +204,9 @@ type Controller struct {
 
 	healthMu  sync.Mutex
 	healthIn  healthUpdate
+	// roleQuery cancels the role check the loop is running, nil if none:
+	// a health failure ends it (see checkDrift).
+	roleQuery context.CancelFunc
 	healthSig chan struct{}
 	reqs      chan request
 
@@ -298,6 +301,9 @@ func New(cfg Config, el Elector, fencer Fencer, actions Actions, m *Metrics, lg 
 func (c *Controller) SetHealth(state string, healthy, known bool) {
 	c.healthMu.Lock()
 	c.healthIn = healthUpdate{state: state, healthy: healthy, known: known}
+	if known && !healthy && c.roleQuery != nil {
+		c.roleQuery()
+	}
 	c.healthMu.Unlock()
 	select {
 	case c.healthSig <- struct{}{}:
@@ -977,12 +983,33 @@ func (c *Controller) register() {
 	}
 }
 
+// checkDrift asks the service for its role. A health failure reported
+// meanwhile cancels the query: a service that hangs during the query would
+// otherwise hold this loop, and the failover, for the action's whole
+// deadline (found by the SIGSTOP drill: the standby began fencing 1.2 s
+// later than in runs where the hang missed the role check).
 func (c *Controller) checkDrift() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
-	got, err := c.actions.QueryRole(ctx)
+	c.healthMu.Lock()
+	sick := c.healthIn.known && !c.healthIn.healthy
+	c.roleQuery = cancel
+	c.healthMu.Unlock()
+	var got string
+	err := context.Canceled
+	if !sick {
+		got, err = c.actions.QueryRole(ctx)
+	}
+	c.healthMu.Lock()
+	c.roleQuery = nil
+	c.healthMu.Unlock()
+	interrupted := ctx.Err() == context.Canceled
 	cancel()
 	if errors.Is(err, ErrNoRoleCheck) {
 		c.roleCheckOff = true
+		return
+	}
+	if interrupted || sick {
+		c.lg.Info("role check abandoned: the health check failed meanwhile")
 		return
 	}
 	if err != nil {

@@ -744,3 +744,69 @@ func TestGracefulFencingJoinsTheDemoteInFlight(t *testing.T) {
 		stop()
 	}
 }
+
+// roleGate is an Actions whose role query hangs like a frozen service's:
+// it returns only when its context ends.
+type roleGate struct {
+	demoteGate
+	queried chan struct{} // receives when a query starts
+	ended   chan error    // the query's context error
+}
+
+func (a *roleGate) QueryRole(ctx context.Context) (string, error) {
+	a.queried <- struct{}{}
+	<-ctx.Done()
+	a.ended <- ctx.Err()
+	return "", ctx.Err()
+}
+
+// A service that hangs while its role is being queried: the health failure
+// must end the query at once, not after the action's deadline (an hour
+// here), so the active quits and releases the lock.
+func TestHealthFailureCancelsTheRoleQuery(t *testing.T) {
+	log := new([]string)
+	el := &fakeElector{log: log, timeout: 10 * time.Second, events: make(chan elector.Event, 4)}
+	act := &roleGate{
+		demoteGate: demoteGate{entered: make(chan struct{}, 1), release: make(chan error, 1), released: make(chan struct{})},
+		queried:    make(chan struct{}, 1), ended: make(chan error, 1),
+	}
+	act.log = new([]string)
+	c := New(Config{Self: elector.Info{NodeID: "me"}, SelfFenceMargin: time.Second, Tick: 10 * time.Millisecond,
+		RoleInterval: 10 * time.Millisecond, FenceTimeout: time.Hour},
+		el, &fakeFencer{log: new([]string)}, act, nil, zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		act.release <- nil
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second): // the loop is stuck in the query
+		}
+	}()
+	el.events <- elector.Event{Epoch: 1, Kind: elector.Connected}
+	c.SetHealth("SERVICE_HEALTHY", true, true)
+	select {
+	case <-act.queried:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the role of the healthy active was never queried (the test would prove nothing)")
+	}
+	c.SetHealth(NotResponding, false, true)
+	select {
+	case err := <-act.ended:
+		if err != context.Canceled {
+			t.Fatalf("role query ended with %v, want canceled by the health failure", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the role query still runs 10 s after the health failure (its deadline is an hour)")
+	}
+	select {
+	case <-act.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sick active never quit after its role query ended")
+	}
+	if got := strings.Join(*log, "|"); !strings.HasSuffix(got, "release") {
+		t.Fatalf("elector calls %q while the demote runs; the lock must be released first", got)
+	}
+}
