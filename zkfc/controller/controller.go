@@ -202,8 +202,8 @@ type Controller struct {
 	m       *Metrics
 	now     func() time.Time
 
-	healthMu  sync.Mutex
-	healthIn  healthUpdate
+	healthMu sync.Mutex
+	healthIn healthUpdate
 	// roleQuery cancels the role check the loop is running, nil if none:
 	// a health failure ends it (see checkDrift).
 	roleQuery context.CancelFunc
