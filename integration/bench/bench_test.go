@@ -88,6 +88,9 @@ func BenchmarkReport(b *testing.B) {
 		Outages: map[string][]time.Duration{},
 	}
 	progress("load average at start %s; %s per workload, %d runs of each drill", r.Machine.LoadAvg, r.Client.Duration, runs)
+	if err := preflight(); err != nil {
+		b.Fatal(err)
+	}
 	// A measurement is tried up to three times: an ensemble that fails to
 	// start (a port taken between choosing and binding it, a JVM that dies
 	// on a busy machine) should not cost the whole report. A part that
@@ -129,7 +132,14 @@ func BenchmarkReport(b *testing.B) {
 	if want("failover") {
 		// Once: the drills take minutes, and a failing drill is a finding
 		// to report, not noise to retry.
-		part("failover", 1, func(b testing.TB) { r.Failover = failover(b, runs) })
+		var skipped []string
+		part("failover", 1, func(b testing.TB) { r.Failover, skipped = failover(b, runs) })
+		// A skipped drill leaves a hole in the timeline: name it and fail,
+		// as for a part that failed.
+		for _, s := range skipped {
+			b.Errorf("drill skipped: %s", s)
+			r.Missing = append(r.Missing, "drill skipped: "+s)
+		}
 	}
 	r.Machine.Elapsed = time.Since(benchStart)
 	out := os.Getenv("BENCH_OUT")
@@ -392,7 +402,7 @@ const defaultDrills = "^TestDrill(ServiceCrash|ServiceHang|KillActiveZKFC|KillQu
 // drills_test.go), each repeated runs times, through the timings file they
 // write. Without those drills it falls back to timing health failures
 // itself, so the timeline always comes from real runs.
-func failover(b testing.TB, runs int) Failover {
+func failover(b testing.TB, runs int) (Failover, []string) {
 	pattern := os.Getenv("BENCH_DRILLS")
 	if pattern == "" {
 		pattern = defaultDrills
@@ -400,19 +410,22 @@ func failover(b testing.TB, runs int) Failover {
 	names, err := listTests(pattern)
 	if err != nil || len(names) == 0 {
 		progress("no drills matching %s in ./integration (%v): timing health failures here instead", pattern, err)
-		return healthFailover(b, runs)
+		return healthFailover(b, runs), nil
 	}
 	progress("running %d drills x %d runs: %s", len(names), runs, strings.Join(names, ", "))
 	out := filepath.Join(b.TempDir(), "drill-timings.json")
-	runErr := goTest(b, 90*time.Minute, []string{"DRILL_TIMINGS=" + out},
+	skipped, runErr := goTest(b, 90*time.Minute, []string{"DRILL_TIMINGS=" + out},
 		"-count="+strconv.Itoa(runs), "-run", pattern, "-v", "-timeout", "80m", "./integration")
 	f, err := drill.Read(out)
 	if err != nil {
 		progress("the drills wrote no timings (%v; drill run: %v): timing health failures here instead", err, runErr)
 		fo := healthFailover(b, runs)
 		fo.Source = fmt.Sprintf("The integration drills (`%s`) failed without timings in this run, so: %s", pattern, fo.Source)
+		if runErr == nil {
+			runErr = errors.New("no drill wrote a timing")
+		}
 		b.Errorf("drill run failed: %v", runErr)
-		return fo
+		return fo, skipped
 	}
 	if runErr != nil {
 		b.Errorf("drill run failed: %v (the timings it wrote are still drawn)", runErr)
@@ -431,7 +444,7 @@ func failover(b testing.TB, runs int) Failover {
 		"two guarding a demo-service each and one witness, judged by an independent observer.", which, runs),
 		Settings: *f}
 	fo.Runs, fo.Settings.Runs = f.Runs, nil
-	return fo
+	return fo, skipped
 }
 
 // listTests lists the tests of ./integration matching pattern.
@@ -456,8 +469,9 @@ func listTests(pattern string) ([]string, error) {
 var testLine = regexp.MustCompile(`^\s*(=== RUN|--- PASS|--- FAIL|--- SKIP)`)
 
 // goTest runs `go test args...` in the repository under a deadline,
-// relaying its test start and result lines as progress.
-func goTest(b testing.TB, limit time.Duration, env []string, args ...string) error {
+// relaying its test start and result lines as progress. It returns the
+// tests that skipped, each with its reason.
+func goTest(b testing.TB, limit time.Duration, env []string, args ...string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", append([]string{"test"}, args...)...)
@@ -469,21 +483,22 @@ func goTest(b testing.TB, limit time.Duration, env []string, args ...string) err
 	logPath := filepath.Join(b.TempDir(), "drills.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer logf.Close()
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		pw.Close()
 		pr.Close()
-		return err
+		return nil, err
 	}
 	pw.Close()
-	var tail []string
+	var tail, skipped []string
+	said := "" // the running test's last log line: a skip's reason
 	sc := bufio.NewScanner(pr)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -491,6 +506,16 @@ func goTest(b testing.TB, limit time.Duration, env []string, args ...string) err
 		fmt.Fprintln(logf, l)
 		if testLine.MatchString(l) {
 			progress("  %s", strings.TrimSpace(l))
+		}
+		switch f := strings.Fields(l); {
+		case len(f) >= 3 && f[0] == "---" && f[1] == "SKIP:":
+			// go test -v prints t.Skip's message just before this line.
+			skipped = append(skipped, f[2]+": "+said)
+			progress("  %s skipped: %s", f[2], said)
+		case strings.HasPrefix(l, "=== RUN"):
+			said = ""
+		case strings.HasPrefix(l, "    ") && len(f) > 0:
+			said = strings.TrimSpace(l)
 		}
 		tail = append(tail, l)
 		if len(tail) > 60 {
@@ -500,9 +525,9 @@ func goTest(b testing.TB, limit time.Duration, env []string, args ...string) err
 	pr.Close()
 	if err := cmd.Wait(); err != nil {
 		b.Logf("go test %s: last lines:\n%s", strings.Join(args, " "), strings.Join(tail, "\n"))
-		return fmt.Errorf("go test %s: %w", strings.Join(args, " "), err)
+		return skipped, fmt.Errorf("go test %s: %w", strings.Join(args, " "), err)
 	}
-	return nil
+	return skipped, nil
 }
 
 // healthFailover is the fallback timeline: Apache ZooKeeper, two zkfc
@@ -595,4 +620,33 @@ func healthFailover(b testing.TB, runs int) Failover {
 	}
 	zkfcenv.CheckNoOverlap(b, zkfcenv.ReadIntervals(b, roles, time.Now()))
 	return fo
+}
+
+// preflight refuses to start a bench that would come out incomplete for
+// want of a package: the comparison needs Apache ZooKeeper and java, the
+// partition drill root, iptables and ip netns.
+func preflight() error {
+	var miss []string
+	if want("compare") || want("outage") {
+		if _, err := os.Stat("/usr/share/java/zookeeper.jar"); err != nil {
+			miss = append(miss, "Apache ZooKeeper 3.8, the reference (/usr/share/java/zookeeper.jar): apt-get install -y zookeeper")
+		}
+		if _, err := exec.LookPath("java"); err != nil {
+			miss = append(miss, "java: apt-get install -y default-jre-headless")
+		}
+	}
+	if want("failover") && os.Getenv("BENCH_DRILLS") == "" {
+		if os.Geteuid() != 0 {
+			miss = append(miss, "root, for the partition drill's network namespaces (or set BENCH_DRILLS to leave it out)")
+		}
+		for _, tool := range []string{"iptables", "ip", "fuser", "curl"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				miss = append(miss, tool+", for the drills: apt-get install -y iptables iproute2 psmisc curl")
+			}
+		}
+	}
+	if len(miss) > 0 {
+		return fmt.Errorf("make bench needs, and this machine lacks:\n  %s\n(.ci/run's apt-get line installs all of it)", strings.Join(miss, "\n  "))
+	}
+	return nil
 }
