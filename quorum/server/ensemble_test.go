@@ -270,3 +270,31 @@ func TestEnsemblePreferredLeaderLeads(t *testing.T) {
 	}
 	t.Logf("%d writes, %d failed around the leader stop", writes, len(errs))
 }
+
+// At a cold start the preferred member campaigns at once and wins the
+// ensemble's first election: its term is the first after the bootstrap
+// term (1). Without the early campaign a random member wins at the end of
+// its election timeout and hands over later, at a higher term.
+func TestEnsembleColdStartPreferredWinsFirstElection(t *testing.T) {
+	for _, preferred := range []int{2, 3} {
+		e := startEnsembleWith(t, 3, func(c *config.Config) { c.PreferredLeader = uint64(preferred) })
+		deadline := time.Now().Add(20 * time.Second)
+		for e.leader() == -1 {
+			if time.Now().After(deadline) {
+				t.Fatal("no leader within 20 s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if l := e.leader() + 1; l != preferred {
+			t.Fatalf("member %d leads first, want the preferred member %d", l, preferred)
+		}
+		term := make(chan uint64, 1)
+		e.members[preferred-1].srv.rep.ctlC <- func() { term <- e.members[preferred-1].srv.rep.rn.BasicStatus().GetTerm() }
+		if got := <-term; got != 2 {
+			t.Fatalf("the preferred member leads at term %d, want 2: it did not win the first election", got)
+		}
+		for _, m := range e.members {
+			m.stop()
+		}
+	}
+}

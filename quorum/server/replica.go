@@ -115,6 +115,7 @@ type replica struct {
 	electionTimeout time.Duration
 	// pref hands the leadership to the preferred member (leaderpref.go).
 	pref            leaderPref
+	cold            coldStart
 	leaderlessSince time.Time
 	tick            time.Duration
 	// ready is closed once the member has replayed its log and knows a
@@ -298,6 +299,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 		// A lone voter need not wait an election timeout to lead.
 		_ = r.rn.Campaign()
 	}
+	r.openColdStart(time.Now())
 	r.appendC = make(chan *raftpb.Message, 1024)
 	r.storageDead = make(chan struct{})
 	r.doneC = make(chan struct{}, 1)
@@ -331,6 +333,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			r.checkLeaderSilence(now)
 			r.ensureMembers()
 			r.preferLeader(now)
+			r.coldStartCampaign(now)
 		case p := <-r.proposeC:
 			r.propose(p)
 			// Drain what else is waiting: all of it goes to raft as one

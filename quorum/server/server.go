@@ -272,7 +272,9 @@ func raftTick(tickTime time.Duration) time.Duration {
 
 // Addr is the client listener's address once Run is serving.
 func (s *Server) Addr() net.Addr {
-	if s.listener == nil || !s.ready.Load() {
+	// ready is stored after listener is set: loading it first orders the
+	// read of listener after Run's write.
+	if !s.ready.Load() || s.listener == nil {
 		return nil
 	}
 	return s.listener.Addr()
