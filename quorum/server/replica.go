@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -1097,5 +1098,17 @@ type raftLogger struct{ *zap.SugaredLogger }
 
 func (l raftLogger) Warning(v ...interface{})                 { l.Warn(v...) }
 func (l raftLogger) Warningf(format string, v ...interface{}) { l.Warnf(format, v...) }
-func (l raftLogger) Debug(v ...interface{})                   {}
-func (l raftLogger) Debugf(format string, v ...interface{})   {}
+
+// Infof demotes raft's note about an acknowledged log write whose entries
+// were replaced meanwhile (a follower truncating a deposed leader's tail
+// while its write was in flight, routine with asynchronous storage writes)
+// to debug: at info it filled the logs around every election.
+func (l raftLogger) Infof(format string, v ...interface{}) {
+	if strings.HasPrefix(format, "entry at index %d missing from unstable log") {
+		l.Debugw(fmt.Sprintf(format, v...))
+		return
+	}
+	l.SugaredLogger.Infof(format, v...)
+}
+func (l raftLogger) Debug(v ...interface{})                 {}
+func (l raftLogger) Debugf(format string, v ...interface{}) {}
