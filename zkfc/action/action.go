@@ -7,7 +7,6 @@
 package action
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -99,7 +98,7 @@ func (r *Runner) run(ctx context.Context, c Command, role string, token uint64) 
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr capped
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
@@ -113,6 +112,25 @@ func (r *Runner) run(ctx context.Context, c Command, role string, token uint64) 
 	}
 	return stdout.String(), nil
 }
+
+// maxOutput bounds what an action's stdout and stderr may each hold in
+// zkfc's memory: a role answer or an error's last lines need far less, and
+// a script that floods its output must not grow the daemon.
+const maxOutput = 64 << 10
+
+// capped keeps the first maxOutput bytes written to it and drops the
+// rest without failing the writer. Each stream has its own (exec copies
+// them from separate goroutines).
+type capped struct{ b []byte }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := maxOutput - len(c.b); room > 0 {
+		c.b = append(c.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (c *capped) String() string { return string(c.b) }
 
 func tail(s string, n int) string {
 	if len(s) > n {

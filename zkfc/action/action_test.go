@@ -53,3 +53,28 @@ func TestFailureAndDeadline(t *testing.T) {
 		t.Fatalf("role without command: %v", err)
 	}
 }
+
+// A script that floods its output costs zkfc at most maxOutput per stream:
+// the role is still read from the start of stdout, and an error carries
+// stderr's last lines of what was kept.
+func TestFloodedOutputIsCapped(t *testing.T) {
+	flood := "head -c 4000000 /dev/zero | tr '\\0' x"
+	r := New("nn1",
+		Command{Argv: []string{"/bin/sh", "-c", flood + " >&2; exit 3"}},
+		Command{},
+		Command{Argv: []string{"/bin/sh", "-c", "echo standby; " + flood}}, zap.NewNop())
+	err := r.DoPromote(context.Background(), 1)
+	if err == nil {
+		t.Fatal("promote succeeded, want exit status 3")
+	}
+	if len(err.Error()) > 1024 {
+		t.Fatalf("promote error of %d bytes, want a bounded message", len(err.Error()))
+	}
+	out, err := r.run(context.Background(), r.Role, "", 0)
+	if err != nil || len(out) != maxOutput || !strings.HasPrefix(out, "standby\n") {
+		t.Fatalf("role output %d bytes (err %v), want the first %d", len(out), err, maxOutput)
+	}
+	if role, err := r.QueryRole(context.Background()); err != nil || role != "standby" {
+		t.Fatalf("role = %q, %v", role, err)
+	}
+}
