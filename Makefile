@@ -41,7 +41,8 @@ fuzz:
 # make bench: our quorum beside Apache ZooKeeper 3.8, write outages and
 # failover drills; writes docs/bench/README.md and its plots. The test
 # binary runs directly so its progress reaches stderr unbuffered. Knobs:
-# BENCH_DURATION (per workload, default 5s), BENCH_RUNS (default 5),
+# BENCH_DURATION (per workload, default 5s), BENCH_ROUNDS (comparison
+# rounds, alternating which server goes first; default 3), BENCH_RUNS (default 5),
 # BENCH_ONLY=compare,outage,failover, BENCH_DRILLS (go test -run pattern).
 bench: build
 	$(GO) test -c -o bin/bench.test ./integration/bench

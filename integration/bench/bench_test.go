@@ -84,7 +84,8 @@ func BenchmarkReport(b *testing.B) {
 	runs := envInt("BENCH_RUNS", 5)
 	r := &Report{
 		Machine: machine(),
-		Client:  Client{Sessions: 8, InFlight: 4, ValueSize: 100, Duration: envDuration("BENCH_DURATION", 5*time.Second), Runs: runs},
+		Client: Client{Sessions: 8, InFlight: 4, ValueSize: 100, Duration: envDuration("BENCH_DURATION", 5*time.Second), Runs: runs,
+			Rounds: envInt("BENCH_ROUNDS", 3)},
 		Outages: map[string][]time.Duration{},
 	}
 	progress("load average at start %s; %s per workload, %d runs of each drill", r.Machine.LoadAvg, r.Client.Duration, runs)
@@ -110,13 +111,25 @@ func BenchmarkReport(b *testing.B) {
 		}
 	}
 	if want("compare") {
-		for _, members := range []int{1, 3} {
-			for _, backend := range []cluster.Backend{cluster.Apache, cluster.Ours} {
-				part(fmt.Sprintf("compare/%s/%d", backend, members), 3, func(b testing.TB) {
-					r.Ensembles = append(r.Ensembles, measure(b, r.Client, backend, members))
-				})
+		// Rounds alternate which server goes first, and each figure is the
+		// median over the rounds: a load spike or a cold cache then cannot
+		// decide a ratio on its own.
+		var all []Ensemble
+		for round := 1; round <= r.Client.Rounds; round++ {
+			order := []cluster.Backend{cluster.Apache, cluster.Ours}
+			if round%2 == 0 {
+				order[0], order[1] = order[1], order[0]
+			}
+			progress("comparison round %d of %d: %s first", round, r.Client.Rounds, serverName(order[0]))
+			for _, members := range []int{1, 3} {
+				for _, backend := range order {
+					part(fmt.Sprintf("compare/%s/%d/round %d", backend, members, round), 3, func(b testing.TB) {
+						all = append(all, measure(b, r.Client, backend, members))
+					})
+				}
 			}
 		}
+		r.Ensembles = medians(all)
 	}
 	if want("outage") {
 		for i := 1; i <= runs; i++ {

@@ -64,6 +64,7 @@ type Client struct {
 	Sessions, InFlight, ValueSize int
 	Duration                      time.Duration // per workload
 	Runs                          int           // repetitions of the outage and failover drills
+	Rounds                        int           // rounds of the comparison, each figure their median
 }
 
 // Ensemble is one server in one setup: its workloads, memory and start.
@@ -172,8 +173,9 @@ func (r *Report) Markdown(drawn map[string]bool) string {
 	var s strings.Builder
 	m, c := r.Machine, r.Client
 	s.WriteString("# Benchmarks: zkfc's quorum beside Apache ZooKeeper 3.8, and failover drills\n\n")
-	s.WriteString("Regenerate with `make bench` (quick run: `BENCH_DURATION=2s BENCH_RUNS=2 make bench`). ")
-	s.WriteString("Both servers ran on the same machine in the same run, one after the other, with the same client. ")
+	s.WriteString("Regenerate with `make bench` (quick run: `BENCH_DURATION=2s BENCH_ROUNDS=1 BENCH_RUNS=2 make bench`). ")
+	s.WriteString("Both servers ran on the same machine in the same run, one after the other, with the same client; ")
+	fmt.Fprintf(&s, "the comparison ran in %d rounds that alternate which server goes first, and every figure of it is the median over the rounds (per workload: the round with the median throughput, with that round's latencies). ", max(c.Rounds, 1))
 	s.WriteString("**Absolute numbers drift with the machine's load from run to run; compare the ratios.**\n\n")
 	fmt.Fprintf(&s, "| | |\n|---|---|\n")
 	fmt.Fprintf(&s, "| date | %s (bench took %s) |\n", m.Started.UTC().Format("2006-01-02 15:04 MST"), m.Elapsed.Round(time.Second))
@@ -691,4 +693,52 @@ func (r *Report) plotTimeline(path string) error {
 	p.Legend.Top = true
 	h := 3*vg.Centimeter + vg.Length(n)*vg.Points(14)
 	return p.Save(22*vg.Centimeter, h, path)
+}
+
+// medians folds the rounds of the comparison into one Ensemble per server
+// and setup, in the order they first appear: per workload the result of
+// the round with the median throughput (its latencies with it), and the
+// median memory and start time.
+func medians(rounds []Ensemble) []Ensemble {
+	var out []Ensemble
+	groups := map[string][]Ensemble{}
+	for _, e := range rounds {
+		k := e.Server + "/" + e.Setup
+		if _, seen := groups[k]; !seen {
+			out = append(out, Ensemble{Setup: e.Setup, Server: e.Server, Members: e.Members, Results: map[loadgen.Op]loadgen.Result{}})
+		}
+		groups[k] = append(groups[k], e)
+	}
+	for i := range out {
+		g := groups[out[i].Server+"/"+out[i].Setup]
+		ops := map[loadgen.Op][]loadgen.Result{}
+		var rssMax, rssTotal, start []float64
+		for _, e := range g {
+			for op, res := range e.Results {
+				ops[op] = append(ops[op], res)
+			}
+			rssMax = append(rssMax, float64(e.RSSMax))
+			rssTotal = append(rssTotal, float64(e.RSSTotal))
+			start = append(start, float64(e.Start))
+		}
+		for op, rs := range ops {
+			sort.Slice(rs, func(a, b int) bool { return rs[a].Throughput < rs[b].Throughput })
+			out[i].Results[op] = rs[(len(rs)-1)/2]
+		}
+		out[i].RSSMax = int64(median(rssMax))
+		out[i].RSSTotal = int64(median(rssTotal))
+		out[i].Start = time.Duration(median(start))
+	}
+	return out
+}
+
+// median of xs (the lower middle for an even count: a figure that was
+// measured, not an average of two).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	ys := append([]float64(nil), xs...)
+	sort.Float64s(ys)
+	return ys[(len(ys)-1)/2]
 }

@@ -131,3 +131,27 @@ func TestPhases(t *testing.T) {
 		})
 	}
 }
+
+// Each figure of the comparison is the median over the rounds; a
+// workload's latencies come from the round of its median throughput.
+func TestMediansOverRounds(t *testing.T) {
+	round := func(setup string, tput float64, p99 time.Duration, rss int64, start time.Duration) Ensemble {
+		return Ensemble{Setup: setup, Server: Ours, Members: 1, RSSMax: rss, RSSTotal: rss, Start: start,
+			Results: map[loadgen.Op]loadgen.Result{loadgen.Set: {Op: loadgen.Set, Throughput: tput, P99: p99}}}
+	}
+	got := medians([]Ensemble{
+		round("standalone", 100, 9*time.Millisecond, 70, 3*time.Second),
+		round("standalone", 300, 1*time.Millisecond, 90, 1*time.Second),
+		round("standalone", 200, 5*time.Millisecond, 50, 2*time.Second),
+	})
+	if len(got) != 1 {
+		t.Fatalf("%d ensembles, want 1", len(got))
+	}
+	e := got[0]
+	if r := e.Results[loadgen.Set]; r.Throughput != 200 || r.P99 != 5*time.Millisecond {
+		t.Fatalf("set = %v ops/s p99 %v, want the median round's 200 ops/s, p99 5ms", r.Throughput, r.P99)
+	}
+	if e.RSSMax != 70 || e.Start != 2*time.Second {
+		t.Fatalf("rss %d start %v, want the medians 70 and 2s", e.RSSMax, e.Start)
+	}
+}
