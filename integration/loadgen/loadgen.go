@@ -68,11 +68,16 @@ type Result struct {
 	Throughput float64 // ops per second
 	P50, P99   time.Duration
 	Max        time.Duration
+	FirstError string // the first failed request's error, if any
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%-6s %9.0f ops/s  p50 %6.2f ms  p99 %6.2f ms  (%d ops, %d errors)",
+	s := fmt.Sprintf("%-6s %9.0f ops/s  p50 %6.2f ms  p99 %6.2f ms  (%d ops, %d errors)",
 		r.Op, r.Throughput, ms(r.P50), ms(r.P99), r.Ops, r.Errors)
+	if r.FirstError != "" {
+		s += "; first error: " + r.FirstError
+	}
+	return s
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -115,7 +120,18 @@ func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
 			}
 		}
 	}
+	// Sessions on other members may not have applied those creates yet
+	// (ZooKeeper promises each client its own order, not others'): a sync
+	// through every session makes them visible before the clock starts,
+	// so a get does not fail with "node does not exist" in the first
+	// milliseconds of a run on an ensemble.
+	for i, c := range conns {
+		if _, err := c.Sync(root); err != nil {
+			return Result{}, fmt.Errorf("sync session %d: %w", i, err)
+		}
+	}
 	var ops, errs, issued atomic.Int64
+	var firstErr atomic.Pointer[error]
 	lat := make([][]time.Duration, workers)
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
@@ -150,6 +166,7 @@ func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
 				}
 				if err != nil {
 					errs.Add(1)
+					firstErr.CompareAndSwap(nil, &err)
 					continue
 				}
 				local = append(local, time.Since(t0))
@@ -167,6 +184,9 @@ func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	r := Result{Op: op, Ops: ops.Load(), Errors: errs.Load(), Elapsed: elapsed,
 		Throughput: float64(ops.Load()) / elapsed.Seconds()}
+	if e := firstErr.Load(); e != nil {
+		r.FirstError = (*e).Error()
+	}
 	if len(all) > 0 {
 		r.P50 = all[len(all)/2]
 		r.P99 = all[len(all)*99/100]
