@@ -237,7 +237,10 @@ func TestDrillServiceHang(t *testing.T) {
 // Drill: as the hang above, with lease_expired first. The old zkfc quit
 // the election while connected, so its session lives on: lease_expired
 // must refuse, and the fence must come from a method that reached the
-// service (the kill), never from the quorum's say-so.
+// service (the kill), never from the quorum's say-so. Its own demote of
+// the frozen service fails, so the old zkfc exits with status 3 without
+// closing its session (under systemd, BindsTo= would then stop the
+// service before the session could expire).
 func TestDrillServiceHangLeaseRefuses(t *testing.T) {
 	d := startDrill(t, drill.LeaseSettings(), drill.Loopback)
 	d.fault = time.Now()
@@ -255,6 +258,12 @@ func TestDrillServiceHangLeaseRefuses(t *testing.T) {
 	}
 	if kills, _ := drill.ReadKills(d.c.Kills); kills[d.old.Name].IsZero() {
 		t.Errorf("the hung service %s was never killed by the fencer", d.old.Name)
+	}
+	if code := d.old.ZKFC.ExitCode(10 * time.Second); code != 3 {
+		t.Errorf("%s's zkfc: exit status %d after its demote failed, want 3 (leave without closing the session)", d.old.Name, code)
+	}
+	if !strings.Contains(d.old.ZKFC.Log(), "exiting with status 3") {
+		t.Errorf("%s's zkfc log does not say why it exited", d.old.Name)
 	}
 }
 

@@ -147,6 +147,17 @@ func (p *Proc) Exited() bool {
 	}
 }
 
+// ExitCode waits up to within for the process to end and returns its exit
+// status; -1 if it is still running (or died of a signal).
+func (p *Proc) ExitCode(within time.Duration) int {
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		return -1
+	}
+}
+
 // Log returns what the process wrote.
 func (p *Proc) Log() string { b, _ := os.ReadFile(p.log); return string(b) }
 

@@ -99,6 +99,16 @@ type Config struct {
 	// WaitFormatted: a missing cluster znode is retried instead of fatal.
 	WaitFormatted bool
 
+	// ExitOnFailedDemote: when the demote of a service that may be active
+	// fails, Run returns ErrServiceStateUnknown at once, without closing
+	// the session, and the process is to exit. Set when a peer may fence
+	// this node with lease_expired, which trusts that a live zkfc demoted
+	// its service before its session could expire: a zkfc that could not
+	// demote leaves instead, so systemd's BindsTo= stops the service while
+	// the session still lives (Pacemaker escalates a failed stop the same
+	// way, to fencing).
+	ExitOnFailedDemote bool
+
 	// OnRole is called from the loop whenever the role changes, the first
 	// call being the first election outcome (systemd READY=1, STATUS=).
 	OnRole func(role Role, reason string)
@@ -162,6 +172,10 @@ type FenceRecord struct {
 // DrillHealthState is the health state reported while a drill overrides
 // the health check.
 const DrillHealthState = "SERVICE_UNHEALTHY (drill)"
+
+// ErrServiceStateUnknown ends Run when a demote failed and the
+// configuration asks zkfc to leave rather than stay (ExitOnFailedDemote).
+var ErrServiceStateUnknown = errors.New("the service may still be active: its demote failed")
 
 // NotResponding is the health state (Hadoop's name, as package healthcheck
 // reports it) of a service whose probes run out of time: a service that
@@ -231,11 +245,14 @@ type Controller struct {
 	holder       *elector.Info
 	lastErr      string
 	fatal        error
-	transitions  []Transition
-	lockSince    time.Time
-	healthSince  time.Time
-	lastFence    *FenceRecord
-	drillUntil   time.Time // health overridden as failing until then
+	// abandoned: fatal is ErrServiceStateUnknown; Run leaves the session
+	// open (it expires on its own) and demotes nothing more.
+	abandoned   bool
+	transitions []Transition
+	lockSince   time.Time
+	healthSince time.Time
+	lastFence   *FenceRecord
+	drillUntil  time.Time // health overridden as failing until then
 	// demoteErr is the last failure of the demote action since the
 	// service was last healthy (nil once a demote succeeded).
 	demoteErr error
@@ -433,7 +450,11 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	c.epoch = epoch
-	defer c.el.Close()
+	defer func() {
+		if !c.abandoned {
+			c.el.Close()
+		}
+	}()
 	tick := time.NewTicker(c.cfg.Tick)
 	defer tick.Stop()
 	for c.fatal == nil {
@@ -455,8 +476,24 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.tick()
 		c.publish()
 	}
+	if c.abandoned {
+		c.publish()
+		return c.fatal
+	}
 	c.shutdown()
 	return c.fatal
+}
+
+// demoteFailed records a failed demote of a service that may be active:
+// with ExitOnFailedDemote, the loop ends (see ErrServiceStateUnknown).
+func (c *Controller) demoteFailed(err error) {
+	if !c.cfg.ExitOnFailedDemote || c.abandoned {
+		return
+	}
+	c.abandoned = true
+	c.fatal = fmt.Errorf("%w (%v); zkfc exits without closing its session so that the service, bound to zkfc, is stopped before the session can expire",
+		ErrServiceStateUnknown, err)
+	c.lastErr = c.fatal.Error()
 }
 
 func (c *Controller) shutdown() {
@@ -531,7 +568,9 @@ func (c *Controller) handleEvent(ev elector.Event) {
 		if c.role == Active {
 			c.selfFence("zookeeper session expired")
 		}
-		c.reopen()
+		if !c.abandoned {
+			c.reopen()
+		}
 	case elector.LockChanged:
 		if c.joined {
 			c.wantAttempt = true
@@ -627,7 +666,9 @@ func (c *Controller) tick() {
 			if !now.Before(deadline) {
 				c.selfFence(fmt.Sprintf("no acknowledgment from zookeeper for %s (session timeout %s, margin %s)",
 					now.Sub(at).Round(time.Millisecond), timeout, c.cfg.SelfFenceMargin))
-				c.reopen()
+				if !c.abandoned {
+					c.reopen()
+				}
 			}
 		}
 	}
@@ -845,6 +886,9 @@ func (c *Controller) promote(now time.Time) {
 		// The action may have half-worked: demote even if zkfc's role
 		// already says standby.
 		c.demoteService("promote action failed: " + err.Error())
+		if c.demoteErr != nil {
+			c.demoteFailed(c.demoteErr) // the promote may have half-worked
+		}
 		c.failPromotion(now, err.Error())
 		return
 	}
@@ -892,6 +936,7 @@ func (c *Controller) quit(needFence bool, reason string) {
 		if err := c.demote(ctx); err != nil {
 			c.lg.Error("demote failed while quitting the election", zap.Error(err))
 			needFence = true
+			c.demoteFailed(err)
 		}
 		cancel()
 	}
@@ -946,6 +991,7 @@ func (c *Controller) selfFence(reason string) {
 	if err := c.demote(ctx); err != nil {
 		c.lg.Error("self-fencing demote failed; the service may still be active", zap.Error(err))
 		c.lastErr = "self-fence demote failed: " + err.Error()
+		c.demoteFailed(err)
 	}
 	cancel()
 	c.holdsLock = false
@@ -1028,6 +1074,7 @@ func (c *Controller) checkDrift() {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 		if err := c.actions.DoDemote(ctx, c.token); err != nil {
 			c.lg.Error("demote after drift", zap.Error(err))
+			c.demoteFailed(err)
 		}
 		cancel()
 	}
@@ -1052,6 +1099,9 @@ func (c *Controller) demoteService(reason string) {
 	if err := c.demote(ctx); err != nil {
 		c.lg.Error("demote to standby failed", zap.Error(err))
 		c.lastErr = err.Error()
+		if c.role == Active {
+			c.demoteFailed(err)
+		}
 	}
 	cancel()
 	if c.role != Standby {

@@ -810,3 +810,88 @@ func TestHealthFailureCancelsTheRoleQuery(t *testing.T) {
 		t.Fatalf("elector calls %q while the demote runs; the lock must be released first", got)
 	}
 }
+
+// closeRecorder notes whether the controller closed its session.
+type closeRecorder struct {
+	*fakeElector
+	closed chan struct{}
+}
+
+func (c *closeRecorder) Close() { close(c.closed) }
+
+// runUntilSick runs a controller that wins, then reports its service
+// unhealthy; the demote fails. It returns Run's result (or times out).
+func runUntilSick(t *testing.T, exitOnFailedDemote bool) (error, *closeRecorder, []string) {
+	t.Helper()
+	log := new([]string)
+	el := &closeRecorder{&fakeElector{log: log, timeout: 10 * time.Second, events: make(chan elector.Event, 4)}, make(chan struct{})}
+	act := &fakeActions{log: new([]string), demoteErr: errors.New("demote action did not finish within 2s (killed)")}
+	roles := make(chan Role, 8)
+	c := New(Config{Self: elector.Info{NodeID: "me"}, SelfFenceMargin: time.Second, Tick: 10 * time.Millisecond,
+		ExitOnFailedDemote: exitOnFailedDemote, OnRole: func(r Role, _ string) { roles <- r }},
+		el, &fakeFencer{log: new([]string)}, act, nil, zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	el.events <- elector.Event{Epoch: 1, Kind: elector.Connected}
+	c.SetHealth("SERVICE_HEALTHY", true, true)
+	if r := <-roles; r != Active {
+		t.Fatalf("first role %s, want active", r)
+	}
+	c.SetHealth(NotResponding, false, true)
+	select {
+	case err := <-done:
+		return err, el, *log
+	case <-time.After(2 * time.Second):
+		// Still running: stop it the normal way.
+		cancel()
+		return <-done, el, nil
+	}
+}
+
+// With lease_expired in use, a failed demote of the active service ends
+// Run with ErrServiceStateUnknown and leaves the session open, so that
+// systemd stops the bound service before the session can expire; the
+// lock is released first all the same.
+func TestFailedDemoteExitsWithoutClosingTheSession(t *testing.T) {
+	err, el, log := runUntilSick(t, true)
+	if !errors.Is(err, ErrServiceStateUnknown) {
+		t.Fatalf("Run = %v, want ErrServiceStateUnknown", err)
+	}
+	select {
+	case <-el.closed:
+		t.Fatal("the session was closed: a peer's lease_expired could promote while the service may still be active")
+	default:
+	}
+	if got := strings.Join(log, "|"); !strings.Contains(got, "release") {
+		t.Fatalf("elector calls %q: the lock was not released", got)
+	}
+	// Without lease_expired the peer's other methods fence the service:
+	// zkfc stays up, standby.
+	err, el, _ = runUntilSick(t, false)
+	if err != nil {
+		t.Fatalf("Run without ExitOnFailedDemote = %v, want it still running until cancelled", err)
+	}
+	select {
+	case <-el.closed:
+	default:
+		t.Fatal("a normal shutdown did not close the session")
+	}
+}
+
+// A service that is down at start is not active: a failed demote then
+// is no reason to leave.
+func TestFailedDemoteAtStartDoesNotExit(t *testing.T) {
+	f := newFixture(t)
+	f.c.cfg.ExitOnFailedDemote = true
+	f.act.demoteErr = errors.New("connection refused")
+	unhealthy(f)
+	f.c.tick()
+	if f.c.role != Standby || !strings.Contains(strings.Join(f.log, "|"), "demote") {
+		t.Fatalf("role %s, calls %v: want a (failed) demote to standby", f.c.role, f.log)
+	}
+	if f.c.fatal != nil {
+		t.Fatalf("fatal %v after a failed demote of a service that was never active", f.c.fatal)
+	}
+}

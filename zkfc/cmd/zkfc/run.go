@@ -46,6 +46,13 @@ watchdog from its control loop.
 
 The cluster znode must exist: run 'zkfc format' once per cluster.
 
+Exit status: 0 after SIGTERM/SIGINT (an active service is demoted and the
+lock released first), 1 on errors, 3 when fencing.methods lists
+lease_expired and the demote of a service that may be active failed: zkfc
+then leaves without closing its ZooKeeper session, so that systemd's
+BindsTo= (systemd/zkfc-bound-service.conf) stops the service before the
+session can expire and a peer's lease_expired can promote.
+
 Example:
   zkfc run --config /etc/zkfc/zkfc.yaml
   ZKFC_NODE_ID=nn2 zkfc run -c zkfc.yaml --control.listen 127.0.0.1:8020
@@ -151,8 +158,8 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		Self: self, Cluster: cfg.Cluster.Name, SelfFenceMargin: cfg.ZooKeeper.SelfFenceMargin,
 		CedePeriod: cfg.Failover.CedePeriod, BackoffInitial: cfg.Failover.BackoffInitial, BackoffMax: cfg.Failover.BackoffMax,
 		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fenceBudget,
-		WaitFormatted: cfg.Quorum.Enabled,
-		OnRole:        n.onRole, OnTick: n.onTick,
+		WaitFormatted: cfg.Quorum.Enabled, ExitOnFailedDemote: usesLeaseExpired(cfg),
+		OnRole: n.onRole, OnTick: n.onTick,
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
 
 	mon, err := healthcheck.NewMonitor(healthConfig(cfg.Health), lg.Named("health"), func(_, s healthcheck.State) {
@@ -188,12 +195,36 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		}
 	}()
 	err = ctrl.Run(cctx)
+	if errors.Is(err, controller.ErrServiceStateUnknown) {
+		// Leave now: no deferred cleanup, which would close the ZooKeeper
+		// session. The session expires on its own, after systemd, seeing
+		// zkfc gone, has stopped the bound service.
+		lg.Error("exiting with status 3", zap.Error(err))
+		_ = lg.Sync()
+		fmt.Fprintf(os.Stderr, "zkfc run: %v\n", err)
+		os.Exit(exitServiceStateUnknown)
+	}
 	n.stopping()
 	cancel()
 	if errors.Is(err, elector.ErrNotFormatted) {
 		return fmt.Errorf("%w\n(zkfc format --config %s creates it)", err, cfg.Source)
 	}
 	return err
+}
+
+// exitServiceStateUnknown is zkfc run's status when a demote failed while
+// lease_expired may fence this node (see controller.ErrServiceStateUnknown).
+const exitServiceStateUnknown = 3
+
+// usesLeaseExpired: peers may fence this node by its session's expiry,
+// trusting that a live zkfc demoted its service first.
+func usesLeaseExpired(cfg *config.Config) bool {
+	for _, m := range cfg.Fencing.Methods {
+		if m.Type == "lease_expired" {
+			return true
+		}
+	}
+	return false
 }
 
 func daemonNotifyReady(lg *zap.Logger) {
