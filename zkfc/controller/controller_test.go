@@ -520,13 +520,8 @@ func TestWatchdogStarvesWhenLoopStalls(t *testing.T) {
 	el := &fakeElector{log: &log, timeout: 10 * time.Second, events: make(chan elector.Event, 4)}
 	act := &blockingActions{fakeActions: fakeActions{log: &log}, entered: make(chan struct{}), release: make(chan struct{})}
 	var ticks atomicCounter
-	c := New(Config{Self: elector.Info{NodeID: "me"}, SelfFenceMargin: time.Second, Tick: 10 * time.Millisecond,
-		OnTick: ticks.inc}, el, &fakeFencer{log: &log}, act, nil, zap.NewNop())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	el.events <- elector.Event{Epoch: 1, Kind: elector.Connected}
-	c.SetHealth("SERVICE_HEALTHY", true, true)
+	r := runHealthy(Config{OnTick: ticks.inc}, el, el.events, act)
+	done, cancel := r.done, r.cancel
 	select {
 	case <-act.entered:
 	case <-time.After(10 * time.Second):
@@ -612,6 +607,36 @@ func TestFailedReleaseIsRetried(t *testing.T) {
 	}
 }
 
+// running is a controller driven by its own Run loop, for tests of what
+// happens while the loop is busy.
+type running struct {
+	c      *Controller
+	done   chan error // Run's result
+	cancel context.CancelFunc
+}
+
+// runHealthy starts Run with cfg (Self "me", a 10 ms tick and a 1 s
+// self-fence margin unless set), connects the session and reports the
+// service healthy, so the controller goes on to win the election.
+func runHealthy(cfg Config, el Elector, events chan<- elector.Event, act Actions) *running {
+	if cfg.Self.NodeID == "" {
+		cfg.Self = elector.Info{NodeID: "me"}
+	}
+	if cfg.Tick == 0 {
+		cfg.Tick = 10 * time.Millisecond
+	}
+	if cfg.SelfFenceMargin == 0 {
+		cfg.SelfFenceMargin = time.Second
+	}
+	c := New(cfg, el, &fakeFencer{log: new([]string)}, act, nil, zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{c: c, done: make(chan error, 1), cancel: cancel}
+	go func() { r.done <- c.Run(ctx) }()
+	events <- elector.Event{Epoch: 1, Kind: elector.Connected}
+	c.SetHealth("SERVICE_HEALTHY", true, true)
+	return r
+}
+
 // demoteGate is an Actions whose demote blocks until released, like the
 // demote of a frozen service before its timeout.
 type demoteGate struct {
@@ -647,16 +672,9 @@ func runSickActive(t *testing.T, state string) (*Controller, *demoteGate, *[]str
 	el := &fakeElector{log: log, timeout: 10 * time.Second, events: make(chan elector.Event, 4)}
 	act := &demoteGate{entered: make(chan struct{}, 1), release: make(chan error, 1), released: make(chan struct{})}
 	act.log = new([]string)
-	c := New(Config{Self: elector.Info{NodeID: "me"}, SelfFenceMargin: time.Second, Tick: 10 * time.Millisecond},
-		el, &fakeFencer{log: new([]string)}, act, nil, zap.NewNop())
-	var mu sync.Mutex
 	roles := make(chan Role, 8)
-	c.cfg.OnRole = func(r Role, _ string) { mu.Lock(); defer mu.Unlock(); roles <- r }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	el.events <- elector.Event{Epoch: 1, Kind: elector.Connected}
-	c.SetHealth("SERVICE_HEALTHY", true, true)
+	r := runHealthy(Config{OnRole: func(r Role, _ string) { roles <- r }}, el, el.events, act)
+	c, done, cancel := r.c, r.done, r.cancel
 	select {
 	case r := <-roles:
 		if r != Active {
@@ -771,22 +789,16 @@ func TestHealthFailureCancelsTheRoleQuery(t *testing.T) {
 		queried:    make(chan struct{}, 1), ended: make(chan error, 1),
 	}
 	act.log = new([]string)
-	c := New(Config{Self: elector.Info{NodeID: "me"}, SelfFenceMargin: time.Second, Tick: 10 * time.Millisecond,
-		RoleInterval: 10 * time.Millisecond, FenceTimeout: time.Hour},
-		el, &fakeFencer{log: new([]string)}, act, nil, zap.NewNop())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
+	r := runHealthy(Config{RoleInterval: 10 * time.Millisecond, FenceTimeout: time.Hour}, el, el.events, act)
+	c := r.c
 	defer func() {
 		act.release <- nil
-		cancel()
+		r.cancel()
 		select {
-		case <-done:
+		case <-r.done:
 		case <-time.After(10 * time.Second): // the loop is stuck in the query
 		}
 	}()
-	el.events <- elector.Event{Epoch: 1, Kind: elector.Connected}
-	c.SetHealth("SERVICE_HEALTHY", true, true)
 	select {
 	case <-act.queried:
 	case <-time.After(10 * time.Second):
@@ -827,15 +839,9 @@ func runUntilSick(t *testing.T, exitOnFailedDemote bool) (error, *closeRecorder,
 	el := &closeRecorder{&fakeElector{log: log, timeout: 10 * time.Second, events: make(chan elector.Event, 4)}, make(chan struct{})}
 	act := &fakeActions{log: new([]string), demoteErr: errors.New("demote action did not finish within 2s (killed)")}
 	roles := make(chan Role, 8)
-	c := New(Config{Self: elector.Info{NodeID: "me"}, SelfFenceMargin: time.Second, Tick: 10 * time.Millisecond,
-		ExitOnFailedDemote: exitOnFailedDemote, OnRole: func(r Role, _ string) { roles <- r }},
-		el, &fakeFencer{log: new([]string)}, act, nil, zap.NewNop())
-	ctx, cancel := context.WithCancel(context.Background())
+	r := runHealthy(Config{ExitOnFailedDemote: exitOnFailedDemote, OnRole: func(r Role, _ string) { roles <- r }}, el, el.events, act)
+	c, done, cancel := r.c, r.done, r.cancel
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	el.events <- elector.Event{Epoch: 1, Kind: elector.Connected}
-	c.SetHealth("SERVICE_HEALTHY", true, true)
 	if r := <-roles; r != Active {
 		t.Fatalf("first role %s, want active", r)
 	}
