@@ -22,6 +22,7 @@ import (
 	"github.com/zkfc-project/zkfc/integration/cluster"
 	"github.com/zkfc-project/zkfc/integration/drill"
 	"github.com/zkfc-project/zkfc/integration/loadgen"
+	"github.com/zkfc-project/zkfc/integration/zkenv"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 )
 
@@ -641,8 +642,8 @@ func healthFailover(b testing.TB, runs int) Failover {
 func preflight() error {
 	var miss []string
 	if want("compare") || want("outage") {
-		if _, err := os.Stat("/usr/share/java/zookeeper.jar"); err != nil {
-			miss = append(miss, "Apache ZooKeeper 3.8, the reference (/usr/share/java/zookeeper.jar): apt-get install -y zookeeper")
+		if _, err := os.Stat(zkenv.ZooKeeperJar); err != nil {
+			miss = append(miss, "Apache ZooKeeper 3.8, the reference ("+zkenv.ZooKeeperJar+"): apt-get install -y zookeeper")
 		}
 		if _, err := exec.LookPath("java"); err != nil {
 			miss = append(miss, "java: apt-get install -y default-jre-headless")

@@ -476,11 +476,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.tick()
 		c.publish()
 	}
-	if c.abandoned {
-		c.publish()
-		return c.fatal
+	if !c.abandoned {
+		c.shutdown()
 	}
-	c.shutdown()
 	return c.fatal
 }
 
@@ -503,14 +501,6 @@ func (c *Controller) shutdown() {
 		c.quit(false, "zkfc shutting down")
 	}
 	c.publish()
-}
-
-// monitorSaysSick: the monitor's latest report, possibly not applied yet,
-// is a known failure.
-func (c *Controller) monitorSaysSick() bool {
-	c.healthMu.Lock()
-	defer c.healthMu.Unlock()
-	return c.healthIn.known && !c.healthIn.healthy
 }
 
 func (c *Controller) handleHealth(h healthUpdate) {
@@ -568,9 +558,7 @@ func (c *Controller) handleEvent(ev elector.Event) {
 		if c.role == Active {
 			c.selfFence("zookeeper session expired")
 		}
-		if !c.abandoned {
-			c.reopen()
-		}
+		c.reopen()
 	case elector.LockChanged:
 		if c.joined {
 			c.wantAttempt = true
@@ -666,9 +654,7 @@ func (c *Controller) tick() {
 			if !now.Before(deadline) {
 				c.selfFence(fmt.Sprintf("no acknowledgment from zookeeper for %s (session timeout %s, margin %s)",
 					now.Sub(at).Round(time.Millisecond), timeout, c.cfg.SelfFenceMargin))
-				if !c.abandoned {
-					c.reopen()
-				}
+				c.reopen()
 			}
 		}
 	}
@@ -678,8 +664,10 @@ func (c *Controller) tick() {
 		// nothing, so the query would stall this loop for the action's
 		// whole deadline, tick after tick, and hold back the health
 		// failure the loop is about to act on (found by the SIGSTOP drill:
-		// detection 0.5s, quit 8-12s later). The health path handles it.
-		if c.health.healthy && !c.monitorSaysSick() {
+		// detection 0.5s, quit 8-12s later). The health path handles it;
+		// checkDrift also skips, or cancels, the query on a failure the
+		// monitor reported but this loop has not applied yet.
+		if c.health.healthy {
 			c.checkDrift()
 		}
 	}
@@ -885,10 +873,7 @@ func (c *Controller) promote(now time.Time) {
 	if err := c.actions.DoPromote(context.Background(), token); err != nil {
 		// The action may have half-worked: demote even if zkfc's role
 		// already says standby.
-		c.demoteService("promote action failed: " + err.Error())
-		if c.demoteErr != nil {
-			c.demoteFailed(c.demoteErr) // the promote may have half-worked
-		}
+		c.demoteService("promote action failed: "+err.Error(), true)
 		c.failPromotion(now, err.Error())
 		return
 	}
@@ -1001,8 +986,12 @@ func (c *Controller) selfFence(reason string) {
 }
 
 // reopen abandons the session (dropping any lock it holds) for a new one;
-// callbacks of the old one are ignored from here on.
+// callbacks of the old one are ignored from here on. Not once the loop is
+// ending abandoned (ErrServiceStateUnknown): zkfc is about to exit.
 func (c *Controller) reopen() {
+	if c.abandoned {
+		return
+	}
 	c.connected = false
 	c.m.connected.Set(0)
 	c.holdsLock = false
@@ -1037,14 +1026,14 @@ func (c *Controller) register() {
 func (c *Controller) checkDrift() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 	c.healthMu.Lock()
-	sick := c.healthIn.known && !c.healthIn.healthy
+	if c.healthIn.known && !c.healthIn.healthy {
+		c.healthMu.Unlock()
+		cancel()
+		return // reported, not applied yet: never query a sick service
+	}
 	c.roleQuery = cancel
 	c.healthMu.Unlock()
-	var got string
-	err := context.Canceled
-	if !sick {
-		got, err = c.actions.QueryRole(ctx)
-	}
+	got, err := c.actions.QueryRole(ctx)
 	c.healthMu.Lock()
 	c.roleQuery = nil
 	c.healthMu.Unlock()
@@ -1054,7 +1043,7 @@ func (c *Controller) checkDrift() {
 		c.roleCheckOff = true
 		return
 	}
-	if interrupted || sick {
+	if interrupted {
 		c.lg.Info("role check abandoned: the health check failed meanwhile")
 		return
 	}
@@ -1090,16 +1079,18 @@ func (c *Controller) becomeStandby(reason string) {
 	if c.role == Standby {
 		return
 	}
-	c.demoteService(reason)
+	c.demoteService(reason, c.role == Active)
 }
 
 // demoteService runs the demote action and records the standby role.
-func (c *Controller) demoteService(reason string) {
+// mayBeActive: the service may be active (this node was, or a promote
+// half-worked), so a failed demote leaves its state unknown.
+func (c *Controller) demoteService(reason string, mayBeActive bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 	if err := c.demote(ctx); err != nil {
 		c.lg.Error("demote to standby failed", zap.Error(err))
 		c.lastErr = err.Error()
-		if c.role == Active {
+		if mayBeActive {
 			c.demoteFailed(err)
 		}
 	}
