@@ -236,6 +236,7 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 		n.ZKFC = startProc(t, n.Name+"-zkfc", n.NS, filepath.Join(dir, n.Name+"-zkfc.log"), zkfcBin, "run", "--config", n.Config)
 	}
 	t.Cleanup(func() {
+		c.keepLogs(t, dir)
 		if t.Failed() {
 			for _, n := range c.Nodes {
 				t.Logf("--- %s zkfc log (last 25 non-debug lines):\n%s", n.Name, tail(n.ZKFC.Log(), 25))
@@ -299,6 +300,29 @@ func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
 	b.WriteString(s.Fencing)
 	fmt.Fprintf(&b, "failover:\n  cede_period: 5s\n  backoff_initial: 500ms\n  backoff_max: 4s\n  priority_delay: 1s\n")
 	return b.String()
+}
+
+// keepLogs copies every process log of the drill into $DRILL_LOGS/<test>/
+// when that is set, for reading a drill's full story afterwards (the
+// temporary directory goes with the test).
+func (c *Cluster) keepLogs(t testing.TB, dir string) {
+	root := os.Getenv("DRILL_LOGS")
+	if root == "" {
+		return
+	}
+	dst := filepath.Join(root, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-"+c.startedAt.Format("150405.000"))
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	logs = append(logs, c.Roles, c.Kills)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Logf("DRILL_LOGS: %v", err)
+		return
+	}
+	for _, f := range logs {
+		if b, err := os.ReadFile(f); err == nil {
+			_ = os.WriteFile(filepath.Join(dst, filepath.Base(f)), b, 0o644)
+		}
+	}
+	t.Logf("DRILL_LOGS: logs kept in %s", dst)
 }
 
 // mustRun fails the test at once if a process of the cluster has exited

@@ -37,6 +37,11 @@ type proposal struct {
 	// for writing; it must not block or take the tree lock.
 	applied func()
 	expires time.Time
+	// term is the raft term this member handed the proposal to raft in;
+	// 0 while held. overtaken is when an entry of a later term was first
+	// applied here while the proposal still waited (see markOvertaken).
+	term      uint64
+	overtaken time.Time
 }
 
 // readWaiter is a sync waiting for a ReadIndex answer and then for this
@@ -46,6 +51,7 @@ type readWaiter struct {
 	index   uint64 // 0 until raft answered
 	done    func(ok bool)
 	expires time.Time
+	sent    time.Time // last handed to raft; zero while leaderless
 }
 
 // role is what raft says this member is, as ZooKeeper's Mode.
@@ -88,6 +94,7 @@ type replica struct {
 	readSeq  uint64
 
 	appliedIndex  uint64
+	appliedTerm   uint64 // term of the newest entry applied (see failOvertaken)
 	snapshotIndex uint64
 	snapCount     uint64
 	// proposalTimeout bounds how long a proposal may wait for its commit
@@ -96,6 +103,10 @@ type replica struct {
 
 	// send delivers raft messages to peers; nil for a standalone member.
 	send  func([]*raftpb.Message)
+	// loseOut, set by tests only (on the raft goroutine), loses the
+	// outgoing messages it returns true for, as a peer link that broke
+	// under them would.
+	loseOut func(*raftpb.Message) bool
 	recvC chan *raftpb.Message
 	// ctlC runs functions on the raft goroutine (reports from the
 	// transport, sync requests).
@@ -331,6 +342,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 		case now := <-ticker.C:
 			r.rn.Tick()
 			r.expire(now)
+			r.resendReads(now, false)
 			r.checkLeaderSilence(now)
 			r.ensureMembers()
 			r.preferLeader(now)
@@ -519,12 +531,14 @@ func (r *replica) submitBatch() {
 	for i, p := range r.batch {
 		ents[i] = &raftpb.Entry{Data: p.data}
 	}
+	term := r.rn.BasicStatus().GetTerm()
 	err := r.rn.Step(&raftpb.Message{Type: raftpb.MessageType_MsgProp.Enum(), From: u64(r.id), Entries: ents})
 	for _, p := range r.batch {
 		if err != nil {
 			p.done(0, tree.Result{}, errDropped)
 			continue
 		}
+		p.term = term
 		r.pending[p.id] = p
 	}
 	clear(r.batch)
@@ -532,10 +546,12 @@ func (r *replica) submitBatch() {
 }
 
 func (r *replica) submit(p *proposal) {
+	term := r.rn.BasicStatus().GetTerm()
 	if err := r.rn.Propose(p.data); err != nil {
 		p.done(0, tree.Result{}, errDropped)
 		return
 	}
+	p.term = term
 	r.pending[p.id] = p
 }
 
@@ -561,7 +577,7 @@ func (r *replica) expire(now time.Time) {
 	}
 	r.held = kept
 	for id, p := range r.pending {
-		if now.After(p.expires) {
+		if now.After(p.expires) || (!p.overtaken.IsZero() && now.Sub(p.overtaken) >= r.electionTimeout) {
 			delete(r.pending, id)
 			p.done(0, tree.Result{}, errDropped)
 		}
@@ -605,11 +621,41 @@ func (r *replica) failPending(err error) {
 // Called on the raft goroutine.
 func (r *replica) readIndex(done func(ok bool)) {
 	r.readSeq++
-	w := &readWaiter{ctx: r.id<<48 | r.readSeq, done: done, expires: time.Now().Add(r.proposalTimeout)}
+	now := time.Now()
+	w := &readWaiter{ctx: r.id<<48 | r.readSeq, done: done, expires: now.Add(r.proposalTimeout)}
+	r.reads = append(r.reads, w)
+	if r.role.lead != raft.None {
+		r.sendRead(w, now)
+	}
+}
+
+// sendRead hands a sync's ReadIndex request to raft (again). Raft drops
+// the request while there is no leader, and a follower's request
+// forwarded to a leader that died is lost; a sync that waited for it would
+// stall its session, pings included, until it expired (found by the
+// kill-quorum-leader drill: a zkfc's sync issued just as the leader died
+// held its release of the lock for 2.7 s). Asking again is always safe: a
+// ReadIndex changes nothing, the leader ignores a context it already
+// holds, and the first answer wins.
+func (r *replica) sendRead(w *readWaiter, now time.Time) {
+	w.sent = now
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], w.ctx)
-	r.reads = append(r.reads, w)
 	r.rn.ReadIndex(b[:])
+}
+
+// resendReads asks again for the syncs raft has not answered: all of them
+// when a leader has just become known (force), else those unanswered for
+// an election timeout.
+func (r *replica) resendReads(now time.Time, force bool) {
+	if r.role.lead == raft.None {
+		return
+	}
+	for _, w := range r.reads {
+		if w.index == 0 && (force || now.Sub(w.sent) >= r.electionTimeout) {
+			r.sendRead(w, now)
+		}
+	}
 }
 
 func (r *replica) completeReads() {
@@ -658,6 +704,9 @@ func (r *replica) handleReady(rd raft.Ready) error {
 			// write: a leader's appends to followers (raft's thesis,
 			// 10.2.1), heartbeats, votes requested. Acknowledgements that
 			// promise durability travel with the MsgStorageAppend.
+			if r.loseOut != nil && r.loseOut(m) {
+				continue
+			}
 			peers = append(peers, m)
 		}
 	}
@@ -917,6 +966,7 @@ func (r *replica) setRole(n role) {
 	if n.lead != raft.None {
 		r.releaseHeld()
 		r.releaseStashed()
+		r.resendReads(time.Now(), true)
 	}
 	r.lg.Info("raft role changed", zap.Uint64("leader", n.lead), zap.String("state", n.state.String()))
 	r.s.roleChanged(old, n)
@@ -935,11 +985,13 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 	}
 	var done []completion
 	var applied []applyResult
+	var lastTerm uint64
 	r.s.mu.Lock()
 	for _, e := range ents {
 		if e.GetIndex() <= r.appliedIndex {
 			continue
 		}
+		lastTerm = e.GetTerm()
 		var hook func()
 		switch e.GetType() {
 		case raftpb.EntryType_EntryNormal:
@@ -994,6 +1046,34 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 	r.s.afterApply(applied)
 	for _, c := range done {
 		c.p.done(c.zxid, c.res, nil)
+	}
+	r.markOvertaken(lastTerm)
+}
+
+// markOvertaken notes the proposals a new leader's term has overtaken.
+// Raft log terms never decrease: once an entry of a later term is applied
+// here, every entry of the proposal's term that the log will ever hold is
+// applied, so a proposal still pending was lost with its leader (forwarded
+// to a leader that died, or appended by a deposed one and overwritten) —
+// unless a deposed leader still holds it and forwards it now, as the
+// preferred-leader handover does with what it stashed (then it commits
+// in the new term a moment later). expire gives such a proposal an
+// election timeout, then fails it: its client would otherwise wait out
+// proposalTimeout, its session's later requests and pings stuck behind
+// it, and instead gets a connection loss, as ZooKeeper's followers give
+// when their leader goes. Nothing is proposed again on its behalf: a copy
+// in flight could still commit, which a connection loss allows and a
+// retry would turn into a duplicate.
+func (r *replica) markOvertaken(term uint64) {
+	if term <= r.appliedTerm {
+		return
+	}
+	r.appliedTerm = term
+	now := time.Now()
+	for _, p := range r.pending {
+		if p.term != 0 && p.term < term && p.overtaken.IsZero() {
+			p.overtaken = now
+		}
 	}
 }
 
