@@ -272,7 +272,7 @@ func (t *Transport) lost(from uint64, err error) {
 	// firewall may cut one. Its listening port tells: the host of a dead
 	// process refuses at once, a live one accepts. Anything else (a
 	// timeout) proves nothing, and the election timeout decides.
-	if p := t.peers[from]; p != nil && !refuses(p.addr, t.probeTimeout()) {
+	if p := t.peers[from]; p != nil && !refuses(p.addr, t.probeTimeout(), probeSettle) {
 		t.lg.Info("peer connection dropped but the peer still accepts connections; not treating it as dead",
 			zap.Uint64("peer", from), zap.Error(err))
 		return
@@ -289,15 +289,32 @@ func (t *Transport) probeTimeout() time.Duration {
 
 // refuses reports whether addr actively refused a TCP connection within
 // timeout: nothing listens there. The probe sends nothing; a member that
-// accepts it sees a connection without hello and closes it silently.
-func refuses(addr string, timeout time.Duration) bool {
+// accepts it sees a connection without hello and holds it, waiting for
+// one, until the probe closes it.
+//
+// A connection can also complete in the kernel's backlog of a listener
+// whose process is being killed at that moment (its peer connections are
+// closed a little before its listener): the dial succeeds, then the
+// listener's close resets it. So a dial that succeeds is watched for
+// settle: a reset or an end of stream then means the process is gone
+// (seen in the kill-quorum-leader drill, where a probe fired within a
+// millisecond of the kill accepted and the survivors waited out an
+// election timeout); silence means it is alive.
+func refuses(addr string, timeout, settle time.Duration) bool {
 	c, err := net.DialTimeout("tcp", addr, timeout)
-	if err == nil {
-		_ = c.Close()
-		return false
+	if err != nil {
+		return errors.Is(err, syscall.ECONNREFUSED)
 	}
-	return errors.Is(err, syscall.ECONNREFUSED)
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(settle))
+	var b [1]byte
+	_, err = c.Read(b[:])
+	return errors.Is(err, io.EOF) || isReset(err)
 }
+
+// probeSettle is how long a probe that connected watches for the reset of
+// a dying listener.
+const probeSettle = 100 * time.Millisecond
 
 type peer struct {
 	t    *Transport

@@ -149,3 +149,50 @@ func TestUnknownMemberRefused(t *testing.T) {
 		t.Fatalf("accepted %d messages from an unknown member", m)
 	}
 }
+
+// The probe behind the fast election: nothing listening refuses; a live
+// listener (which holds a connection without hello) does not; a listener
+// closed while the probe's connection sat in its backlog, as when its
+// process is being killed, counts as refusing.
+func TestProbe(t *testing.T) {
+	closedAddr := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := ln.Addr().String()
+		ln.Close()
+		return a
+	}()
+	if !refuses(closedAddr, time.Second, time.Second) {
+		t.Error("a port nobody listens on did not refuse")
+	}
+
+	live, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if refuses(live.Addr().String(), time.Second, 200*time.Millisecond) {
+		t.Error("a live listener counted as refusing")
+	}
+
+	dying, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan bool, 1)
+	go func() { res <- refuses(dying.Addr().String(), time.Second, 10*time.Second) }()
+	// The dial completes in the backlog at once (nobody calls Accept);
+	// then the listener goes, as its process dies.
+	time.Sleep(100 * time.Millisecond)
+	dying.Close()
+	select {
+	case r := <-res:
+		if !r {
+			t.Error("a listener closed under the probe's connection did not count as refusing")
+		}
+	case <-time.After(9 * time.Second):
+		t.Fatal("the probe did not see the listener's close")
+	}
+}
