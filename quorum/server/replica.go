@@ -102,12 +102,12 @@ type replica struct {
 	proposalTimeout time.Duration
 
 	// send delivers raft messages to peers; nil for a standalone member.
-	send  func([]*raftpb.Message)
+	send func([]*raftpb.Message)
 	// loseOut, set by tests only (on the raft goroutine), loses the
 	// outgoing messages it returns true for, as a peer link that broke
 	// under them would.
 	loseOut func(*raftpb.Message) bool
-	recvC chan *raftpb.Message
+	recvC   chan *raftpb.Message
 	// ctlC runs functions on the raft goroutine (reports from the
 	// transport, sync requests).
 	ctlC chan func()
