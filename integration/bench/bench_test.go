@@ -379,17 +379,21 @@ func writeOutage(b testing.TB, backend cluster.Backend) time.Duration {
 			time.Sleep(time.Millisecond)
 		}
 	}
+	// The loop ends at the first answer after stop; a write that hung
+	// past stop is an outage too, up to that answer (an earlier version
+	// counted only gaps between acknowledgments and missed such hangs).
+	end := time.Now()
 	var worst time.Duration
 	for i := 1; i < len(acks); i++ {
 		if g := acks[i].Sub(acks[i-1]); g > worst {
 			worst = g
 		}
 	}
+	if len(acks) > 0 {
+		worst = max(worst, end.Sub(acks[len(acks)-1]))
+	}
 	if len(acks) == 0 || acks[len(acks)-1].Before(killAt) {
-		b.Logf("%s: no write acknowledged within %s of the kill", backend, stop.Sub(killAt))
-		if len(acks) > 0 {
-			worst = stop.Sub(acks[len(acks)-1])
-		}
+		b.Logf("%s: no write acknowledged within %s of the kill", backend, end.Sub(killAt).Round(time.Millisecond))
 	}
 	return worst
 }
