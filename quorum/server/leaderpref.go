@@ -53,7 +53,9 @@ const maxStashed = 4096
 
 // releaseStashed steps the stashed proposals again: as leader raft appends
 // them, as follower it forwards them to the new leader. None of them was
-// appended anywhere before, so none can apply twice.
+// appended anywhere before, so none can apply twice; one that reaches the
+// log in a later term than its proposer stamped is a late copy, which
+// apply skips while its proposer proposes it again (resolveStale).
 func (r *replica) releaseStashed() {
 	if r.pref.transferring || r.role.lead == raft.None || len(r.pref.stashed) == 0 {
 		return
@@ -73,7 +75,7 @@ func (r *replica) preferLeader(now time.Time) {
 		// proposals) or aborted after an election timeout: go on here.
 		lp.transferring = false
 		if r.role.lead != raft.None {
-			r.releaseHeld()
+			r.resolveStale()
 		}
 	}
 	r.releaseStashed()

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -37,11 +40,21 @@ type proposal struct {
 	// for writing; it must not block or take the tree lock.
 	applied func()
 	expires time.Time
-	// term is the raft term this member handed the proposal to raft in;
-	// 0 while held. overtaken is when an entry of a later term was first
-	// applied here while the proposal still waited (see markOvertaken).
-	term      uint64
-	overtaken time.Time
+	// term is the raft term this member last handed the proposal to raft
+	// in, stamped into its header; 0 while never handed over.
+	term uint64
+}
+
+// stamp writes the proposal's id and term into its header. A proposal
+// stamped before (proposed again after its leader lost it) gets a copy:
+// raft or the transport may still hold the old bytes.
+func (p *proposal) stamp(term uint64) {
+	if p.term != 0 {
+		p.data = bytes.Clone(p.data)
+	}
+	binary.BigEndian.PutUint64(p.data, p.id|stampedFlag)
+	binary.BigEndian.PutUint64(p.data[8:], term)
+	p.term = term
 }
 
 // readWaiter is a sync waiting for a ReadIndex answer and then for this
@@ -94,7 +107,8 @@ type replica struct {
 	readSeq  uint64
 
 	appliedIndex  uint64
-	appliedTerm   uint64 // term of the newest entry applied (see failOvertaken)
+	appliedTerm   uint64 // term of the newest entry applied (see resolveStale)
+	term          uint64 // raft's current term, as of the last Ready
 	snapshotIndex uint64
 	snapCount     uint64
 	// proposalTimeout bounds how long a proposal may wait for its commit
@@ -173,7 +187,19 @@ type member struct {
 	learner bool
 }
 
-const entryHeader = 8 // proposal id before the tree entry
+// A log entry of a client's write is a header, then the tree entry. The
+// header is the proposal id with stampedFlag set, then the raft term the
+// proposer handed it over in. An entry that reaches the log in another
+// term is a late copy of a proposal its proposer has given up on and
+// proposed again (see resolveStale): apply skips it, the same way on every
+// member, so a write is applied once even though a leader change made
+// its proposer send it twice. Logs written before the term stamp have an
+// 8-byte header (the id, flag clear) and apply as they are.
+const (
+	entryHeader       = 16
+	legacyEntryHeader = 8
+	stampedFlag       = uint64(1) << 63
+)
 
 func u64(v uint64) *uint64 { return &v }
 
@@ -252,6 +278,7 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 			md := snap.GetMetadata()
 			r.confSt = md.GetConfState()
 			r.appliedIndex = md.GetIndex()
+			r.appliedTerm = md.GetTerm()
 			r.snapshotIndex = md.GetIndex()
 			pos = storage.PosOf(snap)
 			r.s.setApplied(int64(md.GetIndex()))
@@ -295,6 +322,7 @@ func encodeProposal(e *tree.Entry) []byte {
 	// 256 bytes hold a typical write (a path, a 100-byte value, the
 	// session's identities) without growing.
 	b := e.AppendMarshal(make([]byte, entryHeader, 256))
+	binary.BigEndian.PutUint64(b, stampedFlag) // id and term: stamp
 	if cap(b)-len(b) > 4096 {
 		// A large value grew the buffer by doubling; the log keeps the
 		// entry a while, so keep only what it needs.
@@ -508,9 +536,8 @@ func (r *replica) caughtUp() bool {
 func (r *replica) propose(p *proposal) {
 	r.nextID++
 	p.id = r.id<<48 | r.nextID
-	binary.BigEndian.PutUint64(p.data, p.id)
 	p.expires = time.Now().Add(r.proposalTimeout)
-	if r.holding() {
+	if r.holding() || r.stale() || len(r.held) > 0 {
 		// Mid-election or handover: hold the proposal until there is a
 		// leader, so a short election costs clients latency rather than
 		// errors.
@@ -529,16 +556,15 @@ func (r *replica) submitBatch() {
 	}
 	ents := make([]*raftpb.Entry, len(r.batch))
 	for i, p := range r.batch {
+		p.stamp(r.term)
 		ents[i] = &raftpb.Entry{Data: p.data}
 	}
-	term := r.rn.BasicStatus().GetTerm()
 	err := r.rn.Step(&raftpb.Message{Type: raftpb.MessageType_MsgProp.Enum(), From: u64(r.id), Entries: ents})
 	for _, p := range r.batch {
 		if err != nil {
 			p.done(0, tree.Result{}, errDropped)
 			continue
 		}
-		p.term = term
 		r.pending[p.id] = p
 	}
 	clear(r.batch)
@@ -546,17 +572,47 @@ func (r *replica) submitBatch() {
 }
 
 func (r *replica) submit(p *proposal) {
-	term := r.rn.BasicStatus().GetTerm()
+	p.stamp(r.term)
 	if err := r.rn.Propose(p.data); err != nil {
 		p.done(0, tree.Result{}, errDropped)
 		return
 	}
-	p.term = term
 	r.pending[p.id] = p
 }
 
-// releaseHeld proposes what was held during an election.
-func (r *replica) releaseHeld() {
+// stale reports whether this member has yet to apply an entry of the
+// current term (the new leader's first): until then it cannot tell which
+// of its proposals the last leader change lost, so new ones wait behind
+// them (resolveStale), in order.
+func (r *replica) stale() bool { return r.appliedTerm < r.term }
+
+// resolveStale proposes again, first and in their original order, the
+// proposals a leader change lost, then what was held meanwhile. Raft
+// appends a proposal in the term it reaches the leader in and log terms
+// never decrease, so once an entry of a later term is applied here, a
+// proposal stamped with an earlier term that is still pending can only
+// have been lost (forwarded to a leader that died, dropped by one handing
+// over, or appended by a deposed one and overwritten), or survive as a
+// late copy, which apply skips. Before, its client waited out
+// proposalTimeout, every later request and ping of its session behind it
+// (found by the kill -9 write-outage bench and the kill-quorum-leader
+// drill); ZooKeeper answers such writes with a connection loss.
+func (r *replica) resolveStale() {
+	if r.holding() || r.stale() {
+		return
+	}
+	var lost []*proposal
+	for id, p := range r.pending {
+		if p.term < r.appliedTerm {
+			delete(r.pending, id)
+			lost = append(lost, p)
+		}
+	}
+	if len(lost) > 0 {
+		slices.SortFunc(lost, func(a, b *proposal) int { return cmp.Compare(a.id, b.id) })
+		r.lg.Info("proposing again the writes the last leader change lost", zap.Int("writes", len(lost)), zap.Uint64("term", r.term))
+		r.held = append(lost, r.held...)
+	}
 	held := r.held
 	r.held = nil
 	for _, p := range held {
@@ -577,7 +633,7 @@ func (r *replica) expire(now time.Time) {
 	}
 	r.held = kept
 	for id, p := range r.pending {
-		if now.After(p.expires) || (!p.overtaken.IsZero() && now.Sub(p.overtaken) >= r.electionTimeout) {
+		if now.After(p.expires) {
 			delete(r.pending, id)
 			p.done(0, tree.Result{}, errDropped)
 		}
@@ -671,6 +727,7 @@ func (r *replica) completeReads() {
 }
 
 func (r *replica) handleReady(rd raft.Ready) error {
+	r.term = r.rn.BasicStatus().GetTerm()
 	if rd.SoftState != nil {
 		r.setRole(role{lead: rd.SoftState.Lead, state: rd.SoftState.RaftState})
 	}
@@ -763,6 +820,7 @@ func (r *replica) installSnapshot(snap *raftpb.Snapshot) error {
 	md := snap.GetMetadata()
 	r.confSt = md.GetConfState()
 	r.appliedIndex = md.GetIndex()
+	r.appliedTerm = max(r.appliedTerm, md.GetTerm())
 	r.snapshotIndex = md.GetIndex()
 	r.s.setApplied(int64(r.appliedIndex))
 	r.lg.Info("caught up from the leader's snapshot", zap.Uint64("index", r.appliedIndex))
@@ -964,7 +1022,7 @@ func (r *replica) setRole(n role) {
 		r.leaderlessSince = time.Now()
 	}
 	if n.lead != raft.None {
-		r.releaseHeld()
+		r.resolveStale()
 		r.releaseStashed()
 		r.resendReads(time.Now(), true)
 	}
@@ -995,11 +1053,25 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 		var hook func()
 		switch e.GetType() {
 		case raftpb.EntryType_EntryNormal:
-			if len(e.Data) < entryHeader {
+			if len(e.Data) < legacyEntryHeader {
 				break // a new leader's empty entry
 			}
 			id := binary.BigEndian.Uint64(e.Data)
-			te, err := tree.UnmarshalEntry(e.Data[entryHeader:])
+			body := e.Data[legacyEntryHeader:]
+			if id&stampedFlag != 0 {
+				if len(e.Data) < entryHeader {
+					r.lg.Error("undecodable log entry skipped", zap.Uint64("index", e.GetIndex()), zap.Int("bytes", len(e.Data)))
+					break
+				}
+				id &^= stampedFlag
+				if stamped := binary.BigEndian.Uint64(e.Data[legacyEntryHeader:]); stamped != e.GetTerm() {
+					r.lg.Debug("late copy of a write proposed again skipped", zap.Uint64("index", e.GetIndex()),
+						zap.Uint64("proposal", id), zap.Uint64("stamped_term", stamped), zap.Uint64("term", e.GetTerm()))
+					break
+				}
+				body = e.Data[entryHeader:]
+			}
+			te, err := tree.UnmarshalEntry(body)
 			if err != nil {
 				// Every member decodes the same bytes, so skipping is
 				// deterministic; it can only mean a bug or a version skew.
@@ -1047,33 +1119,9 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 	for _, c := range done {
 		c.p.done(c.zxid, c.res, nil)
 	}
-	r.markOvertaken(lastTerm)
-}
-
-// markOvertaken notes the proposals a new leader's term has overtaken.
-// Raft log terms never decrease: once an entry of a later term is applied
-// here, every entry of the proposal's term that the log will ever hold is
-// applied, so a proposal still pending was lost with its leader (forwarded
-// to a leader that died, or appended by a deposed one and overwritten) —
-// unless a deposed leader still holds it and forwards it now, as the
-// preferred-leader handover does with what it stashed (then it commits
-// in the new term a moment later). expire gives such a proposal an
-// election timeout, then fails it: its client would otherwise wait out
-// proposalTimeout, its session's later requests and pings stuck behind
-// it, and instead gets a connection loss, as ZooKeeper's followers give
-// when their leader goes. Nothing is proposed again on its behalf: a copy
-// in flight could still commit, which a connection loss allows and a
-// retry would turn into a duplicate.
-func (r *replica) markOvertaken(term uint64) {
-	if term <= r.appliedTerm {
-		return
-	}
-	r.appliedTerm = term
-	now := time.Now()
-	for _, p := range r.pending {
-		if p.term != 0 && p.term < term && p.overtaken.IsZero() {
-			p.overtaken = now
-		}
+	if lastTerm > r.appliedTerm {
+		r.appliedTerm = lastTerm
+		r.resolveStale()
 	}
 }
 
