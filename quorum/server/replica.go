@@ -371,6 +371,12 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			r.rn.Tick()
 			r.expire(now)
 			r.resendReads(now, false)
+			// Whatever made proposals wait (no leader, a handover, a
+			// term not yet applied here) may have ended by a path that
+			// does not release them itself, such as a snapshot install.
+			if len(r.held) > 0 {
+				r.resolveStale()
+			}
 			r.checkLeaderSilence(now)
 			r.ensureMembers()
 			r.preferLeader(now)
@@ -572,7 +578,7 @@ func (r *replica) submitBatch() {
 }
 
 func (r *replica) submit(p *proposal) {
-	p.stamp(r.term)
+	p.stamp(r.rn.BasicStatus().GetTerm())
 	if err := r.rn.Propose(p.data); err != nil {
 		p.done(0, tree.Result{}, errDropped)
 		return
@@ -822,6 +828,10 @@ func (r *replica) installSnapshot(snap *raftpb.Snapshot) error {
 	r.appliedIndex = md.GetIndex()
 	r.appliedTerm = max(r.appliedTerm, md.GetTerm())
 	r.snapshotIndex = md.GetIndex()
+	// This member's proposals may be inside the snapshot without it ever
+	// having applied them one by one: their fate is unknown (proposing them
+	// again could apply them twice), and their connections close below.
+	r.failPending(errDropped)
 	r.s.setApplied(int64(r.appliedIndex))
 	r.lg.Info("caught up from the leader's snapshot", zap.Uint64("index", r.appliedIndex))
 	// Watches cannot tell what changed across a snapshot: make every
