@@ -272,10 +272,12 @@ func (t *Transport) lost(from uint64, err error) {
 	// firewall may cut one. Its listening port tells: the host of a dead
 	// process refuses at once, a live one accepts. Anything else (a
 	// timeout) proves nothing, and the election timeout decides.
-	if p := t.peers[from]; p != nil && !refuses(p.addr, t.probeTimeout(), probeSettle) {
-		t.lg.Info("peer connection dropped but the peer still accepts connections; not treating it as dead",
-			zap.Uint64("peer", from), zap.Error(err))
-		return
+	if p := t.peers[from]; p != nil {
+		if dead, seen := refuses(p.addr, t.probeTimeout(), probeSettle); !dead {
+			t.lg.Info("peer connection dropped but the peer still accepts connections; not treating it as dead",
+				zap.Uint64("peer", from), zap.Error(err), zap.String("probe", seen))
+			return
+		}
 	}
 	t.h.PeerLost(from)
 }
@@ -300,16 +302,21 @@ func (t *Transport) probeTimeout() time.Duration {
 // (seen in the kill-quorum-leader drill, where a probe fired within a
 // millisecond of the kill accepted and the survivors waited out an
 // election timeout); silence means it is alive.
-func refuses(addr string, timeout, settle time.Duration) bool {
+//
+// seen says what the probe saw, for the log.
+func refuses(addr string, timeout, settle time.Duration) (dead bool, seen string) {
 	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
-		return errors.Is(err, syscall.ECONNREFUSED)
+		return errors.Is(err, syscall.ECONNREFUSED), "dial: " + err.Error()
 	}
 	defer c.Close()
 	_ = c.SetReadDeadline(time.Now().Add(settle))
 	var b [1]byte
-	_, err = c.Read(b[:])
-	return errors.Is(err, io.EOF) || isReset(err)
+	n, err := c.Read(b[:])
+	if err == nil {
+		return false, fmt.Sprintf("connected; read %d bytes", n)
+	}
+	return errors.Is(err, io.EOF) || isReset(err), "connected; then " + err.Error()
 }
 
 // probeSettle is how long a probe that connected watches for the reset of

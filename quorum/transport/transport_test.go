@@ -164,7 +164,7 @@ func TestProbe(t *testing.T) {
 		ln.Close()
 		return a
 	}()
-	if !refuses(closedAddr, time.Second, time.Second) {
+	if dead, _ := refuses(closedAddr, time.Second, time.Second); !dead {
 		t.Error("a port nobody listens on did not refuse")
 	}
 
@@ -173,7 +173,8 @@ func TestProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Close()
-	if refuses(live.Addr().String(), time.Second, 200*time.Millisecond) {
+	if dead, seen := refuses(live.Addr().String(), time.Second, 200*time.Millisecond); dead {
+		t.Errorf("probe saw %s", seen)
 		t.Error("a live listener counted as refusing")
 	}
 
@@ -182,7 +183,10 @@ func TestProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := make(chan bool, 1)
-	go func() { res <- refuses(dying.Addr().String(), time.Second, 10*time.Second) }()
+	go func() {
+		dead, _ := refuses(dying.Addr().String(), time.Second, 10*time.Second)
+		res <- dead
+	}()
 	// The dial completes in the backlog at once (nobody calls Accept);
 	// then the listener goes, as its process dies.
 	time.Sleep(100 * time.Millisecond)
