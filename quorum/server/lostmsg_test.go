@@ -247,3 +247,49 @@ func TestLegacyEntryApplies(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A write dropped on its way to a leader that goes on leading (a full
+// queue, a broken peer connection) while a later write of the same member
+// was applied cannot apply in its place any more: it fails with a
+// connection loss at once, and is not proposed again at the next leader
+// change, which would apply it after the later write (FIFO).
+func TestOvertakenProposalFailsAndIsNotProposedAgain(t *testing.T) {
+	e := startEnsembleWith(t, 3, longSessions)
+	f := aFollower(t, e)
+	c, _ := connect(t, f.addr, 30*time.Second)
+	lost := loseNext(t, f, raftpb.MessageType_MsgProp)
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.Create("/first", nil, 0, zk.WorldACL(zk.PermAll))
+		first <- err
+	}()
+	<-lost
+	second := make(chan error, 1)
+	go func() {
+		_, err := c.Create("/second", nil, 0, zk.WorldACL(zk.PermAll))
+		second <- err
+	}()
+	select {
+	case err := <-first:
+		if err == nil {
+			t.Fatal("the dropped create succeeded")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the dropped create still waits 15 s after a later write of its member applied")
+	}
+	<-second // its reply went with the closed connection; it was applied
+	transferLeadership(t, e)
+	mc, _ := connect(t, e.members[e.leader()].addr, 30*time.Second)
+	if _, err := mc.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/first", "/second"} {
+		ok, _, err := mc.Exists(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := p == "/second"; ok != want {
+			t.Errorf("%s exists: %v, want %v", p, ok, want)
+		}
+	}
+}

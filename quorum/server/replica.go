@@ -108,6 +108,14 @@ type replica struct {
 
 	appliedIndex  uint64
 	appliedTerm   uint64 // term of the newest entry applied (see resolveStale)
+	// lastOwn is the highest id of this member's proposals applied so far.
+	// Proposals travel to the leader in id order over one connection and
+	// raft appends them in arrival order, so a pending proposal with a
+	// lower id can no longer apply in its place: it was dropped on the way
+	// (a full queue, a broken peer connection). It fails rather than being
+	// proposed again, which would apply it after a later write of its
+	// session (see failOvertaken).
+	lastOwn uint64
 	term          uint64 // raft's current term, as of the last Ready
 	snapshotIndex uint64
 	snapCount     uint64
@@ -586,6 +594,18 @@ func (r *replica) submit(p *proposal) {
 	r.pending[p.id] = p
 }
 
+// failOvertaken fails the pending proposals that a later proposal of this
+// member's overtook (see lastOwn): their client gets a connection loss now
+// instead of at proposalTimeout, and they are never proposed again.
+func (r *replica) failOvertaken() {
+	for id, p := range r.pending {
+		if id < r.lastOwn {
+			delete(r.pending, id)
+			p.done(0, tree.Result{}, errDropped)
+		}
+	}
+}
+
 // stale reports whether this member has yet to apply an entry of the
 // current term (the new leader's first): until then it cannot tell which
 // of its proposals the last leader change lost, so new ones wait behind
@@ -607,6 +627,7 @@ func (r *replica) resolveStale() {
 	if r.holding() || r.stale() {
 		return
 	}
+	r.failOvertaken()
 	var lost []*proposal
 	for id, p := range r.pending {
 		if p.term < r.appliedTerm {
@@ -644,6 +665,7 @@ func (r *replica) expire(now time.Time) {
 			p.done(0, tree.Result{}, errDropped)
 		}
 	}
+	r.failOvertaken()
 	keptReads := r.reads[:0]
 	for _, w := range r.reads {
 		if now.After(w.expires) {
@@ -1095,6 +1117,7 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 			}
 			applied = append(applied, applyResult{entry: te, res: res})
 			if p := r.pending[id]; p != nil {
+				r.lastOwn = max(r.lastOwn, id)
 				delete(r.pending, id)
 				done = append(done, completion{p, te.Zxid, res})
 				hook = p.applied
