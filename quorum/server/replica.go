@@ -106,8 +106,8 @@ type replica struct {
 	reads    []*readWaiter
 	readSeq  uint64
 
-	appliedIndex  uint64
-	appliedTerm   uint64 // term of the newest entry applied (see resolveStale)
+	appliedIndex uint64
+	appliedTerm  uint64 // term of the newest entry applied (see resolveStale)
 	// lastOwn is the highest id of this member's proposals applied so far.
 	// Proposals travel to the leader in id order over one connection and
 	// raft appends them in arrival order, so a pending proposal with a
@@ -115,7 +115,7 @@ type replica struct {
 	// (a full queue, a broken peer connection). It fails rather than being
 	// proposed again, which would apply it after a later write of its
 	// session (see failOvertaken).
-	lastOwn uint64
+	lastOwn       uint64
 	term          uint64 // raft's current term, as of the last Ready
 	snapshotIndex uint64
 	snapCount     uint64
