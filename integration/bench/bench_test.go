@@ -131,6 +131,14 @@ func BenchmarkReport(b *testing.B) {
 			}
 		}
 		r.Ensembles = medians(all)
+		// Memory holding the same data set, standalone, once per server.
+		r.MemoryZnodes = int64(envInt("BENCH_MEMORY_ZNODES", 100000))
+		r.Memory = map[string]int64{}
+		for _, backend := range []cluster.Backend{cluster.Apache, cluster.Ours} {
+			part(fmt.Sprintf("memory/%s", backend), 3, func(b testing.TB) {
+				r.Memory[serverName(backend)] = memoryAt(b, r.Client, backend, r.MemoryZnodes)
+			})
+		}
 	}
 	if want("outage") {
 		for i := 1; i <= runs; i++ {
@@ -326,6 +334,30 @@ func measure(b testing.TB, client Client, backend cluster.Backend, members int) 
 		}
 	}
 	return e
+}
+
+// memoryAt starts a fresh standalone server, creates exactly n znodes of
+// the client's value size through the same client, and reads its VmRSS.
+func memoryAt(b testing.TB, client Client, backend cluster.Backend, n int64) int64 {
+	c := cluster.Start(b, backend, 1, cluster.Options{})
+	defer func() {
+		for _, m := range c.Members {
+			m.Kill()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := loadgen.Run(ctx, loadgen.Config{Addrs: c.Addrs(), Duration: 4 * time.Minute,
+		Sessions: client.Sessions, InFlight: client.InFlight, ValueSize: client.ValueSize, Ops: n}, loadgen.Create)
+	if err != nil {
+		b.Fatalf("%s: %d creates: %v", serverName(backend), n, err)
+	}
+	if res.Errors > 0 || res.Ops < n {
+		b.Fatalf("%s: %d of %d creates done, %d errors", serverName(backend), res.Ops, n, res.Errors)
+	}
+	rss := c.Members[0].RSS()
+	progress("%s standalone holding %d znodes: RSS %.0f MB", serverName(backend), n, float64(rss)/(1<<20))
+	return rss
 }
 
 type quiet struct{}

@@ -95,8 +95,14 @@ type Report struct {
 	Ensembles []Ensemble
 	// Outages holds, per server, the longest write gap a client on a
 	// follower saw after kill -9 of the leader, one entry per run.
-	Outages  map[string][]time.Duration
-	Failover Failover
+	Outages map[string][]time.Duration
+	// Memory holds, per server, the resident memory of a fresh standalone
+	// server after exactly MemoryZnodes creates: the same data set on
+	// both, unlike the RSS after the workloads, which counts each
+	// server's own throughput against it.
+	Memory       map[string]int64
+	MemoryZnodes int64
+	Failover     Failover
 	// Missing lists what could not be measured and why: the report shows
 	// it instead of silently dropping a section.
 	Missing []string
@@ -275,6 +281,26 @@ func (r *Report) resources(s *strings.Builder, drawn map[string]bool) {
 				fmt.Fprintf(s, "| %s | %s | %.0f MB | %.0f MB | %.2f s |\n", setup, server, mb(e.RSSMax), mb(e.RSSTotal), e.Start.Seconds())
 			}
 		}
+	}
+	s.WriteString("\n")
+	r.memory(s)
+}
+
+// memory renders the same-data-set comparison, when it was measured.
+func (r *Report) memory(s *strings.Builder) {
+	if len(r.Memory) == 0 {
+		return
+	}
+	fmt.Fprintf(s, "The same data set on both: a fresh standalone server, exactly %d creates of %d-byte znodes, then its VmRSS.\n\n",
+		r.MemoryZnodes, r.Client.ValueSize)
+	s.WriteString("| server | znodes | RSS |\n|---|---|---|\n")
+	for _, server := range Servers {
+		if v, ok := r.Memory[server]; ok {
+			fmt.Fprintf(s, "| %s | %d | %.0f MB |\n", server, r.MemoryZnodes, mb(v))
+		}
+	}
+	if o, a := r.Memory[Servers[1]], r.Memory[Servers[0]]; o > 0 && a > 0 {
+		fmt.Fprintf(s, "\nRatio %s / %s: %s.\n", Servers[1], Servers[0], ratio(float64(o), float64(a)))
 	}
 	s.WriteString("\n")
 }

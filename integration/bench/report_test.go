@@ -31,7 +31,9 @@ func fakeReport() *Report {
 			fakeEnsemble("3 members", Apache, 400, 80*ms, 200<<20, 6*time.Second),
 			fakeEnsemble("3 members", Ours, 1200, 20*ms, 50<<20, 3*time.Second),
 		},
-		Outages: map[string][]time.Duration{Apache: {1100 * ms, 1000 * ms}, Ours: {200 * ms, 150 * ms}},
+		Outages:      map[string][]time.Duration{Apache: {1100 * ms, 1000 * ms}, Ours: {200 * ms, 150 * ms}},
+		Memory:       map[string]int64{Apache: 400 << 20, Ours: 100 << 20},
+		MemoryZnodes: 1000,
 		Failover: Failover{Source: "made up.", Settings: drill.File{HealthInterval: 500 * ms, SessionTimeout: 4 * time.Second, TickTime: 500 * ms},
 			Runs: []drill.Timing{
 				{Drill: "service-crash", Run: 1, Detect: 600 * ms, Fence: 700 * ms, Promote: 900 * ms, Total: 900 * ms, OldDemoted: 650 * ms, Promoted: true, TargetHeld: true, Target: "2 intervals"},
@@ -61,6 +63,8 @@ func TestReportWritesMarkdownAndPlots(t *testing.T) {
 		"fencing-impossible #1: ssh target down",
 		"1.00 2.00 3.00",
 		"compare the ratios",
+		"| zkfc quorum | 1000 | 100 MB |",
+		"Ratio zkfc quorum / Apache ZooKeeper 3.8: 0.25x.",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
