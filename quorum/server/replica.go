@@ -1,13 +1,10 @@
 package server
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,51 +18,6 @@ import (
 	"github.com/zkfc-project/zkfc/quorum/storage"
 	"github.com/zkfc-project/zkfc/quorum/tree"
 )
-
-// errDropped is given to a proposal whose fate this member cannot learn
-// (raft refused it, the leader changed under it, or the member is shutting
-// down). The client's connection is closed, as ZooKeeper does when it cannot
-// tell whether a request will commit.
-var errDropped = errors.New("proposal dropped")
-
-// proposal is a transaction waiting for its commit. done runs on the
-// replica goroutine after the entry is applied (or dropped) and must not
-// block.
-type proposal struct {
-	id   uint64
-	data []byte
-	done func(zxid int64, res tree.Result, err error)
-	// applied, if set, runs on the replica goroutine right after the
-	// entry was applied, before the next entry is, with the tree locked
-	// for writing; it must not block or take the tree lock.
-	applied func()
-	expires time.Time
-	// term is the raft term this member last handed the proposal to raft
-	// in, stamped into its header; 0 while never handed over.
-	term uint64
-}
-
-// stamp writes the proposal's id and term into its header. A proposal
-// stamped before (proposed again after its leader lost it) gets a copy:
-// raft or the transport may still hold the old bytes.
-func (p *proposal) stamp(term uint64) {
-	if p.term != 0 {
-		p.data = bytes.Clone(p.data)
-	}
-	binary.BigEndian.PutUint64(p.data, p.id|stampedFlag)
-	binary.BigEndian.PutUint64(p.data[8:], term)
-	p.term = term
-}
-
-// readWaiter is a sync waiting for a ReadIndex answer and then for this
-// member to apply up to that index.
-type readWaiter struct {
-	ctx     uint64
-	index   uint64 // 0 until raft answered
-	done    func(ok bool)
-	expires time.Time
-	sent    time.Time // last handed to raft; zero while leaderless
-}
 
 // role is what raft says this member is, as ZooKeeper's Mode.
 type role struct {
@@ -195,20 +147,6 @@ type member struct {
 	learner bool
 }
 
-// A log entry of a client's write is a header, then the tree entry. The
-// header is the proposal id with stampedFlag set, then the raft term the
-// proposer handed it over in. An entry that reaches the log in another
-// term is a late copy of a proposal its proposer has given up on and
-// proposed again (see resolveStale): apply skips it, the same way on every
-// member, so a write is applied once even though a leader change made
-// its proposer send it twice. Logs written before the term stamp have an
-// 8-byte header (the id, flag clear) and apply as they are.
-const (
-	entryHeader       = 16
-	legacyEntryHeader = 8
-	stampedFlag       = uint64(1) << 63
-)
-
 func u64(v uint64) *uint64 { return &v }
 
 // open loads the snapshot and log from disk, or bootstraps a new member
@@ -322,21 +260,6 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 	}
 	r.rn, err = raft.NewRawNode(cfg)
 	return err
-}
-
-// encodeProposal prefixes the tree entry with room for the proposal id, so
-// the proposer recognises its own entry when it commits.
-func encodeProposal(e *tree.Entry) []byte {
-	// 256 bytes hold a typical write (a path, a 100-byte value, the
-	// session's identities) without growing.
-	b := e.AppendMarshal(make([]byte, entryHeader, 256))
-	binary.BigEndian.PutUint64(b, stampedFlag) // id and term: stamp
-	if cap(b)-len(b) > 4096 {
-		// A large value grew the buffer by doubling; the log keeps the
-		// entry a while, so keep only what it needs.
-		b = append([]byte(nil), b...)
-	}
-	return b
 }
 
 func (r *replica) run(ctx context.Context, tick time.Duration) {
@@ -545,213 +468,6 @@ func (r *replica) checkLeaderSilence(now time.Time) {
 func (r *replica) caughtUp() bool {
 	st := r.rn.BasicStatus()
 	return st.Lead != raft.None && r.appliedIndex >= st.GetCommit()
-}
-
-func (r *replica) propose(p *proposal) {
-	r.nextID++
-	p.id = r.id<<48 | r.nextID
-	p.expires = time.Now().Add(r.proposalTimeout)
-	if r.holding() || r.stale() || len(r.held) > 0 {
-		// Mid-election or handover: hold the proposal until there is a
-		// leader, so a short election costs clients latency rather than
-		// errors.
-		r.held = append(r.held, p)
-		return
-	}
-	r.batch = append(r.batch, p)
-}
-
-// submitBatch hands the proposals collected by propose to raft in one
-// MsgProp: raft appends (or forwards) them in one step instead of one per
-// proposal, which was a few percent of a member's CPU under load.
-func (r *replica) submitBatch() {
-	if len(r.batch) == 0 {
-		return
-	}
-	ents := make([]*raftpb.Entry, len(r.batch))
-	for i, p := range r.batch {
-		p.stamp(r.term)
-		ents[i] = &raftpb.Entry{Data: p.data}
-	}
-	err := r.rn.Step(&raftpb.Message{Type: raftpb.MessageType_MsgProp.Enum(), From: u64(r.id), Entries: ents})
-	for _, p := range r.batch {
-		if err != nil {
-			p.done(0, tree.Result{}, errDropped)
-			continue
-		}
-		r.pending[p.id] = p
-	}
-	clear(r.batch)
-	r.batch = r.batch[:0]
-}
-
-func (r *replica) submit(p *proposal) {
-	p.stamp(r.rn.BasicStatus().GetTerm())
-	if err := r.rn.Propose(p.data); err != nil {
-		p.done(0, tree.Result{}, errDropped)
-		return
-	}
-	r.pending[p.id] = p
-}
-
-// failOvertaken fails the pending proposals that a later proposal of this
-// member's overtook (see lastOwn): their client gets a connection loss now
-// instead of at proposalTimeout, and they are never proposed again.
-func (r *replica) failOvertaken() {
-	for id, p := range r.pending {
-		if id < r.lastOwn {
-			delete(r.pending, id)
-			p.done(0, tree.Result{}, errDropped)
-		}
-	}
-}
-
-// stale reports whether this member has yet to apply an entry of the
-// current term (the new leader's first): until then it cannot tell which
-// of its proposals the last leader change lost, so new ones wait behind
-// them (resolveStale), in order.
-func (r *replica) stale() bool { return r.appliedTerm < r.term }
-
-// resolveStale proposes again, first and in their original order, the
-// proposals a leader change lost, then what was held meanwhile. Raft
-// appends a proposal in the term it reaches the leader in and log terms
-// never decrease, so once an entry of a later term is applied here, a
-// proposal stamped with an earlier term that is still pending can only
-// have been lost (forwarded to a leader that died, dropped by one handing
-// over, or appended by a deposed one and overwritten), or survive as a
-// late copy, which apply skips. Before, its client waited out
-// proposalTimeout, every later request and ping of its session behind it
-// (found by the kill -9 write-outage bench and the kill-quorum-leader
-// drill); ZooKeeper answers such writes with a connection loss.
-func (r *replica) resolveStale() {
-	if r.holding() || r.stale() {
-		return
-	}
-	r.failOvertaken()
-	var lost []*proposal
-	for id, p := range r.pending {
-		if p.term < r.appliedTerm {
-			delete(r.pending, id)
-			lost = append(lost, p)
-		}
-	}
-	if len(lost) > 0 {
-		slices.SortFunc(lost, func(a, b *proposal) int { return cmp.Compare(a.id, b.id) })
-		r.lg.Info("proposing again the writes the last leader change lost", zap.Int("writes", len(lost)), zap.Uint64("term", r.term))
-		r.held = append(lost, r.held...)
-	}
-	held := r.held
-	r.held = nil
-	for _, p := range held {
-		r.submit(p)
-	}
-}
-
-// expire fails proposals and syncs that waited too long: after a leader
-// change a forwarded proposal may be lost without a trace.
-func (r *replica) expire(now time.Time) {
-	kept := r.held[:0]
-	for _, p := range r.held {
-		if now.After(p.expires) {
-			p.done(0, tree.Result{}, errDropped)
-			continue
-		}
-		kept = append(kept, p)
-	}
-	r.held = kept
-	for id, p := range r.pending {
-		if now.After(p.expires) {
-			delete(r.pending, id)
-			p.done(0, tree.Result{}, errDropped)
-		}
-	}
-	r.failOvertaken()
-	keptReads := r.reads[:0]
-	for _, w := range r.reads {
-		if now.After(w.expires) {
-			w.done(false)
-			continue
-		}
-		keptReads = append(keptReads, w)
-	}
-	r.reads = keptReads
-}
-
-func (r *replica) failPending(err error) {
-	for _, p := range r.held {
-		p.done(0, tree.Result{}, err)
-	}
-	r.held = nil
-	for id, p := range r.pending {
-		p.done(0, tree.Result{}, err)
-		delete(r.pending, id)
-	}
-	for _, w := range r.reads {
-		w.done(false)
-	}
-	r.reads = nil
-	for {
-		select {
-		case p := <-r.proposeC:
-			p.done(0, tree.Result{}, err)
-		default:
-			return
-		}
-	}
-}
-
-// readIndex starts a linearizable sync: done(true) runs once this member
-// has applied every entry committed when the request reached the leader.
-// Called on the raft goroutine.
-func (r *replica) readIndex(done func(ok bool)) {
-	r.readSeq++
-	now := time.Now()
-	w := &readWaiter{ctx: r.id<<48 | r.readSeq, done: done, expires: now.Add(r.proposalTimeout)}
-	r.reads = append(r.reads, w)
-	if r.role.lead != raft.None {
-		r.sendRead(w, now)
-	}
-}
-
-// sendRead hands a sync's ReadIndex request to raft (again). Raft drops
-// the request while there is no leader, and a follower's request
-// forwarded to a leader that died is lost; a sync that waited for it would
-// stall its session, pings included, until it expired (found by the
-// kill-quorum-leader drill: a zkfc's sync issued just as the leader died
-// held its release of the lock for 2.7 s). Asking again is always safe: a
-// ReadIndex changes nothing, the leader ignores a context it already
-// holds, and the first answer wins.
-func (r *replica) sendRead(w *readWaiter, now time.Time) {
-	w.sent = now
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], w.ctx)
-	r.rn.ReadIndex(b[:])
-}
-
-// resendReads asks again for the syncs raft has not answered: all of them
-// when a leader has just become known (force), else those unanswered for
-// an election timeout.
-func (r *replica) resendReads(now time.Time, force bool) {
-	if r.role.lead == raft.None {
-		return
-	}
-	for _, w := range r.reads {
-		if w.index == 0 && (force || now.Sub(w.sent) >= r.electionTimeout) {
-			r.sendRead(w, now)
-		}
-	}
-}
-
-func (r *replica) completeReads() {
-	kept := r.reads[:0]
-	for _, w := range r.reads {
-		if w.index != 0 && r.appliedIndex >= w.index {
-			w.done(true)
-			continue
-		}
-		kept = append(kept, w)
-	}
-	r.reads = kept
 }
 
 func (r *replica) handleReady(rd raft.Ready) error {
