@@ -31,9 +31,9 @@ unit:
 integration: build
 	ZKFC_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p 1 -v ./integration/...
 
-# Fuzz every fuzz target for FUZZTIME each (.ci/fuzz: a run that the
-# fuzzer itself ends with "context deadline exceeded" and no failing input
-# is tried once more).
+# Fuzz every fuzz target for FUZZTIME each (.ci/fuzz: a run that Go's
+# fuzz coordinator ends with "context deadline exceeded" and no failing
+# input, go.dev/issue/75804, is tried once more).
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) .ci/fuzz
 
