@@ -80,13 +80,12 @@ const (
 	stampedFlag       = uint64(1) << 63
 )
 
-// encodeProposal prefixes the tree entry with room for the proposal id, so
-// the proposer recognises its own entry when it commits.
+// encodeProposal prefixes the tree entry with room for the header, which
+// stamp fills when the proposal is handed to raft.
 func encodeProposal(e *tree.Entry) []byte {
 	// 256 bytes hold a typical write (a path, a 100-byte value, the
 	// session's identities) without growing.
 	b := e.AppendMarshal(make([]byte, entryHeader, 256))
-	binary.BigEndian.PutUint64(b, stampedFlag) // id and term: stamp
 	if cap(b)-len(b) > 4096 {
 		// A large value grew the buffer by doubling; the log keeps the
 		// entry a while, so keep only what it needs.
@@ -100,9 +99,10 @@ func (r *replica) propose(p *proposal) {
 	p.id = r.id<<48 | r.nextID
 	p.expires = time.Now().Add(r.proposalTimeout)
 	if r.holding() || r.stale() || len(r.held) > 0 {
-		// Mid-election or handover: hold the proposal until there is a
-		// leader, so a short election costs clients latency rather than
-		// errors.
+		// Mid-election, handover, or a new term not yet applied here:
+		// hold the proposal (behind any held before it) until
+		// resolveStale, so a leader change costs clients latency rather
+		// than errors or reordering.
 		r.held = append(r.held, p)
 		return
 	}
@@ -131,15 +131,6 @@ func (r *replica) submitBatch() {
 	}
 	clear(r.batch)
 	r.batch = r.batch[:0]
-}
-
-func (r *replica) submit(p *proposal) {
-	p.stamp(r.rn.BasicStatus().GetTerm())
-	if err := r.rn.Propose(p.data); err != nil {
-		p.done(0, tree.Result{}, errDropped)
-		return
-	}
-	r.pending[p.id] = p
 }
 
 // failOvertaken fails the pending proposals that a later proposal of this
@@ -188,11 +179,10 @@ func (r *replica) resolveStale() {
 		r.lg.Info("proposing again the writes the last leader change lost", zap.Int("writes", len(lost)), zap.Uint64("term", r.term))
 		r.held = append(lost, r.held...)
 	}
-	held := r.held
-	r.held = nil
-	for _, p := range held {
-		r.submit(p)
-	}
+	r.batch = append(r.batch, r.held...)
+	clear(r.held)
+	r.held = r.held[:0]
+	r.submitBatch()
 }
 
 // expire fails proposals and syncs that waited too long: after a leader
