@@ -27,11 +27,12 @@ func onRaft(t *testing.T, m *testServer, f func(r *replica)) {
 }
 
 // loseNext makes member m lose its next outgoing message of type typ, as
-// a link to a leader that just died would; the channel closes once lost.
-// Proposals and syncs waiting on that member get a proposal timeout far
-// beyond the test, so only the recovery under test can complete them.
-func loseNext(t *testing.T, m *testServer, typ raftpb.MessageType) <-chan struct{} {
-	lost := make(chan struct{})
+// a link to a leader that just died would; the channel delivers the lost
+// message. Proposals and syncs waiting on that member get a proposal
+// timeout far beyond the test, so only the recovery under test can
+// complete them.
+func loseNext(t *testing.T, m *testServer, typ raftpb.MessageType) <-chan *raftpb.Message {
+	lost := make(chan *raftpb.Message, 1)
 	onRaft(t, m, func(r *replica) {
 		r.proposalTimeout = time.Hour
 		r.loseOut = func(msg *raftpb.Message) bool {
@@ -39,11 +40,21 @@ func loseNext(t *testing.T, m *testServer, typ raftpb.MessageType) <-chan struct
 				return false
 			}
 			r.loseOut = nil
-			close(lost)
+			lost <- msg
 			return true
 		}
 	})
 	return lost
+}
+
+// followerSession starts a 3-member ensemble with long sessions and
+// connects a client to a follower.
+func followerSession(t *testing.T) (*ensemble, *testServer, *zk.Conn) {
+	t.Helper()
+	e := startEnsembleWith(t, 3, longSessions)
+	f := aFollower(t, e)
+	c, _ := connect(t, f.addr, 30*time.Second)
+	return e, f, c
 }
 
 // longSessions lets sessions last 30 s (the test config's tickTime caps them
@@ -82,9 +93,7 @@ func within(t *testing.T, bound time.Duration, what string, f func() error) erro
 // used to wait out the proposal timeout, holding every later request and
 // ping of its session (the kill-quorum-leader drill).
 func TestSyncAskedAgainAfterLostReadIndex(t *testing.T) {
-	e := startEnsembleWith(t, 3, longSessions)
-	f := aFollower(t, e)
-	c, _ := connect(t, f.addr, 30*time.Second)
+	_, f, c := followerSession(t)
 	lost := loseNext(t, f, raftpb.MessageType_MsgReadIndex)
 	err := within(t, 15*time.Second, "sync after its ReadIndex was lost", func() error {
 		_, err := c.Sync("/")
@@ -115,9 +124,7 @@ func transferLeadership(t *testing.T, e *ensemble) int {
 // applied once, and the session goes on. It used to wait out the proposal
 // timeout with every later request of its session behind it.
 func TestLostProposalProposedAgainAfterLeaderChange(t *testing.T) {
-	e := startEnsembleWith(t, 3, longSessions)
-	f := aFollower(t, e)
-	c, _ := connect(t, f.addr, 30*time.Second)
+	e, f, c := followerSession(t)
 	lost := loseNext(t, f, raftpb.MessageType_MsgProp)
 	res := make(chan error, 1)
 	go func() {
@@ -158,33 +165,18 @@ func TestLostProposalProposedAgainAfterLeaderChange(t *testing.T) {
 // than it was stamped with; every member skips it, so the write applies
 // once.
 func TestLateCopyOfAWriteIsSkipped(t *testing.T) {
-	e := startEnsembleWith(t, 3, longSessions)
-	f := aFollower(t, e)
-	c, _ := connect(t, f.addr, 30*time.Second)
+	e, f, c := followerSession(t)
 	if _, err := c.Create("/x", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
 	// Lose the setData's proposal on its way, keeping a copy of it.
-	var copyOf *raftpb.Message
-	lost := make(chan struct{})
-	onRaft(t, f, func(r *replica) {
-		r.proposalTimeout = time.Hour
-		r.loseOut = func(m *raftpb.Message) bool {
-			if m.GetType() != raftpb.MessageType_MsgProp {
-				return false
-			}
-			r.loseOut = nil
-			copyOf = m
-			close(lost)
-			return true
-		}
-	})
+	lost := loseNext(t, f, raftpb.MessageType_MsgProp)
 	res := make(chan error, 1)
 	go func() {
 		_, err := c.Set("/x", []byte("once"), -1)
 		res <- err
 	}()
-	<-lost
+	copyOf := <-lost
 	transferLeadership(t, e)
 	if err := within(t, 15*time.Second, "set after the leader changed", func() error { return <-res }); err != nil {
 		t.Fatal(err)
@@ -254,9 +246,7 @@ func TestLegacyEntryApplies(t *testing.T) {
 // connection loss at once, and is not proposed again at the next leader
 // change, which would apply it after the later write (FIFO).
 func TestOvertakenProposalFailsAndIsNotProposedAgain(t *testing.T) {
-	e := startEnsembleWith(t, 3, longSessions)
-	f := aFollower(t, e)
-	c, _ := connect(t, f.addr, 30*time.Second)
+	e, f, c := followerSession(t)
 	lost := loseNext(t, f, raftpb.MessageType_MsgProp)
 	first := make(chan error, 1)
 	go func() {
