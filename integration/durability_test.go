@@ -55,9 +55,7 @@ func writeUntilKilled(t *testing.T, c *cluster.Cluster, writers int, runFor time
 		}(w, conn)
 	}
 	time.Sleep(runFor)
-	for _, m := range c.Members {
-		m.Kill()
-	}
+	c.Kill()
 	close(stop)
 	wg.Wait()
 	return created, counters

@@ -310,11 +310,7 @@ func measure(b testing.TB, client Client, backend cluster.Backend, members int) 
 	c := cluster.Start(b, backend, members, cluster.Options{})
 	e.Start = time.Since(t0)
 	progress("%s %s: serving after %.2f s", e.Server, e.Setup, e.Start.Seconds())
-	defer func() {
-		for _, m := range c.Members {
-			m.Kill()
-		}
-	}()
+	defer c.Kill()
 	for _, op := range Workloads {
 		ctx, cancel := context.WithTimeout(context.Background(), client.Duration+2*time.Minute)
 		res, err := loadgen.Run(ctx, loadgen.Config{Addrs: c.Addrs(), Duration: client.Duration,
@@ -340,11 +336,7 @@ func measure(b testing.TB, client Client, backend cluster.Backend, members int) 
 // the client's value size through the same client, and reads its VmRSS.
 func memoryAt(b testing.TB, client Client, backend cluster.Backend, n int64) int64 {
 	c := cluster.Start(b, backend, 1, cluster.Options{})
-	defer func() {
-		for _, m := range c.Members {
-			m.Kill()
-		}
-	}()
+	defer c.Kill()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	res, err := loadgen.Run(ctx, loadgen.Config{Addrs: c.Addrs(), Duration: 4 * time.Minute,
@@ -370,11 +362,7 @@ func (quiet) Printf(string, ...any) {}
 // came back).
 func writeOutage(b testing.TB, backend cluster.Backend) time.Duration {
 	c := cluster.Start(b, backend, 3, cluster.Options{})
-	defer func() {
-		for _, m := range c.Members {
-			m.Kill()
-		}
-	}()
+	defer c.Kill()
 	l, err := c.WaitLeader(30 * time.Second)
 	if err != nil {
 		b.Fatal(err)

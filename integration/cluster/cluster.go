@@ -164,22 +164,17 @@ func startAttempt(t testing.TB, b Backend, n int, opts Options, extraFor func(id
 			return nil, err
 		}
 	}
-	killAll := func() {
-		for _, m := range c.Members {
-			m.Kill()
-		}
-	}
 	t.Cleanup(func() {
 		for _, m := range c.Members {
 			if t.Failed() && m.Pid() != 0 {
 				t.Logf("member %d (%s) log tail:\n%s", m.ID, b, m.LogTail(30))
 			}
 		}
-		killAll()
+		c.Kill()
 	})
 	for _, m := range c.Members {
 		if err := m.launch(); err != nil {
-			killAll()
+			c.Kill()
 			return nil, fmt.Errorf("start member %d: %w", m.ID, err)
 		}
 	}
@@ -189,7 +184,7 @@ func startAttempt(t testing.TB, b Backend, n int, opts Options, extraFor func(id
 		}
 		if err := m.WaitServing(opts.StartTimeout); err != nil {
 			tail := m.LogTail(30)
-			killAll()
+			c.Kill()
 			return nil, fmt.Errorf("member %d: %v\n%s", m.ID, err, tail)
 		}
 	}
@@ -286,6 +281,14 @@ func (m *Member) launch() error {
 
 // Addr is the member's client address.
 func (m *Member) Addr() string { return fmt.Sprintf("127.0.0.1:%d", m.ClientPort) }
+
+// Kill kills every member (kill -9); members already stopped are left as
+// they are.
+func (c *Cluster) Kill() {
+	for _, m := range c.Members {
+		m.Kill()
+	}
+}
 
 // Addrs lists every member's client address.
 func (c *Cluster) Addrs() []string {
