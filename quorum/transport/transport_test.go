@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,19 +183,25 @@ func TestProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := make(chan bool, 1)
+	type outcome struct {
+		dead bool
+		seen string
+	}
+	res := make(chan outcome, 1)
 	go func() {
-		dead, _ := refuses(dying.Addr().String(), time.Second, 10*time.Second)
-		res <- dead
+		dead, seen := refuses(dying.Addr().String(), time.Second, 10*time.Second)
+		res <- outcome{dead, seen}
 	}()
 	// The dial completes in the backlog at once (nobody calls Accept);
 	// then the listener goes, as its process dies.
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
 	dying.Close()
 	select {
 	case r := <-res:
-		if !r {
-			t.Error("a listener closed under the probe's connection did not count as refusing")
+		// Connected first: a refused dial would pass without the settle
+		// watch this case is about.
+		if !strings.HasPrefix(r.seen, "connected;") || !r.dead {
+			t.Errorf("a listener closed under the probe's connection: dead=%v, probe saw %q; want dead after connecting", r.dead, r.seen)
 		}
 	case <-time.After(9 * time.Second):
 		t.Fatal("the probe did not see the listener's close")
