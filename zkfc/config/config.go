@@ -24,6 +24,8 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/zkfc-project/zkfc/fencing"
+	"github.com/zkfc-project/zkfc/healthcheck"
 	qconfig "github.com/zkfc-project/zkfc/quorum/config"
 )
 
@@ -521,41 +523,7 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) validateService(bad func(key, format string, args ...any)) {
-	h := c.Health
-	if h.Interval <= 0 {
-		bad("health.interval", "must be positive, e.g. 1s")
-	}
-	if h.Timeout <= 0 {
-		bad("health.timeout", "must be positive, e.g. 5s")
-	}
-	if h.Rise < 1 {
-		bad("health.rise", "must be at least 1")
-	}
-	if h.Fall < 1 {
-		bad("health.fall", "must be at least 1")
-	}
-	n := 0
-	if h.HTTP != nil {
-		n++
-		if u, err := url.Parse(h.HTTP.URL); err != nil || u.Scheme == "" || u.Host == "" {
-			bad("health.http.url", "%q is not an absolute URL like http://127.0.0.1:8080/health", h.HTTP.URL)
-		}
-	}
-	if h.TCP != nil {
-		n++
-		if h.TCP.Address == "" {
-			bad("health.tcp.address", "required: host:port")
-		}
-	}
-	if h.Exec != nil {
-		n++
-		if len(h.Exec.Command) == 0 {
-			bad("health.exec.command", "required: the command and its arguments as a list")
-		}
-	}
-	if n != 1 {
-		bad("health", "configure exactly one of health.http, health.tcp, health.exec (found %d)", n)
-	}
+	c.HealthCheck().Check("health", bad)
 	for _, a := range []struct {
 		key string
 		cmd *Command
@@ -577,42 +545,51 @@ func (c *Config) validateService(bad func(key, format string, args ...any)) {
 	if len(c.Actions.Role.Command) > 0 && c.Actions.RoleInterval <= 0 {
 		bad("actions.role_interval", "must be positive when actions.role is set, e.g. 5s")
 	}
-	if len(c.Fencing.Methods) == 0 {
-		bad("fencing.methods", "no fencing method: list at least one of lease_expired, graceful, ssh, shell (without fencing a failover could leave two actives)")
-	}
+	methods := c.FenceMethods()
+	fencing.Validate("fencing.methods", methods, bad)
 	lease := -1
-	for i := range c.Fencing.Methods {
-		m := &c.Fencing.Methods[i]
-		key := fmt.Sprintf("fencing.methods[%d]", i)
-		// A zero timeout takes the fencing package's per-method default.
-		if m.Timeout < 0 {
-			bad(key+".timeout", "must be positive, e.g. 5s")
-		}
-		switch m.Type {
-		case "lease_expired":
-			if lease < 0 {
-				lease = i
-			}
-		case "graceful":
-		case "ssh":
-			if m.SSH == nil || m.SSH.User == "" {
-				bad(key+".ssh.user", "required for an ssh fencing method")
-			} else if m.SSH.KeyFile == "" && !m.SSH.UseAgent {
-				bad(key+".ssh.key_file", "set a private key file or ssh.use_agent: true")
-			} else if m.SSH.KnownHostsFile == "" && !m.SSH.InsecureIgnoreHostKey {
-				bad(key+".ssh.known_hosts_file", "required (or insecure_ignore_host_key: true, which is not recommended)")
-			}
-		case "shell":
-			if m.Shell == nil || len(m.Shell.Command) == 0 {
-				bad(key+".shell.command", "required for a shell fencing method: the command and its arguments as a list")
-			}
-		default:
-			bad(key+".type", "%q is not one of lease_expired, graceful, ssh, shell", m.Type)
+	for i, m := range methods {
+		if m.Type == "lease_expired" && lease < 0 {
+			lease = i
 		}
 	}
 	if lease >= 0 {
 		c.validateLease(lease, bad)
 	}
+}
+
+// HealthCheck is the health section as the healthcheck package takes it.
+func (c *Config) HealthCheck() healthcheck.Config {
+	h := c.Health
+	out := healthcheck.Config{Interval: h.Interval, Timeout: h.Timeout, Rise: h.Rise, Fall: h.Fall}
+	if h.HTTP != nil {
+		out.HTTP = &healthcheck.HTTPCheck{URL: h.HTTP.URL, ExpectStatus: h.HTTP.ExpectStatus, BodyContains: h.HTTP.BodyContains}
+	}
+	if h.TCP != nil {
+		out.TCP = &healthcheck.TCPCheck{Address: h.TCP.Address}
+	}
+	if h.Exec != nil {
+		out.Exec = &healthcheck.ExecCheck{Command: h.Exec.Command, Env: h.Exec.Env}
+	}
+	return out
+}
+
+// FenceMethods is fencing.methods as the fencing package takes it.
+func (c *Config) FenceMethods() []fencing.MethodConfig {
+	var out []fencing.MethodConfig
+	for _, m := range c.Fencing.Methods {
+		mc := fencing.MethodConfig{Type: m.Type, Timeout: m.Timeout}
+		if m.SSH != nil {
+			mc.SSH = &fencing.SSHConfig{User: m.SSH.User, Port: m.SSH.Port, KeyFile: m.SSH.KeyFile, UseAgent: m.SSH.UseAgent,
+				KnownHostsFile: m.SSH.KnownHostsFile, InsecureIgnoreHostKey: m.SSH.InsecureIgnoreHostKey,
+				ConnectTimeout: m.SSH.ConnectTimeout, Command: m.SSH.Command}
+		}
+		if m.Shell != nil {
+			mc.Shell = &fencing.ShellConfig{Command: m.Shell.Command, Env: m.Shell.Env}
+		}
+		out = append(out, mc)
+	}
+	return out
 }
 
 // LeaseSlack is what the self-fencing margin must cover besides the demote

@@ -80,7 +80,9 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"shell without command", "fencing: {methods: [{type: shell}]}\n", nil, "fencing.methods[0].shell.command"},
 		{"missing node id", "", []string{"ZKFC_NODE_ID="}, "node.id"},
 		{"no zookeeper", "", []string{"ZKFC_ZOOKEEPER_CONNECT="}, "zookeeper.connect"},
-		{"two health checks", "health: {tcp: {address: '127.0.0.1:1'}, http: {url: 'http://127.0.0.1:1/'}}\n", nil, "health"},
+		{"no health check", "health: {interval: 1s}\n", nil, "health"},
+		{"bad health url", "health: {http: {url: 'ftp://x/'}}\n", nil, "health.http.url"},
+		{"ssh without known hosts", "fencing: {methods: [{type: ssh, ssh: {user: zkfc, key_file: k}}]}\n", nil, "fencing.methods[0].ssh.known_hosts_file"},
 		{"no promote", "actions: {promote: {command: []}}\n", nil, "actions.promote.command"},
 		{"bad parent", "cluster: {parent_znode: zkfc}\n", nil, "cluster.parent_znode"},
 		{"quorum without id", "quorum: {enabled: true, data_dir: /x, client_listen: '127.0.0.1:1'}\n", nil, "quorum.id"},
@@ -211,5 +213,19 @@ func TestQuorumTickTime(t *testing.T) {
 		if tc.errHas != "" && (err == nil || !strings.Contains(err.Error(), tc.errHas)) {
 			t.Errorf("%s session %s margin %s: err = %v, want %q", tc.extra, tc.session, tc.margin, err, tc.errHas)
 		}
+	}
+}
+
+// Health checks may be combined, as the healthcheck package runs them (a
+// probe passes only when every check passes): all of them reach it.
+func TestHealthChecksCombine(t *testing.T) {
+	body := mergeTop(validYAML, "health: {tcp: {address: '127.0.0.1:1'}, http: {url: 'http://127.0.0.1:1/'}, exec: {command: [/bin/true]}}\n")
+	c, err := Load(write(t, body), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.HealthCheck()
+	if h.HTTP == nil || h.TCP == nil || h.Exec == nil || h.Interval != DefaultHealthInterval {
+		t.Fatalf("health checks %+v, want all three with the default interval", h)
 	}
 }

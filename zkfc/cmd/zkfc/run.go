@@ -162,7 +162,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		OnRole: n.onRole, OnTick: n.onTick,
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
 
-	mon, err := healthcheck.NewMonitor(healthConfig(cfg.Health), lg.Named("health"), func(_, s healthcheck.State) {
+	mon, err := healthcheck.NewMonitor(cfg.HealthCheck(), lg.Named("health"), func(_, s healthcheck.State) {
 		ctrl.SetHealth(s.String(), s == healthcheck.Healthy, s != healthcheck.Initializing)
 	})
 	if err != nil {
@@ -246,37 +246,6 @@ func (r roleAdapter) QueryRole(ctx context.Context) (string, error) {
 	return s, err
 }
 
-func healthConfig(h config.Health) healthcheck.Config {
-	out := healthcheck.Config{Interval: h.Interval, Timeout: h.Timeout, Rise: h.Rise, Fall: h.Fall}
-	if h.HTTP != nil {
-		out.HTTP = &healthcheck.HTTPCheck{URL: h.HTTP.URL, ExpectStatus: h.HTTP.ExpectStatus, BodyContains: h.HTTP.BodyContains}
-	}
-	if h.TCP != nil {
-		out.TCP = &healthcheck.TCPCheck{Address: h.TCP.Address}
-	}
-	if h.Exec != nil {
-		out.Exec = &healthcheck.ExecCheck{Command: h.Exec.Command, Env: h.Exec.Env}
-	}
-	return out
-}
-
-func fenceMethods(cfg *config.Config) []fencing.MethodConfig {
-	var out []fencing.MethodConfig
-	for _, m := range cfg.Fencing.Methods {
-		mc := fencing.MethodConfig{Type: m.Type, Timeout: m.Timeout}
-		if m.SSH != nil {
-			mc.SSH = &fencing.SSHConfig{User: m.SSH.User, Port: m.SSH.Port, KeyFile: m.SSH.KeyFile, UseAgent: m.SSH.UseAgent,
-				KnownHostsFile: m.SSH.KnownHostsFile, InsecureIgnoreHostKey: m.SSH.InsecureIgnoreHostKey,
-				ConnectTimeout: m.SSH.ConnectTimeout, Command: m.SSH.Command}
-		}
-		if m.Shell != nil {
-			mc.Shell = &fencing.ShellConfig{Command: m.Shell.Command, Env: m.Shell.Env}
-		}
-		out = append(out, mc)
-	}
-	return out
-}
-
 // fenceSlack is added to the fencer's budget (the sum of the methods'
 // timeouts) for the controller's bound on one fencing attempt, so that the
 // time spent between methods never cuts the last one short of its own
@@ -285,7 +254,7 @@ const fenceSlack = 5 * time.Second
 
 // buildFencer returns the fencer of fencing.methods.
 func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger, opts ...fencing.Option) (*fenceAdapter, error) {
-	f, err := fencing.New(fenceMethods(cfg), client, lg.Named("fencing"), opts...)
+	f, err := fencing.New(cfg.FenceMethods(), client, lg.Named("fencing"), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", cfg.Source, err)
 	}
