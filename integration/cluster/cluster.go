@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/zkfc-project/zkfc/integration/faultproxy"
+
+	"github.com/zkfc-project/zkfc/integration/jsonlog"
 )
 
 // Backend names which server runs.
@@ -171,6 +173,9 @@ func startAttempt(t testing.TB, b Backend, n int, opts Options, extraFor func(id
 			}
 		}
 		c.Kill()
+		for _, m := range c.Members {
+			jsonlog.CheckFile(t, m.LogPath)
+		}
 	})
 	for _, m := range c.Members {
 		if err := m.launch(); err != nil {

@@ -18,6 +18,8 @@ import (
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 	"github.com/zkfc-project/zkfc/zkfc/control"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
+
+	"github.com/zkfc-project/zkfc/integration/jsonlog"
 )
 
 // Settings are the drill timings: short, but of the shape production uses.
@@ -237,6 +239,9 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	}
 	t.Cleanup(func() {
 		c.keepLogs(t, dir)
+		for _, n := range c.Nodes {
+			jsonlog.CheckFile(t, n.ZKFC.log)
+		}
 		if t.Failed() {
 			for _, n := range c.Nodes {
 				t.Logf("--- %s zkfc log (last 25 non-debug lines):\n%s", n.Name, tail(n.ZKFC.Log(), 25))

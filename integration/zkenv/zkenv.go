@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkfc-project/zkfc/integration/jsonlog"
 )
 
 // Paths of the Debian zookeeper package; tests assume it is installed.
@@ -157,6 +159,7 @@ func startMembers(t testing.TB, b Backend, opts Options, n int) []*Server {
 			}
 			s.Kill()
 			s.keepLog()
+			jsonlog.CheckFile(t, s.logPath)
 		})
 	}
 	for _, s := range members {

@@ -20,6 +20,8 @@ import (
 
 	"github.com/zkfc-project/zkfc/zkfc/control"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
+
+	"github.com/zkfc-project/zkfc/integration/jsonlog"
 )
 
 var (
@@ -271,6 +273,7 @@ func RunCLI(t testing.TB, args ...string) (string, int) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdin = strings.NewReader("")
 	out, err := cmd.CombinedOutput()
+	jsonlog.CheckText(t, "of zkfc "+strings.Join(args, " "), string(out))
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
 			return string(out), ee.ExitCode()
@@ -302,6 +305,7 @@ func StartZKFCWithConfig(t testing.TB, o ZKFCOptions, cfg, url string) *ZKFC {
 	go func() { _ = z.cmd.Wait(); close(z.done); logf.Close() }()
 	t.Cleanup(func() {
 		z.Kill()
+		jsonlog.CheckFile(t, z.LogPath)
 		if t.Failed() {
 			t.Logf("--- log of zkfc %s (last 40 non-debug lines):\n%s", o.NodeID, tailLines(z.LogPath, 40))
 		}
