@@ -405,7 +405,7 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 		return y
 	}
 	wcfg, wurl := zkfcenv.WriteConfig(t, zkfcenv.ZKFCOptions{NodeID: "witness", Connect: connect, Extra: quorum(2, true)})
-	zkfcenv.StartZKFCWithConfig(t, zkfcenv.ZKFCOptions{NodeID: "witness"}, wcfg, wurl)
+	w := zkfcenv.StartZKFCWithConfig(t, zkfcenv.ZKFCOptions{NodeID: "witness"}, wcfg, wurl)
 	var demos [2]*zkfcenv.Demo
 	var zkfcs [2]*zkfcenv.ZKFC
 	var cfgs [2]string
@@ -454,6 +454,35 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 		return zkfcs[act].Role() == "active"
 	})
 	zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervalsKilled(t, roles, time.Now(), map[string]time.Time{demos[1-act].Name: killedAt}))
+
+	// The witness serves a control API about the member it hosts: healthy
+	// while the member serves (2 of 3 members are up), with the member's
+	// metrics, and zkfc status works against its config.
+	st, err := w.Status()
+	if err != nil || st.Role != "witness" || !st.Healthy || !strings.HasPrefix(st.Health, "QUORUM_MEMBER_SERVING") {
+		t.Fatalf("witness status %+v, err %v; want role witness, healthy, member serving", st, err)
+	}
+	if n := metric(t, w, "zk_znode_count"); n < 1 {
+		t.Errorf("witness /metrics: zk_znode_count %v, want the member's znode count", n)
+	}
+	if out, code := zkfcenv.RunCLI(t, "status", "--config", wcfg); code != 0 || !strings.Contains(out, "witness") || !strings.Contains(out, "QUORUM_MEMBER_SERVING") {
+		t.Errorf("zkfc status -c witness.yaml: exit %d\n%s", code, out)
+	}
+	if resp, err := http.Post(w.URL+"/cede", "", nil); err != nil || resp.StatusCode == http.StatusOK {
+		t.Errorf("POST /cede to the witness: %v %v, want a refusal", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	// Alone, its member has no quorum: the witness reports it unhealthy.
+	zkfcs[act].Kill()
+	zkfcenv.WaitFor(t, 30*time.Second, "the witness to report its member not serving", func() bool {
+		resp, err := http.Get(w.URL + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
 }
 
 // The active service demoted behind zkfc's back: the role check sees the

@@ -163,10 +163,10 @@ func printResolved(w io.Writer, c *qconfig.Config) {
 
 // startEmbeddedQuorum runs the quorum member of a zkfc configuration (its
 // quorum section) inside the zkfc process; see EmbeddedQuorum in run.go.
-func startEmbeddedQuorum(ctx context.Context, q zkfcconfig.Quorum, lg *zap.Logger) (string, <-chan error, error) {
+func startEmbeddedQuorum(ctx context.Context, q zkfcconfig.Quorum, lg *zap.Logger) (Member, string, <-chan error, error) {
 	cfg, err := embeddedConfig(q, os.Getenv("SERVER_JVMFLAGS")+" "+os.Getenv("JVMFLAGS"))
 	if err != nil {
-		return "", nil, err
+		return nil, "", nil, err
 	}
 	for _, w := range cfg.Warnings {
 		lg.Warn(w)
@@ -174,7 +174,7 @@ func startEmbeddedQuorum(ctx context.Context, q zkfcconfig.Quorum, lg *zap.Logge
 	server.TuneMemory(cfg.MemoryLimit, lg)
 	srv, err := server.New(cfg, lg)
 	if err != nil {
-		return "", nil, err
+		return nil, "", nil, err
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -185,7 +185,7 @@ func startEmbeddedQuorum(ctx context.Context, q zkfcconfig.Quorum, lg *zap.Logge
 		done <- err
 		close(done)
 	}()
-	return dialAddr(cfg), done, nil
+	return srv, dialAddr(cfg), done, nil
 }
 
 // embeddedConfig turns the quorum section into the configuration of a

@@ -456,7 +456,7 @@ func TestEmbeddedQuorumRuns(t *testing.T) {
 		Members: []zkfcconfig.QuorumMember{{ID: 1, Peer: fmt.Sprintf("127.0.0.1:%d", peer)}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, done, err := EmbeddedQuorum(ctx, q, zap.NewNop())
+	_, addr, done, err := EmbeddedQuorum(ctx, q, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

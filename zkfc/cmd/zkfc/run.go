@@ -28,11 +28,19 @@ func init() {
 }
 
 // EmbeddedQuorum starts this process's member of the embedded quorum from
-// the quorum section and returns the client address zkfc should connect
-// to; the member stops when ctx ends, and done reports its exit. It is
-// set by the file wiring quorum/server into this command; while it is nil,
-// quorum.enabled is refused with a clear error.
-var EmbeddedQuorum func(ctx context.Context, q config.Quorum, lg *zap.Logger) (clientAddr string, done <-chan error, err error)
+// the quorum section and returns it and the client address zkfc should
+// connect to; the member stops when ctx ends, and done reports its exit. It
+// is set by the file wiring quorum/server into this command; while it is
+// nil, quorum.enabled is refused with a clear error.
+var EmbeddedQuorum func(ctx context.Context, q config.Quorum, lg *zap.Logger) (m Member, clientAddr string, done <-chan error, err error)
+
+// Member is the embedded quorum member as the process hosting it reports
+// it (the witness's control API).
+type Member interface {
+	Mode() string  // leader, follower, observer, standalone
+	Serving() bool // replayed its log and knows a leader
+	Metrics() prometheus.Gatherer
+}
 
 const runUsage = `zkfc run: guard one service with automatic failover.
 
@@ -96,7 +104,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		if EmbeddedQuorum == nil {
 			return fmt.Errorf("config %s: quorum.enabled: the embedded quorum is not available yet in this build; set quorum.enabled: false and point zookeeper.connect at a ZooKeeper ensemble", cfg.Source)
 		}
-		addr, done, err := EmbeddedQuorum(ctx, cfg.Quorum, lg.Named("quorum"))
+		member, addr, done, err := EmbeddedQuorum(ctx, cfg.Quorum, lg.Named("quorum"))
 		if err != nil {
 			return fmt.Errorf("start embedded quorum member (quorum section of %s): %w", cfg.Source, err)
 		}
@@ -111,14 +119,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 			connect = addr
 		}
 		if cfg.Quorum.Witness {
-			lg.Info("witness: hosting a quorum member only, no service to guard")
-			daemonNotifyReady(lg)
-			select {
-			case <-ctx.Done():
-				return nil
-			case err := <-errc:
-				return err
-			}
+			return runWitness(ctx, cfg, sec, member, errc, lg)
 		}
 	}
 	cfg.ZooKeeper.Connect = connect
@@ -225,11 +226,6 @@ func usesLeaseExpired(cfg *config.Config) bool {
 		}
 	}
 	return false
-}
-
-func daemonNotifyReady(lg *zap.Logger) {
-	n := newNotifier(lg)
-	n.onRole(controller.Standby, "witness")
 }
 
 func actionCommand(c config.Command) action.Command {
