@@ -180,17 +180,35 @@ func compact(m map[string]any) string {
 }
 
 // unhealthyTarget: 2 health intervals plus the measured fence and promote
-// time (from the start of fencing to the new active serving).
+// time.
 func (d *drillRun) unhealthyTarget(t *testing.T) time.Duration {
+	return 2*d.c.Settings.HealthInterval + d.fenceAndPromote()
+}
+
+// expiryTarget is the bound when the standby must wait for the old active's
+// session to expire: the session timeout after the old zkfc's last ping,
+// plus half a tickTime (a member forwards pings to the leader, which alone
+// expires sessions, every tickTime/2; the embedded quorum then expires
+// within about a millisecond), plus the measured fence and promote time.
+func (d *drillRun) expiryTarget() time.Duration {
+	s := d.c.Settings
+	return s.SessionTimeout + s.TickTime/2 + d.fenceAndPromote()
+}
+
+// expiryTargetText says what expiryTarget adds up.
+const expiryTargetText = "session timeout + tickTime/2 + fence + promote"
+
+// fenceAndPromote is the measured time from the candidate's start of
+// fencing to its service serving as active.
+func (d *drillRun) fenceAndPromote() time.Duration {
 	candLog := drill.ReadLog(d.cand.ZKFC.Log())
 	ivs, _ := drill.ReadRoles(d.c.Roles, time.Now(), nil)
 	e, ok1 := drill.FirstLog(candLog, d.fault, "fencing the previous active", nil)
 	iv, ok2 := drill.FirstPromotionAfter(ivs, d.fault)
-	fp := time.Duration(0)
 	if ok1 && ok2 {
-		fp = iv.Start.Sub(e.At)
+		return iv.Start.Sub(e.At)
 	}
-	return 2*d.c.Settings.HealthInterval + fp
+	return 0
 }
 
 func (d *drillRun) checkTokenGrew(t *testing.T, tm drill.Timing) {
@@ -276,8 +294,7 @@ func TestDrillKillActiveZKFC(t *testing.T) {
 	d.old.ZKFC.Kill()
 	d.waitPromoted(t, 60*time.Second)
 	ivs := d.verdict(t)
-	s := d.c.Settings
-	tm := d.timing(t, "kill-active-zkfc", ivs, s.SessionTimeout+time.Second, "session timeout + 1s")
+	tm := d.timing(t, "kill-active-zkfc", ivs, d.expiryTarget(), expiryTargetText)
 	d.checkTokenGrew(t, tm)
 	if tm.OldDemoted > tm.Promote {
 		t.Errorf("old active demoted %v after the fault, new one promoted at %v", tm.OldDemoted, tm.Promote)
@@ -370,8 +387,7 @@ func TestDrillPartitionActiveHost(t *testing.T) {
 	ns.Cut(t)
 	d.waitPromoted(t, 90*time.Second)
 	ivs := d.verdict(t)
-	s := d.c.Settings
-	tm := d.timing(t, "partition", ivs, s.SessionTimeout+time.Second, "session timeout + 1s")
+	tm := d.timing(t, "partition", ivs, d.expiryTarget(), expiryTargetText)
 	d.checkTokenGrew(t, tm)
 	old, _ := drill.LastBefore(ivs, d.fault)
 	if old.Open {
