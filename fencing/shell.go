@@ -49,11 +49,11 @@ func (s *shellMethod) Fence(ctx context.Context, t Target) error {
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("shell fence %s: killed (process group) when the method timed out: %w; output: %s",
-			s.argv[0], ctx.Err(), snippet(out))
+			s.argv[0], ctx.Err(), proc.Snippet(out, maxSnippet))
 	default:
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return fmt.Errorf("shell fence %s: %v; output: %s", s.argv[0], err, snippet(out))
+			return fmt.Errorf("shell fence %s: %v; output: %s", s.argv[0], err, proc.Snippet(out, maxSnippet))
 		}
 		return fmt.Errorf("shell fence %s: %w", s.argv[0], err)
 	}

@@ -51,7 +51,7 @@ func (m *sshMethod) Fence(ctx context.Context, t Target) error {
 	defer closeAll()
 	out, err := runRemote(ctx, client, remoteLine(ctx, t, m.cfg.Command))
 	if err != nil {
-		return fmt.Errorf("ssh fence %s@%s: %w; output: %s", m.cfg.User, m.addr(t), explainExit(ctx, err), snippet(out))
+		return fmt.Errorf("ssh fence %s@%s: %w; output: %s", m.cfg.User, m.addr(t), explainExit(ctx, err), proc.Snippet(out, maxSnippet))
 	}
 	m.lg.Info("ssh fence command confirmed", zap.String("target", t.NodeID),
 		zap.String("host", m.addr(t)), zap.String("output", string(out)))
@@ -78,7 +78,7 @@ func (m *sshMethod) Check(ctx context.Context, t Target) error {
 done`
 	out, err := runRemote(ctx, client, "exec /bin/sh -c "+shQuote(script))
 	if err != nil {
-		return fmt.Errorf("ssh check %s@%s: %w; output: %s", m.cfg.User, m.addr(t), explainExit(ctx, err), snippet(out))
+		return fmt.Errorf("ssh check %s@%s: %w; output: %s", m.cfg.User, m.addr(t), explainExit(ctx, err), proc.Snippet(out, maxSnippet))
 	}
 	return nil
 }

@@ -85,10 +85,10 @@ func (c *httpChecker) probe(ctx context.Context) (Outcome, error) {
 		return classify(ctx, err), fmt.Errorf("GET %s: read body: %w", c.cfg.URL, err)
 	}
 	if !c.statusOK(resp.StatusCode) {
-		return Failed, fmt.Errorf("GET %s: status %d: %s", c.cfg.URL, resp.StatusCode, snippet(body))
+		return Failed, fmt.Errorf("GET %s: status %d: %s", c.cfg.URL, resp.StatusCode, proc.Snippet(body, maxSnippet))
 	}
 	if c.cfg.BodyContains != "" && !strings.Contains(string(body), c.cfg.BodyContains) {
-		return Failed, fmt.Errorf("GET %s: body lacks %q: %s", c.cfg.URL, c.cfg.BodyContains, snippet(body))
+		return Failed, fmt.Errorf("GET %s: body lacks %q: %s", c.cfg.URL, c.cfg.BodyContains, proc.Snippet(body, maxSnippet))
 	}
 	return OK, nil
 }
@@ -105,15 +105,8 @@ func (c *httpChecker) statusOK(code int) bool {
 	return false
 }
 
-// snippet keeps error texts short enough for a log line.
-func snippet(b []byte) string {
-	const max = 200
-	s := strings.TrimSpace(string(b))
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return fmt.Sprintf("%q", s)
-}
+// maxSnippet bounds the part of a bad answer an error quotes.
+const maxSnippet = 200
 
 type tcpChecker struct{ addr string }
 
@@ -149,7 +142,7 @@ func (c *execChecker) probe(ctx context.Context) (Outcome, error) {
 	case err == nil:
 		return OK, nil
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return TimedOut, fmt.Errorf("%s: killed after timeout: %s", argv[0], snippet(out))
+		return TimedOut, fmt.Errorf("%s: killed after timeout: %s", argv[0], proc.Snippet(out, maxSnippet))
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOEXEC):
 		return CheckError, fmt.Errorf("health.exec.command: start %s: %w", argv[0], err)
 	default:
@@ -157,7 +150,7 @@ func (c *execChecker) probe(ctx context.Context) (Outcome, error) {
 		if !errors.As(err, &ee) {
 			return CheckError, fmt.Errorf("health.exec.command: run %s: %w", argv[0], err)
 		}
-		return Failed, fmt.Errorf("%s: %v: %s", argv[0], err, snippet(out))
+		return Failed, fmt.Errorf("%s: %v: %s", argv[0], err, proc.Snippet(out, maxSnippet))
 	}
 }
 

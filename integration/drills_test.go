@@ -189,14 +189,31 @@ func (d *drillRun) unhealthyTarget(t *testing.T) time.Duration {
 // session to expire: the session timeout after the old zkfc's last ping,
 // plus half a tickTime (a member forwards pings to the leader, which alone
 // expires sessions, every tickTime/2; the embedded quorum then expires
-// within about a millisecond), plus the measured fence and promote time.
+// within about a millisecond), plus the measured handover and fence and
+// promote times.
 func (d *drillRun) expiryTarget() time.Duration {
 	s := d.c.Settings
-	return s.SessionTimeout + s.TickTime/2 + d.fenceAndPromote()
+	return s.SessionTimeout + s.TickTime/2 + d.handover() + d.fenceAndPromote()
 }
 
 // expiryTargetText says what expiryTarget adds up.
-const expiryTargetText = "session timeout + tickTime/2 + fence + promote"
+const expiryTargetText = "session timeout + tickTime/2 + handover + fence + promote"
+
+// handover is the measured time from the quorum leader's expiry of the old
+// session to the candidate's start of fencing: the closeSession's commit,
+// the watch event and the candidate's lock write.
+func (d *drillRun) handover() time.Duration {
+	fence, ok := drill.FirstLog(drill.ReadLog(d.cand.ZKFC.Log()), d.fault, "fencing the previous active", nil)
+	if !ok {
+		return 0
+	}
+	for _, n := range d.c.Nodes {
+		if e, ok := drill.FirstLog(drill.ReadLog(n.ZKFC.Log()), d.fault, "session expired", nil); ok && e.At.Before(fence.At) {
+			return fence.At.Sub(e.At)
+		}
+	}
+	return 0
+}
 
 // fenceAndPromote is the measured time from the candidate's start of
 // fencing to its service serving as active.

@@ -317,9 +317,15 @@ func defaults() map[string]any {
 }
 
 // Keys lists every scalar configuration key ("node.id", ...), the names
-// environment variables and flags may override.
-func Keys() []string {
-	var keys []string
+// environment variables and flags may override. A list of entries
+// (fencing.methods) is one key.
+func Keys() []string { return keys(false) }
+
+// keys walks Config's koanf tags; with entries, the fields of list entries
+// are keys of their own ("fencing.methods[].ssh.user"), as the docs list
+// them.
+func keys(entries bool) []string {
+	var out []string
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
 		for i := 0; i < t.NumField(); i++ {
@@ -332,15 +338,18 @@ func Keys() []string {
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)) {
+			switch {
+			case entries && ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				walk(ft.Elem(), prefix+tag+"[].")
+			case ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)):
 				walk(ft, prefix+tag+".")
-				continue
+			default:
+				out = append(out, prefix+tag)
 			}
-			keys = append(keys, prefix+tag)
 		}
 	}
 	walk(reflect.TypeOf(Config{}), "")
-	return keys
+	return out
 }
 
 // EnvName is the environment variable overriding key: node.id -> ZKFC_NODE_ID.

@@ -3,42 +3,11 @@ package config
 import (
 	"fmt"
 	"os"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
-
-// allKeys lists every key of the file, the fields of list entries included
-// ("fencing.methods[].ssh.user").
-func allKeys() []string {
-	var keys []string
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := f.Tag.Get("koanf")
-			if tag == "" || tag == "-" {
-				continue
-			}
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			switch {
-			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
-				walk(ft.Elem(), prefix+tag+"[].")
-			case ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)):
-				walk(ft, prefix+tag+".")
-			default:
-				keys = append(keys, prefix+tag)
-			}
-		}
-	}
-	walk(reflect.TypeOf(Config{}), "")
-	return keys
-}
 
 // documented reads the key tables of configs/README.md: the keys of each
 // row's first cell ("a.{b,c}" stands for a.b and a.c) and its default.
@@ -74,7 +43,7 @@ func documented(t *testing.T) map[string]string {
 func TestEveryKeyDocumented(t *testing.T) {
 	docs := documented(t)
 	known := map[string]bool{}
-	for _, k := range allKeys() {
+	for _, k := range keys(true) {
 		known[k] = true
 		def, ok := docs[k]
 		if !ok {

@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -106,3 +108,13 @@ func (c *Buffer) Bytes() []byte {
 
 // String is what was kept, as text.
 func (c *Buffer) String() string { return string(c.Bytes()) }
+
+// Snippet quotes what a command (or a service) printed, trimmed and cut to
+// max bytes, short enough for a log line or an error.
+func Snippet(b []byte, max int) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return strconv.Quote(s)
+}
