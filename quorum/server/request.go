@@ -215,7 +215,7 @@ func (c *conn) proposeWrite(hdr proto.RequestHeader, e *tree.Entry, start time.T
 		}
 		close(r.done)
 	}
-	c.s.rep.proposeC <- p
+	c.s.rep.propose(p)
 	return !closeAfter
 }
 
@@ -239,12 +239,7 @@ func (c *conn) sync(hdr proto.RequestHeader, q *proto.PathRequest, start time.Ti
 		}
 		close(r.done)
 	}
-	select {
-	case c.s.rep.ctlC <- func() { c.s.rep.readIndex(finish) }:
-	case <-c.closed:
-		return false
-	}
-	return true
+	return c.s.rep.sync(finish, c.closed)
 }
 
 // checkWrite refuses, before they reach the log, writes that depend on this
