@@ -109,6 +109,12 @@ type replica struct {
 	// proposalTimeout bounds how long a proposal may wait for its commit
 	// before its client is told the connection was lost.
 	proposalTimeout time.Duration
+	// queueWait bounds how long a write waits for room in proposeC, full
+	// when the log falls far behind (a slow disk, a stuck loop). Past it
+	// the write fails with a connection loss, as ZooKeeper drops requests
+	// that waited too long in its throttle, instead of holding its
+	// connection's reader, and every request behind it, for good.
+	queueWait time.Duration
 
 	// send delivers raft messages to peers; nil for a standalone member.
 	// Set before run.
@@ -176,6 +182,7 @@ func newReplica(sm stateMachine, m *metrics, lg *zap.Logger, id uint64, snapCoun
 		ctlC:            make(chan func(), 1024),
 		snapCount:       snapCount,
 		proposalTimeout: 2*tickTime + 5*time.Second,
+		queueWait:       2*tickTime + 5*time.Second,
 		electionTimeout: 10 * raftTick(tickTime),
 		pref:            leaderPref{id: preferred},
 	}
@@ -297,10 +304,31 @@ func (r *replica) close() error { return r.wal.Close() }
 // ready is closed once the member may serve clients (see readyC).
 func (r *replica) ready() <-chan struct{} { return r.readyC }
 
+// errOverloaded is given to a write that found no room in the proposal
+// queue for queueWait.
+var errOverloaded = errors.New("the log is overloaded: proposal queue full")
+
 // propose queues a write for the log; p.done runs on the raft goroutine
-// once the entry is applied or dropped.
-func (r *replica) propose(p *proposal) {
-	r.proposeC <- p
+// once the entry is applied or dropped. If the queue has no room for
+// queueWait, or cancel closes first, the write is not queued, p.done is
+// not called, and the error says why.
+func (r *replica) propose(p *proposal, cancel <-chan struct{}) error {
+	select {
+	case r.proposeC <- p:
+		return nil
+	default:
+	}
+	t := time.NewTimer(r.queueWait)
+	defer t.Stop()
+	select {
+	case r.proposeC <- p:
+		return nil
+	case <-cancel:
+		return errDropped
+	case <-t.C:
+		r.lg.Warn("write refused: the proposal queue stayed full", zap.Duration("waited", r.queueWait))
+		return errOverloaded
+	}
 }
 
 // sync starts a linearizable sync (see readIndex) unless cancel is closed

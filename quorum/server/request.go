@@ -215,7 +215,10 @@ func (c *conn) proposeWrite(hdr proto.RequestHeader, e *tree.Entry, start time.T
 		}
 		close(r.done)
 	}
-	c.s.rep.propose(p)
+	if err := c.s.rep.propose(p, c.closed); err != nil {
+		p.done(0, tree.Result{}, err)
+		return false
+	}
 	return !closeAfter
 }
 

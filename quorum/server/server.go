@@ -273,7 +273,8 @@ func (s *Server) lastZxid() int64 { return s.applied.Load() }
 func (s *Server) propose(e *tree.Entry, done func(zxid int64, res tree.Result, err error)) {
 	body := encodeProposal(e)
 	p := &proposal{data: body, done: done}
-	s.rep.propose(p)
+	for s.rep.propose(p, nil) != nil {
+	}
 }
 
 // proposeWait proposes and waits for the outcome, bounded by timeout.
