@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -84,5 +86,56 @@ func TestWriteRefusedWhenTheProposalQueueStaysFull(t *testing.T) {
 	}
 	if ok, _, err := c2.Exists("/refused"); err != nil || ok {
 		t.Fatalf("/refused exists: %v, %v; a refused write must never reach the log", ok, err)
+	}
+}
+
+// The server's own proposals (a new client's session, session expiry,
+// container reaping) wait for room in a full queue no longer than a
+// client's write does: a client connecting meanwhile is turned away with
+// its connection closed, and propose's callback learns of the failure.
+func TestServerProposalsGiveUpOnAFullQueue(t *testing.T) {
+	ts := startServerWith(t, testConfig(t, t.TempDir()), shortQueueWait)
+	o := overload(t, ts)
+
+	failed := make(chan error, 1)
+	e := &tree.Entry{Op: proto.OpDeleteContainer, Req: &proto.PathRequest{Path: "/none"}}
+	if err := within(t, 10*time.Second, "propose on a full queue", func() error {
+		ts.srv.propose(e, func(_ int64, _ tree.Result, err error) { failed <- err })
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-failed:
+		if err != errOverloaded {
+			t.Fatalf("propose on a full queue ended with %v, want errOverloaded", err)
+		}
+	default:
+		t.Fatal("propose returned without telling its callback the proposal failed")
+	}
+
+	nc, err := net.DialTimeout("tcp", ts.addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	req := proto.ConnectRequest{TimeOut: 4000, Passwd: make([]byte, 16)}
+	if _, err := nc.Write(proto.AppendFrame(nil, &req)); err != nil {
+		t.Fatal(err)
+	}
+	// The handshake's bound is 2 s here; a connection held open past 8 s
+	// is a handshake stuck on the queue.
+	_ = nc.SetReadDeadline(time.Now().Add(8 * time.Second))
+	_, err = proto.ReadFrame(nc, nil, 1<<20)
+	var ne net.Error
+	if err == nil {
+		t.Fatal("a session was created although its proposal could not be queued")
+	} else if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("a new session's handshake still waits on the full queue: %v", err)
+	}
+	o.release()
+	c, _ := connect(t, ts.addr, 10*time.Second)
+	if _, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write after the log went on: %v", err)
 	}
 }

@@ -269,11 +269,19 @@ func (s *Server) Addr() net.Addr {
 func (s *Server) lastZxid() int64 { return s.applied.Load() }
 
 // propose sends an entry to the log; done runs on the raft goroutine once
-// the entry is applied (or dropped) and must not block.
+// the entry is applied (or dropped) and must not block. If the proposal
+// queue stays full for the replica's queueWait, done runs at once with
+// errOverloaded: the caller's wait for room is bounded too.
 func (s *Server) propose(e *tree.Entry, done func(zxid int64, res tree.Result, err error)) {
-	body := encodeProposal(e)
-	p := &proposal{data: body, done: done}
-	for s.rep.propose(p, nil) != nil {
+	s.proposeUntil(e, done, nil)
+}
+
+// proposeUntil is propose that also stops waiting for room in the queue
+// when cancel closes (done then runs with errDropped).
+func (s *Server) proposeUntil(e *tree.Entry, done func(zxid int64, res tree.Result, err error), cancel <-chan struct{}) {
+	p := &proposal{data: encodeProposal(e), done: done}
+	if err := s.rep.propose(p, cancel); err != nil {
+		done(0, tree.Result{}, err)
 	}
 }
 
@@ -284,12 +292,14 @@ func (s *Server) proposeWait(e *tree.Entry, timeout time.Duration) (int64, tree.
 		res  tree.Result
 		err  error
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	ch := make(chan out, 1)
-	s.propose(e, func(z int64, r tree.Result, err error) { ch <- out{z, r, err} })
+	s.proposeUntil(e, func(z int64, r tree.Result, err error) { ch <- out{z, r, err} }, ctx.Done())
 	select {
 	case o := <-ch:
 		return o.zxid, o.res, o.err
-	case <-time.After(timeout):
+	case <-ctx.Done():
 		return 0, tree.Result{}, errors.New("timed out waiting for the log")
 	}
 }
