@@ -177,6 +177,7 @@ type ZKFC struct {
 	LogPath string
 	cmd     *exec.Cmd
 	done    chan struct{}
+	t       testing.TB // the test that started it, for Kill's report
 }
 
 // WriteConfig writes a zkfc.yaml for opts and returns its path and control URL.
@@ -290,7 +291,7 @@ func StartZKFC(t testing.TB, o ZKFCOptions) *ZKFC {
 func StartZKFCWithConfig(t testing.TB, o ZKFCOptions, cfg, url string) *ZKFC {
 	t.Helper()
 	bin, _ := Binaries(t)
-	z := &ZKFC{Opts: o, URL: url, Config: cfg, LogPath: filepath.Join(t.TempDir(), o.NodeID+"-zkfc.log"), done: make(chan struct{})}
+	z := &ZKFC{Opts: o, URL: url, Config: cfg, LogPath: filepath.Join(t.TempDir(), o.NodeID+"-zkfc.log"), done: make(chan struct{}), t: t}
 	logf, err := os.Create(z.LogPath)
 	must(t, err)
 	z.cmd = exec.Command(bin, "run", "--config", cfg)
@@ -335,11 +336,22 @@ func (z *ZKFC) Stop(t testing.TB) {
 	}
 }
 
-// Kill ends the daemon with SIGKILL.
+// killWait bounds Kill's wait for the kernel to reap the daemon: a process
+// SIGKILL does not end within it is stuck in the kernel, and the test says
+// so instead of hanging until go test's own timeout.
+const killWait = 10 * time.Second
+
+// Kill ends the daemon's process group with SIGKILL (after SIGCONT, so a
+// frozen daemon dies too) and waits, bounded, until it has exited; it
+// fails the test that started the daemon if it has not.
 func (z *ZKFC) Kill() {
 	_ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGCONT)
 	_ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGKILL)
-	<-z.done
+	select {
+	case <-z.done:
+	case <-time.After(killWait):
+		z.t.Errorf("zkfc %s (pid %d) still running %s after SIGKILL", z.Opts.NodeID, z.cmd.Process.Pid, killWait)
+	}
 }
 
 // Exited reports whether the daemon has exited.

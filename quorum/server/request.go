@@ -48,7 +48,7 @@ func (c *conn) handle(frame []byte) bool {
 		// MarshallingError and the session goes on, as in ZooKeeper; the
 		// framing is intact, so the next request is read normally.
 		c.s.lg.Info("malformed request", zap.String("client", c.nc.RemoteAddr().String()),
-			zap.String("op", opName(hdr.Type)), zap.Error(d.Err()))
+			zap.String("op", proto.OpName(hdr.Type)), zap.Error(d.Err()))
 		return c.answer(c.errReply(hdr, proto.ErrMarshallingError, start))
 	}
 	if p := requestPath(rec); p != nil && *p == "" && !proto.IsWrite(hdr.Type) {
@@ -520,25 +520,4 @@ func requestPath(rec proto.Record) *string {
 		return &r.Path
 	}
 	return nil
-}
-
-var opNames = map[int32]string{
-	proto.OpCreate: "create", proto.OpDelete: "delete", proto.OpExists: "exists",
-	proto.OpGetData: "getData", proto.OpSetData: "setData", proto.OpGetACL: "getACL",
-	proto.OpSetACL: "setACL", proto.OpGetChildren: "getChildren", proto.OpSync: "sync",
-	proto.OpPing: "ping", proto.OpGetChildren2: "getChildren2", proto.OpCheck: "check",
-	proto.OpMulti: "multi", proto.OpCreate2: "create2", proto.OpReconfig: "reconfig",
-	proto.OpCheckWatches: "checkWatches", proto.OpRemoveWatches: "removeWatches",
-	proto.OpCreateContainer: "createContainer", proto.OpCreateTTL: "createTTL",
-	proto.OpMultiRead: "multiRead", proto.OpAuth: "auth", proto.OpSetWatches: "setWatches",
-	proto.OpSASL: "sasl", proto.OpGetEphemerals: "getEphemerals",
-	proto.OpGetAllChildrenNumber: "getAllChildrenNumber", proto.OpSetWatches2: "setWatches2",
-	proto.OpAddWatch: "addWatch", proto.OpWhoAmI: "whoAmI", proto.OpCloseSession: "closeSession",
-}
-
-func opName(op int32) string {
-	if n, ok := opNames[op]; ok {
-		return n
-	}
-	return "unknown"
 }
