@@ -19,8 +19,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkfc-project/zkfc/integration/cluster"
 	"github.com/zkfc-project/zkfc/integration/drill"
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/loadgen"
 	"github.com/zkfc-project/zkfc/integration/zkenv"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
@@ -117,7 +117,7 @@ func BenchmarkReport(b *testing.B) {
 		// decide a ratio on its own.
 		var all []Ensemble
 		for round := 1; round <= r.Client.Rounds; round++ {
-			order := []cluster.Backend{cluster.Apache, cluster.Ours}
+			order := []harness.Backend{harness.Apache, harness.Ours}
 			if round%2 == 0 {
 				order[0], order[1] = order[1], order[0]
 			}
@@ -134,7 +134,7 @@ func BenchmarkReport(b *testing.B) {
 		// Memory holding the same data set, standalone, once per server.
 		r.MemoryZnodes = int64(envInt("BENCH_MEMORY_ZNODES", 100000))
 		r.Memory = map[string]int64{}
-		for _, backend := range []cluster.Backend{cluster.Apache, cluster.Ours} {
+		for _, backend := range []harness.Backend{harness.Apache, harness.Ours} {
 			part(fmt.Sprintf("memory/%s", backend), 3, func(b testing.TB) {
 				r.Memory[serverName(backend)] = memoryAt(b, r.Client, backend, r.MemoryZnodes)
 			})
@@ -142,7 +142,7 @@ func BenchmarkReport(b *testing.B) {
 	}
 	if want("outage") {
 		for i := 1; i <= runs; i++ {
-			for _, backend := range []cluster.Backend{cluster.Apache, cluster.Ours} {
+			for _, backend := range []harness.Backend{harness.Apache, harness.Ours} {
 				part(fmt.Sprintf("outage/%s/%d", backend, i), 3, func(b testing.TB) {
 					d := writeOutage(b, backend)
 					progress("%s run %d/%d: write outage after kill -9 of the leader %.0f ms", serverName(backend), i, runs, ms(d))
@@ -264,8 +264,8 @@ func firstLine(s string) string {
 	return s
 }
 
-func serverName(b cluster.Backend) string {
-	if b == cluster.Apache {
+func serverName(b harness.Backend) string {
+	if b == harness.Apache {
 		return Apache
 	}
 	return Ours
@@ -300,14 +300,14 @@ func machine() Machine {
 
 // measure starts an ensemble, times it to serving, runs every workload
 // against it and reads its members' memory.
-func measure(b testing.TB, client Client, backend cluster.Backend, members int) Ensemble {
+func measure(b testing.TB, client Client, backend harness.Backend, members int) Ensemble {
 	e := Ensemble{Server: serverName(backend), Members: members, Setup: Setups[0], Results: map[loadgen.Op]loadgen.Result{}}
 	if members > 1 {
 		e.Setup = fmt.Sprintf("%d members", members)
 	}
 	progress("%s %s: starting", e.Server, e.Setup)
 	t0 := time.Now()
-	c := cluster.Start(b, backend, members, cluster.Options{})
+	c := harness.Start(b, backend, members, harness.Options{})
 	e.Start = time.Since(t0)
 	progress("%s %s: serving after %.2f s", e.Server, e.Setup, e.Start.Seconds())
 	defer c.Kill()
@@ -334,8 +334,8 @@ func measure(b testing.TB, client Client, backend cluster.Backend, members int) 
 
 // memoryAt starts a fresh standalone server, creates exactly n znodes of
 // the client's value size through the same client, and reads its VmRSS.
-func memoryAt(b testing.TB, client Client, backend cluster.Backend, n int64) int64 {
-	c := cluster.Start(b, backend, 1, cluster.Options{})
+func memoryAt(b testing.TB, client Client, backend harness.Backend, n int64) int64 {
+	c := harness.Start(b, backend, 1, harness.Options{})
 	defer c.Kill()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -360,8 +360,8 @@ func (quiet) Printf(string, ...any) {}
 // on a follower writes in a loop, and returns the longest gap between two
 // acknowledged writes (or from the last one to the end, if writes never
 // came back).
-func writeOutage(b testing.TB, backend cluster.Backend) time.Duration {
-	c := cluster.Start(b, backend, 3, cluster.Options{})
+func writeOutage(b testing.TB, backend harness.Backend) time.Duration {
+	c := harness.Start(b, backend, 3, harness.Options{})
 	defer c.Kill()
 	l, err := c.WaitLeader(30 * time.Second)
 	if err != nil {

@@ -2,7 +2,7 @@
 // carries the way a network partition does: bytes stop flowing in both
 // directions while connections stay open, so peers see silence rather than
 // a reset. Tests put one between every pair of quorum members.
-package faultproxy
+package harness
 
 import (
 	"io"
@@ -24,8 +24,8 @@ type Proxy struct {
 	wg      sync.WaitGroup
 }
 
-// Start listens on 127.0.0.1 (a free port) and forwards to target.
-func Start(target string) (*Proxy, error) {
+// StartProxy listens on 127.0.0.1 (a free port) and forwards to target.
+func StartProxy(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

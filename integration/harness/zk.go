@@ -3,7 +3,7 @@
 // our quorum (`$ZKFC_BIN quorum --zoo-cfg FILE`), from the same zoo.cfg
 // files. It can kill, stop and restart members and find the leader. It must
 // never reach anything but 127.0.0.1.
-package cluster
+package harness
 
 import (
 	"bufio"
@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/zkfc-project/zkfc/integration/faultproxy"
 )
 
 // Backend names which server runs.
@@ -65,7 +63,7 @@ type Cluster struct {
 	Opts    Options
 	Members []*Member
 	// proxies[i][j] carries member i's traffic to member j (indexes).
-	proxies  [][]*faultproxy.Proxy
+	proxies  [][]*Proxy
 	extraFor func(id int) []string
 }
 
@@ -143,14 +141,14 @@ func startAttempt(t testing.TB, b Backend, n int, opts Options, extraFor func(id
 		c.Members = append(c.Members, m)
 	}
 	if opts.Proxied {
-		c.proxies = make([][]*faultproxy.Proxy, n)
+		c.proxies = make([][]*Proxy, n)
 		for i := range c.Members {
-			c.proxies[i] = make([]*faultproxy.Proxy, n)
+			c.proxies[i] = make([]*Proxy, n)
 			for j, to := range c.Members {
 				if i == j {
 					continue
 				}
-				p, err := faultproxy.Start(fmt.Sprintf("127.0.0.1:%d", to.PeerPort))
+				p, err := StartProxy(fmt.Sprintf("127.0.0.1:%d", to.PeerPort))
 				if err != nil {
 					return nil, err
 				}
