@@ -40,6 +40,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkenv"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )
@@ -68,15 +69,15 @@ const (
 	cfgPlain serverConfig = "plain"
 )
 
-func (c serverConfig) options() zkenv.Options {
+func (c serverConfig) options() harness.Options {
 	// tickTime 500ms: sessions negotiate within [1s, 10s], so expiry
 	// scenarios take about a second rather than the stock four.
-	o := zkenv.Options{TickTime: 500 * time.Millisecond}
+	o := harness.Options{TickTime: 500 * time.Millisecond}
 	if c == cfgPlain {
 		o.Extra = []string{
 			"minSessionTimeout=1500",
 			"maxSessionTimeout=3000",
-			// Overrides zkenv's "*": in a Java properties file the last
+			// Overrides the harness's "*": in a Java properties file the last
 			// occurrence of a key wins.
 			"4lw.commands.whitelist=srvr, ruok,conf",
 		}
@@ -95,7 +96,7 @@ func (c serverConfig) options() zkenv.Options {
 
 // env is what a scenario runs against: one server and a root path of its own.
 type env struct {
-	srv  *zkenv.Server
+	srv  *harness.Server
 	root string
 }
 
@@ -142,50 +143,44 @@ func scenarios() []scenario {
 	}
 }
 
-type starter func(t testing.TB, opts zkenv.Options) *zkenv.Server
+type starter func(t testing.TB, opts harness.Options) *harness.Server
 
 // TestDifferentialApacheSelfCheck runs every scenario against two Apache
 // servers. It must always pass: a difference here is a harness bug (a value
 // that normalization misses, or a timing dependency), not a server bug.
 func TestDifferentialApacheSelfCheck(t *testing.T) {
-	runDifferential(t, "apache-a", zkenv.StartApache, "apache-b", zkenv.StartApache, nil)
+	runDifferential(t, "apache-a", harness.StartApache, "apache-b", harness.StartApache, nil)
 }
 
 // TestDifferentialOurs runs every scenario against Apache and against our
 // server ($ZKFC_BIN quorum). It fails, never skips, while ours is missing.
 func TestDifferentialOurs(t *testing.T) {
-	runDifferential(t, "apache", zkenv.StartApache, "ours", zkenv.StartOurs, nil)
+	runDifferential(t, "apache", harness.StartApache, "ours", harness.StartOurs, nil)
 }
 
 // TestDifferentialEnsembleApacheSelfCheck and TestDifferentialEnsembleOurs
 // run the scenarios of the extended configuration through a follower of a
 // 3-member ensemble, where every write travels through the leader.
 func TestDifferentialEnsembleApacheSelfCheck(t *testing.T) {
-	runDifferential(t, "apache-a-follower", followerOf(zkenv.StartApacheEnsemble),
-		"apache-b-follower", followerOf(zkenv.StartApacheEnsemble), onlyConfig(cfgExtended))
+	runDifferential(t, "apache-a-follower", followerOf(harness.Apache),
+		"apache-b-follower", followerOf(harness.Apache), onlyConfig(cfgExtended))
 }
 
 func TestDifferentialEnsembleOurs(t *testing.T) {
-	runDifferential(t, "apache-follower", followerOf(zkenv.StartApacheEnsemble),
-		"ours-follower", followerOf(zkenv.StartOursEnsemble), onlyConfig(cfgExtended))
+	runDifferential(t, "apache-follower", followerOf(harness.Apache),
+		"ours-follower", followerOf(harness.Ours), onlyConfig(cfgExtended))
 }
 
-// followerOf starts an ensemble and hands out one of its followers.
-func followerOf(start func(testing.TB, zkenv.Options) *zkenv.Ensemble) starter {
-	return func(t testing.TB, o zkenv.Options) *zkenv.Server {
+// followerOf starts a 3-member ensemble and hands out one of its followers.
+func followerOf(b harness.Backend) starter {
+	return func(t testing.TB, o harness.Options) *harness.Server {
 		t.Helper()
-		e := start(t, o)
-		leader, err := e.Leader(60 * time.Second)
+		e := harness.StartEnsemble(t, b, 3, o)
+		l, err := e.WaitLeader(60 * time.Second)
 		if err != nil {
 			t.Fatalf("ensemble: %v", err)
 		}
-		for _, m := range e.Members {
-			if m != leader {
-				return m
-			}
-		}
-		t.Fatalf("ensemble has no follower")
-		return nil
+		return e.Members[(l+1)%len(e.Members)]
 	}
 }
 
@@ -200,7 +195,7 @@ func runDifferential(t *testing.T, nameA string, startA starter, nameB string, s
 			selected = append(selected, sc)
 		}
 	}
-	type pair struct{ a, b *zkenv.Server }
+	type pair struct{ a, b *harness.Server }
 	// Started here, on the parent test's goroutine (a failed start must stop
 	// the parent), and shared by the subtests; the parent's cleanup kills
 	// them after the last scenario.
@@ -1936,7 +1931,7 @@ func scenarioFourLetterWords(e env, tr *zkenv.Transcript) error {
 			// 0 standalone, the member's myid in an ensemble.
 			want := "0"
 			if !e.srv.Standalone() {
-				want = strconv.Itoa(e.srv.MyID())
+				want = strconv.Itoa(e.srv.ID)
 			}
 			tr.Printf("conf serverId is 0 standalone, myid in an ensemble: %v", v == want)
 		}
@@ -1986,11 +1981,11 @@ func scenarioFourLetterWords(e env, tr *zkenv.Transcript) error {
 	// as MM/dd/yyyy (ZooKeeper <= 3.6); Apache 3.8 writes yyyy-MM-dd, so it
 	// fails there, while our server writes the old form so that it works.
 	stats, ok := zk.FLWSrvr([]string{e.addr()}, 5*time.Second)
-	want := e.srv.Backend() == zkenv.Ours
+	want := e.srv.Backend == harness.Ours
 	if ok == want {
 		tr.Printf("FLWSrvr succeeds or fails as documented for this backend")
 	} else {
-		tr.Printf("FLWSrvr ok=%v, documented %v for %s", ok, want, e.srv.Backend())
+		tr.Printf("FLWSrvr ok=%v, documented %v for %s", ok, want, e.srv.Backend)
 	}
 	if ok && (len(stats) != 1 || stats[0].Mode.String() != e.srv.Mode()) {
 		tr.Printf("FLWSrvr parsed unexpected stats: %+v", stats)

@@ -22,7 +22,6 @@ import (
 	"github.com/zkfc-project/zkfc/integration/drill"
 	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/loadgen"
-	"github.com/zkfc-project/zkfc/integration/zkenv"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 )
 
@@ -298,6 +297,11 @@ func machine() Machine {
 	return m
 }
 
+// benchOptions cap both servers' heaps alike at 512 MB (the JVM's maximum
+// heap, our server's soft memory limit) and leave the JVM its default
+// collector, as a production Apache ZooKeeper runs.
+var benchOptions = harness.Options{JavaOpts: []string{"-Xmx512m"}}
+
 // measure starts an ensemble, times it to serving, runs every workload
 // against it and reads its members' memory.
 func measure(b testing.TB, client Client, backend harness.Backend, members int) Ensemble {
@@ -307,7 +311,7 @@ func measure(b testing.TB, client Client, backend harness.Backend, members int) 
 	}
 	progress("%s %s: starting", e.Server, e.Setup)
 	t0 := time.Now()
-	c := harness.Start(b, backend, members, harness.Options{})
+	c := harness.StartEnsemble(b, backend, members, benchOptions)
 	e.Start = time.Since(t0)
 	progress("%s %s: serving after %.2f s", e.Server, e.Setup, e.Start.Seconds())
 	defer c.Kill()
@@ -323,7 +327,7 @@ func measure(b testing.TB, client Client, backend harness.Backend, members int) 
 		e.Results[op] = res
 	}
 	for _, m := range c.Members {
-		rss := m.RSS()
+		rss, _ := m.RSS() // 0 when unknown
 		e.RSSTotal += rss
 		if rss > e.RSSMax {
 			e.RSSMax = rss
@@ -335,7 +339,7 @@ func measure(b testing.TB, client Client, backend harness.Backend, members int) 
 // memoryAt starts a fresh standalone server, creates exactly n znodes of
 // the client's value size through the same client, and reads its VmRSS.
 func memoryAt(b testing.TB, client Client, backend harness.Backend, n int64) int64 {
-	c := harness.Start(b, backend, 1, harness.Options{})
+	c := harness.StartEnsemble(b, backend, 1, benchOptions)
 	defer c.Kill()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -347,7 +351,7 @@ func memoryAt(b testing.TB, client Client, backend harness.Backend, n int64) int
 	if res.Errors > 0 || res.Ops < n {
 		b.Fatalf("%s: %d of %d creates done, %d errors", serverName(backend), res.Ops, n, res.Errors)
 	}
-	rss := c.Members[0].RSS()
+	rss, _ := c.Members[0].RSS() // 0 when unknown
 	progress("%s standalone holding %d znodes: RSS %.0f MB", serverName(backend), n, float64(rss)/(1<<20))
 	return rss
 }
@@ -361,7 +365,7 @@ func (quiet) Printf(string, ...any) {}
 // acknowledged writes (or from the last one to the end, if writes never
 // came back).
 func writeOutage(b testing.TB, backend harness.Backend) time.Duration {
-	c := harness.Start(b, backend, 3, harness.Options{})
+	c := harness.StartEnsemble(b, backend, 3, benchOptions)
 	defer c.Kill()
 	l, err := c.WaitLeader(30 * time.Second)
 	if err != nil {
@@ -583,7 +587,7 @@ func healthFailover(b testing.TB, runs int) Failover {
 	var zkfcs [2]*zkfcenv.ZKFC
 	for i, name := range []string{"nn1", "nn2"} {
 		demos[i] = zkfcenv.StartDemo(b, name, roles)
-		o := zkfcenv.ZKFCOptions{NodeID: name, Connect: zkS.Addr, Demo: demos[i], SessionTimeout: session,
+		o := zkfcenv.ZKFCOptions{NodeID: name, Connect: zkS.Addr(), Demo: demos[i], SessionTimeout: session,
 			Margin: 1500 * time.Millisecond, HealthInterval: interval}
 		cfg, url := zkfcenv.WriteConfig(b, o)
 		if i == 0 {
@@ -666,8 +670,8 @@ func healthFailover(b testing.TB, runs int) Failover {
 func preflight() error {
 	var miss []string
 	if want("compare") || want("outage") {
-		if _, err := os.Stat(zkenv.ZooKeeperJar); err != nil {
-			miss = append(miss, "Apache ZooKeeper 3.8, the reference ("+zkenv.ZooKeeperJar+"): apt-get install -y zookeeper")
+		if _, err := os.Stat(harness.ZooKeeperJar); err != nil {
+			miss = append(miss, "Apache ZooKeeper 3.8, the reference ("+harness.ZooKeeperJar+"): apt-get install -y zookeeper")
 		}
 		if _, err := exec.LookPath("java"); err != nil {
 			miss = append(miss, "java: apt-get install -y default-jre-headless")

@@ -1,7 +1,3 @@
-// Package faultproxy is a TCP proxy on loopback that can cut the traffic it
-// carries the way a network partition does: bytes stop flowing in both
-// directions while connections stay open, so peers see silence rather than
-// a reset. Tests put one between every pair of quorum members.
 package harness
 
 import (
@@ -11,7 +7,12 @@ import (
 	"time"
 )
 
-// Proxy forwards connections from its listener to a target address.
+// Proxy is a TCP proxy on loopback that can cut the traffic it
+// carries the way a network partition does: bytes stop flowing in both
+// directions while connections stay open, so peers see silence rather than
+// a reset. Tests put one between every pair of quorum members, or between
+// a client and its server.
+// It forwards connections from its listener to a target address.
 type Proxy struct {
 	ln     net.Listener
 	target string
@@ -36,6 +37,9 @@ func StartProxy(target string) (*Proxy, error) {
 	go p.accept()
 	return p, nil
 }
+
+// Addr is the listening address, "127.0.0.1:port".
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Port is the listening port.
 func (p *Proxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }

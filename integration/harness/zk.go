@@ -1,27 +1,26 @@
-// Package cluster starts ensembles of real server processes on loopback for
-// integration tests and benchmarks: Apache ZooKeeper 3.8 (the reference) or
-// our quorum (`$ZKFC_BIN quorum --zoo-cfg FILE`), from the same zoo.cfg
-// files. It can kill, stop and restart members and find the leader. It must
-// never reach anything but 127.0.0.1.
 package harness
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// Backend names which server runs.
+// Paths of the Debian zookeeper package, the reference server.
+const (
+	ZooKeeperJar = "/usr/share/java/zookeeper.jar"
+	javaPath     = "/usr/bin/java"
+)
+
+// Backend names the implementation behind a Server.
 type Backend string
 
 const (
@@ -29,65 +28,110 @@ const (
 	Ours   Backend = "ours"
 )
 
-// Options shape the ensemble.
+// Options shape the zoo.cfg files and the processes of a start.
 type Options struct {
-	TickTime  time.Duration // default 2s
-	Observers int           // the last Observers members are observers
-	Extra     []string      // extra zoo.cfg lines
-	JVMFlags  []string      // -D properties (java command line for Apache, SERVER_JVMFLAGS for ours)
-	// StartTimeout bounds the wait for the ensemble to serve; default 90s.
+	// TickTime defaults to 2s, as in the stock zoo.cfg. Session timeouts are
+	// clamped to [2, 20] ticks unless Extra sets min/maxSessionTimeout.
+	TickTime time.Duration
+	// Observers: the last Observers members of an ensemble are observers.
+	Observers int
+	// Extra lines appended verbatim to every zoo.cfg; ExtraFor (may be nil)
+	// adds lines for one member, by id.
+	Extra    []string
+	ExtraFor func(id int) []string
+	// JVMFlags are ZooKeeper's -D system properties. Apache gets them on the
+	// java command line, ours in SERVER_JVMFLAGS, as zkServer.sh passes them.
+	JVMFlags []string
+	// JavaOpts are Apache's other JVM flags; default -Xmx256m and
+	// -XX:+UseSerialGC (one GC thread on a shared 2-core machine). Ours
+	// takes the -Xmx among them as its soft memory limit, so a heap cap
+	// applies to both servers alike.
+	JavaOpts []string
+	// StartTimeout bounds the wait for each member to serve; default 90s (a
+	// JVM on a busy 2-core machine can take a while).
 	StartTimeout time.Duration
-	// Proxied routes member-to-member traffic through a fault proxy per
-	// directed pair, so tests can partition members (ours only: the
-	// peer port is the only one members dial).
+	// WaitFor lists the member ids to wait for (all when nil): for tests in
+	// which some member must not join.
+	WaitFor []int
+	// SecureClientOnly makes the client port TLS from the first byte
+	// (secureClientPort, Netty) with no plain port beside it; the ssl.*
+	// keys go in Extra, and Ready must say when the server serves, since
+	// srvr cannot be asked.
+	SecureClientOnly bool
+	// Ready, when set, replaces the srvr check of WaitServing: it reports
+	// whether the server at addr serves.
+	Ready func(addr string) bool
+	// Classpath replaces Apache's classpath (default: the zoo.cfg's
+	// directory, for log4j.properties, and ZooKeeperJar).
+	Classpath string
+	// Proxied routes member-to-member traffic through a Proxy per directed
+	// pair, so tests can partition members (ours only: the peer port is the
+	// only one members dial).
 	Proxied bool
 }
 
-// Member is one server process.
-type Member struct {
-	ID                                 int
-	ClientPort, PeerPort, ElectionPort int
+// Server is one server process bound to 127.0.0.1: standalone, or one
+// member of an Ensemble.
+type Server struct {
+	ID                                 int // myid; 1 for a standalone server
+	Backend                            Backend
+	ClientPort, PeerPort, ElectionPort int // peer and election 0 when standalone
 	Dir, CfgPath, DataDir, LogPath     string
 	Observer                           bool
 
-	c      *Cluster
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	t    testing.TB
+	e    *Ensemble
+	proc *Proc
 }
 
-// Cluster is an ensemble of members.
-type Cluster struct {
-	T       testing.TB
-	Backend Backend
-	Opts    Options
-	Members []*Member
+// Ensemble is a group of servers of one backend started together. A
+// standalone server is an Ensemble of one without peers.
+type Ensemble struct {
+	T          testing.TB
+	Backend    Backend
+	Opts       Options
+	Members    []*Server
+	standalone bool
 	// proxies[i][j] carries member i's traffic to member j (indexes).
-	proxies  [][]*Proxy
-	extraFor func(id int) []string
+	proxies [][]*Proxy
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// Start writes an n-member ensemble's configuration, starts every member
-// and waits until each answers requests. Members are killed when the test
-// ends.
-func Start(t testing.TB, b Backend, n int, opts Options) *Cluster {
+func requireZkfcBin(t testing.TB) {
 	t.Helper()
-	return StartPerMember(t, b, n, opts, nil, nil)
+	if os.Getenv("ZKFC_BIN") == "" {
+		t.Fatal("harness: ZKFC_BIN is unset: build the server with `make build` and run with ZKFC_BIN=$PWD/bin/zkfc (make test/integration do this)")
+	}
 }
 
-// StartPerMember is Start with extra zoo.cfg lines per member (extraFor,
-// by member id; may be nil) and waiting only for the members listed in
-// waitFor (all when nil): for tests in which some member must not join.
-func StartPerMember(t testing.TB, b Backend, n int, opts Options, extraFor func(id int) []string, waitFor []int) *Cluster {
+// StartServer starts one standalone server (no server.N lines) and waits
+// until it serves. It is killed when the test ends.
+func StartServer(t testing.TB, b Backend, opts Options) *Server {
+	t.Helper()
+	return start(t, b, 1, true, opts).Members[0]
+}
+
+// StartApache is StartServer for Apache ZooKeeper.
+func StartApache(t testing.TB, opts Options) *Server {
+	t.Helper()
+	return StartServer(t, Apache, opts)
+}
+
+// StartOurs is StartServer for `$ZKFC_BIN quorum`.
+func StartOurs(t testing.TB, opts Options) *Server {
+	t.Helper()
+	return StartServer(t, Ours, opts)
+}
+
+// StartEnsemble writes an n-member ensemble's configuration (n may be 1:
+// a one-member ensemble, unlike a standalone server), starts every member
+// and only then waits for each to serve: a member serves only once a
+// quorum has formed. Members are killed when the test ends.
+func StartEnsemble(t testing.TB, b Backend, n int, opts Options) *Ensemble {
+	t.Helper()
+	return start(t, b, n, false, opts)
+}
+
+func start(t testing.TB, b Backend, n int, standalone bool, opts Options) *Ensemble {
 	t.Helper()
 	if opts.TickTime == 0 {
 		opts.TickTime = 2 * time.Second
@@ -95,22 +139,25 @@ func StartPerMember(t testing.TB, b Backend, n int, opts Options, extraFor func(
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 90 * time.Second
 	}
-	if b == Ours && os.Getenv("ZKFC_BIN") == "" {
-		t.Fatal("cluster: ZKFC_BIN is unset: run through `make test` or set ZKFC_BIN=$PWD/bin/zkfc after `make build`")
+	if opts.JavaOpts == nil {
+		opts.JavaOpts = []string{"-Xmx256m", "-XX:+UseSerialGC"}
+	}
+	if b == Ours {
+		requireZkfcBin(t)
 	}
 	// Free ports are found by binding and closing; another process can take
 	// one before a member binds it. Such a start is retried on fresh ports.
 	var lastErr error
 	for attempt := 1; attempt <= 3; attempt++ {
-		c, err := startAttempt(t, b, n, opts, extraFor, waitFor)
+		e, err := startAttempt(t, b, n, standalone, opts)
 		if err == nil {
-			return c
+			return e
 		}
 		lastErr = err
 		if !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
-		t.Logf("cluster: a port was taken meanwhile (%v); retrying on fresh ports", firstLine(err.Error()))
+		t.Logf("harness: a port was taken meanwhile (%v); retrying on fresh ports", firstLine(err.Error()))
 	}
 	t.Fatal(lastErr)
 	return nil
@@ -123,28 +170,26 @@ func firstLine(s string) string {
 	return s
 }
 
-func startAttempt(t testing.TB, b Backend, n int, opts Options, extraFor func(id int) []string, waitFor []int) (*Cluster, error) {
-	c := &Cluster{T: t, Backend: b, Opts: opts, extraFor: extraFor}
+func startAttempt(t testing.TB, b Backend, n int, standalone bool, opts Options) (*Ensemble, error) {
+	e := &Ensemble{T: t, Backend: b, Opts: opts, standalone: standalone}
 	base := t.TempDir()
 	for i := 1; i <= n; i++ {
-		m := &Member{ID: i, c: c, Observer: i > n-opts.Observers}
-		var err error
-		for _, p := range []*int{&m.ClientPort, &m.PeerPort, &m.ElectionPort} {
-			if *p, err = freePort(); err != nil {
-				return nil, err
-			}
+		s := &Server{ID: i, Backend: b, t: t, e: e, Observer: i > n-opts.Observers, ClientPort: FreePort(t)}
+		if !standalone {
+			s.PeerPort, s.ElectionPort = FreePort(t), FreePort(t)
 		}
-		m.Dir = filepath.Join(base, fmt.Sprintf("m%d", i))
-		m.CfgPath = filepath.Join(m.Dir, "zoo.cfg")
-		m.DataDir = filepath.Join(m.Dir, "data")
-		m.LogPath = filepath.Join(m.Dir, "server.log")
-		c.Members = append(c.Members, m)
+		s.Dir = filepath.Join(base, fmt.Sprintf("m%d", i))
+		s.CfgPath = filepath.Join(s.Dir, "zoo.cfg")
+		s.DataDir = filepath.Join(s.Dir, "data")
+		s.LogPath = filepath.Join(s.Dir, "server.log")
+		s.proc = &Proc{Name: fmt.Sprintf("%s server %d", b, i), LogPath: s.LogPath, Dir: s.Dir}
+		e.Members = append(e.Members, s)
 	}
 	if opts.Proxied {
-		c.proxies = make([][]*Proxy, n)
-		for i := range c.Members {
-			c.proxies[i] = make([]*Proxy, n)
-			for j, to := range c.Members {
+		e.proxies = make([][]*Proxy, n)
+		for i := range e.Members {
+			e.proxies[i] = make([]*Proxy, n)
+			for j, to := range e.Members {
 				if i == j {
 					continue
 				}
@@ -152,41 +197,45 @@ func startAttempt(t testing.TB, b Backend, n int, opts Options, extraFor func(id
 				if err != nil {
 					return nil, err
 				}
-				c.proxies[i][j] = p
+				e.proxies[i][j] = p
 				t.Cleanup(p.Close)
 			}
 		}
 	}
-	for _, m := range c.Members {
-		if err := m.writeConfig(); err != nil {
+	for _, s := range e.Members {
+		if err := s.writeConfig(); err != nil {
+			return nil, err
+		}
+		s.proc.Argv, s.proc.Env = s.command()
+	}
+	t.Cleanup(func() {
+		for _, s := range e.Members {
+			if t.Failed() && s.Running() {
+				t.Logf("%s server %d log tail (%s):\n%s", b, s.ID, s.LogPath, s.LogTail(40))
+			}
+		}
+		e.Kill()
+		for _, s := range e.Members {
+			s.keepLog()
+		}
+	})
+	for _, s := range e.Members {
+		if err := s.proc.Start(); err != nil {
+			e.Kill()
 			return nil, err
 		}
 	}
-	t.Cleanup(func() {
-		for _, m := range c.Members {
-			if t.Failed() && m.Pid() != 0 {
-				t.Logf("member %d (%s) log tail:\n%s", m.ID, b, m.LogTail(30))
-			}
-		}
-		c.Kill()
-	})
-	for _, m := range c.Members {
-		if err := m.launch(); err != nil {
-			c.Kill()
-			return nil, fmt.Errorf("start member %d: %w", m.ID, err)
-		}
-	}
-	for _, m := range c.Members {
-		if waitFor != nil && !contains(waitFor, m.ID) {
+	for _, s := range e.Members {
+		if opts.WaitFor != nil && !contains(opts.WaitFor, s.ID) {
 			continue
 		}
-		if err := m.WaitServing(opts.StartTimeout); err != nil {
-			tail := m.LogTail(30)
-			c.Kill()
-			return nil, fmt.Errorf("member %d: %v\n%s", m.ID, err, tail)
+		if err := s.WaitServing(opts.StartTimeout); err != nil {
+			tail := s.LogTail(40)
+			e.Kill()
+			return nil, fmt.Errorf("%s server %d: %v\nlog tail:\n%s", b, s.ID, err, tail)
 		}
 	}
-	return c, nil
+	return e, nil
 }
 
 func contains(ids []int, id int) bool {
@@ -198,253 +247,274 @@ func contains(ids []int, id int) bool {
 	return false
 }
 
-func (m *Member) writeConfig() error {
-	if err := os.MkdirAll(m.DataDir, 0o755); err != nil {
+func (s *Server) writeConfig() error {
+	if err := os.MkdirAll(s.DataDir, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(m.DataDir, "myid"), []byte(strconv.Itoa(m.ID)+"\n"), 0o644); err != nil {
-		return err
-	}
+	e := s.e
 	var b strings.Builder
-	tick := m.c.Opts.TickTime.Milliseconds()
-	fmt.Fprintf(&b, "tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n",
-		tick, m.DataDir, m.ClientPort)
+	fmt.Fprintf(&b, "tickTime=%d\ndataDir=%s\n", e.Opts.TickTime.Milliseconds(), s.DataDir)
+	if e.Opts.SecureClientOnly {
+		fmt.Fprintf(&b, "secureClientPort=%d\nsecureClientPortAddress=127.0.0.1\n", s.ClientPort)
+		b.WriteString("serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n")
+	} else {
+		fmt.Fprintf(&b, "clientPort=%d\nclientPortAddress=127.0.0.1\n", s.ClientPort)
+	}
 	b.WriteString("admin.enableServer=false\n4lw.commands.whitelist=*\n")
-	if m.Observer {
-		b.WriteString("peerType=observer\n")
-	}
-	for j, o := range m.c.Members {
-		suffix := ""
-		if o.Observer {
-			suffix = ":observer"
+	if !e.standalone {
+		myid := filepath.Join(s.DataDir, "myid")
+		if err := os.WriteFile(myid, []byte(strconv.Itoa(s.ID)+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", myid, err)
 		}
-		port := o.PeerPort
-		if m.c.proxies != nil && o != m {
-			port = m.c.proxies[m.ID-1][j].Port()
+		b.WriteString("initLimit=10\nsyncLimit=5\n")
+		if s.Observer {
+			b.WriteString("peerType=observer\n")
 		}
-		fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d%s\n", o.ID, port, o.ElectionPort, suffix)
+		for j, o := range e.Members {
+			suffix := ""
+			if o.Observer {
+				suffix = ":observer"
+			}
+			port := o.PeerPort
+			if e.proxies != nil && o != s {
+				port = e.proxies[s.ID-1][j].Port()
+			}
+			fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d%s\n", o.ID, port, o.ElectionPort, suffix)
+		}
 	}
-	for _, l := range m.c.Opts.Extra {
+	for _, l := range e.Opts.Extra {
 		b.WriteString(l + "\n")
 	}
-	if m.c.extraFor != nil {
-		for _, l := range m.c.extraFor(m.ID) {
+	if e.Opts.ExtraFor != nil {
+		for _, l := range e.Opts.ExtraFor(s.ID) {
 			b.WriteString(l + "\n")
 		}
 	}
-	return os.WriteFile(m.CfgPath, []byte(b.String()), 0o644)
-}
-
-func (m *Member) command() *exec.Cmd {
-	if m.c.Backend == Apache {
-		log4j := filepath.Join(m.Dir, "conf")
-		_ = os.MkdirAll(log4j, 0o755)
-		_ = os.WriteFile(filepath.Join(log4j, "log4j.properties"), []byte(
-			"log4j.rootLogger=INFO, CONSOLE\nlog4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n"+
-				"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n"+
-				"log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n\n"), 0o644)
-		args := []string{heapFlag, "-cp", log4j + ":/usr/share/java/zookeeper.jar"}
-		args = append(args, m.c.Opts.JVMFlags...)
-		args = append(args, "org.apache.zookeeper.server.quorum.QuorumPeerMain", m.CfgPath)
-		return exec.Command("java", args...)
+	if err := os.WriteFile(s.CfgPath, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", s.CfgPath, err)
 	}
-	cmd := exec.Command(os.Getenv("ZKFC_BIN"), "quorum", "--zoo-cfg", m.CfgPath)
-	cmd.Env = append(os.Environ(), "SERVER_JVMFLAGS="+strings.Join(append([]string{heapFlag}, m.c.Opts.JVMFlags...), " "))
-	return cmd
-}
-
-// heapFlag caps both servers' heaps alike: the JVM's maximum heap, and our
-// server's soft memory limit (it reads -Xmx from SERVER_JVMFLAGS).
-const heapFlag = "-Xmx512m"
-
-func (m *Member) launch() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	f, err := os.OpenFile(m.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
+	// Apache's jar ships only slf4j-api (no binding), so logging goes to a
+	// NOP logger; the properties file is there for builds that have log4j.
+	props := "log4j.rootLogger=INFO, CONSOLE\n" +
+		"log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n" +
+		"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n" +
+		"log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] %-5p [%t] %m%n\n"
+	p := filepath.Join(s.Dir, "log4j.properties")
+	if err := os.WriteFile(p, []byte(props), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
 	}
-	cmd := m.command()
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return err
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); f.Close(); close(exited) }()
-	m.cmd, m.exited = cmd, exited
 	return nil
 }
 
-// Addr is the member's client address.
-func (m *Member) Addr() string { return fmt.Sprintf("127.0.0.1:%d", m.ClientPort) }
-
-// Kill kills every member (kill -9); members already stopped are left as
-// they are.
-func (c *Cluster) Kill() {
-	for _, m := range c.Members {
-		m.Kill()
+// command is the server's argv and environment.
+func (s *Server) command() ([]string, []string) {
+	o := s.e.Opts
+	if s.Backend == Apache {
+		argv := append([]string{javaPath}, o.JavaOpts...)
+		cp := o.Classpath
+		if cp == "" {
+			cp = s.Dir + ":" + ZooKeeperJar
+		}
+		argv = append(argv, "-cp", cp)
+		argv = append(argv, o.JVMFlags...)
+		return append(argv, "org.apache.zookeeper.server.quorum.QuorumPeerMain", s.CfgPath), nil
 	}
-}
-
-// Addrs lists every member's client address.
-func (c *Cluster) Addrs() []string {
-	var out []string
-	for _, m := range c.Members {
-		out = append(out, m.Addr())
-	}
-	return out
-}
-
-// Running reports whether the member's process is alive.
-func (m *Member) Running() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.exited == nil {
-		return false
-	}
-	select {
-	case <-m.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// Pid is the member's process id, 0 when not running.
-func (m *Member) Pid() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cmd == nil || m.cmd.Process == nil {
-		return 0
-	}
-	return m.cmd.Process.Pid
-}
-
-func (m *Member) signal(sig syscall.Signal, wait time.Duration) {
-	m.mu.Lock()
-	cmd, exited := m.cmd, m.exited
-	m.mu.Unlock()
-	if cmd == nil || cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, sig)
-	select {
-	case <-exited:
-	case <-time.After(wait):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-	}
-}
-
-// Kill sends SIGKILL and waits for the process to be gone.
-func (m *Member) Kill() { m.signal(syscall.SIGKILL, 10*time.Second) }
-
-// Stop sends SIGTERM and waits (up to 20s, then SIGKILL).
-func (m *Member) Stop() { m.signal(syscall.SIGTERM, 20*time.Second) }
-
-// Pause freezes the process (SIGSTOP); Resume thaws it.
-func (m *Member) Pause()  { m.sendOnly(syscall.SIGSTOP) }
-func (m *Member) Resume() { m.sendOnly(syscall.SIGCONT) }
-
-func (m *Member) sendOnly(sig syscall.Signal) {
-	if pid := m.Pid(); pid != 0 {
-		_ = syscall.Kill(-pid, sig)
-	}
-}
-
-// Restart starts a stopped or killed member again from its data directory.
-func (m *Member) Restart() error {
-	if m.Running() {
-		return fmt.Errorf("member %d is still running", m.ID)
-	}
-	return m.launch()
-}
-
-// FourLetter sends a four-letter word and returns the answer.
-func FourLetter(addr, cmd string, timeout time.Duration) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	if _, err := c.Write([]byte(cmd)); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(c)
-	return string(b), err
-}
-
-// Partition cuts member i (an index into Members) off from every other
-// member: traffic both ways stops while connections stay open.
-func (c *Cluster) Partition(i int) {
-	for j := range c.Members {
-		if j != i {
-			c.proxies[i][j].Block()
-			c.proxies[j][i].Block()
+	var flags []string
+	for _, f := range o.JavaOpts {
+		if strings.HasPrefix(f, "-Xmx") {
+			flags = append(flags, f)
 		}
 	}
+	flags = append(flags, o.JVMFlags...)
+	env := append(os.Environ(), "SERVER_JVMFLAGS="+strings.Join(flags, " "))
+	return []string{os.Getenv("ZKFC_BIN"), "quorum", "--zoo-cfg", s.CfgPath}, env
 }
 
-// Heal undoes Partition.
-func (c *Cluster) Heal(i int) {
-	for j := range c.Members {
-		if j != i {
-			c.proxies[i][j].Unblock()
-			c.proxies[j][i].Unblock()
-		}
+// Addr is the client address, "127.0.0.1:port".
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.ClientPort)) }
+
+// Standalone reports whether the server runs without peers.
+func (s *Server) Standalone() bool { return s.e.standalone }
+
+// Running reports whether the process has been started and not reaped.
+func (s *Server) Running() bool { return s.proc.Running() }
+
+// Pid is the server's process id, 0 when it is not running.
+func (s *Server) Pid() int { return s.proc.Pid() }
+
+// Kill sends SIGKILL and waits (bounded) for the process to be gone. A
+// stopped server is left as it is.
+func (s *Server) Kill() { s.proc.Kill() }
+
+// Terminate sends SIGTERM and waits up to 20s for a clean exit, then kills.
+func (s *Server) Terminate() {
+	if !s.proc.Terminate(20 * time.Second) {
+		s.proc.Kill()
 	}
 }
 
-// Mode asks srvr for the member's mode: leader, follower, observer,
-// standalone, or "" when it does not serve.
-func (m *Member) Mode() string {
-	out, err := FourLetter(m.Addr(), "srvr", 2*time.Second)
+// Freeze stops the server with SIGSTOP: its connections hang as in a
+// partition. Thaw resumes it.
+func (s *Server) Freeze() { s.proc.Freeze() }
+
+// Thaw resumes a frozen server.
+func (s *Server) Thaw() { s.proc.Thaw() }
+
+// Restart starts a terminated or killed server again on the same ports,
+// zoo.cfg and dataDir. It does not wait for it to serve (a member serves
+// only with a quorum): call WaitServing.
+func (s *Server) Restart() error {
+	if s.Running() {
+		return fmt.Errorf("%s server %d is still running", s.Backend, s.ID)
+	}
+	return s.proc.Start()
+}
+
+// Mode is the "Mode:" line of srvr: standalone, leader, follower or
+// observer; "" when the server does not serve.
+func (s *Server) Mode() string {
+	out, err := FourLetterWord(s.Addr(), "srvr", 2*time.Second)
 	if err != nil {
 		return ""
 	}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "Mode: "); ok {
-			return strings.TrimSpace(v)
+	for _, l := range strings.Split(out, "\n") {
+		if m, ok := strings.CutPrefix(l, "Mode: "); ok {
+			return strings.TrimSpace(m)
 		}
 	}
 	return ""
 }
 
-// WaitServing waits until the member reports a serving mode.
-func (m *Member) WaitServing(timeout time.Duration) error {
+// WaitServing waits up to timeout for the server to report a serving mode.
+// Apache answers ruok before it serves; srvr names a mode only once it does.
+func (s *Server) WaitServing(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if !m.Running() {
-			return fmt.Errorf("process exited")
+		if !s.Running() {
+			return errors.New("process exited")
 		}
-		switch m.Mode() {
-		case "leader", "follower", "observer", "standalone":
-			return nil
+		if ready := s.e.Opts.Ready; ready != nil {
+			if ready(s.Addr()) {
+				return nil
+			}
+		} else {
+			switch s.Mode() {
+			case "leader", "follower", "observer", "standalone":
+				return nil
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("not serving after %v", timeout)
+	return fmt.Errorf("not serving on %s after %v", s.Addr(), timeout)
 }
 
-// Leader returns the index in Members of the current leader, or -1.
-func (c *Cluster) Leader() int {
-	for i, m := range c.Members {
-		if m.Running() && m.Mode() == "leader" {
+// FourLetterWord sends word to this server.
+func (s *Server) FourLetterWord(word string) (string, error) {
+	return FourLetterWord(s.Addr(), word, 5*time.Second)
+}
+
+// RSS is the server's resident set size in bytes, read from /proc.
+func (s *Server) RSS() (int64, error) {
+	pid := s.Pid()
+	if pid == 0 {
+		return 0, errors.New("server not running")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read rss: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parse VmRSS %q: %w", sc.Text(), err)
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// LogTail returns the last n lines of the server log.
+func (s *Server) LogTail(n int) string { return s.proc.LogTail(n, "") }
+
+// keepLog copies the server's log into $ZKENV_KEEP_LOGS (when set) before
+// the test's temporary directory goes, for reading after a run.
+func (s *Server) keepLog() {
+	dir := os.Getenv("ZKENV_KEEP_LOGS")
+	if dir == "" {
+		return
+	}
+	b, err := os.ReadFile(s.LogPath)
+	if err != nil {
+		return
+	}
+	name := fmt.Sprintf("%s-%s-%d-%d.log", strings.ReplaceAll(s.t.Name(), "/", "_"), s.Backend, s.ID, time.Now().UnixNano())
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+}
+
+// Kill kills every member; members already stopped are left as they are.
+func (e *Ensemble) Kill() {
+	for _, s := range e.Members {
+		s.Kill()
+	}
+}
+
+// Addrs are the members' client addresses in id order.
+func (e *Ensemble) Addrs() []string {
+	out := make([]string, len(e.Members))
+	for i, s := range e.Members {
+		out[i] = s.Addr()
+	}
+	return out
+}
+
+// ConnectString is "host:port,host:port,..." of every member.
+func (e *Ensemble) ConnectString() string { return strings.Join(e.Addrs(), ",") }
+
+// Partition cuts member i (an index into Members) off from every other
+// member: traffic both ways stops while connections stay open. The
+// ensemble must have been started with Options.Proxied.
+func (e *Ensemble) Partition(i int) {
+	for j := range e.Members {
+		if j != i {
+			e.proxies[i][j].Block()
+			e.proxies[j][i].Block()
+		}
+	}
+}
+
+// Heal undoes Partition.
+func (e *Ensemble) Heal(i int) {
+	for j := range e.Members {
+		if j != i {
+			e.proxies[i][j].Unblock()
+			e.proxies[j][i].Unblock()
+		}
+	}
+}
+
+// Leader returns the index in Members of a running member that reports
+// Mode: leader, or -1.
+func (e *Ensemble) Leader() int {
+	for i, s := range e.Members {
+		if s.Running() && s.Mode() == "leader" {
 			return i
 		}
 	}
 	return -1
 }
 
-// WaitLeader waits until some running member leads.
-func (c *Cluster) WaitLeader(timeout time.Duration) (int, error) {
+// WaitLeader waits up to timeout for a running member to lead and returns
+// its index.
+func (e *Ensemble) WaitLeader(timeout time.Duration) (int, error) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if l := c.Leader(); l >= 0 {
+		if l := e.Leader(); l >= 0 {
 			return l, nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -452,34 +522,32 @@ func (c *Cluster) WaitLeader(timeout time.Duration) (int, error) {
 	return -1, fmt.Errorf("no leader within %v", timeout)
 }
 
-// RSS is the member's resident memory in bytes (0 if unknown).
-func (m *Member) RSS() int64 {
-	pid := m.Pid()
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// FourLetterWord sends a four-letter word on a fresh connection and returns
+// everything the server wrote before closing it, trimmed of surrounding space.
+func FourLetterWord(addr, word string, timeout time.Duration) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
-		return 0
+		return "", fmt.Errorf("4lw %s: %w", word, err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if _, err := c.Write([]byte(word)); err != nil {
+		return "", fmt.Errorf("4lw %s: write: %w", word, err)
+	}
+	var out bytes.Buffer
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return out.String(), fmt.Errorf("4lw %s: server did not close the connection within %v", word, timeout)
+			}
+			break
+		}
+		if out.Len() > 1<<20 {
+			return "", fmt.Errorf("4lw %s: answer over 1 MiB", word)
 		}
 	}
-	return 0
-}
-
-// LogTail returns the last n lines of the member's log.
-func (m *Member) LogTail(n int) string {
-	b, err := os.ReadFile(m.LogPath)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return strings.TrimSpace(out.String()), nil
 }
