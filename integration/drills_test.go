@@ -418,7 +418,7 @@ func TestDrillFencingImpossible(t *testing.T) {
 	s := drill.DefaultSettings()
 	// Port of an sshd that is not running.
 	s.Fencing = fmt.Sprintf("    - type: ssh\n      timeout: 3s\n      ssh: {user: root, port: %d, key_file: %s, known_hosts_file: %s, connect_timeout: 1s}\n",
-		freeLoopbackPort(t), key, dir+"/known_hosts")
+		harness.FreePort(t), key, dir+"/known_hosts")
 	d := startDrill(t, s, drill.Loopback)
 	d.fault = time.Now()
 	d.old.ZKFC.Kill()
@@ -524,13 +524,4 @@ func TestDrillHealthFlapping(t *testing.T) {
 		}
 		t.Errorf("active after flapping: %s, want %s", name, d.cand.Name)
 	}
-}
-
-func freeLoopbackPort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -20,15 +20,6 @@ import (
 	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
 )
 
-func freeTCPPort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func propLines(props map[string]string) []string {
 	var out []string
 	for k, v := range props {
@@ -68,7 +59,7 @@ func TestSecureClientPortWithRealClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secure := freeTCPPort(t)
+	secure := harness.FreePort(t)
 	extra := append([]string{fmt.Sprintf("secureClientPort=%d", secure), "secureClientPortAddress=127.0.0.1"}, propLines(set.ServerProperties("ssl."))...)
 	c := harness.StartEnsemble(t, harness.Ours, 1, harness.Options{Extra: extra})
 	addr := fmt.Sprintf("127.0.0.1:%d", secure)
