@@ -14,7 +14,6 @@ import (
 
 	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
-	"github.com/zkfc-project/zkfc/zkfc/control"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
 )
 
@@ -313,20 +312,10 @@ func (c *Cluster) Other(n *Node) *Node {
 }
 
 // Status asks the node's zkfc.
-func (n *Node) Status() (controller.Status, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return control.NewClient().Status(ctx, n.URL)
-}
+func (n *Node) Status() (controller.Status, error) { return zkfcenv.StatusAt(n.URL, 2*time.Second) }
 
 // Role is the zkfc's role, "" when it does not answer.
-func (n *Node) Role() string {
-	st, err := n.Status()
-	if err != nil {
-		return ""
-	}
-	return st.Role
-}
+func (n *Node) Role() string { return zkfcenv.RoleAt(n.URL, 2*time.Second) }
 
 // PostDemo sends an admin request (fail, hang, recover) to the node's service.
 func (n *Node) PostDemo(t testing.TB, path string) {

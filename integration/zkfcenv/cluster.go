@@ -284,21 +284,28 @@ func StartZKFCWithConfig(t testing.TB, o ZKFCOptions, cfg, url string) *ZKFC {
 	return z
 }
 
-// Status asks the daemon's control API.
-func (z *ZKFC) Status() (controller.Status, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+// StatusAt asks the control API at url, waiting at most timeout.
+func StatusAt(url string, timeout time.Duration) (controller.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return control.NewClient().Status(ctx, z.URL)
+	return control.NewClient().Status(ctx, url)
 }
 
-// Role is the daemon's role, or "" when it does not answer.
-func (z *ZKFC) Role() string {
-	st, err := z.Status()
+// RoleAt is the role the control API at url reports, "" when it does not
+// answer within timeout.
+func RoleAt(url string, timeout time.Duration) string {
+	st, err := StatusAt(url, timeout)
 	if err != nil {
 		return ""
 	}
 	return st.Role
 }
+
+// Status asks the daemon's control API.
+func (z *ZKFC) Status() (controller.Status, error) { return StatusAt(z.URL, 3*time.Second) }
+
+// Role is the daemon's role, or "" when it does not answer.
+func (z *ZKFC) Role() string { return RoleAt(z.URL, 3*time.Second) }
 
 // Terminate sends SIGTERM and waits (bounded) for the daemon to exit; a
 // daemon still running after 30s fails the test and is killed.
