@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/zkfc-project/zkfc/integration/drill"
-	"github.com/zkfc-project/zkfc/integration/zkenv"
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 )
 
@@ -29,18 +29,18 @@ func TestKillActiveZKFCBound(t *testing.T) {
 	}
 	const tick, session = 2 * time.Second, 4 * time.Second
 	for _, q := range []struct {
-		name  string
-		start func(testing.TB, zkenv.Options) *zkenv.Ensemble
+		name    string
+		backend harness.Backend
 		// expiry is how late after session timeout the quorum may expire a
 		// session whose client sent its last ping at the kill.
 		expiry     time.Duration
 		expiryText string
 	}{
-		{"apache", zkenv.StartApacheEnsemble, tick + tick/2, "tickTime (expiry on tick boundaries) + tickTime/2 (pings forwarded to the leader)"},
-		{"embedded", zkenv.StartOursEnsemble, tick / 2, "tickTime/2 (pings forwarded to the leader)"},
+		{"apache", harness.Apache, tick + tick/2, "tickTime (expiry on tick boundaries) + tickTime/2 (pings forwarded to the leader)"},
+		{"embedded", harness.Ours, tick / 2, "tickTime/2 (pings forwarded to the leader)"},
 	} {
 		t.Run(q.name, func(t *testing.T) {
-			ens := q.start(t, zkenv.Options{TickTime: tick})
+			ens := harness.StartEnsemble(t, q.backend, 3, harness.Options{TickTime: tick})
 			roles := t.TempDir() + "/roles.jsonl"
 			var demos [2]*zkfcenv.Demo
 			var zkfcs [2]*zkfcenv.ZKFC
@@ -106,10 +106,10 @@ func TestKillActiveZKFCBound(t *testing.T) {
 			zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervals(t, roles, time.Now()))
 			if q.name == "embedded" {
 				for _, m := range ens.Members {
-					b, _ := os.ReadFile(m.LogPath())
+					b, _ := os.ReadFile(m.LogPath)
 					for _, e := range drill.ReadLog(string(b)) {
 						if e.Msg == "session expired" {
-							t.Logf("member %d expired a session %v after its deadline", m.MyID(), e.Fields["after_deadline"])
+							t.Logf("member %d expired a session %v after its deadline", m.ID, e.Fields["after_deadline"])
 						}
 					}
 				}

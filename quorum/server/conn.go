@@ -90,6 +90,9 @@ type reply struct {
 	start      time.Time
 	op         int32
 	closeAfter bool
+	// errBody sends body although hdr.Err is set, as ZooKeeper does for
+	// a multiRead that stopped at an op it cannot read.
+	errBody bool
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -496,7 +499,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		flushNotes()
-		if r.body != nil && r.hdr.Err == proto.ErrOK {
+		if r.body != nil && (r.hdr.Err == proto.ErrOK || r.errBody) {
 			out = frame(out[:0], &r.hdr, r.body)
 			if len(out)-4 > c.maxReply {
 				// Bound what one request can make the server build and

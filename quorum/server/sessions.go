@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkfc-project/zkfc/quorum/proto"
-	"github.com/zkfc-project/zkfc/quorum/storage"
 	"github.com/zkfc-project/zkfc/quorum/tree"
 )
 
@@ -231,47 +230,14 @@ func (s *Server) autopurge(ctx context.Context) {
 	}
 }
 
-// purge runs on the raft goroutine, which owns the log: it keeps the newest
-// autopurge.snapRetainCount snapshots and the log segments they need.
+// purge keeps the newest autopurge.snapRetainCount snapshots and the log
+// segments they need.
 func (s *Server) purge() {
 	keep := s.cfg.AutopurgeSnapRetainCount
 	if keep < 3 {
 		keep = 3
 	}
-	done := make(chan struct{})
-	f := func() {
-		defer close(done)
-		removed, err := storage.Purge(s.rep.wal, s.rep.snapper, keep)
-		if err != nil {
-			s.lg.Warn("autopurge", zap.Error(err))
-			return
-		}
-		if len(removed) > 0 {
-			s.lg.Info("autopurge removed old files", zap.Strings("files", removed))
-		}
-	}
-	select {
-	case s.rep.ctlC <- f:
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-		}
-	case <-time.After(10 * time.Second):
-		s.lg.Warn("autopurge skipped: the log is busy")
-	}
-}
-
-// purgeAfterSnapshot is called on the raft goroutine after each snapshot.
-// Log segments are released only up to the previous snapshot, so a newest
-// snapshot that turns out corrupt can fall back to the one before it and
-// still find every entry after it.
-func (s *Server) purgeAfterSnapshot(prev uint64) {
-	if prev == 0 {
-		return
-	}
-	if err := s.rep.wal.ReleaseTo(prev); err != nil {
-		s.lg.Warn("release log segments", zap.Error(err))
-	}
+	s.rep.purge(keep)
 }
 
 // deadline is when the session expires unless touched, for dump.
