@@ -640,7 +640,7 @@ func (l raftLogger) Warningf(format string, v ...interface{}) { l.Warnf(format, 
 // Infof demotes raft's note about an acknowledged log write whose entries
 // were replaced meanwhile (a follower truncating a deposed leader's tail
 // while its write was in flight, routine with asynchronous storage writes)
-// to debug: at info it filled the logs around every election.
+// to debug: at info it would fill the logs around every election.
 func (l raftLogger) Infof(format string, v ...interface{}) {
 	if strings.HasPrefix(format, "entry at index %d missing from unstable log") {
 		l.Debugw(fmt.Sprintf(format, v...))
