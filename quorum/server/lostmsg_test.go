@@ -142,15 +142,14 @@ func (env *lostEnv) step(t *testing.T, s *transcript.Step) string {
 		if res == nil {
 			t.Fatalf("%s: no request %q started", s.Pos, s.Arg(t, 0))
 		}
-		select {
-		case out := <-res:
-			if len(s.Args) > 1 && s.Args[1] == "any" {
-				return "ended"
-			}
-			return out
-		case <-time.After(stepBound):
+		out, ok := inTime(stepBound, func() string { return <-res })
+		switch {
+		case !ok:
 			return fmt.Sprintf("still waiting after %v", stepBound)
+		case len(s.Args) > 1 && s.Args[1] == "any":
+			return "ended"
 		}
+		return out
 	default:
 		return env.bounded(env.op(t, s, append([]string{s.Cmd}, s.Args...)))
 	}
@@ -159,14 +158,10 @@ func (env *lostEnv) step(t *testing.T, s *transcript.Step) string {
 
 // bounded runs op and returns its output, or says it still waits.
 func (env *lostEnv) bounded(op func() string) string {
-	res := make(chan string, 1)
-	go func() { res <- op() }()
-	select {
-	case out := <-res:
+	if out, ok := inTime(stepBound, op); ok {
 		return out
-	case <-time.After(stepBound):
-		return fmt.Sprintf("still waiting after %v", stepBound)
 	}
+	return fmt.Sprintf("still waiting after %v", stepBound)
 }
 
 // op is a client request: the client's name, then the request.
@@ -306,14 +301,24 @@ func aFollower(t *testing.T, e *ensemble) *testServer {
 // returned after bound: a bound on a hang, far above the expected time.
 func within(t *testing.T, bound time.Duration, what string, f func() error) error {
 	t.Helper()
-	res := make(chan error, 1)
+	err, ok := inTime(bound, f)
+	if !ok {
+		t.Fatalf("%s still waiting after %v", what, bound)
+	}
+	return err
+}
+
+// inTime runs f in the background and returns its result, or false if f
+// has not returned after bound (it is left running).
+func inTime[T any](bound time.Duration, f func() T) (T, bool) {
+	res := make(chan T, 1)
 	go func() { res <- f() }()
 	select {
-	case err := <-res:
-		return err
+	case v := <-res:
+		return v, true
 	case <-time.After(bound):
-		t.Fatalf("%s still waiting after %v", what, bound)
-		return nil
+		var zero T
+		return zero, false
 	}
 }
 
