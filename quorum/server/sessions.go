@@ -92,18 +92,47 @@ func (t *tracker) count() int {
 	return len(t.sessions)
 }
 
+// expiry is a session past its deadline, and by how much.
+type expiry struct {
+	id   int64
+	late time.Duration
+}
+
 // expired marks and returns the sessions past their deadline.
-func (t *tracker) expired(now time.Time) []int64 {
+func (t *tracker) expired(now time.Time) []expiry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []int64
+	var out []expiry
 	for id, l := range t.sessions {
 		if !l.expiring && now.After(l.deadline) {
 			l.expiring = true
-			out = append(out, id)
+			out = append(out, expiry{id: id, late: now.Sub(l.deadline)})
 		}
 	}
 	return out
+}
+
+// nextCheck is how long the expiry loop may sleep after now: until the
+// earliest deadline of a session not being expired, but no longer than
+// poll. poll bounds the sleep for sessions created or renewed while it
+// lasts; their deadlines lie at least a minimum session timeout (two
+// ticks) ahead, so a poll shorter than that never makes an expiry late.
+func (t *tracker) nextCheck(now time.Time, poll time.Duration) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	wait := poll
+	for _, l := range t.sessions {
+		d := l.deadline.Sub(now)
+		if l.expiring || d < 0 {
+			// Being closed, or a close that failed: retried at poll,
+			// not in a tight loop while the quorum cannot commit.
+			continue
+		}
+		// One millisecond past: the deadline itself is not yet expired
+		// (expired uses After).
+		wait = min(wait, d+time.Millisecond)
+	}
+	return wait
 }
 
 // unmark lets a session be expired again after a failed close proposal.
@@ -116,35 +145,38 @@ func (t *tracker) unmark(id int64) {
 }
 
 // expireSessions proposes closeSession for every session whose client went
-// silent for its whole timeout. It checks several times per tick so that an
-// expiry lands close to the deadline rather than up to a tick late.
+// silent for its whole timeout. It sleeps until the earliest deadline, so
+// that an expiry is proposed within about a millisecond of it instead of
+// on tick boundaries as Apache ZooKeeper does.
 func (s *Server) expireSessions(ctx context.Context) {
-	every := s.cfg.TickTime / 4
-	if every < 10*time.Millisecond {
-		every = 10 * time.Millisecond
-	}
-	t := time.NewTicker(every)
+	poll := max(s.cfg.TickTime/4, 10*time.Millisecond)
+	t := time.NewTimer(poll)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			if !s.IsLeader() {
-				continue
-			}
-			for _, id := range s.sessions.expired(now) {
-				id := id
-				s.lg.Info("session expired", zap.String("session", sessionHex(id)))
-				s.metrics.expired.Inc()
-				e := &tree.Entry{Time: now.UnixMilli(), Session: id, Op: proto.OpCloseSession, Req: proto.Empty{}}
-				s.propose(e, func(_ int64, _ tree.Result, err error) {
-					if err != nil {
-						s.sessions.unmark(id)
-					}
-				})
-			}
+		case <-t.C:
 		}
+		now := time.Now()
+		if !s.IsLeader() {
+			// Only the leader expires; a follower's deadlines may lie in
+			// the past for good.
+			t.Reset(poll)
+			continue
+		}
+		for _, x := range s.sessions.expired(now) {
+			id := x.id
+			s.lg.Info("session expired", zap.String("session", sessionHex(id)), zap.Duration("after_deadline", x.late))
+			s.metrics.expired.Inc()
+			e := &tree.Entry{Time: now.UnixMilli(), Session: id, Op: proto.OpCloseSession, Req: proto.Empty{}}
+			s.propose(e, func(_ int64, _ tree.Result, err error) {
+				if err != nil {
+					s.sessions.unmark(id)
+				}
+			})
+		}
+		t.Reset(s.sessions.nextCheck(time.Now(), poll))
 	}
 }
 
