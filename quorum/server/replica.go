@@ -72,8 +72,8 @@ type stateMachine interface {
 // client answered, before its entry is durable on a quorum and here.
 //
 // Other goroutines reach the replica only through its methods (propose,
-// sync, receive, the peer reports, progress, purge, call); the channels
-// behind them are its own.
+// sync, receive, the peer reports, progress, call in replicaapi.go; purge
+// in snapshots.go); the channels behind them are its own.
 type replica struct {
 	sm      stateMachine
 	metrics *metrics
