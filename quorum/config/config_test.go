@@ -349,7 +349,7 @@ func TestReadProperties(t *testing.T) {
 		{"trailing backslash at EOF", `a=1\`, []property{{"a", "1", 1}}},
 		{"comment is not continued", "#a\\\nb=1", []property{{"b", "1", 2}}},
 		{"duplicates kept in order", "a=1\na=2", []property{{"a", "1", 1}, {"a", "2", 2}}},
-		// Found by comparing with java.util.Properties on generated input.
+		// Continuations as java.util.Properties reads them.
 		{"comment after an empty continuation", "\\\n#k=v\nb=1", []property{{"b", "1", 3}}},
 		{"blank then comment after an empty continuation", "  \\\n\n!k\nb=1", []property{{"b", "1", 4}}},
 		{"continuation ended by a blank line", "a=1\\\n\nb=2", []property{{"a", "1", 1}, {"b", "2", 3}}},

@@ -3,6 +3,9 @@ package server
 import (
 	"encoding/binary"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,9 +13,238 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/zkfc-project/zkfc/quorum/config"
+	"github.com/zkfc-project/zkfc/quorum/internal/transcript"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 	"github.com/zkfc-project/zkfc/quorum/tree"
 )
+
+// TestLostMessages runs the scripts in testdata/lostmsg: messages lost on
+// their way between members (a proposal, a ReadIndex, a late copy of a
+// write), and what clients see afterwards. Commands:
+//
+//	ensemble                    3 members, 30 s sessions; clients use a follower
+//	standalone                  one member
+//	connect C [at=leader]       a client C, on the follower (or the leader)
+//	lose TYPE                   the follower loses its next outgoing TYPE message
+//	lost [wait]                 the message lost so far, waiting up to 10 s
+//	transfer-leadership         the leader hands over to another member
+//	deliver-lost                the lost message reaches the current leader after all
+//	propose-legacy PATH DATA    a create in the 8-byte header of old logs
+//	each-member get PATH        every member's answer after a sync, in id order
+//	go NAME C OP...             start a client request in the background
+//	await NAME [any]            its answer (any: only that it ended), up to 15 s
+//	C OP...                     a client request, up to 15 s: create PATH [seq],
+//	                            set PATH DATA, sync PATH, get PATH [poll],
+//	                            children PATH, exists PATH
+//
+// The 15 s bounds are on hangs, far above the time any step should take
+// and far below the 30 s a client waits; a proposal waiting on a member
+// that lost something has an hour to commit, so only the recovery under
+// test can complete it.
+func TestLostMessages(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "lostmsg", "*.txt"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts in testdata/lostmsg: %v", err)
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			env := &lostEnv{clients: map[string]*zk.Conn{}, bg: map[string]chan string{}}
+			transcript.Run(t, f, env.step)
+		})
+	}
+}
+
+// lostEnv is one script's servers and clients.
+type lostEnv struct {
+	e       *ensemble   // nil when standalone
+	f       *testServer // the member clients use
+	clients map[string]*zk.Conn
+	bg      map[string]chan string
+	lostC   <-chan *raftpb.Message
+	lost    *raftpb.Message
+}
+
+// stepBound bounds every wait of a step.
+const stepBound = 15 * time.Second
+
+func (env *lostEnv) step(t *testing.T, s *transcript.Step) string {
+	t.Helper()
+	switch s.Cmd {
+	case "ensemble":
+		env.e = startEnsembleWith(t, 3, longSessions)
+		env.f = aFollower(t, env.e)
+	case "standalone":
+		env.f = startServer(t, testConfig(t, t.TempDir()))
+	case "connect":
+		m := env.f
+		if at, _ := s.Key("at"); at == "leader" {
+			m = env.leader(t)
+		}
+		env.clients[s.Arg(t, 0)], _ = connect(t, m.addr, 30*time.Second)
+	case "lose":
+		typ, ok := raftpb.MessageType_value[s.Arg(t, 0)]
+		if !ok {
+			t.Fatalf("%s: no raft message type %q", s.Pos, s.Arg(t, 0))
+		}
+		env.lostC = loseNext(t, env.f, raftpb.MessageType(typ))
+	case "lost":
+		if env.lost == nil && env.lostC != nil {
+			if len(s.Args) > 0 && s.Args[0] == "wait" {
+				select {
+				case env.lost = <-env.lostC:
+				case <-time.After(10 * time.Second):
+				}
+			} else {
+				select {
+				case env.lost = <-env.lostC:
+				default:
+				}
+			}
+		}
+		if env.lost == nil {
+			return "nothing lost"
+		}
+		return "lost " + env.lost.GetType().String()
+	case "transfer-leadership":
+		transferLeadership(t, env.e)
+	case "deliver-lost":
+		if env.lost == nil {
+			t.Fatalf("%s: nothing was lost", s.Pos)
+		}
+		onRaft(t, env.leader(t), func(r *replica) { _ = r.rn.Step(env.lost) })
+	case "propose-legacy":
+		e := &tree.Entry{Time: time.Now().UnixMilli(), Op: proto.OpCreate,
+			Req: &proto.CreateRequest{Path: s.Arg(t, 0), Data: []byte(s.Arg(t, 1)), ACL: proto.OpenACL}}
+		data := e.AppendMarshal(make([]byte, legacyEntryHeader))
+		binary.BigEndian.PutUint64(data, 42) // an id, stampedFlag clear
+		onRaft(t, env.f, func(r *replica) {
+			if err := r.rn.Propose(data); err != nil {
+				t.Error(err)
+			}
+		})
+	case "each-member":
+		var out []string
+		for i, m := range env.e.members {
+			c, _ := connect(t, m.addr, 30*time.Second)
+			if _, err := c.Sync(s.Arg(t, 1)); err != nil {
+				t.Fatalf("%s: sync on member %d: %v", s.Pos, i+1, err)
+			}
+			out = append(out, fmt.Sprintf("member %d: %s", i+1, env.bounded(clientOp(c, s.Args))))
+		}
+		return strings.Join(out, "\n")
+	case "go":
+		res := make(chan string, 1)
+		env.bg[s.Arg(t, 0)] = res
+		op := env.op(t, s, s.Args[1:])
+		go func() { res <- op() }()
+	case "await":
+		res := env.bg[s.Arg(t, 0)]
+		if res == nil {
+			t.Fatalf("%s: no request %q started", s.Pos, s.Arg(t, 0))
+		}
+		out, ok := inTime(stepBound, func() string { return <-res })
+		switch {
+		case !ok:
+			return fmt.Sprintf("still waiting after %v", stepBound)
+		case len(s.Args) > 1 && s.Args[1] == "any":
+			return "ended"
+		}
+		return out
+	default:
+		return env.bounded(env.op(t, s, append([]string{s.Cmd}, s.Args...)))
+	}
+	return ""
+}
+
+// bounded runs op and returns its output, or says it still waits.
+func (env *lostEnv) bounded(op func() string) string {
+	if out, ok := inTime(stepBound, op); ok {
+		return out
+	}
+	return fmt.Sprintf("still waiting after %v", stepBound)
+}
+
+// op is a client request: the client's name, then the request.
+func (env *lostEnv) op(t *testing.T, s *transcript.Step, args []string) func() string {
+	t.Helper()
+	c := env.clients[args[0]]
+	if c == nil || len(args) < 3 {
+		t.Fatalf("%s: want CLIENT OP PATH with a connected client, got %q", s.Pos, args)
+	}
+	return clientOp(c, args[1:])
+}
+
+// clientOp runs one request and renders its answer; any error is
+// "failed": which error a client library reports for a closed connection
+// is not what these scripts are about.
+func clientOp(c *zk.Conn, args []string) func() string {
+	op, path, rest := args[0], args[1], args[2:]
+	has := func(w string) bool { return slices.Contains(rest, w) }
+	return func() string {
+		switch op {
+		case "create":
+			flags := int32(0)
+			if has("seq") {
+				flags = zk.FlagSequence
+			}
+			p, err := c.Create(path, nil, flags, zk.WorldACL(zk.PermAll))
+			return answer(err, p)
+		case "set":
+			st, err := c.Set(path, []byte(rest[0]), -1)
+			if err != nil {
+				return answer(err, "")
+			}
+			return answer(nil, fmt.Sprintf("version %d", st.Version))
+		case "sync":
+			_, err := c.Sync(path)
+			return answer(err, "")
+		case "get":
+			for {
+				d, st, err := c.Get(path)
+				if err == zk.ErrNoNode && has("poll") {
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				if err != nil {
+					return answer(err, "")
+				}
+				return answer(nil, fmt.Sprintf("%q version %d", d, st.Version))
+			}
+		case "children":
+			kids, _, err := c.Children(path)
+			slices.Sort(kids)
+			return answer(err, fmt.Sprint(kids))
+		case "exists":
+			ok, _, err := c.Exists(path)
+			return answer(err, fmt.Sprint(ok))
+		}
+		return "unknown request " + op
+	}
+}
+
+func answer(err error, out string) string {
+	switch {
+	case err == zk.ErrNoNode:
+		return "NoNode"
+	case err != nil:
+		return "failed"
+	case out == "":
+		return "ok"
+	}
+	return "ok " + out
+}
+
+func (env *lostEnv) leader(t *testing.T) *testServer {
+	t.Helper()
+	if env.e == nil {
+		return env.f
+	}
+	l := env.e.leader()
+	if l < 0 {
+		t.Fatal("no leader")
+	}
+	return env.e.members[l]
+}
 
 // onRaft runs f on member m's raft goroutine and waits for it.
 func onRaft(t *testing.T, m *testServer, f func(r *replica)) {
@@ -49,16 +281,6 @@ func loseNext(t *testing.T, m *testServer, typ raftpb.MessageType) <-chan *raftp
 	return lost
 }
 
-// followerSession starts a 3-member ensemble with long sessions and
-// connects a client to a follower.
-func followerSession(t *testing.T) (*ensemble, *testServer, *zk.Conn) {
-	t.Helper()
-	e := startEnsembleWith(t, 3, longSessions)
-	f := aFollower(t, e)
-	c, _ := connect(t, f.addr, 30*time.Second)
-	return e, f, c
-}
-
 // longSessions lets sessions last 30 s (the test config's tickTime caps them
 // at 4 s), so that the client's own read timeout, two thirds of it, never
 // ends a wait before the server under test does.
@@ -79,209 +301,32 @@ func aFollower(t *testing.T, e *ensemble) *testServer {
 // returned after bound: a bound on a hang, far above the expected time.
 func within(t *testing.T, bound time.Duration, what string, f func() error) error {
 	t.Helper()
-	res := make(chan error, 1)
-	go func() { res <- f() }()
-	select {
-	case err := <-res:
-		return err
-	case <-time.After(bound):
+	err, ok := inTime(bound, f)
+	if !ok {
 		t.Fatalf("%s still waiting after %v", what, bound)
-		return nil
 	}
+	return err
 }
 
-// A sync whose ReadIndex request never reached the leader (lost on the
-// way, or dropped by raft while there was no leader) is asked again; it
-// used to wait out the proposal timeout, holding every later request and
-// ping of its session (the kill-quorum-leader drill).
-func TestSyncAskedAgainAfterLostReadIndex(t *testing.T) {
-	_, f, c := followerSession(t)
-	lost := loseNext(t, f, raftpb.MessageType_MsgReadIndex)
-	err := within(t, 15*time.Second, "sync after its ReadIndex was lost", func() error {
-		_, err := c.Sync("/")
-		return err
-	})
+// inTime runs f in the background and returns its result, or false if f
+// has not returned after bound (it is left running).
+func inTime[T any](bound time.Duration, f func() T) (T, bool) {
+	res := make(chan T, 1)
+	go func() { res <- f() }()
 	select {
-	case <-lost:
-	default:
-		t.Fatal("the ReadIndex request was not lost: the test proves nothing")
-	}
-	if err != nil {
-		t.Fatalf("sync after its ReadIndex was lost: %v", err)
+	case v := <-res:
+		return v, true
+	case <-time.After(bound):
+		var zero T
+		return zero, false
 	}
 }
 
 // transferLeadership makes the current leader hand over to another member
-// (a new raft term) and returns the old leader's index.
-func transferLeadership(t *testing.T, e *ensemble) int {
+// (a new raft term).
+func transferLeadership(t *testing.T, e *ensemble) {
 	t.Helper()
 	old := e.leader()
 	to := uint64((old+1)%len(e.members) + 1)
 	onRaft(t, e.members[old], func(r *replica) { r.rn.TransferLeader(to) })
-	return old
-}
-
-// A write forwarded to a leader that lost it is proposed again once a
-// later leader's term is applied: the client gets its answer, the write is
-// applied once, and the session goes on. It used to wait out the proposal
-// timeout with every later request of its session behind it.
-func TestLostProposalProposedAgainAfterLeaderChange(t *testing.T) {
-	e, f, c := followerSession(t)
-	lost := loseNext(t, f, raftpb.MessageType_MsgProp)
-	res := make(chan error, 1)
-	go func() {
-		_, err := c.Create("/lost", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
-		res <- err
-	}()
-	select {
-	case <-lost:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the create was never forwarded")
-	}
-	transferLeadership(t, e)
-	select {
-	case err := <-res:
-		if err != nil {
-			t.Fatalf("create lost with its leader, then proposed again: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the lost create still waits 15 s after the leader changed")
-	}
-	kids, _, err := c.Children("/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, k := range kids {
-		if len(k) > 4 && k[:4] == "lost" {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Fatalf("%d sequential znodes from one create, want 1: %v", n, kids)
-	}
-}
-
-// A late copy of a write (one its proposer already proposed again, which
-// a deposed leader forwards after all) reaches the log in a later term
-// than it was stamped with; every member skips it, so the write applies
-// once.
-func TestLateCopyOfAWriteIsSkipped(t *testing.T) {
-	e, f, c := followerSession(t)
-	if _, err := c.Create("/x", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatal(err)
-	}
-	// Lose the setData's proposal on its way, keeping a copy of it.
-	lost := loseNext(t, f, raftpb.MessageType_MsgProp)
-	res := make(chan error, 1)
-	go func() {
-		_, err := c.Set("/x", []byte("once"), -1)
-		res <- err
-	}()
-	copyOf := <-lost
-	transferLeadership(t, e)
-	if err := within(t, 15*time.Second, "set after the leader changed", func() error { return <-res }); err != nil {
-		t.Fatal(err)
-	}
-	// Now the late copy arrives at the new leader, which appends it.
-	lead := e.leader()
-	if lead < 0 {
-		t.Fatal("no leader")
-	}
-	onRaft(t, e.members[lead], func(r *replica) { _ = r.rn.Step(copyOf) })
-	// A write after it: once it is applied, so is the late copy.
-	if _, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatal(err)
-	}
-	for i, m := range e.members {
-		mc, _ := connect(t, m.addr, 30*time.Second)
-		if _, err := mc.Sync("/after"); err != nil {
-			t.Fatal(err)
-		}
-		_, st, err := mc.Get("/x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Version != 1 {
-			t.Errorf("member %d: /x at version %d after one setData, want 1 (the late copy was applied)", i+1, st.Version)
-		}
-	}
-}
-
-// Entries written before the term stamp (an 8-byte header: the proposal id
-// alone) still apply, so a log written by an earlier build replays.
-func TestLegacyEntryApplies(t *testing.T) {
-	m := startServer(t, testConfig(t, t.TempDir()))
-	c, _ := connect(t, m.addr, 10*time.Second)
-	e := &tree.Entry{Time: time.Now().UnixMilli(), Op: proto.OpCreate,
-		Req: &proto.CreateRequest{Path: "/legacy", Data: []byte("old"), ACL: []proto.ACL{{Perms: proto.PermAll, ID: proto.Id{Scheme: "world", ID: "anyone"}}}}}
-	data := e.AppendMarshal(make([]byte, legacyEntryHeader))
-	binary.BigEndian.PutUint64(data, 42) // an id, stampedFlag clear
-	onRaft(t, m, func(r *replica) {
-		if err := r.rn.Propose(data); err != nil {
-			t.Error(err)
-		}
-	})
-	err := within(t, 10*time.Second, "the legacy entry", func() error {
-		for {
-			d, _, err := c.Get("/legacy")
-			if err == nil {
-				if string(d) != "old" {
-					return fmt.Errorf("/legacy holds %q", d)
-				}
-				return nil
-			}
-			if err != zk.ErrNoNode {
-				return err
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// A write dropped on its way to a leader that goes on leading (a full
-// queue, a broken peer connection) while a later write of the same member
-// was applied cannot apply in its place any more: it fails with a
-// connection loss at once, and is not proposed again at the next leader
-// change, which would apply it after the later write (FIFO).
-func TestOvertakenProposalFailsAndIsNotProposedAgain(t *testing.T) {
-	e, f, c := followerSession(t)
-	lost := loseNext(t, f, raftpb.MessageType_MsgProp)
-	first := make(chan error, 1)
-	go func() {
-		_, err := c.Create("/first", nil, 0, zk.WorldACL(zk.PermAll))
-		first <- err
-	}()
-	<-lost
-	second := make(chan error, 1)
-	go func() {
-		_, err := c.Create("/second", nil, 0, zk.WorldACL(zk.PermAll))
-		second <- err
-	}()
-	select {
-	case err := <-first:
-		if err == nil {
-			t.Fatal("the dropped create succeeded")
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the dropped create still waits 15 s after a later write of its member applied")
-	}
-	<-second // its reply went with the closed connection; it was applied
-	transferLeadership(t, e)
-	mc, _ := connect(t, e.members[e.leader()].addr, 30*time.Second)
-	if _, err := mc.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"/first", "/second"} {
-		ok, _, err := mc.Exists(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := p == "/second"; ok != want {
-			t.Errorf("%s exists: %v, want %v", p, ok, want)
-		}
-	}
 }

@@ -71,8 +71,8 @@ func (r *replica) admit(p *proposal) {
 }
 
 // submitBatch hands the proposals collected by admit to raft in one
-// MsgProp: raft appends (or forwards) them in one step instead of one per
-// proposal, which was a few percent of a member's CPU under load.
+// MsgProp: raft appends (or forwards) them in one step; a step per
+// proposal costs a few percent of a member's CPU under load.
 func (r *replica) submitBatch() {
 	if len(r.batch) == 0 {
 		return
@@ -119,10 +119,10 @@ func (r *replica) stale() bool { return r.appliedTerm < r.term }
 // proposal stamped with an earlier term that is still pending can only
 // have been lost (forwarded to a leader that died, dropped by one handing
 // over, or appended by a deposed one and overwritten), or survive as a
-// late copy, which apply skips. Before, its client waited out
-// proposalTimeout, every later request and ping of its session behind it
-// (found by the kill -9 write-outage bench and the kill-quorum-leader
-// drill); ZooKeeper answers such writes with a connection loss.
+// late copy, which apply skips. Left to its timeout, it would hold every
+// later request and ping of its session for proposalTimeout after a
+// leader change, long enough to expire a short session; proposed again,
+// it costs the client one round trip.
 func (r *replica) resolveStale() {
 	if r.holding() || r.stale() {
 		return
@@ -215,11 +215,10 @@ func (r *replica) readIndex(done func(ok bool)) {
 // sendRead hands a sync's ReadIndex request to raft (again). Raft drops
 // the request while there is no leader, and a follower's request
 // forwarded to a leader that died is lost; a sync that waited for it would
-// stall its session, pings included, until it expired (found by the
-// kill-quorum-leader drill: a zkfc's sync issued just as the leader died
-// held its release of the lock for 2.7 s). Asking again is always safe: a
-// ReadIndex changes nothing, the leader ignores a context it already
-// holds, and the first answer wins.
+// stall its session, pings included, until it expired, and a client that
+// syncs before releasing a lock would hold the lock that long. Asking
+// again is always safe: a ReadIndex changes nothing, the leader ignores a
+// context it already holds, and the first answer wins.
 func (r *replica) sendRead(w *readWaiter, now time.Time) {
 	w.sent = now
 	var b [8]byte

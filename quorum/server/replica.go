@@ -72,8 +72,8 @@ type stateMachine interface {
 // client answered, before its entry is durable on a quorum and here.
 //
 // Other goroutines reach the replica only through its methods (propose,
-// sync, receive, the peer reports, progress, purge, call); the channels
-// behind them are its own.
+// sync, receive, the peer reports, progress, call in replicaapi.go; purge
+// in snapshots.go); the channels behind them are its own.
 type replica struct {
 	sm      stateMachine
 	metrics *metrics
@@ -304,129 +304,6 @@ func (r *replica) close() error { return r.wal.Close() }
 // ready is closed once the member may serve clients (see readyC).
 func (r *replica) ready() <-chan struct{} { return r.readyC }
 
-// errOverloaded is given to a write that found no room in the proposal
-// queue for queueWait.
-var errOverloaded = errors.New("the log is overloaded: proposal queue full")
-
-// propose queues a write for the log; p.done runs on the raft goroutine
-// once the entry is applied or dropped. If the queue has no room for
-// queueWait, or cancel closes first, the write is not queued, p.done is
-// not called, and the error says why.
-func (r *replica) propose(p *proposal, cancel <-chan struct{}) error {
-	select {
-	case r.proposeC <- p:
-		return nil
-	default:
-	}
-	t := time.NewTimer(r.queueWait)
-	defer t.Stop()
-	select {
-	case r.proposeC <- p:
-		return nil
-	case <-cancel:
-		return errDropped
-	case <-t.C:
-		r.lg.Warn("write refused: the proposal queue stayed full", zap.Duration("waited", r.queueWait))
-		return errOverloaded
-	}
-}
-
-// sync starts a linearizable sync (see readIndex) unless cancel is closed
-// first; it reports whether it did.
-func (r *replica) sync(done func(ok bool), cancel <-chan struct{}) bool {
-	select {
-	case r.ctlC <- func() { r.readIndex(done) }:
-		return true
-	case <-cancel:
-		return false
-	}
-}
-
-// receive hands a message from a peer to raft.
-func (r *replica) receive(m *raftpb.Message) {
-	select {
-	case r.recvC <- m:
-	case <-time.After(time.Second):
-		// The raft loop is stuck (a slow disk); dropping is safe, raft
-		// retransmits.
-	}
-}
-
-// tell runs f on the raft goroutine unless its queue is full: for reports
-// that raft can do without.
-func (r *replica) tell(f func()) {
-	select {
-	case r.ctlC <- f:
-	default:
-	}
-}
-
-func (r *replica) reportUnreachable(peer uint64) {
-	r.tell(func() { r.rn.ReportUnreachable(peer) })
-}
-
-func (r *replica) reportSnapshot(peer uint64, ok bool) {
-	st := raft.SnapshotFinish
-	if !ok {
-		st = raft.SnapshotFailure
-	}
-	r.tell(func() { r.rn.ReportSnapshot(peer, st) })
-}
-
-// peerLost reports that the inbound connection from peer dropped with an
-// EOF or reset (see leaderLost).
-func (r *replica) peerLost(peer uint64) {
-	r.tell(func() { r.leaderLost(peer) })
-}
-
-// call runs f on the raft goroutine and waits for it: up to queueWait for
-// the loop to take f, then up to runWait for f to finish. It reports
-// whether f was taken and whether it finished.
-func (r *replica) call(f func(), queueWait, runWait time.Duration) (taken, finished bool) {
-	done := make(chan struct{})
-	select {
-	case r.ctlC <- func() { f(); close(done) }:
-	case <-time.After(queueWait):
-		return false, false
-	}
-	select {
-	case <-done:
-		return true, true
-	case <-time.After(runWait):
-		return true, false
-	}
-}
-
-type progress struct{ learners, syncedFollowers, syncedObservers, pending int }
-
-// progress summarises, on the leader, how its followers keep up: a
-// follower is synced when it has every entry the leader has committed.
-// Zero if the raft loop does not answer within a second or two.
-func (r *replica) progress() progress {
-	var p progress
-	f := func() {
-		st := r.rn.Status()
-		for id, pr := range st.Progress {
-			if id == r.id {
-				continue
-			}
-			p.learners++
-			synced := pr.Match >= st.GetCommit() && pr.RecentActive
-			switch {
-			case pr.IsLearner && synced:
-				p.syncedObservers++
-			case synced:
-				p.syncedFollowers++
-			}
-		}
-		p.pending = len(r.reads)
-	}
-	if _, ok := r.call(f, time.Second, time.Second); !ok {
-		return progress{}
-	}
-	return p
-}
-
 func (r *replica) run(ctx context.Context, tick time.Duration) {
 	r.tick = tick
 	ticker := time.NewTicker(tick)
@@ -640,7 +517,7 @@ func (l raftLogger) Warningf(format string, v ...interface{}) { l.Warnf(format, 
 // Infof demotes raft's note about an acknowledged log write whose entries
 // were replaced meanwhile (a follower truncating a deposed leader's tail
 // while its write was in flight, routine with asynchronous storage writes)
-// to debug: at info it filled the logs around every election.
+// to debug: at info it would fill the logs around every election.
 func (l raftLogger) Infof(format string, v ...interface{}) {
 	if strings.HasPrefix(format, "entry at index %d missing from unstable log") {
 		l.Debugw(fmt.Sprintf(format, v...))

@@ -57,7 +57,7 @@ func (r *replica) snapshot() error {
 	if err != nil {
 		return fmt.Errorf("create snapshot: %w", err)
 	}
-	// The tree streams into the file: no copy of it is held in memory.
+	// The state streams into the file: no copy of it is held in memory.
 	if err := r.snapper.SaveStream(snap.GetMetadata(), r.sm.writeSnapshot); err != nil {
 		return err
 	}

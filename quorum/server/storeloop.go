@@ -12,7 +12,7 @@ import (
 // appendDone is what the storage loop reports for one fsynced batch: the
 // responses addressed to this member, to be stepped into raft in order,
 // and a leader's snapshot the batch carried, which the raft goroutine
-// installs in the tree first; or the error that stopped the log.
+// installs in the state machine first; or the error that stopped the log.
 type appendDone struct {
 	resps []*raftpb.Message
 	snap  *raftpb.Snapshot

@@ -2,22 +2,26 @@
 // (WAL) of HardState and log entries in segment files, and snapshot files
 // holding the serialized data tree at a log position.
 //
-// The server persists every raft.Ready through Save before it sends a
-// message or answers a client, so Save returns only once the bytes are on
-// stable storage, and one Save costs one fdatasync however many entries it
-// carries (group commit).
+// Save returns only once the bytes are on stable storage, and one Save
+// costs one fdatasync however many entries it carries (group commit). The
+// server runs raft with asynchronous storage writes: its storage loop
+// folds the log writes (MsgStorageAppend) that queued up during the
+// previous fsync into one Save, and only after Save returned delivers the
+// responses raft attached to them (this member's acknowledgement to the
+// leader, its own step towards commit). A leader's appends to followers
+// may leave before its own Save; nothing that promises durability does.
 //
-// How the server is expected to use it (see raft_test.go for a working
-// miniature):
+// How the server uses it (raft_test.go is a miniature that handles each
+// Ready synchronously, in the same order):
 //
 //	snap, err := snaps.Load()                 // ErrNoSnapshot: start empty
 //	w, err := storage.Open(dir, lg)            // or Create if !Exist(dir)
 //	hs, ents, err := w.ReadAll(storage.PosOf(snap))
 //	ms.ApplySnapshot(snap); ms.SetHardState(hs); ms.Append(ents)
 //
-//	// each Ready, before sending messages or answering clients:
-//	if rd.Snapshot != nil { snaps.Save(rd.Snapshot); w.SaveSnapshot(storage.PosOf(rd.Snapshot)) }
-//	w.Save(rd.HardState, rd.Entries)
+//	// each batch of log writes, before delivering their responses:
+//	if snap != nil { snaps.Save(snap); w.SaveSnapshot(storage.PosOf(snap)) }
+//	w.Save(newestHardState, entries)
 //
 //	// after taking a snapshot of the tree, and for autopurge:
 //	snaps.Save(snap); w.SaveSnapshot(storage.PosOf(snap)); storage.Purge(w, snaps, retain)

@@ -299,9 +299,9 @@ func (t *Transport) probeTimeout() time.Duration {
 // closed a little before its listener): the dial succeeds, then the
 // listener's close resets it. So a dial that succeeds is watched for
 // settle: a reset or an end of stream then means the process is gone
-// (seen in the kill-quorum-leader drill, where a probe fired within a
-// millisecond of the kill accepted and the survivors waited out an
-// election timeout); silence means it is alive.
+// (a probe fired within a millisecond of a kill can be accepted this way,
+// and taking that for life would make the survivors wait out an election
+// timeout); silence means it is alive.
 //
 // seen says what the probe saw, for the log.
 func refuses(addr string, timeout, settle time.Duration) (dead bool, seen string) {
