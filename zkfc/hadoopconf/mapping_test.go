@@ -201,21 +201,11 @@ func TestShellFencerEnvironment(t *testing.T) {
 
 func loadOne(t *testing.T, res *Result, id string) *config.Config {
 	t.Helper()
-	for _, n := range res.Nodes {
-		if n.ID == id {
-			p := filepath.Join(t.TempDir(), "zkfc.yaml")
-			if err := os.WriteFile(p, n.YAML, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			c, err := config.Load(p, nil, nil)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, n.YAML)
-			}
-			return c
-		}
+	c, ok := load(t, res)[id]
+	if !ok {
+		t.Fatalf("no node %s", id)
 	}
-	t.Fatalf("no node %s", id)
-	return nil
+	return c
 }
 
 func TestFencingEndingInTrueWarns(t *testing.T) {
