@@ -1,6 +1,7 @@
 package hadoopconf
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/fencing"
 	"github.com/zkfc-project/zkfc/zkfc/config"
 )
 
@@ -180,8 +184,8 @@ func TestSecuredZooKeeperAndTunedMonitor(t *testing.T) {
 	}
 }
 
-// The shell fencer's command runs as Hadoop ran it: bash -e -c, with
-// Hadoop's target_* variables.
+// The shell fencer's command, run by zkfc's own fencing package, sees
+// Hadoop's target_* variables for the node it fences.
 func TestShellFencerEnvironment(t *testing.T) {
 	res, err := Map(readDir(t, "secure"), Options{AuthFile: "/nonexistent", Exists: func(string) bool { return true }})
 	if err != nil {
@@ -190,12 +194,20 @@ func TestShellFencerEnvironment(t *testing.T) {
 	c := loadOne(t, res, "nn1")
 	sh := c.Fencing.Methods[2].Shell
 	argv := append([]string(nil), sh.Command...)
-	argv[3] = strings.Replace(argv[3], "/usr/local/bin/fence-pdu.sh --outlet $target_host", `echo "$target_namenodeid $target_nameserviceid $target_host"`, 1)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(append(os.Environ(), sh.Env...), "ZKFC_TARGET_NODE=nn2", "target_host=nn2.example.com")
-	out, err := cmd.CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "nn2 prod nn2.example.com" {
-		t.Fatalf("shell fencer printed %q (%v), want the target's namenode id, nameservice and host", out, err)
+	seen := filepath.Join(t.TempDir(), "seen")
+	// The script stands in for the site's fence-pdu.sh: it records what it was given.
+	argv[3] = strings.Replace(argv[3], "/usr/local/bin/fence-pdu.sh --outlet $target_host",
+		`echo "$target_namenodeid $target_nameserviceid $target_host $target_port $target_address" > `+seen, 1)
+	f, err := fencing.New([]fencing.MethodConfig{{Type: "shell", Timeout: 10 * time.Second, Shell: &fencing.ShellConfig{Command: argv, Env: sh.Env}}}, nil, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Fence(context.Background(), fencing.Target{NodeID: "nn2", Host: "nn2.example.com", Port: 8022}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(seen)
+	if want := "nn2 prod nn2.example.com 8022 nn2.example.com:8022\n"; err != nil || string(got) != want {
+		t.Fatalf("the fencing script saw %q (%v), want %q", got, err, want)
 	}
 }
 
