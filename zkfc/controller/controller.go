@@ -56,8 +56,11 @@ type Elector interface {
 	WriteBreadcrumb(info elector.Info, version int32) error
 	DeleteBreadcrumb(nodeID string) error
 	NextToken() (uint64, error)
-	Paused() bool
-	SetPaused(on bool) error
+	CurrentToken() (uint64, error)
+	// Pause is the pause flag as last read; RefreshPause reads it now.
+	Pause() elector.PauseState
+	RefreshPause() (elector.PauseState, error)
+	SetPaused(on bool) (elector.PauseState, error)
 	LastAck() (time.Time, time.Duration, bool)
 	Register(self elector.Info) error
 	Unregister(nodeID string) error
@@ -128,15 +131,25 @@ type Transition struct {
 
 // Status is a snapshot for the control API.
 type Status struct {
-	NodeID           string        `json:"node_id"`
-	Cluster          string        `json:"cluster"`
-	Role             string        `json:"role"`
-	Health           string        `json:"health"`
-	Healthy          bool          `json:"healthy"`
-	Connected        bool          `json:"zk_connected"`
-	InElection       bool          `json:"in_election"`
-	HoldsLock        bool          `json:"holds_lock"`
-	Paused           bool          `json:"paused"`
+	NodeID     string `json:"node_id"`
+	Cluster    string `json:"cluster"`
+	Role       string `json:"role"`
+	Health     string `json:"health"`
+	Healthy    bool   `json:"healthy"`
+	Connected  bool   `json:"zk_connected"`
+	InElection bool   `json:"in_election"`
+	HoldsLock  bool   `json:"holds_lock"`
+	Paused     bool   `json:"paused"`
+	// PauseGeneration is the pause this node's loop has applied (see
+	// elector.PauseState): 'zkfc pause' waits until every node reports it.
+	PauseGeneration int64 `json:"pause_generation,omitempty"`
+	// PauseUnknown: connected, but the pause flag could not be read yet;
+	// the node takes no election step until it can.
+	PauseUnknown bool `json:"pause_unknown,omitempty"`
+	// ClusterToken is the last fencing token issued in the cluster (the
+	// counter in ZooKeeper), read when the status is asked; FencingToken
+	// is this node's own last promotion.
+	ClusterToken     uint64        `json:"cluster_fencing_token,omitempty"`
 	FencingToken     uint64        `json:"fencing_token"`
 	SessionEpoch     uint64        `json:"session_epoch"`
 	SessionTimeoutMs int64         `json:"session_timeout_ms"`
@@ -167,6 +180,20 @@ type FenceRecord struct {
 	TargetToken uint64    `json:"target_token,omitempty"`
 	TookMs      int64     `json:"took_ms"`
 	Error       string    `json:"error,omitempty"`
+}
+
+// TokenMismatchError refuses a graceful-fence request that names a
+// fencing token other than the one this node is active under: a late
+// request from an older round must not demote a newer active.
+type TokenMismatchError struct {
+	Node      string
+	Requested uint64
+	Current   uint64
+}
+
+func (e *TokenMismatchError) Error() string {
+	return fmt.Sprintf("graceful fence refused: %s is active under fencing token %d, the request names token %d",
+		e.Node, e.Current, e.Requested)
 }
 
 // DrillHealthState is the health state reported while a drill overrides
@@ -241,10 +268,16 @@ type Controller struct {
 	prioWait     time.Time
 	nextRole     time.Time
 	roleCheckOff bool
-	paused       bool
-	holder       *elector.Info
-	lastErr      string
-	fatal        error
+	pause        elector.PauseState
+	// pauseUnknown: connected, but the pause flag could not be read since
+	// the connection: no election step until it is (see refreshPause).
+	pauseUnknown bool
+	// disconnectedAt: when the connection to the quorum was lost (zero
+	// while connected), for the reconnection's log line.
+	disconnectedAt time.Time
+	holder         *elector.Info
+	lastErr        string
+	fatal          error
 	// abandoned: fatal is ErrServiceStateUnknown; Run leaves the session
 	// open (it expires on its own) and demotes nothing more.
 	abandoned   bool
@@ -414,8 +447,13 @@ func (c *Controller) FailHealth(ctx context.Context, d time.Duration) error {
 	return c.call(ctx, request{kind: reqFailHealth, d: d})
 }
 
-// SetPaused sets or clears the cluster-wide pause of automatic failover.
-func (c *Controller) SetPaused(on bool) error { return c.el.SetPaused(on) }
+// SetPaused sets or clears the cluster-wide pause of automatic failover
+// and returns the state written; each node's status reports when its loop
+// has applied it.
+func (c *Controller) SetPaused(on bool) (elector.PauseState, error) { return c.el.SetPaused(on) }
+
+// ClusterToken reads the last fencing token issued in the cluster.
+func (c *Controller) ClusterToken() (uint64, error) { return c.el.CurrentToken() }
 
 // Members lists the registered candidates.
 func (c *Controller) Members() ([]elector.Info, error) { return c.el.Members() }
@@ -536,11 +574,16 @@ func (c *Controller) handleEvent(ev elector.Event) {
 	case elector.Connected:
 		c.connected = true
 		c.m.connected.Set(1)
+		if !c.disconnectedAt.IsZero() {
+			c.lg.Info("reconnected to zookeeper", zap.Duration("disconnected_for", c.now().Sub(c.disconnectedAt)),
+				zap.Uint64("epoch", c.epoch), zap.String("role", c.role.String()))
+			c.disconnectedAt = time.Time{}
+		}
 		c.checkFormatted()
 		if c.fatal != nil {
 			return
 		}
-		c.paused = c.el.Paused()
+		c.refreshPause()
 		// Registered for as long as the session lives, in the election or
 		// not (ceded, unhealthy): failover --to finds nodes here.
 		c.register()
@@ -550,8 +593,16 @@ func (c *Controller) handleEvent(ev elector.Event) {
 	case elector.Disconnected:
 		c.connected = false
 		c.m.connected.Set(0)
-		c.lg.Warn("disconnected from zookeeper", zap.String("role", c.role.String()))
+		if c.disconnectedAt.IsZero() {
+			c.disconnectedAt = c.now()
+			c.lg.Warn("disconnected from zookeeper", zap.String("role", c.role.String()))
+		}
 	case elector.Expired:
+		if c.disconnectedAt.IsZero() {
+			c.disconnectedAt = c.now()
+		}
+		c.lg.Warn("zookeeper session expired; opening a new one", zap.String("role", c.role.String()),
+			zap.Duration("disconnected_for", c.now().Sub(c.disconnectedAt)))
 		c.connected = false
 		c.m.connected.Set(0)
 		c.holdsLock = false
@@ -564,15 +615,37 @@ func (c *Controller) handleEvent(ev elector.Event) {
 			c.wantAttempt = true
 		}
 	case elector.PauseChanged:
-		p := c.el.Paused()
-		if p != c.paused {
-			c.lg.Info("automatic failover pause changed", zap.Bool("paused", p))
+		c.applyPause(c.el.Pause())
+	case elector.ClusterCreated:
+		c.nextCheck = time.Time{} // 'zkfc format' ran: check now
+	}
+}
+
+// refreshPause reads the pause flag on a (re)connection, before the loop
+// takes any election step: a node that was away while a pause was set,
+// or cleared, must not act on what it saw before.
+func (c *Controller) refreshPause() {
+	p, err := c.el.RefreshPause()
+	if err != nil {
+		if !c.pauseUnknown {
+			c.lg.Warn("cannot read the pause flag; no election step until it is read", zap.Error(err))
 		}
-		c.paused = p
-		c.m.paused.Set(b2f(p))
-		if c.joined {
-			c.wantAttempt = true
-		}
+		c.pauseUnknown = true
+		c.lastErr = "pause flag unknown: " + err.Error()
+		return
+	}
+	c.pauseUnknown = false
+	c.applyPause(p)
+}
+
+func (c *Controller) applyPause(p elector.PauseState) {
+	if p != c.pause {
+		c.lg.Info("automatic failover pause changed", zap.Bool("paused", p.Paused), zap.Int64("generation", p.Generation))
+	}
+	c.pause = p
+	c.m.paused.Set(b2f(p.Paused))
+	if c.joined {
+		c.wantAttempt = true
 	}
 }
 
@@ -591,7 +664,15 @@ func (c *Controller) handleRequest(r request) error {
 		return nil
 	case reqDemote:
 		// Another node holds the lock and asks us to make sure our service
-		// is standby. Run the demote even if we believe it already is.
+		// is standby. Run the demote even if we believe it already is,
+		// unless this node is active under another token than the one the
+		// request names: then the request is from an older (or a
+		// different) round, and this active is not the one it means.
+		if c.role == Active && r.token != c.token {
+			c.lg.Warn("graceful fence refused: it names another fencing token",
+				zap.Uint64("requested_token", r.token), zap.Uint64("token", c.token))
+			return &TokenMismatchError{Node: c.cfg.Self.NodeID, Requested: r.token, Current: c.token}
+		}
 		if c.demoteErr != nil && !c.health.healthy {
 			// The sick service already failed to demote (typically hung):
 			// a second try would only spend the caller's graceful timeout
@@ -618,7 +699,7 @@ func (c *Controller) handleRequest(r request) error {
 			return fmt.Errorf("%s carries the no-failover tag", c.cfg.Self.NodeID)
 		case !c.health.healthy:
 			return fmt.Errorf("%s is not healthy (%s)", c.cfg.Self.NodeID, c.health.state)
-		case c.paused:
+		case c.pause.Paused:
 			return errors.New("automatic failover is paused; run 'zkfc resume' first")
 		case !c.connected:
 			return errors.New("not connected to zookeeper")
@@ -707,17 +788,27 @@ func (c *Controller) checkFormatted() {
 	case errors.Is(err, elector.ErrNotFormatted) && !c.cfg.WaitFormatted:
 		c.fatal = err
 	default:
+		if err.Error() != c.lastErr {
+			// Once per distinct error: a daemon waiting for 'zkfc format'
+			// is not failing, and the watch ends the wait.
+			c.lg.Warn("cluster znode not usable yet; waiting", zap.Error(err))
+		}
 		c.lastErr = err.Error()
-		c.lg.Error("cluster znode not usable yet", zap.Error(err))
 	}
 }
 
 func (c *Controller) reconcile(now time.Time) {
-	if c.fatal != nil || c.paused {
+	if c.fatal != nil || c.pause.Paused {
 		return
 	}
 	if !c.checked {
 		c.checkFormatted()
+		return
+	}
+	if c.pauseUnknown {
+		if c.connected {
+			c.refreshPause()
+		}
 		return
 	}
 	if c.joined && c.health.known && !c.health.healthy {
@@ -1143,7 +1234,8 @@ func (c *Controller) publish() {
 	s := Status{
 		NodeID: c.cfg.Self.NodeID, Cluster: c.cfg.Cluster, Role: c.role.String(),
 		Health: c.health.state, Healthy: c.health.healthy, Connected: c.connected,
-		InElection: c.joined, HoldsLock: c.holdsLock, Paused: c.paused,
+		InElection: c.joined, HoldsLock: c.holdsLock, Paused: c.pause.Paused, PauseGeneration: c.pause.Generation,
+		PauseUnknown: c.pauseUnknown,
 		FencingToken: c.token, SessionEpoch: c.epoch, NotBefore: c.notBefore,
 		Priority: c.cfg.Self.Priority, NoFailover: c.cfg.Self.NoFailover,
 		Active: c.holder, LastError: c.lastErr,

@@ -21,7 +21,8 @@ type fakeElector struct {
 	lock       string // holder node id, "" if free
 	breadcrumb *elector.Info
 	token      uint64
-	paused     bool
+	pause      elector.PauseState
+	pauseErr   error // RefreshPause fails with it
 	ack        time.Time
 	timeout    time.Duration
 	members    []elector.Info
@@ -39,12 +40,19 @@ func (f *fakeElector) Open() (uint64, error) {
 	f.lockLost()
 	return f.epoch, nil
 }
-func (f *fakeElector) lockLost()                        {}
-func (f *fakeElector) Close()                           {}
-func (f *fakeElector) Events() <-chan elector.Event     { return f.events }
-func (f *fakeElector) CheckFormatted() error            { return nil }
-func (f *fakeElector) Paused() bool                     { return f.paused }
-func (f *fakeElector) SetPaused(on bool) error          { f.paused = on; return nil }
+func (f *fakeElector) lockLost()                    {}
+func (f *fakeElector) Close()                       {}
+func (f *fakeElector) Events() <-chan elector.Event { return f.events }
+func (f *fakeElector) CheckFormatted() error        { return nil }
+func (f *fakeElector) Pause() elector.PauseState    { return f.pause }
+func (f *fakeElector) RefreshPause() (elector.PauseState, error) {
+	return f.pause, f.pauseErr
+}
+func (f *fakeElector) SetPaused(on bool) (elector.PauseState, error) {
+	f.pause = elector.PauseState{Paused: on}
+	return f.pause, nil
+}
+func (f *fakeElector) CurrentToken() (uint64, error)    { return f.token, nil }
 func (f *fakeElector) Register(elector.Info) error      { return nil }
 func (f *fakeElector) Unregister(string) error          { return nil }
 func (f *fakeElector) Members() ([]elector.Info, error) { return f.members, nil }
@@ -207,7 +215,10 @@ func fenceFails(f *fixture)               { f.fn.err = errors.New("ssh: host unr
 func fenceWorks(f *fixture)               { f.fn.err = nil }
 func serviceSays(r string) func(*fixture) { return func(f *fixture) { f.act.role = r } }
 func cede(f *fixture)                     { _ = f.c.handleRequest(request{kind: reqCede}); f.c.tick() }
-func paused(f *fixture)                   { f.el.paused = true; event(elector.PauseChanged, 0)(f) }
+func paused(f *fixture) {
+	f.el.pause = elector.PauseState{Paused: true, Generation: 42}
+	event(elector.PauseChanged, 0)(f)
+}
 
 type step struct {
 	do         func(*fixture)
@@ -437,7 +448,7 @@ func TestGracefulDemoteFailureIsAnError(t *testing.T) {
 	f := newFixture(t)
 	healthy(f)
 	f.act.demoteErr = errors.New("service hung")
-	if err := f.c.handleRequest(request{kind: reqDemote, token: 9}); err == nil {
+	if err := f.c.handleRequest(request{kind: reqDemote, token: 1}); err == nil {
 		t.Fatal("graceful demote reported success although the demote action failed")
 	}
 	if f.c.role != Active {
@@ -469,7 +480,7 @@ func TestGracefulDemoteOfAHungServiceFailsAtOnce(t *testing.T) {
 	f.act.demoteErr = nil
 	healthy(f)
 	f.log = nil
-	if err := f.c.handleRequest(request{kind: reqDemote, token: 3}); err != nil || len(f.log) == 0 || f.log[0] != "demote" {
+	if err := f.c.handleRequest(request{kind: reqDemote, token: f.c.token}); err != nil || len(f.log) == 0 || f.log[0] != "demote" {
 		t.Fatalf("graceful demote of a recovered service = %v, calls %v", err, f.log)
 	}
 }
@@ -899,5 +910,65 @@ func TestFailedDemoteAtStartDoesNotExit(t *testing.T) {
 	}
 	if f.c.fatal != nil {
 		t.Fatalf("fatal %v after a failed demote of a service that was never active", f.c.fatal)
+	}
+}
+
+// A graceful fence names the token of the active it means to demote: an
+// active under another token refuses it, stays active and runs no action;
+// a standby demotes whatever the token (after a restart its zkfc does not
+// know which token its service last ran under).
+func TestGracefulFenceForAnotherTokenIsRefused(t *testing.T) {
+	f := newFixture(t)
+	healthy(f)
+	if f.c.role != Active || f.c.token != 1 {
+		t.Fatalf("role %s token %d, want active with token 1", f.c.role, f.c.token)
+	}
+	f.log = nil
+	for _, tok := range []uint64{0, 2} {
+		err := f.c.handleRequest(request{kind: reqDemote, token: tok})
+		var mm *TokenMismatchError
+		if !errors.As(err, &mm) || mm.Requested != tok || mm.Current != 1 {
+			t.Fatalf("graceful fence for token %d = %v, want a refusal naming both tokens", tok, err)
+		}
+	}
+	f.c.tick()
+	if f.c.role != Active || len(f.log) != 0 {
+		t.Fatalf("after refused fences: role %s, calls %v; want active and no call", f.c.role, f.log)
+	}
+	if err := f.c.handleRequest(request{kind: reqDemote, token: 1}); err != nil || f.c.role != Standby {
+		t.Fatalf("graceful fence for the current token = %v, role %s; want a demote", err, f.c.role)
+	}
+	f.log = nil
+	if err := f.c.handleRequest(request{kind: reqDemote, token: 7}); err != nil || len(f.log) == 0 || f.log[0] != "demote" {
+		t.Fatalf("graceful fence of a standby = %v, calls %v; want a demote", err, f.log)
+	}
+}
+
+// A node whose pause read failed at connection takes no election step
+// until it reads the flag: it may have been away while a pause was set.
+func TestNoElectionStepWhilePauseUnknown(t *testing.T) {
+	f := newFixture(t)
+	f.el.pauseErr = errors.New("connection loss")
+	event(elector.Connected, 0)(f)
+	healthy(f)
+	tickAt(time.Second)(f)
+	f.c.publish()
+	if f.c.joined || f.c.role == Active || !f.c.Status().PauseUnknown {
+		t.Fatalf("pause unknown: joined=%v role %s status %+v", f.c.joined, f.c.role, f.c.Status())
+	}
+	f.el.pauseErr = nil
+	f.el.pause = elector.PauseState{Paused: true, Generation: 9}
+	tickAt(time.Second)(f)
+	if f.c.joined || f.c.role == Active {
+		t.Fatalf("paused: joined=%v role %s", f.c.joined, f.c.role)
+	}
+	f.c.publish()
+	if st := f.c.Status(); !st.Paused || st.PauseGeneration != 9 || st.PauseUnknown {
+		t.Fatalf("status %+v, want paused with generation 9", st)
+	}
+	f.el.pause = elector.PauseState{}
+	event(elector.PauseChanged, 0)(f)
+	if f.c.role != Active {
+		t.Fatalf("role %s after resume, want active", f.c.role)
 	}
 }
