@@ -40,33 +40,24 @@ func (n guardedNode) status(t testing.TB) controller.Status {
 	return st
 }
 
-// failHealth makes the node's controller see its service unhealthy: even
-// tries through the real health check, odd ones through the control API's
-// drill override, which reaches the controller at once (the narrowest race
-// with the pause).
-func (n guardedNode) failHealth(t testing.TB, try int) {
+// setHealth fails (or restores) the service's health as the node's
+// controller sees it: even tries through the real health check, odd ones
+// through the control API's drill override, which reaches the controller
+// at once (the narrowest race with the pause).
+func (n guardedNode) setHealth(t testing.TB, try int, failing bool) {
 	t.Helper()
 	if try%2 == 0 {
-		n.breakHealth(t)
+		map[bool]func(testing.TB){true: n.breakHealth, false: n.fixHealth}[failing](t)
 		return
+	}
+	d := time.Duration(0) // ends the override
+	if failing {
+		d = time.Hour
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := control.NewClient().FailHealth(ctx, n.url, time.Hour); err != nil {
-		t.Fatalf("%s fail-health: %v", n.name, err)
-	}
-}
-
-func (n guardedNode) restoreHealth(t testing.TB, try int) {
-	t.Helper()
-	if try%2 == 0 {
-		n.fixHealth(t)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := control.NewClient().FailHealth(ctx, n.url, 0); err != nil {
-		t.Fatalf("%s end fail-health: %v", n.name, err)
+	if err := control.NewClient().FailHealth(ctx, n.url, d); err != nil {
+		t.Fatalf("%s fail-health %s: %v", n.name, d, err)
 	}
 }
 
@@ -88,7 +79,7 @@ func pauseHolds(t *testing.T, nodes [2]guardedNode, roles string) {
 			t.Fatalf("try %d: pause through %s: exit %d\n%s", try, via.name, code, out)
 		}
 		returned := time.Now()
-		a.failHealth(t, try)
+		a.setHealth(t, try, true)
 		drill.WaitFor(t, 30*time.Second, a.name+"'s controller sees its service unhealthy", func() bool {
 			return !a.status(t).Healthy
 		})
@@ -112,13 +103,13 @@ func pauseHolds(t *testing.T, nodes [2]guardedNode, roles string) {
 			t.Fatalf("try %d: %s's service is no longer active while paused (last interval %+v)", try, a.name, last)
 		}
 
-		a.restoreHealth(t, try)
+		a.setHealth(t, try, false)
 		drill.WaitFor(t, 30*time.Second, a.name+" healthy again", func() bool { return a.status(t).Healthy })
 		if out, code := zkfcenv.RunCLI(t, "resume", "--url", via.url, "--timeout", "20s"); code != 0 {
 			t.Fatalf("try %d: resume through %s: exit %d\n%s", try, via.name, code, out)
 		}
 		resumed := time.Now()
-		a.failHealth(t, try)
+		a.setHealth(t, try, true)
 		drill.WaitFor(t, 60*time.Second, b.name+"'s service active after resume", func() bool {
 			ivs, err := drill.ReadRoles(roles, time.Now(), nil)
 			if err != nil {
@@ -127,7 +118,7 @@ func pauseHolds(t *testing.T, nodes [2]guardedNode, roles string) {
 			iv, ok := drill.FirstPromotionAfter(ivs, resumed)
 			return ok && iv.Name == b.name
 		})
-		a.restoreHealth(t, try)
+		a.setHealth(t, try, false)
 		drill.WaitFor(t, 60*time.Second, a.name+" back in the election as standby", func() bool {
 			st := a.status(t)
 			return st.InElection && st.Role == "standby"

@@ -66,6 +66,9 @@ func tokenText(tok uint64, what, none string) string {
 func printStatus(st controller.Status) {
 	fmt.Printf("node:          %s (cluster %s, priority %d%s)\n", st.NodeID, st.Cluster, st.Priority, map[bool]string{true: ", no-failover", false: ""}[st.NoFailover])
 	fmt.Printf("role:          %s\n", st.Role)
+	if st.Reason != "" {
+		fmt.Printf("why:           %s\n", st.Reason)
+	}
 	fmt.Printf("health:        %s\n", st.Health)
 	fmt.Printf("cluster token: %s\n", tokenText(st.ClusterToken, "the last fencing token issued in the cluster", "none issued yet, or not connected"))
 	fmt.Printf("node token:    %s\n", tokenText(st.FencingToken, "this node's last promotion", "not promoted since this zkfc started"))
