@@ -98,14 +98,14 @@ func cmdFormat(args []string) int {
 func untilServing(connect string, deadline time.Time, ec *elector.Config, op func() error) error {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		left := time.Until(deadline)
-		ec.ConnectWait = max(min(5*time.Second, left), time.Second)
+		left := time.Until(deadline).Round(100 * time.Millisecond)
+		ec.ConnectWait = max(min(3*time.Second, left), time.Second)
 		err := op()
 		if err == nil || !elector.Unavailable(err) {
 			return err
 		}
 		if time.Until(deadline) <= 0 {
-			return fmt.Errorf("%w\n(the quorum at %s did not serve within --wait %s)", err, connect, time.Since(start).Round(time.Second))
+			return fmt.Errorf("%w\n(the quorum at %s did not serve in %s; raise --wait if it is still starting)", err, connect, time.Since(start).Round(time.Second))
 		}
 		fmt.Fprintf(os.Stderr, "zkfc format: waiting for the quorum at %s to serve (attempt %d, %s so far): %v\n",
 			connect, attempt, time.Since(start).Round(time.Second), err)
