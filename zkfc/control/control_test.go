@@ -62,6 +62,10 @@ func TestEndpoints(t *testing.T) {
 	if err != nil || st.FencingToken != 4 || st.Role != "active" {
 		t.Fatalf("status %+v %v", st, err)
 	}
+	b.st.Connected = true // the cluster's token is read only when connected
+	if st, err := c.Status(ctx, srv.URL); err != nil || st.ClusterToken != 9 || st.FencingToken != 4 {
+		t.Fatalf("status of a connected node %+v %v, want cluster token 9, node token 4", st, err)
+	}
 	resp, err := http.Get(srv.URL + "/health")
 	if err != nil {
 		t.Fatal(err)

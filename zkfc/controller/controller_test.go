@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
 
@@ -242,5 +245,25 @@ func TestTransitionsRecordTheReason(t *testing.T) {
 				t.Fatalf("transitions %+v, want the last one to record %q", st.Transitions, c.want)
 			}
 		})
+	}
+}
+
+// A reconnection is logged with how long the connection was gone; a
+// second Disconnected during the same loss does not restart the count.
+func TestReconnectionIsLogged(t *testing.T) {
+	f := newFixture(t)
+	core, logs := observer.New(zap.InfoLevel)
+	f.c.lg = zap.New(core)
+	event(elector.Disconnected, 0)(f)
+	f.now = f.now.Add(1500 * time.Millisecond)
+	event(elector.Disconnected, 0)(f)
+	f.now = f.now.Add(1000 * time.Millisecond)
+	event(elector.Connected, 0)(f)
+	if n := logs.FilterMessage("disconnected from zookeeper").Len(); n != 1 {
+		t.Fatalf("%d disconnection lines, want 1", n)
+	}
+	got := logs.FilterMessage("reconnected to zookeeper").All()
+	if len(got) != 1 || got[0].ContextMap()["disconnected_for"] != 2500*time.Millisecond {
+		t.Fatalf("reconnection lines %+v, want one with disconnected_for 2.5s", got)
 	}
 }
