@@ -16,7 +16,7 @@ import (
 
 // pauseTarget is one zkfc 'zkfc pause' waits for.
 type pauseTarget struct {
-	id   string // "" until its status names it (the API the CLI was given)
+	id   string
 	url  string
 	last string // why it has not acknowledged yet
 	done bool
@@ -40,26 +40,26 @@ func pauseApplied(st controller.Status, want elector.PauseState) bool {
 }
 
 // awaitPause polls the status of every zkfc registered in the cluster
-// (and of base) until each reports it applied want, or timeout passes.
-// It prints each node as it acknowledges.
+// until each reports it applied want, or timeout passes; it prints each
+// node as it acknowledges. The registry lists every zkfc with a session,
+// the one that wrote the flag included; one without a session is not live
+// in the cluster's eyes, and reads the flag when it connects.
 func awaitPause(ctx context.Context, client *control.Client, base string, want elector.PauseState, timeout time.Duration, out io.Writer) pauseWait {
 	w := pauseWait{want: want, timeout: timeout}
 	deadline := time.Now().Add(timeout)
 	members, err := client.Members(ctx, base)
-	if err != nil {
+	switch {
+	case err != nil:
 		w.listErr = err
+	case len(members) == 0:
+		w.listErr = fmt.Errorf("%s lists no registered zkfc (is it a witness, or not connected to zookeeper?)", base)
 	}
-	baseListed := false
 	for _, m := range members {
 		t := &pauseTarget{id: m.NodeID, url: m.ControlURL}
 		if m.ControlURL == "" {
 			t.last = "registered without a control URL: its status cannot be asked"
 		}
-		baseListed = baseListed || strings.TrimRight(m.ControlURL, "/") == base
 		w.targets = append(w.targets, t)
-	}
-	if !baseListed {
-		w.targets = append(w.targets, &pauseTarget{url: base})
 	}
 	for {
 		pending := 0
@@ -94,14 +94,6 @@ func (w *pauseWait) poll(ctx context.Context, client *control.Client, t *pauseTa
 			t.last += " (" + h + ")"
 		}
 		return
-	case t.id == "":
-		t.id = st.NodeID
-		for _, o := range w.targets {
-			if o != t && o.id == st.NodeID {
-				t.done, t.url = true, "" // listed already under its registered URL
-				return
-			}
-		}
 	case st.NodeID != t.id:
 		t.last = fmt.Sprintf("%s answers as node %s", t.url, st.NodeID)
 		return
@@ -135,15 +127,10 @@ func pauseWord(on bool) string {
 func (w pauseWait) report(name string, out io.Writer) int {
 	var ok, missing []string
 	for _, t := range w.targets {
-		switch {
-		case t.done && t.url != "":
+		if t.done {
 			ok = append(ok, t.id)
-		case !t.done:
-			id := t.id
-			if id == "" {
-				id = "(unknown node)"
-			}
-			missing = append(missing, fmt.Sprintf("  %s at %s: %s", id, t.url, t.last))
+		} else {
+			missing = append(missing, fmt.Sprintf("  %s at %s: %s", t.id, t.url, t.last))
 		}
 	}
 	sort.Strings(ok)

@@ -53,6 +53,7 @@ func TestAwaitPause(t *testing.T) {
 		name    string
 		nodes   [][2]int64 // polls before applying, generation applied
 		dead    bool       // a registered node whose API does not answer
+		alone   bool       // the API asked lists no registered zkfc (a witness)
 		code    int
 		missing []string
 	}{
@@ -60,6 +61,7 @@ func TestAwaitPause(t *testing.T) {
 		{name: "one never applies", nodes: [][2]int64{{0, 5}, {-1, 5}}, code: 1, missing: []string{"nn2", "still reports paused=false"}},
 		{name: "one applies an older pause", nodes: [][2]int64{{0, 5}, {0, 4}}, code: 1, missing: []string{"nn2", "generation 4, not 5"}},
 		{name: "one is down", nodes: [][2]int64{{0, 5}}, dead: true, code: 1, missing: []string{"nn9", "is zkfc running"}},
+		{name: "nobody registered", nodes: [][2]int64{{0, 5}}, alone: true, code: 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -75,7 +77,9 @@ func TestAwaitPause(t *testing.T) {
 				dead.Close()
 				members = append(members, elector.Info{NodeID: "nn9", ControlURL: dead.URL})
 			}
-			nodes[0].members = members
+			if !c.alone {
+				nodes[0].members = members
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			var out bytes.Buffer
