@@ -184,7 +184,8 @@ func (c *Controller) applyPause(p elector.PauseState) {
 
 // checkFormatted verifies the cluster znode exists. Missing, it is fatal
 // unless WaitFormatted (an embedded quorum must stay up for 'zkfc format'
-// to reach it); then it is checked again every few seconds.
+// to reach it); then the elector's watch (ClusterCreated) has it checked
+// again at once, and every 2 seconds is the backstop.
 func (c *Controller) checkFormatted() {
 	if c.sess.checked || !c.sess.connected || c.now().Before(c.sess.nextCheck) {
 		return
