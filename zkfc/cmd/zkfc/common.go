@@ -53,6 +53,12 @@ func addAPIFlags(fs *pflag.FlagSet, cf *configFlags, what string) *string {
 	return url
 }
 
+// explicit: the configuration file was chosen (-c or ZKFC_CONFIG), not
+// taken by default.
+func (cf *configFlags) explicit() bool {
+	return (cf.fs != nil && cf.fs.Changed("config")) || os.Getenv("ZKFC_CONFIG") != ""
+}
+
 func (cf *configFlags) load() (*config.Config, error) {
 	path := cf.path
 	if _, err := os.Stat(path); err != nil {

@@ -147,3 +147,29 @@ func TestTokenFileAndHint(t *testing.T) {
 		t.Fatalf("hint for a refused connection: %q", h)
 	}
 }
+
+// With --url, a default config file that cannot be loaded is passed over
+// (it may be another cluster's, or unreadable to this user); one chosen
+// with -c is an error.
+func TestURLWithABrokenDefaultConfig(t *testing.T) {
+	t.Setenv("ZKFC_CONFIG", "")
+	bad := filepath.Join(t.TempDir(), "zkfc.yaml")
+	if err := os.WriteFile(bad, []byte("node: {id: nn1}\nzookeeper: {auth_file: /nonexistent}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := newFlagSet("status", "")
+	cf := addConfigFlags(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	cf.path = bad
+	if _, base, err := cliClient("http://127.0.0.1:1", cf); err != nil || base != "http://127.0.0.1:1" {
+		t.Fatalf("default config, --url: %q %v; want the URL and no error", base, err)
+	}
+	if err := fs.Parse([]string{"-c", bad}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cliClient("http://127.0.0.1:1", cf); err == nil {
+		t.Fatal("a broken config chosen with -c was passed over")
+	}
+}

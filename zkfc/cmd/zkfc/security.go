@@ -101,17 +101,23 @@ func cliClient(flagURL string, cf *configFlags) (*control.Client, string, error)
 		c = control.NewClient()
 	} else {
 		cfg, sec, err := loadWithSecrets(cf)
-		if err != nil {
-			if flagURL == "" {
-				return nil, "", fmt.Errorf("%w\n(or pass --url http://HOST:PORT of a running zkfc)", err)
+		switch {
+		case err != nil && flagURL == "":
+			return nil, "", fmt.Errorf("%w\n(or pass --url http://HOST:PORT of a running zkfc)", err)
+		case err != nil && cf.explicit():
+			return nil, "", err
+		case err != nil:
+			// Only the default file, which --url did not ask for: it may
+			// be another cluster's, or unreadable to this user.
+			fmt.Fprintf(os.Stderr, "zkfc: not using %s for --url: %v\n", cf.path, err)
+			c = control.NewClient()
+		default:
+			if c, err = controlClient(cfg, sec); err != nil {
+				return nil, "", err
 			}
-			return nil, "", err
-		}
-		if c, err = controlClient(cfg, sec); err != nil {
-			return nil, "", err
-		}
-		if base == "" {
-			base = cfg.AdvertisedControlURL()
+			if base == "" {
+				base = cfg.AdvertisedControlURL()
+			}
 		}
 	}
 	if cf.tokenFile != "" {
