@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/examples/demo-service/roles"
 	"github.com/zkfc-project/zkfc/integration/drill"
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 	"github.com/zkfc-project/zkfc/zkfc/control"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
@@ -67,7 +69,7 @@ const pauseTries = 20
 // them active. Each try: pause (through either node), fail the active's
 // health at once, and see that nothing changes; restore its health,
 // resume, fail it again at once, and see the other node take over.
-func pauseHolds(t *testing.T, nodes [2]guardedNode, roles string) {
+func pauseHolds(t *testing.T, nodes [2]guardedNode, rolesFile string) {
 	act := 0
 	if nodes[1].status(t).Role == "active" {
 		act = 1
@@ -80,7 +82,7 @@ func pauseHolds(t *testing.T, nodes [2]guardedNode, roles string) {
 		}
 		returned := time.Now()
 		a.setHealth(t, try, true)
-		drill.WaitFor(t, 30*time.Second, a.name+"'s controller sees its service unhealthy", func() bool {
+		harness.WaitFor(t, 30*time.Second, a.name+"'s controller sees its service unhealthy", func() bool {
 			return !a.status(t).Healthy
 		})
 		// Longer than the failovers the unpaused pair makes (well under a
@@ -92,7 +94,7 @@ func pauseHolds(t *testing.T, nodes [2]guardedNode, roles string) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		ivs, err := drill.ReadRoles(roles, time.Now(), nil)
+		ivs, err := roles.Read(rolesFile, time.Now(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,14 +106,14 @@ func pauseHolds(t *testing.T, nodes [2]guardedNode, roles string) {
 		}
 
 		a.setHealth(t, try, false)
-		drill.WaitFor(t, 30*time.Second, a.name+" healthy again", func() bool { return a.status(t).Healthy })
+		harness.WaitFor(t, 30*time.Second, a.name+" healthy again", func() bool { return a.status(t).Healthy })
 		if out, code := zkfcenv.RunCLI(t, "resume", "--url", via.url, "--timeout", "20s"); code != 0 {
 			t.Fatalf("try %d: resume through %s: exit %d\n%s", try, via.name, code, out)
 		}
 		resumed := time.Now()
 		a.setHealth(t, try, true)
-		drill.WaitFor(t, 60*time.Second, b.name+"'s service active after resume", func() bool {
-			ivs, err := drill.ReadRoles(roles, time.Now(), nil)
+		harness.WaitFor(t, 60*time.Second, b.name+"'s service active after resume", func() bool {
+			ivs, err := roles.Read(rolesFile, time.Now(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,18 +121,18 @@ func pauseHolds(t *testing.T, nodes [2]guardedNode, roles string) {
 			return ok && iv.Name == b.name
 		})
 		a.setHealth(t, try, false)
-		drill.WaitFor(t, 60*time.Second, a.name+" back in the election as standby", func() bool {
+		harness.WaitFor(t, 60*time.Second, a.name+" back in the election as standby", func() bool {
 			st := a.status(t)
 			return st.InElection && st.Role == "standby"
 		})
 		act = 1 - act
 	}
-	ivs, err := drill.ReadRoles(roles, time.Now(), nil)
+	ivs, err := roles.Read(rolesFile, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := drill.Check(ivs, nil); len(v.Violations) > 0 {
-		t.Fatalf("roles file: %v", v.Violations)
+	if v := roles.Check(ivs); len(v) > 0 {
+		t.Fatalf("roles file: %v", v)
 	}
 }
 
@@ -198,7 +200,7 @@ func TestGracefulFenceForAnOlderTokenIsRefused(t *testing.T) {
 	if r := demoRole(t, p.demos[1]); r != "active" {
 		t.Fatalf("nn2's service is %s", r)
 	}
-	ivs, err := drill.ReadRoles(p.roles, time.Now(), nil)
+	ivs, err := roles.Read(p.roles, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
