@@ -46,39 +46,50 @@ func buildCClient(t *testing.T) string {
 }
 
 func runCClientPair(t *testing.T, bin string, apache, ours *zkenv.Server) {
-	var outA, outB string
-	var errA, errB error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); outA, errA = runCClient(bin, apache.Addr()) }()
-	go func() { defer wg.Done(); outB, errB = runCClient(bin, ours.Addr()) }()
-	wg.Wait()
-	if errA != nil {
-		t.Fatalf("apache: %v\n%s", errA, outA)
-	}
-	if errB != nil {
-		t.Fatalf("ours: %v\n%s", errB, outB)
-	}
-	a, b := strings.Split(outA, "\n"), strings.Split(outB, "\n")
-	if d := zkenv.UnifiedDiff("apache", "ours", a, b); d != "" {
-		t.Errorf("C client transcripts differ:\n%s", d)
-	}
-	if testing.Verbose() || t.Failed() {
-		t.Logf("apache transcript:\n%s", outA)
-	}
+	outA := compareToolTranscripts(t, "C client", func(addr string) (string, error) {
+		return runTool(90*time.Second, bin, addr, "/cclient")
+	}, apache.Addr(), ours.Addr())
 	if !strings.Contains(outA, "get /: rc=0 data=''") {
 		t.Errorf("apache transcript lacks the root's empty data: the scenario did not run as written")
 	}
 }
 
-func runCClient(bin, addr string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+// compareToolTranscripts runs a client program against Apache (addrA) and
+// ours (addrB) at the same time and fails t when the transcripts differ.
+// It returns Apache's, for the caller's checks that the scenario ran.
+func compareToolTranscripts(t *testing.T, what string, run func(addr string) (string, error), addrA, addrB string) string {
+	t.Helper()
+	var outA, outB string
+	var errA, errB error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); outA, errA = run(addrA) }()
+	go func() { defer wg.Done(); outB, errB = run(addrB) }()
+	wg.Wait()
+	if errA != nil {
+		t.Fatalf("%s against apache: %v\n%s", what, errA, outA)
+	}
+	if errB != nil {
+		t.Fatalf("%s against ours: %v\n%s", what, errB, outB)
+	}
+	if d := zkenv.UnifiedDiff("apache", "ours", strings.Split(outA, "\n"), strings.Split(outB, "\n")); d != "" {
+		t.Errorf("%s transcripts differ:\n%s", what, d)
+	}
+	if testing.Verbose() || t.Failed() {
+		t.Logf("%s against apache:\n%s", what, outA)
+	}
+	return outA
+}
+
+// runTool runs a program with a deadline and returns its trimmed stdout;
+// on failure the output includes stderr.
+func runTool(timeout time.Duration, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, addr, "/cclient")
+	cmd := exec.CommandContext(ctx, name, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
+	if err := cmd.Run(); err != nil {
 		return stdout.String() + stderr.String(), err
 	}
 	return strings.TrimSpace(stdout.String()), nil

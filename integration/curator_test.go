@@ -10,12 +10,10 @@ package integration
 // transcripts must be equal.
 
 import (
-	"bytes"
 	"context"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,26 +58,9 @@ func buildCurator(t *testing.T) string {
 }
 
 func runCuratorPair(t *testing.T, cp, apache, ours string) {
-	var outA, outB string
-	var errA, errB error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); outA, errA = runCurator(cp, apache) }()
-	go func() { defer wg.Done(); outB, errB = runCurator(cp, ours) }()
-	wg.Wait()
-	if errA != nil {
-		t.Fatalf("apache: %v\n%s", errA, outA)
-	}
-	if errB != nil {
-		t.Fatalf("ours: %v\n%s", errB, outB)
-	}
-	a, b := strings.Split(outA, "\n"), strings.Split(outB, "\n")
-	if d := zkenv.UnifiedDiff("apache", "ours", a, b); d != "" {
-		t.Errorf("Curator transcripts differ:\n%s", d)
-	}
-	if testing.Verbose() || t.Failed() {
-		t.Logf("apache transcript:\n%s", outA)
-	}
+	outA := compareToolTranscripts(t, "Curator", func(connect string) (string, error) {
+		return runTool(4*time.Minute, "java", "-Xmx128m", "-XX:+UseSerialGC", "-cp", cp, "CuratorScenarios", connect, "/curator")
+	}, apache, ours)
 	// The transcript must show the scenarios ran, not only agree.
 	for _, want := range []string{"get / data=''", "NODE_CREATED R/cc/a data='a'", "b sees NodeDeleted R/expiry/eph", "== end"} {
 		if !strings.Contains(outA, want) {
@@ -89,16 +70,4 @@ func runCuratorPair(t *testing.T, cp, apache, ours string) {
 	if strings.Contains(outA, "timeout") || strings.Contains(outA, "scenario failed") {
 		t.Errorf("apache transcript has a timeout or a failed scenario: the harness, not the server, is wrong")
 	}
-}
-
-func runCurator(cp, connect string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "java", "-Xmx128m", "-XX:+UseSerialGC", "-cp", cp, "CuratorScenarios", connect, "/curator")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String() + stderr.String(), err
-	}
-	return strings.TrimSpace(stdout.String()), nil
 }
