@@ -6,8 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -35,12 +33,12 @@ type MethodConfig struct {
 
 // SSHConfig configures the ssh method.
 type SSHConfig struct {
-	User     string // default: the user running zkfc
+	User     string // required
 	Port     int    // default 22
 	KeyFile  string // private key; must be mode 0600 or stricter
 	UseAgent bool   // also offer the keys of the agent at $SSH_AUTH_SOCK
-	// KnownHostsFile verifies the target's host key; default
-	// ~/.ssh/known_hosts. Unknown or changed keys are refused.
+	// KnownHostsFile verifies the target's host key (required unless
+	// InsecureIgnoreHostKey). Unknown or changed keys are refused.
 	KnownHostsFile string
 	// InsecureIgnoreHostKey skips host key verification. Explicit opt-out
 	// only; logged as an error at start and on every use.
@@ -77,12 +75,63 @@ done
 echo "zkfc fencing: port $port still has a listener: $out" >&2
 exit 1`
 
-// build validates one method configuration and constructs the method.
+// Validate calls bad for every problem of methods that shows without
+// reading a file or reaching a host, each with its key under prefix
+// ("fencing.methods[1].ssh.user"). New runs it first; a configuration
+// loader runs it to report these problems with the rest of the file's.
+func Validate(prefix string, methods []MethodConfig, bad func(key, format string, args ...any)) {
+	if len(methods) == 0 {
+		bad(prefix, "no fencing method: list at least one of lease_expired, graceful, ssh, shell "+
+			"(promotion without fencing is refused: a failover could leave two actives)")
+	}
+	for i, mc := range methods {
+		key := func(k string) string { return fmt.Sprintf("%s[%d].%s", prefix, i, k) }
+		if mc.Timeout < 0 {
+			bad(key("timeout"), "must be positive, e.g. 5s, got %s", mc.Timeout)
+		}
+		switch mc.Type {
+		case "lease_expired", "graceful":
+		case "shell":
+			c := mc.Shell
+			if c == nil || len(c.Command) == 0 || c.Command[0] == "" {
+				bad(key("shell.command"), "required for a shell fencing method: an argv list, e.g. [\"/usr/local/sbin/power-off\", \"--node\"]")
+				continue
+			}
+			for j, kv := range c.Env {
+				if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+					bad(key(fmt.Sprintf("shell.env[%d]", j)), "want KEY=value, got %q", kv)
+				}
+			}
+		case "ssh":
+			c := mc.SSH
+			if c == nil || c.User == "" {
+				bad(key("ssh.user"), "required for an ssh fencing method: the user the command runs as on the target")
+				continue
+			}
+			if c.Port < 0 || c.Port > 65535 {
+				bad(key("ssh.port"), "must be in 1-65535, got %d", c.Port)
+			}
+			if c.ConnectTimeout < 0 {
+				bad(key("ssh.connect_timeout"), "must be positive, got %s", c.ConnectTimeout)
+			}
+			if c.KeyFile == "" && !c.UseAgent {
+				bad(key("ssh.key_file"), "set a private key file or use_agent: true")
+			}
+			if c.KnownHostsFile == "" && !c.InsecureIgnoreHostKey {
+				bad(key("ssh.known_hosts_file"), "required (or insecure_ignore_host_key: true, which is not recommended)")
+			}
+		case "":
+			bad(key("type"), "required (lease_expired, graceful, ssh or shell)")
+		default:
+			bad(key("type"), "unknown method %q (want lease_expired, graceful, ssh or shell)", mc.Type)
+		}
+	}
+}
+
+// build constructs the method of a configuration Validate accepted,
+// checking what needs the files and the environment.
 func build(i int, mc MethodConfig, graceful GracefulClient, d deps, lg *zap.Logger) (Method, time.Duration, error) {
 	key := fmt.Sprintf("fencing.methods[%d]", i)
-	if mc.Timeout < 0 {
-		return nil, 0, fmt.Errorf("%s.timeout: must be positive, got %s", key, mc.Timeout)
-	}
 	timeout := func(def time.Duration) time.Duration {
 		if mc.Timeout == 0 {
 			return def
@@ -100,33 +149,15 @@ func build(i int, mc MethodConfig, graceful GracefulClient, d deps, lg *zap.Logg
 		}
 		return &gracefulMethod{client: graceful}, timeout(DefaultGracefulTimeout), nil
 	case "shell":
-		if mc.Shell == nil {
-			return nil, 0, fmt.Errorf("%s.shell: required for type shell", key)
-		}
 		m, err := newShellMethod(key+".shell", *mc.Shell)
 		return m, timeout(DefaultShellTimeout), err
-	case "ssh":
-		if mc.SSH == nil {
-			return nil, 0, fmt.Errorf("%s.ssh: required for type ssh", key)
-		}
+	default: // ssh
 		m, err := newSSHMethod(key+".ssh", *mc.SSH, lg)
 		return m, timeout(DefaultSSHTimeout), err
-	case "":
-		return nil, 0, fmt.Errorf("%s.type: required (lease_expired, graceful, ssh or shell)", key)
-	default:
-		return nil, 0, fmt.Errorf("%s.type: unknown method %q (want lease_expired, graceful, ssh or shell)", key, mc.Type)
 	}
 }
 
 func newShellMethod(key string, c ShellConfig) (*shellMethod, error) {
-	if len(c.Command) == 0 || c.Command[0] == "" {
-		return nil, fmt.Errorf("%s.command: required: an argv list, e.g. [\"/usr/local/sbin/power-off\", \"--node\"]", key)
-	}
-	for j, kv := range c.Env {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return nil, fmt.Errorf("%s.env[%d]: want KEY=value, got %q", key, j, kv)
-		}
-	}
 	if _, err := exec.LookPath(c.Command[0]); err != nil {
 		return nil, fmt.Errorf("%s.command: %w", key, err)
 	}
@@ -142,22 +173,8 @@ func newSSHMethod(key string, c SSHConfig, lg *zap.Logger) (*sshMethod, error) {
 	bad := func(sub, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", key, sub, fmt.Sprintf(format, args...)))
 	}
-	if m.cfg.User == "" {
-		u, err := user.Current()
-		if err != nil {
-			bad("user", "not set and the current user is unknown: %v", err)
-		} else {
-			m.cfg.User = u.Username
-		}
-	}
 	if m.cfg.Port == 0 {
 		m.cfg.Port = 22
-	}
-	if m.cfg.Port < 1 || m.cfg.Port > 65535 {
-		bad("port", "must be in 1-65535, got %d", m.cfg.Port)
-	}
-	if m.cfg.ConnectTimeout < 0 {
-		bad("connect_timeout", "must be positive, got %s", m.cfg.ConnectTimeout)
 	}
 	if m.cfg.ConnectTimeout == 0 {
 		m.cfg.ConnectTimeout = DefaultSSHConnectTimeout
@@ -166,10 +183,7 @@ func newSSHMethod(key string, c SSHConfig, lg *zap.Logger) (*sshMethod, error) {
 		m.cfg.Command = DefaultSSHCommand
 		m.defaultCommand = true
 	}
-	switch {
-	case m.cfg.KeyFile == "" && !m.cfg.UseAgent:
-		bad("key_file", "set a private key file or use_agent: true")
-	case m.cfg.KeyFile != "":
+	if m.cfg.KeyFile != "" {
 		signer, err := loadKey(m.cfg.KeyFile)
 		if err != nil {
 			bad("key_file", "%v", err)
@@ -182,18 +196,9 @@ func newSSHMethod(key string, c SSHConfig, lg *zap.Logger) (*sshMethod, error) {
 	if m.cfg.InsecureIgnoreHostKey {
 		lg.Error("SSH fencing host key verification is DISABLED (" + key + ".insecure_ignore_host_key): " +
 			"anyone who can intercept the connection can fake a successful fence")
-	} else {
-		if m.cfg.KnownHostsFile == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				bad("known_hosts_file", "not set and no home directory: %v", err)
-			}
-			m.cfg.KnownHostsFile = filepath.Join(home, ".ssh", "known_hosts")
-		}
-		if _, err := knownhosts.New(m.cfg.KnownHostsFile); err != nil {
-			bad("known_hosts_file", "%v; collect the targets' host keys first, e.g. "+
-				"ssh-keyscan -p PORT HOST >> %s, and check their fingerprints", err, m.cfg.KnownHostsFile)
-		}
+	} else if _, err := knownhosts.New(m.cfg.KnownHostsFile); err != nil {
+		bad("known_hosts_file", "%v; collect the targets' host keys first, e.g. "+
+			"ssh-keyscan -p PORT HOST >> %s, and check their fingerprints", err, m.cfg.KnownHostsFile)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

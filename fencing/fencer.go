@@ -131,12 +131,14 @@ func New(methods []MethodConfig, graceful GracefulClient, lg *zap.Logger, opts .
 	if lg == nil {
 		lg = zap.NewNop()
 	}
-	if len(methods) == 0 {
-		return nil, errors.New("fencing.methods: no fencing method configured; " +
-			"promotion without fencing is refused (configure lease_expired, graceful, ssh or shell)")
+	var errs []error
+	Validate("fencing.methods", methods, func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	f := &Fencer{lg: lg}
-	var errs []error
 	for i, mc := range methods {
 		m, timeout, err := build(i, mc, graceful, d, lg)
 		if err != nil {

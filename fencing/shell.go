@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+
+	"github.com/zkfc-project/zkfc/zkfc/proc"
 )
 
 // shellMethod runs a local command (a PDU or IPMI power-off, a cloud API
@@ -41,17 +43,17 @@ func (s *shellMethod) Fence(ctx context.Context, t Target) error {
 	// Later entries win, so the target's values cannot be overridden by
 	// an inherited variable of the same name.
 	cmd.Env = append(append(os.Environ(), s.env...), targetEnv(t)...)
-	out, err := runGroup(ctx, cmd)
+	out, err := proc.Combined(ctx, cmd, maxOutput)
 	switch {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("shell fence %s: killed (process group) when the method timed out: %w; output: %s",
-			s.argv[0], ctx.Err(), snippet(out))
+			s.argv[0], ctx.Err(), proc.Snippet(out, maxSnippet))
 	default:
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return fmt.Errorf("shell fence %s: %v; output: %s", s.argv[0], err, snippet(out))
+			return fmt.Errorf("shell fence %s: %v; output: %s", s.argv[0], err, proc.Snippet(out, maxSnippet))
 		}
 		return fmt.Errorf("shell fence %s: %w", s.argv[0], err)
 	}

@@ -17,6 +17,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/zkfc-project/zkfc/zkfc/proc"
 )
 
 // Host key verification failures, wrapped by the ssh method's errors.
@@ -49,7 +51,7 @@ func (m *sshMethod) Fence(ctx context.Context, t Target) error {
 	defer closeAll()
 	out, err := runRemote(ctx, client, remoteLine(ctx, t, m.cfg.Command))
 	if err != nil {
-		return fmt.Errorf("ssh fence %s@%s: %w; output: %s", m.cfg.User, m.addr(t), explainExit(ctx, err), snippet(out))
+		return fmt.Errorf("ssh fence %s@%s: %w; output: %s", m.cfg.User, m.addr(t), explainExit(ctx, err), proc.Snippet(out, maxSnippet))
 	}
 	m.lg.Info("ssh fence command confirmed", zap.String("target", t.NodeID),
 		zap.String("host", m.addr(t)), zap.String("output", string(out)))
@@ -76,7 +78,7 @@ func (m *sshMethod) Check(ctx context.Context, t Target) error {
 done`
 	out, err := runRemote(ctx, client, "exec /bin/sh -c "+shQuote(script))
 	if err != nil {
-		return fmt.Errorf("ssh check %s@%s: %w; output: %s", m.cfg.User, m.addr(t), explainExit(ctx, err), snippet(out))
+		return fmt.Errorf("ssh check %s@%s: %w; output: %s", m.cfg.User, m.addr(t), explainExit(ctx, err), proc.Snippet(out, maxSnippet))
 	}
 	return nil
 }
@@ -256,8 +258,8 @@ func runRemote(ctx context.Context, client *ssh.Client, line string) ([]byte, er
 		return nil, fmt.Errorf("open session: %w", err)
 	}
 	defer sess.Close()
-	var out capBuffer
-	sess.Stdout, sess.Stderr = &out, &out
+	out := proc.NewBuffer(maxOutput)
+	sess.Stdout, sess.Stderr = out, out
 	stop := context.AfterFunc(ctx, func() {
 		_ = sess.Signal(ssh.SIGKILL)
 		client.Close()

@@ -13,7 +13,8 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
-	"time"
+
+	"github.com/zkfc-project/zkfc/zkfc/proc"
 )
 
 // checker runs one kind of check. probe must honour ctx and return
@@ -84,10 +85,10 @@ func (c *httpChecker) probe(ctx context.Context) (Outcome, error) {
 		return classify(ctx, err), fmt.Errorf("GET %s: read body: %w", c.cfg.URL, err)
 	}
 	if !c.statusOK(resp.StatusCode) {
-		return Failed, fmt.Errorf("GET %s: status %d: %s", c.cfg.URL, resp.StatusCode, snippet(body))
+		return Failed, fmt.Errorf("GET %s: status %d: %s", c.cfg.URL, resp.StatusCode, proc.Snippet(body, maxSnippet))
 	}
 	if c.cfg.BodyContains != "" && !strings.Contains(string(body), c.cfg.BodyContains) {
-		return Failed, fmt.Errorf("GET %s: body lacks %q: %s", c.cfg.URL, c.cfg.BodyContains, snippet(body))
+		return Failed, fmt.Errorf("GET %s: body lacks %q: %s", c.cfg.URL, c.cfg.BodyContains, proc.Snippet(body, maxSnippet))
 	}
 	return OK, nil
 }
@@ -104,15 +105,8 @@ func (c *httpChecker) statusOK(code int) bool {
 	return false
 }
 
-// snippet keeps error texts short enough for a log line.
-func snippet(b []byte) string {
-	const max = 200
-	s := strings.TrimSpace(string(b))
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return fmt.Sprintf("%q", s)
-}
+// maxSnippet bounds the part of a bad answer an error quotes.
+const maxSnippet = 200
 
 type tcpChecker struct{ addr string }
 
@@ -143,12 +137,12 @@ func (c *execChecker) probe(ctx context.Context) (Outcome, error) {
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Env = append(os.Environ(), c.cfg.Env...)
-	out, err := runGroup(ctx, cmd)
+	out, err := proc.Combined(ctx, cmd, maxOutput)
 	switch {
 	case err == nil:
 		return OK, nil
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return TimedOut, fmt.Errorf("%s: killed after timeout: %s", argv[0], snippet(out))
+		return TimedOut, fmt.Errorf("%s: killed after timeout: %s", argv[0], proc.Snippet(out, maxSnippet))
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOEXEC):
 		return CheckError, fmt.Errorf("health.exec.command: start %s: %w", argv[0], err)
 	default:
@@ -156,56 +150,9 @@ func (c *execChecker) probe(ctx context.Context) (Outcome, error) {
 		if !errors.As(err, &ee) {
 			return CheckError, fmt.Errorf("health.exec.command: run %s: %w", argv[0], err)
 		}
-		return Failed, fmt.Errorf("%s: %v: %s", argv[0], err, snippet(out))
+		return Failed, fmt.Errorf("%s: %v: %s", argv[0], err, proc.Snippet(out, maxSnippet))
 	}
 }
 
 // maxOutput bounds the captured output of a check command.
 const maxOutput = 4096
-
-// runGroup runs cmd in its own process group and returns its combined
-// output (truncated). When ctx ends, the whole group is killed, so a shell
-// script's children do not outlive the probe; whatever is left of the group
-// after the leader exits is killed as well.
-func runGroup(ctx context.Context, cmd *exec.Cmd) ([]byte, error) {
-	var out capBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// Bounds the wait for output pipes held open by stray children.
-	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	pgid := cmd.Process.Pid
-	stop := context.AfterFunc(ctx, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
-	err := cmd.Wait()
-	stop()
-	if errors.Is(err, exec.ErrWaitDelay) {
-		// The command itself exited 0; only a straggler it left behind
-		// still held the output pipe. The exit status is what counts, and
-		// the straggler dies with the group below.
-		err = nil
-	}
-	// The group outlives its leader while members remain, so the id cannot
-	// have been reused; ESRCH just means nothing was left.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	return out.Bytes(), err
-}
-
-// capBuffer keeps the first maxOutput bytes written to it and drops the
-// rest without failing the writer.
-type capBuffer struct {
-	b []byte
-}
-
-func (c *capBuffer) Write(p []byte) (int, error) {
-	if room := maxOutput - len(c.b); room > 0 {
-		if len(p) < room {
-			room = len(p)
-		}
-		c.b = append(c.b, p[:room]...)
-	}
-	return len(p), nil
-}
-
-func (c *capBuffer) Bytes() []byte { return c.b }

@@ -83,73 +83,81 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate reports every problem of the configuration, each naming its key
-// under "health." so the operator can find it in the config file.
+// under "health.".
 func (c *Config) Validate() error {
-	d := c.withDefaults()
 	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("health.%s: %s", key, fmt.Sprintf(format, args...)))
-	}
+	c.Check("health", func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	})
+	return errors.Join(errs...)
+}
+
+// Check calls bad for every problem of the configuration with its key under
+// prefix ("health.http.url"), so that a caller reading it from a file names
+// the key the operator wrote. Several checks may be configured: a probe
+// passes only when all of them pass.
+func (c Config) Check(prefix string, bad func(key, format string, args ...any)) {
+	d := c.withDefaults()
+	key := func(k string) string { return prefix + "." + k }
 	if d.Interval < 0 {
-		bad("interval", "must be positive, got %s", d.Interval)
+		bad(key("interval"), "must be positive, got %s", d.Interval)
 	}
 	if d.Timeout < 0 {
-		bad("timeout", "must be positive, got %s", d.Timeout)
+		bad(key("timeout"), "must be positive, got %s", d.Timeout)
 	}
 	if d.Rise < 0 {
-		bad("rise", "must be at least 1, got %d", d.Rise)
+		bad(key("rise"), "must be at least 1, got %d", d.Rise)
 	}
 	if d.Fall < 0 {
-		bad("fall", "must be at least 1, got %d", d.Fall)
+		bad(key("fall"), "must be at least 1, got %d", d.Fall)
 	}
 	if d.HTTP == nil && d.TCP == nil && d.Exec == nil {
-		bad("http", "no check configured: set at least one of health.http, health.tcp, health.exec")
+		bad(prefix, "no check configured: set at least one of %[1]s.http, %[1]s.tcp, %[1]s.exec", prefix)
 	}
 	if h := d.HTTP; h != nil {
 		u, err := url.Parse(h.URL)
 		switch {
 		case h.URL == "":
-			bad("http.url", "required, e.g. http://127.0.0.1:8080/health")
+			bad(key("http.url"), "required, e.g. http://127.0.0.1:8080/health")
 		case err != nil:
-			bad("http.url", "%v", err)
+			bad(key("http.url"), "%v", err)
 		case u.Scheme != "http" && u.Scheme != "https":
-			bad("http.url", "scheme must be http or https, got %q", u.Scheme)
+			bad(key("http.url"), "scheme must be http or https, got %q", u.Scheme)
 		case u.Host == "":
-			bad("http.url", "no host in %q", h.URL)
+			bad(key("http.url"), "no host in %q", h.URL)
 		}
 		for i, s := range h.ExpectStatus {
 			if s < 100 || s > 599 {
-				bad(fmt.Sprintf("http.expect_status[%d]", i), "%d is not an HTTP status", s)
+				bad(key(fmt.Sprintf("http.expect_status[%d]", i)), "%d is not an HTTP status", s)
 			}
 		}
 		if h.CAFile != "" {
 			if _, err := loadCAPool(h.CAFile); err != nil {
-				bad("http.ca_file", "%v", err)
+				bad(key("http.ca_file"), "%v", err)
 			}
 			if h.InsecureSkipVerify {
-				bad("http.insecure_skip_verify", "contradicts health.http.ca_file: set one or the other")
+				bad(key("http.insecure_skip_verify"), "contradicts %s: set one or the other", key("http.ca_file"))
 			}
 		}
 	}
 	if t := d.TCP; t != nil {
 		host, port, err := net.SplitHostPort(t.Address)
 		if err != nil {
-			bad("tcp.address", "want host:port: %v", err)
+			bad(key("tcp.address"), "want host:port: %v", err)
 		} else if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || host == "" {
-			bad("tcp.address", "want host:port with a port in 1-65535, got %q", t.Address)
+			bad(key("tcp.address"), "want host:port with a port in 1-65535, got %q", t.Address)
 		}
 	}
 	if e := d.Exec; e != nil {
 		if len(e.Command) == 0 || e.Command[0] == "" {
-			bad("exec.command", "required: an argv list, e.g. [\"/usr/local/bin/check\", \"--quick\"]")
+			bad(key("exec.command"), "required: an argv list, e.g. [\"/usr/local/bin/check\", \"--quick\"]")
 		}
 		for i, kv := range e.Env {
 			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-				bad(fmt.Sprintf("exec.env[%d]", i), "want KEY=value, got %q", kv)
+				bad(key(fmt.Sprintf("exec.env[%d]", i)), "want KEY=value, got %q", kv)
 			}
 		}
 	}
-	return errors.Join(errs...)
 }
 
 func loadCAPool(path string) (*x509.CertPool, error) {

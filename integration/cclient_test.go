@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkenv"
 )
 
@@ -26,8 +27,8 @@ func TestCClientDifferential(t *testing.T) {
 		runCClientPair(t, bin, zkenv.StartApache(t, cfgExtended.options()), zkenv.StartOurs(t, cfgExtended.options()))
 	})
 	t.Run("ensemble", func(t *testing.T) {
-		runCClientPair(t, bin, followerOf(zkenv.StartApacheEnsemble)(t, cfgExtended.options()),
-			followerOf(zkenv.StartOursEnsemble)(t, cfgExtended.options()))
+		runCClientPair(t, bin, followerOf(harness.Apache)(t, cfgExtended.options()),
+			followerOf(harness.Ours)(t, cfgExtended.options()))
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkenv"
 )
 
@@ -36,8 +37,8 @@ func TestCuratorDifferential(t *testing.T) {
 		runCuratorPair(t, cp, a.Addr(), b.Addr())
 	})
 	t.Run("ensemble", func(t *testing.T) {
-		a := zkenv.StartApacheEnsemble(t, cfgExtended.options())
-		b := zkenv.StartOursEnsemble(t, cfgExtended.options())
+		a := harness.StartEnsemble(t, harness.Apache, 3, cfgExtended.options())
+		b := harness.StartEnsemble(t, harness.Ours, 3, cfgExtended.options())
 		runCuratorPair(t, cp, a.ConnectString(), b.ConnectString())
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkenv"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )
@@ -17,7 +18,7 @@ import (
 // it. Apache ZooKeeper usually closes the old connection first and
 // sometimes answers ConnectionLoss; that race makes it no reference here.
 func TestSessionMovedThenClosedDropsOldConnection(t *testing.T) {
-	e := zkenv.StartOursEnsemble(t, cfgExtended.options())
+	e := harness.StartEnsemble(t, harness.Ours, 3, cfgExtended.options())
 	old, err := zkenv.ConnectRaw(e.Members[0].Addr(), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)

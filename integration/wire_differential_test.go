@@ -41,6 +41,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkenv"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )
@@ -69,9 +70,9 @@ func TestWireDifferentialOurs(t *testing.T) {
 
 func TestWireDifferentialEnsembleOurs(t *testing.T) {
 	runWireScripts(t, "apache-follower", func(t testing.TB) *zkenv.Server {
-		return followerOf(zkenv.StartApacheEnsemble)(t, cfgExtended.options())
+		return followerOf(harness.Apache)(t, cfgExtended.options())
 	}, "ours-follower", func(t testing.TB) *zkenv.Server {
-		return followerOf(zkenv.StartOursEnsemble)(t, cfgExtended.options())
+		return followerOf(harness.Ours)(t, cfgExtended.options())
 	}, false)
 }
 

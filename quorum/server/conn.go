@@ -523,7 +523,7 @@ func (c *conn) writeLoop() {
 				// Bound what one request can make the server build and
 				// send (a listing of very many children, typically);
 				// ZooKeeper itself has no such bound.
-				c.s.lg.Warn("reply larger than maxResponseBytes refused", zap.String("op", opName(r.op)),
+				c.s.lg.Warn("reply larger than maxResponseBytes refused", zap.String("op", proto.OpName(r.op)),
 					zap.Int("bytes", len(out)-4), zap.Int("maxResponseBytes", c.maxReply))
 				r.hdr.Err = proto.ErrMarshallingError
 				out = frame(out[:0], &r.hdr, nil)

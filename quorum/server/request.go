@@ -58,7 +58,7 @@ func (c *conn) handle(frame []byte) bool {
 		// MarshallingError and the session goes on, as in ZooKeeper; the
 		// framing is intact, so the next request is read normally.
 		c.s.lg.Info("malformed request", zap.String("client", c.nc.RemoteAddr().String()),
-			zap.String("op", opName(hdr.Type)), zap.Error(d.Err()))
+			zap.String("op", proto.OpName(hdr.Type)), zap.Error(d.Err()))
 		return c.answer(c.errReply(hdr, proto.ErrMarshallingError, start))
 	}
 	if p := requestPath(rec); p != nil && *p == "" && !proto.IsWrite(hdr.Type) {
@@ -226,7 +226,10 @@ func (c *conn) proposeWrite(hdr proto.RequestHeader, e *tree.Entry, start time.T
 		}
 		close(r.done)
 	}
-	c.s.rep.proposeC <- p
+	if err := c.s.rep.propose(p, c.closed); err != nil {
+		p.done(0, tree.Result{}, err)
+		return false
+	}
 	return !closeAfter
 }
 
@@ -250,12 +253,7 @@ func (c *conn) sync(hdr proto.RequestHeader, q *proto.PathRequest, start time.Ti
 		}
 		close(r.done)
 	}
-	select {
-	case c.s.rep.ctlC <- func() { c.s.rep.readIndex(finish) }:
-	case <-c.closed:
-		return false
-	}
-	return true
+	return c.s.rep.sync(finish, c.closed)
 }
 
 // checkWrite refuses, before they reach the log, writes that depend on this
@@ -556,26 +554,4 @@ func requestPath(rec proto.Record) *string {
 		return &r.Path
 	}
 	return nil
-}
-
-var opNames = map[int32]string{
-	proto.OpCreate: "create", proto.OpDelete: "delete", proto.OpExists: "exists",
-	proto.OpGetData: "getData", proto.OpSetData: "setData", proto.OpGetACL: "getACL",
-	proto.OpSetACL: "setACL", proto.OpGetChildren: "getChildren", proto.OpSync: "sync",
-	proto.OpPing: "ping", proto.OpGetChildren2: "getChildren2", proto.OpCheck: "check",
-	proto.OpMulti: "multi", proto.OpCreate2: "create2", proto.OpReconfig: "reconfig",
-	proto.OpCheckWatches: "checkWatches", proto.OpRemoveWatches: "removeWatches",
-	proto.OpCreateContainer: "createContainer", proto.OpCreateTTL: "createTTL",
-	proto.OpMultiRead: "multiRead", proto.OpAuth: "auth", proto.OpSetWatches: "setWatches",
-	proto.OpSASL: "sasl", proto.OpGetEphemerals: "getEphemerals",
-	proto.OpGetAllChildrenNumber: "getAllChildrenNumber", proto.OpSetWatches2: "setWatches2",
-	proto.OpAddWatch: "addWatch", proto.OpWhoAmI: "whoAmI", proto.OpCloseSession: "closeSession",
-	proto.OpCreateSession: "createSession", proto.OpDeleteContainer: "deleteContainer",
-}
-
-func opName(op int32) string {
-	if n, ok := opNames[op]; ok {
-		return n
-	}
-	return "unknown"
 }

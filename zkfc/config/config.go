@@ -24,6 +24,8 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/zkfc-project/zkfc/fencing"
+	"github.com/zkfc-project/zkfc/healthcheck"
 	qconfig "github.com/zkfc-project/zkfc/quorum/config"
 )
 
@@ -44,6 +46,11 @@ const (
 	DefaultHealthFall      = 2
 	DefaultParentZnode     = "/zkfc"
 	DefaultControlListen   = "127.0.0.1:8019"
+	// DefaultQuorumTickTime is the embedded quorum's tickTime when the YAML
+	// sets none: ZooKeeper's sample zoo.cfg value, which grants sessions of
+	// 4s to 40s. (A zoo.cfg without tickTime gets ZooKeeper's 3s, through
+	// quorum.config_file or `zkfc quorum`.)
+	DefaultQuorumTickTime = 2 * time.Second
 )
 
 // EnvPrefix is the prefix of environment overrides: ZKFC_NODE_ID sets node.id.
@@ -254,6 +261,11 @@ type Quorum struct {
 	// Witness: this member votes but zkfc on it guards no service (the third
 	// vote of a two-node pair).
 	Witness bool `koanf:"witness"`
+	// TickTime is the quorum's time unit: the quorum grants session
+	// timeouts from 2 to 20 ticks, expires sessions no later than half a
+	// tick after their timeout, and its followers forward session pings to
+	// the leader every half tick.
+	TickTime time.Duration `koanf:"tick_time"`
 	// PreferredLeader is the member id that should lead the quorum while
 	// it is up (0: any). Name the witness: then losing a data node's host
 	// never also costs the quorum an election, which renews every session
@@ -298,15 +310,22 @@ func defaults() map[string]any {
 		"failover.backoff_initial":    DefaultBackoffInitial.String(),
 		"failover.backoff_max":        DefaultBackoffMax.String(),
 		"failover.priority_delay":     DefaultPriorityDelay.String(),
+		"quorum.tick_time":            DefaultQuorumTickTime.String(),
 		"log.level":                   "info",
 		"log.format":                  "json",
 	}
 }
 
 // Keys lists every scalar configuration key ("node.id", ...), the names
-// environment variables and flags may override.
-func Keys() []string {
-	var keys []string
+// environment variables and flags may override. A list of entries
+// (fencing.methods) is one key.
+func Keys() []string { return keys(false) }
+
+// keys walks Config's koanf tags; with entries, the fields of list entries
+// are keys of their own ("fencing.methods[].ssh.user"), as the docs list
+// them.
+func keys(entries bool) []string {
+	var out []string
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
 		for i := 0; i < t.NumField(); i++ {
@@ -319,15 +338,18 @@ func Keys() []string {
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)) {
+			switch {
+			case entries && ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				walk(ft.Elem(), prefix+tag+"[].")
+			case ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)):
 				walk(ft, prefix+tag+".")
-				continue
+			default:
+				out = append(out, prefix+tag)
 			}
-			keys = append(keys, prefix+tag)
 		}
 	}
 	walk(reflect.TypeOf(Config{}), "")
-	return keys
+	return out
 }
 
 // EnvName is the environment variable overriding key: node.id -> ZKFC_NODE_ID.
@@ -510,41 +532,7 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) validateService(bad func(key, format string, args ...any)) {
-	h := c.Health
-	if h.Interval <= 0 {
-		bad("health.interval", "must be positive, e.g. 1s")
-	}
-	if h.Timeout <= 0 {
-		bad("health.timeout", "must be positive, e.g. 5s")
-	}
-	if h.Rise < 1 {
-		bad("health.rise", "must be at least 1")
-	}
-	if h.Fall < 1 {
-		bad("health.fall", "must be at least 1")
-	}
-	n := 0
-	if h.HTTP != nil {
-		n++
-		if u, err := url.Parse(h.HTTP.URL); err != nil || u.Scheme == "" || u.Host == "" {
-			bad("health.http.url", "%q is not an absolute URL like http://127.0.0.1:8080/health", h.HTTP.URL)
-		}
-	}
-	if h.TCP != nil {
-		n++
-		if h.TCP.Address == "" {
-			bad("health.tcp.address", "required: host:port")
-		}
-	}
-	if h.Exec != nil {
-		n++
-		if len(h.Exec.Command) == 0 {
-			bad("health.exec.command", "required: the command and its arguments as a list")
-		}
-	}
-	if n != 1 {
-		bad("health", "configure exactly one of health.http, health.tcp, health.exec (found %d)", n)
-	}
+	c.HealthCheck().Check("health", bad)
 	for _, a := range []struct {
 		key string
 		cmd *Command
@@ -566,42 +554,51 @@ func (c *Config) validateService(bad func(key, format string, args ...any)) {
 	if len(c.Actions.Role.Command) > 0 && c.Actions.RoleInterval <= 0 {
 		bad("actions.role_interval", "must be positive when actions.role is set, e.g. 5s")
 	}
-	if len(c.Fencing.Methods) == 0 {
-		bad("fencing.methods", "no fencing method: list at least one of lease_expired, graceful, ssh, shell (without fencing a failover could leave two actives)")
-	}
+	methods := c.FenceMethods()
+	fencing.Validate("fencing.methods", methods, bad)
 	lease := -1
-	for i := range c.Fencing.Methods {
-		m := &c.Fencing.Methods[i]
-		key := fmt.Sprintf("fencing.methods[%d]", i)
-		// A zero timeout takes the fencing package's per-method default.
-		if m.Timeout < 0 {
-			bad(key+".timeout", "must be positive, e.g. 5s")
-		}
-		switch m.Type {
-		case "lease_expired":
-			if lease < 0 {
-				lease = i
-			}
-		case "graceful":
-		case "ssh":
-			if m.SSH == nil || m.SSH.User == "" {
-				bad(key+".ssh.user", "required for an ssh fencing method")
-			} else if m.SSH.KeyFile == "" && !m.SSH.UseAgent {
-				bad(key+".ssh.key_file", "set a private key file or ssh.use_agent: true")
-			} else if m.SSH.KnownHostsFile == "" && !m.SSH.InsecureIgnoreHostKey {
-				bad(key+".ssh.known_hosts_file", "required (or insecure_ignore_host_key: true, which is not recommended)")
-			}
-		case "shell":
-			if m.Shell == nil || len(m.Shell.Command) == 0 {
-				bad(key+".shell.command", "required for a shell fencing method: the command and its arguments as a list")
-			}
-		default:
-			bad(key+".type", "%q is not one of lease_expired, graceful, ssh, shell", m.Type)
+	for i, m := range methods {
+		if m.Type == "lease_expired" && lease < 0 {
+			lease = i
 		}
 	}
 	if lease >= 0 {
 		c.validateLease(lease, bad)
 	}
+}
+
+// HealthCheck is the health section as the healthcheck package takes it.
+func (c *Config) HealthCheck() healthcheck.Config {
+	h := c.Health
+	out := healthcheck.Config{Interval: h.Interval, Timeout: h.Timeout, Rise: h.Rise, Fall: h.Fall}
+	if h.HTTP != nil {
+		out.HTTP = &healthcheck.HTTPCheck{URL: h.HTTP.URL, ExpectStatus: h.HTTP.ExpectStatus, BodyContains: h.HTTP.BodyContains}
+	}
+	if h.TCP != nil {
+		out.TCP = &healthcheck.TCPCheck{Address: h.TCP.Address}
+	}
+	if h.Exec != nil {
+		out.Exec = &healthcheck.ExecCheck{Command: h.Exec.Command, Env: h.Exec.Env}
+	}
+	return out
+}
+
+// FenceMethods is fencing.methods as the fencing package takes it.
+func (c *Config) FenceMethods() []fencing.MethodConfig {
+	var out []fencing.MethodConfig
+	for _, m := range c.Fencing.Methods {
+		mc := fencing.MethodConfig{Type: m.Type, Timeout: m.Timeout}
+		if m.SSH != nil {
+			mc.SSH = &fencing.SSHConfig{User: m.SSH.User, Port: m.SSH.Port, KeyFile: m.SSH.KeyFile, UseAgent: m.SSH.UseAgent,
+				KnownHostsFile: m.SSH.KnownHostsFile, InsecureIgnoreHostKey: m.SSH.InsecureIgnoreHostKey,
+				ConnectTimeout: m.SSH.ConnectTimeout, Command: m.SSH.Command}
+		}
+		if m.Shell != nil {
+			mc.Shell = &fencing.ShellConfig{Command: m.Shell.Command, Env: m.Shell.Env}
+		}
+		out = append(out, mc)
+	}
+	return out
 }
 
 // LeaseSlack is what the self-fencing margin must cover besides the demote
@@ -635,33 +632,55 @@ func (c *Config) validateLease(i int, bad func(key, format string, args ...any))
 
 // leaseForwardPeriod is how long a quorum member may hold the pings it
 // received before forwarding them to the leader: tickTime/2, on ZooKeeper
-// and on the embedded quorum. The embedded quorum's tickTime is known (its
-// config_file, or the default); an external ensemble's is not, but it
-// granted a session of session_timeout, and ZooKeeper grants none shorter
-// than two ticks (minSessionTimeout's default), so session_timeout/4 bounds
-// it.
+// and on the embedded quorum. The embedded quorum's tickTime is known; an
+// external ensemble's is not, but it granted a session of session_timeout,
+// and ZooKeeper grants none shorter than two ticks (minSessionTimeout's
+// default), so session_timeout/4 bounds it.
 func (c *Config) leaseForwardPeriod() (time.Duration, string) {
-	worst := c.ZooKeeper.SessionTimeout / 4
+	if tick, key, ok := c.quorumTick(); ok {
+		if c.Quorum.ConfigFile != "" {
+			return tick / 2, "tickTime/2 of quorum.config_file"
+		}
+		return tick / 2, key + "/2"
+	}
+	return c.ZooKeeper.SessionTimeout / 4, "session_timeout/4, the longest tickTime/2 of an ensemble that grants this session"
+}
+
+// quorumTick is the embedded quorum's tickTime and where it comes from;
+// false for an external ensemble or an unreadable quorum.config_file.
+func (c *Config) quorumTick() (time.Duration, string, bool) {
 	if !c.Quorum.Enabled {
-		return worst, "session_timeout/4, the longest tickTime/2 of an ensemble that grants this session"
+		return 0, "", false
 	}
 	if c.Quorum.ConfigFile == "" {
-		return qconfig.DefaultTickTime / 2, "the embedded quorum's tickTime/2"
+		return c.Quorum.TickTime, "quorum.tick_time", c.Quorum.TickTime > 0
 	}
 	f, err := os.Open(c.Quorum.ConfigFile)
 	if err != nil {
-		return worst, "session_timeout/4: quorum.config_file unreadable"
+		return 0, "", false
 	}
 	defer f.Close()
 	qc, err := qconfig.Parse(f, c.Quorum.ConfigFile, nil)
 	if err != nil {
-		return worst, "session_timeout/4: quorum.config_file invalid"
+		return 0, "", false
 	}
-	return qc.TickTime / 2, "tickTime/2 of quorum.config_file"
+	return qc.TickTime, "tickTime of quorum.config_file", true
 }
 
 func (c *Config) validateQuorum(bad func(key, format string, args ...any)) {
 	q := c.Quorum
+	if q.ConfigFile == "" && q.TickTime <= 0 {
+		bad("quorum.tick_time", "must be positive, e.g. 2s")
+	}
+	// The quorum would silently grant another timeout than the one asked
+	// for, and every figure derived from it (the self-fencing deadline,
+	// the failover time) would be off.
+	if tick, key, ok := c.quorumTick(); ok && tick > 0 && c.ZooKeeper.SessionTimeout > 0 {
+		if st := c.ZooKeeper.SessionTimeout; st < 2*tick || st > 20*tick {
+			bad("zookeeper.session_timeout", "%s is outside what the embedded quorum grants with %s %s (2 to 20 ticks: %s to %s); "+
+				"set a session timeout in that range or change %s", st, key, tick, 2*tick, 20*tick, key)
+		}
+	}
 	if q.ConfigFile != "" {
 		return
 	}

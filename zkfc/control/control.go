@@ -270,7 +270,7 @@ func (s *Server) failover(w http.ResponseWriter, r *http.Request) {
 				writeErr(w, http.StatusBadGateway, fmt.Errorf("active %s refused to cede: %w", m.NodeID, err))
 				return
 			}
-			s.lg.Warn("candidate did not cede", zap.String("node", m.NodeID), zap.Error(err))
+			s.lg.Warn("candidate did not cede", zap.String("candidate", m.NodeID), zap.Error(err))
 		}
 	}
 	poll := time.NewTicker(50 * time.Millisecond)

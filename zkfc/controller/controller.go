@@ -814,7 +814,7 @@ func (c *Controller) higherPriorityWaiting(now time.Time) bool {
 	for _, m := range members {
 		if m.NodeID != c.cfg.Self.NodeID && m.Candidate && !m.NoFailover && m.Priority > c.cfg.Self.Priority {
 			c.prioWait = now.Add(c.cfg.PriorityDelay)
-			c.lg.Info("deferring to a higher-priority candidate", zap.String("node", m.NodeID), zap.Duration("for", c.cfg.PriorityDelay))
+			c.lg.Info("deferring to a higher-priority candidate", zap.String("candidate", m.NodeID), zap.Duration("for", c.cfg.PriorityDelay))
 			return true
 		}
 	}
@@ -836,7 +836,7 @@ func (c *Controller) promote(now time.Time) {
 		return
 	}
 	if bc != nil && bc.NodeID != c.cfg.Self.NodeID {
-		c.lg.Info("fencing the previous active", zap.String("node", bc.NodeID), zap.Uint64("its_token", bc.Token))
+		c.lg.Info("fencing the previous active", zap.String("target", bc.NodeID), zap.Uint64("its_token", bc.Token))
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 		start := c.now()
 		err := c.fencer.Fence(ctx, *bc)

@@ -498,7 +498,7 @@ func drillDryRun(cf *configFlags, flagURL string) int {
 	if err := d.discover(ctx); err != nil {
 		return fail("drill --dry-run: %v", err)
 	}
-	f, err := fencing.New(fenceMethods(cfg), client, lg)
+	f, err := fencing.New(cfg.FenceMethods(), client, lg)
 	if err != nil {
 		return fail("config %s: %v", cfg.Source, err)
 	}

@@ -135,7 +135,7 @@ func cmdFenceTest(args []string) int {
 		}
 		t = *info
 	}
-	f, err := fencing.New(fenceMethods(cfg), client, lg)
+	f, err := fencing.New(cfg.FenceMethods(), client, lg)
 	if err != nil {
 		return fail("config %s: %v", cfg.Source, err)
 	}

@@ -163,10 +163,10 @@ func printResolved(w io.Writer, c *qconfig.Config) {
 
 // startEmbeddedQuorum runs the quorum member of a zkfc configuration (its
 // quorum section) inside the zkfc process; see EmbeddedQuorum in run.go.
-func startEmbeddedQuorum(ctx context.Context, q zkfcconfig.Quorum, lg *zap.Logger) (string, <-chan error, error) {
+func startEmbeddedQuorum(ctx context.Context, q zkfcconfig.Quorum, lg *zap.Logger) (Member, string, <-chan error, error) {
 	cfg, err := embeddedConfig(q, os.Getenv("SERVER_JVMFLAGS")+" "+os.Getenv("JVMFLAGS"))
 	if err != nil {
-		return "", nil, err
+		return nil, "", nil, err
 	}
 	for _, w := range cfg.Warnings {
 		lg.Warn(w)
@@ -174,7 +174,7 @@ func startEmbeddedQuorum(ctx context.Context, q zkfcconfig.Quorum, lg *zap.Logge
 	server.TuneMemory(cfg.MemoryLimit, lg)
 	srv, err := server.New(cfg, lg)
 	if err != nil {
-		return "", nil, err
+		return nil, "", nil, err
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -185,7 +185,7 @@ func startEmbeddedQuorum(ctx context.Context, q zkfcconfig.Quorum, lg *zap.Logge
 		done <- err
 		close(done)
 	}()
-	return dialAddr(cfg), done, nil
+	return srv, dialAddr(cfg), done, nil
 }
 
 // embeddedConfig turns the quorum section into the configuration of a
@@ -202,8 +202,12 @@ func embeddedConfig(q zkfcconfig.Quorum, jvmFlags string) (*qconfig.Config, erro
 	if err != nil {
 		return nil, fmt.Errorf("quorum.client_listen %q: %w", q.ClientListen, err)
 	}
+	tick := q.TickTime
+	if tick <= 0 { // a Quorum not from config.Load
+		tick = zkfcconfig.DefaultQuorumTickTime
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "dataDir=%s\nclientPort=%s\nadmin.enableServer=false\n", q.DataDir, port)
+	fmt.Fprintf(&b, "tickTime=%d\ndataDir=%s\nclientPort=%s\nadmin.enableServer=false\n", tick.Milliseconds(), q.DataDir, port)
 	if q.PreferredLeader != 0 {
 		fmt.Fprintf(&b, "preferredLeader=%d\n", q.PreferredLeader)
 	}

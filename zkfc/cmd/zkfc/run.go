@@ -28,11 +28,19 @@ func init() {
 }
 
 // EmbeddedQuorum starts this process's member of the embedded quorum from
-// the quorum section and returns the client address zkfc should connect
-// to; the member stops when ctx ends, and done reports its exit. It is
-// set by the file wiring quorum/server into this command; while it is nil,
-// quorum.enabled is refused with a clear error.
-var EmbeddedQuorum func(ctx context.Context, q config.Quorum, lg *zap.Logger) (clientAddr string, done <-chan error, err error)
+// the quorum section and returns it and the client address zkfc should
+// connect to; the member stops when ctx ends, and done reports its exit. It
+// is set by the file wiring quorum/server into this command; while it is
+// nil, quorum.enabled is refused with a clear error.
+var EmbeddedQuorum func(ctx context.Context, q config.Quorum, lg *zap.Logger) (m Member, clientAddr string, done <-chan error, err error)
+
+// Member is the embedded quorum member as the process hosting it reports
+// it (the witness's control API).
+type Member interface {
+	Mode() string  // leader, follower, observer, standalone
+	Serving() bool // replayed its log and knows a leader
+	Metrics() prometheus.Gatherer
+}
 
 const runUsage = `zkfc run: guard one service with automatic failover.
 
@@ -96,7 +104,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		if EmbeddedQuorum == nil {
 			return fmt.Errorf("config %s: quorum.enabled: the embedded quorum is not available yet in this build; set quorum.enabled: false and point zookeeper.connect at a ZooKeeper ensemble", cfg.Source)
 		}
-		addr, done, err := EmbeddedQuorum(ctx, cfg.Quorum, lg.Named("quorum"))
+		member, addr, done, err := EmbeddedQuorum(ctx, cfg.Quorum, lg.Named("quorum"))
 		if err != nil {
 			return fmt.Errorf("start embedded quorum member (quorum section of %s): %w", cfg.Source, err)
 		}
@@ -111,14 +119,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 			connect = addr
 		}
 		if cfg.Quorum.Witness {
-			lg.Info("witness: hosting a quorum member only, no service to guard")
-			daemonNotifyReady(lg)
-			select {
-			case <-ctx.Done():
-				return nil
-			case err := <-errc:
-				return err
-			}
+			return runWitness(ctx, cfg, sec, member, errc, lg)
 		}
 	}
 	cfg.ZooKeeper.Connect = connect
@@ -142,7 +143,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 	el := elector.New(ec, lg.Named("elector"))
 	// lease_expired asks the quorum on this daemon's own session: the one
 	// that holds the lock while fencing runs.
-	fencer, fenceBudget, err := buildFencer(cfg, client, lg, fencing.WithSessions(el))
+	fencer, err := buildFencer(cfg, client, lg, fencing.WithSessions(el))
 	if err != nil {
 		return err
 	}
@@ -157,12 +158,12 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 	ctrl := controller.New(controller.Config{
 		Self: self, Cluster: cfg.Cluster.Name, SelfFenceMargin: cfg.ZooKeeper.SelfFenceMargin,
 		CedePeriod: cfg.Failover.CedePeriod, BackoffInitial: cfg.Failover.BackoffInitial, BackoffMax: cfg.Failover.BackoffMax,
-		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fenceBudget,
+		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fencer.f.Budget() + fenceSlack,
 		WaitFormatted: cfg.Quorum.Enabled, ExitOnFailedDemote: usesLeaseExpired(cfg),
 		OnRole: n.onRole, OnTick: n.onTick,
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
 
-	mon, err := healthcheck.NewMonitor(healthConfig(cfg.Health), lg.Named("health"), func(_, s healthcheck.State) {
+	mon, err := healthcheck.NewMonitor(cfg.HealthCheck(), lg.Named("health"), func(_, s healthcheck.State) {
 		ctrl.SetHealth(s.String(), s == healthcheck.Healthy, s != healthcheck.Initializing)
 	})
 	if err != nil {
@@ -227,11 +228,6 @@ func usesLeaseExpired(cfg *config.Config) bool {
 	return false
 }
 
-func daemonNotifyReady(lg *zap.Logger) {
-	n := newNotifier(lg)
-	n.onRole(controller.Standby, "witness")
-}
-
 func actionCommand(c config.Command) action.Command {
 	return action.Command{Argv: c.Command, Env: c.Env, Timeout: c.Timeout}
 }
@@ -246,63 +242,19 @@ func (r roleAdapter) QueryRole(ctx context.Context) (string, error) {
 	return s, err
 }
 
-func healthConfig(h config.Health) healthcheck.Config {
-	out := healthcheck.Config{Interval: h.Interval, Timeout: h.Timeout, Rise: h.Rise, Fall: h.Fall}
-	if h.HTTP != nil {
-		out.HTTP = &healthcheck.HTTPCheck{URL: h.HTTP.URL, ExpectStatus: h.HTTP.ExpectStatus, BodyContains: h.HTTP.BodyContains}
-	}
-	if h.TCP != nil {
-		out.TCP = &healthcheck.TCPCheck{Address: h.TCP.Address}
-	}
-	if h.Exec != nil {
-		out.Exec = &healthcheck.ExecCheck{Command: h.Exec.Command, Env: h.Exec.Env}
-	}
-	return out
-}
+// fenceSlack is added to the fencer's budget (the sum of the methods'
+// timeouts) for the controller's bound on one fencing attempt, so that the
+// time spent between methods never cuts the last one short of its own
+// timeout.
+const fenceSlack = 5 * time.Second
 
-func fenceMethods(cfg *config.Config) []fencing.MethodConfig {
-	var out []fencing.MethodConfig
-	for _, m := range cfg.Fencing.Methods {
-		mc := fencing.MethodConfig{Type: m.Type, Timeout: m.Timeout}
-		if m.SSH != nil {
-			mc.SSH = &fencing.SSHConfig{User: m.SSH.User, Port: m.SSH.Port, KeyFile: m.SSH.KeyFile, UseAgent: m.SSH.UseAgent,
-				KnownHostsFile: m.SSH.KnownHostsFile, InsecureIgnoreHostKey: m.SSH.InsecureIgnoreHostKey,
-				ConnectTimeout: m.SSH.ConnectTimeout, Command: m.SSH.Command}
-		}
-		if m.Shell != nil {
-			mc.Shell = &fencing.ShellConfig{Command: m.Shell.Command, Env: m.Shell.Env}
-		}
-		out = append(out, mc)
-	}
-	return out
-}
-
-// buildFencer returns the fencer and the time budget of one whole fencing
-// attempt (every method's timeout, plus slack).
-func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger, opts ...fencing.Option) (*fenceAdapter, time.Duration, error) {
-	methods := fenceMethods(cfg)
-	f, err := fencing.New(methods, client, lg.Named("fencing"), opts...)
+// buildFencer returns the fencer of fencing.methods.
+func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger, opts ...fencing.Option) (*fenceAdapter, error) {
+	f, err := fencing.New(cfg.FenceMethods(), client, lg.Named("fencing"), opts...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("config %s: %w", cfg.Source, err)
+		return nil, fmt.Errorf("config %s: %w", cfg.Source, err)
 	}
-	var budget time.Duration
-	for _, m := range methods {
-		t := m.Timeout
-		if t == 0 {
-			switch m.Type {
-			case "graceful":
-				t = fencing.DefaultGracefulTimeout
-			case "ssh":
-				t = fencing.DefaultSSHTimeout
-			case "lease_expired":
-				t = fencing.DefaultLeaseTimeout
-			default:
-				t = fencing.DefaultShellTimeout
-			}
-		}
-		budget += t
-	}
-	return &fenceAdapter{f: f, lg: lg}, budget + 5*time.Second, nil
+	return &fenceAdapter{f: f, lg: lg}, nil
 }
 
 // fenceAdapter turns the controller's breadcrumb into a fencing target.
