@@ -64,7 +64,7 @@ func writeUntilKilled(t *testing.T, c *harness.Ensemble, writers int, runFor tim
 func checkDurable(t *testing.T, c *harness.Ensemble, created map[string]string, counters map[string]int) {
 	t.Helper()
 	for _, m := range c.Members {
-		if err := m.Restart(); err != nil {
+		if err := m.Start(); err != nil {
 			t.Fatal(err)
 		}
 	}

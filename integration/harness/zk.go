@@ -360,10 +360,10 @@ func (s *Server) Freeze() { s.proc.Freeze() }
 // Thaw resumes a frozen server.
 func (s *Server) Thaw() { s.proc.Thaw() }
 
-// Restart starts a terminated or killed server again on the same ports,
+// Start starts a terminated or killed server again on the same ports,
 // zoo.cfg and dataDir. It does not wait for it to serve (a member serves
 // only with a quorum): call WaitServing.
-func (s *Server) Restart() error {
+func (s *Server) Start() error {
 	if s.Running() {
 		return fmt.Errorf("%s server %d is still running", s.Backend, s.ID)
 	}
