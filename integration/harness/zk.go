@@ -464,6 +464,18 @@ func (e *Ensemble) Kill() {
 	}
 }
 
+// WaitServing waits, member by member and up to timeout for each, until
+// every member serves; the error names the first that does not, with the
+// tail of its log.
+func (e *Ensemble) WaitServing(timeout time.Duration) error {
+	for _, s := range e.Members {
+		if err := s.WaitServing(timeout); err != nil {
+			return fmt.Errorf("%s server %d: %w\nlog tail:\n%s", s.Backend, s.ID, err, s.LogTail(20))
+		}
+	}
+	return nil
+}
+
 // Addrs are the members' client addresses in id order.
 func (e *Ensemble) Addrs() []string {
 	out := make([]string, len(e.Members))
