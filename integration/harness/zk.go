@@ -182,7 +182,8 @@ func startAttempt(t testing.TB, b Backend, n int, standalone bool, opts Options)
 		s.CfgPath = filepath.Join(s.Dir, "zoo.cfg")
 		s.DataDir = filepath.Join(s.Dir, "data")
 		s.LogPath = filepath.Join(s.Dir, "server.log")
-		s.proc = &Proc{Name: fmt.Sprintf("%s server %d", b, i), LogPath: s.LogPath, Dir: s.Dir}
+		s.proc = NewProc(t, fmt.Sprintf("%s server %d", b, i), s.LogPath)
+		s.proc.Dir = s.Dir
 		e.Members = append(e.Members, s)
 	}
 	if opts.Proxied {
