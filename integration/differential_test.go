@@ -12,7 +12,7 @@ package integration
 //
 // This file holds the runner and the scenario list; the scenarios live in
 // differential_<family>_test.go (nodes, acl, watches, sessions, server,
-// tools), and the raw-wire calls they share in differential_wire_test.go.
+// tools), and the raw-wire calls they share in differential_raw_test.go.
 //
 // Reading a transcript: "label -> Err" is a reply; indented "event ..."
 // lines just above it are notifications that arrived before that reply on
