@@ -169,6 +169,10 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 		// The bootstrap snapshot is written before the log exists, so a
 		// crash in between leaves no log and the next start bootstraps
 		// again, identically.
+		start, err := r.s.loadSeed()
+		if err != nil {
+			return err
+		}
 		if cfg := r.s.clusterConfigText(); cfg != "" {
 			r.s.mu.Lock()
 			r.s.tree.SetClusterConfig([]byte(cfg), 1)
@@ -179,7 +183,7 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 			return err
 		}
 		cs := &raftpb.ConfState{Voters: voters, Learners: learners}
-		snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{Index: u64(1), Term: u64(1), ConfState: cs}}
+		snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{Index: u64(start), Term: u64(1), ConfState: cs}}
 		if err := r.snapper.Save(snap); err != nil {
 			return err
 		}
@@ -190,10 +194,11 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 		if err := r.wal.SaveSnapshot(storage.PosOf(snap)); err != nil {
 			return err
 		}
-		hs := &raftpb.HardState{Term: u64(1), Commit: u64(1), Vote: u64(0)}
+		hs := &raftpb.HardState{Term: u64(1), Commit: u64(start), Vote: u64(0)}
 		if err := r.wal.Save(hs, nil); err != nil {
 			return err
 		}
+		r.s.dropSeed()
 		if err := r.mem.ApplySnapshot(snap); err != nil {
 			return err
 		}
@@ -201,8 +206,8 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 			return err
 		}
 		r.confSt = cs
-		r.appliedIndex, r.snapshotIndex = 1, 1
-		r.s.setApplied(1)
+		r.appliedIndex, r.snapshotIndex = start, start
+		r.s.setApplied(int64(start))
 		r.lg.Info("initialised a new data directory", zap.Uint64s("voters", voters), zap.Uint64s("learners", learners))
 	} else {
 		snap, err := r.snapper.Load()

@@ -343,21 +343,8 @@ func Restore(r io.Reader) (*Tree, error) {
 	if got := binary.BigEndian.Uint32(tail); got != want {
 		return nil, fmt.Errorf("%w: checksum %08x, content hashes to %08x", ErrCorruptSnapshot, got, want)
 	}
-	if byPath["/"] == nil {
-		return nil, fmt.Errorf("%w: no root node", ErrCorruptSnapshot)
-	}
-
-	for i, n := range all {
-		if n.path != "/" {
-			n.parent = byPath[parentPath(n.path)]
-			if n.parent == nil {
-				return nil, fmt.Errorf("%w: node %q has no parent", ErrCorruptSnapshot, n.path)
-			}
-		}
-		if n.kind() == kindEphemeral && t.sessions[n.owner] == nil {
-			return nil, fmt.Errorf("%w: ephemeral %q of unknown session 0x%x", ErrCorruptSnapshot, n.path, n.owner)
-		}
-		t.link(n, lists[aclOf[i]])
+	if err := linkAll(t, all, byPath, func(i int) *aclList { return lists[aclOf[i]] }); err != nil {
+		return nil, err
 	}
 	for _, l := range lists {
 		if l.refs == 0 {
