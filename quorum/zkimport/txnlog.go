@@ -63,19 +63,19 @@ func replayLog(path string, st *state) (applied int, err error) {
 			j.corrupt(at, "bad record length %d", n)
 			break
 		}
-		payload := j.take(int(n))
-		if payload == nil {
+		// The payload and its end-of-record byte in one read: take's
+		// buffer is reused by the next read.
+		rec := j.take(int(n) + 1)
+		if rec == nil {
 			break
 		}
+		payload := rec[:n]
 		if got := int64(adler32.Checksum(payload)); got != crc {
 			j.corrupt(at, "record checksum mismatch: file says %#x, content hashes to %#x", crc, got)
 			break
 		}
-		if eor := j.take(1); eor != nil && eor[0] != endOfRecord {
+		if rec[n] != endOfRecord {
 			j.corrupt(j.off-1, "record does not end with 'B' (partial write)")
-			break
-		}
-		if j.err != nil {
 			break
 		}
 		d := proto.NewDecoder(payload)
