@@ -247,4 +247,3 @@ func decodeACLs(d *proto.Decoder) []proto.ACL {
 	}
 	return out
 }
-
