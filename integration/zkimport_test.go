@@ -30,17 +30,19 @@ import (
 	"github.com/zkfc-project/zkfc/integration/zkenv"
 )
 
-// importOptions: a super user to read every node for the comparison, TTL
-// nodes, and a small snapCount so that ZooKeeper rolls its log and writes
-// fuzzy snapshots while the tree is built, and the import must replay a
-// log on top of a snapshot.
-func importOptions() zkenv.Options {
+// importOptions: a super user to read every node for the comparison, and
+// TTL nodes. snapCount decides what the import reads: with a large one
+// every transaction is replayed from the log over the empty first
+// snapshot; with a small one ZooKeeper rolls its log and writes fuzzy
+// snapshots while the tree is built, and most of the tree comes from a
+// snapshot with a log tail on top.
+func importOptions(snapCount int) zkenv.Options {
 	return zkenv.Options{
 		JVMFlags: []string{
 			"-Dzookeeper.extendedTypesEnabled=true",
 			"-Dzookeeper.DigestAuthenticationProvider.superDigest=" + digestID(superUser, superPassword),
 		},
-		Extra: []string{"snapCount=40"},
+		Extra: []string{fmt.Sprintf("snapCount=%d", snapCount)},
 	}
 }
 
@@ -325,7 +327,7 @@ func checkHolder(t *testing.T, h *holder, servers []string) {
 }
 
 func TestImportFromApacheStandalone(t *testing.T) {
-	apache := zkenv.StartApache(t, importOptions())
+	apache := zkenv.StartApache(t, importOptions(100000))
 	h := buildTree(t, []string{apache.Addr()})
 	want := dumpTree(t, []string{apache.Addr()})
 	lastZxid := int64(0)
@@ -360,7 +362,7 @@ func TestImportFromApacheStandalone(t *testing.T) {
 }
 
 func TestImportFromApacheEnsemble(t *testing.T) {
-	ens := zkenv.StartApacheEnsemble(t, importOptions())
+	ens := zkenv.StartApacheEnsemble(t, importOptions(40))
 	servers := ens.Addrs()
 	h := buildTree(t, servers)
 	// Every member has applied everything before it stops.
