@@ -48,7 +48,7 @@ func importOptions(snapCount int) zkenv.Options {
 }
 
 // runZkfc runs $ZKFC_BIN with args, bounded in time.
-func runZkfc(t *testing.T, timeout time.Duration, args ...string) (stdout, stderr string, err error) {
+func runZkfc(t testing.TB, timeout time.Duration, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	bin := os.Getenv("ZKFC_BIN")
 	if bin == "" {
@@ -107,7 +107,7 @@ func dumpTree(t *testing.T, servers []string) map[string]znodeView {
 	return out
 }
 
-func waitSessionFor(t *testing.T, ev <-chan zk.Event, timeout time.Duration) {
+func waitSessionFor(t testing.TB, ev <-chan zk.Event, timeout time.Duration) {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {

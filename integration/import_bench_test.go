@@ -1,0 +1,145 @@
+package integration
+
+// The README's figures for taking over a large ZooKeeper: a real Apache
+// ZooKeeper 3.8 is loaded with ZNODES znodes (default one million) by a
+// pipelined multi loader, stopped, imported, and our server started on
+// the result; then a backup of it is taken while it runs.
+//
+// Run (about 5 minutes on 2 cores):
+//
+//	make build && ZKFC_BIN=$PWD/bin/zkfc go test -count=1 -run '^$' \
+//	  -bench BenchmarkImportAndBackup -benchtime 1x -timeout 30m -v ./integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkfc-project/zkfc/integration/zkenv"
+)
+
+func BenchmarkImportAndBackup(b *testing.B) {
+	total := 1000000
+	if v := os.Getenv("ZNODES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1000 {
+			b.Fatalf("ZNODES=%q: want a count of at least 1000", v)
+		}
+		total = n
+	}
+	const perDir, perMulti, loaders, nconns = 1000, 1000, 16, 4
+	dirs := (total + perDir - 1) / perDir
+	apache := zkenv.StartApache(b, zkenv.Options{
+		// The last -Xmx on the java command line wins over zkenv's 256m.
+		JVMFlags: []string{"-Xmx3g"},
+		// Loading is not what is measured: skip its fsyncs.
+		Extra: []string{"forceSync=no"},
+	})
+	loadStart := time.Now()
+	conns := make([]*zk.Conn, nconns)
+	for i := range conns {
+		c, ev, err := zk.Connect([]string{apache.Addr()}, 30*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		waitSessionFor(b, ev, 30*time.Second)
+		conns[i] = c
+	}
+	open := zk.WorldACL(zk.PermAll)
+	if _, err := conns[0].Create("/bench", nil, 0, open); err != nil {
+		b.Fatal(err)
+	}
+	data := []byte("0123456789abcdef0123456789abcdef")
+	var wg sync.WaitGroup
+	errs := make(chan error, loaders)
+	for l := 0; l < loaders; l++ {
+		wg.Add(1)
+		go func(l int) {
+			defer wg.Done()
+			c := conns[l%nconns]
+			for d := l; d < dirs; d += loaders {
+				dir := fmt.Sprintf("/bench/d%04d", d)
+				if _, err := c.Create(dir, nil, 0, open); err != nil {
+					errs <- err
+					return
+				}
+				n := min(perDir, total-d*perDir)
+				for start := 0; start < n; start += perMulti {
+					ops := make([]any, 0, perMulti)
+					for i := start; i < min(start+perMulti, n); i++ {
+						ops = append(ops, &zk.CreateRequest{Path: fmt.Sprintf("%s/n%04d", dir, i), Data: data, Acl: open})
+					}
+					if _, err := c.Multi(ops...); err != nil {
+						errs <- fmt.Errorf("multi under %s: %w", dir, err)
+						return
+					}
+				}
+			}
+		}(l)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d znodes into Apache ZooKeeper in %v", total, time.Since(loadStart).Round(time.Second))
+	for _, c := range conns {
+		c.Close()
+	}
+	apache.Stop()
+
+	b.ResetTimer()
+	to := filepath.Join(b.TempDir(), "zkfc-data")
+	start := time.Now()
+	out, errOut, err := runZkfc(b, 20*time.Minute, "quorum", "import", "--from", apache.DataDir(), "--to", to)
+	importTime := time.Since(start)
+	if err != nil {
+		b.Fatalf("import: %v\n%s%s", err, out, errOut)
+	}
+	b.Logf("import:\n%s", out)
+	m := regexp.MustCompile(`peak memory (\d+) kB`).FindStringSubmatch(out)
+	if m == nil {
+		b.Fatalf("import printed no peak memory:\n%s", out)
+	}
+	peakKB, _ := strconv.ParseInt(m[1], 10, 64)
+
+	adminPort, err := zkenv.FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ours := zkenv.StartOurs(b, zkenv.Options{Extra: []string{"admin.enableServer=true", "admin.serverAddress=127.0.0.1",
+		fmt.Sprintf("admin.serverPort=%d", adminPort)}, StartTimeout: 5 * time.Minute})
+	ours.Stop()
+	if err := ours.Reseat(zkenv.Ours, to); err != nil {
+		b.Fatal(err)
+	}
+	start = time.Now()
+	if err := ours.Start(); err != nil {
+		b.Fatal(err)
+	}
+	startTime := time.Since(start)
+	rss, _ := ours.RSS()
+	file := filepath.Join(b.TempDir(), "big.zkfcbak")
+	start = time.Now()
+	out, errOut, err = runZkfc(b, 20*time.Minute, "quorum", "backup", "--admin-url", fmt.Sprintf("http://127.0.0.1:%d", adminPort), "--to", file)
+	backupTime := time.Since(start)
+	if err != nil {
+		b.Fatalf("backup: %v\n%s%s", err, out, errOut)
+	}
+	b.Logf("backup: %s", strings.TrimSpace(out))
+	b.StopTimer()
+	b.ReportMetric(importTime.Seconds(), "import-s")
+	b.ReportMetric(float64(peakKB)/1024, "import-peak-MiB")
+	b.ReportMetric(startTime.Seconds(), "start-s")
+	b.ReportMetric(float64(rss)/(1<<20), "server-rss-MiB")
+	b.ReportMetric(backupTime.Seconds(), "backup-s")
+}
