@@ -42,7 +42,7 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer setup.Close()
-	waitSessionFor(t, ev, 30*time.Second)
+	waitSession(t, ev)
 	if _, err := setup.Create("/w", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		waitSessionFor(t, ev, 30*time.Second)
+		waitSession(t, ev)
 		wg.Add(1)
 		go func(i int, c *zk.Conn) {
 			defer wg.Done()
@@ -133,7 +133,7 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		waitSessionFor(t, ev, 30*time.Second)
+		waitSession(t, ev)
 		if _, err := c.Sync("/w"); err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +190,7 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	waitSessionFor(t, ev2, 30*time.Second)
+	waitSession(t, ev2)
 	st, err := c.Set("/w/0", []byte("after restore"), -1)
 	if err != nil {
 		t.Fatalf("the restored ensemble does not take writes: %v", err)
@@ -203,7 +203,7 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitSessionFor(t, rev, 30*time.Second)
+		waitSession(t, rev)
 		_, _ = r.Sync("/w/0")
 		data, _, err := r.Get("/w/0")
 		r.Close()

@@ -51,7 +51,7 @@ func BenchmarkImportAndBackup(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer c.Close()
-		waitSessionFor(b, ev, 30*time.Second)
+		waitSession(b, ev)
 		conns[i] = c
 	}
 	open := zk.WorldACL(zk.PermAll)

@@ -78,7 +78,7 @@ func dumpTree(t *testing.T, servers []string) map[string]znodeView {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	waitSessionFor(t, ev, 30*time.Second)
+	waitSession(t, ev)
 	if err := c.AddAuth("digest", []byte(superUser+":"+superPassword)); err != nil {
 		t.Fatalf("add super auth: %v", err)
 	}
@@ -105,21 +105,6 @@ func dumpTree(t *testing.T, servers []string) map[string]znodeView {
 		}
 	}
 	return out
-}
-
-func waitSessionFor(t testing.TB, ev <-chan zk.Event, timeout time.Duration) {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case e := <-ev:
-			if e.State == zk.StateHasSession {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("no session within %v", timeout)
-		}
-	}
 }
 
 // diffTrees lists every difference between two dumps, skipping paths in skip.
@@ -177,7 +162,7 @@ func buildTree(t *testing.T, servers []string) *holder {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.c.Close)
-	waitSessionFor(t, h.ev, 30*time.Second)
+	waitSession(t, h.ev)
 	h.session = h.c.SessionID()
 	c := h.c
 	must := func(what string, err error) {
@@ -240,7 +225,7 @@ func buildTree(t *testing.T, servers []string) *holder {
 	// Another session's ephemeral goes with its session.
 	other, oev, err := zk.Connect(servers, 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
 	must("connect other", err)
-	waitSessionFor(t, oev, 30*time.Second)
+	waitSession(t, oev)
 	_, err = other.Create("/gone", nil, zk.FlagEphemeral, open)
 	must("create /gone", err)
 	other.Close()
@@ -307,7 +292,7 @@ func checkHolder(t *testing.T, h *holder, servers []string) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	waitSessionFor(t, wev, 30*time.Second)
+	waitSession(t, wev)
 	if _, err := w.Set("/app/config", []byte("after the migration"), -1); err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +360,7 @@ func TestImportFromApacheEnsemble(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitSessionFor(t, ev, 30*time.Second)
+		waitSession(t, ev)
 		if _, err := c.Sync("/"); err != nil {
 			t.Fatal(err)
 		}
@@ -429,7 +414,7 @@ func TestImportRefusesDamagedInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitSessionFor(t, ev, 30*time.Second)
+	waitSession(t, ev)
 	for i := 0; i < 20; i++ {
 		if _, err := c.Create(fmt.Sprintf("/n%d", i), []byte("data"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 			t.Fatal(err)

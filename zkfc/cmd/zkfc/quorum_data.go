@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/zkfc-project/zkfc/quorum/backup"
 	"github.com/zkfc-project/zkfc/quorum/server"
 	"github.com/zkfc-project/zkfc/quorum/tree"
@@ -78,32 +80,48 @@ func quorumSubcommand(args []string, stdout, stderr io.Writer) (int, bool) {
 	return run(args[1:], stdout, stderr), true
 }
 
-func quorumImport(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("quorum import", quorumImportUsage)
+// seedArgs parses the --from and --to flags import and restore share
+// (addFlags adds a command's own) and refuses a target holding data.
+func seedArgs(name, usage, fromHelp string, args []string, stderr io.Writer, addFlags func(*pflag.FlagSet)) (from, to string, code int, done bool) {
+	fs := newFlagSet(name, usage)
 	fs.SetOutput(stderr)
-	from := fs.String("from", "", "ZooKeeper dataDir (holds version-2/snapshot.*)")
-	fromLogs := fs.String("from-log-dir", "", "ZooKeeper dataLogDir, if not the dataDir")
-	to := fs.String("to", "", "zkfc quorum dataDir to create")
+	fs.StringVar(&from, "from", "", fromHelp)
+	if addFlags != nil {
+		addFlags(fs)
+	}
+	fs.StringVar(&to, "to", "", "zkfc quorum dataDir to create")
 	if code, done := parseFlags(fs, args); done {
+		return "", "", code, true
+	}
+	if from == "" || to == "" {
+		fmt.Fprintf(stderr, "zkfc %s: --from and --to are required; see --help\n", name)
+		return "", "", 2, true
+	}
+	if err := checkEmptyTarget(to); err != nil {
+		fmt.Fprintf(stderr, "zkfc %s: %v\n", name, err)
+		return "", "", 1, true
+	}
+	return from, to, 0, false
+}
+
+func quorumImport(args []string, stdout, stderr io.Writer) int {
+	var fromLogs string
+	from, to, code, done := seedArgs("quorum import", quorumImportUsage, "ZooKeeper dataDir (holds version-2/snapshot.*)", args, stderr,
+		func(fs *pflag.FlagSet) {
+			fs.StringVar(&fromLogs, "from-log-dir", "", "ZooKeeper dataLogDir, if not the dataDir")
+		})
+	if done {
 		return code
 	}
-	if *from == "" || *to == "" {
-		fmt.Fprintln(stderr, "zkfc quorum import: --from and --to are required; see --help")
-		return 2
-	}
-	if err := checkEmptyTarget(*to); err != nil {
-		fmt.Fprintf(stderr, "zkfc quorum import: %v\n", err)
-		return 1
-	}
 	start := time.Now()
-	res, err := zkimport.Load(*from, *fromLogs)
+	res, err := zkimport.Load(from, fromLogs)
 	if err != nil {
-		fmt.Fprintf(stderr, "zkfc quorum import: %v\nnothing was written to %s\n", err, *to)
+		fmt.Fprintf(stderr, "zkfc quorum import: %v\nnothing was written to %s\n", err, to)
 		return 1
 	}
 	h := backup.Header{Index: uint64(res.Zxid()), Created: time.Now()}
-	if err := writeSeed(*to, func(w io.Writer) error { return backup.Write(w, h, res.Tree.WriteSnapshot) }); err != nil {
-		fmt.Fprintf(stderr, "zkfc quorum import: %v\nnothing was written to %s\n", err, *to)
+	if err := writeSeed(to, func(w io.Writer) error { return backup.Write(w, h, res.Tree.WriteSnapshot) }); err != nil {
+		fmt.Fprintf(stderr, "zkfc quorum import: %v\nnothing was written to %s\n", err, to)
 		return 1
 	}
 	fmt.Fprintf(stdout, "imported %d znodes and %d sessions from %s (+%d transactions from %d logs)\n",
@@ -112,33 +130,22 @@ func quorumImport(args []string, stdout, stderr io.Writer) int {
 	for _, p := range res.DroppedEphemerals {
 		fmt.Fprintf(stdout, "dropped ephemeral %s of a session that had ended (ZooKeeper drops it on load too)\n", p)
 	}
-	fmt.Fprintf(stdout, "wrote %s in %v, peak memory %s\n", server.SeedPath(*to), time.Since(start).Round(time.Millisecond), peakMemory())
+	fmt.Fprintf(stdout, "wrote %s in %v, peak memory %s\n", server.SeedPath(to), time.Since(start).Round(time.Millisecond), peakMemory())
 	return 0
 }
 
 func quorumRestore(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("quorum restore", quorumRestoreUsage)
-	fs.SetOutput(stderr)
-	from := fs.String("from", "", "backup file written by zkfc quorum backup")
-	to := fs.String("to", "", "zkfc quorum dataDir to create")
-	if code, done := parseFlags(fs, args); done {
+	from, to, code, done := seedArgs("quorum restore", quorumRestoreUsage, "backup file written by zkfc quorum backup", args, stderr, nil)
+	if done {
 		return code
 	}
-	if *from == "" || *to == "" {
-		fmt.Fprintln(stderr, "zkfc quorum restore: --from and --to are required; see --help")
-		return 2
-	}
-	if err := checkEmptyTarget(*to); err != nil {
-		fmt.Fprintf(stderr, "zkfc quorum restore: %v\n", err)
-		return 1
-	}
-	t, h, err := verifyBackup(*from)
+	t, h, err := verifyBackup(from)
 	if err != nil {
-		fmt.Fprintf(stderr, "zkfc quorum restore: %v\nnothing was written to %s\n", err, *to)
+		fmt.Fprintf(stderr, "zkfc quorum restore: %v\nnothing was written to %s\n", err, to)
 		return 1
 	}
-	err = writeSeed(*to, func(w io.Writer) error {
-		f, err := os.Open(*from)
+	err = writeSeed(to, func(w io.Writer) error {
+		f, err := os.Open(from)
 		if err != nil {
 			return err
 		}
@@ -147,11 +154,11 @@ func quorumRestore(args []string, stdout, stderr io.Writer) int {
 		return err
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "zkfc quorum restore: %v\nnothing was written to %s\n", err, *to)
+		fmt.Fprintf(stderr, "zkfc quorum restore: %v\nnothing was written to %s\n", err, to)
 		return 1
 	}
 	fmt.Fprintf(stdout, "restored %d znodes and %d sessions at zxid 0x%x (backup taken %s) into %s\n",
-		t.NodeCount(), len(t.Sessions()), h.Index, h.Created.UTC().Format(time.RFC3339), server.SeedPath(*to))
+		t.NodeCount(), len(t.Sessions()), h.Index, h.Created.UTC().Format(time.RFC3339), server.SeedPath(to))
 	return 0
 }
 
