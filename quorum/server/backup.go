@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,27 +8,27 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkfc-project/zkfc/quorum/backup"
+	"github.com/zkfc-project/zkfc/quorum/tree"
 )
 
 // BackupPath is the admin server's path that streams a backup.
 const BackupPath = "/backup"
 
-// captureBackup serializes the tree at one applied index. Applying an
-// entry holds the write lock over both the tree change and the applied
-// index, so under the read lock the two agree: the copy is the state after
-// exactly the entries up to that index, never a torn mix. The copy is
-// made in memory so that writes wait only for serialization, not for a
-// slow reader of the backup.
-func (s *Server) captureBackup() (backup.Header, []byte, error) {
-	var buf bytes.Buffer
+// captureBackup copies the tree at one applied index. Applying an entry
+// holds the write lock over both the tree change and the applied index, so
+// under the read lock the two agree: the copy is the state after exactly
+// the entries up to that index, never a torn mix. Writes wait only for the
+// copy (fields, no encoding); the encoding and the transfer run after it.
+func (s *Server) captureBackup() (backup.Header, *tree.Frozen, time.Duration) {
 	s.mu.RLock()
+	locked := time.Now()
 	// A snapshot installed from the leader swaps the tree a moment before
 	// the applied index catches up; the tree's own last zxid then says
 	// where it is.
 	index := max(s.applied.Load(), s.tree.LastZxid())
-	err := s.tree.WriteSnapshot(&buf)
+	f := s.tree.Freeze()
 	s.mu.RUnlock()
-	return backup.Header{Index: uint64(index), Created: time.Now()}, buf.Bytes(), err
+	return backup.Header{Index: uint64(index), Created: time.Now()}, f, time.Since(locked)
 }
 
 // serveBackup answers GET /backup with a backup file (quorum/backup) of
@@ -45,23 +43,14 @@ func (s *Server) serveBackup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	h, data, err := s.captureBackup()
-	if err != nil {
-		s.lg.Error("backup failed", zap.Error(err))
-		http.Error(w, "serialize tree: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
+	h, frozen, held := s.captureBackup()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("X-Zkfc-Backup-Index", strconv.FormatUint(h.Index, 10))
-	err = backup.Write(w, h, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
-	if err != nil {
+	if err := backup.Write(w, h, frozen.WriteSnapshot); err != nil {
 		// The client sees a short file, which its checksum check refuses.
 		s.lg.Warn("backup not delivered", zap.Error(err))
 		return
 	}
-	s.lg.Info("backup served", zap.Uint64("index", h.Index), zap.Int("bytes", len(data)),
-		zap.Duration("took", time.Since(start)), zap.String("remote", r.RemoteAddr))
+	s.lg.Info("backup served", zap.Uint64("index", h.Index),
+		zap.Duration("writes_paused", held), zap.Duration("took", time.Since(start)), zap.String("remote", r.RemoteAddr))
 }

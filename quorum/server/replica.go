@@ -214,6 +214,9 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 		if err != nil && !errors.Is(err, storage.ErrNoSnapshot) {
 			return err
 		}
+		if err := r.s.checkSeed(snap.GetMetadata().GetIndex(), walDir); err != nil {
+			return err
+		}
 		r.wal, err = storage.Open(walDir, r.lg)
 		if err != nil {
 			return err

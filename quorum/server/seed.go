@@ -53,3 +53,27 @@ func (s *Server) dropSeed() {
 		s.lg.Warn("could not remove the seed; it is ignored from now on", zap.String("file", path), zap.Error(err))
 	}
 }
+
+// checkSeed runs when the member already has a log. A seed beside it was
+// written for a new member (a dataLogDir that still holds an old log, for
+// instance) and would be silently ignored: refuse to start. The one
+// exception is a first start that crashed after its log was made from the
+// seed and before the seed was removed: its snapshot is at the seed's index.
+func (s *Server) checkSeed(snapIndex uint64, logDir string) error {
+	path := SeedPath(s.cfg.DataDir)
+	b, err := backup.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("seed %s (written by zkfc quorum import or restore): %w", path, err)
+	}
+	index := b.Index
+	b.Close()
+	if index == snapIndex {
+		s.dropSeed()
+		return nil
+	}
+	return fmt.Errorf("%s holds a seed (zxid %#x) but this member already has a log in %s (snapshot at %#x): "+
+		"to start from the seed, move the old log away; to keep the old data, delete the seed", path, index, logDir, snapIndex)
+}
