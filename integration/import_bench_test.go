@@ -137,6 +137,17 @@ func BenchmarkImportAndBackup(b *testing.B) {
 	}
 	b.Logf("backup: %s", strings.TrimSpace(out))
 	b.StopTimer()
+	// How long the member's writes waited for the in-memory copy.
+	logText, err := os.ReadFile(ours.LogPath())
+	if err != nil {
+		b.Fatal(err)
+	}
+	pm := regexp.MustCompile(`"writes_paused":([0-9.]+)`).FindSubmatch(logText)
+	if pm == nil {
+		b.Fatalf("the server logged no backup with writes_paused:\n%s", ours.LogTail(20))
+	}
+	paused, _ := strconv.ParseFloat(string(pm[1]), 64)
+	b.ReportMetric(paused, "backup-writes-paused-s")
 	b.ReportMetric(importTime.Seconds(), "import-s")
 	b.ReportMetric(float64(peakKB)/1024, "import-peak-MiB")
 	b.ReportMetric(startTime.Seconds(), "start-s")
