@@ -260,9 +260,11 @@ func importMember(t *testing.T, s *zkenv.Server) (string, string) {
 	return to, m[1]
 }
 
-// checkHolder verifies that the holder's session came back (not
-// expired), still owns its ephemerals, and that both watches fire.
-func checkHolder(t *testing.T, h *holder, servers []string) {
+// waitHolder waits for the holder's session to come back, not expired.
+// Tests call it before any other client writes to the new server, whose
+// zxid then stands where the import left it: a client that saw a newer
+// zxid would be refused.
+func waitHolder(t *testing.T, h *holder) {
 	t.Helper()
 	deadline := time.Now().Add(40 * time.Second)
 	for h.c.State() != zk.StateHasSession {
@@ -277,6 +279,12 @@ func checkHolder(t *testing.T, h *holder, servers []string) {
 	if got := h.c.SessionID(); got != h.session {
 		t.Fatalf("holder reconnected with session %#x, want its old session %#x", got, h.session)
 	}
+}
+
+// checkHolder verifies that the reconnected holder still owns its
+// ephemerals, that both its watches fire, and that it can write.
+func checkHolder(t *testing.T, h *holder, servers []string) {
+	t.Helper()
 	for _, p := range h.eph {
 		_, st, err := h.c.Get(p)
 		if err != nil {
@@ -319,10 +327,7 @@ func TestImportFromApacheStandalone(t *testing.T) {
 	apache := zkenv.StartApache(t, importOptions(100000))
 	h := buildTree(t, []string{apache.Addr()})
 	want := dumpTree(t, []string{apache.Addr()})
-	lastZxid := int64(0)
-	for _, v := range want {
-		lastZxid = max(lastZxid, v.Stat.Mzxid, v.Stat.Pzxid)
-	}
+	lastZxid := srvrZxid(t, apache.Addr())
 
 	stopped := time.Now()
 	apache.Stop()
@@ -334,6 +339,7 @@ func TestImportFromApacheStandalone(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("downtime (stop, import, start serving): %v", time.Since(stopped).Round(time.Millisecond))
+	waitHolder(t, h)
 
 	got := dumpTree(t, []string{apache.Addr()})
 	if d := diffTrees(want, got, nil); len(d) > 0 {
@@ -348,6 +354,21 @@ func TestImportFromApacheStandalone(t *testing.T) {
 	if st.Mzxid <= lastZxid {
 		t.Fatalf("a write after the import got zxid %#x, not after Apache's last %#x (import said it resumes at %s)", st.Mzxid, lastZxid, resume)
 	}
+}
+
+// srvrZxid is the last zxid a server reports in srvr.
+func srvrZxid(t *testing.T, addr string) int64 {
+	t.Helper()
+	out, err := zkenv.FourLetterWord(addr, "srvr", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`Zxid: 0x([0-9a-f]+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("srvr names no zxid:\n%s", out)
+	}
+	z, _ := strconv.ParseInt(m[1], 16, 64)
+	return z
 }
 
 func TestImportFromApacheEnsemble(t *testing.T) {
@@ -393,6 +414,7 @@ func TestImportFromApacheEnsemble(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("downtime (stop, import on each member, start serving): %v", time.Since(stopped).Round(time.Millisecond))
+	waitHolder(t, h)
 
 	// /zookeeper/config holds each ensemble's own membership text (README).
 	skip := map[string]bool{"/zookeeper/config": true}
