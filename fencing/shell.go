@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+
+	"github.com/zkfc-project/zkfc/zkfc/proc"
 )
 
 // shellMethod runs a local command (a PDU or IPMI power-off, a cloud API
@@ -41,7 +43,7 @@ func (s *shellMethod) Fence(ctx context.Context, t Target) error {
 	// Later entries win, so the target's values cannot be overridden by
 	// an inherited variable of the same name.
 	cmd.Env = append(append(os.Environ(), s.env...), targetEnv(t)...)
-	out, err := runGroup(ctx, cmd)
+	out, err := proc.Combined(ctx, cmd, maxOutput)
 	switch {
 	case err == nil:
 		return nil

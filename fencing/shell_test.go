@@ -4,13 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/zap/zaptest"
+
+	"github.com/zkfc-project/zkfc/zkfc/proc/proctest"
 )
 
 // hostile is a node id that would run a command if it were ever spliced
@@ -103,42 +103,5 @@ func TestShellTimeoutKillsGroup(t *testing.T) {
 	if err == nil || !strings.Contains(rep.Attempts[0].Error, "timed out") {
 		t.Fatalf("Fence() = %v, report %s; want a timeout", err, rep)
 	}
-	waitGone(t, readPID(t, pidFile))
-}
-
-func readPID(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("the command did not record its child: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("pid file %q: %v", b, err)
-	}
-	return pid
-}
-
-// waitGone waits (bounded) for pid to be gone or a zombie: a zombie is
-// dead and only waits for its new parent to reap it.
-func waitGone(t *testing.T, pid int) {
-	t.Helper()
-	for i := 0; i < 200; i++ {
-		if !alive(pid) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	t.Fatalf("process %d still running after the method timed out", pid)
-}
-
-func alive(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(stat)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] != "Z"
+	proctest.WaitGone(t, proctest.ReadPID(t, pidFile))
 }

@@ -17,6 +17,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/zkfc-project/zkfc/zkfc/proc"
 )
 
 // Host key verification failures, wrapped by the ssh method's errors.
@@ -256,8 +258,8 @@ func runRemote(ctx context.Context, client *ssh.Client, line string) ([]byte, er
 		return nil, fmt.Errorf("open session: %w", err)
 	}
 	defer sess.Close()
-	var out capBuffer
-	sess.Stdout, sess.Stderr = &out, &out
+	out := proc.NewBuffer(maxOutput)
+	sess.Stdout, sess.Stderr = out, out
 	stop := context.AfterFunc(ctx, func() {
 		_ = sess.Signal(ssh.SIGKILL)
 		client.Close()

@@ -18,6 +18,8 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/zkfc-project/zkfc/zkfc/proc/proctest"
 )
 
 // sshd is a real OpenSSH server on loopback, with its own host key and one
@@ -495,7 +497,7 @@ func TestSSHCommandTimeout(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	waitGone(t, readPID(t, pidFile))
+	proctest.WaitGone(t, proctest.ReadPID(t, pidFile))
 }
 
 // An unreachable SSH server fails the method and the next one runs,

@@ -13,7 +13,8 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
-	"time"
+
+	"github.com/zkfc-project/zkfc/zkfc/proc"
 )
 
 // checker runs one kind of check. probe must honour ctx and return
@@ -143,7 +144,7 @@ func (c *execChecker) probe(ctx context.Context) (Outcome, error) {
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Env = append(os.Environ(), c.cfg.Env...)
-	out, err := runGroup(ctx, cmd)
+	out, err := proc.Combined(ctx, cmd, maxOutput)
 	switch {
 	case err == nil:
 		return OK, nil
@@ -162,50 +163,3 @@ func (c *execChecker) probe(ctx context.Context) (Outcome, error) {
 
 // maxOutput bounds the captured output of a check command.
 const maxOutput = 4096
-
-// runGroup runs cmd in its own process group and returns its combined
-// output (truncated). When ctx ends, the whole group is killed, so a shell
-// script's children do not outlive the probe; whatever is left of the group
-// after the leader exits is killed as well.
-func runGroup(ctx context.Context, cmd *exec.Cmd) ([]byte, error) {
-	var out capBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// Bounds the wait for output pipes held open by stray children.
-	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	pgid := cmd.Process.Pid
-	stop := context.AfterFunc(ctx, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
-	err := cmd.Wait()
-	stop()
-	if errors.Is(err, exec.ErrWaitDelay) {
-		// The command itself exited 0; only a straggler it left behind
-		// still held the output pipe. The exit status is what counts, and
-		// the straggler dies with the group below.
-		err = nil
-	}
-	// The group outlives its leader while members remain, so the id cannot
-	// have been reused; ESRCH just means nothing was left.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	return out.Bytes(), err
-}
-
-// capBuffer keeps the first maxOutput bytes written to it and drops the
-// rest without failing the writer.
-type capBuffer struct {
-	b []byte
-}
-
-func (c *capBuffer) Write(p []byte) (int, error) {
-	if room := maxOutput - len(c.b); room > 0 {
-		if len(p) < room {
-			room = len(p)
-		}
-		c.b = append(c.b, p[:room]...)
-	}
-	return len(p), nil
-}
-
-func (c *capBuffer) Bytes() []byte { return c.b }

@@ -8,13 +8,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkfc-project/zkfc/zkfc/proc/proctest"
 )
 
 // service is a real HTTP server whose answers a test can change.
@@ -203,39 +203,7 @@ func TestExecCheckTimeoutKillsGroup(t *testing.T) {
 	if r.Outcome != TimedOut {
 		t.Fatalf("outcome %v (%s), want timeout", r.Outcome, r.Err)
 	}
-	pid := readPID(t, pidFile)
-	waitGone(t, pid)
-}
-
-func readPID(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("the command did not record its child: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("pid file %q: %v", b, err)
-	}
-	return pid
-}
-
-// waitGone waits (bounded) for pid to be gone or a zombie: a zombie has
-// been killed and only waits for its new parent to reap it.
-func waitGone(t *testing.T, pid int) {
-	t.Helper()
-	for i := 0; i < 200; i++ {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return
-		}
-		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] == "Z" {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	t.Fatalf("process %d still running after the check timed out", pid)
+	proctest.WaitGone(t, proctest.ReadPID(t, pidFile))
 }
 
 // A check that exits 0 but leaves a child holding its output passes, and
@@ -248,5 +216,5 @@ func TestExecCheckStragglerKilled(t *testing.T) {
 	if r.Outcome != OK {
 		t.Fatalf("outcome %v (%s), want ok", r.Outcome, r.Err)
 	}
-	waitGone(t, readPID(t, pidFile))
+	proctest.WaitGone(t, proctest.ReadPID(t, pidFile))
 }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkfc-project/zkfc/integration/zkenv"
+	"github.com/zkfc-project/zkfc/integration/harness"
 )
 
 // write is one acknowledged setData of a writer's counter.
@@ -29,13 +29,10 @@ type write struct {
 }
 
 func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
-	adminPort, err := zkenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := zkenv.Options{Extra: []string{"admin.enableServer=true", "admin.serverAddress=127.0.0.1",
+	adminPort := harness.FreePort(t)
+	opts := harness.Options{Extra: []string{"admin.enableServer=true", "admin.serverAddress=127.0.0.1",
 		fmt.Sprintf("admin.serverPort=%d", adminPort)}}
-	srv := zkenv.StartOurs(t, opts)
+	srv := harness.StartOurs(t, opts)
 	const writers = 8
 	setup, ev, err := zk.Connect([]string{srv.Addr()}, 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
 	if err != nil {
@@ -150,35 +147,35 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 	}
 
 	// A new standalone member from the backup.
-	single := zkenv.StartOurs(t, zkenv.Options{})
-	single.Stop()
+	single := harness.StartOurs(t, harness.Options{})
+	single.Terminate()
 	dir := filepath.Join(t.TempDir(), "restored")
 	if out, errOut, err := runZkfc(t, time.Minute, "quorum", "restore", "--from", file, "--to", dir); err != nil {
 		t.Fatalf("restore: %v\n%s%s", err, out, errOut)
 	}
-	if err := single.Reseat(zkenv.Ours, dir); err != nil {
+	if err := single.Reseat(harness.Ours, dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := single.Start(); err != nil {
+	if err := harness.StartAll(90*time.Second, single); err != nil {
 		t.Fatal(err)
 	}
 	checkState(t, single.Addr())
 
 	// A new 3-member ensemble, every member restored from the same file.
-	ens := zkenv.StartOursEnsemble(t, zkenv.Options{})
+	ens := harness.StartEnsemble(t, harness.Ours, 3, harness.Options{})
 	for _, m := range ens.Members {
-		m.Stop()
+		m.Terminate()
 	}
 	for _, m := range ens.Members {
 		dir := filepath.Join(t.TempDir(), "restored")
 		if out, errOut, err := runZkfc(t, time.Minute, "quorum", "restore", "--from", file, "--to", dir); err != nil {
-			t.Fatalf("restore member %d: %v\n%s%s", m.MyID(), err, out, errOut)
+			t.Fatalf("restore member %d: %v\n%s%s", m.ID, err, out, errOut)
 		}
-		if err := m.Reseat(zkenv.Ours, dir); err != nil {
+		if err := m.Reseat(harness.Ours, dir); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := zkenv.StartAll(ens.Members...); err != nil {
+	if err := harness.StartAll(90*time.Second, ens.Members...); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range ens.Members {
@@ -208,7 +205,7 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 		data, _, err := r.Get("/w/0")
 		r.Close()
 		if err != nil || string(data) != "after restore" {
-			t.Fatalf("member %d reads /w/0 = %q (%v) after the write", m.MyID(), data, err)
+			t.Fatalf("member %d reads /w/0 = %q (%v) after the write", m.ID, data, err)
 		}
 	}
 }

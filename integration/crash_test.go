@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkenv"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )
@@ -24,9 +25,9 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	for _, b := range []struct {
 		name  string
 		start starter
-	}{{"apache", zkenv.StartApache}, {"ours", zkenv.StartOurs}} {
+	}{{"apache", harness.StartApache}, {"ours", harness.StartOurs}} {
 		t.Run(b.name, func(t *testing.T) {
-			s := b.start(t, zkenv.Options{TickTime: 500 * time.Millisecond})
+			s := b.start(t, harness.Options{TickTime: 500 * time.Millisecond})
 			crashAndCheck(t, s)
 		})
 	}
@@ -39,7 +40,7 @@ type writerResult struct {
 	err      error    // a protocol error other than the connection dropping
 }
 
-func crashAndCheck(t *testing.T, s *zkenv.Server) {
+func crashAndCheck(t *testing.T, s *harness.Server) {
 	const (
 		writers  = 4
 		killAt   = 400    // acknowledged creates before the kill
@@ -94,7 +95,12 @@ func crashAndCheck(t *testing.T, s *zkenv.Server) {
 	}
 	s.Kill()
 	wg.Wait()
-	s.Restart()
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitServing(60 * time.Second); err != nil {
+		t.Fatalf("after restart: %v\n%s", err, s.LogTail(40))
+	}
 
 	r, err := zkenv.ConnectRaw(s.Addr(), 10*time.Second)
 	if err != nil {

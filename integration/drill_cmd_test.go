@@ -227,7 +227,7 @@ func TestDrillCommand(t *testing.T) {
 
 	t.Run("target cannot win", func(t *testing.T) {
 		d3 := zkfcenv.StartDemo(t, "nn3", p.roles)
-		z3 := zkfcenv.StartZKFC(t, zkfcenv.ZKFCOptions{NodeID: "nn3", Connect: p.zk.Addr, Demo: d3, SessionTimeout: p.sessionTO,
+		z3 := zkfcenv.StartZKFC(t, zkfcenv.ZKFCOptions{NodeID: "nn3", Connect: p.zk.Addr(), Demo: d3, SessionTimeout: p.sessionTO,
 			Margin: p.margin, NoFailover: true})
 		zkfcenv.WaitFor(t, 30*time.Second, "nn3 standby", func() bool { return z3.Role() == "standby" })
 		out, code := zkfcenv.RunCLI(t, "drill", "--url", a.URL, "--mode", "graceful", "--to", "nn3", "--timeout", "15s")

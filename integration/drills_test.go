@@ -23,7 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/examples/demo-service/roles"
 	"github.com/zkfc-project/zkfc/integration/drill"
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 )
 
@@ -49,8 +51,8 @@ func startDrill(t *testing.T, s drill.Settings, lay drill.Layout) *drillRun {
 // roles file (the evidence), not per zkfc.
 func (d *drillRun) waitPromoted(t *testing.T, within time.Duration) {
 	t.Helper()
-	drill.WaitFor(t, within, d.cand.Name+"'s service active", func() bool {
-		ivs, err := drill.ReadRoles(d.c.Roles, time.Now(), nil)
+	harness.WaitFor(t, within, d.cand.Name+"'s service active", func() bool {
+		ivs, err := roles.Read(d.c.Roles, time.Now(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +66,7 @@ func (d *drillRun) waitPromoted(t *testing.T, within time.Duration) {
 func (d *drillRun) verdict(t *testing.T) []drill.Interval {
 	t.Helper()
 	d.c.Observer.Stop()
-	kills, err := drill.ReadKills(d.c.Kills)
+	kills, err := roles.ReadKills(d.c.Kills)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func (d *drillRun) verdict(t *testing.T) []drill.Interval {
 		}
 	}
 	d.killed = kills // the fencer's kills too: they end intervals as well
-	ivs, err := drill.ReadRoles(d.c.Roles, time.Now(), kills)
+	ivs, err := roles.Read(d.c.Roles, time.Now(), kills)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +185,7 @@ func compact(m map[string]any) string {
 // time (from the start of fencing to the new active serving).
 func (d *drillRun) unhealthyTarget(t *testing.T) time.Duration {
 	candLog := drill.ReadLog(d.cand.ZKFC.Log())
-	ivs, _ := drill.ReadRoles(d.c.Roles, time.Now(), nil)
+	ivs, _ := roles.Read(d.c.Roles, time.Now(), nil)
 	e, ok1 := drill.FirstLog(candLog, d.fault, "fencing the previous active", nil)
 	iv, ok2 := drill.FirstPromotionAfter(ivs, d.fault)
 	fp := time.Duration(0)
@@ -221,14 +223,14 @@ func TestDrillServiceCrash(t *testing.T) {
 func TestDrillServiceHang(t *testing.T) {
 	d := startDrill(t, drill.DefaultSettings(), drill.Loopback)
 	d.fault = time.Now()
-	d.old.Demo.Stop()
+	d.old.Demo.Freeze()
 	d.waitPromoted(t, 60*time.Second)
 	ivs := d.verdict(t)
 	tm := d.timing(t, "service-hang", ivs, d.unhealthyTarget(t), "2 health intervals + fence + promote")
 	d.checkTokenGrew(t, tm)
 	// The frozen service's interval must have been closed by a kill
 	// (the fencer's note), not left open past the promotion.
-	kills, _ := drill.ReadKills(d.c.Kills)
+	kills, _ := roles.ReadKills(d.c.Kills)
 	if _, ok := kills[d.old.Name]; !ok {
 		t.Errorf("the hung service %s was never killed by the fencer", d.old.Name)
 	}
@@ -244,7 +246,7 @@ func TestDrillServiceHang(t *testing.T) {
 func TestDrillServiceHangLeaseRefuses(t *testing.T) {
 	d := startDrill(t, drill.LeaseSettings(), drill.Loopback)
 	d.fault = time.Now()
-	d.old.Demo.Stop()
+	d.old.Demo.Freeze()
 	d.waitPromoted(t, 60*time.Second)
 	ivs := d.verdict(t)
 	tm := d.timing(t, "service-hang-lease", ivs, d.unhealthyTarget(t), "2 health intervals + fence + promote")
@@ -256,10 +258,10 @@ func TestDrillServiceHangLeaseRefuses(t *testing.T) {
 	if e, ok := drill.FirstLog(candLog, d.fault, "target fenced", nil); !ok || fmt.Sprint(e.Fields["method"]) == "lease_expired" {
 		t.Errorf("%s fenced by %v, want a method that reached the service", d.old.Name, e.Fields["method"])
 	}
-	if kills, _ := drill.ReadKills(d.c.Kills); kills[d.old.Name].IsZero() {
+	if kills, _ := roles.ReadKills(d.c.Kills); kills[d.old.Name].IsZero() {
 		t.Errorf("the hung service %s was never killed by the fencer", d.old.Name)
 	}
-	if code := d.old.ZKFC.ExitCode(10 * time.Second); code != 3 {
+	if code, _ := d.old.ZKFC.ExitCode(10 * time.Second); code != 3 {
 		t.Errorf("%s's zkfc: exit status %d after its demote failed, want 3 (leave without closing the session)", d.old.Name, code)
 	}
 	if !strings.Contains(d.old.ZKFC.Log(), "exiting with status 3") {
@@ -315,7 +317,7 @@ func quorumLeader(c *drill.Cluster) *drill.Node {
 func TestDrillKillQuorumLeaderMidFailover(t *testing.T) {
 	d := startDrill(t, drill.DefaultSettings(), drill.Loopback)
 	var leader *drill.Node
-	drill.WaitFor(t, 30*time.Second, "a quorum leader", func() bool { leader = quorumLeader(d.c); return leader != nil })
+	harness.WaitFor(t, 30*time.Second, "a quorum leader", func() bool { leader = quorumLeader(d.c); return leader != nil })
 	t.Logf("active %s, quorum leader hosted by %s", d.old.Name, leader.Name)
 	d.fault = time.Now()
 	d.old.PostDemo(t, "/admin/fail")
@@ -323,7 +325,9 @@ func TestDrillKillQuorumLeaderMidFailover(t *testing.T) {
 	// takes well under a second here, so the kill follows at once).
 	killedAt := leader.ZKFC.Kill()
 	t.Logf("leader's process killed %v after the fault", killedAt.Sub(d.fault).Round(time.Millisecond))
-	leader.ZKFC.Restart(t)
+	if err := leader.ZKFC.Start(); err != nil {
+		t.Fatal(err)
+	}
 	d.waitPromoted(t, 90*time.Second)
 	ivs := d.verdict(t)
 	// The health failover's own budget, plus the quorum's election: raft's
@@ -348,10 +352,10 @@ func TestDrillPartitionActiveHost(t *testing.T) {
 	d := startDrill(t, drill.LeaseSettings(), lay)
 	if d.old.Name != "nn1" {
 		d.old.PostDemo(t, "/admin/fail")
-		drill.WaitFor(t, 60*time.Second, "nn1 active", func() bool { return d.c.Nodes[0].Role() == "active" })
+		harness.WaitFor(t, 60*time.Second, "nn1 active", func() bool { return d.c.Nodes[0].Role() == "active" })
 		d.old.PostDemo(t, "/admin/recover")
 		d.old, d.cand = d.c.Nodes[0], d.c.Nodes[1]
-		drill.WaitFor(t, 60*time.Second, "nn2 back in the election", func() bool {
+		harness.WaitFor(t, 60*time.Second, "nn2 back in the election", func() bool {
 			st, err := d.cand.Status()
 			return err == nil && st.InElection && st.Healthy
 		})
@@ -391,7 +395,7 @@ func TestDrillPartitionActiveHost(t *testing.T) {
 			t.Logf("%s's last status after the heal: %s; quorum leader now: %v", d.old.Name, last, quorumLeader(d.c))
 		}
 	})
-	drill.WaitFor(t, 90*time.Second, d.old.Name+" back as standby", func() bool {
+	harness.WaitFor(t, 90*time.Second, d.old.Name+" back as standby", func() bool {
 		st, err := d.old.Status()
 		last = fmt.Sprintf("%+v (err %v)", st, err)
 		return err == nil && st.Role == "standby" && st.Connected
@@ -414,12 +418,12 @@ func TestDrillFencingImpossible(t *testing.T) {
 	s := drill.DefaultSettings()
 	// Port of an sshd that is not running.
 	s.Fencing = fmt.Sprintf("    - type: ssh\n      timeout: 3s\n      ssh: {user: root, port: %d, key_file: %s, known_hosts_file: %s, connect_timeout: 1s}\n",
-		freeLoopbackPort(t), key, dir+"/known_hosts")
+		harness.FreePort(t), key, dir+"/known_hosts")
 	d := startDrill(t, s, drill.Loopback)
 	d.fault = time.Now()
 	d.old.ZKFC.Kill()
 	var st statusLike
-	drill.WaitFor(t, 60*time.Second, d.cand.Name+" to try and fail to fence twice", func() bool {
+	harness.WaitFor(t, 60*time.Second, d.cand.Name+" to try and fail to fence twice", func() bool {
 		return strings.Count(d.cand.ZKFC.Log(), "promotion failed; releasing the lock") >= 2
 	})
 	status, err := d.cand.Status()
@@ -494,7 +498,7 @@ func TestDrillHealthFlapping(t *testing.T) {
 		}
 	}
 	flap(d.old)
-	if ivs, _ := drill.ReadRoles(d.c.Roles, time.Now(), nil); len(ivs) != 1 {
+	if ivs, _ := roles.Read(d.c.Roles, time.Now(), nil); len(ivs) != 1 {
 		t.Errorf("health flapping under the threshold moved the active: %d intervals", len(ivs))
 	}
 	over := time.Now()
@@ -520,13 +524,4 @@ func TestDrillHealthFlapping(t *testing.T) {
 		}
 		t.Errorf("active after flapping: %s, want %s", name, d.cand.Name)
 	}
-}
-
-func freeLoopbackPort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

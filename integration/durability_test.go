@@ -9,13 +9,13 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkfc-project/zkfc/integration/cluster"
+	"github.com/zkfc-project/zkfc/integration/harness"
 )
 
 // writeUntilKilled runs writers that create unique znodes and bump a
 // per-writer counter until every member is killed with SIGKILL; it returns
 // what was acknowledged.
-func writeUntilKilled(t *testing.T, c *cluster.Cluster, writers int, runFor time.Duration) (created map[string]string, counters map[string]int) {
+func writeUntilKilled(t *testing.T, c *harness.Ensemble, writers int, runFor time.Duration) (created map[string]string, counters map[string]int) {
 	t.Helper()
 	setup := dialAll(t, c.Addrs(), 0, 6*time.Second)
 	if _, err := setup.Create("/dur", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -61,7 +61,7 @@ func writeUntilKilled(t *testing.T, c *cluster.Cluster, writers int, runFor time
 	return created, counters
 }
 
-func checkDurable(t *testing.T, c *cluster.Cluster, created map[string]string, counters map[string]int) {
+func checkDurable(t *testing.T, c *harness.Ensemble, created map[string]string, counters map[string]int) {
 	t.Helper()
 	for _, m := range c.Members {
 		if err := m.Restart(); err != nil {
@@ -105,14 +105,14 @@ func checkDurable(t *testing.T, c *cluster.Cluster, created map[string]string, c
 
 func TestStandaloneNoAcknowledgedWriteLostToKill9(t *testing.T) {
 	for round := 0; round < 2; round++ {
-		c := cluster.Start(t, cluster.Ours, 1, cluster.Options{})
+		c := harness.StartEnsemble(t, harness.Ours, 1, harness.Options{})
 		created, counters := writeUntilKilled(t, c, 8, time.Duration(1500+round*700)*time.Millisecond)
 		checkDurable(t, c, created, counters)
 	}
 }
 
 func TestEnsembleNoAcknowledgedWriteLostWhenAllMembersKilled(t *testing.T) {
-	c := cluster.Start(t, cluster.Ours, 3, cluster.Options{TickTime: 500 * time.Millisecond})
+	c := harness.StartEnsemble(t, harness.Ours, 3, harness.Options{TickTime: 500 * time.Millisecond})
 	created, counters := writeUntilKilled(t, c, 6, 2*time.Second)
 	checkDurable(t, c, created, counters)
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkfc-project/zkfc/integration/cluster"
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/linearize"
 )
 
@@ -45,7 +45,7 @@ func dialAll(t *testing.T, addrs []string, seed int64, timeout time.Duration) *z
 
 // runFaults runs clients against the ensemble while faults are injected,
 // then checks the history with porcupine and that every member agrees.
-func runFaults(t *testing.T, c *cluster.Cluster, clients int, faults func(ctx context.Context)) {
+func runFaults(t *testing.T, c *harness.Ensemble, clients int, faults func(ctx context.Context)) {
 	t.Helper()
 	setup := dialAll(t, c.Addrs(), 0, 6*time.Second)
 	keys, err := linearize.Setup(setup, "/lin", 3)
@@ -110,7 +110,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 }
 
 func TestEnsemble3LinearizableUnderKillsAndPartitions(t *testing.T) {
-	c := cluster.Start(t, cluster.Ours, 3, cluster.Options{TickTime: 500 * time.Millisecond, Proxied: true})
+	c := harness.StartEnsemble(t, harness.Ours, 3, harness.Options{TickTime: 500 * time.Millisecond, Proxied: true})
 	runFaults(t, c, 5, func(ctx context.Context) {
 		step := func(what string, f func()) {
 			t.Logf("%s: %s", time.Now().Format("15:04:05.000"), what)
@@ -155,7 +155,7 @@ func TestEnsemble3LinearizableUnderKillsAndPartitions(t *testing.T) {
 }
 
 func TestEnsemble5SurvivesTwoLosses(t *testing.T) {
-	c := cluster.Start(t, cluster.Ours, 5, cluster.Options{TickTime: 500 * time.Millisecond})
+	c := harness.StartEnsemble(t, harness.Ours, 5, harness.Options{TickTime: 500 * time.Millisecond})
 	runFaults(t, c, 4, func(ctx context.Context) {
 		sleepCtx(ctx, 2*time.Second)
 		l, err := c.WaitLeader(10 * time.Second)
@@ -185,7 +185,7 @@ func TestEnsemble5SurvivesTwoLosses(t *testing.T) {
 }
 
 func TestEnsembleObserverServesAndForwardsWrites(t *testing.T) {
-	c := cluster.Start(t, cluster.Ours, 4, cluster.Options{TickTime: 500 * time.Millisecond, Observers: 1})
+	c := harness.StartEnsemble(t, harness.Ours, 4, harness.Options{TickTime: 500 * time.Millisecond, Observers: 1})
 	obs := c.Members[3]
 	if m := obs.Mode(); m != "observer" {
 		t.Fatalf("member 4 mode %q, want observer", m)
@@ -219,7 +219,7 @@ func TestEnsembleObserverServesAndForwardsWrites(t *testing.T) {
 // member that lost its whole data directory, both catch up from the
 // leader's snapshot.
 func TestEnsembleMemberCatchesUpFromSnapshot(t *testing.T) {
-	c := cluster.Start(t, cluster.Ours, 3, cluster.Options{TickTime: 500 * time.Millisecond, Extra: []string{"snapCount=200"}})
+	c := harness.StartEnsemble(t, harness.Ours, 3, harness.Options{TickTime: 500 * time.Millisecond, Extra: []string{"snapCount=200"}})
 	l, err := c.WaitLeader(10 * time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +254,7 @@ func TestEnsembleMemberCatchesUpFromSnapshot(t *testing.T) {
 	if err := wiped.WaitServing(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []*cluster.Member{lagging, wiped} {
+	for _, m := range []*harness.Server{lagging, wiped} {
 		mc := dialAll(t, []string{m.Addr()}, 0, 6*time.Second)
 		if _, err := mc.Sync("/"); err != nil {
 			t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkfc-project/zkfc/integration/zkenv"
+	"github.com/zkfc-project/zkfc/integration/harness"
 )
 
 func BenchmarkImportAndBackup(b *testing.B) {
@@ -37,9 +37,8 @@ func BenchmarkImportAndBackup(b *testing.B) {
 	}
 	const perDir, perMulti, loaders, nconns = 1000, 1000, 16, 4
 	dirs := (total + perDir - 1) / perDir
-	apache := zkenv.StartApache(b, zkenv.Options{
-		// The last -Xmx on the java command line wins over zkenv's 256m.
-		JVMFlags: []string{"-Xmx3g"},
+	apache := harness.StartApache(b, harness.Options{
+		JavaOpts: []string{"-Xmx3g", "-XX:+UseSerialGC"},
 		// Loading is not what is measured: skip its fsyncs.
 		Extra: []string{"forceSync=no"},
 	})
@@ -95,12 +94,12 @@ func BenchmarkImportAndBackup(b *testing.B) {
 	for _, c := range conns {
 		c.Close()
 	}
-	apache.Stop()
+	apache.Terminate()
 
 	b.ResetTimer()
 	to := filepath.Join(b.TempDir(), "zkfc-data")
 	start := time.Now()
-	out, errOut, err := runZkfc(b, 20*time.Minute, "quorum", "import", "--from", apache.DataDir(), "--to", to)
+	out, errOut, err := runZkfc(b, 20*time.Minute, "quorum", "import", "--from", apache.DataDir, "--to", to)
 	importTime := time.Since(start)
 	if err != nil {
 		b.Fatalf("import: %v\n%s%s", err, out, errOut)
@@ -112,18 +111,15 @@ func BenchmarkImportAndBackup(b *testing.B) {
 	}
 	peakKB, _ := strconv.ParseInt(m[1], 10, 64)
 
-	adminPort, err := zkenv.FreePort()
-	if err != nil {
-		b.Fatal(err)
-	}
-	ours := zkenv.StartOurs(b, zkenv.Options{Extra: []string{"admin.enableServer=true", "admin.serverAddress=127.0.0.1",
+	adminPort := harness.FreePort(b)
+	ours := harness.StartOurs(b, harness.Options{Extra: []string{"admin.enableServer=true", "admin.serverAddress=127.0.0.1",
 		fmt.Sprintf("admin.serverPort=%d", adminPort)}, StartTimeout: 5 * time.Minute})
-	ours.Stop()
-	if err := ours.Reseat(zkenv.Ours, to); err != nil {
+	ours.Terminate()
+	if err := ours.Reseat(harness.Ours, to); err != nil {
 		b.Fatal(err)
 	}
 	start = time.Now()
-	if err := ours.Start(); err != nil {
+	if err := harness.StartAll(90*time.Second, ours); err != nil {
 		b.Fatal(err)
 	}
 	startTime := time.Since(start)
@@ -138,7 +134,7 @@ func BenchmarkImportAndBackup(b *testing.B) {
 	b.Logf("backup: %s", strings.TrimSpace(out))
 	b.StopTimer()
 	// How long the member's writes waited for the in-memory copy.
-	logText, err := os.ReadFile(ours.LogPath())
+	logText, err := os.ReadFile(ours.LogPath)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,18 +16,9 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkfc-project/zkfc/integration/cluster"
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
 )
-
-func freeTCPPort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 func propLines(props map[string]string) []string {
 	var out []string
@@ -68,9 +59,9 @@ func TestSecureClientPortWithRealClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secure := freeTCPPort(t)
+	secure := harness.FreePort(t)
 	extra := append([]string{fmt.Sprintf("secureClientPort=%d", secure), "secureClientPortAddress=127.0.0.1"}, propLines(set.ServerProperties("ssl."))...)
-	c := cluster.Start(t, cluster.Ours, 1, cluster.Options{Extra: extra})
+	c := harness.StartEnsemble(t, harness.Ours, 1, harness.Options{Extra: extra})
 	addr := fmt.Sprintf("127.0.0.1:%d", secure)
 
 	// go-zookeeper/zk with a client certificate.
@@ -163,7 +154,7 @@ func TestQuorumMutualTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	extra := append([]string{"sslQuorum=true"}, propLines(set.ServerProperties("ssl.quorum."))...)
-	c := cluster.Start(t, cluster.Ours, 3, cluster.Options{TickTime: 500 * time.Millisecond, Extra: extra})
+	c := harness.StartEnsemble(t, harness.Ours, 3, harness.Options{TickTime: 500 * time.Millisecond, Extra: extra})
 	conn := dialAll(t, []string{c.Members[0].Addr()}, 0, 6*time.Second)
 	if _, err := conn.Create("/mtls", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
@@ -186,13 +177,13 @@ func TestQuorumMemberWithUntrustedCertificateCannotJoin(t *testing.T) {
 	}
 	// Members 1 and 2 trust the good CA; member 3 has a certificate from
 	// another CA (and trusts only that one).
-	c := cluster.StartPerMember(t, cluster.Ours, 3, cluster.Options{TickTime: 500 * time.Millisecond}, func(id int) []string {
+	c := harness.StartEnsemble(t, harness.Ours, 3, harness.Options{TickTime: 500 * time.Millisecond, ExtraFor: func(id int) []string {
 		set := good
 		if id == 3 {
 			set = rogue
 		}
 		return append([]string{"sslQuorum=true"}, propLines(set.ServerProperties("ssl.quorum."))...)
-	}, []int{1, 2})
+	}, WaitFor: []int{1, 2}})
 	conn := dialAll(t, []string{c.Members[0].Addr()}, 0, 6*time.Second)
 	if _, err := conn.Create("/trusted", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatalf("the two trusted members do not serve: %v", err)
@@ -215,7 +206,7 @@ func TestSASLDigestMD5WithKazoo(t *testing.T) {
   user_alice="alicesecret";
 };
 `), 0o600)
-	c := cluster.Start(t, cluster.Ours, 1, cluster.Options{JVMFlags: []string{"-Djava.security.auth.login.config=" + jaas}})
+	c := harness.StartEnsemble(t, harness.Ours, 1, harness.Options{JVMFlags: []string{"-Djava.security.auth.login.config=" + jaas}})
 	script := filepath.Join(dir, "sasl.py")
 	os.WriteFile(script, []byte(`import sys
 from kazoo.client import KazooClient

@@ -9,16 +9,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
 	"github.com/zkfc-project/zkfc/zkfc/config"
@@ -31,51 +30,21 @@ import (
 // connection.
 func startSecureApache(t *testing.T, set *testcerts.Set) string {
 	t.Helper()
-	java, err := exec.LookPath("java")
-	if err != nil {
-		t.Skip("java not installed")
-	}
-	if _, err := os.Stat("/usr/share/java/zookeeper.jar"); err != nil {
-		t.Skip("Apache ZooKeeper not installed")
-	}
-	dir := t.TempDir()
-	port := zkfcenv.FreePort(t)
-	cfg := fmt.Sprintf("tickTime=500\ndataDir=%s\nsecureClientPort=%d\nsecureClientPortAddress=127.0.0.1\nadmin.enableServer=false\n"+
-		"serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n4lw.commands.whitelist=\n", filepath.Join(dir, "data"), port)
-	for k, v := range set.ServerProperties("ssl.") {
-		cfg += k + "=" + v + "\n"
-	}
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := os.Create(filepath.Join(dir, "zk.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(java, "-Xmx256m", "-XX:+UseSerialGC", "-cp", testcerts.JavaClasspath(),
-		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfgPath)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		out.Close()
-	})
-	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
 	tc := zkClientTLS(t, set)
-	zkfcenv.WaitFor(t, 90*time.Second, "Apache ZooKeeper's secure port", func() bool {
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr, tc)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	})
-	return addr
+	extra := []string{"4lw.commands.whitelist="}
+	for k, v := range set.ServerProperties("ssl.") {
+		extra = append(extra, k+"="+v)
+	}
+	zk := harness.StartApache(t, harness.Options{TickTime: 500 * time.Millisecond, SecureClientOnly: true, Extra: extra,
+		Classpath: testcerts.JavaClasspath(), Ready: func(addr string) bool {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr, tc)
+			if err != nil {
+				return false
+			}
+			c.Close()
+			return true
+		}})
+	return zk.Addr()
 }
 
 func zkClientTLS(t *testing.T, set *testcerts.Set) *tls.Config {
@@ -293,7 +262,7 @@ func TestZKFCSecurity(t *testing.T) {
 	}
 
 	// 6. The daemon's log never shows the secrets.
-	z.Stop(t)
+	z.Terminate(t)
 	defer func() {
 		log := z.Log()
 		if !strings.Contains(log, config.Redacted) {
@@ -338,5 +307,5 @@ func TestZKFCSecurity(t *testing.T) {
 	if st, _ := authed.Status(ctx, strictURL); st.Role == "active" || st.HoldsLock {
 		t.Fatalf("zkfc competed on a world-writable cluster znode: %+v (last error %q)", st, last)
 	}
-	z2.Stop(t)
+	z2.Terminate(t)
 }

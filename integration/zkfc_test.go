@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 )
 
@@ -32,7 +33,7 @@ func startPair(t *testing.T, opt func(i int, o *zkfcenv.ZKFCOptions)) *pair {
 	var opts [2]zkfcenv.ZKFCOptions
 	for i, name := range []string{"nn1", "nn2"} {
 		p.demos[i] = zkfcenv.StartDemo(t, name, p.roles)
-		opts[i] = zkfcenv.ZKFCOptions{NodeID: name, Connect: p.zk.Addr, Demo: p.demos[i], SessionTimeout: p.sessionTO, Margin: p.margin}
+		opts[i] = zkfcenv.ZKFCOptions{NodeID: name, Connect: p.zk.Addr(), Demo: p.demos[i], SessionTimeout: p.sessionTO, Margin: p.margin}
 		if opt != nil {
 			opt(i, &opts[i])
 		}
@@ -122,7 +123,7 @@ func unhealthyActiveIsFenced(t *testing.T, breakHealth func(*zkfcenv.Demo, testi
 		st, err := a.Status()
 		return err == nil && st.InElection
 	})
-	b.Stop(t)
+	b.Terminate(t)
 	zkfcenv.WaitFor(t, 30*time.Second, "nn1 active again", func() bool { return a.Role() == "active" })
 	if got := metric(t, a, `zkfc_fence_attempts_total{result="success"}`) + metric(t, a, `zkfc_fence_attempts_total{result="failure"}`); got != 0 {
 		t.Fatalf("nn1 tried to fence %v times after nn2's graceful quit, want 0", got)
@@ -192,9 +193,9 @@ func selfFenceOnQuorumLoss(t *testing.T, kill bool) {
 	a := p.zkfcs[0]
 	stopped := time.Now()
 	if kill {
-		p.zk.Kill(t)
+		p.zk.Kill()
 	} else {
-		p.zk.Stop(t)
+		p.zk.Freeze()
 	}
 	zkfcenv.WaitFor(t, 30*time.Second, "nn1's service demoted while ZooKeeper is frozen", func() bool {
 		r, _ := p.demos[0].Role()
@@ -222,7 +223,7 @@ func selfFenceOnQuorumLoss(t *testing.T, kill bool) {
 		p.checkObserver(t)
 		return
 	}
-	p.zk.Cont(t)
+	p.zk.Thaw()
 	zkfcenv.WaitFor(t, 60*time.Second, "an active after the thaw", func() bool {
 		return a.Role() == "active" || p.zkfcs[1].Role() == "active"
 	})
@@ -301,7 +302,7 @@ func TestPauseAndResume(t *testing.T) {
 func TestFormat(t *testing.T) {
 	zk := zkfcenv.StartApache(t, 500*time.Millisecond)
 	demo := zkfcenv.StartDemo(t, "nn1", filepath.Join(t.TempDir(), "roles"))
-	o := zkfcenv.ZKFCOptions{NodeID: "nn1", Cluster: "fmt", Connect: zk.Addr, Demo: demo}
+	o := zkfcenv.ZKFCOptions{NodeID: "nn1", Cluster: "fmt", Connect: zk.Addr(), Demo: demo}
 	cfg, url := zkfcenv.WriteConfig(t, o)
 
 	// An unformatted cluster: run refuses and says what to do.
@@ -493,7 +494,7 @@ func TestSystemdNotify(t *testing.T) {
 	}
 	defer conn.Close()
 	demo := zkfcenv.StartDemo(t, "nn1", filepath.Join(t.TempDir(), "roles"))
-	o := zkfcenv.ZKFCOptions{NodeID: "nn1", Connect: zk.Addr, Demo: demo,
+	o := zkfcenv.ZKFCOptions{NodeID: "nn1", Connect: zk.Addr(), Demo: demo,
 		Env: []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=600000"}}
 	cfg, url := zkfcenv.WriteConfig(t, o)
 	zkfcenv.Format(t, cfg)
@@ -544,16 +545,20 @@ func TestSystemdNotify(t *testing.T) {
 // it only can once the server expires the active's session.
 func TestPartitionedActiveIsDownBeforeTheStandbyWins(t *testing.T) {
 	zk := zkfcenv.StartApache(t, 500*time.Millisecond)
-	proxy := zkfcenv.StartProxy(t, zk.Addr)
+	proxy, err := harness.StartProxy(zk.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
 	roles := filepath.Join(t.TempDir(), "roles.jsonl")
 	noFence := "    - type: shell\n      shell: {command: [/bin/true]}\n"
 	var demos [2]*zkfcenv.Demo
 	var zkfcs [2]*zkfcenv.ZKFC
 	for i, name := range []string{"nn1", "nn2"} {
 		demos[i] = zkfcenv.StartDemo(t, name, roles)
-		connect := zk.Addr
+		connect := zk.Addr()
 		if i == 0 {
-			connect = proxy.Addr
+			connect = proxy.Addr()
 		}
 		o := zkfcenv.ZKFCOptions{NodeID: name, Connect: connect, Demo: demos[i], SessionTimeout: 4 * time.Second,
 			Margin: 1500 * time.Millisecond, Fencing: noFence}
@@ -565,7 +570,7 @@ func TestPartitionedActiveIsDownBeforeTheStandbyWins(t *testing.T) {
 		want := map[int]string{0: "active", 1: "standby"}[i]
 		zkfcenv.WaitFor(t, 30*time.Second, name+" "+want, func() bool { return zkfcs[i].Role() == want })
 	}
-	proxy.Freeze()
+	proxy.Block()
 	zkfcenv.WaitFor(t, 60*time.Second, "nn2 active after nn1's session expired", func() bool { return zkfcs[1].Role() == "active" })
 	ivs := zkfcenv.ReadIntervals(t, roles, time.Now())
 	zkfcenv.CheckNoOverlap(t, ivs)
@@ -584,7 +589,7 @@ func TestPartitionedActiveIsDownBeforeTheStandbyWins(t *testing.T) {
 	if r := demoRole(t, demos[0]); r != "standby" {
 		t.Fatalf("partitioned nn1's service is %s", r)
 	}
-	proxy.Thaw()
+	proxy.Unblock()
 	zkfcenv.WaitFor(t, 60*time.Second, "nn1 back as standby", func() bool {
 		st, err := zkfcs[0].Status()
 		return err == nil && st.Role == "standby" && st.Connected

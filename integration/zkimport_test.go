@@ -28,7 +28,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkfc-project/zkfc/integration/zkenv"
+	"github.com/zkfc-project/zkfc/integration/harness"
 )
 
 // importOptions: a super user to read every node for the comparison, and
@@ -37,8 +37,8 @@ import (
 // snapshot; with a small one ZooKeeper rolls its log and writes fuzzy
 // snapshots while the tree is built, and most of the tree comes from a
 // snapshot with a log tail on top.
-func importOptions(snapCount int) zkenv.Options {
-	return zkenv.Options{
+func importOptions(snapCount int) harness.Options {
+	return harness.Options{
 		JVMFlags: []string{
 			"-Dzookeeper.extendedTypesEnabled=true",
 			"-Dzookeeper.DigestAuthenticationProvider.superDigest=" + digestID(superUser, superPassword),
@@ -244,15 +244,15 @@ func buildTree(t *testing.T, servers []string) *holder {
 
 // importMember runs zkfc quorum import for one stopped server into a
 // new directory and returns the directory and the zxid it resumes at.
-func importMember(t *testing.T, s *zkenv.Server) (string, string) {
+func importMember(t *testing.T, s *harness.Server) (string, string) {
 	t.Helper()
 	to := filepath.Join(t.TempDir(), "zkfc-data")
 	start := time.Now()
-	out, errOut, err := runZkfc(t, 2*time.Minute, "quorum", "import", "--from", s.DataDir(), "--to", to)
+	out, errOut, err := runZkfc(t, 2*time.Minute, "quorum", "import", "--from", s.DataDir, "--to", to)
 	if err != nil {
-		t.Fatalf("import member %d: %v\n%s%s", s.MyID(), err, out, errOut)
+		t.Fatalf("import member %d: %v\n%s%s", s.ID, err, out, errOut)
 	}
-	t.Logf("import member %d (%v):\n%s", s.MyID(), time.Since(start).Round(time.Millisecond), out)
+	t.Logf("import member %d (%v):\n%s", s.ID, time.Since(start).Round(time.Millisecond), out)
 	m := regexp.MustCompile(`resumes at zxid (0x[0-9a-f]+)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("import output names no zxid:\n%s", out)
@@ -324,18 +324,18 @@ func checkHolder(t *testing.T, h *holder, servers []string) {
 }
 
 func TestImportFromApacheStandalone(t *testing.T) {
-	apache := zkenv.StartApache(t, importOptions(100000))
+	apache := harness.StartApache(t, importOptions(100000))
 	h := buildTree(t, []string{apache.Addr()})
 	want := dumpTree(t, []string{apache.Addr()})
 	lastZxid := srvrZxid(t, apache.Addr())
 
 	stopped := time.Now()
-	apache.Stop()
+	apache.Terminate()
 	to, resume := importMember(t, apache)
-	if err := apache.Reseat(zkenv.Ours, to); err != nil {
+	if err := apache.Reseat(harness.Ours, to); err != nil {
 		t.Fatal(err)
 	}
-	if err := apache.Start(); err != nil {
+	if err := harness.StartAll(90*time.Second, apache); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("downtime (stop, import, start serving): %v", time.Since(stopped).Round(time.Millisecond))
@@ -359,7 +359,7 @@ func TestImportFromApacheStandalone(t *testing.T) {
 // srvrZxid is the last zxid a server reports in srvr.
 func srvrZxid(t *testing.T, addr string) int64 {
 	t.Helper()
-	out, err := zkenv.FourLetterWord(addr, "srvr", 5*time.Second)
+	out, err := harness.FourLetterWord(addr, "srvr", 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func srvrZxid(t *testing.T, addr string) int64 {
 }
 
 func TestImportFromApacheEnsemble(t *testing.T) {
-	ens := zkenv.StartApacheEnsemble(t, importOptions(40))
+	ens := harness.StartEnsemble(t, harness.Apache, 3, importOptions(40))
 	servers := ens.Addrs()
 	h := buildTree(t, servers)
 	// Every member has applied everything before it stops.
@@ -391,7 +391,7 @@ func TestImportFromApacheEnsemble(t *testing.T) {
 
 	stopped := time.Now()
 	for _, m := range ens.Members {
-		m.Stop()
+		m.Terminate()
 	}
 	dirs := make([]string, len(ens.Members))
 	var resume []string
@@ -406,11 +406,11 @@ func TestImportFromApacheEnsemble(t *testing.T) {
 		}
 	}
 	for i, m := range ens.Members {
-		if err := m.Reseat(zkenv.Ours, dirs[i]); err != nil {
+		if err := m.Reseat(harness.Ours, dirs[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := zkenv.StartAll(ens.Members...); err != nil {
+	if err := harness.StartAll(90*time.Second, ens.Members...); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("downtime (stop, import on each member, start serving): %v", time.Since(stopped).Round(time.Millisecond))
@@ -421,7 +421,7 @@ func TestImportFromApacheEnsemble(t *testing.T) {
 	for _, m := range ens.Members {
 		got := dumpTree(t, []string{m.Addr()})
 		if d := diffTrees(want, got, skip); len(d) > 0 {
-			t.Fatalf("member %d's imported tree differs from Apache's (%d differences):\n%s", m.MyID(), len(d), strings.Join(d, "\n"))
+			t.Fatalf("member %d's imported tree differs from Apache's (%d differences):\n%s", m.ID, len(d), strings.Join(d, "\n"))
 		}
 	}
 	checkHolder(t, h, servers)
@@ -431,7 +431,7 @@ func TestImportFromApacheEnsemble(t *testing.T) {
 // ways a disk or an interrupted copy does; each import must stop naming
 // the file and the offset, and write nothing.
 func TestImportRefusesDamagedInput(t *testing.T) {
-	apache := zkenv.StartApache(t, zkenv.Options{})
+	apache := harness.StartApache(t, harness.Options{})
 	c, ev, err := zk.Connect([]string{apache.Addr()}, 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
@@ -443,8 +443,8 @@ func TestImportRefusesDamagedInput(t *testing.T) {
 		}
 	}
 	c.Close()
-	apache.Stop()
-	v2 := filepath.Join(apache.DataDir(), "version-2")
+	apache.Terminate()
+	v2 := filepath.Join(apache.DataDir, "version-2")
 	logPath, snapPath := onlyFile(t, v2, "log."), onlyFile(t, v2, "snapshot.")
 	logImg, err := os.ReadFile(logPath)
 	if err != nil {

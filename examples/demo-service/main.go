@@ -2,7 +2,7 @@
 // HTTP server with a role (standby or active), a health endpoint that can
 // be made to fail or hang on demand, and a JSON-lines log of its active
 // intervals from which an independent observer can check that no two
-// instances were ever active at once.
+// instances were ever active at once (format: package roles).
 //
 //	GET  /health          200 ok, 503 when failed, never answers when hung
 //	GET  /role            active | standby
@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,19 +28,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
-)
 
-// Interval is one line of the roles file: a period in a role. End is nil
-// on the line written when the interval starts; a second line with the
-// same Start and PID closes it.
-type Interval struct {
-	Role  string     `json:"role"`
-	Token uint64     `json:"token"`
-	Start time.Time  `json:"start"`
-	End   *time.Time `json:"end"`
-	PID   int        `json:"pid"`
-	Name  string     `json:"name"`
-}
+	"github.com/zkfc-project/zkfc/examples/demo-service/roles"
+)
 
 type service struct {
 	name  string
@@ -55,14 +44,12 @@ type service struct {
 	log   *os.File
 }
 
-func (s *service) record(iv Interval) {
+func (s *service) record(iv roles.Interval) {
 	if s.log == nil {
 		return
 	}
-	b, _ := json.Marshal(iv)
-	b = append(b, '\n')
 	// One write per line; O_APPEND keeps lines of several processes whole.
-	if _, err := s.log.Write(b); err != nil {
+	if _, err := s.log.Write(roles.Line(iv)); err != nil {
 		log.Printf("roles file: %v", err)
 	}
 	_ = s.log.Sync()
@@ -89,7 +76,7 @@ func (s *service) promote(w http.ResponseWriter, r *http.Request) {
 		s.endLocked()
 	}
 	s.role, s.token, s.since = "active", tok, time.Now()
-	s.record(Interval{Role: "active", Token: tok, Start: s.since, PID: os.Getpid(), Name: s.name})
+	s.record(roles.Interval{Role: "active", Token: tok, Start: s.since, PID: os.Getpid(), Name: s.name})
 	log.Printf("promoted with token %d", tok)
 	fmt.Fprintln(w, "active")
 }
@@ -99,7 +86,7 @@ func (s *service) endLocked() {
 		return
 	}
 	end := time.Now()
-	s.record(Interval{Role: "active", Token: s.token, Start: s.since, End: &end, PID: os.Getpid(), Name: s.name})
+	s.record(roles.Interval{Role: "active", Token: s.token, Start: s.since, End: &end, PID: os.Getpid(), Name: s.name})
 	s.role = "standby"
 }
 

@@ -19,10 +19,9 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkfc-project/zkfc/integration/cluster"
 	"github.com/zkfc-project/zkfc/integration/drill"
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/loadgen"
-	"github.com/zkfc-project/zkfc/integration/zkenv"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 )
 
@@ -117,7 +116,7 @@ func BenchmarkReport(b *testing.B) {
 		// decide a ratio on its own.
 		var all []Ensemble
 		for round := 1; round <= r.Client.Rounds; round++ {
-			order := []cluster.Backend{cluster.Apache, cluster.Ours}
+			order := []harness.Backend{harness.Apache, harness.Ours}
 			if round%2 == 0 {
 				order[0], order[1] = order[1], order[0]
 			}
@@ -134,7 +133,7 @@ func BenchmarkReport(b *testing.B) {
 		// Memory holding the same data set, standalone, once per server.
 		r.MemoryZnodes = int64(envInt("BENCH_MEMORY_ZNODES", 100000))
 		r.Memory = map[string]int64{}
-		for _, backend := range []cluster.Backend{cluster.Apache, cluster.Ours} {
+		for _, backend := range []harness.Backend{harness.Apache, harness.Ours} {
 			part(fmt.Sprintf("memory/%s", backend), 3, func(b testing.TB) {
 				r.Memory[serverName(backend)] = memoryAt(b, r.Client, backend, r.MemoryZnodes)
 			})
@@ -142,7 +141,7 @@ func BenchmarkReport(b *testing.B) {
 	}
 	if want("outage") {
 		for i := 1; i <= runs; i++ {
-			for _, backend := range []cluster.Backend{cluster.Apache, cluster.Ours} {
+			for _, backend := range []harness.Backend{harness.Apache, harness.Ours} {
 				part(fmt.Sprintf("outage/%s/%d", backend, i), 3, func(b testing.TB) {
 					d := writeOutage(b, backend)
 					progress("%s run %d/%d: write outage after kill -9 of the leader %.0f ms", serverName(backend), i, runs, ms(d))
@@ -264,8 +263,8 @@ func firstLine(s string) string {
 	return s
 }
 
-func serverName(b cluster.Backend) string {
-	if b == cluster.Apache {
+func serverName(b harness.Backend) string {
+	if b == harness.Apache {
 		return Apache
 	}
 	return Ours
@@ -298,16 +297,21 @@ func machine() Machine {
 	return m
 }
 
+// benchOptions cap both servers' heaps alike at 512 MB (the JVM's maximum
+// heap, our server's soft memory limit) and leave the JVM its default
+// collector, as a production Apache ZooKeeper runs.
+var benchOptions = harness.Options{JavaOpts: []string{"-Xmx512m"}}
+
 // measure starts an ensemble, times it to serving, runs every workload
 // against it and reads its members' memory.
-func measure(b testing.TB, client Client, backend cluster.Backend, members int) Ensemble {
+func measure(b testing.TB, client Client, backend harness.Backend, members int) Ensemble {
 	e := Ensemble{Server: serverName(backend), Members: members, Setup: Setups[0], Results: map[loadgen.Op]loadgen.Result{}}
 	if members > 1 {
 		e.Setup = fmt.Sprintf("%d members", members)
 	}
 	progress("%s %s: starting", e.Server, e.Setup)
 	t0 := time.Now()
-	c := cluster.Start(b, backend, members, cluster.Options{})
+	c := harness.StartEnsemble(b, backend, members, benchOptions)
 	e.Start = time.Since(t0)
 	progress("%s %s: serving after %.2f s", e.Server, e.Setup, e.Start.Seconds())
 	defer c.Kill()
@@ -323,7 +327,7 @@ func measure(b testing.TB, client Client, backend cluster.Backend, members int) 
 		e.Results[op] = res
 	}
 	for _, m := range c.Members {
-		rss := m.RSS()
+		rss, _ := m.RSS() // 0 when unknown
 		e.RSSTotal += rss
 		if rss > e.RSSMax {
 			e.RSSMax = rss
@@ -334,8 +338,8 @@ func measure(b testing.TB, client Client, backend cluster.Backend, members int) 
 
 // memoryAt starts a fresh standalone server, creates exactly n znodes of
 // the client's value size through the same client, and reads its VmRSS.
-func memoryAt(b testing.TB, client Client, backend cluster.Backend, n int64) int64 {
-	c := cluster.Start(b, backend, 1, cluster.Options{})
+func memoryAt(b testing.TB, client Client, backend harness.Backend, n int64) int64 {
+	c := harness.StartEnsemble(b, backend, 1, benchOptions)
 	defer c.Kill()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -347,7 +351,7 @@ func memoryAt(b testing.TB, client Client, backend cluster.Backend, n int64) int
 	if res.Errors > 0 || res.Ops < n {
 		b.Fatalf("%s: %d of %d creates done, %d errors", serverName(backend), res.Ops, n, res.Errors)
 	}
-	rss := c.Members[0].RSS()
+	rss, _ := c.Members[0].RSS() // 0 when unknown
 	progress("%s standalone holding %d znodes: RSS %.0f MB", serverName(backend), n, float64(rss)/(1<<20))
 	return rss
 }
@@ -360,8 +364,8 @@ func (quiet) Printf(string, ...any) {}
 // on a follower writes in a loop, and returns the longest gap between two
 // acknowledged writes (or from the last one to the end, if writes never
 // came back).
-func writeOutage(b testing.TB, backend cluster.Backend) time.Duration {
-	c := cluster.Start(b, backend, 3, cluster.Options{})
+func writeOutage(b testing.TB, backend harness.Backend) time.Duration {
+	c := harness.StartEnsemble(b, backend, 3, benchOptions)
 	defer c.Kill()
 	l, err := c.WaitLeader(30 * time.Second)
 	if err != nil {
@@ -583,7 +587,7 @@ func healthFailover(b testing.TB, runs int) Failover {
 	var zkfcs [2]*zkfcenv.ZKFC
 	for i, name := range []string{"nn1", "nn2"} {
 		demos[i] = zkfcenv.StartDemo(b, name, roles)
-		o := zkfcenv.ZKFCOptions{NodeID: name, Connect: zkS.Addr, Demo: demos[i], SessionTimeout: session,
+		o := zkfcenv.ZKFCOptions{NodeID: name, Connect: zkS.Addr(), Demo: demos[i], SessionTimeout: session,
 			Margin: 1500 * time.Millisecond, HealthInterval: interval}
 		cfg, url := zkfcenv.WriteConfig(b, o)
 		if i == 0 {
@@ -666,8 +670,8 @@ func healthFailover(b testing.TB, runs int) Failover {
 func preflight() error {
 	var miss []string
 	if want("compare") || want("outage") {
-		if _, err := os.Stat(zkenv.ZooKeeperJar); err != nil {
-			miss = append(miss, "Apache ZooKeeper 3.8, the reference ("+zkenv.ZooKeeperJar+"): apt-get install -y zookeeper")
+		if _, err := os.Stat(harness.ZooKeeperJar); err != nil {
+			miss = append(miss, "Apache ZooKeeper 3.8, the reference ("+harness.ZooKeeperJar+"): apt-get install -y zookeeper")
 		}
 		if _, err := exec.LookPath("java"); err != nil {
 			miss = append(miss, "java: apt-get install -y default-jre-headless")

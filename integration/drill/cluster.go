@@ -3,20 +3,17 @@ package drill
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
-	"github.com/zkfc-project/zkfc/zkfc/control"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
 )
 
@@ -72,94 +69,15 @@ func DefaultFencing(killsFile string) string {
 `, killsFile)
 }
 
-// Proc is one process the drill started: a zkfc or a demo-service.
-type Proc struct {
-	name string
-	argv []string
-	ns   string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func startProc(t testing.TB, name, ns, logPath string, argv ...string) *Proc {
+// startProc starts argv as name, inside network namespace ns unless it
+// is "" (ip netns exec execs the command: the pid is the process's).
+func startProc(t testing.TB, name, ns, logPath string, argv ...string) *harness.Proc {
 	t.Helper()
-	p := &Proc{name: name, argv: argv, ns: ns, log: logPath}
-	p.start(t)
-	t.Cleanup(func() { p.Kill() })
-	return p
+	if ns != "" {
+		argv = append([]string{"ip", "netns", "exec", ns}, argv...)
+	}
+	return harness.StartProc(t, name, logPath, argv...)
 }
-
-func (p *Proc) start(t testing.TB) {
-	t.Helper()
-	argv := p.argv
-	if p.ns != "" {
-		// ip netns exec execs the command: the pid we get is the process's.
-		argv = append([]string{"ip", "netns", "exec", p.ns}, argv...)
-	}
-	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = exec.Command(argv[0], argv[1:]...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	// Pdeathsig: if the test binary itself dies (a go test -timeout, a
-	// killed bench), its cleanups never run; the kernel then kills these.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start %s: %v", p.name, err)
-	}
-	p.done = make(chan struct{})
-	done, cmd := p.done, p.cmd
-	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
-}
-
-// Restart starts the process again with the same arguments (after Kill).
-func (p *Proc) Restart(t testing.TB) { p.Kill(); p.start(t) }
-
-// Kill sends SIGKILL to the process group (after SIGCONT, so a stopped
-// process dies too) and returns a time by which it was certainly dead.
-func (p *Proc) Kill() time.Time {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return time.Now()
-	}
-	pid := p.cmd.Process.Pid
-	_ = syscall.Kill(-pid, syscall.SIGCONT)
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-	}
-	return time.Now()
-}
-
-// Stop freezes the process with SIGSTOP (a hang: it keeps its sockets).
-func (p *Proc) Stop() { _ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGSTOP) }
-
-// Exited reports whether the process has ended.
-func (p *Proc) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// ExitCode waits up to within for the process to end and returns its exit
-// status; -1 if it is still running (or died of a signal).
-func (p *Proc) ExitCode(within time.Duration) int {
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(within):
-		return -1
-	}
-}
-
-// Log returns what the process wrote.
-func (p *Proc) Log() string { b, _ := os.ReadFile(p.log); return string(b) }
 
 // Node is one host of the drill cluster: a zkfc hosting a quorum member
 // and, unless it is the witness, guarding a demo-service.
@@ -172,8 +90,8 @@ type Node struct {
 	DemoAddr string // "" for the witness
 	URL      string // control API
 	Config   string
-	Demo     *Proc
-	ZKFC     *Proc
+	Demo     *harness.Proc
+	ZKFC     *harness.Proc
 }
 
 // Cluster is the drill topology: nn1 and nn2 guarding a demo-service each,
@@ -211,11 +129,11 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	for i := range c.Nodes {
 		ip := lay.IPs[i]
 		n := &Node{Name: names[i], IP: ip, NS: lay.NS[i],
-			Client: net.JoinHostPort(ip, fmt.Sprint(freePort(t))),
-			Peer:   net.JoinHostPort(ip, fmt.Sprint(freePort(t))),
-			URL:    "http://" + net.JoinHostPort(ip, fmt.Sprint(freePort(t)))}
+			Client: net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t))),
+			Peer:   net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t))),
+			URL:    "http://" + net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t)))}
 		if i < 2 {
-			n.DemoAddr = net.JoinHostPort(ip, fmt.Sprint(freePort(t)))
+			n.DemoAddr = net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t)))
 		}
 		c.Nodes[i] = n
 	}
@@ -239,23 +157,23 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 		c.keepLogs(t, dir)
 		if t.Failed() {
 			for _, n := range c.Nodes {
-				t.Logf("--- %s zkfc log (last 25 non-debug lines):\n%s", n.Name, tail(n.ZKFC.Log(), 25))
+				t.Logf("--- %s zkfc log (last 25 non-debug lines):\n%s", n.Name, n.ZKFC.LogTail(25, `"level":"debug"`))
 			}
 		}
 	})
-	WaitFor(t, 90*time.Second, "format through the embedded quorum", func() bool {
+	harness.WaitFor(t, 90*time.Second, "format through the embedded quorum", func() bool {
 		c.mustRun(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		return exec.CommandContext(ctx, zkfcBin, "format", "--config", c.Nodes[2].Config, "--non-interactive").Run() == nil
 	})
-	WaitFor(t, 60*time.Second, "one active and one standby", func() bool {
+	harness.WaitFor(t, 60*time.Second, "one active and one standby", func() bool {
 		c.mustRun(t)
 		a, b := c.Nodes[0].Role(), c.Nodes[1].Role()
 		return (a == "active" && b == "standby") || (a == "standby" && b == "active")
 	})
 	// Both services must be registered candidates, not merely up.
-	WaitFor(t, 30*time.Second, "the standby in the election", func() bool {
+	harness.WaitFor(t, 30*time.Second, "the standby in the election", func() bool {
 		st, err := c.Standby().Status()
 		return err == nil && st.InElection
 	})
@@ -330,39 +248,12 @@ func (c *Cluster) keepLogs(t testing.TB, dir string) {
 func (c *Cluster) mustRun(t testing.TB) {
 	t.Helper()
 	for _, n := range c.Nodes {
-		for _, p := range []*Proc{n.ZKFC, n.Demo} {
+		for _, p := range []*harness.Proc{n.ZKFC, n.Demo} {
 			if p != nil && p.Exited() {
-				t.Fatalf("%s exited while the cluster started:\n%s", p.name, tail(p.Log(), 10))
+				t.Fatalf("%s exited while the cluster started:\n%s", p.Name, p.LogTail(10, `"level":"debug"`))
 			}
 		}
 	}
-}
-
-var (
-	portMu   sync.Mutex
-	portNext = 20000 + rand.IntN(8000)
-)
-
-// freePort is a loopback port below the kernel's ephemeral range (32768
-// and up here), so that no outgoing connection takes it between the
-// choice and the daemon's bind, and never handed out twice in one run.
-func freePort(t testing.TB) int {
-	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for i := 0; i < 1000; i++ {
-		p := portNext
-		portNext++
-		if portNext >= 32000 {
-			portNext = 20000
-		}
-		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(p))); err == nil {
-			l.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port in 20000-32000")
-	return 0
 }
 
 // zooCfg writes the member's zoo.cfg: the embedded quorum's own settings
@@ -421,20 +312,10 @@ func (c *Cluster) Other(n *Node) *Node {
 }
 
 // Status asks the node's zkfc.
-func (n *Node) Status() (controller.Status, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return control.NewClient().Status(ctx, n.URL)
-}
+func (n *Node) Status() (controller.Status, error) { return zkfcenv.StatusAt(n.URL, 2*time.Second) }
 
 // Role is the zkfc's role, "" when it does not answer.
-func (n *Node) Role() string {
-	st, err := n.Status()
-	if err != nil {
-		return ""
-	}
-	return st.Role
-}
+func (n *Node) Role() string { return zkfcenv.RoleAt(n.URL, 2*time.Second) }
 
 // PostDemo sends an admin request (fail, hang, recover) to the node's service.
 func (n *Node) PostDemo(t testing.TB, path string) {
@@ -445,30 +326,4 @@ func (n *Node) PostDemo(t testing.TB, path string) {
 		t.Fatalf("%s demo %s: %v", n.Name, path, err)
 	}
 	resp.Body.Close()
-}
-
-// WaitFor polls cond every 50ms until it holds or d passes (then fails the
-// test). d is a generous bound, never an assertion about speed.
-func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func tail(s string, n int) string {
-	var lines []string
-	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
-		if !strings.Contains(l, `"level":"debug"`) {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -1,105 +1,20 @@
 package drill
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zkfc-project/zkfc/examples/demo-service/roles"
 )
 
 // Interval is one active period of a service, from its roles file.
-type Interval struct {
-	Role  string     `json:"role"`
-	Token uint64     `json:"token"`
-	Start time.Time  `json:"start"`
-	End   *time.Time `json:"end"`
-	PID   int        `json:"pid"`
-	Name  string     `json:"name"`
-	// Open: the service never closed it (it was killed or still runs).
-	Open bool `json:"-"`
-}
-
-// ReadRoles reads a roles file. An interval the service never closed ends
-// at the time in killed for its name (a kill the test or the fencer made),
-// else at now (the service still runs). Intervals come sorted by start.
-func ReadRoles(path string, now time.Time, killed map[string]time.Time) ([]Interval, error) {
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	byKey := map[string]*Interval{}
-	var keys []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var iv Interval
-		if err := json.Unmarshal(sc.Bytes(), &iv); err != nil {
-			return nil, fmt.Errorf("roles file %s: bad line %q: %w", path, sc.Text(), err)
-		}
-		k := fmt.Sprintf("%s/%d/%d", iv.Name, iv.PID, iv.Start.UnixNano())
-		if old, ok := byKey[k]; ok {
-			old.End = iv.End
-			continue
-		}
-		cp := iv
-		byKey[k] = &cp
-		keys = append(keys, k)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("roles file %s: %w", path, err)
-	}
-	out := make([]Interval, 0, len(keys))
-	for _, k := range keys {
-		iv := *byKey[k]
-		if iv.End == nil {
-			e := now
-			if at, ok := killed[iv.Name]; ok && at.After(iv.Start) {
-				e = at
-			}
-			iv.End, iv.Open = &e, true
-		}
-		out = append(out, iv)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
-	return out, nil
-}
-
-// ReadKills reads the fencer's kill notes ("<node> <unix ns>" lines).
-func ReadKills(path string) (map[string]time.Time, error) {
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return map[string]time.Time{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]time.Time{}
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(l)
-		if len(f) != 2 {
-			continue
-		}
-		ns, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("kills file %s: bad line %q", path, l)
-		}
-		if at := time.Unix(0, ns); at.After(m[f[0]]) {
-			m[f[0]] = at
-		}
-	}
-	return m, nil
-}
+type Interval = roles.Interval
 
 // Sample is one poll of a service's /role: the answer held at some moment
 // between Sent and Recv.
@@ -175,26 +90,12 @@ type Verdict struct {
 	Violations []string // empty when every property held
 }
 
-// Check proves, from the roles files and the polls: no two active
-// intervals of different services overlap; every promotion's fencing token
-// is higher than every earlier one; every poll that saw a service active
+// Check proves, from the roles files and the polls: what roles.Check
+// proves (no two actives overlap, tokens grow), and that every poll that saw a service active
 // falls in an active interval of its roles file, and no poll saw it
 // standby in the middle of one (so the file is a faithful record).
 func Check(ivs []Interval, samples []Sample) Verdict {
-	v := Verdict{Intervals: ivs}
-	for i := range ivs {
-		for j := i + 1; j < len(ivs); j++ {
-			a, b := ivs[i], ivs[j]
-			if a.Name != b.Name && b.Start.Before(*a.End) {
-				v.Violations = append(v.Violations, fmt.Sprintf("two actives overlap: %s token %d [%s, %s] and %s token %d from %s",
-					a.Name, a.Token, ts(a.Start), ts(*a.End), b.Name, b.Token, ts(b.Start)))
-			}
-		}
-		if i > 0 && ivs[i].Token <= ivs[i-1].Token {
-			v.Violations = append(v.Violations, fmt.Sprintf("fencing token did not grow: %s token %d at %s after %s token %d",
-				ivs[i].Name, ivs[i].Token, ts(ivs[i].Start), ivs[i-1].Name, ivs[i-1].Token))
-		}
-	}
+	v := Verdict{Intervals: ivs, Violations: roles.Check(ivs)}
 	for _, s := range samples {
 		in, inside := false, false
 		for _, iv := range ivs {

@@ -1,9 +1,7 @@
 package zkfcenv
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,13 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/zkfc/control"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
 )
@@ -86,28 +83,17 @@ func ExamplesDir() string { return filepath.Join(repoRoot(), "examples", "demo-s
 type Demo struct {
 	Name string
 	Addr string
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *harness.Proc
 }
 
 // StartDemo starts a demo-service on a free port, logging roles to rolesFile.
 func StartDemo(t testing.TB, name, rolesFile string) *Demo {
 	t.Helper()
 	_, bin := Binaries(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
-	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
-	must(t, err)
-	cmd := exec.Command(bin, "--listen", addr, "--roles-file", rolesFile, "--name", name)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	must(t, cmd.Start())
-	d := &Demo{Name: name, Addr: addr, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-d.done
-		logf.Close()
-	})
-	WaitFor(t, 20*time.Second, "demo-service "+name+" up", func() bool { _, err := d.Role(); return err == nil })
+	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+	d := &Demo{Name: name, Addr: addr, proc: harness.StartProc(t, "demo-service "+name, filepath.Join(t.TempDir(), name+".log"),
+		bin, "--listen", addr, "--roles-file", rolesFile, "--name", name)}
+	harness.WaitFor(t, 20*time.Second, "demo-service "+name+" up", func() bool { _, err := d.Role(); return err == nil })
 	return d
 }
 
@@ -145,11 +131,7 @@ func (d *Demo) Role() (string, error) {
 
 // Kill ends the service with SIGKILL and returns a time by which it was
 // certainly dead (for intervals it could not close itself).
-func (d *Demo) Kill() time.Time {
-	_ = d.cmd.Process.Kill()
-	<-d.done
-	return time.Now()
-}
+func (d *Demo) Kill() time.Time { return d.proc.Kill() }
 
 // ZKFCOptions shape one zkfc's configuration.
 type ZKFCOptions struct {
@@ -175,8 +157,7 @@ type ZKFC struct {
 	URL     string
 	Config  string
 	LogPath string
-	cmd     *exec.Cmd
-	done    chan struct{}
+	proc    *harness.Proc
 }
 
 // WriteConfig writes a zkfc.yaml for opts and returns its path and control URL.
@@ -197,7 +178,7 @@ func WriteConfig(t testing.TB, o ZKFCOptions) (string, string) {
 	if o.Fencing == "" {
 		o.Fencing = "    - type: graceful\n      timeout: 3s\n"
 	}
-	listen := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	listen := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
 	ex := ExamplesDir()
 	host, port := "127.0.0.1", 0
 	demoAddr := ""
@@ -290,179 +271,68 @@ func StartZKFC(t testing.TB, o ZKFCOptions) *ZKFC {
 func StartZKFCWithConfig(t testing.TB, o ZKFCOptions, cfg, url string) *ZKFC {
 	t.Helper()
 	bin, _ := Binaries(t)
-	z := &ZKFC{Opts: o, URL: url, Config: cfg, LogPath: filepath.Join(t.TempDir(), o.NodeID+"-zkfc.log"), done: make(chan struct{})}
-	logf, err := os.Create(z.LogPath)
-	must(t, err)
-	z.cmd = exec.Command(bin, "run", "--config", cfg)
-	z.cmd.Env = append(os.Environ(), o.Env...)
-	z.cmd.Stdout, z.cmd.Stderr = logf, logf
-	z.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	must(t, z.cmd.Start())
-	go func() { _ = z.cmd.Wait(); close(z.done); logf.Close() }()
+	z := &ZKFC{Opts: o, URL: url, Config: cfg, LogPath: filepath.Join(t.TempDir(), o.NodeID+"-zkfc.log")}
+	z.proc = &harness.Proc{Name: "zkfc " + o.NodeID, LogPath: z.LogPath, Argv: []string{bin, "run", "--config", cfg},
+		Env: append(os.Environ(), o.Env...)}
+	must(t, z.proc.Start())
 	t.Cleanup(func() {
 		z.Kill()
 		if t.Failed() {
-			t.Logf("--- log of zkfc %s (last 40 non-debug lines):\n%s", o.NodeID, tailLines(z.LogPath, 40))
+			t.Logf("--- log of zkfc %s (last 40 non-debug lines):\n%s", o.NodeID, z.proc.LogTail(40, `"level":"debug"`))
 		}
 	})
 	return z
 }
 
-// Status asks the daemon's control API.
-func (z *ZKFC) Status() (controller.Status, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+// StatusAt asks the control API at url, waiting at most timeout.
+func StatusAt(url string, timeout time.Duration) (controller.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return control.NewClient().Status(ctx, z.URL)
+	return control.NewClient().Status(ctx, url)
 }
 
-// Role is the daemon's role, or "" when it does not answer.
-func (z *ZKFC) Role() string {
-	st, err := z.Status()
+// RoleAt is the role the control API at url reports, "" when it does not
+// answer within timeout.
+func RoleAt(url string, timeout time.Duration) string {
+	st, err := StatusAt(url, timeout)
 	if err != nil {
 		return ""
 	}
 	return st.Role
 }
 
-// Stop sends SIGTERM and waits (bounded) for the daemon to exit.
-func (z *ZKFC) Stop(t testing.TB) {
-	_ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-z.done:
-	case <-time.After(30 * time.Second):
+// Status asks the daemon's control API.
+func (z *ZKFC) Status() (controller.Status, error) { return StatusAt(z.URL, 3*time.Second) }
+
+// Role is the daemon's role, or "" when it does not answer.
+func (z *ZKFC) Role() string { return RoleAt(z.URL, 3*time.Second) }
+
+// Terminate sends SIGTERM and waits (bounded) for the daemon to exit; a
+// daemon still running after 30s fails the test and is killed.
+func (z *ZKFC) Terminate(t testing.TB) {
+	t.Helper()
+	if !z.proc.Terminate(30 * time.Second) {
 		t.Errorf("zkfc %s did not stop within 30s of SIGTERM", z.Opts.NodeID)
 		z.Kill()
 	}
 }
 
-// Kill ends the daemon with SIGKILL.
-func (z *ZKFC) Kill() {
-	_ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGCONT)
-	_ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGKILL)
-	<-z.done
-}
+// Kill ends the daemon with SIGKILL (bounded wait) and returns a time by
+// which it was certainly dead.
+func (z *ZKFC) Kill() time.Time { return z.proc.Kill() }
 
 // Exited reports whether the daemon has exited.
-func (z *ZKFC) Exited() bool {
-	select {
-	case <-z.done:
-		return true
-	default:
-		return false
-	}
-}
+func (z *ZKFC) Exited() bool { return z.proc.Exited() }
 
 // Wait waits up to d for the daemon to exit; it returns its exit code.
 func (z *ZKFC) Wait(t testing.TB, d time.Duration) int {
 	t.Helper()
-	select {
-	case <-z.done:
-		return z.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
+	code, ok := z.proc.ExitCode(d)
+	if !ok {
 		t.Fatalf("zkfc %s still running after %s", z.Opts.NodeID, d)
-		return -1
 	}
+	return code
 }
 
 // Log returns the daemon's log.
-func (z *ZKFC) Log() string { b, _ := os.ReadFile(z.LogPath); return string(b) }
-
-func tailLines(p string, n int) string {
-	b, _ := os.ReadFile(p)
-	var lines []string
-	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		if !strings.Contains(l, `"level":"debug"`) {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// WaitFor polls cond every 50ms until it holds or d passes (then fails
-// the test). d is a generous upper bound, never an assertion about speed.
-func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// Interval mirrors demo-service's roles-file line.
-type Interval struct {
-	Role  string     `json:"role"`
-	Token uint64     `json:"token"`
-	Start time.Time  `json:"start"`
-	End   *time.Time `json:"end"`
-	PID   int        `json:"pid"`
-	Name  string     `json:"name"`
-}
-
-// ReadIntervals reads a roles file; an interval never closed ends at
-// openEnd (now, for processes still running).
-func ReadIntervals(t testing.TB, path string, openEnd time.Time) []Interval {
-	return ReadIntervalsKilled(t, path, openEnd, nil)
-}
-
-// ReadIntervalsKilled is ReadIntervals where the open intervals of the
-// instances named in killed end when they were killed.
-func ReadIntervalsKilled(t testing.TB, path string, openEnd time.Time, killed map[string]time.Time) []Interval {
-	t.Helper()
-	f, err := os.Open(path)
-	must(t, err)
-	defer f.Close()
-	byKey := map[string]*Interval{}
-	var order []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var iv Interval
-		if err := json.Unmarshal(sc.Bytes(), &iv); err != nil {
-			t.Fatalf("roles file %s: bad line %q: %v", path, sc.Text(), err)
-		}
-		k := fmt.Sprintf("%s/%d/%d", iv.Name, iv.PID, iv.Start.UnixNano())
-		if old, ok := byKey[k]; ok {
-			old.End = iv.End
-			continue
-		}
-		cp := iv
-		byKey[k] = &cp
-		order = append(order, k)
-	}
-	var out []Interval
-	for _, k := range order {
-		iv := *byKey[k]
-		if iv.End == nil {
-			e := openEnd
-			if k, ok := killed[iv.Name]; ok {
-				e = k
-			}
-			iv.End = &e
-		}
-		out = append(out, iv)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
-	return out
-}
-
-// CheckNoOverlap fails the test if two active intervals of different
-// instances overlap, or if tokens do not grow with time.
-func CheckNoOverlap(t testing.TB, ivs []Interval) {
-	t.Helper()
-	for i := 1; i < len(ivs); i++ {
-		prev, cur := ivs[i-1], ivs[i]
-		if cur.Start.Before(*prev.End) && cur.Name != prev.Name {
-			t.Errorf("two actives overlap: %s token %d [%s, %s] and %s token %d from %s",
-				prev.Name, prev.Token, prev.Start.Format(time.RFC3339Nano), prev.End.Format(time.RFC3339Nano),
-				cur.Name, cur.Token, cur.Start.Format(time.RFC3339Nano))
-		}
-		if cur.Token <= prev.Token {
-			t.Errorf("fencing token did not grow: %s token %d after %s token %d", cur.Name, cur.Token, prev.Name, prev.Token)
-		}
-	}
-}
+func (z *ZKFC) Log() string { return z.proc.Log() }

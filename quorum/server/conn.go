@@ -90,6 +90,9 @@ type reply struct {
 	start      time.Time
 	op         int32
 	closeAfter bool
+	// errBody sends body although hdr.Err is set, as ZooKeeper does for
+	// a multiRead that stopped at an op it cannot read.
+	errBody bool
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -496,13 +499,13 @@ func (c *conn) writeLoop() {
 			}
 		}
 		flushNotes()
-		if r.body != nil && r.hdr.Err == proto.ErrOK {
+		if r.body != nil && (r.hdr.Err == proto.ErrOK || r.errBody) {
 			out = frame(out[:0], &r.hdr, r.body)
 			if len(out)-4 > c.maxReply {
 				// Bound what one request can make the server build and
 				// send (a listing of very many children, typically);
 				// ZooKeeper itself has no such bound.
-				c.s.lg.Warn("reply larger than maxResponseBytes refused", zap.String("op", opName(r.op)),
+				c.s.lg.Warn("reply larger than maxResponseBytes refused", zap.String("op", proto.OpName(r.op)),
 					zap.Int("bytes", len(out)-4), zap.Int("maxResponseBytes", c.maxReply))
 				r.hdr.Err = proto.ErrMarshallingError
 				out = frame(out[:0], &r.hdr, nil)

@@ -41,33 +41,6 @@ func (s *Server) currentRole() role {
 // does).
 func (s *Server) IsLeader() bool { return s.currentRole().state == raft.StateLeader }
 
-// roleChanged runs on the raft goroutine when the leader or this member's
-// raft state changes.
-func (s *Server) roleChanged(old, n role) {
-	s.roleMu.Lock()
-	s.role = n
-	s.roleMu.Unlock()
-	if n.state == raft.StateLeader && old.state != raft.StateLeader {
-		// A new leader cannot know when followers last heard from their
-		// clients: every session gets a full timeout from now, as
-		// ZooKeeper's leader does when it starts tracking sessions.
-		s.sessions.renewAll()
-	}
-	if n.lead != raft.None {
-		s.serving.Store(true)
-	}
-}
-
-// leaderGone is called when this member has had no leader, or has not
-// heard from it, for longer than an election: no write can commit and
-// reads may be stale, so it stops serving, as a ZooKeeper member without
-// quorum does, and clients move to a member that has one. A short
-// election does not get here: clients ride it out.
-func (s *Server) leaderGone() {
-	s.serving.Store(false)
-	s.closeAllConns("lost contact with the leader")
-}
-
 // resetSessions renews every session's deadline after the tree was
 // replaced by a snapshot.
 func (s *Server) resetSessions() {
@@ -147,40 +120,13 @@ func (s *Server) startTransport() error {
 	return nil
 }
 
-// peerHandler feeds what the transport receives to the raft goroutine.
+// peerHandler feeds what the transport receives to the replica.
 type peerHandler struct{ s *Server }
 
-func (h peerHandler) Receive(m *raftpb.Message) {
-	select {
-	case h.s.rep.recvC <- m:
-	case <-time.After(time.Second):
-		// The raft loop is stuck (a slow disk); dropping is safe, raft
-		// retransmits.
-	}
-}
-
-func (h peerHandler) ctl(f func()) {
-	select {
-	case h.s.rep.ctlC <- f:
-	default:
-	}
-}
-
-func (h peerHandler) Unreachable(peer uint64) {
-	h.ctl(func() { h.s.rep.rn.ReportUnreachable(peer) })
-}
-
-func (h peerHandler) SnapshotSent(peer uint64, ok bool) {
-	st := raft.SnapshotFinish
-	if !ok {
-		st = raft.SnapshotFailure
-	}
-	h.ctl(func() { h.s.rep.rn.ReportSnapshot(peer, st) })
-}
-
-func (h peerHandler) PeerLost(peer uint64) {
-	h.ctl(func() { h.s.rep.leaderLost(peer) })
-}
+func (h peerHandler) Receive(m *raftpb.Message)         { h.s.rep.receive(m) }
+func (h peerHandler) Unreachable(peer uint64)           { h.s.rep.reportUnreachable(peer) }
+func (h peerHandler) SnapshotSent(peer uint64, ok bool) { h.s.rep.reportSnapshot(peer, ok) }
+func (h peerHandler) PeerLost(peer uint64)              { h.s.rep.peerLost(peer) }
 
 // ReceiveApp takes session touches a follower forwards to the leader.
 func (h peerHandler) ReceiveApp(from uint64, p []byte) {
@@ -226,40 +172,5 @@ func (s *Server) forwardTouches(stop <-chan struct{}) {
 	}
 }
 
-type progress struct{ learners, syncedFollowers, syncedObservers, pending int }
-
-// followerProgress summarises, on the leader, how its followers keep up:
-// a follower is synced when it has every entry the leader has committed.
-func (s *Server) followerProgress() progress {
-	ch := make(chan progress, 1)
-	f := func() {
-		var p progress
-		st := s.rep.rn.Status()
-		for id, pr := range st.Progress {
-			if id == s.rep.id {
-				continue
-			}
-			p.learners++
-			synced := pr.Match >= st.GetCommit() && pr.RecentActive
-			switch {
-			case pr.IsLearner && synced:
-				p.syncedObservers++
-			case synced:
-				p.syncedFollowers++
-			}
-		}
-		p.pending = len(s.rep.reads)
-		ch <- p
-	}
-	select {
-	case s.rep.ctlC <- f:
-	case <-time.After(time.Second):
-		return progress{}
-	}
-	select {
-	case p := <-ch:
-		return p
-	case <-time.After(time.Second):
-		return progress{}
-	}
-}
+// followerProgress summarises, on the leader, how its followers keep up.
+func (s *Server) followerProgress() progress { return s.rep.progress() }

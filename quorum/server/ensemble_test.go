@@ -288,9 +288,9 @@ func TestEnsembleColdStartPreferredWinsFirstElection(t *testing.T) {
 		if l := e.leader() + 1; l != preferred {
 			t.Fatalf("member %d leads first, want the preferred member %d", l, preferred)
 		}
-		term := make(chan uint64, 1)
-		e.members[preferred-1].srv.rep.ctlC <- func() { term <- e.members[preferred-1].srv.rep.rn.BasicStatus().GetTerm() }
-		if got := <-term; got != 2 {
+		var got uint64
+		onRaft(t, e.members[preferred-1], func(r *replica) { got = r.rn.BasicStatus().GetTerm() })
+		if got != 2 {
 			t.Fatalf("the preferred member leads at term %d, want 2: it did not win the first election", got)
 		}
 		for _, m := range e.members {

@@ -107,7 +107,7 @@ func (c *conn) connStats() fourlw.ConnStats {
 		Received:    recv,
 		Sent:        c.sent.Load(),
 		SessionID:   c.sessionID,
-		LastOp:      shortOp(c.lastOp.Load()),
+		LastOp:      proto.OpShortName(c.lastOp.Load()),
 		Established: c.started,
 		Timeout:     int(c.timeout / time.Millisecond),
 		LastCxid:    int64(c.lastCxid.Load()),
@@ -196,22 +196,4 @@ func openFDs() int64 {
 		return -1
 	}
 	return int64(len(entries))
-}
-
-var shortOps = map[int32]string{
-	proto.OpCreate: "CREA", proto.OpCreate2: "CREA", proto.OpCreateContainer: "CREA", proto.OpCreateTTL: "CREA",
-	proto.OpDelete: "DELE", proto.OpExists: "EXIS", proto.OpGetData: "GETD", proto.OpSetData: "SETD",
-	proto.OpGetACL: "GETA", proto.OpSetACL: "SETA", proto.OpGetChildren: "GETC", proto.OpGetChildren2: "GETC",
-	proto.OpSync: "SYNC", proto.OpPing: "PING", proto.OpMulti: "MULT", proto.OpMultiRead: "MLTR",
-	proto.OpCheck: "CHEC", proto.OpSetWatches: "SETW", proto.OpSetWatches2: "STW2", proto.OpAddWatch: "ADDW",
-	proto.OpCloseSession: "CLOS", proto.OpAuth: "AUTH", proto.OpWhoAmI: "HOMI",
-	proto.OpCheckWatches: "CKWR", proto.OpRemoveWatches: "RMWR", proto.OpGetEphemerals: "GETE",
-	proto.OpGetAllChildrenNumber: "GETACN",
-}
-
-func shortOp(op int32) string {
-	if n, ok := shortOps[op]; ok {
-		return n
-	}
-	return "NA"
 }

@@ -17,13 +17,15 @@ import (
 // onRaft runs f on member m's raft goroutine and waits for it.
 func onRaft(t *testing.T, m *testServer, f func(r *replica)) {
 	t.Helper()
-	done := make(chan struct{})
-	select {
-	case m.srv.rep.ctlC <- func() { f(m.srv.rep); close(done) }:
-	case <-time.After(10 * time.Second):
-		t.Fatal("raft goroutine busy for 10 s")
+	onReplica(t, m.srv.rep, func() { f(m.srv.rep) })
+}
+
+// onReplica runs f on r's raft goroutine and waits for it, bounded.
+func onReplica(t *testing.T, r *replica, f func()) {
+	t.Helper()
+	if _, ok := r.call(f, 10*time.Second, time.Minute); !ok {
+		t.Fatal("raft goroutine busy for 10 s, or f still running after a minute")
 	}
-	<-done
 }
 
 // loseNext makes member m lose its next outgoing message of type typ, as

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/quorum/proto"
 )
 
 // metrics are the member's Prometheus metrics, each server with its own
@@ -40,8 +42,8 @@ func newMetrics(s *Server) *metrics {
 		Name: "zk_requests_total", Help: "Client requests received, by operation.",
 	}, []string{"op"})
 	m.byOp = map[int32]prometheus.Counter{}
-	for op, name := range opNames {
-		m.byOp[op] = m.requests.WithLabelValues(name)
+	for _, op := range proto.ClientOps() {
+		m.byOp[op] = m.requests.WithLabelValues(proto.OpName(op))
 	}
 	m.unknownOp = m.requests.WithLabelValues("unknown")
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -1,13 +1,12 @@
 package server
 
 // Proposals and syncs on their way through the log: how a client's write
-// becomes a log entry (header, term stamp), how it waits for its commit,
+// waits for its commit (its entry's header and term stamp: logentry.go),
 // and what happens to it when a leader change or a lost message leaves
 // its fate open — proposed again, failed with a connection loss, or
 // expired. Runs on the raft goroutine unless noted.
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -44,18 +43,6 @@ type proposal struct {
 	term uint64
 }
 
-// stamp writes the proposal's id and term into its header. A proposal
-// stamped before (proposed again after its leader lost it) gets a copy:
-// raft or the transport may still hold the old bytes.
-func (p *proposal) stamp(term uint64) {
-	if p.term != 0 {
-		p.data = bytes.Clone(p.data)
-	}
-	binary.BigEndian.PutUint64(p.data, p.id|stampedFlag)
-	binary.BigEndian.PutUint64(p.data[8:], term)
-	p.term = term
-}
-
 // readWaiter is a sync waiting for a ReadIndex answer and then for this
 // member to apply up to that index.
 type readWaiter struct {
@@ -66,35 +53,9 @@ type readWaiter struct {
 	sent    time.Time // last handed to raft; zero while leaderless
 }
 
-// A log entry of a client's write is a header, then the tree entry. The
-// header is the proposal id with stampedFlag set, then the raft term the
-// proposer handed it over in. An entry that reaches the log in another
-// term is a late copy of a proposal its proposer has given up on and
-// proposed again (see resolveStale): apply skips it, the same way on every
-// member, so a write is applied once even though a leader change made
-// its proposer send it twice. Logs written before the term stamp have an
-// 8-byte header (the id, flag clear) and apply as they are.
-const (
-	entryHeader       = 16
-	legacyEntryHeader = 8
-	stampedFlag       = uint64(1) << 63
-)
-
-// encodeProposal prefixes the tree entry with room for the header, which
-// stamp fills when the proposal is handed to raft.
-func encodeProposal(e *tree.Entry) []byte {
-	// 256 bytes hold a typical write (a path, a 100-byte value, the
-	// session's identities) without growing.
-	b := e.AppendMarshal(make([]byte, entryHeader, 256))
-	if cap(b)-len(b) > 4096 {
-		// A large value grew the buffer by doubling; the log keeps the
-		// entry a while, so keep only what it needs.
-		b = append([]byte(nil), b...)
-	}
-	return b
-}
-
-func (r *replica) propose(p *proposal) {
+// admit takes a proposal off the queue: it goes into the next batch for
+// raft, or is held.
+func (r *replica) admit(p *proposal) {
 	r.nextID++
 	p.id = r.id<<48 | r.nextID
 	p.expires = time.Now().Add(r.proposalTimeout)
@@ -109,7 +70,7 @@ func (r *replica) propose(p *proposal) {
 	r.batch = append(r.batch, p)
 }
 
-// submitBatch hands the proposals collected by propose to raft in one
+// submitBatch hands the proposals collected by admit to raft in one
 // MsgProp: raft appends (or forwards) them in one step instead of one per
 // proposal, which was a few percent of a member's CPU under load.
 func (r *replica) submitBatch() {

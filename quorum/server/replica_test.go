@@ -53,14 +53,12 @@ func TestWriteNotAnsweredBeforeItsLogWriteSucceeded(t *testing.T) {
 	// entry without the report, it has had the chance to do.
 	var applied bool
 	for i := 0; i < 8; i++ {
-		done := make(chan bool)
-		srv.rep.ctlC <- func() {
+		onReplica(t, srv.rep, func() {
 			srv.mu.RLock()
 			_, ok := srv.tree.Exists("/during")
 			srv.mu.RUnlock()
-			done <- ok
-		}
-		applied = applied || <-done
+			applied = applied || ok
+		})
 	}
 	if applied {
 		t.Fatal("entry applied before its log write was reported durable")
@@ -249,15 +247,11 @@ func TestReadBehindPendingWriteDoesNotStallTheSession(t *testing.T) {
 	// the held write would fail and unblock a stalled session anyway.
 	proposed := false
 	for i := 0; i < 200 && !proposed; i++ {
-		ch := make(chan bool)
-		srv.rep.ctlC <- func() {
-			found := false
+		onReplica(t, srv.rep, func() {
 			for _, p := range srv.rep.pending {
-				found = found || strings.Contains(string(p.data), "value-two")
+				proposed = proposed || strings.Contains(string(p.data), "value-two")
 			}
-			ch <- found
-		}
-		proposed = <-ch
+		})
 		if !proposed {
 			time.Sleep(10 * time.Millisecond)
 		}

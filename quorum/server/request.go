@@ -34,13 +34,23 @@ func (c *conn) handle(frame []byte) bool {
 	c.lastOp.Store(hdr.Type)
 	c.s.metrics.countRequest(hdr.Type)
 
-	if hdr.Type == proto.OpDeleteContainer {
-		// Only the server reaps containers; ZooKeeper refuses it from clients.
+	switch hdr.Type {
+	case proto.OpDeleteContainer:
+		// Only the server reaps containers.
 		return c.answer(c.errReply(hdr, proto.ErrBadArguments, start))
+	case proto.OpCreateSession:
+		// A session is created by the handshake; ZooKeeper cannot decode
+		// this one's body.
+		return c.answer(c.errReply(hdr, proto.ErrMarshallingError, start))
 	}
 	rec := proto.NewRequestRecord(hdr.Type)
 	if rec == nil {
-		return c.answer(&reply{hdr: proto.ReplyHeader{Xid: hdr.Xid, Zxid: c.s.lastZxid(), Err: proto.ErrUnimplemented}, start: start})
+		// ZooKeeper answers an unknown type outside its pipeline, with the
+		// request's unset zxid, -1, and drops the connection.
+		c.s.lg.Info("closing connection: unknown request type", zap.String("client", c.nc.RemoteAddr().String()),
+			zap.Int32("type", hdr.Type), zap.String("session", sessionHex(c.sessionID)))
+		c.answer(&reply{hdr: proto.ReplyHeader{Xid: hdr.Xid, Zxid: -1, Err: proto.ErrUnimplemented}, start: start, closeAfter: true})
+		return false
 	}
 	rec.Decode(d)
 	if d.Err() != nil {
@@ -48,7 +58,7 @@ func (c *conn) handle(frame []byte) bool {
 		// MarshallingError and the session goes on, as in ZooKeeper; the
 		// framing is intact, so the next request is read normally.
 		c.s.lg.Info("malformed request", zap.String("client", c.nc.RemoteAddr().String()),
-			zap.String("op", opName(hdr.Type)), zap.Error(d.Err()))
+			zap.String("op", proto.OpName(hdr.Type)), zap.Error(d.Err()))
 		return c.answer(c.errReply(hdr, proto.ErrMarshallingError, start))
 	}
 	if p := requestPath(rec); p != nil && *p == "" && !proto.IsWrite(hdr.Type) {
@@ -215,7 +225,10 @@ func (c *conn) proposeWrite(hdr proto.RequestHeader, e *tree.Entry, start time.T
 		}
 		close(r.done)
 	}
-	c.s.rep.proposeC <- p
+	if err := c.s.rep.propose(p, c.closed); err != nil {
+		p.done(0, tree.Result{}, err)
+		return false
+	}
 	return !closeAfter
 }
 
@@ -239,12 +252,7 @@ func (c *conn) sync(hdr proto.RequestHeader, q *proto.PathRequest, start time.Ti
 		}
 		close(r.done)
 	}
-	select {
-	case c.s.rep.ctlC <- func() { c.s.rep.readIndex(finish) }:
-	case <-c.closed:
-		return false
-	}
-	return true
+	return c.s.rep.sync(finish, c.closed)
 }
 
 // checkWrite refuses, before they reach the log, writes that depend on this
@@ -282,7 +290,8 @@ func (s *Server) checkWrite(op int32, rec proto.Record) proto.Err {
 }
 
 func (c *conn) handleAuth(hdr proto.RequestHeader, a *proto.AuthPacket, start time.Time) bool {
-	rh := proto.ReplyHeader{Xid: proto.XidAuth, Zxid: c.s.lastZxid()}
+	// ZooKeeper answers auth outside the request pipeline, with zxid 0.
+	rh := proto.ReplyHeader{Xid: proto.XidAuth}
 	if hdr.Xid != proto.XidAuth {
 		rh.Xid = hdr.Xid // go-zookeeper/zk sends auth with an ordinary xid
 	}
@@ -390,8 +399,27 @@ func (c *conn) readLocked(hdr proto.RequestHeader, rec proto.Record, r *reply) {
 	case proto.OpMultiRead:
 		q := rec.(*proto.MultiRequest)
 		resp := &proto.MultiResponse{}
+		reads := 0
 		for _, op := range q.Ops {
-			p := op.Op.(*proto.PathWatchRequest)
+			if op.Type == proto.OpGetData || op.Type == proto.OpGetChildren {
+				reads++
+			}
+		}
+		if reads > 0 && reads < len(q.Ops) {
+			// ZooKeeper refuses to decode a multi that mixes reads and
+			// writes: MarshallingError, no body.
+			r.hdr.Err = proto.ErrMarshallingError
+			break
+		}
+		for _, op := range q.Ops {
+			p, ok := op.Op.(*proto.PathWatchRequest)
+			if !ok || (op.Type != proto.OpGetData && op.Type != proto.OpGetChildren) {
+				// Only writes: ZooKeeper decodes them, stops at the first
+				// and answers MarshallingError with the (empty) results.
+				r.hdr.Err = proto.ErrMarshallingError
+				r.body, r.errBody = resp, true
+				return
+			}
 			switch op.Type {
 			case proto.OpGetData:
 				data, st, err := s.tree.Get(p.Path, auth)
@@ -407,13 +435,9 @@ func (c *conn) readLocked(hdr proto.RequestHeader, rec proto.Record, r *reply) {
 					continue
 				}
 				resp.Results = append(resp.Results, proto.MultiResult{Type: op.Type, Body: &proto.GetChildrenResponse{Children: kids}})
-			default:
-				r.hdr.Err = proto.ErrBadArguments
 			}
 		}
-		if r.hdr.Err == proto.ErrOK {
-			r.body = resp
-		}
+		r.body = resp
 	case proto.OpSetWatches:
 		q := rec.(*proto.SetWatchesRequest)
 		c.setWatches(q.RelativeZxid, q.DataWatches, q.ExistWatches, q.ChildWatches, nil, nil)
@@ -431,13 +455,20 @@ func (c *conn) readLocked(hdr proto.RequestHeader, rec proto.Record, r *reply) {
 		case proto.AddWatchPersistentRecursive:
 			s.watches.Add(watch.Recursive, q.Path, c)
 		default:
-			r.hdr.Err = proto.ErrBadArguments
+			// ZooKeeper fails to map the mode (an exception that
+			// FinalRequestProcessor answers as MarshallingError).
+			r.hdr.Err = proto.ErrMarshallingError
 		}
+		// ZooKeeper answers addWatch with an ErrorResponse body (err 0),
+		// and the Java client reads it: without it the client reads the
+		// next frame as that body and drops the connection.
+		r.body = &proto.IntResponse{}
 	case proto.OpCheckWatches, proto.OpRemoveWatches:
 		q := rec.(*proto.WatchesRequest)
 		kinds := watch.Kinds(q.Type)
 		if kinds == nil {
-			r.hdr.Err = proto.ErrBadArguments
+			// As addWatch's mode: ZooKeeper's WatcherType.fromInt throws.
+			r.hdr.Err = proto.ErrMarshallingError
 			break
 		}
 		var found bool
@@ -522,25 +553,4 @@ func requestPath(rec proto.Record) *string {
 		return &r.Path
 	}
 	return nil
-}
-
-var opNames = map[int32]string{
-	proto.OpCreate: "create", proto.OpDelete: "delete", proto.OpExists: "exists",
-	proto.OpGetData: "getData", proto.OpSetData: "setData", proto.OpGetACL: "getACL",
-	proto.OpSetACL: "setACL", proto.OpGetChildren: "getChildren", proto.OpSync: "sync",
-	proto.OpPing: "ping", proto.OpGetChildren2: "getChildren2", proto.OpCheck: "check",
-	proto.OpMulti: "multi", proto.OpCreate2: "create2", proto.OpReconfig: "reconfig",
-	proto.OpCheckWatches: "checkWatches", proto.OpRemoveWatches: "removeWatches",
-	proto.OpCreateContainer: "createContainer", proto.OpCreateTTL: "createTTL",
-	proto.OpMultiRead: "multiRead", proto.OpAuth: "auth", proto.OpSetWatches: "setWatches",
-	proto.OpSASL: "sasl", proto.OpGetEphemerals: "getEphemerals",
-	proto.OpGetAllChildrenNumber: "getAllChildrenNumber", proto.OpSetWatches2: "setWatches2",
-	proto.OpAddWatch: "addWatch", proto.OpWhoAmI: "whoAmI", proto.OpCloseSession: "closeSession",
-}
-
-func opName(op int32) string {
-	if n, ok := opNames[op]; ok {
-		return n
-	}
-	return "unknown"
 }

@@ -9,13 +9,15 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkfc-project/zkfc/quorum/backup"
+	"github.com/zkfc-project/zkfc/quorum/storage"
 	"github.com/zkfc-project/zkfc/quorum/tree"
 )
 
 // SeedPath is where `zkfc quorum import` and `zkfc quorum restore` leave
 // the state a new member starts from: a backup file (quorum/backup) in
 // the data directory. A member reads it only when it has no log yet, in
-// place of the empty tree, and deletes it once its log exists.
+// place of the empty tree (initialState), and deletes it once its log
+// exists.
 func SeedPath(dataDir string) string {
 	return filepath.Join(dataDir, "version-2", "seed.zkfcbak")
 }
@@ -54,12 +56,15 @@ func (s *Server) dropSeed() {
 	}
 }
 
-// checkSeed runs when the member already has a log. A seed beside it was
-// written for a new member (a dataLogDir that still holds an old log, for
-// instance) and would be silently ignored: refuse to start. The one
-// exception is a first start that crashed after its log was made from the
-// seed and before the seed was removed: its snapshot is at the seed's index.
-func (s *Server) checkSeed(snapIndex uint64, logDir string) error {
+// checkSeed refuses a seed beside an existing log: it was written for a
+// new member (a dataLogDir that still holds an old log, for instance) and
+// would be silently ignored. The one exception is a first start that
+// crashed after its log was made from the seed and before the seed was
+// removed: the bootstrap snapshot at the seed's index is then there.
+func (s *Server) checkSeed(walDir, snapDir string) error {
+	if !storage.Exist(walDir) {
+		return nil
+	}
 	path := SeedPath(s.cfg.DataDir)
 	b, err := backup.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -70,10 +75,9 @@ func (s *Server) checkSeed(snapIndex uint64, logDir string) error {
 	}
 	index := b.Index
 	b.Close()
-	if index == snapIndex {
-		s.dropSeed()
+	if _, err := os.Stat(storage.SnapshotFile(snapDir, storage.Pos{Index: index, Term: 1})); err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s holds a seed (zxid %#x) but this member already has a log in %s (snapshot at %#x): "+
-		"to start from the seed, move the old log away; to keep the old data, delete the seed", path, index, logDir, snapIndex)
+	return fmt.Errorf("%s holds a seed (zxid %#x) but this member already has a log in %s: "+
+		"to start from the seed, move the old log away; to keep the old data, delete the seed", path, index, walDir)
 }

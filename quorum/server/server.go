@@ -8,12 +8,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -23,11 +21,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
 
 	"github.com/zkfc-project/zkfc/quorum/config"
-	"github.com/zkfc-project/zkfc/quorum/proto"
 	"github.com/zkfc-project/zkfc/quorum/transport"
 	"github.com/zkfc-project/zkfc/quorum/tree"
 	"github.com/zkfc-project/zkfc/quorum/watch"
@@ -114,18 +110,7 @@ func New(cfg *config.Config, lg *zap.Logger) (*Server, error) {
 	if snapCount <= 0 {
 		snapCount = 100000
 	}
-	s.rep = &replica{
-		s:               s,
-		lg:              lg.Named("raft"),
-		id:              id,
-		proposeC:        make(chan *proposal, 8192),
-		recvC:           make(chan *raftpb.Message, 1024),
-		ctlC:            make(chan func(), 1024),
-		snapCount:       uint64(snapCount),
-		proposalTimeout: 2*cfg.TickTime + 5*time.Second,
-		electionTimeout: 10 * raftTick(cfg.TickTime),
-		pref:            leaderPref{id: cfg.PreferredLeader},
-	}
+	s.rep = newReplica(s, s.metrics, lg.Named("raft"), id, uint64(snapCount), cfg.TickTime, cfg.PreferredLeader)
 	voters, learners := []uint64{id}, []uint64(nil)
 	s.standalone = len(cfg.Servers) <= 1 || cfg.Standalone
 	if !s.standalone {
@@ -148,9 +133,15 @@ func New(cfg *config.Config, lg *zap.Logger) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("%s: dataDir %s: %w", cfg.Source, cfg.DataDir, err)
 	}
-	if err := s.rep.open(filepath.Join(logDir, "version-2", "wal"), filepath.Join(cfg.DataDir, "version-2", "snap"), voters, learners); err != nil {
+	walDir, snapDir := filepath.Join(logDir, "version-2", "wal"), filepath.Join(cfg.DataDir, "version-2", "snap")
+	if err := s.checkSeed(walDir, snapDir); err != nil {
+		return nil, err
+	}
+	if err := s.rep.open(walDir, snapDir, voters, learners); err != nil {
 		return nil, fmt.Errorf("open data in %s: %w", cfg.DataDir, err)
 	}
+	// The log now supersedes a seed the member started from.
+	s.dropSeed()
 	return s, nil
 }
 
@@ -159,7 +150,7 @@ func New(cfg *config.Config, lg *zap.Logger) (*Server, error) {
 func (s *Server) Run(ctx context.Context) error {
 	if !s.standalone {
 		if err := s.startTransport(); err != nil {
-			_ = s.rep.wal.Close()
+			_ = s.rep.close()
 			return err
 		}
 		defer s.transport.Stop()
@@ -176,7 +167,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer func() {
 		stopLoop()
 		<-loopDone
-		if err := s.rep.wal.Close(); err != nil {
+		if err := s.rep.close(); err != nil {
 			s.lg.Warn("close log", zap.Error(err))
 		}
 	}()
@@ -216,7 +207,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 
 	select {
-	case <-s.rep.ready:
+	case <-s.rep.ready():
 	case err := <-s.fatalErr:
 		return err
 	case err := <-acceptErr:
@@ -280,55 +271,23 @@ func (s *Server) Addr() net.Addr {
 	return s.listener.Addr()
 }
 
-func (s *Server) fatal(err error) {
-	select {
-	case s.fatalErr <- err:
-	default:
-	}
-}
-
-func (s *Server) setApplied(z int64) { s.applied.Store(z) }
-
 // lastZxid is the zxid of the last applied entry, reported in reply headers.
 func (s *Server) lastZxid() int64 { return s.applied.Load() }
 
-func (s *Server) restoreSnapshot(data []byte) error {
-	t, err := tree.Restore(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.tree = t
-	s.mu.Unlock()
-	return nil
-}
-
-// writeTree streams the tree's snapshot into w under the read lock: the
-// tree cannot change meanwhile, and reads go on.
-func (s *Server) writeTree(w io.Writer) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.tree.WriteSnapshot(w)
-}
-
-func (s *Server) serializeTree() ([]byte, error) {
-	var buf bytes.Buffer
-	s.mu.RLock()
-	err := s.tree.WriteSnapshot(&buf)
-	s.mu.RUnlock()
-	return buf.Bytes(), err
-}
-
 // propose sends an entry to the log; done runs on the raft goroutine once
-// the entry is applied (or dropped) and must not block.
+// the entry is applied (or dropped) and must not block. If the proposal
+// queue stays full for the replica's queueWait, done runs at once with
+// errOverloaded: the caller's wait for room is bounded too.
 func (s *Server) propose(e *tree.Entry, done func(zxid int64, res tree.Result, err error)) {
-	body := encodeProposal(e)
-	p := &proposal{data: body, done: done}
-	select {
-	case s.rep.proposeC <- p:
-	default:
-		// The log is far behind; block rather than queue without bound.
-		s.rep.proposeC <- p
+	s.proposeUntil(e, done, nil)
+}
+
+// proposeUntil is propose that also stops waiting for room in the queue
+// when cancel closes (done then runs with errDropped).
+func (s *Server) proposeUntil(e *tree.Entry, done func(zxid int64, res tree.Result, err error), cancel <-chan struct{}) {
+	p := &proposal{data: encodeProposal(e), done: done}
+	if err := s.rep.propose(p, cancel); err != nil {
+		done(0, tree.Result{}, err)
 	}
 }
 
@@ -339,12 +298,14 @@ func (s *Server) proposeWait(e *tree.Entry, timeout time.Duration) (int64, tree.
 		res  tree.Result
 		err  error
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	ch := make(chan out, 1)
-	s.propose(e, func(z int64, r tree.Result, err error) { ch <- out{z, r, err} })
+	s.proposeUntil(e, func(z int64, r tree.Result, err error) { ch <- out{z, r, err} }, ctx.Done())
 	select {
 	case o := <-ch:
 		return o.zxid, o.res, o.err
-	case <-time.After(timeout):
+	case <-ctx.Done():
 		return 0, tree.Result{}, errors.New("timed out waiting for the log")
 	}
 }
@@ -364,31 +325,4 @@ func randomPasswd() []byte {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return b
-}
-
-// applyResult is one applied entry, for bookkeeping outside the tree lock.
-type applyResult struct {
-	entry *tree.Entry
-	res   tree.Result
-}
-
-// afterApply updates what depends on applied entries but is not replicated
-// state: session liveness and connections of closed sessions.
-func (s *Server) afterApply(rs []applyResult) {
-	for _, r := range rs {
-		switch r.entry.Op {
-		case proto.OpCreateSession:
-			if cs, ok := r.entry.Req.(*tree.CreateSession); ok && r.res.Err == proto.ErrOK {
-				s.sessions.add(cs.ID, time.Duration(cs.Timeout)*time.Millisecond)
-			}
-		case proto.OpCloseSession:
-			s.sessions.remove(r.entry.Session)
-			s.connMu.Lock()
-			c := s.bySession[r.entry.Session]
-			s.connMu.Unlock()
-			if c != nil {
-				c.sessionClosed()
-			}
-		}
-	}
 }

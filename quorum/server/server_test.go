@@ -47,9 +47,19 @@ func testConfig(t *testing.T, dir string) *config.Config {
 
 func startServer(t *testing.T, cfg *config.Config) *testServer {
 	t.Helper()
+	return startServerWith(t, cfg, nil)
+}
+
+// startServerWith is startServer with a chance to change the server
+// before it runs.
+func startServerWith(t *testing.T, cfg *config.Config, mod func(*Server)) *testServer {
+	t.Helper()
 	srv, err := New(cfg, zaptest.NewLogger(t).Named("server"))
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	if mod != nil {
+		mod(srv)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{t: t, cfg: cfg, srv: srv, cancel: cancel, done: make(chan error, 1)}

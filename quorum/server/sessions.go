@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkfc-project/zkfc/quorum/proto"
-	"github.com/zkfc-project/zkfc/quorum/storage"
 	"github.com/zkfc-project/zkfc/quorum/tree"
 )
 
@@ -93,18 +92,47 @@ func (t *tracker) count() int {
 	return len(t.sessions)
 }
 
+// expiry is a session past its deadline, and by how much.
+type expiry struct {
+	id   int64
+	late time.Duration
+}
+
 // expired marks and returns the sessions past their deadline.
-func (t *tracker) expired(now time.Time) []int64 {
+func (t *tracker) expired(now time.Time) []expiry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []int64
+	var out []expiry
 	for id, l := range t.sessions {
 		if !l.expiring && now.After(l.deadline) {
 			l.expiring = true
-			out = append(out, id)
+			out = append(out, expiry{id: id, late: now.Sub(l.deadline)})
 		}
 	}
 	return out
+}
+
+// nextCheck is how long the expiry loop may sleep after now: until the
+// earliest deadline of a session not being expired, but no longer than
+// poll. poll bounds the sleep for sessions created or renewed while it
+// lasts; their deadlines lie at least a minimum session timeout (two
+// ticks) ahead, so a poll shorter than that never makes an expiry late.
+func (t *tracker) nextCheck(now time.Time, poll time.Duration) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	wait := poll
+	for _, l := range t.sessions {
+		d := l.deadline.Sub(now)
+		if l.expiring || d < 0 {
+			// Being closed, or a close that failed: retried at poll,
+			// not in a tight loop while the quorum cannot commit.
+			continue
+		}
+		// One millisecond past: the deadline itself is not yet expired
+		// (expired uses After).
+		wait = min(wait, d+time.Millisecond)
+	}
+	return wait
 }
 
 // unmark lets a session be expired again after a failed close proposal.
@@ -117,35 +145,38 @@ func (t *tracker) unmark(id int64) {
 }
 
 // expireSessions proposes closeSession for every session whose client went
-// silent for its whole timeout. It checks several times per tick so that an
-// expiry lands close to the deadline rather than up to a tick late.
+// silent for its whole timeout. It sleeps until the earliest deadline, so
+// that an expiry is proposed within about a millisecond of it instead of
+// on tick boundaries as Apache ZooKeeper does.
 func (s *Server) expireSessions(ctx context.Context) {
-	every := s.cfg.TickTime / 4
-	if every < 10*time.Millisecond {
-		every = 10 * time.Millisecond
-	}
-	t := time.NewTicker(every)
+	poll := max(s.cfg.TickTime/4, 10*time.Millisecond)
+	t := time.NewTimer(poll)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			if !s.IsLeader() {
-				continue
-			}
-			for _, id := range s.sessions.expired(now) {
-				id := id
-				s.lg.Info("session expired", zap.String("session", sessionHex(id)))
-				s.metrics.expired.Inc()
-				e := &tree.Entry{Time: now.UnixMilli(), Session: id, Op: proto.OpCloseSession, Req: proto.Empty{}}
-				s.propose(e, func(_ int64, _ tree.Result, err error) {
-					if err != nil {
-						s.sessions.unmark(id)
-					}
-				})
-			}
+		case <-t.C:
 		}
+		now := time.Now()
+		if !s.IsLeader() {
+			// Only the leader expires; a follower's deadlines may lie in
+			// the past for good.
+			t.Reset(poll)
+			continue
+		}
+		for _, x := range s.sessions.expired(now) {
+			id := x.id
+			s.lg.Info("session expired", zap.String("session", sessionHex(id)), zap.Duration("after_deadline", x.late))
+			s.metrics.expired.Inc()
+			e := &tree.Entry{Time: now.UnixMilli(), Session: id, Op: proto.OpCloseSession, Req: proto.Empty{}}
+			s.propose(e, func(_ int64, _ tree.Result, err error) {
+				if err != nil {
+					s.sessions.unmark(id)
+				}
+			})
+		}
+		t.Reset(s.sessions.nextCheck(time.Now(), poll))
 	}
 }
 
@@ -199,47 +230,14 @@ func (s *Server) autopurge(ctx context.Context) {
 	}
 }
 
-// purge runs on the raft goroutine, which owns the log: it keeps the newest
-// autopurge.snapRetainCount snapshots and the log segments they need.
+// purge keeps the newest autopurge.snapRetainCount snapshots and the log
+// segments they need.
 func (s *Server) purge() {
 	keep := s.cfg.AutopurgeSnapRetainCount
 	if keep < 3 {
 		keep = 3
 	}
-	done := make(chan struct{})
-	f := func() {
-		defer close(done)
-		removed, err := storage.Purge(s.rep.wal, s.rep.snapper, keep)
-		if err != nil {
-			s.lg.Warn("autopurge", zap.Error(err))
-			return
-		}
-		if len(removed) > 0 {
-			s.lg.Info("autopurge removed old files", zap.Strings("files", removed))
-		}
-	}
-	select {
-	case s.rep.ctlC <- f:
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-		}
-	case <-time.After(10 * time.Second):
-		s.lg.Warn("autopurge skipped: the log is busy")
-	}
-}
-
-// purgeAfterSnapshot is called on the raft goroutine after each snapshot.
-// Log segments are released only up to the previous snapshot, so a newest
-// snapshot that turns out corrupt can fall back to the one before it and
-// still find every entry after it.
-func (s *Server) purgeAfterSnapshot(prev uint64) {
-	if prev == 0 {
-		return
-	}
-	if err := s.rep.wal.ReleaseTo(prev); err != nil {
-		s.lg.Warn("release log segments", zap.Error(err))
-	}
+	s.rep.purge(keep)
 }
 
 // deadline is when the session expires unless touched, for dump.

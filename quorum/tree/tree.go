@@ -139,17 +139,19 @@ type Tree struct {
 // "/", "/zookeeper", "/zookeeper/quota" and "/zookeeper/config". Observed
 // on a fresh 3.8.0 (kazoo, zkCli): every zxid and time 0; the visible
 // cversion of "/" is -1 and of "/zookeeper" -2 because the nodes were
-// added without counting a create; /zookeeper/config has an empty body,
-// ACL world:anyone:READ and aversion -1.
+// added without counting a create; /zookeeper/config has ACL
+// world:anyone:READ and aversion -1. All four carry empty data, not null:
+// getData answers a zero-length buffer (Curator prints ” and the C client
+// data=” for it, where null would print null).
 func New() *Tree {
 	t := newEmpty()
-	root := &node{path: "/"}
+	root := &node{path: "/", data: []byte{}}
 	t.insert(root, t.acls.intern(proto.OpenACL))
-	zk := &node{path: pathZooKeeper, parent: root}
+	zk := &node{path: pathZooKeeper, parent: root, data: []byte{}}
 	t.insert(zk, t.acls.intern(proto.OpenACL))
-	quota := &node{path: pathQuota, parent: zk}
+	quota := &node{path: pathQuota, parent: zk, data: []byte{}}
 	t.insert(quota, t.acls.intern(proto.OpenACL))
-	cfg := &node{path: pathConfig, parent: zk, aversion: -1}
+	cfg := &node{path: pathConfig, parent: zk, aversion: -1, data: []byte{}}
 	t.insert(cfg, t.acls.intern([]proto.ACL{{Perms: proto.PermRead, ID: proto.WorldAnyone}}))
 	return t
 }

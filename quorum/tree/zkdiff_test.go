@@ -10,148 +10,52 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/quorum/internal/transcript"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )
 
-// TestDifferentialAgainstZooKeeper sends one script of requests both to a
-// real Apache ZooKeeper and to a Tree and requires the same error codes,
-// the same reply bodies and in the end the same tree (stats with zxids
-// translated, times ignored). It starts the Debian zookeeper jar, so it
-// only runs when asked:
+// TestDifferentialAgainstZooKeeper runs the requests of
+// testdata/zkdiff.txt against a Tree and requires the answers recorded
+// there, which are Apache ZooKeeper's: the same error codes, reply bodies
+// and in the end the same tree (zxids in the Tree's numbering, times
+// left out). The syntax is described at the top of the transcript.
 //
-//	TREE_DIFF_ZK=1 go test ./quorum/tree -run Differential -v
+// With TREE_DIFF_ZK=1 (java and the Debian zookeeper jar) every request
+// also goes to a real ZooKeeper 3.8, whose answers must equal the Tree's
+// and the transcript's; -update then records ZooKeeper's answers:
+//
+//	TREE_DIFF_ZK=1 go test ./quorum/tree -run Differential -update
 func TestDifferentialAgainstZooKeeper(t *testing.T) {
-	if os.Getenv("TREE_DIFF_ZK") == "" {
-		t.Skip("set TREE_DIFF_ZK=1 to compare with a real ZooKeeper (needs java and /usr/share/java/zookeeper.jar)")
+	d := &differ{t: t, tree: New(), zx: map[int64]int64{0: 0}, now: 1, sessions: map[string]*zkConn{}}
+	if os.Getenv("TREE_DIFF_ZK") != "" {
+		d.addr = startZooKeeper(t)
+	} else if transcript.Updating() {
+		t.Fatal("the expected output is Apache ZooKeeper's: record it with TREE_DIFF_ZK=1 (needs java and /usr/share/java/zookeeper.jar)")
 	}
-	addr := startZooKeeper(t)
-	d := &differ{t: t, tree: New(), zx: map[int64]int64{0: 0}, now: 1}
-	a := d.connect(addr)
-	b := d.connect(addr)
-	c := d.connect(addr)
-	alice := proto.Id{Scheme: "digest", ID: DigestID("alice", "pw")}
-	acl := proto.OpenACL
-	cr := func(p string, flags int32, acl []proto.ACL) *proto.CreateRequest {
-		return &proto.CreateRequest{Path: p, Data: []byte("v:" + p), ACL: acl, Flags: flags}
-	}
-
-	d.do(a, proto.OpCreate, cr("/d", 0, acl))
-	d.do(a, proto.OpCreate2, cr("/d/eph", proto.ModeEphemeral, acl))
-	d.do(a, proto.OpCreate2, cr("/d/eph/x", 0, acl))
-	for i := 0; i < 3; i++ {
-		d.do(b, proto.OpCreate, cr("/d/s-", proto.ModePersistentSequential, acl))
-	}
-	d.do(b, proto.OpDelete, &proto.PathVersionRequest{Path: "/d/s-0000000002", Version: -1})
-	d.do(b, proto.OpCreate2, cr("/d/s-", proto.ModeEphemeralSequential, acl))
-	d.do(b, proto.OpCreate2, cr("/d/", proto.ModePersistentSequential, acl))
-	d.do(a, proto.OpCreateContainer, cr("/cont", proto.ModeContainer, acl))
-	d.do(a, proto.OpCreate, cr("/cont/x", 0, acl))
-	d.do(a, proto.OpDelete, &proto.PathVersionRequest{Path: "/cont/x", Version: 0})
-	d.do(a, proto.OpCreateTTL, &proto.CreateTTLRequest{Path: "/ttl", ACL: acl, Flags: proto.ModeTTL, TTL: 600000})
-	d.do(a, proto.OpCreateTTL, &proto.CreateTTLRequest{Path: "/ttl/s", ACL: acl, Flags: proto.ModeTTLSequential, TTL: 600000})
-	d.do(a, proto.OpCreate, cr("/plainc", proto.ModeContainer, acl))
-
-	for _, p := range []string{"/nope/x", "/d/", "/d/.", "/d//", "d", "/d/a\x01"} {
-		d.do(a, proto.OpCreate, cr(p, 0, acl))
-	}
-	d.do(a, proto.OpCreate, cr("/nope/x", 0, nil))
-	d.do(a, proto.OpCreate, cr("/d/f", 9, acl))
-	d.do(a, proto.OpCreate, cr("/d/f", proto.ModeTTL, acl))
-	d.do(a, proto.OpCreateTTL, &proto.CreateTTLRequest{Path: "/d/f", ACL: acl, Flags: proto.ModeTTL, TTL: 0})
-	d.do(a, proto.OpCreateTTL, &proto.CreateTTLRequest{Path: "/d/f", ACL: acl, Flags: 0, TTL: 10})
-	d.do(a, proto.OpCreate, cr("/", 0, acl))
-	d.do(a, proto.OpCreate, cr("/d", 0, acl))
-
-	d.do(a, proto.OpSetData, &proto.SetDataRequest{Path: "/d", Data: []byte("x"), Version: 0})
-	d.do(a, proto.OpSetData, &proto.SetDataRequest{Path: "/d", Data: []byte("y"), Version: 0})
-	d.do(a, proto.OpSetData, &proto.SetDataRequest{Path: "/d", Data: nil, Version: -1})
-	d.do(a, proto.OpSetData, &proto.SetDataRequest{Path: "/d/", Version: -1})
-	d.do(a, proto.OpCheck, &proto.PathVersionRequest{Path: "/d", Version: 9})
-	d.do(a, proto.OpCheck, &proto.PathVersionRequest{Path: "/nope", Version: 9})
-
-	for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config", "/d", "/d/nope", "d"} {
-		d.do(c, proto.OpDelete, &proto.PathVersionRequest{Path: p, Version: -1})
-	}
-	d.do(c, proto.OpSetData, &proto.SetDataRequest{Path: "/zookeeper/config", Data: []byte("x"), Version: -1})
-	d.do(c, proto.OpSetData, &proto.SetDataRequest{Path: "/zookeeper/quota", Data: []byte("x"), Version: -1})
-	d.do(c, proto.OpCreate, cr("/zookeeper/mine", 0, acl))
-
-	// ACLs.
-	d.do(a, proto.OpCreate, cr("/auth", 0, []proto.ACL{{Perms: proto.PermAll, ID: proto.Id{Scheme: "auth"}}}))
-	d.auth(a, "alice", "pw")
-	d.do(a, proto.OpCreate, cr("/auth", 0, []proto.ACL{{Perms: proto.PermAll, ID: proto.Id{Scheme: "auth"}}}))
-	d.do(a, proto.OpCreate, cr("/mixed", 0, []proto.ACL{{Perms: proto.PermAll, ID: alice}, {Perms: proto.PermRead, ID: proto.WorldAnyone}}))
-	d.do(a, proto.OpCreate, cr("/mixed/child", 0, acl))
-	d.do(b, proto.OpCreate, cr("/mixed/b", 0, acl))
-	d.do(b, proto.OpSetData, &proto.SetDataRequest{Path: "/mixed", Version: -1})
-	d.do(b, proto.OpDelete, &proto.PathVersionRequest{Path: "/mixed/child", Version: -1})
-	d.do(b, proto.OpSetACL, &proto.SetACLRequest{Path: "/mixed", ACL: acl, Version: -1})
-	d.do(a, proto.OpSetACL, &proto.SetACLRequest{Path: "/mixed", ACL: acl, Version: 3})
-	d.do(a, proto.OpCreate, cr("/ipok", 0, []proto.ACL{{Perms: proto.PermAll, ID: proto.Id{Scheme: "ip", ID: "127.0.0.0/8"}}}))
-	d.do(a, proto.OpCreate, cr("/ipno", 0, []proto.ACL{{Perms: proto.PermAll, ID: proto.Id{Scheme: "ip", ID: "10.0.0.0/8"}}}))
-	d.do(b, proto.OpSetData, &proto.SetDataRequest{Path: "/ipok", Version: -1})
-	d.do(b, proto.OpSetData, &proto.SetDataRequest{Path: "/ipno", Version: -1})
-	for _, bad := range []proto.Id{{Scheme: "ip", ID: "300.1.1.1"}, {Scheme: "ip", ID: "1.2.3.4/33"},
-		{Scheme: "digest", ID: "nocolon"}, {Scheme: "world", ID: "bob"}, {Scheme: "super", ID: "x"}, {Scheme: "foo", ID: "x"}} {
-		d.do(a, proto.OpCreate, cr("/badacl", 0, []proto.ACL{{Perms: proto.PermAll, ID: bad}}))
-	}
-	d.do(a, proto.OpCreate, cr("/dupacl", 0, append(proto.OpenACL, proto.OpenACL...)))
-	d.do(a, proto.OpCreate, cr("/noread", 0, []proto.ACL{{Perms: proto.PermWrite, ID: proto.WorldAnyone}, {Perms: proto.PermAll, ID: alice}}))
-	d.do(b, proto.OpCheck, &proto.PathVersionRequest{Path: "/noread", Version: 5})
-	for _, p := range []string{"/mixed", "/noread", "/auth", "/zookeeper/config"} {
-		d.reads(b, p)
-		d.reads(a, p)
-	}
-
-	// Multi.
-	d.do(a, proto.OpMulti, &proto.MultiRequest{Ops: []proto.MultiOp{
-		mop(proto.OpCreate, cr("/m", 0, acl)),
-		mop(proto.OpCreate2, cr("/m/s-", proto.ModePersistentSequential, acl)),
-		mop(proto.OpCheck, &proto.PathVersionRequest{Path: "/m", Version: 0}),
-		mop(proto.OpSetData, &proto.SetDataRequest{Path: "/m", Data: []byte("z"), Version: 0}),
-		mop(proto.OpDelete, &proto.PathVersionRequest{Path: "/m/s-0000000000", Version: 0}),
-		mop(proto.OpCreateContainer, cr("/m/c", proto.ModeContainer, acl)),
-		mop(proto.OpCreateTTL, &proto.CreateTTLRequest{Path: "/m/t", ACL: acl, Flags: proto.ModeTTL, TTL: 5}),
-	}})
-	d.do(a, proto.OpMulti, &proto.MultiRequest{Ops: []proto.MultiOp{
-		mop(proto.OpCreate, cr("/m2", 0, acl)),
-		mop(proto.OpSetData, &proto.SetDataRequest{Path: "/m", Version: 7}),
-		mop(proto.OpDelete, &proto.PathVersionRequest{Path: "/m", Version: -1}),
-	}})
-	d.do(a, proto.OpMulti, &proto.MultiRequest{})
-
-	d.do(b, proto.OpCreate, cr("/r-", proto.ModePersistentSequential, acl))
-	d.do(b, proto.OpCreate, cr("/", proto.ModePersistentSequential, acl))
-	d.do(b, proto.OpSetACL, &proto.SetACLRequest{Path: "/d", ACL: []proto.ACL{{Perms: proto.PermAll, ID: proto.Id{Scheme: "auth"}}}, Version: -1})
-	d.do(b, proto.OpSetACL, &proto.SetACLRequest{Path: "/d", ACL: nil, Version: -1})
-	d.do(b, proto.OpSetACL, &proto.SetACLRequest{Path: "/nope", ACL: nil, Version: -1})
-	d.do(b, proto.OpDelete, &proto.PathVersionRequest{Path: "/d/eph", Version: 1})
-	d.do(b, proto.OpDelete, &proto.PathVersionRequest{Path: "/d", Version: -1})
-	for _, p := range []string{"/", "/zookeeper", "/d", "/nope", "/ttl"} {
-		d.reads(b, p)
-	}
-
-	// Closing a session removes its ephemerals.
-	d.do(c, proto.OpCreate, cr("/d/ceph", proto.ModeEphemeral, acl))
-	d.do(c, proto.OpCreate, cr("/mixed/ceph", proto.ModeEphemeralSequential, acl))
-	d.close(c)
-	d.compareTrees(addr)
+	transcript.Run(t, filepath.Join("testdata", "zkdiff.txt"), d.step)
 }
 
-// differ keeps a real ZooKeeper and a Tree in step.
+// differ keeps a Tree, and a real ZooKeeper if it has addr, in step.
 type differ struct {
-	t    *testing.T
-	tree *Tree
-	zx   map[int64]int64 // ZooKeeper zxid -> ours
-	zxid int64
-	now  int64
+	t        *testing.T
+	addr     string // ZooKeeper's; empty: the Tree alone
+	tree     *Tree
+	zx       map[int64]int64 // ZooKeeper zxid -> ours
+	zxid     int64
+	now      int64
+	sessions map[string]*zkConn
+	names    map[int64]string // session id -> name, for ephemeral owners
 }
 
+// zkConn is a named session: on ZooKeeper if the differ has one, else
+// only in the Tree.
 type zkConn struct {
+	name string
 	c    net.Conn
 	r    *bufio.Reader
 	id   int64
@@ -159,25 +63,182 @@ type zkConn struct {
 	xid  int32
 }
 
-func (d *differ) connect(addr string) *zkConn {
-	d.t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		d.t.Fatal(err)
+func (d *differ) step(t *testing.T, s *transcript.Step) string {
+	t.Helper()
+	if s.Cmd == "connect" {
+		d.connect(s.Arg(t, 0))
+		return ""
 	}
-	d.t.Cleanup(func() { c.Close() })
-	z := &zkConn{c: c, r: bufio.NewReader(c), auth: []proto.Id{{Scheme: "ip", ID: "127.0.0.1"}}}
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	c.Write(proto.AppendFrame(nil, &proto.ConnectRequest{TimeOut: 30000, Passwd: make([]byte, 16)}))
-	var resp proto.ConnectResponse
-	if f, err := proto.ReadFrame(z.r, nil, proto.DefaultMaxBuffer); err != nil {
-		d.t.Fatal(err)
-	} else if err := proto.Unmarshal(f, &resp); err != nil {
-		d.t.Fatal(err)
+	z := d.sessions[s.Arg(t, 0)]
+	if z == nil {
+		t.Fatalf("%s: no session %q (connect it first)", s.Pos, s.Arg(t, 0))
+	}
+	switch s.Cmd {
+	case "auth":
+		d.auth(z, s.Arg(t, 1), s.Arg(t, 2))
+		return ""
+	case "close":
+		return d.close(z)
+	case "reads":
+		return d.reads(z, s.Arg(t, 1))
+	case "tree":
+		return d.walk(z)
+	case "multi":
+		m := &proto.MultiRequest{}
+		for _, l := range s.Input {
+			words, err := transcript.Fields(l)
+			if err != nil {
+				t.Fatalf("%s: %v", s.Pos, err)
+			}
+			sub := &transcript.Step{Pos: s.Pos, Cmd: words[0], Args: words[1:]}
+			op, req := d.request(t, sub, 0)
+			m.Ops = append(m.Ops, proto.MultiOp{Type: op, Op: req})
+		}
+		return d.do(z, proto.OpMulti, m)
+	}
+	op, req := d.request(t, s, 1)
+	return d.do(z, op, req)
+}
+
+// request builds a write from a step: the command names the operation,
+// positional argument first the path, key=value arguments the rest.
+func (d *differ) request(t *testing.T, s *transcript.Step, first int) (int32, proto.Record) {
+	t.Helper()
+	path := s.Arg(t, first)
+	num := func(key string, def int64) int64 {
+		v, ok := s.Key(key)
+		if !ok {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %s=%q: %v", s.Pos, key, v, err)
+		}
+		return n
+	}
+	var data []byte
+	if v, ok := s.Key("data"); ok {
+		data = []byte(v)
+	}
+	version := int32(num("version", -1))
+	acl := d.acl(t, s)
+	mode := d.mode(t, s)
+	switch s.Cmd {
+	case "create", "create2", "createContainer":
+		if _, ok := s.Key("data"); !ok {
+			data = []byte("v:" + path)
+		}
+		op := map[string]int32{"create": proto.OpCreate, "create2": proto.OpCreate2, "createContainer": proto.OpCreateContainer}[s.Cmd]
+		return op, &proto.CreateRequest{Path: path, Data: data, ACL: acl, Flags: mode}
+	case "createTTL":
+		return proto.OpCreateTTL, &proto.CreateTTLRequest{Path: path, Data: data, ACL: acl, Flags: mode, TTL: num("ttl", 0)}
+	case "delete":
+		return proto.OpDelete, &proto.PathVersionRequest{Path: path, Version: version}
+	case "set":
+		return proto.OpSetData, &proto.SetDataRequest{Path: path, Data: data, Version: version}
+	case "check":
+		return proto.OpCheck, &proto.PathVersionRequest{Path: path, Version: version}
+	case "setACL":
+		return proto.OpSetACL, &proto.SetACLRequest{Path: path, ACL: acl, Version: version}
+	}
+	t.Fatalf("%s: unknown command %q", s.Pos, s.Cmd)
+	return 0, nil
+}
+
+var modes = map[string]int32{
+	"persistent": proto.ModePersistent, "ephemeral": proto.ModeEphemeral,
+	"persistent_sequential": proto.ModePersistentSequential, "ephemeral_sequential": proto.ModeEphemeralSequential,
+	"container": proto.ModeContainer, "ttl": proto.ModeTTL, "ttl_sequential": proto.ModeTTLSequential,
+}
+
+func (d *differ) mode(t *testing.T, s *transcript.Step) int32 {
+	v, ok := s.Key("mode")
+	if !ok {
+		return proto.ModePersistent
+	}
+	if m, ok := modes[v]; ok {
+		return m
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("%s: mode=%q: not a mode name or number", s.Pos, v)
+	}
+	return int32(n)
+}
+
+// acl reads acl=: "open" (world:anyone:cdrwa, the default), "none" (no
+// ACL at all), or comma-separated scheme:id:perms entries, perms in
+// ZooKeeper's letters; scheme digestpw takes user:password and stands
+// for the digest id ZooKeeper derives from them.
+func (d *differ) acl(t *testing.T, s *transcript.Step) []proto.ACL {
+	v, ok := s.Key("acl")
+	switch {
+	case !ok || v == "open":
+		return proto.OpenACL
+	case v == "none":
+		return nil
+	}
+	var out []proto.ACL
+	for _, e := range strings.Split(v, ",") {
+		scheme, rest, ok1 := strings.Cut(e, ":")
+		i := strings.LastIndex(rest, ":")
+		if !ok1 || i < 0 {
+			t.Fatalf("%s: acl entry %q is not scheme:id:perms", s.Pos, e)
+		}
+		id, letters := rest[:i], rest[i+1:]
+		if scheme == "digestpw" {
+			user, pw, _ := strings.Cut(id, ":")
+			scheme, id = "digest", DigestID(user, pw)
+		}
+		var perms int32
+		for _, c := range letters {
+			bit := strings.IndexRune("rwcda", c)
+			if bit < 0 {
+				t.Fatalf("%s: acl entry %q: permission %q is none of cdrwa", s.Pos, e, c)
+			}
+			perms |= 1 << bit
+		}
+		out = append(out, proto.ACL{Perms: perms, ID: proto.Id{Scheme: scheme, ID: id}})
+	}
+	return out
+}
+
+func permLetters(p int32) string {
+	var b strings.Builder
+	for _, c := range "cdrwa" {
+		if p&(1<<strings.IndexRune("rwcda", c)) != 0 {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+func (d *differ) connect(name string) {
+	d.t.Helper()
+	z := &zkConn{name: name, auth: []proto.Id{{Scheme: "ip", ID: "127.0.0.1"}}}
+	resp := proto.ConnectResponse{TimeOut: 30000, SessionID: int64(0x100 + len(d.sessions)), Passwd: make([]byte, 16)}
+	if d.addr != "" {
+		c, err := net.DialTimeout("tcp", d.addr, 5*time.Second)
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		d.t.Cleanup(func() { c.Close() })
+		z.c, z.r = c, bufio.NewReader(c)
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c.Write(proto.AppendFrame(nil, &proto.ConnectRequest{TimeOut: 30000, Passwd: make([]byte, 16)}))
+		if f, err := proto.ReadFrame(z.r, nil, proto.DefaultMaxBuffer); err != nil {
+			d.t.Fatal(err)
+		} else if err := proto.Unmarshal(f, &resp); err != nil {
+			d.t.Fatal(err)
+		}
 	}
 	z.id = resp.SessionID
+	if d.names == nil {
+		d.names = map[int64]string{}
+	}
+	d.names[z.id] = name
+	d.sessions[name] = z
 	d.apply(&Entry{Op: proto.OpCreateSession, Req: &CreateSession{ID: z.id, Timeout: resp.TimeOut, Passwd: resp.Passwd}})
-	return z
 }
 
 func (d *differ) apply(e *Entry) Result {
@@ -187,7 +248,8 @@ func (d *differ) apply(e *Entry) Result {
 	return d.tree.Apply(e)
 }
 
-// call sends one request and returns the reply header and body.
+// call sends one request to ZooKeeper and returns the reply header and
+// body.
 func (z *zkConn) call(t *testing.T, xid, op int32, req proto.Record) (proto.ReplyHeader, []byte) {
 	t.Helper()
 	z.c.SetDeadline(time.Now().Add(30 * time.Second))
@@ -205,117 +267,139 @@ func (z *zkConn) call(t *testing.T, xid, op int32, req proto.Record) (proto.Repl
 }
 
 func (d *differ) auth(z *zkConn, user, pw string) {
-	h, _ := z.call(d.t, proto.XidAuth, proto.OpAuth, &proto.AuthPacket{Scheme: "digest", Auth: []byte(user + ":" + pw)})
-	if h.Err != proto.ErrOK {
-		d.t.Fatalf("auth: %v", h.Err)
+	d.t.Helper()
+	if z.c != nil {
+		h, _ := z.call(d.t, proto.XidAuth, proto.OpAuth, &proto.AuthPacket{Scheme: "digest", Auth: []byte(user + ":" + pw)})
+		if h.Err != proto.ErrOK {
+			d.t.Fatalf("auth: %v", h.Err)
+		}
 	}
 	z.auth = append(z.auth, proto.Id{Scheme: "digest", ID: DigestID(user, pw)})
-}
-
-func (d *differ) close(z *zkConn) {
-	h, _ := z.call(d.t, 1, proto.OpCloseSession, proto.Empty{})
-	res := d.apply(&Entry{Session: z.id, Op: proto.OpCloseSession, Req: proto.Empty{}})
-	d.zx[h.Zxid] = d.zxid
-	if h.Err != res.Err {
-		d.t.Errorf("closeSession: zookeeper %v, tree %v", h.Err, res.Err)
+	if user == "super" && pw == "secret" {
+		// The superDigest startZooKeeper configures, which the server
+		// turns into this identity.
+		z.auth = append(z.auth, proto.Id{Scheme: "super"})
 	}
 }
 
-// do runs a write on both and compares the outcome.
-func (d *differ) do(z *zkConn, op int32, req proto.Record) {
+func (d *differ) close(z *zkConn) string {
 	d.t.Helper()
+	res := d.apply(&Entry{Session: z.id, Op: proto.OpCloseSession, Req: proto.Empty{}})
+	ours := res.Err.Error()
+	if z.c == nil {
+		return ours
+	}
+	h, _ := z.call(d.t, 1, proto.OpCloseSession, proto.Empty{})
+	d.zx[h.Zxid] = d.zxid
+	return d.agree("closeSession", h.Err.Error(), ours)
+}
+
+// agree returns ZooKeeper's rendering of an answer after checking the
+// Tree's is the same.
+func (d *differ) agree(what, zk, ours string) string {
+	d.t.Helper()
+	if zk != ours {
+		d.t.Errorf("%s:\n zookeeper %s\n tree      %s", what, zk, ours)
+	}
+	return zk
+}
+
+// do runs a write and renders its outcome: the error code, then the
+// reply body.
+func (d *differ) do(z *zkConn, op int32, req proto.Record) string {
+	d.t.Helper()
+	res := d.apply(&Entry{Session: z.id, Auth: z.auth, Op: op, Req: req})
+	ours := res.Err.Error()
+	if res.Err == proto.ErrOK && res.Resp != nil {
+		ours += " " + d.norm(res.Resp, false)
+	}
+	if z.c == nil {
+		return ours
+	}
 	z.xid++
 	h, body := z.call(d.t, z.xid, op, req)
-	res := d.apply(&Entry{Session: z.id, Auth: z.auth, Op: op, Req: req})
 	d.zx[h.Zxid] = d.zxid
-	what := fmt.Sprintf("op %d %s", op, describe(req))
-	if h.Err != res.Err {
-		d.t.Errorf("%s: zookeeper %v, tree %v", what, h.Err, res.Err)
-		return
+	theirs := h.Err.Error()
+	if h.Err == proto.ErrOK && res.Resp != nil {
+		want := reflect.New(reflect.TypeOf(res.Resp).Elem()).Interface().(proto.Record)
+		if err := proto.Unmarshal(body, want); err != nil {
+			d.t.Fatalf("op %d: decode zookeeper reply: %v", op, err)
+		}
+		theirs += " " + d.norm(want, true)
 	}
-	if h.Err != proto.ErrOK || res.Resp == nil {
-		return
-	}
-	want := reflect.New(reflect.TypeOf(res.Resp).Elem()).Interface().(proto.Record)
-	if err := proto.Unmarshal(body, want); err != nil {
-		d.t.Fatalf("%s: decode zookeeper reply: %v", what, err)
-	}
-	if a, b := d.norm(want, true), d.norm(res.Resp, false); a != b {
-		d.t.Errorf("%s:\n zookeeper %s\n tree      %s", what, a, b)
-	}
+	return d.agree(fmt.Sprintf("op %d %+v", op, req), theirs, ours)
 }
 
-func describe(r proto.Record) string {
-	s := fmt.Sprintf("%+v", r)
-	if len(s) > 160 {
-		s = s[:160]
-	}
-	return s
-}
-
-// reads compares getData, getChildren2 and getACL of one path as seen by
-// z's identities.
-func (d *differ) reads(z *zkConn, path string) {
+// reads renders getData, getChildren2, getACL and getAllChildrenNumber
+// of one path as seen by z's identities, one line each.
+func (d *differ) reads(z *zkConn, path string) string {
 	d.t.Helper()
-	z.xid++
-	h, body := z.call(d.t, z.xid, proto.OpGetData, &proto.PathWatchRequest{Path: path})
+	var lines []string
+	read := func(name string, op int32, req, zk proto.Record, err proto.Err, ours proto.Record) {
+		line := name + " " + err.Error()
+		if err == proto.ErrOK {
+			line += " " + d.norm(ours, false)
+		}
+		if z.c != nil {
+			z.xid++
+			h, body := z.call(d.t, z.xid, op, req)
+			theirs := name + " " + h.Err.Error()
+			if h.Err == proto.ErrOK {
+				if e := proto.Unmarshal(body, zk); e != nil {
+					d.t.Fatalf("%s %s: %v", name, path, e)
+				}
+				theirs += " " + d.norm(zk, true)
+			}
+			line = d.agree(name+" "+path, theirs, line)
+		}
+		lines = append(lines, line)
+	}
 	data, st, err := d.tree.Get(path, z.auth)
-	d.compareRead("getData "+path, h, body, &proto.GetDataResponse{}, err, &proto.GetDataResponse{Data: data, Stat: st})
-	z.xid++
-	h, body = z.call(d.t, z.xid, proto.OpGetChildren2, &proto.PathWatchRequest{Path: path})
+	read("getData", proto.OpGetData, &proto.PathWatchRequest{Path: path}, &proto.GetDataResponse{}, err, &proto.GetDataResponse{Data: data, Stat: st})
 	kids, st, err := d.tree.Children(path, z.auth)
-	d.compareRead("getChildren2 "+path, h, body, &proto.GetChildren2Response{}, err, &proto.GetChildren2Response{Children: kids, Stat: st})
-	z.xid++
-	h, body = z.call(d.t, z.xid, proto.OpGetACL, &proto.PathRequest{Path: path})
+	read("getChildren2", proto.OpGetChildren2, &proto.PathWatchRequest{Path: path}, &proto.GetChildren2Response{}, err, &proto.GetChildren2Response{Children: kids, Stat: st})
 	acl, st, err := d.tree.GetACL(path, z.auth)
-	d.compareRead("getACL "+path, h, body, &proto.GetACLResponse{}, err, &proto.GetACLResponse{ACL: acl, Stat: st})
-	z.xid++
-	h, body = z.call(d.t, z.xid, proto.OpGetAllChildrenNumber, &proto.PathRequest{Path: path})
+	read("getACL", proto.OpGetACL, &proto.PathRequest{Path: path}, &proto.GetACLResponse{}, err, &proto.GetACLResponse{ACL: acl, Stat: st})
 	n, err := d.tree.AllChildrenNumber(path, z.auth)
-	d.compareRead("getAllChildrenNumber "+path, h, body, &proto.IntResponse{}, err, &proto.IntResponse{Value: n})
-}
-
-func (d *differ) compareRead(what string, h proto.ReplyHeader, body []byte, zk proto.Record, err proto.Err, ours proto.Record) {
-	d.t.Helper()
-	if h.Err != err {
-		d.t.Errorf("%s: zookeeper %v, tree %v", what, h.Err, err)
-		return
-	}
-	if err != proto.ErrOK {
-		return
-	}
-	if e := proto.Unmarshal(body, zk); e != nil {
-		d.t.Fatalf("%s: %v", what, e)
-	}
-	if a, b := d.norm(zk, true), d.norm(ours, false); a != b {
-		d.t.Errorf("%s:\n zookeeper %s\n tree      %s", what, a, b)
-	}
+	read("getAllChildrenNumber", proto.OpGetAllChildrenNumber, &proto.PathRequest{Path: path}, &proto.IntResponse{}, err, &proto.IntResponse{Value: n})
+	return strings.Join(lines, "\n")
 }
 
 // norm renders a reply with ZooKeeper's zxids translated to ours (ours
-// are left as they are), times dropped, children sorted and null data
-// shown like empty data.
+// are left as they are), ephemeral owners by session name, times
+// dropped, children sorted and null data shown like empty data.
 func (d *differ) norm(r proto.Record, fromZK bool) string {
-	fix := func(s proto.Stat) proto.Stat {
+	st := func(s proto.Stat) string {
 		if fromZK {
 			s = d.translate(s)
 		}
-		s.Ctime, s.Mtime = 0, 0
-		return s
+		owner := "0"
+		if s.EphemeralOwner != 0 {
+			owner = d.names[s.EphemeralOwner]
+			if owner == "" {
+				owner = fmt.Sprintf("%#x", s.EphemeralOwner)
+			}
+		}
+		return fmt.Sprintf("{zxid c=%d m=%d p=%d version=%d,%d,%d owner=%s len=%d kids=%d}",
+			s.Czxid, s.Mzxid, s.Pzxid, s.Version, s.Cversion, s.Aversion, owner, s.DataLength, s.NumChildren)
 	}
 	switch v := r.(type) {
+	case *proto.PathResponse:
+		return v.Path
 	case *proto.Create2Response:
-		return fmt.Sprintf("%s %+v", v.Path, fix(v.Stat))
+		return v.Path + " " + st(v.Stat)
 	case *proto.StatResponse:
-		return fmt.Sprintf("%+v", fix(v.Stat))
+		return st(v.Stat)
 	case *proto.GetDataResponse:
-		return fmt.Sprintf("%q %+v", v.Data, fix(v.Stat))
+		return fmt.Sprintf("%q %s", v.Data, st(v.Stat))
 	case *proto.GetChildren2Response:
 		kids := append([]string(nil), v.Children...)
 		sort.Strings(kids)
-		return fmt.Sprintf("%v %+v", kids, fix(v.Stat))
+		return fmt.Sprintf("%v %s", kids, st(v.Stat))
 	case *proto.GetACLResponse:
-		return fmt.Sprintf("%v %+v", v.ACL, fix(v.Stat))
+		return aclString(v.ACL) + " " + st(v.Stat)
+	case *proto.IntResponse:
+		return strconv.Itoa(int(v.Value))
 	case *proto.MultiResponse:
 		var b strings.Builder
 		for _, res := range v.Results {
@@ -330,6 +414,14 @@ func (d *differ) norm(r proto.Record, fromZK bool) string {
 	return fmt.Sprintf("%+v", r)
 }
 
+func aclString(acl []proto.ACL) string {
+	parts := make([]string, len(acl))
+	for i, a := range acl {
+		parts[i] = a.ID.Scheme + ":" + a.ID.ID + ":" + permLetters(a.Perms)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
 // translate maps the zxids in a ZooKeeper stat to ours.
 func (d *differ) translate(s proto.Stat) proto.Stat {
 	for _, p := range []*int64{&s.Czxid, &s.Mzxid, &s.Pzxid} {
@@ -342,58 +434,55 @@ func (d *differ) translate(s proto.Stat) proto.Stat {
 	return s
 }
 
-// compareTrees walks the whole ZooKeeper tree as super and compares
-// every node with the Tree.
-func (d *differ) compareTrees(addr string) {
+// walk renders every node breadth first, children in name order, as z
+// sees it (a super session sees everything): data, stat and ACL.
+func (d *differ) walk(z *zkConn) string {
 	d.t.Helper()
-	z := d.connect(addr)
-	d.auth(z, "super", "secret")
-	super := []proto.Id{{Scheme: "super"}}
-	seen := 0
+	var lines []string
 	queue := []string{"/"}
-	for len(queue) > 0 && seen < 10000 {
+	for len(queue) > 0 && len(lines) < 10000 {
 		p := queue[0]
 		queue = queue[1:]
-		seen++
-		z.xid++
-		h, body := z.call(d.t, z.xid, proto.OpGetData, &proto.PathWatchRequest{Path: p})
-		var zd proto.GetDataResponse
-		proto.Unmarshal(body, &zd)
-		data, st, err := d.tree.Get(p, super)
-		if h.Err != proto.ErrOK || err != proto.ErrOK {
-			d.t.Errorf("%s: zookeeper %v, tree %v", p, h.Err, err)
-			continue
+		data, st, err := d.tree.Get(p, z.auth)
+		acl, _, _ := d.tree.GetACL(p, z.auth)
+		kids, _, _ := d.tree.Children(p, z.auth)
+		sort.Strings(kids)
+		line := fmt.Sprintf("%s %s", p, err)
+		if err == proto.ErrOK {
+			line += " " + d.norm(&proto.GetDataResponse{Data: data, Stat: st}, false) + " " + aclString(acl)
 		}
-		zs := d.translate(zd.Stat)
-		zs.Ctime, zs.Mtime, st.Ctime, st.Mtime = 0, 0, 0, 0
-		if string(zd.Data) != string(data) || zs != st {
-			d.t.Errorf("%s:\n zookeeper %q %+v\n tree      %q %+v", p, zd.Data, zs, data, st)
+		if z.c != nil {
+			z.xid++
+			h, body := z.call(d.t, z.xid, proto.OpGetData, &proto.PathWatchRequest{Path: p})
+			theirs := fmt.Sprintf("%s %s", p, h.Err)
+			var zd proto.GetDataResponse
+			proto.Unmarshal(body, &zd)
+			z.xid++
+			_, body = z.call(d.t, z.xid, proto.OpGetACL, &proto.PathRequest{Path: p})
+			var za proto.GetACLResponse
+			proto.Unmarshal(body, &za)
+			z.xid++
+			_, body = z.call(d.t, z.xid, proto.OpGetChildren, &proto.PathWatchRequest{Path: p})
+			var zc proto.GetChildrenResponse
+			proto.Unmarshal(body, &zc)
+			sort.Strings(zc.Children)
+			if h.Err == proto.ErrOK {
+				theirs += " " + d.norm(&zd, true) + " " + aclString(za.ACL)
+			}
+			line = d.agree(p, theirs, line)
+			if !reflect.DeepEqual(zc.Children, kids) && len(zc.Children)+len(kids) > 0 {
+				d.t.Errorf("%s children: zookeeper %v, tree %v", p, zc.Children, kids)
+			}
 		}
-		z.xid++
-		_, body = z.call(d.t, z.xid, proto.OpGetACL, &proto.PathRequest{Path: p})
-		var za proto.GetACLResponse
-		proto.Unmarshal(body, &za)
-		acl, _, _ := d.tree.GetACL(p, super)
-		if !reflect.DeepEqual(za.ACL, acl) {
-			d.t.Errorf("%s acl: zookeeper %v, tree %v", p, za.ACL, acl)
-		}
-		z.xid++
-		_, body = z.call(d.t, z.xid, proto.OpGetChildren, &proto.PathWatchRequest{Path: p})
-		var zc proto.GetChildrenResponse
-		proto.Unmarshal(body, &zc)
-		kids, _, _ := d.tree.Children(p, super)
-		sort.Strings(zc.Children)
-		if !reflect.DeepEqual(zc.Children, kids) && len(zc.Children)+len(kids) > 0 {
-			d.t.Errorf("%s children: zookeeper %v, tree %v", p, zc.Children, kids)
-		}
+		lines = append(lines, line)
 		for _, k := range kids {
 			queue = append(queue, strings.TrimSuffix(p, "/")+"/"+k)
 		}
 	}
-	if seen != d.tree.NodeCount() {
-		d.t.Errorf("walked %d nodes, tree has %d", seen, d.tree.NodeCount())
+	if len(lines) != d.tree.NodeCount() {
+		d.t.Errorf("walked %d nodes, tree has %d", len(lines), d.tree.NodeCount())
 	}
-	d.t.Logf("compared %d nodes", seen)
+	return strings.Join(lines, "\n")
 }
 
 // startZooKeeper runs a standalone ZooKeeper 3.8 on a free loopback port

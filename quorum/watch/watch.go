@@ -34,8 +34,32 @@ const (
 	// Recursive fires on every create, change and delete of the node or a
 	// descendant (not on child-list changes) and stays registered.
 	Recursive
+
+	// ZooKeeper 3.8.0 registers a persistent or recursive watch with both
+	// its data and its child watch managers, and removeWatches removes
+	// one half or the other: after removing the children half of a
+	// persistent watch the data half still fires and is still there to
+	// remove. Add registers Persistent and Recursive with these halves.
+
+	// persistentChild is the child half of Persistent: it fires on
+	// child-list changes and on deletion of the node.
+	persistentChild
+	// recursiveChild is the child half of Recursive: it fires on deletion
+	// of the node or a descendant.
+	recursiveChild
 	numKinds
 )
+
+// halves are the kinds Add registers for k.
+func halves(k Kind) []Kind {
+	switch k {
+	case Persistent:
+		return []Kind{Persistent, persistentChild}
+	case Recursive:
+		return []Kind{Recursive, recursiveChild}
+	}
+	return []Kind{k}
+}
 
 type set map[Watcher]struct{}
 
@@ -65,6 +89,12 @@ func New() *Registry {
 func (r *Registry) Add(k Kind, path string, w Watcher) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for _, h := range halves(k) {
+		r.addLocked(h, path, w)
+	}
+}
+
+func (r *Registry) addLocked(k Kind, path string, w Watcher) {
 	s := r.tables[k][path]
 	if s == nil {
 		s = set{}
@@ -83,7 +113,7 @@ func (r *Registry) Add(k Kind, path string, w Watcher) {
 		o.paths[k] = map[string]struct{}{}
 	}
 	o.paths[k][path] = struct{}{}
-	if k == Recursive {
+	if k == Recursive || k == recursiveChild {
 		r.recursiveN++
 	}
 }
@@ -100,7 +130,7 @@ func (r *Registry) removeLocked(k Kind, path string, w Watcher) bool {
 	if o := r.byOwner[w]; o != nil {
 		delete(o.paths[k], path)
 	}
-	if k == Recursive {
+	if k == Recursive || k == recursiveChild {
 		r.recursiveN--
 	}
 	return true
@@ -131,14 +161,20 @@ func (r *Registry) Trigger(typ int32, path string) {
 		take(Data, true)
 		take(Child, true)
 		take(Persistent, false)
+		take(persistentChild, false)
 	case proto.EventNodeChildrenChanged:
 		take(Child, true)
-		take(Persistent, false)
+		take(persistentChild, false)
 	}
 	if r.recursiveN > 0 && typ != proto.EventNodeChildrenChanged {
 		for p := path; ; p = parent(p) {
 			for w := range r.tables[Recursive][p] {
 				fired[w] = struct{}{}
+			}
+			if typ == proto.EventNodeDeleted {
+				for w := range r.tables[recursiveChild][p] {
+					fired[w] = struct{}{}
+				}
 			}
 			if p == "/" {
 				break
@@ -169,21 +205,16 @@ func (r *Registry) Has(k Kind, path string, w Watcher) bool {
 }
 
 // Kinds maps ZooKeeper's WatcherType (removeWatches/checkWatches) to kinds:
-// Children 1, Data 2, Any 3, Persistent 4, PersistentRecursive 5.
+// Children 1, Data 2, Any 3; nil for any other (3.8.0 refuses Persistent 4
+// and PersistentRecursive 5 there as it refuses unknown types).
 func Kinds(watcherType int32) []Kind {
 	switch watcherType {
-	// ZooKeeper registers persistent watches with both its data and its
-	// child watch managers, so they answer to either type.
 	case proto.WatcherChildren:
-		return []Kind{Child, Persistent, Recursive}
+		return []Kind{Child, persistentChild, recursiveChild}
 	case proto.WatcherData:
 		return []Kind{Data, Persistent, Recursive}
 	case proto.WatcherAny:
-		return []Kind{Data, Child, Persistent, Recursive}
-	case 4:
-		return []Kind{Persistent}
-	case 5:
-		return []Kind{Recursive}
+		return []Kind{Data, Child, Persistent, Recursive, persistentChild, recursiveChild}
 	}
 	return nil
 }
@@ -265,10 +296,17 @@ func (r *Registry) ByPath() map[string][]Watcher {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[string][]Watcher{}
+	seen := map[string]map[Watcher]bool{}
 	for k := range r.tables {
 		for p, s := range r.tables[k] {
 			for w := range s {
-				out[p] = append(out[p], w)
+				if seen[p] == nil {
+					seen[p] = map[Watcher]bool{}
+				}
+				if !seen[p][w] {
+					seen[p][w] = true
+					out[p] = append(out[p], w)
+				}
 			}
 		}
 	}

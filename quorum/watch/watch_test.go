@@ -25,20 +25,21 @@ func TestTriggerRules(t *testing.T) {
 		typ   int32
 		path  string
 		fires int // notifications delivered
-		left  int // watches still registered afterwards
+		left  int // watches still registered afterwards (a persistent or recursive watch counts twice, as in ZooKeeper's wchs: one in each manager)
 	}{
 		{"data watch fires on change and is gone", []reg{{Data, "/a"}}, proto.EventNodeDataChanged, "/a", 1, 0},
 		{"data watch fires on create (exists watch)", []reg{{Data, "/a"}}, proto.EventNodeCreated, "/a", 1, 0},
 		{"child watch ignores data change", []reg{{Child, "/a"}}, proto.EventNodeDataChanged, "/a", 0, 1},
 		{"child watch fires on children change", []reg{{Child, "/a"}}, proto.EventNodeChildrenChanged, "/a", 1, 0},
 		{"delete fires data and child once per watcher", []reg{{Data, "/a"}, {Child, "/a"}}, proto.EventNodeDeleted, "/a", 1, 0},
-		{"persistent stays", []reg{{Persistent, "/a"}}, proto.EventNodeDataChanged, "/a", 1, 1},
-		{"persistent sees children change", []reg{{Persistent, "/a"}}, proto.EventNodeChildrenChanged, "/a", 1, 1},
-		{"recursive sees descendant change", []reg{{Recursive, "/a"}}, proto.EventNodeDataChanged, "/a/b/c", 1, 1},
-		{"recursive ignores children change", []reg{{Recursive, "/a"}}, proto.EventNodeChildrenChanged, "/a", 0, 1},
-		{"recursive on root sees everything", []reg{{Recursive, "/"}}, proto.EventNodeCreated, "/x/y", 1, 1},
+		{"persistent stays", []reg{{Persistent, "/a"}}, proto.EventNodeDataChanged, "/a", 1, 2},
+		{"persistent sees children change", []reg{{Persistent, "/a"}}, proto.EventNodeChildrenChanged, "/a", 1, 2},
+		{"recursive sees descendant change", []reg{{Recursive, "/a"}}, proto.EventNodeDataChanged, "/a/b/c", 1, 2},
+		{"recursive ignores children change", []reg{{Recursive, "/a"}}, proto.EventNodeChildrenChanged, "/a", 0, 2},
+		{"recursive on root sees everything", []reg{{Recursive, "/"}}, proto.EventNodeCreated, "/x/y", 1, 2},
+		{"recursive sees descendant delete", []reg{{Recursive, "/a"}}, proto.EventNodeDeleted, "/a/b", 1, 2},
 		{"other path untouched", []reg{{Data, "/b"}}, proto.EventNodeDataChanged, "/a", 0, 1},
-		{"prefix is not an ancestor", []reg{{Recursive, "/a"}}, proto.EventNodeDataChanged, "/ab", 0, 1},
+		{"prefix is not an ancestor", []reg{{Recursive, "/a"}}, proto.EventNodeDataChanged, "/ab", 0, 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -79,6 +80,20 @@ func TestRemoveCheckAndRemoveWatcher(t *testing.T) {
 	if !r.Remove(Kinds(proto.WatcherChildren), "/x", a) || r.Has(Child, "/x", a) || !r.Has(Data, "/x", a) {
 		t.Fatal("removing a's child watch removed the wrong thing")
 	}
+	// Removing the children half of a persistent watch leaves its data
+	// half, which still fires on data changes only (ZooKeeper 3.8.0).
+	if !r.Remove(Kinds(proto.WatcherChildren), "/p", a) || !r.Check(Kinds(proto.WatcherData), "/p", a) || r.Check(Kinds(proto.WatcherChildren), "/p", a) {
+		t.Fatal("removing the children half of a persistent watch removed the wrong thing")
+	}
+	r.Trigger(proto.EventNodeChildrenChanged, "/p")
+	if len(a.got) != 0 {
+		t.Fatalf("the data half fired on a children change: %+v", a.got)
+	}
+	r.Trigger(proto.EventNodeDataChanged, "/p")
+	if len(a.got) != 1 || !r.Remove(Kinds(proto.WatcherAny), "/p", a) || r.Check(Kinds(proto.WatcherAny), "/p", a) {
+		t.Fatalf("the data half: %+v", a.got)
+	}
+	a.got = nil
 	if r.Remove(Kinds(proto.WatcherChildren), "/x", a) {
 		t.Fatal("second remove reported a watch")
 	}

@@ -13,10 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/zkfc/proc"
 )
 
 // Command is one external command.
@@ -88,20 +89,18 @@ func (r *Runner) run(ctx context.Context, c Command, role string, token uint64) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
+	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Env = append(cmd.Env, "ZKFC_NODE_ID="+r.NodeID, fmt.Sprintf("ZKFC_FENCING_TOKEN=%d", token))
 	if role != "" {
 		cmd.Env = append(cmd.Env, "ZKFC_ROLE="+role)
 	}
-	// Own process group, so the deadline kills the command's children too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	var stdout, stderr capped
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Each stream has its own bound: a role answer or an error's last
+	// lines need far less, and a flood must not grow the daemon.
+	stdout, stderr := proc.NewBuffer(maxOutput), proc.NewBuffer(maxOutput)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	start := time.Now()
-	err := cmd.Run()
+	err := proc.Run(ctx, cmd)
 	r.lg.Debug("action ran", zap.Strings("argv", c.Argv), zap.String("role", role), zap.Uint64("token", token),
 		zap.Duration("took", time.Since(start)), zap.Error(err))
 	if ctx.Err() == context.DeadlineExceeded {
@@ -114,23 +113,8 @@ func (r *Runner) run(ctx context.Context, c Command, role string, token uint64) 
 }
 
 // maxOutput bounds what an action's stdout and stderr may each hold in
-// zkfc's memory: a role answer or an error's last lines need far less, and
-// a script that floods its output must not grow the daemon.
+// zkfc's memory.
 const maxOutput = 64 << 10
-
-// capped keeps the first maxOutput bytes written to it and drops the
-// rest without failing the writer. Each stream has its own (exec copies
-// them from separate goroutines).
-type capped struct{ b []byte }
-
-func (c *capped) Write(p []byte) (int, error) {
-	if room := maxOutput - len(c.b); room > 0 {
-		c.b = append(c.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (c *capped) String() string { return string(c.b) }
 
 func tail(s string, n int) string {
 	if len(s) > n {

@@ -44,6 +44,11 @@ const (
 	DefaultHealthFall      = 2
 	DefaultParentZnode     = "/zkfc"
 	DefaultControlListen   = "127.0.0.1:8019"
+	// DefaultQuorumTickTime is the embedded quorum's tickTime when the YAML
+	// sets none: ZooKeeper's sample zoo.cfg value, which grants sessions of
+	// 4s to 40s. (A zoo.cfg without tickTime gets ZooKeeper's 3s, through
+	// quorum.config_file or `zkfc quorum`.)
+	DefaultQuorumTickTime = 2 * time.Second
 )
 
 // EnvPrefix is the prefix of environment overrides: ZKFC_NODE_ID sets node.id.
@@ -254,6 +259,11 @@ type Quorum struct {
 	// Witness: this member votes but zkfc on it guards no service (the third
 	// vote of a two-node pair).
 	Witness bool `koanf:"witness"`
+	// TickTime is the quorum's time unit: the quorum grants session
+	// timeouts from 2 to 20 ticks, expires sessions no later than half a
+	// tick after their timeout, and its followers forward session pings to
+	// the leader every half tick.
+	TickTime time.Duration `koanf:"tick_time"`
 	// PreferredLeader is the member id that should lead the quorum while
 	// it is up (0: any). Name the witness: then losing a data node's host
 	// never also costs the quorum an election, which renews every session
@@ -298,6 +308,7 @@ func defaults() map[string]any {
 		"failover.backoff_initial":    DefaultBackoffInitial.String(),
 		"failover.backoff_max":        DefaultBackoffMax.String(),
 		"failover.priority_delay":     DefaultPriorityDelay.String(),
+		"quorum.tick_time":            DefaultQuorumTickTime.String(),
 		"log.level":                   "info",
 		"log.format":                  "json",
 	}
@@ -635,33 +646,55 @@ func (c *Config) validateLease(i int, bad func(key, format string, args ...any))
 
 // leaseForwardPeriod is how long a quorum member may hold the pings it
 // received before forwarding them to the leader: tickTime/2, on ZooKeeper
-// and on the embedded quorum. The embedded quorum's tickTime is known (its
-// config_file, or the default); an external ensemble's is not, but it
-// granted a session of session_timeout, and ZooKeeper grants none shorter
-// than two ticks (minSessionTimeout's default), so session_timeout/4 bounds
-// it.
+// and on the embedded quorum. The embedded quorum's tickTime is known; an
+// external ensemble's is not, but it granted a session of session_timeout,
+// and ZooKeeper grants none shorter than two ticks (minSessionTimeout's
+// default), so session_timeout/4 bounds it.
 func (c *Config) leaseForwardPeriod() (time.Duration, string) {
-	worst := c.ZooKeeper.SessionTimeout / 4
+	if tick, key, ok := c.quorumTick(); ok {
+		if c.Quorum.ConfigFile != "" {
+			return tick / 2, "tickTime/2 of quorum.config_file"
+		}
+		return tick / 2, key + "/2"
+	}
+	return c.ZooKeeper.SessionTimeout / 4, "session_timeout/4, the longest tickTime/2 of an ensemble that grants this session"
+}
+
+// quorumTick is the embedded quorum's tickTime and where it comes from;
+// false for an external ensemble or an unreadable quorum.config_file.
+func (c *Config) quorumTick() (time.Duration, string, bool) {
 	if !c.Quorum.Enabled {
-		return worst, "session_timeout/4, the longest tickTime/2 of an ensemble that grants this session"
+		return 0, "", false
 	}
 	if c.Quorum.ConfigFile == "" {
-		return qconfig.DefaultTickTime / 2, "the embedded quorum's tickTime/2"
+		return c.Quorum.TickTime, "quorum.tick_time", c.Quorum.TickTime > 0
 	}
 	f, err := os.Open(c.Quorum.ConfigFile)
 	if err != nil {
-		return worst, "session_timeout/4: quorum.config_file unreadable"
+		return 0, "", false
 	}
 	defer f.Close()
 	qc, err := qconfig.Parse(f, c.Quorum.ConfigFile, nil)
 	if err != nil {
-		return worst, "session_timeout/4: quorum.config_file invalid"
+		return 0, "", false
 	}
-	return qc.TickTime / 2, "tickTime/2 of quorum.config_file"
+	return qc.TickTime, "tickTime of quorum.config_file", true
 }
 
 func (c *Config) validateQuorum(bad func(key, format string, args ...any)) {
 	q := c.Quorum
+	if q.ConfigFile == "" && q.TickTime <= 0 {
+		bad("quorum.tick_time", "must be positive, e.g. 2s")
+	}
+	// The quorum would silently grant another timeout than the one asked
+	// for, and every figure derived from it (the self-fencing deadline,
+	// the failover time) would be off.
+	if tick, key, ok := c.quorumTick(); ok && tick > 0 && c.ZooKeeper.SessionTimeout > 0 {
+		if st := c.ZooKeeper.SessionTimeout; st < 2*tick || st > 20*tick {
+			bad("zookeeper.session_timeout", "%s is outside what the embedded quorum grants with %s %s (2 to 20 ticks: %s to %s); "+
+				"set a session timeout in that range or change %s", st, key, tick, 2*tick, 20*tick, key)
+		}
+	}
 	if q.ConfigFile != "" {
 		return
 	}

@@ -174,3 +174,42 @@ func TestLeaseMarginUsesTheEmbeddedQuorumTick(t *testing.T) {
 		t.Fatalf("err = %v, want a refusal naming the quorum's tickTime", err)
 	}
 }
+
+// Without a zoo.cfg the tickTime is quorum.tick_time (default 2s): the
+// margin's forwarding term is half of it, and the session timeout must be
+// one the quorum grants as asked (2 to 20 ticks).
+func TestQuorumTickTime(t *testing.T) {
+	body := mergeTop(mergeTop(validYAML, "fencing: {methods: [{type: lease_expired}, {type: graceful}]}\n"),
+		"actions: {promote: {command: [/bin/true]}, demote: {command: [/bin/true], timeout: 1s}}\n")
+	quorum := func(extra string) string {
+		return mergeTop(body, "quorum: {enabled: true, id: 1, data_dir: /tmp/q, client_listen: 127.0.0.1:2181, peer_listen: 127.0.0.1:2888, members: [{id: 1, peer: 127.0.0.1:2888}]"+extra+"}\n")
+	}
+	env := func(session, margin string) []string {
+		return []string{"ZKFC_ZOOKEEPER_SESSION_TIMEOUT=" + session, "ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=" + margin}
+	}
+	c, err := Load(write(t, quorum("")), env("10s", "4100ms"), nil) // 1s + 2s + 1s + 100ms
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Quorum.TickTime != DefaultQuorumTickTime {
+		t.Fatalf("quorum.tick_time = %s, want the default %s", c.Quorum.TickTime, DefaultQuorumTickTime)
+	}
+	for _, tc := range []struct {
+		extra, session, margin, errHas string
+	}{
+		{"", "10s", "4099ms", "1s (quorum.tick_time/2"},
+		{", tick_time: 500ms", "4s", "2150ms", ""}, // 1s + 800ms + 250ms + 100ms
+		{", tick_time: 500ms", "4s", "2149ms", "250ms (quorum.tick_time/2"},
+		{", tick_time: 3s", "4s", "3s", "zookeeper.session_timeout: 4s is outside what the embedded quorum grants with quorum.tick_time 3s (2 to 20 ticks: 6s to 1m0s)"},
+		{", tick_time: 100ms", "4s", "3s", "2 to 20 ticks: 200ms to 2s"},
+		{", tick_time: 0s", "4s", "3s", "quorum.tick_time: must be positive"},
+	} {
+		_, err := Load(write(t, quorum(tc.extra)), env(tc.session, tc.margin), nil)
+		if tc.errHas == "" && err != nil {
+			t.Errorf("%s session %s margin %s: %v", tc.extra, tc.session, tc.margin, err)
+		}
+		if tc.errHas != "" && (err == nil || !strings.Contains(err.Error(), tc.errHas)) {
+			t.Errorf("%s session %s margin %s: err = %v, want %q", tc.extra, tc.session, tc.margin, err, tc.errHas)
+		}
+	}
+}

@@ -11,17 +11,14 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
-
-	"github.com/zkfc-project/zkfc/integration/zkfcenv/apache"
 )
 
-// TestACLsAgainstApache: Format applies the configured ACL (read back with
+// TestACLsAgainstServer: Format applies the configured ACL (read back with
 // getACL), the elector works through it with its credentials, a client
 // without them cannot write the lock, and RefuseWorldWritable rejects an
 // open cluster znode.
-func TestACLsAgainstApache(t *testing.T) {
-	srv := apache.StartApache(t, 500*time.Millisecond)
-	servers := []string{srv.Addr}
+func TestACLsAgainstServer(t *testing.T) {
+	servers := []string{startZooKeeper(t, 500*time.Millisecond)}
 	lg := zap.NewNop()
 	acl := zk.DigestACL(zk.PermAll, "zkfc", "s3cret")
 	cfg := Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: "/zkfc/secure", ConnectWait: 60 * time.Second,

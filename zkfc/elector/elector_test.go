@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zkfc-project/zkfc/integration/zkfcenv/apache"
 	"go.uber.org/zap"
 )
 
@@ -23,12 +22,11 @@ func waitKind(t *testing.T, e *Elector, epoch uint64, k Kind) {
 	}
 }
 
-// TestElectorAgainstApache exercises the znode protocol on a real server:
+// TestElectorAgainstServer exercises the znode protocol on a real server:
 // one lock winner, the loser's watch firing, breadcrumb versioning, the
 // token counter, and a new session bumping the epoch and dropping the lock.
-func TestElectorAgainstApache(t *testing.T) {
-	zk := apache.StartApache(t, 500*time.Millisecond)
-	servers := []string{zk.Addr}
+func TestElectorAgainstServer(t *testing.T) {
+	servers := []string{startZooKeeper(t, 500*time.Millisecond)}
 	lg := zap.NewNop()
 	const cp = "/zkfc/test"
 	// A generous, bounded wait for the session: a loaded machine can take

@@ -210,8 +210,12 @@ func embeddedConfig(q zkfcconfig.Quorum, jvmFlags string) (*qconfig.Config, erro
 	if err != nil {
 		return nil, fmt.Errorf("quorum.client_listen %q: %w", q.ClientListen, err)
 	}
+	tick := q.TickTime
+	if tick <= 0 { // a Quorum not from config.Load
+		tick = zkfcconfig.DefaultQuorumTickTime
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "dataDir=%s\nclientPort=%s\nadmin.enableServer=false\n", q.DataDir, port)
+	fmt.Fprintf(&b, "tickTime=%d\ndataDir=%s\nclientPort=%s\nadmin.enableServer=false\n", tick.Milliseconds(), q.DataDir, port)
 	if q.PreferredLeader != 0 {
 		fmt.Fprintf(&b, "preferredLeader=%d\n", q.PreferredLeader)
 	}

@@ -424,6 +424,14 @@ func TestEmbeddedConfig(t *testing.T) {
 			}
 		})
 	}
+	t.Run("tick_time", func(t *testing.T) {
+		for _, tc := range []struct{ set, want time.Duration }{{0, zkfcconfig.DefaultQuorumTickTime}, {500 * time.Millisecond, 500 * time.Millisecond}} {
+			cfg, err := embeddedConfig(zkfcconfig.Quorum{ID: 1, DataDir: "/d", ClientListen: ":2181", Members: three, TickTime: tc.set}, "")
+			if err != nil || cfg.TickTime != tc.want || cfg.MinSessionTimeout != 2*tc.want {
+				t.Errorf("quorum.tick_time %s: tickTime %s, minSessionTimeout %s, err %v; want %s", tc.set, cfg.TickTime, cfg.MinSessionTimeout, err, tc.want)
+			}
+		}
+	})
 	t.Run("preferred_leader", func(t *testing.T) {
 		cfg, err := embeddedConfig(zkfcconfig.Quorum{ID: 1, DataDir: "/d", ClientListen: ":2181", Members: three, PreferredLeader: 3}, "-Xmx64m")
 		if err != nil || cfg.PreferredLeader != 3 || cfg.MemoryLimit != 64<<20 {

@@ -142,7 +142,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 	el := elector.New(ec, lg.Named("elector"))
 	// lease_expired asks the quorum on this daemon's own session: the one
 	// that holds the lock while fencing runs.
-	fencer, fenceBudget, err := buildFencer(cfg, client, lg, fencing.WithSessions(el))
+	fencer, err := buildFencer(cfg, client, lg, fencing.WithSessions(el))
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 	ctrl := controller.New(controller.Config{
 		Self: self, Cluster: cfg.Cluster.Name, SelfFenceMargin: cfg.ZooKeeper.SelfFenceMargin,
 		CedePeriod: cfg.Failover.CedePeriod, BackoffInitial: cfg.Failover.BackoffInitial, BackoffMax: cfg.Failover.BackoffMax,
-		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fenceBudget,
+		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fencer.f.Budget() + fenceSlack,
 		WaitFormatted: cfg.Quorum.Enabled, ExitOnFailedDemote: usesLeaseExpired(cfg),
 		OnRole: n.onRole, OnTick: n.onTick,
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
@@ -277,32 +277,19 @@ func fenceMethods(cfg *config.Config) []fencing.MethodConfig {
 	return out
 }
 
-// buildFencer returns the fencer and the time budget of one whole fencing
-// attempt (every method's timeout, plus slack).
-func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger, opts ...fencing.Option) (*fenceAdapter, time.Duration, error) {
-	methods := fenceMethods(cfg)
-	f, err := fencing.New(methods, client, lg.Named("fencing"), opts...)
+// fenceSlack is added to the fencer's budget (the sum of the methods'
+// timeouts) for the controller's bound on one fencing attempt, so that the
+// time spent between methods never cuts the last one short of its own
+// timeout.
+const fenceSlack = 5 * time.Second
+
+// buildFencer returns the fencer of fencing.methods.
+func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger, opts ...fencing.Option) (*fenceAdapter, error) {
+	f, err := fencing.New(fenceMethods(cfg), client, lg.Named("fencing"), opts...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("config %s: %w", cfg.Source, err)
+		return nil, fmt.Errorf("config %s: %w", cfg.Source, err)
 	}
-	var budget time.Duration
-	for _, m := range methods {
-		t := m.Timeout
-		if t == 0 {
-			switch m.Type {
-			case "graceful":
-				t = fencing.DefaultGracefulTimeout
-			case "ssh":
-				t = fencing.DefaultSSHTimeout
-			case "lease_expired":
-				t = fencing.DefaultLeaseTimeout
-			default:
-				t = fencing.DefaultShellTimeout
-			}
-		}
-		budget += t
-	}
-	return &fenceAdapter{f: f, lg: lg}, budget + 5*time.Second, nil
+	return &fenceAdapter{f: f, lg: lg}, nil
 }
 
 // fenceAdapter turns the controller's breadcrumb into a fencing target.

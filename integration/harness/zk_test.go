@@ -1,4 +1,4 @@
-package zkenv
+package harness_test
 
 import (
 	"os"
@@ -6,27 +6,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
+	"github.com/zkfc-project/zkfc/integration/zkenv"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )
 
 // TestServerLifecycle drives one server through the whole Server API: a
-// write survives Restart (same address, same dataDir), Kill reaps it.
+// write survives Terminate and Restart (same address, same dataDir), Kill reaps it.
 func TestServerLifecycle(t *testing.T) {
 	backends := []struct {
 		name  string
-		start func(testing.TB, Options) *Server
-	}{{"apache", StartApache}}
+		start func(testing.TB, harness.Options) *harness.Server
+	}{{"apache", harness.StartApache}}
 	if os.Getenv("ZKFC_BIN") != "" {
 		backends = append(backends, struct {
 			name  string
-			start func(testing.TB, Options) *Server
-		}{"ours", StartOurs})
+			start func(testing.TB, harness.Options) *harness.Server
+		}{"ours", harness.StartOurs})
 	} else {
 		t.Log("ZKFC_BIN unset: only the Apache backend is exercised here (the differential suite fails without it)")
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			s := b.start(t, Options{TickTime: 500 * time.Millisecond, Extra: []string{"maxClientCnxns=50"}})
+			s := b.start(t, harness.Options{TickTime: 500 * time.Millisecond, Extra: []string{"maxClientCnxns=50"}})
 			if s.Pid() == 0 || !s.Running() {
 				t.Fatalf("started server has pid %d, running %v", s.Pid(), s.Running())
 			}
@@ -34,13 +36,13 @@ func TestServerLifecycle(t *testing.T) {
 			if err != nil || rss <= 0 {
 				t.Fatalf("RSS() = %d, %v", rss, err)
 			}
-			if fi, err := os.Stat(s.DataDir()); err != nil || !fi.IsDir() {
-				t.Fatalf("DataDir %s: %v", s.DataDir(), err)
+			if fi, err := os.Stat(s.DataDir); err != nil || !fi.IsDir() {
+				t.Fatalf("DataDir %s: %v", s.DataDir, err)
 			}
 			if conf, err := s.FourLetterWord("conf"); err != nil || !strings.Contains(conf, "maxClientCnxns=50") {
 				t.Errorf("Extra line not applied; conf = %q, %v", conf, err)
 			}
-			r, err := ConnectRaw(s.Addr(), 10*time.Second)
+			r, err := zkenv.ConnectRaw(s.Addr(), 10*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,11 +53,17 @@ func TestServerLifecycle(t *testing.T) {
 			r.Close()
 
 			addr, pid := s.Addr(), s.Pid()
-			s.Restart()
+			s.Terminate()
+			if err := s.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.WaitServing(60 * time.Second); err != nil {
+				t.Fatal(err)
+			}
 			if s.Addr() != addr || s.Pid() == pid || s.Pid() == 0 {
 				t.Fatalf("after Restart: addr %s (was %s), pid %d (was %d)", s.Addr(), addr, s.Pid(), pid)
 			}
-			r, err = ConnectRaw(s.Addr(), 10*time.Second)
+			r, err = zkenv.ConnectRaw(s.Addr(), 10*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +78,7 @@ func TestServerLifecycle(t *testing.T) {
 			if s.Running() || s.Pid() != 0 {
 				t.Fatalf("after Kill: running %v pid %d", s.Running(), s.Pid())
 			}
-			if _, err := FourLetterWord(s.Addr(), "ruok", time.Second); err == nil {
+			if _, err := harness.FourLetterWord(s.Addr(), "ruok", time.Second); err == nil {
 				t.Fatalf("killed server still answers on %s", s.Addr())
 			}
 		})
@@ -82,26 +90,27 @@ func TestServerLifecycle(t *testing.T) {
 // elected and accepts writes.
 func TestEnsemble(t *testing.T) {
 	backends := []struct {
-		name  string
-		start func(testing.TB, Options) *Ensemble
-	}{{"apache", StartApacheEnsemble}}
+		name    string
+		backend harness.Backend
+	}{{"apache", harness.Apache}}
 	if os.Getenv("ZKFC_BIN") != "" {
 		backends = append(backends, struct {
-			name  string
-			start func(testing.TB, Options) *Ensemble
-		}{"ours", StartOursEnsemble})
+			name    string
+			backend harness.Backend
+		}{"ours", harness.Ours})
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			e := b.start(t, Options{TickTime: 500 * time.Millisecond})
+			e := harness.StartEnsemble(t, b.backend, 3, harness.Options{TickTime: 500 * time.Millisecond})
 			if len(e.Members) != 3 || strings.Count(e.ConnectString(), ",") != 2 {
 				t.Fatalf("members %d, connect string %q", len(e.Members), e.ConnectString())
 			}
-			leader, err := e.Leader(30 * time.Second)
+			l, err := e.WaitLeader(30 * time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var writer, reader *Server
+			leader := e.Members[l]
+			var writer, reader *harness.Server
 			for _, m := range e.Members {
 				if m != leader {
 					if writer == nil {
@@ -112,7 +121,7 @@ func TestEnsemble(t *testing.T) {
 				}
 			}
 			mustCall(t, writer, proto.OpCreate, &proto.CreateRequest{Path: "/replicated", Data: []byte("v"), ACL: proto.OpenACL}, &proto.PathResponse{})
-			r, err := ConnectRaw(reader.Addr(), 10*time.Second)
+			r, err := zkenv.ConnectRaw(reader.Addr(), 10*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,32 +131,33 @@ func TestEnsemble(t *testing.T) {
 			var gd proto.GetDataResponse
 			rep, err := r.Call(proto.OpGetData, &proto.PathWatchRequest{Path: "/replicated"}, &gd)
 			if err != nil || rep.Header.Err != proto.ErrOK || string(gd.Data) != "v" {
-				t.Fatalf("read on member %d after sync: %q %v %v", reader.MyID(), gd.Data, rep.Header.Err, err)
+				t.Fatalf("read on member %d after sync: %q %v %v", reader.ID, gd.Data, rep.Header.Err, err)
 			}
 			r.Close()
 
 			leader.Kill()
-			next, err := e.Leader(60 * time.Second)
+			n, err := e.WaitLeader(60 * time.Second)
 			if err != nil {
-				t.Fatalf("after killing leader %d: %v", leader.MyID(), err)
+				t.Fatalf("after killing leader %d: %v", leader.ID, err)
 			}
+			next := e.Members[n]
 			if next == leader {
-				t.Fatalf("killed member %d still reported as leader", leader.MyID())
+				t.Fatalf("killed member %d still reported as leader", leader.ID)
 			}
 			mustCall(t, next, proto.OpSetData, &proto.SetDataRequest{Path: "/replicated", Data: []byte("w"), Version: -1}, &proto.StatResponse{})
 		})
 	}
 }
 
-func mustCall(t *testing.T, s *Server, op int32, req, resp proto.Record) {
+func mustCall(t *testing.T, s *harness.Server, op int32, req, resp proto.Record) {
 	t.Helper()
-	r, err := ConnectRaw(s.Addr(), 10*time.Second)
+	r, err := zkenv.ConnectRaw(s.Addr(), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.CloseSession()
 	rep, err := r.Call(op, req, resp)
 	if err != nil || rep.Header.Err != proto.ErrOK {
-		t.Fatalf("op %d on member %d: %v %v", op, s.MyID(), rep.Header.Err, err)
+		t.Fatalf("op %d on member %d: %v %v", op, s.ID, rep.Header.Err, err)
 	}
 }

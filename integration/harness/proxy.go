@@ -1,8 +1,4 @@
-// Package faultproxy is a TCP proxy on loopback that can cut the traffic it
-// carries the way a network partition does: bytes stop flowing in both
-// directions while connections stay open, so peers see silence rather than
-// a reset. Tests put one between every pair of quorum members.
-package faultproxy
+package harness
 
 import (
 	"io"
@@ -11,7 +7,12 @@ import (
 	"time"
 )
 
-// Proxy forwards connections from its listener to a target address.
+// Proxy is a TCP proxy on loopback that can cut the traffic it
+// carries the way a network partition does: bytes stop flowing in both
+// directions while connections stay open, so peers see silence rather than
+// a reset. Tests put one between every pair of quorum members, or between
+// a client and its server.
+// It forwards connections from its listener to a target address.
 type Proxy struct {
 	ln     net.Listener
 	target string
@@ -24,8 +25,8 @@ type Proxy struct {
 	wg      sync.WaitGroup
 }
 
-// Start listens on 127.0.0.1 (a free port) and forwards to target.
-func Start(target string) (*Proxy, error) {
+// StartProxy listens on 127.0.0.1 (a free port) and forwards to target.
+func StartProxy(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -36,6 +37,9 @@ func Start(target string) (*Proxy, error) {
 	go p.accept()
 	return p, nil
 }
+
+// Addr is the listening address, "127.0.0.1:port".
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Port is the listening port.
 func (p *Proxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }

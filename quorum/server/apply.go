@@ -1,0 +1,85 @@
+package server
+
+import (
+	"errors"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/quorum/tree"
+)
+
+// committed is one committed log entry on its way to the state machine:
+// a client's write (entry set), or an entry only raft reads (a new
+// leader's empty entry, a configuration change, a late copy, an entry
+// that does not decode), which only moves the zxid on.
+type committed struct {
+	index uint64
+	entry *tree.Entry // zxid set; nil: nothing to apply
+	// res is the outcome, set by applyBatch.
+	res tree.Result
+	// applied, if set, runs right after the entry was applied and before
+	// the next one is, with the state locked (proposal.applied).
+	applied func()
+}
+
+// apply hands committed entries to the state machine in log order and
+// completes the proposals this member made.
+func (r *replica) apply(ents []*raftpb.Entry) {
+	if len(ents) == 0 {
+		return
+	}
+	type own struct {
+		p *proposal
+		i int // in batch
+	}
+	var (
+		batch    = make([]committed, 0, len(ents))
+		done     []own
+		lastTerm uint64
+	)
+	for _, e := range ents {
+		if e.GetIndex() <= r.appliedIndex {
+			continue
+		}
+		lastTerm = e.GetTerm()
+		c := committed{index: e.GetIndex()}
+		switch e.GetType() {
+		case raftpb.EntryType_EntryNormal:
+			id, te, stamped, err := decodeEntry(e)
+			switch {
+			case errors.Is(err, errLateCopy):
+				r.lg.Debug("late copy of a write proposed again skipped", zap.Uint64("index", e.GetIndex()),
+					zap.Uint64("proposal", id), zap.Uint64("stamped_term", stamped), zap.Uint64("term", e.GetTerm()))
+			case err != nil:
+				// Every member decodes the same bytes, so skipping is
+				// deterministic; it can only mean a bug or a version skew.
+				r.lg.Error("undecodable log entry skipped", zap.Uint64("index", e.GetIndex()), zap.Int("bytes", len(e.Data)), zap.Error(err))
+			case te != nil:
+				c.entry = te
+				if p := r.pending[id]; p != nil {
+					r.lastOwn = max(r.lastOwn, id)
+					delete(r.pending, id)
+					c.applied = p.applied
+					done = append(done, own{p, len(batch)})
+				}
+			}
+		default:
+			r.applyConfChange(e)
+		}
+		batch = append(batch, c)
+	}
+	if len(batch) == 0 {
+		return
+	}
+	r.sm.applyBatch(batch)
+	r.appliedIndex = batch[len(batch)-1].index
+	for _, o := range done {
+		c := &batch[o.i]
+		o.p.done(c.entry.Zxid, c.res, nil)
+	}
+	if lastTerm > r.appliedTerm {
+		r.appliedTerm = lastTerm
+		r.resolveStale()
+	}
+}
