@@ -42,7 +42,7 @@ type reader struct {
 }
 
 func newReader(r io.Reader, file string) *reader {
-	return &reader{r: bufio.NewReaderSize(r, 1<<20), file: file, sum: adler32.New(), buf: make([]byte, 64)}
+	return &reader{r: bufio.NewReaderSize(r, 256<<10), file: file, sum: adler32.New(), buf: make([]byte, 64)}
 }
 
 func (j *reader) corrupt(off int64, format string, args ...any) {

@@ -40,7 +40,12 @@ func readSnapshot(path string, sizeHint int) (*state, error) {
 		defer gz.Close()
 		in = gz
 	}
-	j := newReader(in, path)
+	return decodeSnapshot(in, path, sizeHint)
+}
+
+// decodeSnapshot reads a snapshot's content; name is for errors.
+func decodeSnapshot(in io.Reader, name string, sizeHint int) (*state, error) {
+	j := newReader(in, name)
 	if m, v := j.int(), j.int(); j.err == nil && (m != snapMagic || v != fileVersion) {
 		j.corrupt(0, "not a ZooKeeper 3.x snapshot (magic %#x version %d, want %#x version %d)", m, v, snapMagic, fileVersion)
 	}

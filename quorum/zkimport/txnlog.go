@@ -3,6 +3,7 @@ package zkimport
 import (
 	"fmt"
 	"hash/adler32"
+	"io"
 	"os"
 
 	"github.com/zkfc-project/zkfc/quorum/proto"
@@ -42,7 +43,12 @@ func replayLog(path string, st *state) (applied int, err error) {
 		return 0, fmt.Errorf("open log: %w", err)
 	}
 	defer f.Close()
-	j := newReader(f, path)
+	return replayRecords(f, path, st)
+}
+
+// replayRecords replays a log's content; name is for errors.
+func replayRecords(in io.Reader, name string, st *state) (applied int, err error) {
+	j := newReader(in, name)
 	if m, v := j.int(), j.int(); j.err == nil && (m != logMagic || v != fileVersion) {
 		j.corrupt(0, "not a ZooKeeper 3.x transaction log (magic %#x version %d, want %#x version %d)", m, v, logMagic, fileVersion)
 	}
