@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -36,6 +37,13 @@ func (s *Server) captureBackup() (backup.Header, *tree.Frozen, time.Duration) {
 func (s *Server) serveBackup(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		http.Error(w, "use GET", http.StatusMethodNotAllowed)
+		return
+	}
+	// A backup holds every znode, whatever its ACL, and the admin server
+	// may listen on every address (ZooKeeper's default): only a client on
+	// the member's own host gets one.
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+		http.Error(w, "backups are served to clients on this host only: run zkfc quorum backup on the member's host (or through an SSH tunnel)", http.StatusForbidden)
 		return
 	}
 	if !s.ready.Load() {

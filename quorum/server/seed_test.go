@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,5 +70,24 @@ func TestSeedBesideAnExistingLogIsRefused(t *testing.T) {
 	_, err := New(testConfig(t, dir), zaptest.NewLogger(t))
 	if err == nil || !strings.Contains(err.Error(), "holds a seed") {
 		t.Fatalf("New with a stale seed beside a log: %v", err)
+	}
+}
+
+// A backup holds every znode whatever its ACL: the admin server hands one
+// only to a client on the member's host.
+func TestBackupOnlyForLoopbackClients(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, testConfig(t, dir))
+	for _, c := range []struct {
+		remote string
+		want   int
+	}{{"10.1.2.3:4567", http.StatusForbidden}, {"[2001:db8::1]:80", http.StatusForbidden}, {"127.0.0.1:4567", http.StatusOK}, {"[::1]:80", http.StatusOK}} {
+		req := httptest.NewRequest(http.MethodGet, BackupPath, nil)
+		req.RemoteAddr = c.remote
+		rec := httptest.NewRecorder()
+		ts.srv.serveBackup(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("backup for %s: status %d, want %d", c.remote, rec.Code, c.want)
+		}
 	}
 }

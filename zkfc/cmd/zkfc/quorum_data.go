@@ -61,11 +61,13 @@ const quorumBackupUsage = `zkfc quorum backup: copy a running member's data, con
 
 Asks a running member (its admin server, admin.serverPort) for its tree at
 the index it has applied, writes the file and verifies it. The member keeps
-serving; writes pause only while the tree is copied in memory. The file
-format is described in docs/backup.md.
+serving; writes pause only while the tree is copied in memory. A backup
+holds every znode whatever its ACL, so members serve it to clients on their
+own host only: run this on the member's host (or through an SSH tunnel).
+The file format is described in docs/backup.md.
 
 Example:
-  zkfc quorum backup --admin-url http://10.0.0.1:8080 --to /backups/quorum.zkfcbak
+  zkfc quorum backup --admin-url http://127.0.0.1:8080 --to /backups/quorum.zkfcbak
 `
 
 // quorumSubcommand runs a data subcommand if args names one.
