@@ -55,6 +55,9 @@ func NewSnapshotter(dir string, lg *zap.Logger) *Snapshotter {
 
 func snapName(p Pos) string { return fmt.Sprintf("%016x-%016x%s", p.Term, p.Index, snapExt) }
 
+// SnapshotFile is the path of the snapshot at p in dir.
+func SnapshotFile(dir string, p Pos) string { return filepath.Join(dir, snapName(p)) }
+
 func parseSnapName(name string) (Pos, bool) {
 	if len(name) != 33+len(snapExt) || name[16] != '-' || !strings.HasSuffix(name, snapExt) {
 		return Pos{}, false
