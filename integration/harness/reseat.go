@@ -30,7 +30,7 @@ func (s *Server) Reseat(b Backend, dataDir string) error {
 // each to serve: ensemble members serve only once a quorum of them runs.
 func StartAll(timeout time.Duration, servers ...*Server) error {
 	for _, s := range servers {
-		if err := s.Restart(); err != nil {
+		if err := s.Start(); err != nil {
 			return err
 		}
 	}
