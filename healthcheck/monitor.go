@@ -56,7 +56,7 @@ func combine(checks []CheckResult) Outcome {
 type Monitor struct {
 	cfg      Config
 	lg       *zap.Logger
-	onChange func(old, new State)
+	onChange func(old, cur State, p Progress)
 	checks   []checker
 	running  atomic.Bool
 
@@ -66,8 +66,10 @@ type Monitor struct {
 }
 
 // NewMonitor validates cfg and builds a monitor in state Initializing.
-// onChange, if not nil, is called from Run's goroutine on every change.
-func NewMonitor(cfg Config, lg *zap.Logger, onChange func(old, new State)) (*Monitor, error) {
+// onChange, if not nil, is called from Run's goroutine on every change of
+// the state or of its rise/fall progress, so a caller can say how far a
+// recovering service has got.
+func NewMonitor(cfg Config, lg *zap.Logger, onChange func(old, cur State, p Progress)) (*Monitor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -108,6 +110,7 @@ func (m *Monitor) Run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var lastErr string
+	var lastProgress Progress
 	for {
 		select {
 		case <-ctx.Done():
@@ -135,13 +138,15 @@ func (m *Monitor) Run(ctx context.Context) {
 				zap.Duration("took", res.Duration), zap.Stringer("state", cur))
 		}
 		lastErr = res.Err()
+		p := tr.progress()
 		if old != cur {
 			m.lg.Info("health state changed", zap.Stringer("from", old), zap.Stringer("to", cur),
 				zap.String("last_error", res.Err()))
-			if m.onChange != nil {
-				m.onChange(old, cur)
-			}
 		}
+		if (old != cur || p != lastProgress) && m.onChange != nil {
+			m.onChange(old, cur, p)
+		}
+		lastProgress = p
 		timer.Reset(max(0, m.cfg.Interval-time.Since(res.Time)))
 	}
 }

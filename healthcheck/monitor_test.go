@@ -9,15 +9,19 @@ import (
 	"go.uber.org/zap/zaptest"
 )
 
-type change struct{ from, to State }
+type change struct {
+	from, to State
+	p        Progress
+}
 
 // startMonitor runs a monitor over svc with a short interval and returns
-// the channel of its state changes. The monitor stops with the test.
+// the channel of its reports: changes of state or of progress. The monitor
+// stops with the test.
 func startMonitor(t *testing.T, cfg Config) (*Monitor, <-chan change) {
 	t.Helper()
 	changes := make(chan change, 64)
-	m, err := NewMonitor(cfg, zaptest.NewLogger(t), func(old, cur State) {
-		changes <- change{old, cur}
+	m, err := NewMonitor(cfg, zaptest.NewLogger(t), func(old, cur State, p Progress) {
+		changes <- change{old, cur, p}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +34,7 @@ func startMonitor(t *testing.T, cfg Config) (*Monitor, <-chan change) {
 	return m, changes
 }
 
-// next returns the next state change. The bound only keeps a broken test
+// next returns the next report. The bound only keeps a broken test
 // from hanging; it is not what the test asserts.
 func next(t *testing.T, changes <-chan change) change {
 	t.Helper()
@@ -38,14 +42,19 @@ func next(t *testing.T, changes <-chan change) change {
 	case c := <-changes:
 		return c
 	case <-time.After(30 * time.Second):
-		t.Fatal("no state change")
+		t.Fatal("no report from the monitor")
 		return change{}
 	}
 }
 
+// expect skips reports of progress alone and checks the next state change.
 func expect(t *testing.T, changes <-chan change, from, to State) {
 	t.Helper()
-	if c := next(t, changes); c.from != from || c.to != to {
+	c := next(t, changes)
+	for c.from == c.to {
+		c = next(t, changes)
+	}
+	if c.from != from || c.to != to {
 		t.Fatalf("change %v -> %v, want %v -> %v", c.from, c.to, from, to)
 	}
 }
@@ -81,6 +90,30 @@ func TestMonitorStateSequence(t *testing.T) {
 
 	svc.set(200, "ok", 0, false)
 	expect(t, changes, Unhealthy, Healthy)
+}
+
+// Every step of a rise or fall run is reported with its progress, and the
+// step that completes the run reports the new state with none.
+func TestMonitorReportsProgress(t *testing.T) {
+	svc := newService(t)
+	_, changes := startMonitor(t, Config{
+		Interval: 5 * time.Millisecond, Timeout: 10 * time.Second, Rise: 3, Fall: 2,
+		HTTP: &HTTPCheck{URL: svc.URL},
+	})
+	expectReports := func(want ...change) {
+		t.Helper()
+		for _, w := range want {
+			if c := next(t, changes); c != w {
+				t.Fatalf("report %v -> %v (%q), want %v -> %v (%q)", c.from, c.to, c.p, w.from, w.to, w.p)
+			}
+		}
+	}
+	expectReports(change{Initializing, Healthy, Progress{}})
+	svc.set(500, "broken", 0, false)
+	expectReports(change{Healthy, Healthy, Progress{"fall", 1, 2}}, change{Healthy, Unhealthy, Progress{}})
+	svc.set(200, "ok", 0, false)
+	expectReports(change{Unhealthy, Unhealthy, Progress{"rise", 1, 3}}, change{Unhealthy, Unhealthy, Progress{"rise", 2, 3}},
+		change{Unhealthy, Healthy, Progress{}})
 }
 
 // Requests that never get an answer time out: not responding, not

@@ -89,6 +89,24 @@ func stateFor(o Outcome) State {
 	}
 }
 
+// Progress is how far the current run of probes has gone toward leaving
+// the state: passing probes counted toward Rise while the state is bad,
+// failing ones toward Fall while it is Healthy. It is zero when no such
+// run is under way, which includes the moment a run completes.
+type Progress struct {
+	Dir   string // "rise" or "fall"; "" for none
+	Count int    // probes so far in the run
+	Of    int    // probes the run needs
+}
+
+// String reads "rise 1 of 2", or "" for no progress.
+func (p Progress) String() string {
+	if p.Dir == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s %d of %d", p.Dir, p.Count, p.Of)
+}
+
 // tracker is the rise/fall state machine, kept apart from the probing so
 // it can be driven by outcome sequences in tests.
 //
@@ -147,4 +165,17 @@ func (t *tracker) observe(o Outcome) (old, cur State) {
 		}
 	}
 	return old, t.state
+}
+
+// progress reports the run under way toward leaving the current state.
+// Moves between the bad states are not reported: they change what is
+// wrong, not whether the service may serve.
+func (t *tracker) progress() Progress {
+	switch {
+	case t.state == Healthy && t.badRun > 0:
+		return Progress{Dir: "fall", Count: t.badRun, Of: t.fall}
+	case t.state != Healthy && t.state != Initializing && t.okRun > 0:
+		return Progress{Dir: "rise", Count: t.okRun, Of: t.rise}
+	}
+	return Progress{}
 }

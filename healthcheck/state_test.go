@@ -66,6 +66,37 @@ func TestTracker(t *testing.T) {
 	}
 }
 
+// TestTrackerProgress checks the run reported after each probe sequence.
+func TestTrackerProgress(t *testing.T) {
+	letters := map[byte]Outcome{'o': OK, 'f': Failed, 't': TimedOut}
+	cases := []struct {
+		rise, fall int
+		probes     string
+		want       string // Progress.String() after the last probe
+	}{
+		{2, 3, "o", ""},
+		{2, 3, "f", ""}, // Initializing decides at once: no run
+		{2, 3, "of", "fall 1 of 3"},
+		{2, 3, "oft", "fall 2 of 3"}, // kinds count together toward fall
+		{2, 3, "offf", ""},           // fall completed: Unhealthy
+		{2, 3, "ofo", ""},            // the fall run was broken
+		{3, 2, "offo", "rise 1 of 3"},
+		{3, 2, "offoo", "rise 2 of 3"},
+		{3, 2, "offooo", ""}, // rise completed: Healthy
+		{3, 2, "offoof", ""}, // the rise run was broken
+		{3, 2, "ffttt", ""},  // moving between bad states is not rise or fall
+	}
+	for _, tc := range cases {
+		tr := newTracker(tc.rise, tc.fall)
+		for i := 0; i < len(tc.probes); i++ {
+			tr.observe(letters[tc.probes[i]])
+		}
+		if got := tr.progress().String(); got != tc.want {
+			t.Errorf("probes %s (rise %d fall %d): progress %q, want %q", tc.probes, tc.rise, tc.fall, got, tc.want)
+		}
+	}
+}
+
 func TestCombine(t *testing.T) {
 	cases := []struct {
 		in   []Outcome

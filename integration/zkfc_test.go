@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,38 @@ func unhealthyActiveIsFenced(t *testing.T, breakHealth func(*zkfcenv.Demo, testi
 	}
 	if r := demoRole(t, p.demos[1]); r != "standby" {
 		t.Fatalf("nn2's service is %s after its zkfc stopped", r)
+	}
+	p.checkObserver(t)
+}
+
+// A standby whose service failed says, in `zkfc status`, why it stays out
+// of the election and how far the recovering service has got. Its rise is
+// long enough that the service is still recovering when the status is read.
+func TestStatusSaysHowFarTheServiceHasRecovered(t *testing.T) {
+	const rise = 1000
+	p := startPair(t, func(i int, o *zkfcenv.ZKFCOptions) {
+		if i == 1 {
+			o.HealthRise = rise
+		}
+	})
+	b := p.zkfcs[1]
+	p.demos[1].Fail(t)
+	zkfcenv.WaitFor(t, 30*time.Second, "nn2 out of the election", func() bool {
+		st, err := b.Status()
+		return err == nil && !st.InElection && strings.HasPrefix(st.Reason, "not joining: service SERVICE_UNHEALTHY")
+	})
+	p.demos[1].Recover(t)
+	zkfcenv.WaitFor(t, 30*time.Second, "nn2's service to start its rise", func() bool {
+		st, err := b.Status()
+		return err == nil && strings.Contains(st.Reason, "(rise ")
+	})
+	out, code := zkfcenv.RunCLI(t, "status", "--url", b.URL)
+	want := regexp.MustCompile(fmt.Sprintf(`(?m)^why: +not joining: service SERVICE_UNHEALTHY \(rise [0-9]+ of %d\)$`, rise))
+	if code != 0 || !want.MatchString(out) {
+		t.Fatalf("status of the recovering nn2 does not match %s: exit %d\n%s", want, code, out)
+	}
+	if st, err := b.Status(); err != nil || st.InElection || st.Role != "standby" {
+		t.Fatalf("recovering nn2: %+v (err %v), want a standby out of the election", st, err)
 	}
 	p.checkObserver(t)
 }
@@ -466,7 +499,9 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 	if n := metric(t, w, "zk_znode_count"); n < 1 {
 		t.Errorf("witness /metrics: zk_znode_count %v, want the member's znode count", n)
 	}
-	if out, code := zkfcenv.RunCLI(t, "status", "--config", wcfg); code != 0 || !strings.Contains(out, "witness") || !strings.Contains(out, "QUORUM_MEMBER_SERVING") {
+	// Its status shows its member, not election lines a witness has none of.
+	if out, code := zkfcenv.RunCLI(t, "status", "--config", wcfg); code != 0 || !strings.Contains(out, "role:          witness") ||
+		!strings.Contains(out, "quorum member: QUORUM_MEMBER_SERVING") || strings.Contains(out, "election:") || strings.Contains(out, "zookeeper:") {
 		t.Errorf("zkfc status -c witness.yaml: exit %d\n%s", code, out)
 	}
 	if resp, err := http.Post(w.URL+"/cede", "", nil); err != nil || resp.StatusCode == http.StatusOK {

@@ -144,6 +144,9 @@ type ZKFCOptions struct {
 	SessionTimeout time.Duration
 	Margin         time.Duration
 	HealthInterval time.Duration
+	// HealthRise is health.rise (default 1: back in the election on the
+	// first passing probe).
+	HealthRise int
 	// Fencing is the YAML list of fencing methods; default graceful then a
 	// shell method that kills the target's listener via demo /demote.
 	Fencing    string
@@ -177,6 +180,9 @@ func WriteConfig(t testing.TB, o ZKFCOptions) (string, string) {
 	if o.HealthInterval == 0 {
 		o.HealthInterval = 200 * time.Millisecond
 	}
+	if o.HealthRise == 0 {
+		o.HealthRise = 1
+	}
 	if o.Fencing == "" {
 		o.Fencing = "    - type: graceful\n      timeout: 3s\n"
 	}
@@ -207,7 +213,7 @@ control:
 health:
   interval: %s
   timeout: 1s
-  rise: 1
+  rise: %d
   fall: 1
   http:
     url: "http://%s/health"
@@ -228,7 +234,7 @@ log:
   level: debug
   format: json
 %s`, o.NodeID, host, port, o.Priority, o.NoFailover, o.Cluster, o.Connect, o.SessionTimeout, o.Margin, listen,
-		o.HealthInterval, demoAddr, ex, demoAddr, ex, demoAddr, ex, demoAddr, o.Fencing, o.Extra)
+		o.HealthInterval, o.HealthRise, demoAddr, ex, demoAddr, ex, demoAddr, ex, demoAddr, o.Fencing, o.Extra)
 	p := filepath.Join(t.TempDir(), o.NodeID+".yaml")
 	must(t, os.WriteFile(p, []byte(y), 0o644))
 	return p, "http://" + listen

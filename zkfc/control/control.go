@@ -10,8 +10,9 @@
 //	POST /failover?to=NODE     graceful failover to NODE (forwarded to NODE's zkfc)
 //	POST /cede?period=10s      leave the election for a period (demotes if active)
 //	POST /demote?token=N       graceful fencing: demote the local service now;
-//	                           N is the token of the active to demote: an
-//	                           active under another token answers 409
+//	                           N is the token of the active to demote (400
+//	                           if missing or malformed): an active under
+//	                           another token answers 409 with both tokens
 //	POST /pause, /resume       cluster-wide pause of automatic failover; the
 //	                           reply names the pause generation each node's
 //	                           /status reports once its loop applied it

@@ -32,12 +32,31 @@ type request struct {
 	reply chan error
 }
 
-// SetHealth reports the health monitor's state. It never blocks; only the
-// latest state counts. known is false while the monitor is initializing.
-func (c *Controller) SetHealth(state string, healthy, known bool) {
+// Health is what the health monitor reports about the service.
+type Health struct {
+	State string // the monitor's state, e.g. SERVICE_UNHEALTHY
+	// Progress says how far a run of probes has gone toward leaving
+	// State, e.g. "rise 1 of 2"; "" when none is under way.
+	Progress string
+	Healthy  bool
+	Known    bool // false while the monitor is initializing
+}
+
+// describe names the state and, while a run is under way, its progress:
+// "SERVICE_UNHEALTHY (rise 1 of 2)".
+func (h Health) describe() string {
+	if h.Progress == "" {
+		return h.State
+	}
+	return h.State + " (" + h.Progress + ")"
+}
+
+// SetHealth reports the health monitor's latest view. It never blocks;
+// only the latest report counts.
+func (c *Controller) SetHealth(h Health) {
 	c.healthMu.Lock()
-	c.healthIn = healthUpdate{state: state, healthy: healthy, known: known}
-	if known && !healthy && c.roleQuery != nil {
+	c.healthIn = h
+	if h.Known && !h.Healthy && c.roleQuery != nil {
 		c.roleQuery()
 	}
 	c.healthMu.Unlock()
@@ -104,9 +123,9 @@ func (c *Controller) joinDemote(ctx context.Context, op *demoteOp) error {
 	c.healthMu.Lock()
 	h := c.healthIn
 	c.healthMu.Unlock()
-	if h.known && h.state == NotResponding {
+	if h.Known && h.State == NotResponding {
 		return fmt.Errorf("graceful demote of %s: not confirmed: the service is %s and a demote of it is still running since %s",
-			c.cfg.Self.NodeID, h.state, op.started.Format(time.RFC3339Nano))
+			c.cfg.Self.NodeID, h.State, op.started.Format(time.RFC3339Nano))
 	}
 	select {
 	case <-op.done:

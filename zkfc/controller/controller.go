@@ -169,7 +169,7 @@ type Controller struct {
 	now     func() time.Time
 
 	healthMu sync.Mutex
-	healthIn healthUpdate
+	healthIn Health
 	// roleQuery cancels the role check the loop is running, nil if none:
 	// a health failure ends it (see checkDrift).
 	roleQuery context.CancelFunc
@@ -242,7 +242,7 @@ type election struct {
 // service is the local service: its health, its role and the actions run
 // on it.
 type service struct {
-	health      healthUpdate
+	health      Health
 	healthSince time.Time
 	drillUntil  time.Time // health overridden as failing until then
 	role        Role
@@ -252,12 +252,6 @@ type service struct {
 	demoteErr    error
 	nextRole     time.Time
 	roleCheckOff bool
-}
-
-type healthUpdate struct {
-	state   string
-	healthy bool
-	known   bool
 }
 
 // New returns a Controller; m may be nil.
@@ -284,8 +278,8 @@ func New(cfg Config, el Elector, fencer Fencer, actions Actions, m *Metrics, lg 
 		cfg: cfg, el: el, fencer: fencer, actions: actions, lg: lg, m: m, now: time.Now,
 		healthSig: make(chan struct{}, 1),
 		reqs:      make(chan request),
-		svc:       service{health: healthUpdate{state: "INITIALIZING"}},
-		healthIn:  healthUpdate{state: "INITIALIZING"},
+		svc:       service{health: Health{State: "INITIALIZING"}},
+		healthIn:  Health{State: "INITIALIZING"},
 		elec:      election{backoff: cfg.BackoffInitial},
 		opStarted: make(chan struct{}),
 	}

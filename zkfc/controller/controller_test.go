@@ -31,9 +31,9 @@ func TestNoRoleQueryOfASickService(t *testing.T) {
 			t.Fatalf("%d role queries of a healthy active, want 1 (the test would prove nothing)", f.act.queries)
 		}
 		if pending {
-			f.c.SetHealth("SERVICE_NOT_RESPONDING", false, true) // reported, not applied
+			f.c.SetHealth(Health{State: "SERVICE_NOT_RESPONDING", Known: true}) // reported, not applied
 		} else {
-			f.c.handleHealth(healthUpdate{state: "SERVICE_NOT_RESPONDING", known: true})
+			f.c.handleHealth(Health{State: "SERVICE_NOT_RESPONDING", Known: true})
 		}
 		f.now = f.now.Add(5 * time.Second)
 		f.c.tick()
@@ -62,7 +62,7 @@ func TestGracefulDemoteOfAHungServiceFailsAtOnce(t *testing.T) {
 	f := newFixture(t)
 	healthy(f)
 	f.act.demoteErr = errors.New("demote action did not finish within 2s")
-	f.c.handleHealth(healthUpdate{state: "SERVICE_NOT_RESPONDING", known: true})
+	f.c.handleHealth(Health{State: "SERVICE_NOT_RESPONDING", Known: true})
 	f.c.tick()
 	if f.c.svc.role != Standby {
 		t.Fatalf("role %s after the service stopped responding, want standby", f.c.svc.role)

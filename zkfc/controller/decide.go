@@ -41,12 +41,12 @@ func (c *Controller) decide(now time.Time) string {
 		}
 		return fmt.Sprintf("pause flag read: paused=%v", c.sess.pause.Paused)
 	}
-	if c.elec.joined && h.known && !h.healthy {
+	if c.elec.joined && h.Known && !h.Healthy {
 		// Hadoop's quitElection(needFence=true): the breadcrumb stays so
 		// the next active fences this service. Level-triggered, so a
 		// service that failed while paused quits on resume. What follows
 		// says why it does not join again.
-		c.quit(true, "service "+h.state)
+		c.quit(true, "service "+h.State)
 	}
 	if !c.sess.connected {
 		return fmt.Sprintf("waiting for zookeeper: disconnected (the service is %s)", c.svc.role)
@@ -54,7 +54,7 @@ func (c *Controller) decide(now time.Time) string {
 	c.settleRelease()
 	if !c.elec.joined {
 		if why := c.notJoining(now); why != "" {
-			if c.svc.role == Initializing && h.known {
+			if c.svc.role == Initializing && h.Known {
 				// The first outcome is known: the service must be standby.
 				c.becomeStandby(why)
 			}
@@ -78,8 +78,8 @@ func (c *Controller) notJoining(now time.Time) string {
 	switch {
 	case c.cfg.Self.NoFailover:
 		return "not joining: no-failover tag"
-	case !h.known || !h.healthy:
-		return "not joining: service " + h.state
+	case !h.Known || !h.Healthy:
+		return "not joining: service " + h.describe()
 	case now.Before(c.elec.notBefore):
 		return fmt.Sprintf("not joining for another %s: %s", c.elec.notBefore.Sub(now).Round(time.Millisecond), c.elec.held)
 	}

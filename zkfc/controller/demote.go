@@ -131,7 +131,7 @@ func (c *Controller) demoteFailed(err error) {
 func (c *Controller) checkDrift() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 	c.healthMu.Lock()
-	if c.healthIn.known && !c.healthIn.healthy {
+	if c.healthIn.Known && !c.healthIn.Healthy {
 		c.healthMu.Unlock()
 		cancel()
 		return // reported, not applied yet: never query a sick service

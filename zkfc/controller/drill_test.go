@@ -32,9 +32,9 @@ func TestFailHealthDrill(t *testing.T) {
 		t.Fatalf("calls %q, want release|demote", got)
 	}
 	// The real monitor still says healthy: ignored while the drill lasts.
-	f.c.SetHealth("SERVICE_HEALTHY", true, true)
+	f.c.SetHealth(Health{State: "SERVICE_HEALTHY", Healthy: true, Known: true})
 	healthy(f)
-	if st := f.c.svc.health.state; st != DrillHealthState {
+	if st := f.c.svc.health.State; st != DrillHealthState {
 		t.Fatalf("health %q during the drill, want %q", st, DrillHealthState)
 	}
 	f.c.publish()
@@ -43,8 +43,8 @@ func TestFailHealthDrill(t *testing.T) {
 	}
 	f.log = nil
 	tickAt(5 * time.Second)(f)
-	if f.c.svc.health.state != "SERVICE_HEALTHY" || !f.c.elec.joined {
-		t.Fatalf("after the drill: health %q joined=%v; want the monitor's healthy state and back in the election", f.c.svc.health.state, f.c.elec.joined)
+	if f.c.svc.health.State != "SERVICE_HEALTHY" || !f.c.elec.joined {
+		t.Fatalf("after the drill: health %q joined=%v; want the monitor's healthy state and back in the election", f.c.svc.health.State, f.c.elec.joined)
 	}
 }
 
@@ -52,13 +52,13 @@ func TestFailHealthDrill(t *testing.T) {
 func TestFailHealthDrillEndsEarly(t *testing.T) {
 	f := newFixture(t)
 	healthy(f)
-	f.c.SetHealth("SERVICE_HEALTHY", true, true)
+	f.c.SetHealth(Health{State: "SERVICE_HEALTHY", Healthy: true, Known: true})
 	_ = f.c.handleRequest(request{kind: reqFailHealth, d: time.Hour})
 	f.c.tick()
 	_ = f.c.handleRequest(request{kind: reqFailHealth})
 	f.c.tick()
-	if f.c.svc.health.state != "SERVICE_HEALTHY" || !f.c.svc.drillUntil.IsZero() {
-		t.Fatalf("health %q drillUntil %v after ending the drill", f.c.svc.health.state, f.c.svc.drillUntil)
+	if f.c.svc.health.State != "SERVICE_HEALTHY" || !f.c.svc.drillUntil.IsZero() {
+		t.Fatalf("health %q drillUntil %v after ending the drill", f.c.svc.health.State, f.c.svc.drillUntil)
 	}
 }
 

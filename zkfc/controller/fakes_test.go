@@ -201,12 +201,18 @@ func newFixture(t *testing.T) *fixture {
 
 // Steps of a scripted sequence.
 func healthy(f *fixture) {
-	f.c.handleHealth(healthUpdate{state: "SERVICE_HEALTHY", healthy: true, known: true})
+	f.c.handleHealth(Health{State: "SERVICE_HEALTHY", Healthy: true, Known: true})
 	f.c.tick()
 }
 
 func unhealthy(f *fixture) {
-	f.c.handleHealth(healthUpdate{state: "SERVICE_UNHEALTHY", known: true})
+	f.c.handleHealth(Health{State: "SERVICE_UNHEALTHY", Known: true})
+	f.c.tick()
+}
+
+// recovering reports the unhealthy service part way through its rise.
+func recovering(f *fixture) {
+	f.c.handleHealth(Health{State: "SERVICE_UNHEALTHY", Progress: "rise 1 of 2", Known: true})
 	f.c.tick()
 }
 

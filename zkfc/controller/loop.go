@@ -61,25 +61,25 @@ func (c *Controller) shutdown() {
 	c.publish()
 }
 
-func (c *Controller) handleHealth(h healthUpdate) {
+func (c *Controller) handleHealth(h Health) {
 	if !c.svc.drillUntil.IsZero() {
 		return // endHealthDrill applies the monitor's latest state
 	}
 	c.applyHealth(h)
 }
 
-func (c *Controller) applyHealth(h healthUpdate) {
+func (c *Controller) applyHealth(h Health) {
 	was := c.svc.health
 	c.svc.health = h
-	if was.state != h.state {
+	if was.State != h.State {
 		c.svc.healthSince = c.now()
 	}
-	if h.healthy {
+	if h.Healthy {
 		c.svc.demoteErr = nil
 	}
-	c.m.healthy.Set(b2f(h.healthy))
-	if was.state != h.state {
-		c.lg.Info("health changed", zap.String("from", was.state), zap.String("to", h.state))
+	c.m.healthy.Set(b2f(h.Healthy))
+	if was.State != h.State {
+		c.lg.Info("health changed", zap.String("from", was.State), zap.String("to", h.State))
 	}
 }
 
@@ -233,12 +233,12 @@ func (c *Controller) handleRequest(r request) error {
 				zap.Uint64("requested_token", r.token), zap.Uint64("token", c.svc.token))
 			return &TokenMismatchError{Node: c.cfg.Self.NodeID, Requested: r.token, Current: c.svc.token}
 		}
-		if c.svc.demoteErr != nil && !c.svc.health.healthy {
+		if c.svc.demoteErr != nil && !c.svc.health.Healthy {
 			// The sick service already failed to demote (typically hung):
 			// a second try would only spend the caller's graceful timeout
 			// before it reaches for a method that works without the service.
 			return fmt.Errorf("graceful demote of %s: not tried again: the service is %s and its last demote failed: %w",
-				c.cfg.Self.NodeID, c.svc.health.state, c.svc.demoteErr)
+				c.cfg.Self.NodeID, c.svc.health.State, c.svc.demoteErr)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 		defer cancel()
@@ -257,8 +257,8 @@ func (c *Controller) handleRequest(r request) error {
 		switch {
 		case c.cfg.Self.NoFailover:
 			return fmt.Errorf("%s carries the no-failover tag", c.cfg.Self.NodeID)
-		case !c.svc.health.healthy:
-			return fmt.Errorf("%s is not healthy (%s)", c.cfg.Self.NodeID, c.svc.health.state)
+		case !c.svc.health.Healthy:
+			return fmt.Errorf("%s is not healthy (%s)", c.cfg.Self.NodeID, c.svc.health.State)
 		case c.sess.pause.Paused:
 			return errors.New("automatic failover is paused; run 'zkfc resume' first")
 		case !c.sess.connected:
@@ -275,7 +275,7 @@ func (c *Controller) handleRequest(r request) error {
 		}
 		c.lg.Warn("drill: health check overridden as failing", zap.Duration("for", r.d))
 		c.svc.drillUntil = now.Add(r.d)
-		c.applyHealth(healthUpdate{state: DrillHealthState, known: true})
+		c.applyHealth(Health{State: DrillHealthState, Known: true})
 		return nil
 	}
 	return fmt.Errorf("unknown request %d", r.kind)
@@ -298,7 +298,7 @@ func (c *Controller) tick() {
 		// detection 0.5s, quit 8-12s later). The health path handles it;
 		// checkDrift also skips, or cancels, the query on a failure the
 		// monitor reported but this loop has not applied yet.
-		if c.svc.health.healthy {
+		if c.svc.health.Healthy {
 			c.checkDrift()
 		}
 	}

@@ -14,7 +14,7 @@ import (
 // reports active before the action succeeded. It returns the decision's
 // sentence.
 func (c *Controller) promote(now time.Time) string {
-	if !c.svc.health.healthy {
+	if !c.svc.health.Healthy {
 		return c.failPromotion(now, "service not healthy at promotion")
 	}
 	bc, version, err := c.el.Breadcrumb()

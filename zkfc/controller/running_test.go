@@ -39,7 +39,7 @@ func runHealthy(cfg Config, el Elector, events chan<- elector.Event, act Actions
 	r := &running{c: c, done: make(chan error, 1), cancel: cancel}
 	go func() { r.done <- c.Run(ctx) }()
 	events <- elector.Event{Epoch: 1, Kind: elector.Connected}
-	c.SetHealth("SERVICE_HEALTHY", true, true)
+	c.SetHealth(Health{State: "SERVICE_HEALTHY", Healthy: true, Known: true})
 	return r
 }
 
@@ -89,7 +89,7 @@ func runSickActive(t *testing.T, state string) (*Controller, *demoteGate, *[]str
 	case <-time.After(10 * time.Second):
 		t.Fatal("never became active")
 	}
-	c.SetHealth(state, false, true)
+	c.SetHealth(Health{State: state, Known: true})
 	select {
 	case <-act.entered:
 	case <-time.After(10 * time.Second):
@@ -210,7 +210,7 @@ func TestHealthFailureCancelsTheRoleQuery(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the role of the healthy active was never queried (the test would prove nothing)")
 	}
-	c.SetHealth(NotResponding, false, true)
+	c.SetHealth(Health{State: NotResponding, Known: true})
 	select {
 	case err := <-act.ended:
 		if err != context.Canceled {
@@ -251,7 +251,7 @@ func runUntilSick(t *testing.T, exitOnFailedDemote bool) (error, *closeRecorder,
 	if r := <-roles; r != Active {
 		t.Fatalf("first role %s, want active", r)
 	}
-	c.SetHealth(NotResponding, false, true)
+	c.SetHealth(Health{State: NotResponding, Known: true})
 	select {
 	case err := <-done:
 		return err, el, *log

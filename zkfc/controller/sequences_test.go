@@ -78,6 +78,15 @@ func TestSequences(t *testing.T) {
 			},
 		},
 		{
+			name: "a recovering service stays out and says how far its rise has got",
+			steps: []step{
+				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},
+				{do: unhealthy, role: Standby, calls: "release|demote", reason: "not joining: service SERVICE_UNHEALTHY"},
+				{do: recovering, role: Standby, calls: "", reason: "not joining: service SERVICE_UNHEALTHY (rise 1 of 2)"},
+				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 2|write-breadcrumb me 2|promote 2"},
+			},
+		},
+		{
 			name: "graceful cede removes the breadcrumb and stays out for the cede period",
 			steps: []step{
 				{do: healthy, role: Active, calls: "try|read-breadcrumb|token 1|write-breadcrumb me 1|promote 1"},

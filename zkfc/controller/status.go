@@ -98,7 +98,7 @@ func (c *Controller) setRole(r Role, reason string) {
 func (c *Controller) publish() {
 	s := Status{
 		NodeID: c.cfg.Self.NodeID, Cluster: c.cfg.Cluster, Role: c.svc.role.String(), Reason: c.reason,
-		Health: c.svc.health.state, Healthy: c.svc.health.healthy, Connected: c.sess.connected,
+		Health: c.svc.health.State, Healthy: c.svc.health.Healthy, Connected: c.sess.connected,
 		InElection: c.elec.joined, HoldsLock: c.elec.holdsLock, Paused: c.sess.pause.Paused, PauseGeneration: c.sess.pause.Generation,
 		PauseUnknown: c.sess.pauseUnknown,
 		FencingToken: c.svc.token, SessionEpoch: c.sess.epoch, NotBefore: c.elec.notBefore,

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -21,7 +22,8 @@ const statusUsage = `zkfc status: show what a running zkfc knows.
 Prints the node's role (active/standby), the health of its service, the
 last fencing token issued in the cluster and this node's own last token,
 who holds the lock, whether automatic failover is paused, and the recent
-role transitions.
+role transitions. A witness has none of these: its status is its role and
+the state of the quorum member it hosts.
 
 Example:
   zkfc status --config /etc/zkfc/zkfc.yaml
@@ -52,7 +54,7 @@ func cmdStatus(args []string) int {
 		_ = enc.Encode(st)
 		return 0
 	}
-	printStatus(st)
+	printStatus(os.Stdout, st)
 	return 0
 }
 
@@ -63,21 +65,29 @@ func tokenText(tok uint64, what, none string) string {
 	return fmt.Sprintf("%d (%s)", tok, what)
 }
 
-func printStatus(st controller.Status) {
-	fmt.Printf("node:          %s (cluster %s, priority %d%s)\n", st.NodeID, st.Cluster, st.Priority, map[bool]string{true: ", no-failover", false: ""}[st.NoFailover])
-	fmt.Printf("role:          %s\n", st.Role)
-	if st.Reason != "" {
-		fmt.Printf("why:           %s\n", st.Reason)
+// printStatus writes the status for a reader. A witness has no service,
+// no ZooKeeper session and no election: it gets only what it has.
+func printStatus(w io.Writer, st controller.Status) {
+	if st.Role == WitnessRole {
+		fmt.Fprintf(w, "node:          %s (cluster %s)\n", st.NodeID, st.Cluster)
+		fmt.Fprintf(w, "role:          %s (hosts a quorum member, guards no service)\n", st.Role)
+		fmt.Fprintf(w, "quorum member: %s\n", st.Health)
+		return
 	}
-	fmt.Printf("health:        %s\n", st.Health)
-	fmt.Printf("cluster token: %s\n", tokenText(st.ClusterToken, "the last fencing token issued in the cluster", "none issued yet, or not connected"))
-	fmt.Printf("node token:    %s\n", tokenText(st.FencingToken, "this node's last promotion", "not promoted since this zkfc started"))
+	fmt.Fprintf(w, "node:          %s (cluster %s, priority %d%s)\n", st.NodeID, st.Cluster, st.Priority, map[bool]string{true: ", no-failover", false: ""}[st.NoFailover])
+	fmt.Fprintf(w, "role:          %s\n", st.Role)
+	if st.Reason != "" {
+		fmt.Fprintf(w, "why:           %s\n", st.Reason)
+	}
+	fmt.Fprintf(w, "health:        %s\n", st.Health)
+	fmt.Fprintf(w, "cluster token: %s\n", tokenText(st.ClusterToken, "the last fencing token issued in the cluster", "none issued yet, or not connected"))
+	fmt.Fprintf(w, "node token:    %s\n", tokenText(st.FencingToken, "this node's last promotion", "not promoted since this zkfc started"))
 	active := "(none known)"
 	if st.Active != nil {
 		active = st.Active.NodeID
 	}
-	fmt.Printf("lock holder:   %s\n", active)
-	fmt.Printf("zookeeper:     connected=%v epoch=%d last-ack=%dms ago session-timeout=%dms\n", st.Connected, st.SessionEpoch, st.LastAckAgeMs, st.SessionTimeoutMs)
+	fmt.Fprintf(w, "lock holder:   %s\n", active)
+	fmt.Fprintf(w, "zookeeper:     connected=%v epoch=%d last-ack=%dms ago session-timeout=%dms\n", st.Connected, st.SessionEpoch, st.LastAckAgeMs, st.SessionTimeoutMs)
 	paused := fmt.Sprint(st.Paused)
 	switch {
 	case st.PauseUnknown:
@@ -85,18 +95,18 @@ func printStatus(st controller.Status) {
 	case st.Paused:
 		paused = fmt.Sprintf("true (generation %d)", st.PauseGeneration)
 	}
-	fmt.Printf("election:      in=%v holds-lock=%v paused=%s\n", st.InElection, st.HoldsLock, paused)
+	fmt.Fprintf(w, "election:      in=%v holds-lock=%v paused=%s\n", st.InElection, st.HoldsLock, paused)
 	if st.LastError != "" {
-		fmt.Printf("last error:    %s\n", st.LastError)
+		fmt.Fprintf(w, "last error:    %s\n", st.LastError)
 	}
 	if len(st.Transitions) > 0 {
-		fmt.Println("transitions:")
+		fmt.Fprintln(w, "transitions:")
 		for _, t := range st.Transitions {
 			tok := ""
 			if t.Token != 0 {
 				tok = fmt.Sprintf(" token=%d", t.Token)
 			}
-			fmt.Printf("  %s  %s -> %s%s  %s\n", t.At.Format(time.RFC3339Nano), t.From, t.To, tok, t.Reason)
+			fmt.Fprintf(w, "  %s  %s -> %s%s  %s\n", t.At.Format(time.RFC3339Nano), t.From, t.To, tok, t.Reason)
 		}
 	}
 }

@@ -60,7 +60,7 @@ to within --poll.
 
 Examples:
   zkfc drill --config /etc/zkfc/zkfc.yaml --dry-run
-  zkfc drill --url http://10.0.0.1:8019 --mode graceful --to nn2
+  zkfc drill --url http://10.0.0.1:8019 --token-file /etc/zkfc/control.token --mode graceful --to nn2
   zkfc drill --url http://10.0.0.1:8019 --mode fail-health --timeout 60s
   zkfc drill --url http://127.0.0.1:8019 --mode exec --exec 'kill -9 4242'
 `
@@ -68,7 +68,7 @@ Examples:
 func cmdDrill(args []string) int {
 	fs := newFlagSet("drill", drillUsage)
 	cf := addConfigFlags(fs)
-	url := fs.String("url", "", "control API of any zkfc of the cluster (default: from the config)")
+	url := addAPIFlags(fs, cf, "control API of any zkfc of the cluster")
 	mode := fs.String("mode", "", "graceful, fail-health or exec")
 	to := fs.String("to", "", "graceful mode: the node to make active")
 	execCmd := fs.String("exec", "", "exec mode: the fault, a /bin/sh command line")
@@ -485,6 +485,9 @@ func drillDryRun(cf *configFlags, flagURL string) int {
 	}
 	lg = lg.WithOptions(zap.IncreaseLevel(zap.WarnLevel))
 	client, err := controlClient(cfg, sec)
+	if err == nil {
+		err = cf.useTokenFile(client)
+	}
 	if err != nil {
 		return fail("%v", err)
 	}

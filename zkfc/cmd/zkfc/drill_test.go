@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -153,5 +155,34 @@ func TestDrillRefusesBadStart(t *testing.T) {
 				t.Fatal("a refused drill changed the cluster")
 			}
 		})
+	}
+}
+
+// drill takes --token-file like the other commands that call a control
+// API, and sends its token from the first call on.
+func TestDrillTokenFileFlag(t *testing.T) {
+	const token = "drill-token-0123456789abcdef"
+	auth := make(chan string, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth <- r.Method + " " + r.URL.Path + " " + r.Header.Get("Authorization")
+		w.WriteHeader(http.StatusServiceUnavailable) // the drill stops at its first call
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	t.Setenv("ZKFC_CONFIG", filepath.Join(dir, "absent.yaml"))
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := cmdDrill([]string{"--url", srv.URL, "--token-file", tokenFile, "--mode", "graceful", "--to", "nn2", "--timeout", "5s"}); code != 1 {
+		t.Fatalf("drill against a refusing API: exit %d, want 1 (2 is a flag error)", code)
+	}
+	select {
+	case got := <-auth:
+		if got != "GET /members Bearer "+token {
+			t.Fatalf("first call %q, want GET /members with the --token-file token", got)
+		}
+	default:
+		t.Fatal("the drill made no call")
 	}
 }

@@ -163,8 +163,9 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		OnRole: n.onRole, OnTick: n.onTick,
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
 
-	mon, err := healthcheck.NewMonitor(cfg.HealthCheck(), lg.Named("health"), func(_, s healthcheck.State) {
-		ctrl.SetHealth(s.String(), s == healthcheck.Healthy, s != healthcheck.Initializing)
+	mon, err := healthcheck.NewMonitor(cfg.HealthCheck(), lg.Named("health"), func(_, s healthcheck.State, p healthcheck.Progress) {
+		ctrl.SetHealth(controller.Health{State: s.String(), Progress: p.String(),
+			Healthy: s == healthcheck.Healthy, Known: s != healthcheck.Initializing})
 	})
 	if err != nil {
 		return fmt.Errorf("config %s: health: %w", cfg.Source, err)

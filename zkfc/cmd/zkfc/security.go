@@ -120,14 +120,23 @@ func cliClient(flagURL string, cf *configFlags) (*control.Client, string, error)
 			}
 		}
 	}
-	if cf.tokenFile != "" {
-		tok, err := config.ReadSecretFile("--token-file", cf.tokenFile)
-		if err != nil {
-			return nil, "", err
-		}
-		c.Token = tok.Reveal()
+	if err := cf.useTokenFile(c); err != nil {
+		return nil, "", err
 	}
 	return c, base, nil
+}
+
+// useTokenFile gives c the token of --token-file, if one was passed.
+func (cf *configFlags) useTokenFile(c *control.Client) error {
+	if cf.tokenFile == "" {
+		return nil
+	}
+	tok, err := config.ReadSecretFile("--token-file", cf.tokenFile)
+	if err != nil {
+		return err
+	}
+	c.Token = tok.Reveal()
+	return nil
 }
 
 // apiHint says what to do about a failed control API call.

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zkfc-project/zkfc/zkfc/controller"
 )
 
 type fakeMember struct {
@@ -38,6 +41,32 @@ func TestWitnessBackend(t *testing.T) {
 	} {
 		if !errors.Is(err, errWitness) {
 			t.Errorf("%s on a witness: %v, want a refusal", name, err)
+		}
+	}
+}
+
+// 'zkfc status' on a witness prints its role and its member, not the
+// session, token and election lines that only a controller has.
+func TestPrintWitnessStatus(t *testing.T) {
+	var out bytes.Buffer
+	w := &witness{member: fakeMember{"follower", true}}
+	w.self.NodeID, w.cluster = "w1", "demo"
+	printStatus(&out, w.Status())
+	for _, want := range []string{"node:          w1 (cluster demo)\n", "role:          witness", "quorum member: QUORUM_MEMBER_SERVING (follower)\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("witness status lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, unwanted := range []string{"zookeeper:", "election:", "token:", "lock holder:", "health:"} {
+		if strings.Contains(out.String(), unwanted) {
+			t.Errorf("witness status prints %q, which means nothing for a witness:\n%s", unwanted, out.String())
+		}
+	}
+	out.Reset()
+	printStatus(&out, controller.Status{NodeID: "nn1", Role: "standby", Health: "SERVICE_HEALTHY"})
+	for _, want := range []string{"health:        SERVICE_HEALTHY", "zookeeper:", "election:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("controller status lacks %q:\n%s", want, out.String())
 		}
 	}
 }
