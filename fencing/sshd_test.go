@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/zkfc-project/zkfc/internal/freeport"
 	"github.com/zkfc-project/zkfc/zkfc/proc/proctest"
 )
 
@@ -48,7 +49,7 @@ func startSSHD(t *testing.T, extraHostKeys ...string) *sshd {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	s := &sshd{dir: dir, port: freePort(t), clientKey: filepath.Join(dir, "id_ed25519")}
+	s := &sshd{dir: dir, port: freeport.Get(t), clientKey: filepath.Join(dir, "id_ed25519")}
 	keygen(t, filepath.Join(dir, "host_key"))
 	keygen(t, s.clientKey)
 	hostKeys := "HostKey " + filepath.Join(dir, "host_key")
@@ -172,17 +173,6 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // victim is a separate process listening on a port: the "service" that
 // fencing must kill.
 type victim struct {
@@ -193,7 +183,7 @@ type victim struct {
 
 func startVictim(t *testing.T) *victim {
 	t.Helper()
-	port := freePort(t)
+	port := freeport.Get(t)
 	cmd := exec.Command("/usr/bin/python3", "-c", `
 import socket, sys, time
 s = socket.socket()
@@ -508,7 +498,7 @@ func TestSSHUnreachableFallsThrough(t *testing.T) {
 	key := filepath.Join(t.TempDir(), "id")
 	keygen(t, key)
 	win, winMark := marker(t, "power-off", "0")
-	cfg := &SSHConfig{User: "root", Port: freePort(t), KeyFile: key, KnownHostsFile: known}
+	cfg := &SSHConfig{User: "root", Port: freeport.Get(t), KeyFile: key, KnownHostsFile: known}
 	f, err := New([]MethodConfig{{Type: "ssh", SSH: cfg}, win}, nil, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)

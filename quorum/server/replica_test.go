@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/zkfc-project/zkfc/internal/freeport"
 	"github.com/zkfc-project/zkfc/quorum/config"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )
@@ -107,7 +108,7 @@ func (g *storageGate) unblock() { g.unblockMu.Do(func() { close(g.release) }) }
 func startGated(t *testing.T, marker string, fault error) (*Server, *config.Config, *storageGate, <-chan error) {
 	t.Helper()
 	cfg := testConfig(t, t.TempDir())
-	cfg.ClientPort = freePort(t)
+	cfg.ClientPort = freeport.Get(t)
 	srv, err := New(cfg, zaptest.NewLogger(t).Named("server"))
 	if err != nil {
 		t.Fatalf("New: %v", err)

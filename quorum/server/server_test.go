@@ -16,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/zkfc-project/zkfc/internal/freeport"
 	"github.com/zkfc-project/zkfc/quorum/config"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )
@@ -549,7 +550,7 @@ func TestBackPressureBoundsOutstanding(t *testing.T) {
 // /metrics on the admin address counts requests by operation.
 func TestMetricsEndpoint(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
-	cfg.AdminEnabled, cfg.AdminAddress, cfg.AdminPort = true, "127.0.0.1", freePort(t)
+	cfg.AdminEnabled, cfg.AdminAddress, cfg.AdminPort = true, "127.0.0.1", freeport.Get(t)
 	ts := startServer(t, cfg)
 	c, _ := connect(t, ts.addr, 4*time.Second)
 	for i := 0; i < 3; i++ {
