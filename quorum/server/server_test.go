@@ -123,6 +123,20 @@ func waitState(t *testing.T, ev <-chan zk.Event, want zk.State) {
 	}
 }
 
+// waitWatch waits up to 5s for a one-shot watch to fire and checks that it
+// fired for want on path.
+func waitWatch(t *testing.T, ch <-chan zk.Event, want zk.EventType, path string) {
+	t.Helper()
+	select {
+	case ev := <-ch:
+		if ev.Type != want || ev.Path != path {
+			t.Fatalf("watch event %+v, want %v on %s", ev, want, path)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %v watch event on %s within 5s", want, path)
+	}
+}
+
 type quietLogger struct{}
 
 func (quietLogger) Printf(string, ...interface{}) {}
@@ -191,14 +205,7 @@ func TestWatchFiresBeforeReply(t *testing.T) {
 	if _, err := other.Set("/w", []byte("x"), -1); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case ev := <-ch:
-		if ev.Type != zk.EventNodeDataChanged || ev.Path != "/w" {
-			t.Fatalf("event %+v", ev)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no watch event")
-	}
+	waitWatch(t, ch, zk.EventNodeDataChanged, "/w")
 	// Child watch and delete.
 	_, _, cch, err := c.ChildrenW("/w")
 	if err != nil {
@@ -207,14 +214,7 @@ func TestWatchFiresBeforeReply(t *testing.T) {
 	if _, err := other.Create("/w/k", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case ev := <-cch:
-		if ev.Type != zk.EventNodeChildrenChanged || ev.Path != "/w" {
-			t.Fatalf("child event %+v", ev)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no child event")
-	}
+	waitWatch(t, cch, zk.EventNodeChildrenChanged, "/w")
 }
 
 func TestEphemeralRemovedOnExpiry(t *testing.T) {
