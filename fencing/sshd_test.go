@@ -245,10 +245,7 @@ func sshTarget(port int) Target {
 func TestSSHFenceKillsListener(t *testing.T) {
 	s := startSSHD(t)
 	v := startVictim(t)
-	f, err := New([]MethodConfig{{Type: "ssh", SSH: s.config("")}}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "ssh", SSH: s.config("")}}, nil)
 	rep, err := f.Fence(context.Background(), sshTarget(v.port))
 	if err != nil {
 		t.Fatalf("Fence() = %v", err)
@@ -272,10 +269,7 @@ func TestSSHFenceKillsListener(t *testing.T) {
 func TestSSHCheck(t *testing.T) {
 	s := startSSHD(t)
 	v := startVictim(t)
-	f, err := New([]MethodConfig{{Type: "ssh", SSH: s.config("")}}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "ssh", SSH: s.config("")}}, nil)
 	rep := f.Check(context.Background(), sshTarget(v.port))
 	if len(rep.Attempts) != 1 || rep.Attempts[0].Err != nil {
 		t.Fatalf("Check report %s", rep)
@@ -432,10 +426,7 @@ func TestSSHCommandFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := New([]MethodConfig{{Type: "ssh", SSH: s.config(tc.command)}}, nil, zaptest.NewLogger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := mustNew(t, []MethodConfig{{Type: "ssh", SSH: s.config(tc.command)}}, nil)
 			rep, err := f.Fence(context.Background(), sshTarget(8020))
 			if !errors.Is(err, ErrNotFenced) || !strings.Contains(rep.Attempts[0].Error, tc.errHas) {
 				t.Fatalf("Fence() = %v; report %s; want failure with %q", err, rep, tc.errHas)
@@ -470,10 +461,7 @@ func TestSSHCommandTimeout(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	// The pid file appears only once the sleep runs.
 	cmd := "sleep 61 & echo $! > " + shQuote(pidFile) + "; wait"
-	f, err := New([]MethodConfig{{Type: "ssh", Timeout: 1500 * time.Millisecond, SSH: s.config(cmd)}}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "ssh", Timeout: 1500 * time.Millisecond, SSH: s.config(cmd)}}, nil)
 	rep, err := f.Fence(context.Background(), sshTarget(8020))
 	if !errors.Is(err, ErrNotFenced) || rep.FencedBy != "" {
 		t.Fatalf("Fence() = %v; report %s", err, rep)
@@ -499,10 +487,7 @@ func TestSSHUnreachableFallsThrough(t *testing.T) {
 	keygen(t, key)
 	win, winMark := marker(t, "power-off", "0")
 	cfg := &SSHConfig{User: "root", Port: freeport.Get(t), KeyFile: key, KnownHostsFile: known}
-	f, err := New([]MethodConfig{{Type: "ssh", SSH: cfg}, win}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "ssh", SSH: cfg}, win}, nil)
 	rep, err := f.Fence(context.Background(), sshTarget(8020))
 	if err != nil || rep.FencedBy != "shell" || !exists(winMark) {
 		t.Fatalf("Fence() = %v; report %s", err, rep)
@@ -551,10 +536,7 @@ func TestSSHHandshakeTimeout(t *testing.T) {
 	win, winMark := marker(t, "power-off", "0")
 	cfg := &SSHConfig{User: "root", Port: ln.Addr().(*net.TCPAddr).Port, KeyFile: key, KnownHostsFile: known,
 		ConnectTimeout: 300 * time.Millisecond}
-	f, err := New([]MethodConfig{{Type: "ssh", Timeout: 10 * time.Minute, SSH: cfg}, win}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "ssh", Timeout: 10 * time.Minute, SSH: cfg}, win}, nil)
 	rep, err := f.Fence(context.Background(), sshTarget(8020))
 	if err != nil || rep.FencedBy != "shell" || !exists(winMark) {
 		t.Fatalf("Fence() = %v; report %s", err, rep)
