@@ -40,10 +40,7 @@ func requireJava(t *testing.T) string {
 // handshake must succeed and the ConnectRequest arrive.
 func TestJavaClient(t *testing.T) {
 	java := requireJava(t)
-	set, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, t.TempDir())
 	s, ok := FromProperties(set.ServerProperties("ssl."), "ssl.")
 	if !ok {
 		t.Fatal("not configured")
@@ -147,10 +144,7 @@ func TestApacheServer(t *testing.T) {
 	}
 	java := requireJava(t)
 	dir := t.TempDir()
-	set, err := testcerts.Write(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, dir)
 	port := freeport.Get(t)
 	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nsecureClientPort=%d\nadmin.enableServer=false\n"+
 		"serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n", filepath.Join(dir, "data"), port)
