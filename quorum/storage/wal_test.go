@@ -551,10 +551,7 @@ func TestRotatedSegmentsAreZeroFilled(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			w, err := CreateWithOptions(dir, zap.NewNop(), c.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			w := mustCreateWith(t, dir, c.opts)
 			for i := uint64(1); i <= 100; i++ {
 				mustSave(t, w, nil, []*raftpb.Entry{ent(i, 1, strings.Repeat("r", 1500))})
 			}
@@ -669,10 +666,7 @@ func TestPreparedSegmentLifecycle(t *testing.T) {
 func TestZeroFillAheadOfTheEnd(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{SegmentSize: 8 << 20}
-	w, err := CreateWithOptions(dir, zap.NewNop(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := mustCreateWith(t, dir, opts)
 	// ~3 MiB in small Saves: several chunks start while Saves go on, and
 	// some Saves reach a chunk still being zeroed.
 	const n = 1000
@@ -715,10 +709,7 @@ func TestZeroFillAheadOfTheEnd(t *testing.T) {
 func TestRotatedSegmentZeroedAheadInChunks(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{SegmentSize: 4 << 20}
-	w, err := CreateWithOptions(dir, zap.NewNop(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := mustCreateWith(t, dir, opts)
 	data := strings.Repeat("r", 8000)
 	var want []*raftpb.Entry
 	for i := uint64(1); len(w.segs) < 2 || w.off < 2*zeroChunk; i++ {
