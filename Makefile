@@ -6,14 +6,22 @@ PKGS      := ./...
 # server); they are serialised to keep a 2-core machine honest.
 TEST_TIMEOUT ?= 45m
 FUZZTIME  ?= 20s
+# zkfc version prints these; make deb names the package after VERSION.
+VERSION    ?= $(shell zkfc/packaging/version)
+COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION    := $(VERSION)
+COMMIT     := $(COMMIT)
+BUILD_DATE := $(BUILD_DATE)
+LDFLAGS    := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
 
-.PHONY: all build test unit integration bench fuzz demo clean vet
+.PHONY: all build test unit integration bench fuzz demo clean vet deb deb-test
 
 all: build
 
 build:
 	@mkdir -p bin
-	$(GO) build -o $(BIN) ./zkfc/cmd/zkfc
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./zkfc/cmd/zkfc
 	$(GO) build -o bin/demo-service ./examples/demo-service
 
 vet:
@@ -51,6 +59,15 @@ bench: build
 # embedded quorum, two example services); under a minute, cleans up.
 demo: build
 	examples/demo/demo.sh
+
+# make deb: bin/zkfc_<version>_<arch>.deb (zkfc/packaging/mkdeb).
+deb:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) BUILD_DATE=$(BUILD_DATE) GO=$(GO) zkfc/packaging/mkdeb
+
+# make deb-test: installs, upgrades and purges the package on THIS machine
+# (as root), with lintian; .ci/run runs it. See .ci/deb-test.
+deb-test:
+	ZKFC_DEB_TEST=1 GO=$(GO) .ci/deb-test
 
 clean:
 	rm -rf bin

@@ -27,7 +27,7 @@ type Target struct {
 	Host       string `json:"host"`
 	Port       int    `json:"port"`        // the guarded service's port
 	ControlURL string `json:"control_url"` // the old active's zkfc control API base URL
-	Token      uint64 `json:"token"`       // the new fencing token
+	Token      uint64 `json:"token"`       // the token the target was active under (its breadcrumb's)
 	// Session is the ZooKeeper session the target was active under, from
 	// its breadcrumb (0: unknown); lease_expired checks it ended.
 	Session int64 `json:"session,omitempty"`
@@ -63,6 +63,15 @@ type GracefulPinger interface {
 
 // ErrNotFenced is wrapped by Fencer.Fence's error when no method succeeded.
 var ErrNotFenced = errors.New("target not fenced")
+
+// ErrSuperseded: the target answered that it is active under a newer
+// fencing token than the one it was asked to give up. All the fencer
+// learns is that its own view (the breadcrumb it read) is out of date: the
+// target is not the old active it meant, but it is active, so this is no
+// fence. Fence stops at once: a harsher method would take down the newer
+// active, and promoting would make two. The caller is to give up its
+// promotion and read the breadcrumb again.
+var ErrSuperseded = errors.New("the target is active under a newer fencing token")
 
 // Attempt is one method's try in a Report.
 type Attempt struct {
@@ -177,6 +186,10 @@ func (f *Fencer) Fence(ctx context.Context, t Target) (Report, error) {
 		}
 		lg.Warn("fencing method failed", zap.Int("index", i), zap.String("method", s.method.Name()),
 			zap.Duration("took", a.Duration), zap.Error(a.Err))
+		if errors.Is(a.Err, ErrSuperseded) {
+			return rep, fmt.Errorf("fence %s: stopped after method %d (%s), no harsher method tried: %w: %w",
+				t.NodeID, i, s.method.Name(), ErrNotFenced, a.Err)
+		}
 	}
 	return rep, fmt.Errorf("fence %s: all %d methods failed: %w (%s)",
 		t.NodeID, len(f.steps), ErrNotFenced, rep.String())

@@ -3,6 +3,7 @@ package fencing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -121,6 +122,24 @@ func TestFencerAllFail(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "exit status 7") {
 		t.Errorf("error %q does not carry the attempts", err)
+	}
+}
+
+// A target that answers it is active under a newer token is no fence, and
+// no harsher method may take that newer active down: Fence stops there.
+func TestFencerStopsWhenTheTargetIsSuperseded(t *testing.T) {
+	g := &fakeGraceful{err: fmt.Errorf("%w: 409 Conflict", ErrSuperseded)}
+	next, nextMark := marker(t, "next", "0")
+	f, err := New([]MethodConfig{{Type: "graceful"}, next}, g, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.Fence(context.Background(), target)
+	if !errors.Is(err, ErrNotFenced) || !errors.Is(err, ErrSuperseded) {
+		t.Fatalf("Fence() = %v, want ErrNotFenced and ErrSuperseded", err)
+	}
+	if len(rep.Attempts) != 1 || exists(nextMark) {
+		t.Fatalf("report %s: the method after the refusal ran", rep)
 	}
 }
 

@@ -95,7 +95,7 @@ func crashAndCheck(t *testing.T, s *harness.Server) {
 	}
 	s.Kill()
 	wg.Wait()
-	if err := s.Restart(); err != nil {
+	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.WaitServing(60 * time.Second); err != nil {

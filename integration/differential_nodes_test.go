@@ -205,13 +205,11 @@ func scenarioReaper(e env, tr *zkenv.Transcript) error {
 }
 
 func scenarioTTLDisabled(e env, tr *zkenv.Transcript) error {
-	c, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	c, err := e.dialWithRoot(tr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	_, err = c.Create(e.root, nil, zk.FlagPersistent, openACL)
-	tr.Printf("create root %s", errText(err))
 	_, err = c.CreateTTL(e.path("ttl"), nil, zk.FlagTTL, openACL, time.Hour)
 	tr.Printf("create ttl without extendedTypesEnabled: %s", errText(err))
 	_, err = c.CreateTTL(e.path("tseq-"), nil, zk.FlagPersistentSequentialWithTTL, openACL, time.Hour)
@@ -223,13 +221,11 @@ func scenarioTTLDisabled(e env, tr *zkenv.Transcript) error {
 }
 
 func scenarioErrors(e env, tr *zkenv.Transcript) error {
-	c, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	c, err := e.dialWithRoot(tr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	_, err = c.Create(e.root, nil, zk.FlagPersistent, openACL)
-	tr.Printf("create root %s", errText(err))
 	_, err = c.Create(e.path("a"), []byte("x"), zk.FlagPersistent, openACL)
 	tr.Printf("create a %s", errText(err))
 	_, err = c.Create(e.path("a"), []byte("y"), zk.FlagPersistent, openACL)
@@ -329,13 +325,11 @@ func scenarioErrors(e env, tr *zkenv.Transcript) error {
 }
 
 func scenarioDataStats(e env, tr *zkenv.Transcript) error {
-	c, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	c, err := e.dialWithRoot(tr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	_, err = c.Create(e.root, nil, zk.FlagPersistent, openACL)
-	tr.Printf("create root %s", errText(err))
 	n := e.path("n")
 	_, err = c.Create(n, []byte("v0"), zk.FlagPersistent, openACL)
 	tr.Printf("create n %s", errText(err))

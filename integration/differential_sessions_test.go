@@ -62,9 +62,6 @@ func scenarioGoZKReconnect(e env, tr *zkenv.Transcript) error {
 		return err
 	}
 	defer c.Close()
-	if err := waitState(events, zk.StateHasSession); err != nil {
-		return err
-	}
 	m, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
 	if err != nil {
 		return err
@@ -134,17 +131,12 @@ func scenarioGoZKExpiry(e env, tr *zkenv.Transcript) error {
 		return err
 	}
 	defer c.Close()
-	if err := waitState(events, zk.StateHasSession); err != nil {
-		return err
-	}
-	m, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	m, err := e.dialWithRoot(tr)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	lock := e.path("lock")
-	_, err = m.Create(e.root, nil, zk.FlagPersistent, openACL)
-	tr.Printf("create root %s", errText(err))
 	_, err = c.Create(lock, []byte("holder"), zk.FlagEphemeral, openACL)
 	tr.Printf("holder creates the ephemeral lock %s", errText(err))
 	ok, st, lockW, err := m.ExistsW(lock)
@@ -173,9 +165,10 @@ func scenarioGoZKExpiry(e env, tr *zkenv.Transcript) error {
 	return nil
 }
 
-// connectRecorded connects go-zookeeper through dial and returns its
-// session events through a deep buffer: the library's own event channel
-// holds 6 and silently drops the rest, and a reconnect loop produces many.
+// connectRecorded connects go-zookeeper through dial, waits for its
+// session, and returns its session events through a deep buffer: the
+// library's own event channel holds 6 and silently drops the rest, and a
+// reconnect loop produces many.
 func connectRecorded(addr string, timeout time.Duration, dial zk.Dialer) (*zk.Conn, <-chan zk.Event, error) {
 	events := make(chan zk.Event, 4096)
 	c, _, err := zk.Connect([]string{addr}, timeout,
@@ -186,7 +179,14 @@ func connectRecorded(addr string, timeout time.Duration, dial zk.Dialer) (*zk.Co
 			default:
 			}
 		}))
-	return c, events, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := waitState(events, zk.StateHasSession); err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, events, nil
 }
 
 type quietZK struct{}

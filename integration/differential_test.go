@@ -12,7 +12,7 @@ package integration
 //
 // This file holds the runner and the scenario list; the scenarios live in
 // differential_<family>_test.go (nodes, acl, watches, sessions, server,
-// tools), and the raw-wire calls they share in differential_wire_test.go.
+// tools), and the raw-wire calls they share in differential_raw_test.go.
 //
 // Reading a transcript: "label -> Err" is a reply; indented "event ..."
 // lines just above it are notifications that arrived before that reply on
@@ -269,3 +269,16 @@ func dump(c *zk.Conn, tr *zkenv.Transcript, paths ...string) {
 }
 
 var openACL = zk.WorldACL(zk.PermAll)
+
+// dialWithRoot opens a go-zookeeper session and creates the scenario's
+// root through it, writing the result to the transcript. The caller closes
+// the session.
+func (e env) dialWithRoot(tr *zkenv.Transcript) (*zk.Conn, error) {
+	c, _, err := zkenv.DialZK(e.addr(), 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	_, err = c.Create(e.root, nil, zk.FlagPersistent, openACL)
+	tr.Printf("create root %s", errText(err))
+	return c, nil
+}

@@ -12,15 +12,11 @@ import (
 )
 
 func scenarioWatchesOneShot(e env, tr *zkenv.Transcript) error {
-	w, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	w, m, err := e.watcherAndMutator()
 	if err != nil {
 		return err
 	}
 	defer w.CloseSession()
-	m, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
-	if err != nil {
-		return err
-	}
 	defer m.CloseSession()
 	n, missing, kid := e.path("n"), e.path("missing"), e.path("kid")
 	watch := func(label string, op int32, path string, resp proto.Record) func() error {
@@ -66,15 +62,11 @@ func scenarioWatchesOneShot(e env, tr *zkenv.Transcript) error {
 }
 
 func scenarioWatchesPersistent(e env, tr *zkenv.Transcript) error {
-	w, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	w, m, err := e.watcherAndMutator()
 	if err != nil {
 		return err
 	}
 	defer w.CloseSession()
-	m, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
-	if err != nil {
-		return err
-	}
 	defer m.CloseSession()
 	p, q := e.path("p"), e.path("q")
 	addWatch := func(path string, mode int32) func() error {
@@ -340,4 +332,17 @@ func scenarioReplyZxids(e env, tr *zkenv.Transcript) error {
 			return nil
 		},
 	)
+}
+
+// watcherAndMutator opens two raw sessions, in this order: one that sets
+// watches and one whose writes fire them.
+func (e env) watcherAndMutator() (w, m *zkenv.RawConn, err error) {
+	if w, err = zkenv.ConnectRaw(e.addr(), 10*time.Second); err != nil {
+		return nil, nil, err
+	}
+	if m, err = zkenv.ConnectRaw(e.addr(), 10*time.Second); err != nil {
+		w.CloseSession()
+		return nil, nil, err
+	}
+	return w, m, nil
 }

@@ -256,17 +256,22 @@ func TestDrillServiceCrash(t *testing.T) {
 // (SERVICE_NOT_RESPONDING), the frozen service cannot demote itself, so
 // the fencer must kill it before the standby is promoted.
 func TestDrillServiceHang(t *testing.T) {
-	d := startDrill(t, drill.DefaultSettings(), drill.Loopback)
+	startDrill(t, drill.DefaultSettings(), drill.Loopback).hangService(t, "service-hang")
+}
+
+// hangService freezes the active service, waits for the candidate to take
+// over and checks the verdict, the token and that the fencer killed the
+// frozen service: its interval must have been closed by a kill (the
+// fencer's note), not left open past the promotion.
+func (d *drillRun) hangService(t *testing.T, name string) {
+	t.Helper()
 	d.fault = time.Now()
 	d.old.Demo.Freeze()
 	d.waitPromoted(t, 60*time.Second)
 	ivs := d.verdict(t)
-	tm := d.timing(t, "service-hang", ivs, d.unhealthyTarget(t), "2 health intervals + fence + promote")
+	tm := d.timing(t, name, ivs, d.unhealthyTarget(t), "2 health intervals + fence + promote")
 	d.checkTokenGrew(t, tm)
-	// The frozen service's interval must have been closed by a kill
-	// (the fencer's note), not left open past the promotion.
-	kills, _ := roles.ReadKills(d.c.Kills)
-	if _, ok := kills[d.old.Name]; !ok {
+	if kills, _ := roles.ReadKills(d.c.Kills); kills[d.old.Name].IsZero() {
 		t.Errorf("the hung service %s was never killed by the fencer", d.old.Name)
 	}
 }
@@ -280,21 +285,13 @@ func TestDrillServiceHang(t *testing.T) {
 // service before the session could expire).
 func TestDrillServiceHangLeaseRefuses(t *testing.T) {
 	d := startDrill(t, drill.LeaseSettings(), drill.Loopback)
-	d.fault = time.Now()
-	d.old.Demo.Freeze()
-	d.waitPromoted(t, 60*time.Second)
-	ivs := d.verdict(t)
-	tm := d.timing(t, "service-hang-lease", ivs, d.unhealthyTarget(t), "2 health intervals + fence + promote")
-	d.checkTokenGrew(t, tm)
+	d.hangService(t, "service-hang-lease")
 	candLog := drill.ReadLog(d.cand.ZKFC.Log())
 	if _, ok := drill.FirstLog(candLog, d.fault, "fencing method failed", map[string]string{"method": "lease_expired"}); !ok {
 		t.Errorf("lease_expired did not refuse %s's live session", d.old.Name)
 	}
 	if e, ok := drill.FirstLog(candLog, d.fault, "target fenced", nil); !ok || fmt.Sprint(e.Fields["method"]) == "lease_expired" {
 		t.Errorf("%s fenced by %v, want a method that reached the service", d.old.Name, e.Fields["method"])
-	}
-	if kills, _ := roles.ReadKills(d.c.Kills); kills[d.old.Name].IsZero() {
-		t.Errorf("the hung service %s was never killed by the fencer", d.old.Name)
 	}
 	if code, _ := d.old.ZKFC.ExitCode(10 * time.Second); code != 3 {
 		t.Errorf("%s's zkfc: exit status %d after its demote failed, want 3 (leave without closing the session)", d.old.Name, code)

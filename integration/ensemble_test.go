@@ -124,7 +124,7 @@ func TestEnsemble3LinearizableUnderKillsAndPartitions(t *testing.T) {
 		step(fmt.Sprintf("kill -9 leader (member %d)", l+1), c.Members[l].Kill)
 		sleepCtx(ctx, 3*time.Second)
 		step(fmt.Sprintf("restart member %d", l+1), func() {
-			if err := c.Members[l].Restart(); err != nil {
+			if err := c.Members[l].Start(); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -141,15 +141,13 @@ func TestEnsemble3LinearizableUnderKillsAndPartitions(t *testing.T) {
 		step(fmt.Sprintf("kill -9 follower (member %d)", f+1), c.Members[f].Kill)
 		sleepCtx(ctx, 2*time.Second)
 		step(fmt.Sprintf("restart member %d", f+1), func() {
-			if err := c.Members[f].Restart(); err != nil {
+			if err := c.Members[f].Start(); err != nil {
 				t.Fatal(err)
 			}
 		})
 		sleepCtx(ctx, 3*time.Second)
-		for _, m := range c.Members {
-			if err := m.WaitServing(20 * time.Second); err != nil {
-				t.Fatalf("member %d did not come back: %v", m.ID, err)
-			}
+		if err := c.WaitServing(20 * time.Second); err != nil {
+			t.Fatalf("a member did not come back: %v", err)
 		}
 	})
 }
@@ -171,15 +169,13 @@ func TestEnsemble5SurvivesTwoLosses(t *testing.T) {
 			t.Fatalf("3 of 5 members left and no leader: %v", err)
 		}
 		for _, i := range []int{l, f} {
-			if err := c.Members[i].Restart(); err != nil {
+			if err := c.Members[i].Start(); err != nil {
 				t.Fatal(err)
 			}
 		}
 		sleepCtx(ctx, 3*time.Second)
-		for _, m := range c.Members {
-			if err := m.WaitServing(20 * time.Second); err != nil {
-				t.Fatalf("member %d did not rejoin: %v", m.ID, err)
-			}
+		if err := c.WaitServing(20 * time.Second); err != nil {
+			t.Fatalf("a member did not rejoin: %v", err)
 		}
 	})
 }
@@ -232,7 +228,7 @@ func TestEnsembleMemberCatchesUpFromSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := lagging.Restart(); err != nil {
+	if err := lagging.Start(); err != nil {
 		t.Fatal(err)
 	}
 	if err := lagging.WaitServing(30 * time.Second); err != nil {
@@ -248,7 +244,7 @@ func TestEnsembleMemberCatchesUpFromSnapshot(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(wiped.DataDir, "myid"), []byte(fmt.Sprint(wiped.ID)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := wiped.Restart(); err != nil {
+	if err := wiped.Start(); err != nil {
 		t.Fatal(err)
 	}
 	if err := wiped.WaitServing(30 * time.Second); err != nil {

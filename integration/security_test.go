@@ -247,7 +247,7 @@ except Exception as e:
 	}
 }
 
-func waitSession(t *testing.T, ev <-chan zk.Event) {
+func waitSession(t testing.TB, ev <-chan zk.Event) {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {

@@ -222,7 +222,7 @@ func TestZKFCSecurity(t *testing.T) {
 	defer cancel()
 	noCreds := control.NewClient()
 	noCreds.HTTP.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	if err := noCreds.SetPaused(ctx, url, true); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := noCreds.SetPaused(ctx, url, true); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("pause without credentials: %v, want 401", err)
 	}
 	wrongTok := *noCreds

@@ -18,6 +18,7 @@ package integration
 //	A closed                    wait up to 3s for the server to close A
 //	deviation <key>             the next step differs by design; key is a
 //	                            row of the README's deviation table
+//	standalone                  the next step runs on standalone servers only
 //
 // Ops and their arguments are those of wireOps below. A step's output is
 // every frame read while waiting for its reply, in order.
@@ -48,15 +49,23 @@ import (
 // wireDeviations are the documented differences a script may declare with
 // `deviation KEY`; each value must appear in README.md's deviation table.
 var wireDeviations = map[string]string{
-	"check":           "a top-level `check` (opcode 13) gets a reply",
-	"reconfig":        "`reconfig` answers ReconfigDisabled",
-	"malformed-write": "a write refused before it reaches the log takes no zxid",
-	"resume-timeout":  "keeps the session timeout negotiated when the session was created",
+	"check":          "a top-level `check` (opcode 13) gets a reply",
+	"refused-write":  "a write refused before it reaches the log takes no zxid",
+	"resume-timeout": "keeps the session timeout negotiated when the session was created",
+}
+
+func startApacheWire(t testing.TB) *zkenv.Server { return zkenv.StartApache(t, cfgExtended.options()) }
+
+// TestWireDifferentialApacheSelfCheck runs the scripts against two Apache
+// servers: every step, deviations included, must render alike, which
+// shows the scripts and the normalization are deterministic.
+func TestWireDifferentialApacheSelfCheck(t *testing.T) {
+	runWireScripts(t, "apache-a", startApacheWire, "apache-b", startApacheWire, true)
 }
 
 func TestWireDifferentialOurs(t *testing.T) {
-	runWireScripts(t, "apache", func(t testing.TB) *zkenv.Server { return zkenv.StartApache(t, cfgExtended.options()) },
-		"ours", func(t testing.TB) *zkenv.Server { return zkenv.StartOurs(t, cfgExtended.options()) })
+	runWireScripts(t, "apache", startApacheWire,
+		"ours", func(t testing.TB) *zkenv.Server { return zkenv.StartOurs(t, cfgExtended.options()) }, false)
 }
 
 func TestWireDifferentialEnsembleOurs(t *testing.T) {
@@ -64,17 +73,18 @@ func TestWireDifferentialEnsembleOurs(t *testing.T) {
 		return followerOf(harness.Apache)(t, cfgExtended.options())
 	}, "ours-follower", func(t testing.TB) *zkenv.Server {
 		return followerOf(harness.Ours)(t, cfgExtended.options())
-	})
+	}, false)
 }
 
 // wireStep is one script line.
 type wireStep struct {
-	line      int
-	text      string
-	conn      string
-	cmd       string
-	args      []string
-	deviation string
+	line           int
+	text           string
+	conn           string
+	cmd            string
+	args           []string
+	deviation      string
+	standaloneOnly bool
 }
 
 func parseWireScript(path string) ([]wireStep, error) {
@@ -83,7 +93,7 @@ func parseWireScript(path string) ([]wireStep, error) {
 		return nil, err
 	}
 	var steps []wireStep
-	deviation := ""
+	deviation, standalone := "", false
 	for i, l := range strings.Split(string(b), "\n") {
 		if j := strings.Index(l, "#"); j >= 0 {
 			l = l[:j]
@@ -99,13 +109,16 @@ func parseWireScript(path string) ([]wireStep, error) {
 			}
 			deviation = f[1]
 			continue
+		case "standalone":
+			standalone = true
+			continue
 		case "open", "resume", "drop":
-			steps = append(steps, wireStep{line: i + 1, text: strings.Join(f, " "), cmd: f[0], conn: f[1], args: f[2:], deviation: deviation})
+			steps = append(steps, wireStep{line: i + 1, text: strings.Join(f, " "), cmd: f[0], conn: f[1], args: f[2:], deviation: deviation, standaloneOnly: standalone})
 		default:
 			if len(f) < 2 {
 				return nil, fmt.Errorf("%s:%d: want `CONN OP args...`", path, i+1)
 			}
-			st := wireStep{line: i + 1, text: strings.Join(f, " "), conn: f[0], cmd: f[1], args: f[2:], deviation: deviation}
+			st := wireStep{line: i + 1, text: strings.Join(f, " "), conn: f[0], cmd: f[1], args: f[2:], deviation: deviation, standaloneOnly: standalone}
 			if st.cmd != "event" && st.cmd != "closed" {
 				build := wireOps[st.cmd]
 				if build == nil {
@@ -117,12 +130,12 @@ func parseWireScript(path string) ([]wireStep, error) {
 			}
 			steps = append(steps, st)
 		}
-		deviation = ""
+		deviation, standalone = "", false
 	}
 	return steps, nil
 }
 
-func runWireScripts(t *testing.T, nameA string, startA func(testing.TB) *zkenv.Server, nameB string, startB func(testing.TB) *zkenv.Server) {
+func runWireScripts(t *testing.T, nameA string, startA func(testing.TB) *zkenv.Server, nameB string, startB func(testing.TB) *zkenv.Server, selfCheck bool) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -163,8 +176,13 @@ func runWireScripts(t *testing.T, nameA string, startA func(testing.TB) *zkenv.S
 			var log strings.Builder
 			for i, st := range steps {
 				ra, rb := strings.Join(na[i], "\n    "), strings.Join(nb[i], "\n    ")
+				if selfCheck {
+					st.deviation = ""
+				}
 				fmt.Fprintf(&log, "%s:%d %s\n    %s\n", name, st.line, st.text, ra)
 				switch {
+				case outA[i] == nil && outB[i] == nil:
+					continue // a standalone-only step on an ensemble
 				case st.deviation != "" && ra == rb:
 					t.Errorf("%s:%d %s: declared deviation %q, but both servers answer\n    %s", name, st.line, st.text, st.deviation, ra)
 				case st.deviation == "" && ra != rb:
@@ -226,6 +244,9 @@ func stepOutcome(st wireStep, out []string) (op, code string, ok bool) {
 				code = proto.Err(n).Error()
 			}
 		}
+	}
+	if st.cmd == "raw" {
+		return "raw opcode " + st.args[0], code, true
 	}
 	return st.cmd, code, true
 }
@@ -294,6 +315,9 @@ func runWireScript(srv *zkenv.Server, steps []wireStep) ([][]string, error) {
 	}()
 	out := make([][]string, len(steps))
 	for i, st := range steps {
+		if st.standaloneOnly && !srv.Standalone() {
+			continue
+		}
 		res, err := runWireStep(srv, conns, st)
 		if err == nil && conns[st.conn] != nil {
 			err = conns[st.conn].zxidBack

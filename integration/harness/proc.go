@@ -14,8 +14,9 @@ import (
 )
 
 // killWait bounds the wait for a process to be reaped after SIGKILL. Only
-// a process stuck in the kernel takes longer; it runs no more user code.
-const killWait = 30 * time.Second
+// a process stuck in the kernel takes longer; it runs no more user code,
+// and the test that started it is told rather than left hanging.
+const killWait = 10 * time.Second
 
 // Proc is one process a test started: its own process group (signals
 // reach children it forks), output appended to LogPath, and one set of
@@ -27,9 +28,16 @@ type Proc struct {
 	Env     []string // the whole environment; nil inherits the test's
 	Dir     string   // working directory; "" is the test's
 
+	t    testing.TB // the test that started it, for Kill's report
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has been reaped
+}
+
+// NewProc describes a process of test t without starting it: set Env or
+// Dir, then Start. The caller kills it when the test ends.
+func NewProc(t testing.TB, name, logPath string, argv ...string) *Proc {
+	return &Proc{Name: name, LogPath: logPath, Argv: argv, t: t}
 }
 
 // StartProc starts argv as name with its output in logPath and kills it
@@ -38,7 +46,7 @@ type Proc struct {
 // start.
 func StartProc(t testing.TB, name, logPath string, argv ...string) *Proc {
 	t.Helper()
-	p := &Proc{Name: name, LogPath: logPath, Argv: argv}
+	p := NewProc(t, name, logPath, argv...)
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -130,14 +138,17 @@ func (p *Proc) Terminate(within time.Duration) bool {
 }
 
 // Kill sends SIGKILL to the process group (SIGCONT first, so a frozen
-// process dies too), waits a bounded time for it to be reaped, and
-// returns a time by which it was certainly dead: it ran no code after.
-// A process that is not running is left as it is.
+// process dies too), waits a bounded time for it to be reaped (failing
+// the test that started it if it was not), and returns a time by which it
+// was certainly dead: it ran no code after. A process that is not running
+// is left as it is.
 func (p *Proc) Kill() time.Time {
 	if p.signal(syscall.SIGCONT) {
 		p.signal(syscall.SIGKILL)
 	}
-	p.wait(killWait)
+	if !p.wait(killWait) && p.t != nil {
+		p.t.Errorf("%s (pid %d) still running %s after SIGKILL", p.Name, p.Pid(), killWait)
+	}
 	return time.Now()
 }
 

@@ -184,7 +184,8 @@ func startAttempt(t testing.TB, b Backend, n int, standalone bool, opts Options)
 		s.CfgPath = filepath.Join(s.Dir, "zoo.cfg")
 		s.DataDir = filepath.Join(s.Dir, "data")
 		s.LogPath = filepath.Join(s.Dir, "server.log")
-		s.proc = &Proc{Name: fmt.Sprintf("%s server %d", b, i), LogPath: s.LogPath, Dir: s.Dir}
+		s.proc = NewProc(t, fmt.Sprintf("%s server %d", b, i), s.LogPath)
+		s.proc.Dir = s.Dir
 		e.Members = append(e.Members, s)
 	}
 	if opts.Proxied {
@@ -363,10 +364,10 @@ func (s *Server) Freeze() { s.proc.Freeze() }
 // Thaw resumes a frozen server.
 func (s *Server) Thaw() { s.proc.Thaw() }
 
-// Restart starts a terminated or killed server again on the same ports,
+// Start starts a terminated or killed server again on the same ports,
 // zoo.cfg and dataDir. It does not wait for it to serve (a member serves
 // only with a quorum): call WaitServing.
-func (s *Server) Restart() error {
+func (s *Server) Start() error {
 	if s.Running() {
 		return fmt.Errorf("%s server %d is still running", s.Backend, s.ID)
 	}
@@ -465,6 +466,18 @@ func (e *Ensemble) Kill() {
 	for _, s := range e.Members {
 		s.Kill()
 	}
+}
+
+// WaitServing waits, member by member and up to timeout for each, until
+// every member serves; the error names the first that does not, with the
+// tail of its log.
+func (e *Ensemble) WaitServing(timeout time.Duration) error {
+	for _, s := range e.Members {
+		if err := s.WaitServing(timeout); err != nil {
+			return fmt.Errorf("%s server %d: %w\nlog tail:\n%s", s.Backend, s.ID, err, s.LogTail(20))
+		}
+	}
+	return nil
 }
 
 // Addrs are the members' client addresses in id order.

@@ -12,7 +12,8 @@ import (
 )
 
 // TestServerLifecycle drives one server through the whole Server API: a
-// write survives Terminate and Restart (same address, same dataDir), Kill reaps it.
+// write survives Terminate and Start again (same address, same dataDir),
+// Kill reaps it.
 func TestServerLifecycle(t *testing.T) {
 	backends := []struct {
 		name  string
@@ -54,14 +55,14 @@ func TestServerLifecycle(t *testing.T) {
 
 			addr, pid := s.Addr(), s.Pid()
 			s.Terminate()
-			if err := s.Restart(); err != nil {
+			if err := s.Start(); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.WaitServing(60 * time.Second); err != nil {
 				t.Fatal(err)
 			}
 			if s.Addr() != addr || s.Pid() == pid || s.Pid() == 0 {
-				t.Fatalf("after Restart: addr %s (was %s), pid %d (was %d)", s.Addr(), addr, s.Pid(), pid)
+				t.Fatalf("after Start: addr %s (was %s), pid %d (was %d)", s.Addr(), addr, s.Pid(), pid)
 			}
 			r, err = zkenv.ConnectRaw(s.Addr(), 10*time.Second)
 			if err != nil {

@@ -275,8 +275,8 @@ func StartZKFCWithConfig(t testing.TB, o ZKFCOptions, cfg, url string) *ZKFC {
 	t.Helper()
 	bin, _ := Binaries(t)
 	z := &ZKFC{Opts: o, URL: url, Config: cfg, LogPath: filepath.Join(t.TempDir(), o.NodeID+"-zkfc.log")}
-	z.proc = &harness.Proc{Name: "zkfc " + o.NodeID, LogPath: z.LogPath, Argv: []string{bin, "run", "--config", cfg},
-		Env: append(os.Environ(), o.Env...)}
+	z.proc = harness.NewProc(t, "zkfc "+o.NodeID, z.LogPath, bin, "run", "--config", cfg)
+	z.proc.Env = append(os.Environ(), o.Env...)
 	must(t, z.proc.Start())
 	t.Cleanup(func() {
 		z.Kill()
@@ -321,8 +321,9 @@ func (z *ZKFC) Terminate(t testing.TB) {
 	}
 }
 
-// Kill ends the daemon with SIGKILL (bounded wait) and returns a time by
-// which it was certainly dead.
+// Kill ends the daemon with SIGKILL and returns a time by which it was
+// certainly dead; a daemon not reaped within a bounded wait fails the test
+// that started it.
 func (z *ZKFC) Kill() time.Time { return z.proc.Kill() }
 
 // Exited reports whether the daemon has exited.

@@ -21,15 +21,15 @@ type recordingSM struct {
 	zxid    int64
 }
 
-func (m *recordingSM) initialState() ([]byte, error) { return nil, nil }
-func (m *recordingSM) restore([]byte) error          { return nil }
-func (m *recordingSM) writeSnapshot(io.Writer) error { return nil }
-func (m *recordingSM) setApplied(z int64)            { m.zxid = z }
-func (m *recordingSM) snapshotInstalled()            {}
-func (m *recordingSM) roleChanged(role, role)        {}
-func (m *recordingSM) leaderGone()                   {}
-func (m *recordingSM) leaderHeard()                  {}
-func (m *recordingSM) fatal(error)                   {}
+func (m *recordingSM) initialState() (uint64, []byte, error) { return 1, nil, nil }
+func (m *recordingSM) restore([]byte) error                  { return nil }
+func (m *recordingSM) writeSnapshot(io.Writer) error         { return nil }
+func (m *recordingSM) setApplied(z int64)                    { m.zxid = z }
+func (m *recordingSM) snapshotInstalled()                    {}
+func (m *recordingSM) roleChanged(role, role)                {}
+func (m *recordingSM) leaderGone()                           {}
+func (m *recordingSM) leaderHeard()                          {}
+func (m *recordingSM) fatal(error)                           {}
 func (m *recordingSM) applyBatch(b []committed) {
 	for i := range b {
 		c := &b[i]

@@ -63,6 +63,9 @@ type conn struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	// sentClose is set when this connection sends closeSession: the
+	// reply must go out before the connection closes.
+	sentClose atomic.Bool
 
 	// maxReply bounds one reply (maxResponseBytes).
 	maxReply int
@@ -208,9 +211,16 @@ func (c *conn) close() {
 
 // sessionClosed is called when this connection's session was closed or
 // expired: ZooKeeper closes the connection, and the client, reconnecting,
-// learns that its session expired.
+// learns that its session expired. A session closed elsewhere (expired, or
+// moved to another member and closed there) loses its connection at once,
+// before it can answer anything more, as ZooKeeper's does.
 func (c *conn) sessionClosed() {
-	// Let a pending closeSession reply go out first.
+	if !c.sentClose.Load() {
+		c.close()
+		return
+	}
+	// The writer closes the connection after the closeSession reply; this
+	// bounds the wait should the reply never be written.
 	go func() {
 		select {
 		case <-c.closed:
@@ -411,7 +421,15 @@ func (c *conn) enqueue(r *reply) bool {
 }
 
 // Notify queues a watch notification; it never blocks (watch.Watcher).
+// Its callers hold the tree lock (Trigger while an entry is applied,
+// setWatches while reading), so the tree can be read here.
 func (c *conn) Notify(ev proto.WatcherEvent) {
+	if _, ok := c.s.tree.Session(c.sessionID); !ok {
+		// The session ended in the entry being applied: its connection
+		// is about to close and must not report the deletion of its own
+		// ephemerals (ZooKeeper closes it before they are deleted).
+		return
+	}
 	c.notifyMu.Lock()
 	c.notifyQ = append(c.notifyQ, ev)
 	c.notifyMu.Unlock()

@@ -160,6 +160,7 @@ func (s *Server) startAdmin() {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc(BackupPath, s.serveBackup)
 	mux.HandleFunc("/commands/", func(w http.ResponseWriter, r *http.Request) {
 		cmd := r.URL.Path[len("/commands/"):]
 		if len(cmd) != 4 || !s.isFourLetterWord([]byte(cmd)) {

@@ -27,9 +27,11 @@ type role struct {
 // Server: the data tree with the watches, sessions and client connections
 // that follow it. The replica calls it on its own goroutine only.
 type stateMachine interface {
-	// initialState serializes the state a new member starts from; every
-	// member of an ensemble builds the same bytes.
-	initialState() ([]byte, error)
+	// initialState serializes the state a new member starts from and the
+	// log index it stands at (1 for an empty tree, a seed's index after
+	// zkfc quorum import or restore); every member of an ensemble builds
+	// the same.
+	initialState() (index uint64, data []byte, err error)
 	// restore replaces the state with a snapshot's.
 	restore(data []byte) error
 	// writeSnapshot streams the state into w; the state does not change
@@ -192,7 +194,8 @@ func u64(v uint64) *uint64 { return &v }
 
 // open loads the snapshot and log from disk, or bootstraps a new member
 // from an initial snapshot that every member of the ensemble builds the
-// same way (index 1, term 1, the configured voters and learners).
+// same way (term 1, the configured voters and learners, at the initial
+// state's index).
 func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error {
 	r.mem = newSnapStorage(func() (*raftpb.Snapshot, error) { return r.snapper.Load() })
 	r.snapper = storage.NewSnapshotter(snapDir, r.lg)
@@ -210,12 +213,12 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 		// The bootstrap snapshot is written before the log exists, so a
 		// crash in between leaves no log and the next start bootstraps
 		// again, identically.
-		data, err := r.sm.initialState()
+		start, data, err := r.sm.initialState()
 		if err != nil {
 			return err
 		}
 		cs := &raftpb.ConfState{Voters: voters, Learners: learners}
-		snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{Index: u64(1), Term: u64(1), ConfState: cs}}
+		snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{Index: u64(start), Term: u64(1), ConfState: cs}}
 		if err := r.snapper.Save(snap); err != nil {
 			return err
 		}
@@ -226,7 +229,7 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 		if err := r.wal.SaveSnapshot(storage.PosOf(snap)); err != nil {
 			return err
 		}
-		hs := &raftpb.HardState{Term: u64(1), Commit: u64(1), Vote: u64(0)}
+		hs := &raftpb.HardState{Term: u64(1), Commit: u64(start), Vote: u64(0)}
 		if err := r.wal.Save(hs, nil); err != nil {
 			return err
 		}
@@ -237,8 +240,8 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 			return err
 		}
 		r.confSt = cs
-		r.appliedIndex, r.snapshotIndex = 1, 1
-		r.sm.setApplied(1)
+		r.appliedIndex, r.snapshotIndex = start, start
+		r.sm.setApplied(int64(start))
 		r.lg.Info("initialised a new data directory", zap.Uint64s("voters", voters), zap.Uint64s("learners", learners))
 	} else {
 		snap, err := r.snapper.Load()

@@ -75,6 +75,7 @@ func (c *conn) handle(frame []byte) bool {
 	case proto.OpSASL:
 		return c.handleSASL(hdr, rec.(*proto.SASLRequest), start)
 	case proto.OpCloseSession:
+		c.sentClose.Store(true)
 		return c.proposeWrite(hdr, &tree.Entry{Op: proto.OpCloseSession, Req: proto.Empty{}}, start, true)
 	case proto.OpReconfig:
 		return c.answer(c.errReply(hdr, proto.ErrReconfigDisabled, start))

@@ -133,9 +133,15 @@ func New(cfg *config.Config, lg *zap.Logger) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("%s: dataDir %s: %w", cfg.Source, cfg.DataDir, err)
 	}
-	if err := s.rep.open(filepath.Join(logDir, "version-2", "wal"), filepath.Join(cfg.DataDir, "version-2", "snap"), voters, learners); err != nil {
+	walDir, snapDir := filepath.Join(logDir, "version-2", "wal"), filepath.Join(cfg.DataDir, "version-2", "snap")
+	if err := s.checkSeed(walDir, snapDir); err != nil {
+		return nil, err
+	}
+	if err := s.rep.open(walDir, snapDir, voters, learners); err != nil {
 		return nil, fmt.Errorf("open data in %s: %w", cfg.DataDir, err)
 	}
+	// The log now supersedes a seed the member started from.
+	s.dropSeed()
 	return s, nil
 }
 

@@ -17,9 +17,14 @@ import (
 
 var _ stateMachine = (*Server)(nil)
 
-// initialState is the bootstrap tree: empty but for /zookeeper/config of
-// an ensemble, the same on every member.
-func (s *Server) initialState() ([]byte, error) {
+// initialState is the bootstrap tree: the seed's if the data directory
+// holds one, else empty; with /zookeeper/config of an ensemble. The same
+// on every member given the same seed.
+func (s *Server) initialState() (uint64, []byte, error) {
+	start, err := s.loadSeed()
+	if err != nil {
+		return 0, nil, err
+	}
 	if cfg := s.clusterConfigText(); cfg != "" {
 		s.mu.Lock()
 		s.tree.SetClusterConfig([]byte(cfg), 1)
@@ -27,9 +32,9 @@ func (s *Server) initialState() ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	s.mu.RLock()
-	err := s.tree.WriteSnapshot(&buf)
+	err = s.tree.WriteSnapshot(&buf)
 	s.mu.RUnlock()
-	return buf.Bytes(), err
+	return start, buf.Bytes(), err
 }
 
 func (s *Server) restore(data []byte) error {

@@ -53,6 +53,9 @@ func NewSnapshotter(dir string, lg *zap.Logger) *Snapshotter {
 
 func snapName(p Pos) string { return hexPairName(p.Term, p.Index, snapExt) }
 
+// SnapshotFile is the path of the snapshot at p in dir.
+func SnapshotFile(dir string, p Pos) string { return filepath.Join(dir, snapName(p)) }
+
 func parseSnapName(name string) (Pos, bool) {
 	term, index, ok := parseHexPairName(name, snapExt)
 	return Pos{Index: index, Term: term}, ok

@@ -67,16 +67,27 @@ func (s *snapWriter) maybeFlush() {
 // ephemerals follow from the nodes) and LastZxid. Sequence counters are
 // the stored cversions and travel with the nodes.
 func (t *Tree) WriteSnapshot(w io.Writer) error {
+	sessions := func(f func(*session)) {
+		for _, ss := range t.sessions {
+			f(ss)
+		}
+	}
+	return writeSnapshot(w, t.lastZxid, len(t.sessions), sessions, t.count, t.walk)
+}
+
+// writeSnapshot writes the snapshot of a tree given by its parts, so that
+// a live tree and a frozen copy (Freeze) write the same bytes.
+func writeSnapshot(w io.Writer, lastZxid int64, nsessions int, sessions func(func(*session)), count int, walk func(func(*node))) error {
 	if _, err := io.WriteString(w, snapMagic); err != nil {
 		return fmt.Errorf("write snapshot header: %w", err)
 	}
 	s := &snapWriter{w: w, enc: proto.Encoder{Buf: make([]byte, 0, 320<<10)}}
-	s.enc.Long(t.lastZxid)
+	s.enc.Long(lastZxid)
 
 	// Number the distinct ACL lists in use.
 	index := make(map[*aclList]int32)
 	var lists []*aclList
-	t.walk(func(n *node) {
+	walk(func(n *node) {
 		if _, ok := index[n.acl]; !ok {
 			index[n.acl] = int32(len(lists))
 			lists = append(lists, n.acl)
@@ -91,16 +102,16 @@ func (t *Tree) WriteSnapshot(w io.Writer) error {
 		s.maybeFlush()
 	}
 
-	s.enc.Int(int32(len(t.sessions)))
-	for _, ss := range t.sessions {
+	s.enc.Int(int32(nsessions))
+	sessions(func(ss *session) {
 		s.enc.Long(ss.id)
 		s.enc.Int(ss.timeout)
 		s.enc.Buffer(ss.passwd)
 		s.maybeFlush()
-	}
+	})
 
-	s.enc.Long(int64(t.count))
-	t.walk(func(n *node) {
+	s.enc.Long(int64(count))
+	walk(func(n *node) {
 		e := &s.enc
 		e.String(n.path)
 		e.Buffer(n.data)
@@ -343,21 +354,8 @@ func Restore(r io.Reader) (*Tree, error) {
 	if got := binary.BigEndian.Uint32(tail); got != want {
 		return nil, fmt.Errorf("%w: checksum %08x, content hashes to %08x", ErrCorruptSnapshot, got, want)
 	}
-	if byPath["/"] == nil {
-		return nil, fmt.Errorf("%w: no root node", ErrCorruptSnapshot)
-	}
-
-	for i, n := range all {
-		if n.path != "/" {
-			n.parent = byPath[parentPath(n.path)]
-			if n.parent == nil {
-				return nil, fmt.Errorf("%w: node %q has no parent", ErrCorruptSnapshot, n.path)
-			}
-		}
-		if n.kind() == kindEphemeral && t.sessions[n.owner] == nil {
-			return nil, fmt.Errorf("%w: ephemeral %q of unknown session 0x%x", ErrCorruptSnapshot, n.path, n.owner)
-		}
-		t.link(n, lists[aclOf[i]])
+	if err := linkAll(t, all, byPath, func(i int) *aclList { return lists[aclOf[i]] }); err != nil {
+		return nil, err
 	}
 	for _, l := range lists {
 		if l.refs == 0 {

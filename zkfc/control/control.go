@@ -9,8 +9,12 @@
 //	GET  /members              registered candidates
 //	POST /failover?to=NODE     graceful failover to NODE (forwarded to NODE's zkfc)
 //	POST /cede?period=10s      leave the election for a period (demotes if active)
-//	POST /demote?token=N       graceful fencing: demote the local service now
-//	POST /pause, /resume       cluster-wide pause of automatic failover
+//	POST /demote?token=N       graceful fencing: demote the local service now;
+//	                           N is the token of the active to demote: an
+//	                           active under another token answers 409
+//	POST /pause, /resume       cluster-wide pause of automatic failover; the
+//	                           reply names the pause generation each node's
+//	                           /status reports once its loop applied it
 //	POST /drill/fail-health?duration=30s
 //	                           treat the service as unhealthy for a while
 //	                           (fencing drills; duration=0 ends it early)
@@ -40,6 +44,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/zkfc-project/zkfc/fencing"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
 	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
@@ -51,7 +56,8 @@ type Backend interface {
 	Cede(ctx context.Context, d time.Duration) error
 	GracefulDemote(ctx context.Context, token uint64) error
 	PrepareFailover(ctx context.Context) error
-	SetPaused(on bool) error
+	SetPaused(on bool) (elector.PauseState, error)
+	ClusterToken() (uint64, error)
 	Members() ([]elector.Info, error)
 	Holder() (*elector.Info, error)
 	FailHealth(ctx context.Context, d time.Duration) error
@@ -92,6 +98,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guard(w, 
 
 type errorBody struct {
 	Error string `json:"error"`
+	// RequestedToken and CurrentToken: a refused graceful fence (409).
+	RequestedToken *uint64 `json:"requested_token,omitempty"`
+	CurrentToken   *uint64 `json:"current_token,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -108,17 +117,28 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	st := s.b.Status()
 	if st.Connected {
 		// The controller only learns the holder when it competes; a
-		// ceded or unhealthy node asks ZooKeeper, briefly.
+		// ceded or unhealthy node asks ZooKeeper, briefly. The cluster's
+		// token is read the same way.
 		type res struct {
-			h   *elector.Info
-			err error
+			h      *elector.Info
+			herr   error
+			tok    uint64
+			tokErr error
 		}
 		ch := make(chan res, 1)
-		go func() { h, err := s.b.Holder(); ch <- res{h, err} }()
+		go func() {
+			var r res
+			r.h, r.herr = s.b.Holder()
+			r.tok, r.tokErr = s.b.ClusterToken()
+			ch <- r
+		}()
 		select {
 		case r := <-ch:
-			if r.err == nil {
+			if r.herr == nil {
 				st.Active = r.h
+			}
+			if r.tokErr == nil {
+				st.ClusterToken = r.tok
 			}
 		case <-time.After(500 * time.Millisecond):
 		}
@@ -150,12 +170,13 @@ func (s *Server) members(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) pause(w http.ResponseWriter, on bool) {
-	if err := s.b.SetPaused(on); err != nil {
+	st, err := s.b.SetPaused(on)
+	if err != nil {
 		writeErr(w, http.StatusBadGateway, err)
 		return
 	}
-	s.lg.Info("automatic failover pause set through the control API", zap.Bool("paused", on))
-	writeJSON(w, http.StatusOK, map[string]bool{"paused": on})
+	s.lg.Info("automatic failover pause set through the control API", zap.Bool("paused", on), zap.Int64("generation", st.Generation))
+	writeJSON(w, http.StatusOK, st)
 }
 
 // failHealth is the trigger of 'zkfc drill --mode fail-health': the
@@ -194,8 +215,18 @@ func (s *Server) cede(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) demote(w http.ResponseWriter, r *http.Request) {
-	tok, _ := strconv.ParseUint(r.URL.Query().Get("token"), 10, 64)
+	p := r.URL.Query().Get("token")
+	tok, err := strconv.ParseUint(p, 10, 64)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("token %q: want the fencing token of the active to demote, a decimal number", p))
+		return
+	}
 	if err := s.b.GracefulDemote(r.Context(), tok); err != nil {
+		var mm *controller.TokenMismatchError
+		if errors.As(err, &mm) {
+			writeJSON(w, http.StatusConflict, errorBody{Error: err.Error(), RequestedToken: &mm.Requested, CurrentToken: &mm.Current})
+			return
+		}
 		writeErr(w, http.StatusInternalServerError, err)
 		return
 	}
@@ -301,6 +332,22 @@ type Client struct {
 // NewClient returns a Client; every call also needs a context deadline.
 func NewClient() *Client { return &Client{HTTP: &http.Client{Timeout: 2 * time.Minute}} }
 
+// HTTPError is a reply other than 2xx.
+type HTTPError struct {
+	Method, URL string
+	Code        int    // HTTP status code
+	Status      string // e.g. "401 Unauthorized"
+	Message     string // the server's error text, if any
+	body        errorBody
+}
+
+func (e *HTTPError) Error() string {
+	if e.Message != "" {
+		return fmt.Sprintf("%s %s: %s: %s", e.Method, e.URL, e.Status, e.Message)
+	}
+	return fmt.Sprintf("%s %s: %s", e.Method, e.URL, e.Status)
+}
+
 func (c *Client) do(ctx context.Context, method, base, path string, q url.Values, out any) error {
 	u := strings.TrimRight(base, "/") + path
 	if len(q) > 0 {
@@ -323,11 +370,11 @@ func (c *Client) do(ctx context.Context, method, base, path string, q url.Values
 		return fmt.Errorf("%s %s: read reply: %w", method, u, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var eb errorBody
-		if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
-			return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, eb.Error)
+		he := &HTTPError{Method: method, URL: u, Code: resp.StatusCode, Status: resp.Status}
+		if json.Unmarshal(body, &he.body) == nil {
+			he.Message = he.body.Error
 		}
-		return fmt.Errorf("%s %s: %s", method, u, resp.Status)
+		return he
 	}
 	if out != nil {
 		if err := json.Unmarshal(body, out); err != nil {
@@ -357,12 +404,19 @@ func (c *Client) Cede(ctx context.Context, base string, d time.Duration) error {
 }
 
 // Demote is graceful fencing: ask the zkfc at controlURL to demote its
-// service; an error means it may still be active.
+// service, naming the token it was active under; an error means it may
+// still be active. A refusal because the target is active under a newer
+// token wraps fencing.ErrSuperseded.
 func (c *Client) Demote(ctx context.Context, controlURL string, token uint64) error {
 	if controlURL == "" {
 		return errors.New("graceful fencing: target has no control URL")
 	}
-	return c.do(ctx, http.MethodPost, controlURL, "/demote", url.Values{"token": {strconv.FormatUint(token, 10)}}, nil)
+	err := c.do(ctx, http.MethodPost, controlURL, "/demote", url.Values{"token": {strconv.FormatUint(token, 10)}}, nil)
+	var he *HTTPError
+	if errors.As(err, &he) && he.Code == http.StatusConflict && he.body.CurrentToken != nil && *he.body.CurrentToken > token {
+		return fmt.Errorf("%w: %w", fencing.ErrSuperseded, err)
+	}
+	return err
 }
 
 // Ping checks that the zkfc at controlURL answers, without demoting
@@ -372,13 +426,16 @@ func (c *Client) Ping(ctx context.Context, controlURL string) error {
 	return err
 }
 
-// SetPaused pauses or resumes automatic failover cluster-wide.
-func (c *Client) SetPaused(ctx context.Context, base string, on bool) error {
+// SetPaused pauses or resumes automatic failover cluster-wide and returns
+// the state written (for a pause, its generation).
+func (c *Client) SetPaused(ctx context.Context, base string, on bool) (elector.PauseState, error) {
 	p := "/resume"
 	if on {
 		p = "/pause"
 	}
-	return c.do(ctx, http.MethodPost, base, p, nil, nil)
+	var st elector.PauseState
+	err := c.do(ctx, http.MethodPost, base, p, nil, &st)
+	return st, err
 }
 
 // FailHealth asks the zkfc at base to treat its service as unhealthy for

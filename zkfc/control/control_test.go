@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zkfc-project/zkfc/fencing"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
 	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
@@ -22,6 +23,7 @@ type fakeBackend struct {
 	paused    bool
 	members   []elector.Info
 	failedFor time.Duration
+	demoted   []uint64 // tokens of the graceful demotes asked
 }
 
 func (f *fakeBackend) Status() controller.Status { return f.st }
@@ -31,11 +33,18 @@ func (f *fakeBackend) Cede(_ context.Context, d time.Duration) error {
 	f.st.Role = "standby"
 	return nil
 }
-func (f *fakeBackend) GracefulDemote(context.Context, uint64) error { return f.demoteErr }
-func (f *fakeBackend) PrepareFailover(context.Context) error        { return nil }
-func (f *fakeBackend) SetPaused(on bool) error                      { f.paused = on; return nil }
-func (f *fakeBackend) Members() ([]elector.Info, error)             { return f.members, nil }
-func (f *fakeBackend) Holder() (*elector.Info, error)               { return nil, nil }
+func (f *fakeBackend) GracefulDemote(_ context.Context, tok uint64) error {
+	f.demoted = append(f.demoted, tok)
+	return f.demoteErr
+}
+func (f *fakeBackend) PrepareFailover(context.Context) error { return nil }
+func (f *fakeBackend) SetPaused(on bool) (elector.PauseState, error) {
+	f.paused = on
+	return elector.PauseState{Paused: on, Generation: 77}, nil
+}
+func (f *fakeBackend) ClusterToken() (uint64, error)    { return 9, nil }
+func (f *fakeBackend) Members() ([]elector.Info, error) { return f.members, nil }
+func (f *fakeBackend) Holder() (*elector.Info, error)   { return nil, nil }
 func (f *fakeBackend) FailHealth(_ context.Context, d time.Duration) error {
 	f.failedFor = d
 	return nil
@@ -52,6 +61,10 @@ func TestEndpoints(t *testing.T) {
 	st, err := c.Status(ctx, srv.URL)
 	if err != nil || st.FencingToken != 4 || st.Role != "active" {
 		t.Fatalf("status %+v %v", st, err)
+	}
+	b.st.Connected = true // the cluster's token is read only when connected
+	if st, err := c.Status(ctx, srv.URL); err != nil || st.ClusterToken != 9 || st.FencingToken != 4 {
+		t.Fatalf("status of a connected node %+v %v, want cluster token 9, node token 4", st, err)
 	}
 	resp, err := http.Get(srv.URL + "/health")
 	if err != nil {
@@ -71,8 +84,8 @@ func TestEndpoints(t *testing.T) {
 	if err := c.Cede(ctx, srv.URL, 3*time.Second); err != nil || b.ceded != 3*time.Second {
 		t.Fatalf("cede: %v ceded=%s", err, b.ceded)
 	}
-	if err := c.SetPaused(ctx, srv.URL, true); err != nil || !b.paused {
-		t.Fatalf("pause: %v", err)
+	if st, err := c.SetPaused(ctx, srv.URL, true); err != nil || !b.paused || st.Generation != 77 {
+		t.Fatalf("pause: %+v %v", st, err)
 	}
 	if _, err := c.Failover(ctx, srv.URL, "ghost", time.Second); err == nil || !strings.Contains(err.Error(), "not a registered candidate") {
 		t.Fatalf("failover to an unknown node: %v", err)
@@ -87,5 +100,41 @@ func TestEndpoints(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest || b.failedFor != 7*time.Second {
 		t.Fatalf("negative drill duration: status %d, failedFor=%s", resp.StatusCode, b.failedFor)
+	}
+}
+
+// A graceful fence names a decimal token; an active under another token
+// answers 409 with both tokens, which the client reports as superseded
+// only when the target's token is the newer one.
+func TestDemoteToken(t *testing.T) {
+	b := &fakeBackend{st: controller.Status{NodeID: "nn1", Role: "active"}}
+	srv := httptest.NewServer(NewServer(b, 10*time.Second, nil, zap.NewNop()))
+	defer srv.Close()
+	for _, q := range []string{"", "?token=", "?token=abc", "?token=-1", "?token=1.5"} {
+		resp, err := http.Post(srv.URL+"/demote"+q, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("POST /demote%s = %d, want 400", q, resp.StatusCode)
+		}
+	}
+	if len(b.demoted) != 0 {
+		t.Fatalf("malformed requests reached the controller: %v", b.demoted)
+	}
+	c := NewClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b.demoteErr = &controller.TokenMismatchError{Node: "nn1", Requested: 3, Current: 5}
+	err := c.Demote(ctx, srv.URL, 3)
+	var he *HTTPError
+	if !errors.As(err, &he) || he.Code != http.StatusConflict || !errors.Is(err, fencing.ErrSuperseded) ||
+		!strings.Contains(err.Error(), "token 5") || !strings.Contains(err.Error(), "token 3") {
+		t.Fatalf("demote for an older token = %v, want 409 naming both tokens, superseded", err)
+	}
+	b.demoteErr = &controller.TokenMismatchError{Node: "nn1", Requested: 8, Current: 5}
+	if err := c.Demote(ctx, srv.URL, 8); err == nil || errors.Is(err, fencing.ErrSuperseded) {
+		t.Fatalf("demote for a newer token = %v, want a plain refusal", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
+	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
 
 // recordingBackend counts the calls that change something, so a test can
@@ -39,7 +40,7 @@ func (r *recordingBackend) PrepareFailover(ctx context.Context) error {
 	r.changes.Add(1)
 	return r.fakeBackend.PrepareFailover(ctx)
 }
-func (r *recordingBackend) SetPaused(on bool) error {
+func (r *recordingBackend) SetPaused(on bool) (elector.PauseState, error) {
 	r.changes.Add(1)
 	return r.fakeBackend.SetPaused(on)
 }
@@ -219,7 +220,7 @@ func TestClientCertificates(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newRecording()
 			url := serveTLS(t, b, Security{Token: []byte(tt.token), TLS: serverTLS(t, good, tt.mode)})
-			err := tlsClient(t, good, tt.certs, tt.cliTok).SetPaused(ctx, url, true)
+			_, err := tlsClient(t, good, tt.certs, tt.cliTok).SetPaused(ctx, url, true)
 			if tt.wantErr == "" {
 				if err != nil || b.changes.Load() != 1 {
 					t.Fatalf("refused: %v (backend calls %d)", err, b.changes.Load())

@@ -12,8 +12,8 @@ import (
 func TestFailHealthDrill(t *testing.T) {
 	f := newFixture(t)
 	healthy(f)
-	if f.c.role != Active {
-		t.Fatalf("role %s before the drill, want active", f.c.role)
+	if f.c.svc.role != Active {
+		t.Fatalf("role %s before the drill, want active", f.c.svc.role)
 	}
 	f.log = nil
 	f.now = f.now.Add(time.Second)
@@ -25,8 +25,8 @@ func TestFailHealthDrill(t *testing.T) {
 	if got := f.c.Status().HealthSince; !got.Equal(f.now) {
 		t.Fatalf("health_since %v, want the drill's start %v", got, f.now)
 	}
-	if f.c.role != Standby || f.el.breadcrumb == nil || f.el.breadcrumb.NodeID != "me" {
-		t.Fatalf("after the drill started: role %s, breadcrumb %+v; want standby with own breadcrumb kept", f.c.role, f.el.breadcrumb)
+	if f.c.svc.role != Standby || f.el.breadcrumb == nil || f.el.breadcrumb.NodeID != "me" {
+		t.Fatalf("after the drill started: role %s, breadcrumb %+v; want standby with own breadcrumb kept", f.c.svc.role, f.el.breadcrumb)
 	}
 	if got := strings.Join(f.log, "|"); got != "release|demote" {
 		t.Fatalf("calls %q, want release|demote", got)
@@ -34,7 +34,7 @@ func TestFailHealthDrill(t *testing.T) {
 	// The real monitor still says healthy: ignored while the drill lasts.
 	f.c.SetHealth("SERVICE_HEALTHY", true, true)
 	healthy(f)
-	if st := f.c.health.state; st != DrillHealthState {
+	if st := f.c.svc.health.state; st != DrillHealthState {
 		t.Fatalf("health %q during the drill, want %q", st, DrillHealthState)
 	}
 	f.c.publish()
@@ -43,8 +43,8 @@ func TestFailHealthDrill(t *testing.T) {
 	}
 	f.log = nil
 	tickAt(5 * time.Second)(f)
-	if f.c.health.state != "SERVICE_HEALTHY" || !f.c.joined {
-		t.Fatalf("after the drill: health %q joined=%v; want the monitor's healthy state and back in the election", f.c.health.state, f.c.joined)
+	if f.c.svc.health.state != "SERVICE_HEALTHY" || !f.c.elec.joined {
+		t.Fatalf("after the drill: health %q joined=%v; want the monitor's healthy state and back in the election", f.c.svc.health.state, f.c.elec.joined)
 	}
 }
 
@@ -57,8 +57,8 @@ func TestFailHealthDrillEndsEarly(t *testing.T) {
 	f.c.tick()
 	_ = f.c.handleRequest(request{kind: reqFailHealth})
 	f.c.tick()
-	if f.c.health.state != "SERVICE_HEALTHY" || !f.c.drillUntil.IsZero() {
-		t.Fatalf("health %q drillUntil %v after ending the drill", f.c.health.state, f.c.drillUntil)
+	if f.c.svc.health.state != "SERVICE_HEALTHY" || !f.c.svc.drillUntil.IsZero() {
+		t.Fatalf("health %q drillUntil %v after ending the drill", f.c.svc.health.state, f.c.svc.drillUntil)
 	}
 }
 

@@ -43,6 +43,21 @@ const (
 // ErrNotFormatted means the cluster znode does not exist.
 var ErrNotFormatted = errors.New("cluster znode does not exist")
 
+// ErrNoSession: a one-shot helper got no session within its ConnectWait.
+var ErrNoSession = errors.New("no zookeeper session")
+
+// Unavailable reports whether err means the quorum is not serving (yet):
+// no session, or a connection lost mid-request. Worth retrying, unlike a
+// refusal such as an ACL or an existing znode.
+func Unavailable(err error) bool {
+	for _, e := range []error{ErrNoSession, zk.ErrConnectionClosed, zk.ErrNoServer, zk.ErrSessionExpired, zk.ErrClosing} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // Info identifies a node: the content of the lock, the breadcrumb and the
 // member registry, JSON encoded.
 type Info struct {
@@ -76,6 +91,9 @@ const (
 	LockChanged
 	// PauseChanged: the pause flag was set or cleared.
 	PauseChanged
+	// ClusterCreated: the cluster znode, missing at CheckFormatted, now
+	// exists ('zkfc format' ran).
+	ClusterCreated
 )
 
 func (k Kind) String() string {
@@ -90,6 +108,8 @@ func (k Kind) String() string {
 		return "lock-changed"
 	case PauseChanged:
 		return "pause-changed"
+	case ClusterCreated:
+		return "cluster-created"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -165,11 +185,30 @@ type Elector struct {
 	conn     *zk.Conn
 	epoch    uint64
 	stopSess chan struct{} // closed when the current session is abandoned
-	wg       sync.WaitGroup
+	// createdWatch: the epoch whose session watches for the cluster
+	// znode's creation (see watchCreated), 0 if none.
+	createdWatch uint64
+	wg           sync.WaitGroup
 
 	lastAck    atomic.Int64 // ns since base of the send time of the last acknowledged request; 0 = none
 	negotiated atomic.Int64 // negotiated session timeout in ms; 0 = unknown
-	paused     atomic.Bool
+
+	// pauseReads serializes reads of the pause flag: requests of one
+	// session are answered in order, so with one read in flight at a time
+	// a read that finishes later saw a state at least as new, and a slow
+	// watch reread can never overwrite a fresher RefreshPause.
+	pauseReads sync.Mutex
+	pause      atomic.Pointer[PauseState]
+}
+
+// PauseState is the cluster-wide pause flag as last read.
+type PauseState struct {
+	Paused bool `json:"paused"`
+	// Generation names one pause: the zxid that created the Paused znode
+	// (0 when not paused). Each 'zkfc pause' that finds no pause in place
+	// starts a new generation, so an acknowledgment cannot be confused
+	// with one for an earlier pause.
+	Generation int64 `json:"generation,omitempty"`
 }
 
 // New returns an Elector; call Open to start a session.
@@ -177,7 +216,9 @@ func New(cfg Config, lg *zap.Logger) *Elector {
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = cfg.SessionTimeout / 5
 	}
-	return &Elector{cfg: cfg, lg: lg, events: make(chan Event, 64), base: time.Now()}
+	e := &Elector{cfg: cfg, lg: lg, events: make(chan Event, 64), base: time.Now()}
+	e.pause.Store(&PauseState{})
+	return e
 }
 
 // Events delivers session, lock and pause events. It is never closed.
@@ -231,9 +272,10 @@ func (e *Elector) Open() (uint64, error) {
 	e.conn = conn
 	e.stopSess = make(chan struct{})
 	epoch, stop := e.epoch, e.stopSess
-	e.wg.Add(2)
+	e.wg.Add(3)
 	go e.forwardSession(epoch, conn, ch, stop)
 	go e.ping(epoch, conn, stop)
+	go e.watchPause(epoch, conn, stop)
 	return epoch, nil
 }
 
@@ -319,7 +361,7 @@ func (e *Elector) addAuth(conn *zk.Conn) error {
 	return nil
 }
 
-// ping keeps the acknowledgment time fresh and polls the pause flag.
+// ping keeps the acknowledgment time fresh.
 //
 // The acknowledgment is a sync, not a read: a member answers reads from
 // its own copy, even while cut off from the leader (until it notices and
@@ -346,14 +388,65 @@ func (e *Elector) ping(epoch uint64, conn *zk.Conn, stop <-chan struct{}) {
 			continue
 		}
 		e.ack(sent)
-		ok, _, err := conn.Exists(e.path(PausedName))
+	}
+}
+
+// watchPause keeps a watch on the pause flag and emits PauseChanged when
+// a reread finds it changed: every zkfc learns of a pause within a round
+// trip of its write, not a polling period later. A failed read (no
+// connection) is retried every ping interval; the library sets pending
+// watches again after a reconnection.
+func (e *Elector) watchPause(epoch uint64, conn *zk.Conn, stop <-chan struct{}) {
+	defer e.wg.Done()
+	for {
+		ch, _, err := e.readPause(conn, true, true, epoch, stop)
 		if err != nil {
+			select {
+			case <-stop:
+				return
+			case <-time.After(e.cfg.PingInterval):
+			}
 			continue
 		}
-		if e.paused.Swap(ok) != ok {
-			e.emit(Event{Epoch: epoch, Kind: PauseChanged}, stop)
+		select {
+		case <-stop:
+			return
+		case <-ch:
 		}
 	}
+}
+
+// readPause reads the pause flag (leaving a watch if watch) and stores
+// it; emit: send PauseChanged if it differs from the stored state (never
+// from the controller's own goroutine, which consumes the events).
+func (e *Elector) readPause(conn *zk.Conn, watch, emit bool, epoch uint64, stop <-chan struct{}) (<-chan zk.Event, PauseState, error) {
+	e.pauseReads.Lock()
+	p := e.path(PausedName)
+	var (
+		ok  bool
+		st  *zk.Stat
+		ch  <-chan zk.Event
+		err error
+	)
+	if watch {
+		ok, st, ch, err = conn.ExistsW(p)
+	} else {
+		ok, st, err = conn.Exists(p)
+	}
+	if err != nil {
+		e.pauseReads.Unlock()
+		return nil, PauseState{}, fmt.Errorf("read %s: %w", p, err)
+	}
+	now := PauseState{}
+	if ok {
+		now = PauseState{Paused: true, Generation: st.Czxid}
+	}
+	old := e.pause.Swap(&now)
+	e.pauseReads.Unlock()
+	if emit && *old != now {
+		e.emit(Event{Epoch: epoch, Kind: PauseChanged}, stop)
+	}
+	return ch, now, nil
 }
 
 // ack records that the server answered a request sent at sent. The send
@@ -387,8 +480,20 @@ func (e *Elector) LastAck() (at time.Time, timeout time.Duration, ok bool) {
 	return e.base.Add(time.Duration(ns)), timeout, true
 }
 
-// Paused is the last observed state of the pause flag.
-func (e *Elector) Paused() bool { return e.paused.Load() }
+// Pause is the last observed state of the pause flag.
+func (e *Elector) Pause() PauseState { return *e.pause.Load() }
+
+// RefreshPause reads the pause flag now. The controller calls it on every
+// connection before it takes any election step, so a node that was away
+// while a pause was set cannot act on the state it last saw.
+func (e *Elector) RefreshPause() (PauseState, error) {
+	c, epoch, stop, err := e.current()
+	if err != nil {
+		return PauseState{}, err
+	}
+	_, st, err := e.readPause(c, false, false, epoch, stop)
+	return st, err
+}
 
 func (e *Elector) current() (*zk.Conn, uint64, <-chan struct{}, error) {
 	e.mu.Lock()
@@ -426,14 +531,20 @@ func (e *Elector) write(f func(c *zk.Conn) error) error {
 	return err
 }
 
-// CheckFormatted returns ErrNotFormatted if the cluster znode is missing.
+// CheckFormatted returns ErrNotFormatted if the cluster znode is missing;
+// then a watch emits ClusterCreated once 'zkfc format' creates it, so a
+// daemon waiting for the format need not poll.
 func (e *Elector) CheckFormatted() error {
-	var ok bool
-	err := e.do(func(c *zk.Conn) (err error) { ok, _, err = c.Exists(e.cfg.ClusterPath); return })
+	c, epoch, stop, err := e.current()
+	if err != nil {
+		return fmt.Errorf("check %s: %w", e.cfg.ClusterPath, err)
+	}
+	ok, _, ch, err := c.ExistsW(e.cfg.ClusterPath)
 	if err != nil {
 		return fmt.Errorf("check %s: %w", e.cfg.ClusterPath, err)
 	}
 	if !ok {
+		e.watchCreated(epoch, ch, stop)
 		return fmt.Errorf("%s: %w; run 'zkfc format' once for this cluster", e.cfg.ClusterPath, ErrNotFormatted)
 	}
 	if e.cfg.RefuseWorldWritable {
@@ -507,6 +618,35 @@ func (e *Elector) TryAcquire(self Info) (held bool, holder *Info, err error) {
 		h = Info{NodeID: fmt.Sprintf("(unreadable lock data %q)", raw)}
 	}
 	return false, &h, nil
+}
+
+// watchCreated emits ClusterCreated when the watch of a missing cluster
+// znode fires with its creation. One watch per session is enough: later
+// checks find it pending and set no other.
+func (e *Elector) watchCreated(epoch uint64, ch <-chan zk.Event, stop <-chan struct{}) {
+	e.mu.Lock()
+	if e.createdWatch == epoch {
+		e.mu.Unlock()
+		return
+	}
+	e.createdWatch = epoch
+	e.wg.Add(1)
+	e.mu.Unlock()
+	go func() {
+		defer e.wg.Done()
+		select {
+		case ev, ok := <-ch:
+			if ok && ev.Type == zk.EventNodeCreated {
+				e.emit(Event{Epoch: epoch, Kind: ClusterCreated}, stop)
+			}
+		case <-stop:
+		}
+		e.mu.Lock()
+		if e.createdWatch == epoch {
+			e.createdWatch = 0 // a later check may set a new one
+		}
+		e.mu.Unlock()
+	}()
 }
 
 func (e *Elector) watch(epoch uint64, ch <-chan zk.Event, stop <-chan struct{}) {
@@ -613,6 +753,25 @@ func (e *Elector) DeleteBreadcrumb(nodeID string) error {
 	})
 }
 
+// CurrentToken reads the fencing-token counter: the last token issued in
+// the cluster (0 if none yet).
+func (e *Elector) CurrentToken() (uint64, error) {
+	p := e.path(TokenName)
+	var raw []byte
+	err := e.do(func(c *zk.Conn) (err error) { raw, _, err = c.Get(p); return })
+	if errors.Is(err, zk.ErrNoNode) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", p, err)
+	}
+	var n uint64
+	if _, err := fmt.Sscan(string(raw), &n); err != nil {
+		return 0, fmt.Errorf("decode %s %q: %w", p, raw, err)
+	}
+	return n, nil
+}
+
 // NextToken increments the fencing-token counter with a versioned set
 // (compare-and-swap) and returns the new value.
 func (e *Elector) NextToken() (uint64, error) {
@@ -657,30 +816,37 @@ func (e *Elector) NextToken() (uint64, error) {
 	return 0, fmt.Errorf("update %s: too many concurrent writers", p)
 }
 
-// SetPaused sets or clears the cluster-wide pause flag.
-func (e *Elector) SetPaused(on bool) error {
+// SetPaused sets or clears the cluster-wide pause flag and returns the
+// state it wrote: for a pause, the generation of the Paused znode (an
+// existing pause is kept, with its generation). The stored state is left
+// to watchPause, which emits PauseChanged here as on every other node.
+func (e *Elector) SetPaused(on bool) (PauseState, error) {
 	p := e.path(PausedName)
+	var st PauseState
 	err := e.do(func(c *zk.Conn) error {
-		var err error
-		if on {
-			_, err = c.Create(p, nil, 0, e.acl())
-			if errors.Is(err, zk.ErrNodeExists) {
-				err = nil
+		if !on {
+			if err := c.Delete(p, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+				return err
 			}
-		} else {
-			err = c.Delete(p, -1)
-			if errors.Is(err, zk.ErrNoNode) {
-				err = nil
-			}
+			return nil
 		}
-		return err
+		if _, err := c.Create(p, nil, 0, e.acl()); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return err
+		}
+		ok, stat, err := c.Exists(p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("removed again at once: a concurrent 'zkfc resume'")
+		}
+		st = PauseState{Paused: true, Generation: stat.Czxid}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("set %s to %v: %w", p, on, err)
+		return PauseState{}, fmt.Errorf("set %s to %v: %w", p, on, err)
 	}
-	// e.paused is left to the pinger, which emits PauseChanged when it
-	// sees the flag flip, here as on every other node.
-	return nil
+	return st, nil
 }
 
 // Register publishes self as a candidate (an ephemeral member znode).
@@ -923,7 +1089,7 @@ func openOnce(cfg Config, lg *zap.Logger) (*Elector, *zk.Conn, error) {
 			}
 		case <-timeout.C:
 			e.Close()
-			return nil, nil, fmt.Errorf("no zookeeper session with %v within %s (is the ensemble up? check zookeeper.connect and zookeeper.tls)", cfg.Servers, wait)
+			return nil, nil, fmt.Errorf("%w with %v within %s (is the ensemble up? check zookeeper.connect and zookeeper.tls)", ErrNoSession, cfg.Servers, wait)
 		}
 	}
 }

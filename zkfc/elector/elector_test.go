@@ -1,6 +1,7 @@
 package elector
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -142,13 +143,46 @@ func TestElectorAgainstServer(t *testing.T) {
 		t.Fatal("no ack recorded after a write")
 	}
 
-	if err := a.SetPaused(true); err != nil {
+	if tok, err := b.CurrentToken(); err != nil || tok != 3 {
+		t.Fatalf("CurrentToken = %d, %v; want 3 (a, b and r each took one)", tok, err)
+	}
+
+	// w's pinger is idle for an hour: only the watch can tell it.
+	w := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp, PingInterval: time.Hour}, lg)
+	defer w.Close()
+	ew, _ := w.Open()
+	waitKind(t, w, ew, Connected)
+	set, err := a.SetPaused(true)
+	if err != nil || !set.Paused || set.Generation == 0 {
+		t.Fatalf("SetPaused(true) = %+v, %v", set, err)
+	}
+	waitKind(t, w, ew, PauseChanged)
+	if got := w.Pause(); got != set {
+		t.Fatalf("w observed %+v, a set %+v", got, set)
+	}
+	if again, _ := a.SetPaused(true); again != set {
+		t.Fatalf("a second pause changed the generation: %+v, then %+v", set, again)
+	}
+	if _, err := a.SetPaused(false); err != nil {
 		t.Fatal(err)
 	}
-	waitKind(t, b, eb2, PauseChanged)
-	if !b.Paused() {
-		t.Fatal("b did not observe the pause flag")
+	waitKind(t, w, ew, PauseChanged)
+	if got, err := w.RefreshPause(); err != nil || got.Paused || w.Pause().Paused {
+		t.Fatalf("after resume w reads %+v (%v), stored %+v", got, err, w.Pause())
 	}
+
+	// A daemon started before the format learns of it through a watch.
+	u := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: "/zkfc/later", PingInterval: time.Hour}, lg)
+	defer u.Close()
+	eu, _ := u.Open()
+	waitKind(t, u, eu, Connected)
+	if err := u.CheckFormatted(); !errors.Is(err, ErrNotFormatted) {
+		t.Fatalf("CheckFormatted of a missing cluster = %v", err)
+	}
+	if err := Format(Config{Servers: servers, SessionTimeout: 5 * time.Second, ClusterPath: "/zkfc/later", ConnectWait: 60 * time.Second}, false, lg); err != nil {
+		t.Fatal(err)
+	}
+	waitKind(t, u, eu, ClusterCreated)
 
 	// a's session ends (closed): its marker goes with it, and now the
 	// quorum's records prove it.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/zkfc-project/zkfc/zkfc/controller"
@@ -20,18 +19,19 @@ func init() {
 const statusUsage = `zkfc status: show what a running zkfc knows.
 
 Prints the node's role (active/standby), the health of its service, the
-fencing token of its last promotion, who holds the lock, whether automatic
-failover is paused, and the recent role transitions.
+last fencing token issued in the cluster and this node's own last token,
+who holds the lock, whether automatic failover is paused, and the recent
+role transitions.
 
 Example:
   zkfc status --config /etc/zkfc/zkfc.yaml
-  zkfc status --url http://10.0.0.2:8019 --json
+  zkfc status --url http://10.0.0.2:8019 --token-file /etc/zkfc/control.token --json
 `
 
 func cmdStatus(args []string) int {
 	fs := newFlagSet("status", statusUsage)
 	cf := addConfigFlags(fs)
-	url := fs.String("url", "", "control API of the zkfc to ask (default: from the config)")
+	url := addAPIFlags(fs, cf, "control API of the zkfc to ask")
 	asJSON := fs.Bool("json", false, "print the raw JSON status")
 	if code, done := parseFlags(fs, args); done {
 		return code
@@ -44,7 +44,7 @@ func cmdStatus(args []string) int {
 	defer cancel()
 	st, err := client.Status(ctx, base)
 	if err != nil {
-		return fail("%v\n(is zkfc running? check control.listen)", err)
+		return apiFail("status", err, base)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
@@ -56,18 +56,36 @@ func cmdStatus(args []string) int {
 	return 0
 }
 
+func tokenText(tok uint64, what, none string) string {
+	if tok == 0 {
+		return "none (" + none + ")"
+	}
+	return fmt.Sprintf("%d (%s)", tok, what)
+}
+
 func printStatus(st controller.Status) {
 	fmt.Printf("node:          %s (cluster %s, priority %d%s)\n", st.NodeID, st.Cluster, st.Priority, map[bool]string{true: ", no-failover", false: ""}[st.NoFailover])
 	fmt.Printf("role:          %s\n", st.Role)
+	if st.Reason != "" {
+		fmt.Printf("why:           %s\n", st.Reason)
+	}
 	fmt.Printf("health:        %s\n", st.Health)
-	fmt.Printf("fencing token: %d\n", st.FencingToken)
+	fmt.Printf("cluster token: %s\n", tokenText(st.ClusterToken, "the last fencing token issued in the cluster", "none issued yet, or not connected"))
+	fmt.Printf("node token:    %s\n", tokenText(st.FencingToken, "this node's last promotion", "not promoted since this zkfc started"))
 	active := "(none known)"
 	if st.Active != nil {
 		active = st.Active.NodeID
 	}
 	fmt.Printf("lock holder:   %s\n", active)
 	fmt.Printf("zookeeper:     connected=%v epoch=%d last-ack=%dms ago session-timeout=%dms\n", st.Connected, st.SessionEpoch, st.LastAckAgeMs, st.SessionTimeoutMs)
-	fmt.Printf("election:      in=%v holds-lock=%v paused=%v\n", st.InElection, st.HoldsLock, st.Paused)
+	paused := fmt.Sprint(st.Paused)
+	switch {
+	case st.PauseUnknown:
+		paused = "unknown (the pause flag could not be read; no election step until it is)"
+	case st.Paused:
+		paused = fmt.Sprintf("true (generation %d)", st.PauseGeneration)
+	}
+	fmt.Printf("election:      in=%v holds-lock=%v paused=%s\n", st.InElection, st.HoldsLock, paused)
 	if st.LastError != "" {
 		fmt.Printf("last error:    %s\n", st.LastError)
 	}
@@ -99,7 +117,7 @@ Example:
 func cmdFailover(args []string) int {
 	fs := newFlagSet("failover", failoverUsage)
 	cf := addConfigFlags(fs)
-	url := fs.String("url", "", "control API of any zkfc of the cluster (default: from the config)")
+	url := addAPIFlags(fs, cf, "control API of any zkfc of the cluster")
 	to := fs.String("to", "", "node id to make active (required)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the target to become active")
 	if code, done := parseFlags(fs, args); done {
@@ -116,7 +134,7 @@ func cmdFailover(args []string) int {
 	defer cancel()
 	st, err := client.Failover(ctx, base, *to, *timeout)
 	if err != nil {
-		return fail("failover to %s: %v", *to, err)
+		return apiFail("failover to "+*to, err, base)
 	}
 	fmt.Printf("%s is active (fencing token %d)\n", st.NodeID, st.FencingToken)
 	return 0
@@ -129,28 +147,42 @@ leaves the election: the active stays active even if its health check
 fails, and standbys do not take over. Self-fencing on loss of the quorum
 still happens: pausing never trades safety. Use it for maintenance.
 
+The command sets the flag through one zkfc, then waits (at most --timeout)
+until every zkfc registered in the cluster reports that its controller
+has applied it, printing each as it does. From that report on, no health
+change makes that node quit or promote. If a node does not report in time
+the command names it and exits 1: the flag is set all the same, and the
+node applies it as soon as it can read it, before any election step.
+
+Exit codes: 0 every registered zkfc applied the change, 1 otherwise.
+
 Example:
   zkfc pause  --config /etc/zkfc/zkfc.yaml
-  zkfc resume --url http://10.0.0.1:8019
+  zkfc resume --url http://10.0.0.1:8019 --token-file /etc/zkfc/control.token
 `
 
 func cmdPause(args []string, on bool) int {
 	name := map[bool]string{true: "pause", false: "resume"}[on]
 	fs := newFlagSet(name, pauseUsage)
 	cf := addConfigFlags(fs)
-	url := fs.String("url", "", "control API of any zkfc of the cluster (default: from the config)")
+	url := addAPIFlags(fs, cf, "control API of any zkfc of the cluster")
+	timeout := fs.Duration("timeout", 15*time.Second, "how long to wait for every zkfc to apply the change")
 	if code, done := parseFlags(fs, args); done {
 		return code
+	}
+	if *timeout <= 0 {
+		return fail("%s: --timeout must be positive", name)
 	}
 	client, base, err := cliClient(*url, cf)
 	if err != nil {
 		return fail("%v", err)
 	}
-	ctx, cancel := cliContext(15 * time.Second)
+	ctx, cancel := cliContext(*timeout + 5*time.Second)
 	defer cancel()
-	if err := client.SetPaused(ctx, base, on); err != nil {
-		return fail("%s: %v", name, err)
+	want, err := client.SetPaused(ctx, base, on)
+	if err != nil {
+		return apiFail(name, err, base)
 	}
-	fmt.Printf("automatic failover %s\n", strings.TrimSuffix(name, "e")+"ed")
-	return 0
+	res := awaitPause(ctx, client, base, want, *timeout, os.Stdout)
+	return res.report(name, os.Stdout)
 }

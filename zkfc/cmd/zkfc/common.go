@@ -19,6 +19,9 @@ import (
 type configFlags struct {
 	fs   *pflag.FlagSet
 	path string
+	// tokenFile is --token-file of the commands that call a control API
+	// (see addAPIFlags): it wins over control.token_file.
+	tokenFile string
 }
 
 func newFlagSet(name, usage string) *pflag.FlagSet {
@@ -40,6 +43,20 @@ func addConfigFlags(fs *pflag.FlagSet) *configFlags {
 	fs.String("control.listen", "", "override control.listen, e.g. 127.0.0.1:8019")
 	fs.String("log.level", "", "override log.level: debug, info, warn, error")
 	return cf
+}
+
+// addAPIFlags adds --url and --token-file to a command that calls a
+// control API; what says which API --url names.
+func addAPIFlags(fs *pflag.FlagSet, cf *configFlags, what string) *string {
+	url := fs.String("url", "", what+" (default: from the config)")
+	fs.StringVar(&cf.tokenFile, "token-file", "", "file holding the control API's bearer token (default: control.token_file of the config)")
+	return url
+}
+
+// explicit: the configuration file was chosen (-c or ZKFC_CONFIG), not
+// taken by default.
+func (cf *configFlags) explicit() bool {
+	return (cf.fs != nil && cf.fs.Changed("config")) || os.Getenv("ZKFC_CONFIG") != ""
 }
 
 func (cf *configFlags) load() (*config.Config, error) {

@@ -24,6 +24,10 @@ pause flag) unless --non-interactive is given, in which case it fails;
 --force wipes without asking. Never wipe a cluster whose zkfc daemons are
 running: the fencing token would restart from 1.
 
+A quorum that does not serve yet (an embedded quorum still electing its
+leader, say) is waited for, up to --wait, with a line of progress per
+attempt; daemons already running pick the format up at once.
+
 Exit codes: 0 formatted, 1 error, 2 exists and not wiped.
 
 Example:
@@ -36,6 +40,7 @@ func cmdFormat(args []string) int {
 	cf := addConfigFlags(fs)
 	force := fs.Bool("force", false, "wipe an existing cluster znode without asking")
 	nonInteractive := fs.Bool("non-interactive", false, "never prompt; fail if the znode exists and --force is not given")
+	wait := fs.Duration("wait", time.Minute, "how long to wait for the quorum to serve")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -54,10 +59,15 @@ func cmdFormat(args []string) int {
 	if cfg.ZooKeeper.Connect == "" {
 		return fail("format: zookeeper.connect is empty in %s; with quorum.enabled, set it to the quorum's client address", cfg.Source)
 	}
+	if *wait <= 0 {
+		return fail("format: --wait must be positive")
+	}
 	path := cfg.ClusterPath()
 	wipe := *force
+	deadline := time.Now().Add(*wait)
 	if !wipe {
-		exists, err := elector.Exists(ec, lg)
+		var exists bool
+		err := untilServing(cfg.ZooKeeper.Connect, deadline, &ec, func() (err error) { exists, err = elector.Exists(ec, lg); return })
 		if err != nil {
 			return fail("format: %v", err)
 		}
@@ -75,11 +85,32 @@ func cmdFormat(args []string) int {
 			wipe = true
 		}
 	}
-	if err := elector.Format(ec, wipe, lg); err != nil {
+	if err := untilServing(cfg.ZooKeeper.Connect, deadline, &ec, func() error { return elector.Format(ec, wipe, lg) }); err != nil {
 		return fail("format: %v", err)
 	}
 	fmt.Printf("formatted %s in %s with ACL %s\n", path, cfg.ZooKeeper.Connect, aclText(cfg.ZooKeeper.ACL))
 	return 0
+}
+
+// untilServing runs op until it succeeds, fails for a reason other than an
+// unavailable quorum, or deadline passes; each attempt's session wait is
+// bounded by what is left, and each failed attempt prints a line.
+func untilServing(connect string, deadline time.Time, ec *elector.Config, op func() error) error {
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		left := time.Until(deadline).Round(100 * time.Millisecond)
+		ec.ConnectWait = max(min(3*time.Second, left), time.Second)
+		err := op()
+		if err == nil || !elector.Unavailable(err) {
+			return err
+		}
+		if time.Until(deadline) <= 0 {
+			return fmt.Errorf("%w\n(the quorum at %s did not serve in %s; raise --wait if it is still starting)", err, connect, time.Since(start).Round(time.Second))
+		}
+		fmt.Fprintf(os.Stderr, "zkfc format: waiting for the quorum at %s to serve (attempt %d, %s so far): %v\n",
+			connect, attempt, time.Since(start).Round(time.Second), err)
+		time.Sleep(min(time.Second, time.Until(deadline)))
+	}
 }
 
 const fenceTestUsage = `zkfc fence-test NODE: check that every fencing method could fence NODE.

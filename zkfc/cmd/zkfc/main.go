@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 
 	"github.com/zkfc-project/zkfc/quorum/server"
 )
@@ -61,14 +60,4 @@ func main() {
 		os.Exit(2)
 	}
 	os.Exit(c.run(os.Args[2:]))
-}
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
-
-func init() {
-	register("version", "print the version", func([]string) int {
-		fmt.Println("zkfc " + strings.TrimSpace(version))
-		return 0
-	})
 }

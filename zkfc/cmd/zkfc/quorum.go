@@ -53,6 +53,11 @@ and in /var/lib/zookeeper/myid this member's N, e.g. 1.
 Logs go to stderr (JSON lines by default); zkServer.sh start redirects them
 to $ZOO_LOG_DIR/zookeeper-$USER-server-$HOSTNAME.out.
 
+Subcommands (see zkfc quorum SUBCOMMAND --help):
+  import    take over a stopped Apache ZooKeeper server's data
+  backup    copy a running member's data, consistent at one zxid
+  restore   seed a new member or ensemble from a backup
+
 Examples:
   zkfc quorum --zoo-cfg /etc/zookeeper/conf/zoo.cfg
   ZOOCFGDIR=/etc/zookeeper/conf zkfc quorum --log-format console
@@ -74,6 +79,9 @@ func cmdQuorum(args []string) int {
 // quorumMain is the subcommand with its environment passed in, so tests
 // run it in-process.
 func quorumMain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if code, ok := quorumSubcommand(args, stdout, stderr); ok {
+		return code
+	}
 	fs := newFlagSet("quorum", quorumUsage)
 	fs.SetOutput(stderr)
 	zooCfg := fs.String("zoo-cfg", "", "zoo.cfg to serve (default $ZOOCFGDIR/$ZOOCFG, ZOOCFG defaulting to zoo.cfg)")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -90,28 +91,65 @@ func controlClient(cfg *config.Config, sec config.Secrets) (*control.Client, err
 }
 
 // cliClient is the CLI's control client and the API it talks to: --url
-// wins over the configuration's advertised URL, but the configuration
-// (when its file exists) still supplies the token and certificates.
+// wins over the configuration's advertised URL, and --token-file over its
+// control.token_file, but the configuration (when its file exists) still
+// supplies the certificates.
 func cliClient(flagURL string, cf *configFlags) (*control.Client, string, error) {
+	var c *control.Client
+	base := flagURL
 	if _, err := os.Stat(cf.path); err != nil && flagURL != "" {
-		return control.NewClient(), flagURL, nil
-	}
-	cfg, sec, err := loadWithSecrets(cf)
-	if err != nil {
-		if flagURL == "" {
+		c = control.NewClient()
+	} else {
+		cfg, sec, err := loadWithSecrets(cf)
+		switch {
+		case err != nil && flagURL == "":
 			return nil, "", fmt.Errorf("%w\n(or pass --url http://HOST:PORT of a running zkfc)", err)
+		case err != nil && cf.explicit():
+			return nil, "", err
+		case err != nil:
+			// Only the default file, which --url did not ask for: it may
+			// be another cluster's, or unreadable to this user.
+			fmt.Fprintf(os.Stderr, "zkfc: not using %s for --url: %v\n", cf.path, err)
+			c = control.NewClient()
+		default:
+			if c, err = controlClient(cfg, sec); err != nil {
+				return nil, "", err
+			}
+			if base == "" {
+				base = cfg.AdvertisedControlURL()
+			}
 		}
-		return nil, "", err
 	}
-	c, err := controlClient(cfg, sec)
-	if err != nil {
-		return nil, "", err
-	}
-	base := cfg.AdvertisedControlURL()
-	if flagURL != "" {
-		base = flagURL
+	if cf.tokenFile != "" {
+		tok, err := config.ReadSecretFile("--token-file", cf.tokenFile)
+		if err != nil {
+			return nil, "", err
+		}
+		c.Token = tok.Reveal()
 	}
 	return c, base, nil
+}
+
+// apiHint says what to do about a failed control API call.
+func apiHint(err error, base string) string {
+	var he *control.HTTPError
+	switch {
+	case errors.As(err, &he) && he.Code == http.StatusUnauthorized:
+		return "a token is needed: pass --token-file FILE (the token in the daemon's control.token_file), or -c CONFIG whose control.token_file names it"
+	case errors.As(err, &he) && he.Code == http.StatusForbidden:
+		return "the daemon refused these credentials: check that --token-file or control.token_file holds the daemon's token, and the client certificate of control.tls"
+	case errors.As(err, &he):
+		return ""
+	}
+	return fmt.Sprintf("is zkfc running at %s? check control.listen in its config, or pass --url", base)
+}
+
+// apiFail reports a failed control API call with what to do about it.
+func apiFail(what string, err error, base string) int {
+	if h := apiHint(err, base); h != "" {
+		return fail("%s: %v\n(%s)", what, err, h)
+	}
+	return fail("%s: %v", what, err)
 }
 
 func aclText(acl []string) string {

@@ -75,11 +75,14 @@ func (w *witness) Status() controller.Status {
 		Transitions: []controller.Transition{}}
 }
 
-func (w *witness) Self() elector.Info                              { return w.self }
-func (w *witness) Cede(context.Context, time.Duration) error       { return errWitness }
-func (w *witness) GracefulDemote(context.Context, uint64) error    { return errWitness }
-func (w *witness) PrepareFailover(context.Context) error           { return errWitness }
-func (w *witness) SetPaused(bool) error                            { return errWitness }
+func (w *witness) Self() elector.Info                           { return w.self }
+func (w *witness) Cede(context.Context, time.Duration) error    { return errWitness }
+func (w *witness) GracefulDemote(context.Context, uint64) error { return errWitness }
+func (w *witness) PrepareFailover(context.Context) error        { return errWitness }
+func (w *witness) SetPaused(bool) (elector.PauseState, error) {
+	return elector.PauseState{}, errWitness
+}
+func (w *witness) ClusterToken() (uint64, error)                   { return 0, errWitness }
 func (w *witness) Members() ([]elector.Info, error)                { return nil, errWitness }
 func (w *witness) Holder() (*elector.Info, error)                  { return nil, errWitness }
 func (w *witness) FailHealth(context.Context, time.Duration) error { return errWitness }

@@ -29,9 +29,11 @@ func TestWitnessBackend(t *testing.T) {
 		}
 	}
 	w := &witness{member: fakeMember{"leader", true}}
+	_, pauseErr := w.SetPaused(true)
+	_, tokenErr := w.ClusterToken()
 	for name, err := range map[string]error{
 		"cede": w.Cede(context.Background(), 0), "demote": w.GracefulDemote(context.Background(), 1),
-		"failover": w.PrepareFailover(context.Background()), "pause": w.SetPaused(true),
+		"failover": w.PrepareFailover(context.Background()), "pause": pauseErr, "token": tokenErr,
 		"fail-health": w.FailHealth(context.Background(), 0),
 	} {
 		if !errors.Is(err, errWitness) {

@@ -1,0 +1,90 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// promote runs Hadoop's winner sequence, then the promote action: it
+// fences the previous active named by the breadcrumb before anything
+// else, and any failure releases the lock and backs off; nothing here
+// reports active before the action succeeded. It returns the decision's
+// sentence.
+func (c *Controller) promote(now time.Time) string {
+	if !c.svc.health.healthy {
+		return c.failPromotion(now, "service not healthy at promotion")
+	}
+	bc, version, err := c.el.Breadcrumb()
+	if err != nil {
+		return c.failPromotion(now, err.Error())
+	}
+	if bc != nil && bc.NodeID != c.cfg.Self.NodeID {
+		c.lg.Info("fencing the previous active", zap.String("target", bc.NodeID), zap.Uint64("its_token", bc.Token))
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
+		start := c.now()
+		err := c.fencer.Fence(ctx, *bc)
+		cancel()
+		c.lastFence = &FenceRecord{At: start, Target: bc.NodeID, TargetToken: bc.Token, TookMs: c.now().Sub(start).Milliseconds()}
+		if err != nil {
+			c.lastFence.Error = err.Error()
+			c.m.fences.WithLabelValues("failure").Inc()
+			return c.failPromotion(now, fmt.Sprintf("fencing %s failed: %v", bc.NodeID, err))
+		}
+		c.m.fences.WithLabelValues("success").Inc()
+	}
+	// The breadcrumb names the session we will be active under, so that
+	// the next winner can prove it ended (lease_expired fencing) instead
+	// of reaching for this host.
+	session, err := c.el.MarkSession(c.cfg.Self.NodeID)
+	if err != nil {
+		return c.failPromotion(now, err.Error())
+	}
+	token, err := c.el.NextToken()
+	if err != nil {
+		return c.failPromotion(now, err.Error())
+	}
+	self := c.cfg.Self
+	self.Token = token
+	self.Session = session
+	if err := c.el.WriteBreadcrumb(self, version); err != nil {
+		return c.failPromotion(now, err.Error())
+	}
+	if err := c.actions.DoPromote(context.Background(), token); err != nil {
+		// The action may have half-worked: demote even if zkfc's role
+		// already says standby.
+		c.demoteService("promote action failed: "+err.Error(), true)
+		return c.failPromotion(now, err.Error())
+	}
+	c.svc.token = token
+	c.elec.backoff = c.cfg.BackoffInitial
+	c.m.token.Set(float64(token))
+	c.m.promotions.WithLabelValues("success").Inc()
+	why := fmt.Sprintf("active: won the election (token %d)", token)
+	c.setRole(Active, why)
+	return why
+}
+
+// failPromotion gives the lock back and backs off, after making sure the
+// service is standby; it returns the decision's sentence.
+func (c *Controller) failPromotion(now time.Time, reason string) string {
+	why := "no promotion: " + reason
+	c.m.promotions.WithLabelValues("failure").Inc()
+	c.lastErr = "promotion failed: " + reason
+	c.lg.Warn("promotion failed; releasing the lock", zap.String("reason", reason), zap.Duration("backoff", c.elec.backoff))
+	// Demote before releasing: the service must be down before another
+	// node can win.
+	c.becomeStandby(why)
+	if err := c.el.Release(); err != nil {
+		c.lg.Warn("release lock; retrying once connected", zap.Error(err))
+		c.elec.releaseOwed = true
+	}
+	c.elec.holdsLock = false
+	c.elec.joined = false
+	c.register()
+	c.holdOff(now.Add(c.elec.backoff), why)
+	c.elec.backoff = min(2*c.elec.backoff, c.cfg.BackoffMax)
+	return why
+}
