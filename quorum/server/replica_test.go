@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -263,13 +264,7 @@ func TestReadBehindPendingWriteDoesNotStallTheSession(t *testing.T) {
 	unblock()
 	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for want := int32(1); want <= 3; want++ {
-		frame, err := proto.ReadFrame(nc, nil, 1<<20)
-		if err != nil {
-			t.Fatalf("reply %d: %v", want, err)
-		}
-		d := proto.NewDecoder(frame)
-		var rh proto.ReplyHeader
-		rh.Decode(d)
+		rh, d := readReply(t, nc, fmt.Sprintf("reply %d", want))
 		if rh.Xid != want || rh.Err != proto.ErrOK {
 			t.Fatalf("reply %+v, want xid %d OK", rh, want)
 		}

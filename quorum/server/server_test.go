@@ -339,6 +339,21 @@ func rawSession(t *testing.T, addr string, lastZxid int64) (net.Conn, error) {
 	return nc, nil
 }
 
+// readReply reads one reply frame from nc and decodes its header; the
+// decoder it returns stands at the body. what names the reply when the
+// read fails.
+func readReply(t *testing.T, nc net.Conn, what string) (proto.ReplyHeader, *proto.Decoder) {
+	t.Helper()
+	frame, err := proto.ReadFrame(nc, nil, 1<<20)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	d := proto.NewDecoder(frame)
+	var rh proto.ReplyHeader
+	rh.Decode(d)
+	return rh, d
+}
+
 func TestUnknownOpcodeAnsweredUnimplemented(t *testing.T) {
 	ts := startServer(t, testConfig(t, t.TempDir()))
 	nc, err := rawSession(t, ts.addr, 0)
@@ -347,12 +362,8 @@ func TestUnknownOpcodeAnsweredUnimplemented(t *testing.T) {
 	}
 	hdr := proto.RequestHeader{Xid: 7, Type: 999}
 	nc.Write(proto.AppendFrame(nil, &hdr))
-	frame, err := proto.ReadFrame(nc, nil, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rh proto.ReplyHeader
-	if err := proto.Unmarshal(frame, &rh); err != nil || rh.Xid != 7 || rh.Err != proto.ErrUnimplemented {
+	rh, d := readReply(t, nc, "reply to opcode 999")
+	if err := d.Err(); err != nil || rh.Xid != 7 || rh.Err != proto.ErrUnimplemented {
 		t.Fatalf("reply %+v %v", rh, err)
 	}
 }
@@ -535,12 +546,7 @@ func TestBackPressureBoundsOutstanding(t *testing.T) {
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(60 * time.Second))
 	for i := 1; i <= n; i++ {
-		frame, err := proto.ReadFrame(nc, nil, 1<<20)
-		if err != nil {
-			t.Fatalf("reply %d: %v", i, err)
-		}
-		var rh proto.ReplyHeader
-		proto.Unmarshal(frame, &rh)
+		rh, _ := readReply(t, nc, fmt.Sprintf("reply %d", i))
 		if rh.Xid != int32(i) || rh.Err != proto.ErrOK {
 			t.Fatalf("reply %d has xid %d err %v: out of order", i, rh.Xid, rh.Err)
 		}
