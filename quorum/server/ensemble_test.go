@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkfc-project/zkfc/internal/freeport"
+	"github.com/zkfc-project/zkfc/quorum/freeport"
 	"github.com/zkfc-project/zkfc/quorum/config"
 )
 

@@ -16,7 +16,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/zkfc-project/zkfc/internal/freeport"
+	"github.com/zkfc-project/zkfc/quorum/freeport"
 	"github.com/zkfc-project/zkfc/quorum/config"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )

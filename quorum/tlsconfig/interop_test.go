@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zkfc-project/zkfc/internal/freeport"
+	"github.com/zkfc-project/zkfc/quorum/freeport"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
 )
