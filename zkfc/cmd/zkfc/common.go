@@ -92,6 +92,20 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 	return zc.Build()
 }
 
+// loadWithLogger is the start of every command that acts on the cluster:
+// the configuration, its secrets, and the logger its log section asks for.
+func loadWithLogger(cf *configFlags) (*config.Config, config.Secrets, *zap.Logger, error) {
+	cfg, sec, err := loadWithSecrets(cf)
+	if err != nil {
+		return nil, config.Secrets{}, nil, err
+	}
+	lg, err := newLogger(cfg.Log)
+	if err != nil {
+		return nil, config.Secrets{}, nil, err
+	}
+	return cfg, sec, lg, nil
+}
+
 // controlURL picks the API a CLI command talks to: --url, else the
 // configuration's advertised control URL.
 func controlURL(flagURL string, cf *configFlags) (string, error) {

@@ -44,11 +44,7 @@ func cmdFormat(args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	cfg, sec, err := loadWithSecrets(cf)
-	if err != nil {
-		return fail("%v", err)
-	}
-	lg, err := newLogger(cfg.Log)
+	cfg, sec, lg, err := loadWithLogger(cf)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -142,11 +138,7 @@ func cmdFenceTest(args []string) int {
 		return 2
 	}
 	node := fs.Arg(0)
-	cfg, sec, err := loadWithSecrets(cf)
-	if err != nil {
-		return fail("%v", err)
-	}
-	lg, err := newLogger(cfg.Log)
+	cfg, sec, lg, err := loadWithLogger(cf)
 	if err != nil {
 		return fail("%v", err)
 	}

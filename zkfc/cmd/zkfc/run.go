@@ -72,11 +72,7 @@ func cmdRun(args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	cfg, sec, err := loadWithSecrets(cf)
-	if err != nil {
-		return fail("%v", err)
-	}
-	lg, err := newLogger(cfg.Log)
+	cfg, sec, lg, err := loadWithLogger(cf)
 	if err != nil {
 		return fail("%v", err)
 	}
