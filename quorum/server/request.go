@@ -501,17 +501,7 @@ func (c *conn) readLocked(hdr proto.RequestHeader, rec proto.Record, r *reply) {
 // tree read-locked.
 func (c *conn) setWatches(rel int64, data, exist, child, persistent, recursive []string) {
 	s := c.s
-	for _, p := range data {
-		st, ok := s.tree.Exists(p)
-		switch {
-		case !ok:
-			c.Notify(proto.WatcherEvent{Type: proto.EventNodeDeleted, State: proto.StateSyncConnected, Path: p})
-		case st.Mzxid > rel:
-			c.Notify(proto.WatcherEvent{Type: proto.EventNodeDataChanged, State: proto.StateSyncConnected, Path: p})
-		default:
-			s.watches.Add(watch.Data, p, c)
-		}
-	}
+	c.rewatch(rel, data, func(st proto.Stat) int64 { return st.Mzxid }, proto.EventNodeDataChanged, watch.Data)
 	for _, p := range exist {
 		if _, ok := s.tree.Exists(p); ok {
 			c.Notify(proto.WatcherEvent{Type: proto.EventNodeCreated, State: proto.StateSyncConnected, Path: p})
@@ -519,22 +509,29 @@ func (c *conn) setWatches(rel int64, data, exist, child, persistent, recursive [
 			s.watches.Add(watch.Data, p, c)
 		}
 	}
-	for _, p := range child {
-		st, ok := s.tree.Exists(p)
-		switch {
-		case !ok:
-			c.Notify(proto.WatcherEvent{Type: proto.EventNodeDeleted, State: proto.StateSyncConnected, Path: p})
-		case st.Pzxid > rel:
-			c.Notify(proto.WatcherEvent{Type: proto.EventNodeChildrenChanged, State: proto.StateSyncConnected, Path: p})
-		default:
-			s.watches.Add(watch.Child, p, c)
-		}
-	}
+	c.rewatch(rel, child, func(st proto.Stat) int64 { return st.Pzxid }, proto.EventNodeChildrenChanged, watch.Child)
 	for _, p := range persistent {
 		s.watches.Add(watch.Persistent, p, c)
 	}
 	for _, p := range recursive {
 		s.watches.Add(watch.Recursive, p, c)
+	}
+}
+
+// rewatch re-registers kind watches on paths that still exist and did not
+// change after rel (by the zxid of the stat that the watch is about); for
+// the others it fires NodeDeleted or changed at once.
+func (c *conn) rewatch(rel int64, paths []string, zxid func(proto.Stat) int64, changed int32, kind watch.Kind) {
+	for _, p := range paths {
+		st, ok := c.s.tree.Exists(p)
+		switch {
+		case !ok:
+			c.Notify(proto.WatcherEvent{Type: proto.EventNodeDeleted, State: proto.StateSyncConnected, Path: p})
+		case zxid(st) > rel:
+			c.Notify(proto.WatcherEvent{Type: changed, State: proto.StateSyncConnected, Path: p})
+		default:
+			c.s.watches.Add(kind, p, c)
+		}
 	}
 }
 
