@@ -377,7 +377,7 @@ func writeOutage(b testing.TB, backend harness.Backend) time.Duration {
 		b.Fatal(err)
 	}
 	defer conn.Close()
-	if err := waitSession(ev, 20*time.Second); err != nil {
+	if err := loadgen.WaitSession(ev, 20*time.Second); err != nil {
 		b.Fatalf("session on member %d: %v", f+1, err)
 	}
 	if _, err := conn.Create("/outage", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -420,20 +420,6 @@ func writeOutage(b testing.TB, backend harness.Backend) time.Duration {
 		b.Logf("%s: no write acknowledged within %s of the kill", backend, end.Sub(killAt).Round(time.Millisecond))
 	}
 	return worst
-}
-
-func waitSession(ev <-chan zk.Event, timeout time.Duration) error {
-	deadline := time.After(timeout)
-	for {
-		select {
-		case e := <-ev:
-			if e.State == zk.StateHasSession {
-				return nil
-			}
-		case <-deadline:
-			return fmt.Errorf("no session within %v", timeout)
-		}
-	}
 }
 
 // defaultDrills are the failure drills of integration/drills_test.go

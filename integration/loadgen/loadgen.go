@@ -97,7 +97,7 @@ func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
 			return Result{}, err
 		}
 		defer c.Close()
-		if err := waitSession(ev, 10*time.Second); err != nil {
+		if err := WaitSession(ev, 10*time.Second); err != nil {
 			return Result{}, fmt.Errorf("session %d to %s: %w", i, addr, err)
 		}
 		conns[i] = c
@@ -195,7 +195,8 @@ func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
 	return r, nil
 }
 
-func waitSession(ev <-chan zk.Event, timeout time.Duration) error {
+// WaitSession waits for the event that a connection has its session.
+func WaitSession(ev <-chan zk.Event, timeout time.Duration) error {
 	deadline := time.After(timeout)
 	for {
 		select {
