@@ -183,33 +183,26 @@ func (s *Server) expireSessions(ctx context.Context) {
 // reapContainers deletes empty containers and expired TTL nodes every
 // znode.container.checkIntervalMs, through the log like any delete.
 func (s *Server) reapContainers(ctx context.Context) {
-	every := s.cfg.ContainerCheckInterval
-	if every <= 0 {
-		every = time.Minute
+	interval := s.cfg.ContainerCheckInterval
+	if interval <= 0 {
+		interval = time.Minute
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	every(ctx, interval, func(now time.Time) {
+		if !s.IsLeader() {
 			return
-		case now := <-t.C:
-			if !s.IsLeader() {
-				continue
-			}
-			s.mu.RLock()
-			paths := s.tree.ReapCandidates(now.UnixMilli())
-			s.mu.RUnlock()
-			// Bound the work per pass, as ZooKeeper's maxPerMinute does.
-			if len(paths) > 10000 {
-				paths = paths[:10000]
-			}
-			for _, p := range paths {
-				e := &tree.Entry{Time: now.UnixMilli(), Op: proto.OpDeleteContainer, Req: &proto.PathRequest{Path: p}}
-				s.propose(e, func(int64, tree.Result, error) {})
-			}
 		}
-	}
+		s.mu.RLock()
+		paths := s.tree.ReapCandidates(now.UnixMilli())
+		s.mu.RUnlock()
+		// Bound the work per pass, as ZooKeeper's maxPerMinute does.
+		if len(paths) > 10000 {
+			paths = paths[:10000]
+		}
+		for _, p := range paths {
+			e := &tree.Entry{Time: now.UnixMilli(), Op: proto.OpDeleteContainer, Req: &proto.PathRequest{Path: p}}
+			s.propose(e, func(int64, tree.Result, error) {})
+		}
+	})
 }
 
 // autopurge removes old snapshots and log segments every
@@ -218,14 +211,19 @@ func (s *Server) autopurge(ctx context.Context) {
 	if s.cfg.AutopurgePurgeInterval <= 0 {
 		return
 	}
-	t := time.NewTicker(s.cfg.AutopurgePurgeInterval)
+	every(ctx, s.cfg.AutopurgePurgeInterval, func(time.Time) { s.purge() })
+}
+
+// every calls f with the tick's time every d until ctx is done.
+func every(ctx context.Context, d time.Duration, f func(now time.Time)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			s.purge()
+		case now := <-t.C:
+			f(now)
 		}
 	}
 }
