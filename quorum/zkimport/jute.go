@@ -2,7 +2,6 @@ package zkimport
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -74,22 +73,18 @@ func (j *reader) take(n int) []byte {
 	return b
 }
 
-func (j *reader) int() int32 {
-	j.at = j.off
-	b := j.take(4)
-	if b == nil {
-		return 0
-	}
-	return int32(binary.BigEndian.Uint32(b))
-}
+func (j *reader) int() int32 { return int32(j.fixed(4)) }
 
-func (j *reader) long() int64 {
+func (j *reader) long() int64 { return int64(j.fixed(8)) }
+
+// fixed reads an n-byte big-endian integer field (0 after an error).
+func (j *reader) fixed(n int) uint64 {
 	j.at = j.off
-	b := j.take(8)
-	if b == nil {
-		return 0
+	var v uint64
+	for _, c := range j.take(n) {
+		v = v<<8 | uint64(c)
 	}
-	return int64(binary.BigEndian.Uint64(b))
+	return v
 }
 
 func (j *reader) length() (int, bool) {
