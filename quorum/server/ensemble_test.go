@@ -9,8 +9,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkfc-project/zkfc/quorum/freeport"
 	"github.com/zkfc-project/zkfc/quorum/config"
+	"github.com/zkfc-project/zkfc/quorum/freeport"
 )
 
 type ensemble struct {

@@ -16,8 +16,8 @@ import (
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/zkfc-project/zkfc/quorum/freeport"
 	"github.com/zkfc-project/zkfc/quorum/config"
+	"github.com/zkfc-project/zkfc/quorum/freeport"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )
 
