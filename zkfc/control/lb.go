@@ -21,8 +21,8 @@ func lbCheck(w http.ResponseWriter, r *http.Request, b Backend) bool {
 		st := b.Status()
 		// The role alone is not enough: a node that lost its lock (session
 		// expired, self-fencing) is about to demote, and the next active
-		// may already be promoting.
-		ok, yes, no = st.Role == controller.Active.String() && st.HoldsLock, "active\n", "not active\n"
+		// may already be promoting; a draining one is about to demote.
+		ok, yes, no = st.Role == controller.Active.String() && st.HoldsLock && !st.Draining, "active\n", "not active\n"
 	case "/standby":
 		st := b.Status()
 		ok, yes, no = st.Healthy && st.Role == controller.Standby.String(), "standby\n", "not standby\n"

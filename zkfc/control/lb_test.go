@@ -56,6 +56,9 @@ func TestLoadBalancerEndpoints(t *testing.T) {
 		FencingToken: 7, LastError: "error text", Active: &elector.Info{NodeID: "nn1"}}
 	for _, p := range []string{"/active", "/isActive"} {
 		check(active, p, 200, "active\n")
+		drain := active
+		drain.Draining = true // control.lb_drain before a demote
+		check(drain, p, 503, "not active\n")
 		lost := active
 		lost.HoldsLock = false // session gone: about to demote
 		check(lost, p, 503, "not active\n")
