@@ -33,10 +33,17 @@ type answer struct {
 }
 
 // Real HAProxy (examples/haproxy's checks) in front of the two demo
-// services of a zkfc pair: when the active's service fails, clients
-// through HAProxy reach the new active, and no request through HAProxy is
-// answered by the old active after its demotion.
+// services of a zkfc pair: when the active's service fails or is killed,
+// clients through HAProxy reach the new active, and no request through
+// HAProxy is answered by the old active after its demotion. The failing
+// service keeps running and answering clients: the case where a load
+// balancer that lags could still send it requests.
 func TestHAProxyFollowsFailover(t *testing.T) {
+	t.Run("service fails", func(t *testing.T) { haproxyFailover(t, false) })
+	t.Run("service killed", func(t *testing.T) { haproxyFailover(t, true) })
+}
+
+func haproxyFailover(t *testing.T, kill bool) {
 	hb, err := exec.LookPath("haproxy")
 	if err != nil {
 		t.Fatalf("haproxy: %v (apt-get install haproxy)", err)
@@ -47,6 +54,14 @@ func TestHAProxyFollowsFailover(t *testing.T) {
 	}
 	p := startPair(t, func(_ int, o *zkfcenv.ZKFCOptions) {
 		o.Env = append(o.Env, "ZKFC_CONTROL_LB_DRAIN="+lbDrain.String())
+		// A killed service cannot demote: the shell method confirms it is gone.
+		o.Fencing = `    - type: graceful
+      timeout: 3s
+    - type: shell
+      timeout: 5s
+      shell:
+        command: ["/bin/sh", "-c", "! curl -sS --max-time 2 http://$ZKFC_TARGET_ADDRESS/role"]
+`
 	})
 	port := zkfcenv.FreePort(t)
 	front := fmt.Sprintf("127.0.0.1:%d", port)
@@ -129,9 +144,12 @@ backend service
 	}()
 	defer func() { close(stop); <-done }()
 
-	// The service fails but keeps running and answering clients: the case
-	// where a load balancer that lags could still send it requests.
-	p.demos[0].Fail(t)
+	killed := map[string]time.Time{}
+	if kill {
+		killed["nn1"] = p.demos[0].Kill()
+	} else {
+		p.demos[0].Fail(t)
+	}
 	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return p.zkfcs[1].Role() == "active" })
 	zkfcenv.WaitFor(t, 30*time.Second, "a client through HAProxy answered by nn2", func() bool {
 		mu.Lock()
@@ -144,9 +162,9 @@ backend service
 	mu.Unlock()
 
 	var demoted, promoted time.Time
-	for _, iv := range zkfcenv.ReadIntervals(t, p.roles, time.Now()) {
+	for _, iv := range zkfcenv.ReadIntervalsKilled(t, p.roles, time.Now(), killed) {
 		switch {
-		case iv.Name == "nn1" && !iv.Open:
+		case iv.Name == "nn1" && iv.End != nil && (!iv.Open || kill):
 			demoted = *iv.End
 		case iv.Name == "nn2":
 			promoted = iv.Start
@@ -173,5 +191,5 @@ backend service
 	t.Logf("%d requests through HAProxy (server, status: count): %v", len(got), counts)
 	t.Logf("nn1 demoted %s, nn2 promoted %s; first answer by nn2 through HAProxy %s after its promotion (HAProxy inter %s: 2 intervals = %s)",
 		demoted.Format(time.RFC3339Nano), promoted.Format(time.RFC3339Nano), firstNew.Sub(promoted), lbInter, 2*lbInter)
-	p.checkObserver(t)
+	zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervalsKilled(t, p.roles, time.Now(), killed))
 }
