@@ -109,7 +109,13 @@ func (c *Controller) demote(ctx context.Context, drain bool) error {
 	if drain && c.svc.role == Active && c.cfg.LBDrain > 0 {
 		c.svc.draining = true
 		c.publish()
-		t := time.NewTimer(c.cfg.LBDrain)
+		// The loop checks nothing while it waits: never past the moment
+		// it would self-fence, after which a peer may be promoted.
+		d := c.cfg.LBDrain
+		if at, timeout, ok := c.el.LastAck(); ok {
+			d = min(d, time.Until(at.Add(timeout-c.cfg.SelfFenceMargin)))
+		}
+		t := time.NewTimer(max(d, 0))
 		select {
 		case <-t.C:
 		case <-ctx.Done():

@@ -47,3 +47,23 @@ func TestLBDrainBeforeDemoteButNotWhenSelfFencing(t *testing.T) {
 		})
 	}
 }
+
+// The loop checks nothing while it drains: the drain ends no later than
+// the moment the active would self-fence, after which a peer may promote.
+func TestLBDrainEndsAtTheSelfFenceDeadline(t *testing.T) {
+	f := newFixture(t)
+	f.c.cfg.LBDrain = 20 * time.Second
+	healthy(f)
+	// Self-fence due 100ms from now (session 10s, margin 2s).
+	f.el.ack = time.Now().Add(-8*time.Second + 100*time.Millisecond)
+	var draining bool
+	f.act.onDemote = func() { draining = f.c.Status().Draining }
+	start := time.Now()
+	unhealthy(f)
+	if took := time.Since(start); took >= f.c.cfg.LBDrain {
+		t.Fatalf("demoted after %s: the drain ran past the self-fence deadline", took)
+	}
+	if !draining {
+		t.Fatal("not draining while the demote action ran")
+	}
+}
