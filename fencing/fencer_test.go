@@ -46,6 +46,17 @@ func (f *fakeGraceful) Ping(ctx context.Context, controlURL string) error {
 
 var target = Target{NodeID: "nn1", Host: "127.0.0.1", Port: 8020, ControlURL: "http://127.0.0.1:7070", Token: 42}
 
+// mustNew builds a Fencer that logs to the test, failing the test if the
+// methods are refused.
+func mustNew(t *testing.T, methods []MethodConfig, g GracefulClient, opts ...Option) *Fencer {
+	t.Helper()
+	f, err := New(methods, g, zaptest.NewLogger(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // marker returns a shell method config that creates a file when it runs
 // and exits with code, and the file's path.
 func marker(t *testing.T, name string, code string) (MethodConfig, string) {
@@ -66,10 +77,7 @@ func TestFencerFirstSuccessWins(t *testing.T) {
 	fail, failMark := marker(t, "fail", "1")
 	win, winMark := marker(t, "win", "0")
 	never, neverMark := marker(t, "never", "0")
-	f, err := New([]MethodConfig{{Type: "graceful"}, fail, win, never}, g, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "graceful"}, fail, win, never}, g)
 	rep, err := f.Fence(context.Background(), target)
 	if err != nil {
 		t.Fatalf("Fence() = %v, want success; report %s", err, rep)
@@ -99,10 +107,7 @@ func TestFencerAllFail(t *testing.T) {
 	g := &fakeGraceful{err: errors.New("refused")}
 	fail1, _ := marker(t, "a", "1")
 	fail2, _ := marker(t, "b", "7")
-	f, err := New([]MethodConfig{{Type: "graceful"}, fail1, fail2}, g, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "graceful"}, fail1, fail2}, g)
 	rep, err := f.Fence(context.Background(), target)
 	if !errors.Is(err, ErrNotFenced) {
 		t.Fatalf("Fence() = %v, want ErrNotFenced", err)
@@ -142,10 +147,7 @@ func TestFencerStopsWhenTheTargetIsSuperseded(t *testing.T) {
 func TestFencerMethodTimeout(t *testing.T) {
 	g := &fakeGraceful{block: true}
 	win, winMark := marker(t, "win", "0")
-	f, err := New([]MethodConfig{{Type: "graceful", Timeout: 100 * time.Millisecond}, win}, g, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "graceful", Timeout: 100 * time.Millisecond}, win}, g)
 	rep, err := f.Fence(context.Background(), target)
 	if err != nil || rep.FencedBy != "shell" || !exists(winMark) {
 		t.Fatalf("Fence() = %v; report %s", err, rep)
@@ -157,11 +159,8 @@ func TestFencerMethodTimeout(t *testing.T) {
 
 func TestFencerBudget(t *testing.T) {
 	sh := &ShellConfig{Command: []string{"/bin/true"}}
-	f, err := New([]MethodConfig{{Type: "graceful"}, {Type: "shell", Shell: sh}, {Type: "shell", Shell: sh, Timeout: time.Second}},
-		&fakeGraceful{}, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "graceful"}, {Type: "shell", Shell: sh}, {Type: "shell", Shell: sh, Timeout: time.Second}},
+		&fakeGraceful{})
 	if got, want := f.Budget(), DefaultGracefulTimeout+DefaultShellTimeout+time.Second; got != want {
 		t.Fatalf("Budget() = %s, want %s", got, want)
 	}
@@ -169,10 +168,7 @@ func TestFencerBudget(t *testing.T) {
 
 func TestFencerStopsWhenCallerCancels(t *testing.T) {
 	win, winMark := marker(t, "win", "0")
-	f, err := New([]MethodConfig{win}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{win}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	rep, err := f.Fence(ctx, target)
@@ -184,10 +180,7 @@ func TestFencerStopsWhenCallerCancels(t *testing.T) {
 func TestFencerCheckDoesNotFence(t *testing.T) {
 	g := &fakeGraceful{pingErr: errors.New("control API down")}
 	sh, mark := marker(t, "fenced", "0")
-	f, err := New([]MethodConfig{{Type: "graceful"}, sh}, g, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "graceful"}, sh}, g)
 	rep := f.Check(context.Background(), target)
 	if len(rep.Attempts) != 2 || rep.FencedBy != "" {
 		t.Fatalf("Check report %s", rep)

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/zap/zaptest"
 )
 
 // fakeSessions plays the quorum: the sessions it knows alive, or an error.
@@ -52,10 +50,7 @@ func TestLeaseExpiredRefusesWithoutProof(t *testing.T) {
 		{"quorum unreachable", &fakeSessions{err: errors.New("zk: could not connect to a server")}, old, "could not connect", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := New([]MethodConfig{{Type: "lease_expired"}}, nil, zaptest.NewLogger(t), WithSessions(tc.oracle))
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := mustNew(t, []MethodConfig{{Type: "lease_expired"}}, nil, WithSessions(tc.oracle))
 			tg := target
 			tg.Session = tc.session
 			rep, err := f.Fence(context.Background(), tg)
@@ -84,10 +79,7 @@ func TestLeaseExpiredFallsThroughToNextMethod(t *testing.T) {
 	const old = int64(7)
 	sess := &fakeSessions{alive: map[int64]bool{old: true}}
 	win, winMark := marker(t, "win", "0")
-	f, err := New([]MethodConfig{{Type: "lease_expired"}, win}, nil, zaptest.NewLogger(t), WithSessions(sess))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "lease_expired"}, win}, nil, WithSessions(sess))
 	tg := target
 	tg.Session = old
 	rep, err := f.Fence(context.Background(), tg)
@@ -102,10 +94,7 @@ func TestLeaseExpiredFallsThroughToNextMethod(t *testing.T) {
 // Without a session to ask (a CLI built the fencer), the method fails
 // rather than guessing; a quorum that never answers fails at the deadline.
 func TestLeaseExpiredNeedsAnAnsweringQuorum(t *testing.T) {
-	f, err := New([]MethodConfig{{Type: "lease_expired"}}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "lease_expired"}}, nil)
 	tg := target
 	tg.Session = 9
 	if _, err := f.Fence(context.Background(), tg); err == nil {
@@ -113,10 +102,7 @@ func TestLeaseExpiredNeedsAnAnsweringQuorum(t *testing.T) {
 	}
 	stuck := &fakeSessions{block: make(chan struct{})}
 	defer close(stuck.block)
-	f, err = New([]MethodConfig{{Type: "lease_expired", Timeout: 50 * time.Millisecond}}, nil, zaptest.NewLogger(t), WithSessions(stuck))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f = mustNew(t, []MethodConfig{{Type: "lease_expired", Timeout: 50 * time.Millisecond}}, nil, WithSessions(stuck))
 	if _, err := f.Fence(context.Background(), tg); err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
 		t.Fatalf("Fence() against a silent quorum = %v, want a deadline failure", err)
 	}

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
 	"github.com/zkfc-project/zkfc/zkfc/proc/proctest"
 )
 
@@ -27,14 +25,11 @@ func TestShellEnvironment(t *testing.T) {
 	for _, v := range vars {
 		script.WriteString(`printf '%s=%s\n' ` + v + ` "$` + v + `" >> "$OUT"; `)
 	}
-	f, err := New([]MethodConfig{{Type: "shell", Shell: &ShellConfig{
+	f := mustNew(t, []MethodConfig{{Type: "shell", Shell: &ShellConfig{
 		Command: []string{"/bin/sh", "-c", script.String()},
 		// A configured variable cannot override the target's values.
 		Env: []string{"OUT=" + out, "PWNED=" + pwned, "EXTRA=x y", "ZKFC_TARGET_HOST=wrong"},
-	}}}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	}}}, nil)
 	tg := Target{NodeID: hostile, Host: "::1", Port: 9000, ControlURL: "http://[::1]:7070", Token: 18446744073709551615}
 	if _, err := f.Fence(context.Background(), tg); err != nil {
 		t.Fatal(err)
@@ -92,13 +87,10 @@ func TestShellExitCodes(t *testing.T) {
 // started. Hadoop's shell fencer had no timeout at all.
 func TestShellTimeoutKillsGroup(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	f, err := New([]MethodConfig{{Type: "shell", Timeout: 300 * time.Millisecond, Shell: &ShellConfig{
+	f := mustNew(t, []MethodConfig{{Type: "shell", Timeout: 300 * time.Millisecond, Shell: &ShellConfig{
 		Command: []string{"/bin/sh", "-c", `sleep 30 & echo $! > "$PIDFILE"; wait`},
 		Env:     []string{"PIDFILE=" + pidFile},
-	}}}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	}}}, nil)
 	rep, err := f.Fence(context.Background(), target)
 	if err == nil || !strings.Contains(rep.Attempts[0].Error, "timed out") {
 		t.Fatalf("Fence() = %v, report %s; want a timeout", err, rep)

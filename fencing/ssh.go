@@ -41,17 +41,9 @@ type sshMethod struct {
 func (m *sshMethod) Name() string { return "ssh" }
 
 func (m *sshMethod) Fence(ctx context.Context, t Target) error {
-	if err := m.checkTarget(t); err != nil {
-		return err
-	}
-	client, closeAll, err := m.dial(ctx, t)
+	out, err := m.loginAndRun(ctx, t, "fence", func() string { return remoteLine(ctx, t, m.cfg.Command) })
 	if err != nil {
 		return err
-	}
-	defer closeAll()
-	out, err := runRemote(ctx, client, remoteLine(ctx, t, m.cfg.Command))
-	if err != nil {
-		return fmt.Errorf("ssh fence %s@%s: %w; output: %s", m.cfg.User, m.addr(t), explainExit(ctx, err), proc.Snippet(out, maxSnippet))
 	}
 	m.lg.Info("ssh fence command confirmed", zap.String("target", t.NodeID),
 		zap.String("host", m.addr(t)), zap.String("output", string(out)))
@@ -61,14 +53,6 @@ func (m *sshMethod) Fence(ctx context.Context, t Target) error {
 // Check logs in and makes sure the tools the fence command needs exist,
 // without running it.
 func (m *sshMethod) Check(ctx context.Context, t Target) error {
-	if err := m.checkTarget(t); err != nil {
-		return err
-	}
-	client, closeAll, err := m.dial(ctx, t)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
 	tools := "timeout"
 	if m.defaultCommand {
 		tools += " fuser ss"
@@ -76,11 +60,27 @@ func (m *sshMethod) Check(ctx context.Context, t Target) error {
 	script := `for tool in ` + tools + `; do
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool not found on the target" >&2; exit 127; }
 done`
-	out, err := runRemote(ctx, client, "exec /bin/sh -c "+shQuote(script))
-	if err != nil {
-		return fmt.Errorf("ssh check %s@%s: %w; output: %s", m.cfg.User, m.addr(t), explainExit(ctx, err), proc.Snippet(out, maxSnippet))
+	_, err := m.loginAndRun(ctx, t, "check", func() string { return "exec /bin/sh -c " + shQuote(script) })
+	return err
+}
+
+// loginAndRun checks the target, logs in and runs the command line made by line,
+// which is called after the login so that it can spend only the time left
+// in ctx. step ("fence", "check") names the step in the error.
+func (m *sshMethod) loginAndRun(ctx context.Context, t Target, step string, line func() string) ([]byte, error) {
+	if err := m.checkTarget(t); err != nil {
+		return nil, err
 	}
-	return nil
+	client, closeAll, err := m.dial(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll()
+	out, err := runRemote(ctx, client, line())
+	if err != nil {
+		return out, fmt.Errorf("ssh %s %s@%s: %w; output: %s", step, m.cfg.User, m.addr(t), explainExit(ctx, err), proc.Snippet(out, maxSnippet))
+	}
+	return out, nil
 }
 
 func (m *sshMethod) addr(t Target) string { return joinHostPort(t.Host, m.cfg.Port) }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/zkfc-project/zkfc/quorum/freeport"
 	"github.com/zkfc-project/zkfc/zkfc/proc/proctest"
 )
 
@@ -48,7 +49,7 @@ func startSSHD(t *testing.T, extraHostKeys ...string) *sshd {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	s := &sshd{dir: dir, port: freePort(t), clientKey: filepath.Join(dir, "id_ed25519")}
+	s := &sshd{dir: dir, port: freeport.Get(t), clientKey: filepath.Join(dir, "id_ed25519")}
 	keygen(t, filepath.Join(dir, "host_key"))
 	keygen(t, s.clientKey)
 	hostKeys := "HostKey " + filepath.Join(dir, "host_key")
@@ -172,17 +173,6 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // victim is a separate process listening on a port: the "service" that
 // fencing must kill.
 type victim struct {
@@ -193,7 +183,7 @@ type victim struct {
 
 func startVictim(t *testing.T) *victim {
 	t.Helper()
-	port := freePort(t)
+	port := freeport.Get(t)
 	cmd := exec.Command("/usr/bin/python3", "-c", `
 import socket, sys, time
 s = socket.socket()
@@ -255,10 +245,7 @@ func sshTarget(port int) Target {
 func TestSSHFenceKillsListener(t *testing.T) {
 	s := startSSHD(t)
 	v := startVictim(t)
-	f, err := New([]MethodConfig{{Type: "ssh", SSH: s.config("")}}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "ssh", SSH: s.config("")}}, nil)
 	rep, err := f.Fence(context.Background(), sshTarget(v.port))
 	if err != nil {
 		t.Fatalf("Fence() = %v", err)
@@ -282,10 +269,7 @@ func TestSSHFenceKillsListener(t *testing.T) {
 func TestSSHCheck(t *testing.T) {
 	s := startSSHD(t)
 	v := startVictim(t)
-	f, err := New([]MethodConfig{{Type: "ssh", SSH: s.config("")}}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "ssh", SSH: s.config("")}}, nil)
 	rep := f.Check(context.Background(), sshTarget(v.port))
 	if len(rep.Attempts) != 1 || rep.Attempts[0].Err != nil {
 		t.Fatalf("Check report %s", rep)
@@ -442,10 +426,7 @@ func TestSSHCommandFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := New([]MethodConfig{{Type: "ssh", SSH: s.config(tc.command)}}, nil, zaptest.NewLogger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := mustNew(t, []MethodConfig{{Type: "ssh", SSH: s.config(tc.command)}}, nil)
 			rep, err := f.Fence(context.Background(), sshTarget(8020))
 			if !errors.Is(err, ErrNotFenced) || !strings.Contains(rep.Attempts[0].Error, tc.errHas) {
 				t.Fatalf("Fence() = %v; report %s; want failure with %q", err, rep, tc.errHas)
@@ -480,10 +461,7 @@ func TestSSHCommandTimeout(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	// The pid file appears only once the sleep runs.
 	cmd := "sleep 61 & echo $! > " + shQuote(pidFile) + "; wait"
-	f, err := New([]MethodConfig{{Type: "ssh", Timeout: 1500 * time.Millisecond, SSH: s.config(cmd)}}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "ssh", Timeout: 1500 * time.Millisecond, SSH: s.config(cmd)}}, nil)
 	rep, err := f.Fence(context.Background(), sshTarget(8020))
 	if !errors.Is(err, ErrNotFenced) || rep.FencedBy != "" {
 		t.Fatalf("Fence() = %v; report %s", err, rep)
@@ -508,11 +486,8 @@ func TestSSHUnreachableFallsThrough(t *testing.T) {
 	key := filepath.Join(t.TempDir(), "id")
 	keygen(t, key)
 	win, winMark := marker(t, "power-off", "0")
-	cfg := &SSHConfig{User: "root", Port: freePort(t), KeyFile: key, KnownHostsFile: known}
-	f, err := New([]MethodConfig{{Type: "ssh", SSH: cfg}, win}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := &SSHConfig{User: "root", Port: freeport.Get(t), KeyFile: key, KnownHostsFile: known}
+	f := mustNew(t, []MethodConfig{{Type: "ssh", SSH: cfg}, win}, nil)
 	rep, err := f.Fence(context.Background(), sshTarget(8020))
 	if err != nil || rep.FencedBy != "shell" || !exists(winMark) {
 		t.Fatalf("Fence() = %v; report %s", err, rep)
@@ -561,10 +536,7 @@ func TestSSHHandshakeTimeout(t *testing.T) {
 	win, winMark := marker(t, "power-off", "0")
 	cfg := &SSHConfig{User: "root", Port: ln.Addr().(*net.TCPAddr).Port, KeyFile: key, KnownHostsFile: known,
 		ConnectTimeout: 300 * time.Millisecond}
-	f, err := New([]MethodConfig{{Type: "ssh", Timeout: 10 * time.Minute, SSH: cfg}, win}, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustNew(t, []MethodConfig{{Type: "ssh", Timeout: 10 * time.Minute, SSH: cfg}, win}, nil)
 	rep, err := f.Fence(context.Background(), sshTarget(8020))
 	if err != nil || rep.FencedBy != "shell" || !exists(winMark) {
 		t.Fatalf("Fence() = %v; report %s", err, rep)

@@ -34,6 +34,19 @@ func startMonitor(t *testing.T, cfg Config) (*Monitor, <-chan change) {
 	return m, changes
 }
 
+// startHealthyHTTP runs a monitor that probes a new service every 5ms with
+// the given timeout, rise and fall 2, and waits for it to become Healthy.
+func startHealthyHTTP(t *testing.T, timeout time.Duration) (*service, *Monitor, <-chan change) {
+	t.Helper()
+	svc := newService(t)
+	m, changes := startMonitor(t, Config{
+		Interval: 5 * time.Millisecond, Timeout: timeout, Rise: 2, Fall: 2,
+		HTTP: &HTTPCheck{URL: svc.URL},
+	})
+	expect(t, changes, Initializing, Healthy)
+	return svc, m, changes
+}
+
 // next returns the next report. The bound only keeps a broken test
 // from hanging; it is not what the test asserts.
 func next(t *testing.T, changes <-chan change) change {
@@ -72,12 +85,7 @@ func waitHits(t *testing.T, svc *service, n int64) {
 }
 
 func TestMonitorStateSequence(t *testing.T) {
-	svc := newService(t)
-	m, changes := startMonitor(t, Config{
-		Interval: 5 * time.Millisecond, Timeout: 10 * time.Second, Rise: 2, Fall: 2,
-		HTTP: &HTTPCheck{URL: svc.URL},
-	})
-	expect(t, changes, Initializing, Healthy)
+	svc, m, changes := startHealthyHTTP(t, 10*time.Second)
 	if m.State() != Healthy || m.Last().Outcome != OK {
 		t.Fatalf("State() = %v, Last() = %+v", m.State(), m.Last())
 	}
@@ -119,12 +127,7 @@ func TestMonitorReportsProgress(t *testing.T) {
 // Requests that never get an answer time out: not responding, not
 // unhealthy. The hang is unbounded, so the timeout always wins.
 func TestMonitorNotResponding(t *testing.T) {
-	svc := newService(t)
-	_, changes := startMonitor(t, Config{
-		Interval: 5 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2,
-		HTTP: &HTTPCheck{URL: svc.URL},
-	})
-	expect(t, changes, Initializing, Healthy)
+	svc, _, changes := startHealthyHTTP(t, time.Second)
 	svc.set(200, "ok", 0, true)
 	expect(t, changes, Healthy, NotResponding)
 	svc.set(200, "ok", 0, false)
@@ -134,12 +137,7 @@ func TestMonitorNotResponding(t *testing.T) {
 // A service slower than the probe interval but within the timeout stays
 // Healthy: no flapping because of a GC pause.
 func TestMonitorSlowButSuccessfulStaysHealthy(t *testing.T) {
-	svc := newService(t)
-	_, changes := startMonitor(t, Config{
-		Interval: 5 * time.Millisecond, Timeout: time.Minute, Rise: 2, Fall: 2,
-		HTTP: &HTTPCheck{URL: svc.URL},
-	})
-	expect(t, changes, Initializing, Healthy)
+	svc, _, changes := startHealthyHTTP(t, time.Minute)
 	svc.set(200, "ok", 50*time.Millisecond, false)
 	waitHits(t, svc, 10)
 	svc.set(500, "now really broken", 0, false)

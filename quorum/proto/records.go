@@ -15,33 +15,22 @@ type Stat struct {
 	Pzxid          int64
 }
 
-func (s *Stat) Encode(e *Encoder) {
-	e.Long(s.Czxid)
-	e.Long(s.Mzxid)
-	e.Long(s.Ctime)
-	e.Long(s.Mtime)
-	e.Int(s.Version)
-	e.Int(s.Cversion)
-	e.Int(s.Aversion)
-	e.Long(s.EphemeralOwner)
-	e.Int(s.DataLength)
-	e.Int(s.NumChildren)
-	e.Long(s.Pzxid)
+func (s *Stat) fields(f Fields) {
+	f.Long(&s.Czxid)
+	f.Long(&s.Mzxid)
+	f.Long(&s.Ctime)
+	f.Long(&s.Mtime)
+	f.Int(&s.Version)
+	f.Int(&s.Cversion)
+	f.Int(&s.Aversion)
+	f.Long(&s.EphemeralOwner)
+	f.Int(&s.DataLength)
+	f.Int(&s.NumChildren)
+	f.Long(&s.Pzxid)
 }
 
-func (s *Stat) Decode(d *Decoder) {
-	s.Czxid = d.Long()
-	s.Mzxid = d.Long()
-	s.Ctime = d.Long()
-	s.Mtime = d.Long()
-	s.Version = d.Int()
-	s.Cversion = d.Int()
-	s.Aversion = d.Int()
-	s.EphemeralOwner = d.Long()
-	s.DataLength = d.Int()
-	s.NumChildren = d.Int()
-	s.Pzxid = d.Long()
-}
+func (s *Stat) Encode(e *Encoder) { s.fields(e.Fields()) }
+func (s *Stat) Decode(d *Decoder) { s.fields(d.Fields()) }
 
 // Id is an identity in an ACL scheme, e.g. {"digest", "user:hash"}.
 type Id struct {
@@ -49,16 +38,18 @@ type Id struct {
 	ID     string
 }
 
-func (i *Id) Encode(e *Encoder) { e.String(i.Scheme); e.String(i.ID) }
-func (i *Id) Decode(d *Decoder) { i.Scheme = d.String(); i.ID = d.String() }
+func (i *Id) fields(f Fields)   { f.String(&i.Scheme); f.String(&i.ID) }
+func (i *Id) Encode(e *Encoder) { i.fields(e.Fields()) }
+func (i *Id) Decode(d *Decoder) { i.fields(d.Fields()) }
 
 type ACL struct {
 	Perms int32
 	ID    Id
 }
 
-func (a *ACL) Encode(e *Encoder) { e.Int(a.Perms); a.ID.Encode(e) }
-func (a *ACL) Decode(d *Decoder) { a.Perms = d.Int(); a.ID.Decode(d) }
+func (a *ACL) fields(f Fields)   { f.Int(&a.Perms); a.ID.fields(f) }
+func (a *ACL) Encode(e *Encoder) { a.fields(e.Fields()) }
+func (a *ACL) Decode(d *Decoder) { a.fields(d.Fields()) }
 
 func encodeACLs(e *Encoder, acl []ACL) {
 	if acl == nil {
@@ -102,28 +93,17 @@ type ConnectRequest struct {
 	HasReadOnly     bool
 }
 
-func (r *ConnectRequest) Encode(e *Encoder) {
-	e.Int(r.ProtocolVersion)
-	e.Long(r.LastZxidSeen)
-	e.Int(r.TimeOut)
-	e.Long(r.SessionID)
-	e.Buffer(r.Passwd)
-	if r.HasReadOnly {
-		e.Bool(r.ReadOnly)
-	}
+func (r *ConnectRequest) fields(f Fields) {
+	f.Int(&r.ProtocolVersion)
+	f.Long(&r.LastZxidSeen)
+	f.Int(&r.TimeOut)
+	f.Long(&r.SessionID)
+	f.Buffer(&r.Passwd)
+	f.TrailingBool(&r.ReadOnly, &r.HasReadOnly)
 }
 
-func (r *ConnectRequest) Decode(d *Decoder) {
-	r.ProtocolVersion = d.Int()
-	r.LastZxidSeen = d.Long()
-	r.TimeOut = d.Int()
-	r.SessionID = d.Long()
-	r.Passwd = d.Buffer()
-	if d.Err() == nil && d.Remaining() >= 1 {
-		r.HasReadOnly = true
-		r.ReadOnly = d.Bool()
-	}
-}
+func (r *ConnectRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *ConnectRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type ConnectResponse struct {
 	ProtocolVersion int32
@@ -134,34 +114,25 @@ type ConnectResponse struct {
 	HasReadOnly     bool
 }
 
-func (r *ConnectResponse) Encode(e *Encoder) {
-	e.Int(r.ProtocolVersion)
-	e.Int(r.TimeOut)
-	e.Long(r.SessionID)
-	e.Buffer(r.Passwd)
-	if r.HasReadOnly {
-		e.Bool(r.ReadOnly)
-	}
+func (r *ConnectResponse) fields(f Fields) {
+	f.Int(&r.ProtocolVersion)
+	f.Int(&r.TimeOut)
+	f.Long(&r.SessionID)
+	f.Buffer(&r.Passwd)
+	f.TrailingBool(&r.ReadOnly, &r.HasReadOnly)
 }
 
-func (r *ConnectResponse) Decode(d *Decoder) {
-	r.ProtocolVersion = d.Int()
-	r.TimeOut = d.Int()
-	r.SessionID = d.Long()
-	r.Passwd = d.Buffer()
-	if d.Err() == nil && d.Remaining() >= 1 {
-		r.HasReadOnly = true
-		r.ReadOnly = d.Bool()
-	}
-}
+func (r *ConnectResponse) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *ConnectResponse) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type RequestHeader struct {
 	Xid  int32
 	Type int32
 }
 
-func (h *RequestHeader) Encode(e *Encoder) { e.Int(h.Xid); e.Int(h.Type) }
-func (h *RequestHeader) Decode(d *Decoder) { h.Xid = d.Int(); h.Type = d.Int() }
+func (h *RequestHeader) fields(f Fields)   { f.Int(&h.Xid); f.Int(&h.Type) }
+func (h *RequestHeader) Encode(e *Encoder) { h.fields(e.Fields()) }
+func (h *RequestHeader) Decode(d *Decoder) { h.fields(d.Fields()) }
 
 type ReplyHeader struct {
 	Xid  int32
@@ -169,8 +140,9 @@ type ReplyHeader struct {
 	Err  Err
 }
 
-func (h *ReplyHeader) Encode(e *Encoder) { e.Int(h.Xid); e.Long(h.Zxid); e.Int(int32(h.Err)) }
-func (h *ReplyHeader) Decode(d *Decoder) { h.Xid = d.Int(); h.Zxid = d.Long(); h.Err = Err(d.Int()) }
+func (h *ReplyHeader) fields(f Fields)   { f.Int(&h.Xid); f.Long(&h.Zxid); f.Int((*int32)(&h.Err)) }
+func (h *ReplyHeader) Encode(e *Encoder) { h.fields(e.Fields()) }
+func (h *ReplyHeader) Decode(d *Decoder) { h.fields(d.Fields()) }
 
 // CreateRequest serves create, create2 and createContainer.
 type CreateRequest struct {
@@ -180,19 +152,15 @@ type CreateRequest struct {
 	Flags int32
 }
 
-func (r *CreateRequest) Encode(e *Encoder) {
-	e.String(r.Path)
-	e.Buffer(r.Data)
-	encodeACLs(e, r.ACL)
-	e.Int(r.Flags)
+func (r *CreateRequest) fields(f Fields) {
+	f.String(&r.Path)
+	f.Buffer(&r.Data)
+	f.ACLs(&r.ACL)
+	f.Int(&r.Flags)
 }
 
-func (r *CreateRequest) Decode(d *Decoder) {
-	r.Path = d.String()
-	r.Data = d.Buffer()
-	r.ACL = decodeACLs(d)
-	r.Flags = d.Int()
-}
+func (r *CreateRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *CreateRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type CreateTTLRequest struct {
 	Path  string
@@ -202,42 +170,40 @@ type CreateTTLRequest struct {
 	TTL   int64
 }
 
-func (r *CreateTTLRequest) Encode(e *Encoder) {
-	e.String(r.Path)
-	e.Buffer(r.Data)
-	encodeACLs(e, r.ACL)
-	e.Int(r.Flags)
-	e.Long(r.TTL)
+func (r *CreateTTLRequest) fields(f Fields) {
+	f.String(&r.Path)
+	f.Buffer(&r.Data)
+	f.ACLs(&r.ACL)
+	f.Int(&r.Flags)
+	f.Long(&r.TTL)
 }
 
-func (r *CreateTTLRequest) Decode(d *Decoder) {
-	r.Path = d.String()
-	r.Data = d.Buffer()
-	r.ACL = decodeACLs(d)
-	r.Flags = d.Int()
-	r.TTL = d.Long()
-}
+func (r *CreateTTLRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *CreateTTLRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 // PathRequest is every request whose body is only a path: getACL, sync,
 // getAllChildrenNumber, getEphemerals (prefix path).
 type PathRequest struct{ Path string }
 
-func (r *PathRequest) Encode(e *Encoder) { e.String(r.Path) }
-func (r *PathRequest) Decode(d *Decoder) { r.Path = d.String() }
+func (r *PathRequest) fields(f Fields)   { f.String(&r.Path) }
+func (r *PathRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *PathRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 // PathResponse is create's and sync's reply: a path.
 type PathResponse struct{ Path string }
 
-func (r *PathResponse) Encode(e *Encoder) { e.String(r.Path) }
-func (r *PathResponse) Decode(d *Decoder) { r.Path = d.String() }
+func (r *PathResponse) fields(f Fields)   { f.String(&r.Path) }
+func (r *PathResponse) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *PathResponse) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type Create2Response struct {
 	Path string
 	Stat Stat
 }
 
-func (r *Create2Response) Encode(e *Encoder) { e.String(r.Path); r.Stat.Encode(e) }
-func (r *Create2Response) Decode(d *Decoder) { r.Path = d.String(); r.Stat.Decode(d) }
+func (r *Create2Response) fields(f Fields)   { f.String(&r.Path); r.Stat.fields(f) }
+func (r *Create2Response) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *Create2Response) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 // PathVersionRequest serves delete and check.
 type PathVersionRequest struct {
@@ -245,8 +211,9 @@ type PathVersionRequest struct {
 	Version int32
 }
 
-func (r *PathVersionRequest) Encode(e *Encoder) { e.String(r.Path); e.Int(r.Version) }
-func (r *PathVersionRequest) Decode(d *Decoder) { r.Path = d.String(); r.Version = d.Int() }
+func (r *PathVersionRequest) fields(f Fields)   { f.String(&r.Path); f.Int(&r.Version) }
+func (r *PathVersionRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *PathVersionRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 // PathWatchRequest serves exists, getData, getChildren and getChildren2.
 type PathWatchRequest struct {
@@ -254,22 +221,25 @@ type PathWatchRequest struct {
 	Watch bool
 }
 
-func (r *PathWatchRequest) Encode(e *Encoder) { e.String(r.Path); e.Bool(r.Watch) }
-func (r *PathWatchRequest) Decode(d *Decoder) { r.Path = d.String(); r.Watch = d.Bool() }
+func (r *PathWatchRequest) fields(f Fields)   { f.String(&r.Path); f.Bool(&r.Watch) }
+func (r *PathWatchRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *PathWatchRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 // StatResponse serves exists, setData and setACL replies.
 type StatResponse struct{ Stat Stat }
 
-func (r *StatResponse) Encode(e *Encoder) { r.Stat.Encode(e) }
-func (r *StatResponse) Decode(d *Decoder) { r.Stat.Decode(d) }
+func (r *StatResponse) fields(f Fields)   { r.Stat.fields(f) }
+func (r *StatResponse) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *StatResponse) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type GetDataResponse struct {
 	Data []byte
 	Stat Stat
 }
 
-func (r *GetDataResponse) Encode(e *Encoder) { e.Buffer(r.Data); r.Stat.Encode(e) }
-func (r *GetDataResponse) Decode(d *Decoder) { r.Data = d.Buffer(); r.Stat.Decode(d) }
+func (r *GetDataResponse) fields(f Fields)   { f.Buffer(&r.Data); r.Stat.fields(f) }
+func (r *GetDataResponse) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *GetDataResponse) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type SetDataRequest struct {
 	Path    string
@@ -277,20 +247,18 @@ type SetDataRequest struct {
 	Version int32
 }
 
-func (r *SetDataRequest) Encode(e *Encoder) { e.String(r.Path); e.Buffer(r.Data); e.Int(r.Version) }
-func (r *SetDataRequest) Decode(d *Decoder) {
-	r.Path = d.String()
-	r.Data = d.Buffer()
-	r.Version = d.Int()
-}
+func (r *SetDataRequest) fields(f Fields)   { f.String(&r.Path); f.Buffer(&r.Data); f.Int(&r.Version) }
+func (r *SetDataRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *SetDataRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type GetACLResponse struct {
 	ACL  []ACL
 	Stat Stat
 }
 
-func (r *GetACLResponse) Encode(e *Encoder) { encodeACLs(e, r.ACL); r.Stat.Encode(e) }
-func (r *GetACLResponse) Decode(d *Decoder) { r.ACL = decodeACLs(d); r.Stat.Decode(d) }
+func (r *GetACLResponse) fields(f Fields)   { f.ACLs(&r.ACL); r.Stat.fields(f) }
+func (r *GetACLResponse) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *GetACLResponse) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type SetACLRequest struct {
 	Path    string
@@ -298,25 +266,24 @@ type SetACLRequest struct {
 	Version int32
 }
 
-func (r *SetACLRequest) Encode(e *Encoder) { e.String(r.Path); encodeACLs(e, r.ACL); e.Int(r.Version) }
-func (r *SetACLRequest) Decode(d *Decoder) {
-	r.Path = d.String()
-	r.ACL = decodeACLs(d)
-	r.Version = d.Int()
-}
+func (r *SetACLRequest) fields(f Fields)   { f.String(&r.Path); f.ACLs(&r.ACL); f.Int(&r.Version) }
+func (r *SetACLRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *SetACLRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type GetChildrenResponse struct{ Children []string }
 
-func (r *GetChildrenResponse) Encode(e *Encoder) { e.Strings(r.Children) }
-func (r *GetChildrenResponse) Decode(d *Decoder) { r.Children = d.Strings() }
+func (r *GetChildrenResponse) fields(f Fields)   { f.Strings(&r.Children) }
+func (r *GetChildrenResponse) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *GetChildrenResponse) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type GetChildren2Response struct {
 	Children []string
 	Stat     Stat
 }
 
-func (r *GetChildren2Response) Encode(e *Encoder) { e.Strings(r.Children); r.Stat.Encode(e) }
-func (r *GetChildren2Response) Decode(d *Decoder) { r.Children = d.Strings(); r.Stat.Decode(d) }
+func (r *GetChildren2Response) fields(f Fields)   { f.Strings(&r.Children); r.Stat.fields(f) }
+func (r *GetChildren2Response) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *GetChildren2Response) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 // SetWatchesRequest is setWatches (101); SetWatches2Request adds the
 // persistent kinds (105).
@@ -327,19 +294,15 @@ type SetWatchesRequest struct {
 	ChildWatches []string
 }
 
-func (r *SetWatchesRequest) Encode(e *Encoder) {
-	e.Long(r.RelativeZxid)
-	e.Strings(r.DataWatches)
-	e.Strings(r.ExistWatches)
-	e.Strings(r.ChildWatches)
+func (r *SetWatchesRequest) fields(f Fields) {
+	f.Long(&r.RelativeZxid)
+	f.Strings(&r.DataWatches)
+	f.Strings(&r.ExistWatches)
+	f.Strings(&r.ChildWatches)
 }
 
-func (r *SetWatchesRequest) Decode(d *Decoder) {
-	r.RelativeZxid = d.Long()
-	r.DataWatches = d.Strings()
-	r.ExistWatches = d.Strings()
-	r.ChildWatches = d.Strings()
-}
+func (r *SetWatchesRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *SetWatchesRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type SetWatches2Request struct {
 	RelativeZxid               int64
@@ -350,31 +313,26 @@ type SetWatches2Request struct {
 	PersistentRecursiveWatches []string
 }
 
-func (r *SetWatches2Request) Encode(e *Encoder) {
-	e.Long(r.RelativeZxid)
-	e.Strings(r.DataWatches)
-	e.Strings(r.ExistWatches)
-	e.Strings(r.ChildWatches)
-	e.Strings(r.PersistentWatches)
-	e.Strings(r.PersistentRecursiveWatches)
+func (r *SetWatches2Request) fields(f Fields) {
+	f.Long(&r.RelativeZxid)
+	f.Strings(&r.DataWatches)
+	f.Strings(&r.ExistWatches)
+	f.Strings(&r.ChildWatches)
+	f.Strings(&r.PersistentWatches)
+	f.Strings(&r.PersistentRecursiveWatches)
 }
 
-func (r *SetWatches2Request) Decode(d *Decoder) {
-	r.RelativeZxid = d.Long()
-	r.DataWatches = d.Strings()
-	r.ExistWatches = d.Strings()
-	r.ChildWatches = d.Strings()
-	r.PersistentWatches = d.Strings()
-	r.PersistentRecursiveWatches = d.Strings()
-}
+func (r *SetWatches2Request) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *SetWatches2Request) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type AddWatchRequest struct {
 	Path string
 	Mode int32
 }
 
-func (r *AddWatchRequest) Encode(e *Encoder) { e.String(r.Path); e.Int(r.Mode) }
-func (r *AddWatchRequest) Decode(d *Decoder) { r.Path = d.String(); r.Mode = d.Int() }
+func (r *AddWatchRequest) fields(f Fields)   { f.String(&r.Path); f.Int(&r.Mode) }
+func (r *AddWatchRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *AddWatchRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 // WatchesRequest serves checkWatches and removeWatches.
 type WatchesRequest struct {
@@ -382,8 +340,9 @@ type WatchesRequest struct {
 	Type int32
 }
 
-func (r *WatchesRequest) Encode(e *Encoder) { e.String(r.Path); e.Int(r.Type) }
-func (r *WatchesRequest) Decode(d *Decoder) { r.Path = d.String(); r.Type = d.Int() }
+func (r *WatchesRequest) fields(f Fields)   { f.String(&r.Path); f.Int(&r.Type) }
+func (r *WatchesRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *WatchesRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type AuthPacket struct {
 	Type   int32
@@ -391,8 +350,9 @@ type AuthPacket struct {
 	Auth   []byte
 }
 
-func (r *AuthPacket) Encode(e *Encoder) { e.Int(r.Type); e.String(r.Scheme); e.Buffer(r.Auth) }
-func (r *AuthPacket) Decode(d *Decoder) { r.Type = d.Int(); r.Scheme = d.String(); r.Auth = d.Buffer() }
+func (r *AuthPacket) fields(f Fields)   { f.Int(&r.Type); f.String(&r.Scheme); f.Buffer(&r.Auth) }
+func (r *AuthPacket) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *AuthPacket) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type ClientInfo struct {
 	AuthScheme string
@@ -420,14 +380,16 @@ func (r *WhoAmIResponse) Decode(d *Decoder) {
 // StringsResponse serves getEphemerals.
 type StringsResponse struct{ Values []string }
 
-func (r *StringsResponse) Encode(e *Encoder) { e.Strings(r.Values) }
-func (r *StringsResponse) Decode(d *Decoder) { r.Values = d.Strings() }
+func (r *StringsResponse) fields(f Fields)   { f.Strings(&r.Values) }
+func (r *StringsResponse) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *StringsResponse) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 // IntResponse serves getAllChildrenNumber and a multi's error result.
 type IntResponse struct{ Value int32 }
 
-func (r *IntResponse) Encode(e *Encoder) { e.Int(r.Value) }
-func (r *IntResponse) Decode(d *Decoder) { r.Value = d.Int() }
+func (r *IntResponse) fields(f Fields)   { f.Int(&r.Value) }
+func (r *IntResponse) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *IntResponse) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type WatcherEvent struct {
 	Type  int32
@@ -435,8 +397,9 @@ type WatcherEvent struct {
 	Path  string
 }
 
-func (r *WatcherEvent) Encode(e *Encoder) { e.Int(r.Type); e.Int(r.State); e.String(r.Path) }
-func (r *WatcherEvent) Decode(d *Decoder) { r.Type = d.Int(); r.State = d.Int(); r.Path = d.String() }
+func (r *WatcherEvent) fields(f Fields)   { f.Int(&r.Type); f.Int(&r.State); f.String(&r.Path) }
+func (r *WatcherEvent) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *WatcherEvent) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 type ReconfigRequest struct {
 	JoiningServers string
@@ -445,25 +408,22 @@ type ReconfigRequest struct {
 	CurConfigID    int64
 }
 
-func (r *ReconfigRequest) Encode(e *Encoder) {
-	e.String(r.JoiningServers)
-	e.String(r.LeavingServers)
-	e.String(r.NewMembers)
-	e.Long(r.CurConfigID)
+func (r *ReconfigRequest) fields(f Fields) {
+	f.String(&r.JoiningServers)
+	f.String(&r.LeavingServers)
+	f.String(&r.NewMembers)
+	f.Long(&r.CurConfigID)
 }
 
-func (r *ReconfigRequest) Decode(d *Decoder) {
-	r.JoiningServers = d.String()
-	r.LeavingServers = d.String()
-	r.NewMembers = d.String()
-	r.CurConfigID = d.Long()
-}
+func (r *ReconfigRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *ReconfigRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 // SASLRequest and SASLResponse carry an opaque SASL token.
 type SASLRequest struct{ Token []byte }
 
-func (r *SASLRequest) Encode(e *Encoder) { e.Buffer(r.Token) }
-func (r *SASLRequest) Decode(d *Decoder) { r.Token = d.Buffer() }
+func (r *SASLRequest) fields(f Fields)   { f.Buffer(&r.Token) }
+func (r *SASLRequest) Encode(e *Encoder) { r.fields(e.Fields()) }
+func (r *SASLRequest) Decode(d *Decoder) { r.fields(d.Fields()) }
 
 // Empty is a request or reply without a body (ping, closeSession, whoAmI,
 // delete's reply, ...).
@@ -478,8 +438,9 @@ type MultiHeader struct {
 	Err  int32
 }
 
-func (h *MultiHeader) Encode(e *Encoder) { e.Int(h.Type); e.Bool(h.Done); e.Int(h.Err) }
-func (h *MultiHeader) Decode(d *Decoder) { h.Type = d.Int(); h.Done = d.Bool(); h.Err = d.Int() }
+func (h *MultiHeader) fields(f Fields)   { f.Int(&h.Type); f.Bool(&h.Done); f.Int(&h.Err) }
+func (h *MultiHeader) Encode(e *Encoder) { h.fields(e.Fields()) }
+func (h *MultiHeader) Decode(d *Decoder) { h.fields(d.Fields()) }
 
 // MultiOp is one operation inside a multi or multiRead request.
 type MultiOp struct {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,17 +9,9 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkfc-project/zkfc/quorum/freeport"
 	"github.com/zkfc-project/zkfc/quorum/config"
 )
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 type ensemble struct {
 	t       *testing.T
@@ -40,8 +31,8 @@ func startEnsembleWith(t *testing.T, n int, mod func(*config.Config)) *ensemble 
 	base := t.TempDir()
 	var servers []config.Server
 	for i := 1; i <= n; i++ {
-		servers = append(servers, config.Server{ID: uint64(i), Host: "127.0.0.1", PeerPort: freePort(t), ElectionPort: freePort(t),
-			ClientHost: "127.0.0.1", ClientPort: freePort(t)})
+		servers = append(servers, config.Server{ID: uint64(i), Host: "127.0.0.1", PeerPort: freeport.Get(t), ElectionPort: freeport.Get(t),
+			ClientHost: "127.0.0.1", ClientPort: freeport.Get(t)})
 	}
 	e := &ensemble{t: t}
 	for i := 1; i <= n; i++ {

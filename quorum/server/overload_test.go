@@ -67,12 +67,7 @@ func TestWriteRefusedWhenTheProposalQueueStaysFull(t *testing.T) {
 	}
 	// Far beyond queueWait, far below the 8 s the read deadline allows.
 	_ = nc.SetReadDeadline(time.Now().Add(8 * time.Second))
-	frame, err := proto.ReadFrame(nc, nil, 1<<20)
-	if err != nil {
-		t.Fatalf("no answer to a write on a full proposal queue: %v", err)
-	}
-	var rh proto.ReplyHeader
-	rh.Decode(proto.NewDecoder(frame))
+	rh, _ := readReply(t, nc, "no answer to a write on a full proposal queue")
 	if rh.Xid != 1 || rh.Err != proto.ErrConnectionLoss {
 		t.Fatalf("reply %+v to a write on a full queue, want xid 1 with a connection loss", rh)
 	}

@@ -361,27 +361,11 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			r.admit(p)
 			// Drain what else is waiting: all of it goes to raft as one
 			// proposal message, into one Ready and one log write.
-		drain:
-			for n := 0; n < 4096; n++ {
-				select {
-				case p := <-r.proposeC:
-					r.admit(p)
-				default:
-					break drain
-				}
-			}
+			drainUpTo(r.proposeC, 4096, r.admit)
 			r.submitBatch()
 		case m := <-r.recvC:
 			r.step(m)
-		steps:
-			for n := 0; n < 256; n++ {
-				select {
-				case m := <-r.recvC:
-					r.step(m)
-				default:
-					break steps
-				}
-			}
+			drainUpTo(r.recvC, 256, r.step)
 		case f := <-r.ctlC:
 			f()
 		}
@@ -394,6 +378,19 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 		if !readySignalled && r.caughtUp() {
 			readySignalled = true
 			close(r.readyC)
+		}
+	}
+}
+
+// drainUpTo hands f what is already waiting in c, at most limit values, and
+// returns as soon as c is empty: the loop batches a burst but never waits.
+func drainUpTo[T any](c <-chan T, limit int, f func(T)) {
+	for n := 0; n < limit; n++ {
+		select {
+		case v := <-c:
+			f(v)
+		default:
+			return
 		}
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/zkfc-project/zkfc/quorum/freeport"
 	"github.com/zkfc-project/zkfc/quorum/config"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )
@@ -107,7 +109,7 @@ func (g *storageGate) unblock() { g.unblockMu.Do(func() { close(g.release) }) }
 func startGated(t *testing.T, marker string, fault error) (*Server, *config.Config, *storageGate, <-chan error) {
 	t.Helper()
 	cfg := testConfig(t, t.TempDir())
-	cfg.ClientPort = freePort(t)
+	cfg.ClientPort = freeport.Get(t)
 	srv, err := New(cfg, zaptest.NewLogger(t).Named("server"))
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -262,13 +264,7 @@ func TestReadBehindPendingWriteDoesNotStallTheSession(t *testing.T) {
 	unblock()
 	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for want := int32(1); want <= 3; want++ {
-		frame, err := proto.ReadFrame(nc, nil, 1<<20)
-		if err != nil {
-			t.Fatalf("reply %d: %v", want, err)
-		}
-		d := proto.NewDecoder(frame)
-		var rh proto.ReplyHeader
-		rh.Decode(d)
+		rh, d := readReply(t, nc, fmt.Sprintf("reply %d", want))
 		if rh.Xid != want || rh.Err != proto.ErrOK {
 			t.Fatalf("reply %+v, want xid %d OK", rh, want)
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -29,14 +30,7 @@ func TestMultiReadOfWritesAnswersMarshallingError(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-		frame, err := proto.ReadFrame(nc, nil, 1<<20)
-		if err != nil {
-			t.Fatalf("xid %d: %v", xid, err)
-		}
-		d := proto.NewDecoder(frame)
-		var rh proto.ReplyHeader
-		rh.Decode(d)
-		return rh, d
+		return readReply(t, nc, fmt.Sprintf("xid %d", xid))
 	}
 	create := &proto.CreateRequest{Path: "/x", ACL: proto.OpenACL}
 	rh, d := send(1, proto.OpMultiRead, &proto.MultiRequest{Ops: []proto.MultiOp{{Type: proto.OpCreate, Op: create}}})

@@ -39,35 +39,26 @@ func truthy(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "tru
 func (s *Server) setupSecurity() error {
 	props := s.cfg.Properties()
 	if s.cfg.SecureClientPort > 0 {
-		st, ok := tlsconfig.FromProperties(props, "ssl.")
-		if !ok {
-			return fmt.Errorf("%s: secureClientPort is set but ssl.keyStore.location is not: name the server's key store (PEM or PKCS12)", s.cfg.Source)
-		}
-		c, r, err := st.ServerConfig(s.lg.Named("tls"))
+		_, c, err := s.serverTLS(props, "ssl.", "secureClientPort is set but ssl.keyStore.location is not: name the server's key store (PEM or PKCS12)", "secure client port")
 		if err != nil {
-			return fmt.Errorf("%s: secure client port: %w", s.cfg.Source, err)
+			return err
 		}
 		s.sec.clientTLS = c
-		s.sec.reloaders = append(s.sec.reloaders, r)
 	}
 	if truthy(props["sslQuorum"]) || truthy(props["zookeeper.sslQuorum"]) {
-		st, ok := tlsconfig.FromProperties(props, "ssl.quorum.")
-		if !ok {
-			return fmt.Errorf("%s: sslQuorum=true but ssl.quorum.keyStore.location is not set", s.cfg.Source)
-		}
-		srv, r, err := st.ServerConfig(s.lg.Named("tls"))
+		const what = "member links (sslQuorum)"
+		st, srv, err := s.serverTLS(props, "ssl.quorum.", "sslQuorum=true but ssl.quorum.keyStore.location is not set", what)
 		if err != nil {
-			return fmt.Errorf("%s: member links (sslQuorum): %w", s.cfg.Source, err)
+			return err
 		}
 		// Members prove themselves to each other: a peer without a
 		// certificate from the quorum's trust store cannot connect.
 		srv.ClientAuth = tls.RequireAndVerifyClientCert
 		cli, err := st.ClientConfig("")
 		if err != nil {
-			return fmt.Errorf("%s: member links (sslQuorum): %w", s.cfg.Source, err)
+			return fmt.Errorf("%s: %s: %w", s.cfg.Source, what, err)
 		}
 		s.sec.peerServer, s.sec.peerClient = srv, cli
-		s.sec.reloaders = append(s.sec.reloaders, r)
 	}
 	if jaas := props["java.security.auth.login.config"]; jaas != "" {
 		section := props["zookeeper.sasl.serverconfig"]
@@ -87,6 +78,22 @@ func (s *Server) setupSecurity() error {
 		}
 	}
 	return nil
+}
+
+// serverTLS reads the TLS settings under prefix and makes their server
+// side, keeping its reloader. missing is the error when no key store is
+// named; what names the use in the other errors.
+func (s *Server) serverTLS(props map[string]string, prefix, missing, what string) (tlsconfig.Settings, *tls.Config, error) {
+	st, ok := tlsconfig.FromProperties(props, prefix)
+	if !ok {
+		return st, nil, fmt.Errorf("%s: %s", s.cfg.Source, missing)
+	}
+	c, r, err := st.ServerConfig(s.lg.Named("tls"))
+	if err != nil {
+		return st, nil, fmt.Errorf("%s: %s: %w", s.cfg.Source, what, err)
+	}
+	s.sec.reloaders = append(s.sec.reloaders, r)
+	return st, c, nil
 }
 
 // listenSecure opens the secure client port.

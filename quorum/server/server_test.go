@@ -16,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/zkfc-project/zkfc/quorum/freeport"
 	"github.com/zkfc-project/zkfc/quorum/config"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 )
@@ -122,6 +123,20 @@ func waitState(t *testing.T, ev <-chan zk.Event, want zk.State) {
 	}
 }
 
+// waitWatch waits up to 5s for a one-shot watch to fire and checks that it
+// fired for want on path.
+func waitWatch(t *testing.T, ch <-chan zk.Event, want zk.EventType, path string) {
+	t.Helper()
+	select {
+	case ev := <-ch:
+		if ev.Type != want || ev.Path != path {
+			t.Fatalf("watch event %+v, want %v on %s", ev, want, path)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %v watch event on %s within 5s", want, path)
+	}
+}
+
 type quietLogger struct{}
 
 func (quietLogger) Printf(string, ...interface{}) {}
@@ -190,14 +205,7 @@ func TestWatchFiresBeforeReply(t *testing.T) {
 	if _, err := other.Set("/w", []byte("x"), -1); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case ev := <-ch:
-		if ev.Type != zk.EventNodeDataChanged || ev.Path != "/w" {
-			t.Fatalf("event %+v", ev)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no watch event")
-	}
+	waitWatch(t, ch, zk.EventNodeDataChanged, "/w")
 	// Child watch and delete.
 	_, _, cch, err := c.ChildrenW("/w")
 	if err != nil {
@@ -206,14 +214,7 @@ func TestWatchFiresBeforeReply(t *testing.T) {
 	if _, err := other.Create("/w/k", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case ev := <-cch:
-		if ev.Type != zk.EventNodeChildrenChanged || ev.Path != "/w" {
-			t.Fatalf("child event %+v", ev)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no child event")
-	}
+	waitWatch(t, cch, zk.EventNodeChildrenChanged, "/w")
 }
 
 func TestEphemeralRemovedOnExpiry(t *testing.T) {
@@ -338,6 +339,21 @@ func rawSession(t *testing.T, addr string, lastZxid int64) (net.Conn, error) {
 	return nc, nil
 }
 
+// readReply reads one reply frame from nc and decodes its header; the
+// decoder it returns stands at the body. what names the reply when the
+// read fails.
+func readReply(t *testing.T, nc net.Conn, what string) (proto.ReplyHeader, *proto.Decoder) {
+	t.Helper()
+	frame, err := proto.ReadFrame(nc, nil, 1<<20)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	d := proto.NewDecoder(frame)
+	var rh proto.ReplyHeader
+	rh.Decode(d)
+	return rh, d
+}
+
 func TestUnknownOpcodeAnsweredUnimplemented(t *testing.T) {
 	ts := startServer(t, testConfig(t, t.TempDir()))
 	nc, err := rawSession(t, ts.addr, 0)
@@ -346,12 +362,8 @@ func TestUnknownOpcodeAnsweredUnimplemented(t *testing.T) {
 	}
 	hdr := proto.RequestHeader{Xid: 7, Type: 999}
 	nc.Write(proto.AppendFrame(nil, &hdr))
-	frame, err := proto.ReadFrame(nc, nil, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rh proto.ReplyHeader
-	if err := proto.Unmarshal(frame, &rh); err != nil || rh.Xid != 7 || rh.Err != proto.ErrUnimplemented {
+	rh, d := readReply(t, nc, "reply to opcode 999")
+	if err := d.Err(); err != nil || rh.Xid != 7 || rh.Err != proto.ErrUnimplemented {
 		t.Fatalf("reply %+v %v", rh, err)
 	}
 }
@@ -534,12 +546,7 @@ func TestBackPressureBoundsOutstanding(t *testing.T) {
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(60 * time.Second))
 	for i := 1; i <= n; i++ {
-		frame, err := proto.ReadFrame(nc, nil, 1<<20)
-		if err != nil {
-			t.Fatalf("reply %d: %v", i, err)
-		}
-		var rh proto.ReplyHeader
-		proto.Unmarshal(frame, &rh)
+		rh, _ := readReply(t, nc, fmt.Sprintf("reply %d", i))
 		if rh.Xid != int32(i) || rh.Err != proto.ErrOK {
 			t.Fatalf("reply %d has xid %d err %v: out of order", i, rh.Xid, rh.Err)
 		}
@@ -549,7 +556,7 @@ func TestBackPressureBoundsOutstanding(t *testing.T) {
 // /metrics on the admin address counts requests by operation.
 func TestMetricsEndpoint(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
-	cfg.AdminEnabled, cfg.AdminAddress, cfg.AdminPort = true, "127.0.0.1", freePort(t)
+	cfg.AdminEnabled, cfg.AdminAddress, cfg.AdminPort = true, "127.0.0.1", freeport.Get(t)
 	ts := startServer(t, cfg)
 	c, _ := connect(t, ts.addr, 4*time.Second)
 	for i := 0; i < 3; i++ {

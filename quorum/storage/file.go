@@ -75,18 +75,30 @@ type segmentName struct{ seq, index uint64 }
 
 const segmentExt = ".wal"
 
-func (s segmentName) String() string { return fmt.Sprintf("%016x-%016x%s", s.seq, s.index, segmentExt) }
+func (s segmentName) String() string { return hexPairName(s.seq, s.index, segmentExt) }
 
 func parseSegmentName(name string) (segmentName, bool) {
-	if len(name) != 33+len(segmentExt) || name[16] != '-' || !strings.HasSuffix(name, segmentExt) {
-		return segmentName{}, false
+	seq, index, ok := parseHexPairName(name, segmentExt)
+	return segmentName{seq: seq, index: index}, ok
+}
+
+// hexPairName is the file name form segments and snapshots share: two
+// numbers as 16 hex digits each, a dash between, so that names sort in
+// numeric order.
+func hexPairName(a, b uint64, ext string) string { return fmt.Sprintf("%016x-%016x%s", a, b, ext) }
+
+// parseHexPairName reads a name hexPairName made with ext; ok is false for
+// any other name.
+func parseHexPairName(name, ext string) (a, b uint64, ok bool) {
+	if len(name) != 33+len(ext) || name[16] != '-' || !strings.HasSuffix(name, ext) {
+		return 0, 0, false
 	}
-	seq, err1 := strconv.ParseUint(name[:16], 16, 64)
-	index, err2 := strconv.ParseUint(name[17:33], 16, 64)
+	a, err1 := strconv.ParseUint(name[:16], 16, 64)
+	b, err2 := strconv.ParseUint(name[17:33], 16, 64)
 	if err1 != nil || err2 != nil {
-		return segmentName{}, false
+		return 0, 0, false
 	}
-	return segmentName{seq: seq, index: index}, true
+	return a, b, true
 }
 
 // listSegments returns dir's segments in sequence order, checking that no

@@ -44,7 +44,12 @@ func observed() (*zap.Logger, *observer.ObservedLogs) {
 
 func mustCreate(t testing.TB, dir string) *WAL {
 	t.Helper()
-	w, err := CreateWithOptions(dir, zap.NewNop(), testOpts)
+	return mustCreateWith(t, dir, testOpts)
+}
+
+func mustCreateWith(t testing.TB, dir string, opts Options) *WAL {
+	t.Helper()
+	w, err := CreateWithOptions(dir, zap.NewNop(), opts)
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}

@@ -10,8 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
@@ -53,21 +51,14 @@ func NewSnapshotter(dir string, lg *zap.Logger) *Snapshotter {
 	return &Snapshotter{dir: dir, lg: lg}
 }
 
-func snapName(p Pos) string { return fmt.Sprintf("%016x-%016x%s", p.Term, p.Index, snapExt) }
+func snapName(p Pos) string { return hexPairName(p.Term, p.Index, snapExt) }
 
 // SnapshotFile is the path of the snapshot at p in dir.
 func SnapshotFile(dir string, p Pos) string { return filepath.Join(dir, snapName(p)) }
 
 func parseSnapName(name string) (Pos, bool) {
-	if len(name) != 33+len(snapExt) || name[16] != '-' || !strings.HasSuffix(name, snapExt) {
-		return Pos{}, false
-	}
-	term, err1 := strconv.ParseUint(name[:16], 16, 64)
-	index, err2 := strconv.ParseUint(name[17:33], 16, 64)
-	if err1 != nil || err2 != nil {
-		return Pos{}, false
-	}
-	return Pos{Index: index, Term: term}, true
+	term, index, ok := parseHexPairName(name, snapExt)
+	return Pos{Index: index, Term: term}, ok
 }
 
 // Save writes snap durably: temporary file, fsync, rename, directory fsync.

@@ -220,6 +220,18 @@ func buildLog(t *testing.T, dir string, lastSize int) (seg string, start, end in
 	return seg, start, end
 }
 
+// buildOldSegment writes entries over more than one segment and returns
+// the oldest, closed segment: Open checks only the newest, ReadAll the rest.
+func buildOldSegment(t *testing.T, dir string) string {
+	t.Helper()
+	w := mustCreate(t, dir)
+	for i := uint64(1); i <= 100; i++ {
+		mustSave(t, w, nil, []*raftpb.Entry{ent(i, 1, strings.Repeat("z", 1500))})
+	}
+	w.Close()
+	return segmentFiles(t, dir)[0]
+}
+
 func lastBatch(size int) []*raftpb.Entry {
 	return []*raftpb.Entry{ent(11, 1, strings.Repeat("a", size)), ent(12, 1, strings.Repeat("b", size)), ent(13, 1, strings.Repeat("c", size))}
 }
@@ -324,25 +336,14 @@ func TestCorruptionIsReported(t *testing.T) {
 			return seg, start
 		}, true},
 		{"flipped byte in an older segment", func(t *testing.T, dir string) (string, int64) {
-			w := mustCreate(t, dir)
-			for i := uint64(1); i <= 100; i++ {
-				mustSave(t, w, nil, []*raftpb.Entry{ent(i, 1, strings.Repeat("z", 1500))})
-			}
-			w.Close()
-			segs := segmentFiles(t, dir)
-			seg := segs[0]
+			seg := buildOldSegment(t, dir)
 			fi, _ := os.Stat(seg)
 			off := fi.Size() - 10 // the last record of a closed segment
 			flip(t, seg, off)
 			return seg, recordStart(t, seg, off)
 		}, false},
 		{"zero-filled block in an older segment", func(t *testing.T, dir string) (string, int64) {
-			w := mustCreate(t, dir)
-			for i := uint64(1); i <= 100; i++ {
-				mustSave(t, w, nil, []*raftpb.Entry{ent(i, 1, strings.Repeat("z", 1500))})
-			}
-			w.Close()
-			seg := segmentFiles(t, dir)[0]
+			seg := buildOldSegment(t, dir)
 			img, _ := os.ReadFile(seg)
 			r := recordStart(t, seg, int64(len(img))-10)
 			clear(img[r:])
@@ -550,10 +551,7 @@ func TestRotatedSegmentsAreZeroFilled(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			w, err := CreateWithOptions(dir, zap.NewNop(), c.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			w := mustCreateWith(t, dir, c.opts)
 			for i := uint64(1); i <= 100; i++ {
 				mustSave(t, w, nil, []*raftpb.Entry{ent(i, 1, strings.Repeat("r", 1500))})
 			}
@@ -668,10 +666,7 @@ func TestPreparedSegmentLifecycle(t *testing.T) {
 func TestZeroFillAheadOfTheEnd(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{SegmentSize: 8 << 20}
-	w, err := CreateWithOptions(dir, zap.NewNop(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := mustCreateWith(t, dir, opts)
 	// ~3 MiB in small Saves: several chunks start while Saves go on, and
 	// some Saves reach a chunk still being zeroed.
 	const n = 1000
@@ -714,10 +709,7 @@ func TestZeroFillAheadOfTheEnd(t *testing.T) {
 func TestRotatedSegmentZeroedAheadInChunks(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{SegmentSize: 4 << 20}
-	w, err := CreateWithOptions(dir, zap.NewNop(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := mustCreateWith(t, dir, opts)
 	data := strings.Repeat("r", 8000)
 	var want []*raftpb.Entry
 	for i := uint64(1); len(w.segs) < 2 || w.off < 2*zeroChunk; i++ {

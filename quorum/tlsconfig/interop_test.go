@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/quorum/freeport"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
 )
@@ -39,10 +40,7 @@ func requireJava(t *testing.T) string {
 // handshake must succeed and the ConnectRequest arrive.
 func TestJavaClient(t *testing.T) {
 	java := requireJava(t)
-	set, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, t.TempDir())
 	s, ok := FromProperties(set.ServerProperties("ssl."), "ssl.")
 	if !ok {
 		t.Fatal("not configured")
@@ -146,11 +144,8 @@ func TestApacheServer(t *testing.T) {
 	}
 	java := requireJava(t)
 	dir := t.TempDir()
-	set, err := testcerts.Write(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := freePort(t)
+	set := testcerts.MustWrite(t, dir)
+	port := freeport.Get(t)
 	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nsecureClientPort=%d\nadmin.enableServer=false\n"+
 		"serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n", filepath.Join(dir, "data"), port)
 	for k, v := range set.ServerProperties("ssl.") {
@@ -202,14 +197,4 @@ func TestApacheServer(t *testing.T) {
 	if err := proto.Unmarshal(frame, &resp); err != nil || resp.SessionID == 0 {
 		t.Fatalf("ConnectResponse %+v, %v", resp, err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

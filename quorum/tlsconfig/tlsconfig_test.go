@@ -107,14 +107,8 @@ func pemServer(set *testcerts.Set) Settings {
 }
 
 func TestMutualTLS(t *testing.T) {
-	set, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := testcerts.Write(t.TempDir()) // another CA, not trusted
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, t.TempDir())
+	other := testcerts.MustWrite(t, t.TempDir()) // another CA, not trusted
 	stores := []struct {
 		name   string
 		server Settings
@@ -162,10 +156,7 @@ func TestMutualTLS(t *testing.T) {
 }
 
 func TestClientAuthModes(t *testing.T) {
-	set, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, t.TempDir())
 	anon, err := Settings{TrustStore: set.CAPEM}.ClientConfig("localhost")
 	if err != nil {
 		t.Fatal(err)
@@ -191,14 +182,8 @@ func TestClientAuthModes(t *testing.T) {
 }
 
 func TestHostnameVerification(t *testing.T) {
-	set, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, t.TempDir())
+	other := testcerts.MustWrite(t, t.TempDir())
 	srv, _, err := Settings{KeyStore: set.ServerPEM, ClientAuth: "none"}.ServerConfig(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -240,10 +225,7 @@ func replace(t *testing.T, dst string, data []byte) {
 }
 
 func TestReload(t *testing.T) {
-	set, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, t.TempDir())
 	srv, r, err := pemServer(set).ServerConfig(zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -297,14 +279,8 @@ func TestReload(t *testing.T) {
 // the replaced files (the check interval is zeroed so that the test does
 // not depend on the clock), including a rotated trust anchor.
 func TestReloadOnHandshake(t *testing.T) {
-	set, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	newSet, err := testcerts.Write(t.TempDir()) // a new CA with its own server and client
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, t.TempDir())
+	newSet := testcerts.MustWrite(t, t.TempDir()) // a new CA with its own server and client
 	srv, r, err := pemServer(set).ServerConfig(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -329,10 +305,7 @@ func TestReloadOnHandshake(t *testing.T) {
 }
 
 func TestReloaderRunStops(t *testing.T) {
-	set, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, t.TempDir())
 	_, r, err := pemServer(set).ServerConfig(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -345,10 +318,7 @@ func TestReloaderRunStops(t *testing.T) {
 }
 
 func TestKeyPermissions(t *testing.T) {
-	set, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, t.TempDir())
 	for _, tt := range []struct {
 		name string
 		s    Settings
@@ -390,14 +360,8 @@ func TestKeyPermissions(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	dir := t.TempDir()
-	set, err := testcerts.Write(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, dir)
+	other := testcerts.MustWrite(t, t.TempDir())
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, data, 0o600); err != nil {
@@ -483,10 +447,7 @@ func TestVersionsAndSuites(t *testing.T) {
 	}
 
 	// A TLS 1.2-only server refuses a TLS 1.3-only client.
-	set, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, t.TempDir())
 	srv, _, err := Settings{KeyStore: set.ServerPEM, ClientAuth: "none", Protocol: "TLSv1.2"}.ServerConfig(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -508,10 +469,7 @@ func TestOpenSSLPKCS12(t *testing.T) {
 	if err != nil {
 		t.Skip("openssl not installed")
 	}
-	set, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, t.TempDir())
 	for _, tt := range []struct {
 		name  string
 		extra []string
@@ -549,10 +507,7 @@ func TestOpenSSLPKCS12(t *testing.T) {
 // keystore and its password rotate together.
 func TestPasswordPath(t *testing.T) {
 	dir := t.TempDir()
-	set, err := testcerts.Write(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, dir)
 	ksPass := filepath.Join(dir, "ks.pass")
 	tsPass := filepath.Join(dir, "ts.pass")
 	for _, f := range []string{ksPass, tsPass} {
@@ -621,10 +576,7 @@ func TestEncryptedPEMKey(t *testing.T) {
 		t.Skip("openssl not installed")
 	}
 	dir := t.TempDir()
-	set, err := testcerts.Write(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := testcerts.MustWrite(t, dir)
 	run := func(args ...string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -267,12 +267,9 @@ func (t *Tree) setData(e *Entry, r *proto.SetDataRequest, ev *[]Event) (proto.Re
 	if !validPath(r.Path) {
 		return nil, proto.ErrBadArguments
 	}
-	n := t.lookup(r.Path)
-	if n == nil {
-		return nil, proto.ErrNoNode
-	}
-	if !allowed(n.acl.acl, proto.PermWrite, e.Auth) {
-		return nil, proto.ErrNoAuth
+	n, err := t.permitted(r.Path, proto.PermWrite, e.Auth)
+	if err != proto.ErrOK {
+		return nil, err
 	}
 	if r.Version != -1 && r.Version != n.version {
 		return nil, proto.ErrBadVersion
@@ -299,12 +296,9 @@ func (t *Tree) setACL(e *Entry, r *proto.SetACLRequest) (proto.Record, proto.Err
 	if err != proto.ErrOK {
 		return nil, err
 	}
-	n := t.lookup(r.Path)
-	if n == nil {
-		return nil, proto.ErrNoNode
-	}
-	if !allowed(n.acl.acl, proto.PermAdmin, e.Auth) {
-		return nil, proto.ErrNoAuth
+	n, err := t.permitted(r.Path, proto.PermAdmin, e.Auth)
+	if err != proto.ErrOK {
+		return nil, err
 	}
 	if r.Version != -1 && r.Version != n.aversion {
 		return nil, proto.ErrBadVersion
@@ -326,12 +320,9 @@ func (t *Tree) check(e *Entry, r *proto.PathVersionRequest) proto.Err {
 	if !validPath(r.Path) {
 		return proto.ErrBadArguments
 	}
-	n := t.lookup(r.Path)
-	if n == nil {
-		return proto.ErrNoNode
-	}
-	if !allowed(n.acl.acl, proto.PermRead, e.Auth) {
-		return proto.ErrNoAuth
+	n, err := t.permitted(r.Path, proto.PermRead, e.Auth)
+	if err != proto.ErrOK {
+		return err
 	}
 	if r.Version != -1 && r.Version != n.version {
 		return proto.ErrBadVersion

@@ -41,12 +41,9 @@ type CreateSession struct {
 	Passwd  []byte
 }
 
-func (c *CreateSession) Encode(e *proto.Encoder) { e.Long(c.ID); e.Int(c.Timeout); e.Buffer(c.Passwd) }
-func (c *CreateSession) Decode(d *proto.Decoder) {
-	c.ID = d.Long()
-	c.Timeout = d.Int()
-	c.Passwd = d.Buffer()
-}
+func (c *CreateSession) fields(f proto.Fields)   { f.Long(&c.ID); f.Int(&c.Timeout); f.Buffer(&c.Passwd) }
+func (c *CreateSession) Encode(e *proto.Encoder) { c.fields(e.Fields()) }
+func (c *CreateSession) Decode(d *proto.Decoder) { c.fields(d.Fields()) }
 
 // Event is a change a watch may be waiting for: proto.EventNodeCreated,
 // EventNodeDeleted, EventNodeDataChanged on Path, or

@@ -1,7 +1,6 @@
 package tree
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/zkfc-project/zkfc/quorum/proto"
@@ -28,14 +27,7 @@ func TestFreezeKeepsTheMoment(t *testing.T) {
 	apply(5, proto.OpCloseSession, proto.Empty{})
 	apply(0, proto.OpCreate, &proto.CreateRequest{Path: "/later", ACL: proto.OpenACL})
 
-	var buf bytes.Buffer
-	if err := f.WriteSnapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	back, err := Restore(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back := roundTrip(t, f)
 	if data, st, _ := back.Get("/a", nil); string(data) != "old" || st.Mzxid != 2 || st.NumChildren != 1 {
 		t.Fatalf("/a in the frozen copy: %q %+v", data, st)
 	}

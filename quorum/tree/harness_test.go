@@ -1,7 +1,9 @@
 package tree
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strings"
@@ -140,4 +142,18 @@ func (t *Tree) index() map[string]*node {
 	m := map[string]*node{}
 	t.walk(func(n *node) { m[n.path] = n })
 	return m
+}
+
+// roundTrip writes src's snapshot and restores a new tree from it.
+func roundTrip(t testing.TB, src interface{ WriteSnapshot(io.Writer) error }) *Tree {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := src.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Restore(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
 }

@@ -1,7 +1,6 @@
 package tree
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/zkfc-project/zkfc/quorum/proto"
@@ -38,14 +37,7 @@ func TestBuilderMakesTheImage(t *testing.T) {
 		t.Fatalf("lastZxid %#x, count %d", tr.LastZxid(), tr.NodeCount())
 	}
 	// The image survives a snapshot round trip.
-	var buf bytes.Buffer
-	if err := tr.WriteSnapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	back, err := Restore(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back := roundTrip(t, tr)
 	if acl, _, _ := back.GetACL("/a", []proto.Id{{Scheme: "super"}}); len(acl) != 1 || acl[0] != digest[0] {
 		t.Fatalf("ACL after round trip %v", acl)
 	}

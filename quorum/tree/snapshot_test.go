@@ -36,14 +36,7 @@ func populate(t testing.TB) *harness {
 
 func TestSnapshotRoundTrip(t *testing.T) {
 	h := populate(t)
-	var buf bytes.Buffer
-	if err := h.tree.WriteSnapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Restore(bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := roundTrip(t, h.tree)
 	if a, b := dump(h.tree), dump(got); a != b {
 		t.Fatalf("restored tree differs:\n--- original\n%s--- restored\n%s", a, b)
 	}

@@ -304,16 +304,26 @@ func (t *Tree) Exists(path string) (proto.Stat, bool) {
 	return n.stat(), true
 }
 
+// permitted is the node at path if auth holds perm on it. A missing node
+// is NoNode before any permission is checked, as in ZooKeeper.
+func (t *Tree) permitted(path string, perm int32, auth []proto.Id) (*node, proto.Err) {
+	n := t.lookup(path)
+	if n == nil {
+		return nil, proto.ErrNoNode
+	}
+	if !allowed(n.acl.acl, perm, auth) {
+		return nil, proto.ErrNoAuth
+	}
+	return n, proto.ErrOK
+}
+
 // Get returns the node's data and stat; it needs READ. The data slice is
 // shared with the tree and must not be modified; it stays valid after
 // later writes, which replace rather than modify it.
 func (t *Tree) Get(path string, auth []proto.Id) ([]byte, proto.Stat, proto.Err) {
-	n := t.lookup(path)
-	if n == nil {
-		return nil, proto.Stat{}, proto.ErrNoNode
-	}
-	if !allowed(n.acl.acl, proto.PermRead, auth) {
-		return nil, proto.Stat{}, proto.ErrNoAuth
+	n, err := t.permitted(path, proto.PermRead, auth)
+	if err != proto.ErrOK {
+		return nil, proto.Stat{}, err
 	}
 	return n.data, n.stat(), proto.ErrOK
 }
@@ -322,12 +332,9 @@ func (t *Tree) Get(path string, auth []proto.Id) ([]byte, proto.Stat, proto.Err)
 // ZooKeeper returns them in HashSet order, which clients must not rely
 // on; here they are sorted, so every member answers alike.
 func (t *Tree) Children(path string, auth []proto.Id) ([]string, proto.Stat, proto.Err) {
-	n := t.lookup(path)
-	if n == nil {
-		return nil, proto.Stat{}, proto.ErrNoNode
-	}
-	if !allowed(n.acl.acl, proto.PermRead, auth) {
-		return nil, proto.Stat{}, proto.ErrNoAuth
+	n, err := t.permitted(path, proto.PermRead, auth)
+	if err != proto.ErrOK {
+		return nil, proto.Stat{}, err
 	}
 	out := make([]string, 0, len(n.children))
 	for name := range n.children {
@@ -370,12 +377,9 @@ func (t *Tree) GetACL(path string, auth []proto.Id) ([]proto.ACL, proto.Stat, pr
 // needs READ. For "/" ZooKeeper 3.8 returns all nodes but the root (on a
 // fresh server: 3), which is the same count.
 func (t *Tree) AllChildrenNumber(path string, auth []proto.Id) (int32, proto.Err) {
-	n := t.lookup(path)
-	if n == nil {
-		return 0, proto.ErrNoNode
-	}
-	if !allowed(n.acl.acl, proto.PermRead, auth) {
-		return 0, proto.ErrNoAuth
+	n, err := t.permitted(path, proto.PermRead, auth)
+	if err != proto.ErrOK {
+		return 0, err
 	}
 	if n.parent == nil {
 		return int32(t.count - 1), proto.ErrOK

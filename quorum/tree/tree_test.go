@@ -214,6 +214,14 @@ func TestCreateErrors(t *testing.T) {
 	}
 }
 
+// versionedCase is a request on a path with an expected version, and the
+// error it must get.
+type versionedCase struct {
+	path    string
+	version int32
+	want    proto.Err
+}
+
 // Observed on 3.8.0: delete of /, /zookeeper, /zookeeper/quota and
 // /zookeeper/config is BadArguments; setData on /zookeeper/config is
 // NoAuth (its ACL is READ); setData on /zookeeper and /zookeeper/quota and
@@ -230,11 +238,7 @@ func TestDeleteSetDataErrors(t *testing.T) {
 	noWrite := []proto.ACL{{Perms: proto.PermAll &^ proto.PermWrite &^ proto.PermAdmin, ID: proto.WorldAnyone}}
 	h.do(proto.OpCreate, &proto.CreateRequest{Path: "/nw", ACL: noWrite})
 
-	del := []struct {
-		path    string
-		version int32
-		want    proto.Err
-	}{
+	del := []versionedCase{
 		{"/", -1, proto.ErrBadArguments},
 		{"/zookeeper", -1, proto.ErrBadArguments},
 		{"/zookeeper/quota", -1, proto.ErrBadArguments},
@@ -255,11 +259,7 @@ func TestDeleteSetDataErrors(t *testing.T) {
 		wantErr(t, "delete "+c.path, r.Err, c.want)
 	}
 
-	set := []struct {
-		path    string
-		version int32
-		want    proto.Err
-	}{
+	set := []versionedCase{
 		{"/zookeeper/config", -1, proto.ErrNoAuth},
 		{"/zookeeper", -1, proto.ErrOK},
 		{"/zookeeper/quota", -1, proto.ErrOK},
@@ -298,11 +298,7 @@ func TestDeleteSetDataErrors(t *testing.T) {
 	// come back as errors; a passing check gets no reply at all there).
 	noRead := []proto.ACL{{Perms: proto.PermWrite, ID: proto.WorldAnyone}}
 	h.do(proto.OpCreate, &proto.CreateRequest{Path: "/nr", ACL: noRead})
-	check := []struct {
-		path    string
-		version int32
-		want    proto.Err
-	}{
+	check := []versionedCase{
 		{"/p", 5, proto.ErrBadVersion},
 		{"/nope", 0, proto.ErrNoNode},
 		{"/p/", 0, proto.ErrBadArguments},

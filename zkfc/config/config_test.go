@@ -10,10 +10,11 @@ import (
 	"github.com/spf13/pflag"
 )
 
-const validYAML = `
+// baseYAML is a valid configuration but for the zookeeper section, which
+// validYAML adds and the ZooKeeper security cases write themselves.
+const baseYAML = `
 node: {id: nn1, host: 127.0.0.1, port: 8080}
 cluster: {name: c1}
-zookeeper: {connect: "127.0.0.1:2181", allow_world_writable: true}
 health:
   http: {url: "http://127.0.0.1:8080/health"}
 actions:
@@ -22,6 +23,9 @@ actions:
 fencing:
   methods:
     - type: graceful
+`
+
+const validYAML = baseYAML + `zookeeper: {connect: "127.0.0.1:2181", allow_world_writable: true}
 `
 
 func write(t *testing.T, body string) string {

@@ -19,20 +19,6 @@ import (
 	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
 )
 
-// baseYAML is validYAML without the zookeeper section, which each case adds.
-const baseYAML = `
-node: {id: nn1, host: 127.0.0.1, port: 8080}
-cluster: {name: c1}
-health:
-  http: {url: "http://127.0.0.1:8080/health"}
-actions:
-  promote: {command: [/bin/true]}
-  demote: {command: [/bin/true]}
-fencing:
-  methods:
-    - type: graceful
-`
-
 func TestZooKeeperACLValidation(t *testing.T) {
 	hash := DigestID("zkfc", "pw")
 	tests := []struct {
@@ -202,7 +188,6 @@ func FuzzLoad(f *testing.F) {
 // The ssh fencer checks host keys unless the configuration says otherwise
 // in so many words.
 func TestSSHFenceHostKeyCheckingIsDefault(t *testing.T) {
-	base := strings.Replace(validYAML, "    - type: graceful\n", "", 1)
 	tests := []struct {
 		name, method, wantErr string
 	}{
@@ -212,7 +197,7 @@ func TestSSHFenceHostKeyCheckingIsDefault(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Load(write(t, base+"    - "+tt.method+"\n"), nil, nil)
+			c, err := Load(write(t, mergeTop(validYAML, "fencing: {methods: ["+tt.method+"]}\n")), nil, nil)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -235,14 +220,8 @@ func TestControlCertificateRotation(t *testing.T) {
 	old := keyPairCheckInterval
 	keyPairCheckInterval = 0
 	defer func() { keyPairCheckInterval = old }()
-	a, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := testcerts.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := testcerts.MustWrite(t, t.TempDir())
+	b := testcerts.MustWrite(t, t.TempDir())
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	install := func(certSrc, keySrc string, when time.Time) {

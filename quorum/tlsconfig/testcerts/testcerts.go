@@ -22,6 +22,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
@@ -211,6 +212,16 @@ func Write(dir string) (*Set, error) {
 		}
 	}
 	return s, nil
+}
+
+// MustWrite is Write for tests: it fails t when the set cannot be made.
+func MustWrite(t testing.TB, dir string) *Set {
+	t.Helper()
+	s, err := Write(dir)
+	if err != nil {
+		t.Fatalf("write test certificates in %s: %v", dir, err)
+	}
+	return s
 }
 
 // ServerProperties are the zoo.cfg keys that make a server use this set on
