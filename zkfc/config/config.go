@@ -139,6 +139,11 @@ type Control struct {
 	// that the CLI and peer zkfcs present.
 	TokenFile string     `koanf:"token_file"`
 	TLS       ControlTLS `koanf:"tls"`
+	// LBDrain: how long an active answers 503 on /active before its
+	// service is demoted, so that load balancers stop routing to it first;
+	// 0 (default): no wait. Set it above the load balancer's detection time
+	// (HAProxy: inter × fall).
+	LBDrain time.Duration `koanf:"lb_drain"`
 }
 
 // ControlTLS secures the control API. The same file serves the daemon
@@ -497,6 +502,15 @@ func (c *Config) Validate() error {
 	if c.Control.AdvertiseURL != "" {
 		if u, err := url.Parse(c.Control.AdvertiseURL); err != nil || u.Scheme == "" || u.Host == "" {
 			bad("control.advertise_url", "%q is not an absolute URL like http://10.0.0.1:8019", c.Control.AdvertiseURL)
+		}
+	}
+	if c.Control.LBDrain < 0 {
+		bad("control.lb_drain", "must not be negative, e.g. 2s (0: no wait)")
+	}
+	for i, m := range c.Fencing.Methods {
+		if m.Type == "graceful" && m.Timeout > 0 && m.Timeout <= c.Control.LBDrain {
+			bad("control.lb_drain", "%s must be shorter than fencing.methods[%d] (graceful) timeout %s: a peer's graceful fence waits for the drain and the demote",
+				c.Control.LBDrain, i, m.Timeout)
 		}
 	}
 	witness := c.Quorum.Enabled && c.Quorum.Witness

@@ -78,6 +78,8 @@ func TestValidationNamesTheKey(t *testing.T) {
 	}{
 		{"margin larger than session", "", []string{"ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=12s"}, "zookeeper.self_fence_margin"},
 		{"margin equal to session", "", []string{"ZKFC_ZOOKEEPER_SELF_FENCE_MARGIN=10s"}, "zookeeper.self_fence_margin"},
+		{"negative lb drain", "", []string{"ZKFC_CONTROL_LB_DRAIN=-1s"}, "control.lb_drain"},
+		{"lb drain not below the graceful timeout", "fencing: {methods: [{type: graceful, timeout: 2s}]}\n", []string{"ZKFC_CONTROL_LB_DRAIN=2s"}, "control.lb_drain"},
 		{"no fencing method", "fencing: {methods: []}\n", nil, "fencing.methods"},
 		{"unknown fencing type", "fencing: {methods: [{type: stonith}]}\n", nil, "fencing.methods[0].type"},
 		{"ssh without user", "fencing: {methods: [{type: ssh, ssh: {key_file: k}}]}\n", nil, "fencing.methods[0].ssh.user"},

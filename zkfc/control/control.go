@@ -21,8 +21,16 @@
 //	                           (fencing drills; duration=0 ends it early)
 //	GET  /metrics              Prometheus
 //
-// Every request passes guard (security.go) first: size limits, then a
-// bearer token or a verified client certificate when either is configured.
+// For load balancers, GET or HEAD, text, without credentials (lb.go):
+//
+//	/active (alias /isActive)  200 while the service is active and this
+//	                           node holds the lock, else 503
+//	/standby                   200 while the service is healthy and standby
+//	/healthz                   200 while the service is healthy
+//
+// Every other request passes guard (security.go) first: size limits, then
+// a bearer token or a verified client certificate when either is
+// configured.
 //
 // It must never change the role itself: every state change goes through
 // the controller's loop; and it must never let a request reach the

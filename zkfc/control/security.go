@@ -62,14 +62,19 @@ func (s *Server) Secure(sec Security) {
 	}
 }
 
-// guard is the front of every request: size limits, then authentication,
-// then the router. A refused request never reaches the backend.
+// guard is the front of every request: size limits, the load-balancer
+// checks (which need no credentials and reveal one bit each), then
+// authentication, then the router. A refused request never reaches the
+// backend.
 func (s *Server) guard(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > MaxBodyBytes {
 		writeErr(w, http.StatusRequestEntityTooLarge, fmt.Errorf("request body over %d bytes", MaxBodyBytes))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if lbCheck(w, r, s.b) {
+		return
+	}
 	if code, err := s.authenticate(r); err != nil {
 		if code == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="zkfc"`)

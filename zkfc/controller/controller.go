@@ -109,6 +109,10 @@ type Config struct {
 	RoleInterval    time.Duration // 0 disables drift detection
 	FenceTimeout    time.Duration // bound on one whole fencing attempt
 	Tick            time.Duration // clock resolution of the loop; default 100ms
+	// LBDrain: before demoting an active service (except when
+	// self-fencing), report it as not active for this long, so that load
+	// balancers polling /active stop sending it clients first (control.lb_drain).
+	LBDrain time.Duration
 
 	// WaitFormatted: a missing cluster znode is retried instead of fatal.
 	WaitFormatted bool
@@ -250,6 +254,7 @@ type service struct {
 	// demoteErr is the last failure of the demote action since the
 	// service was last healthy (nil once a demote succeeded).
 	demoteErr    error
+	draining     bool // in the load-balancer drain before a demote
 	nextRole     time.Time
 	roleCheckOff bool
 }

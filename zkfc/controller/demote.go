@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -24,7 +25,7 @@ func (c *Controller) quit(needFence bool, reason string) {
 	}
 	if wasActive {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
-		if err := c.demote(ctx); err != nil {
+		if err := c.demote(ctx, true); err != nil {
 			c.lg.Error("demote failed while quitting the election", zap.Error(err))
 			needFence = true
 			c.demoteFailed(err)
@@ -79,7 +80,7 @@ func (c *Controller) becomeStandby(reason string) {
 // half-worked), so a failed demote leaves its state unknown.
 func (c *Controller) demoteService(reason string, mayBeActive bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
-	if err := c.demote(ctx); err != nil {
+	if err := c.demote(ctx, true); err != nil {
 		c.lg.Error("demote to standby failed", zap.Error(err))
 		c.lastErr = err.Error()
 		if mayBeActive {
@@ -94,13 +95,35 @@ func (c *Controller) demoteService(reason string, mayBeActive bool) {
 
 // demote runs the demote action and remembers whether it failed; graceful
 // fencing requests arriving meanwhile join it (GracefulDemote).
-func (c *Controller) demote(ctx context.Context) error {
+//
+// drain (every caller but self-fencing, whose deadline is the session's)
+// first takes an active service out of load balancers: Status.Draining
+// makes /active answer 503 for cfg.LBDrain before the demote action runs,
+// so that no client is sent to the service after it stopped being active.
+func (c *Controller) demote(ctx context.Context, drain bool) error {
 	op := &demoteOp{started: c.now(), done: make(chan struct{})}
 	c.opMu.Lock()
 	c.op = op
 	close(c.opStarted)
 	c.opMu.Unlock()
+	if drain && c.svc.role == Active && c.cfg.LBDrain > 0 {
+		c.svc.draining = true
+		c.publish()
+		// The loop checks nothing while it waits: never past the moment
+		// it would self-fence, after which a peer may be promoted.
+		d := c.cfg.LBDrain
+		if at, timeout, ok := c.el.LastAck(); ok {
+			d = min(d, time.Until(at.Add(timeout-c.cfg.SelfFenceMargin)))
+		}
+		t := time.NewTimer(max(d, 0))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
 	err := c.actions.DoDemote(ctx, c.svc.token)
+	c.svc.draining = false
 	op.err = err
 	c.opMu.Lock()
 	c.op = nil

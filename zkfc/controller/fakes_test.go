@@ -151,7 +151,8 @@ type fakeActions struct {
 	promoteErr error
 	demoteErr  error
 	role       string
-	queries    int // QueryRole calls
+	queries    int    // QueryRole calls
+	onDemote   func() // called as the demote action runs
 }
 
 func (a *fakeActions) DoPromote(_ context.Context, tok uint64) error {
@@ -160,6 +161,9 @@ func (a *fakeActions) DoPromote(_ context.Context, tok uint64) error {
 }
 
 func (a *fakeActions) DoDemote(context.Context, uint64) error {
+	if a.onDemote != nil {
+		a.onDemote()
+	}
 	*a.log = append(*a.log, "demote")
 	return a.demoteErr
 }

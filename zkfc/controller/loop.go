@@ -242,7 +242,7 @@ func (c *Controller) handleRequest(r request) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 		defer cancel()
-		if err := c.demote(ctx); err != nil {
+		if err := c.demote(ctx, true); err != nil {
 			return fmt.Errorf("graceful demote of %s: %w", c.cfg.Self.NodeID, err)
 		}
 		c.releaseLock()

@@ -40,7 +40,7 @@ func (c *Controller) selfFence(reason string) {
 		limit = max(limit, time.Until(at.Add(timeout)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	if err := c.demote(ctx); err != nil {
+	if err := c.demote(ctx, false); err != nil {
 		c.lg.Error("self-fencing demote failed; the service may still be active", zap.Error(err))
 		c.lastErr = "self-fence demote failed: " + err.Error()
 		c.demoteFailed(err)

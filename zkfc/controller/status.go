@@ -30,7 +30,10 @@ type Status struct {
 	Connected  bool   `json:"zk_connected"`
 	InElection bool   `json:"in_election"`
 	HoldsLock  bool   `json:"holds_lock"`
-	Paused     bool   `json:"paused"`
+	// Draining: the active service is about to be demoted and is reported
+	// as not active to load balancers meanwhile (control.lb_drain).
+	Draining bool `json:"draining,omitempty"`
+	Paused   bool `json:"paused"`
 	// PauseGeneration is the pause this node's loop has applied (see
 	// elector.PauseState): 'zkfc pause' waits until every node reports it.
 	PauseGeneration int64 `json:"pause_generation,omitempty"`
@@ -100,7 +103,7 @@ func (c *Controller) publish() {
 		NodeID: c.cfg.Self.NodeID, Cluster: c.cfg.Cluster, Role: c.svc.role.String(), Reason: c.reason,
 		Health: c.svc.health.State, Healthy: c.svc.health.Healthy, Connected: c.sess.connected,
 		InElection: c.elec.joined, HoldsLock: c.elec.holdsLock, Paused: c.sess.pause.Paused, PauseGeneration: c.sess.pause.Generation,
-		PauseUnknown: c.sess.pauseUnknown,
+		PauseUnknown: c.sess.pauseUnknown, Draining: c.svc.draining,
 		FencingToken: c.svc.token, SessionEpoch: c.sess.epoch, NotBefore: c.elec.notBefore,
 		Priority: c.cfg.Self.Priority, NoFailover: c.cfg.Self.NoFailover,
 		Active: c.elec.holder, LastError: c.lastErr,
