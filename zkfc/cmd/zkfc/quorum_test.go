@@ -16,19 +16,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zkfc-project/zkfc/quorum/freeport"
 	zkfcconfig "github.com/zkfc-project/zkfc/zkfc/config"
 )
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // writeZooCfg writes a standalone zoo.cfg with its own dataDir and returns
 // its path and data directory.
@@ -129,7 +119,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // the real server: it must answer on the configured port and return 0
 // when its context (SIGTERM in the binary) ends.
 func TestQuorumServesAndStopsCleanly(t *testing.T) {
-	port := freePort(t)
+	port := freeport.Get(t)
 	cfg, _ := writeZooCfg(t, t.TempDir(), port, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -326,7 +316,7 @@ func TestZkServerScriptLifecycle(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	port := freePort(t)
+	port := freeport.Get(t)
 	cfg, data := writeZooCfg(t, dir, port, "")
 	env := []string{"ZKFC_BIN=" + bin, "ZOO_LOG_DIR=" + filepath.Join(dir, "logs")}
 	pidFile := filepath.Join(data, "zookeeper_server.pid")
@@ -450,8 +440,8 @@ func TestEmbeddedConfig(t *testing.T) {
 // TestEmbeddedQuorumRuns starts the member zkfc run would host and stops
 // it through its context.
 func TestEmbeddedQuorumRuns(t *testing.T) {
-	port := freePort(t)
-	peer := freePort(t)
+	port := freeport.Get(t)
+	peer := freeport.Get(t)
 	q := zkfcconfig.Quorum{Enabled: true, ID: 1, DataDir: t.TempDir(), ClientListen: fmt.Sprintf("127.0.0.1:%d", port),
 		Members: []zkfcconfig.QuorumMember{{ID: 1, Peer: fmt.Sprintf("127.0.0.1:%d", peer)}}}
 	ctx, cancel := context.WithCancel(context.Background())
