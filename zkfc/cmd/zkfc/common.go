@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/zkfc-project/zkfc/zkfc/config"
+	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
 
 // configFlags are the flags every config-reading subcommand accepts: the
@@ -104,6 +105,21 @@ func loadWithLogger(cf *configFlags) (*config.Config, config.Secrets, *zap.Logge
 		return nil, config.Secrets{}, nil, err
 	}
 	return cfg, sec, lg, nil
+}
+
+// loadForZooKeeper is the start of the commands that work on the cluster's
+// znodes themselves (format, fence-test): loadWithLogger, then the
+// elector's view of ZooKeeper from the same configuration.
+func loadForZooKeeper(cf *configFlags) (*config.Config, config.Secrets, elector.Config, *zap.Logger, error) {
+	cfg, sec, lg, err := loadWithLogger(cf)
+	if err != nil {
+		return nil, config.Secrets{}, elector.Config{}, nil, err
+	}
+	ec, err := electorConfig(cfg, sec)
+	if err != nil {
+		return nil, config.Secrets{}, elector.Config{}, nil, err
+	}
+	return cfg, sec, ec, lg, nil
 }
 
 // controlURL picks the API a CLI command talks to: --url, else the

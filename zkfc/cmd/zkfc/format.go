@@ -44,11 +44,7 @@ func cmdFormat(args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	cfg, sec, lg, err := loadWithLogger(cf)
-	if err != nil {
-		return fail("%v", err)
-	}
-	ec, err := electorConfig(cfg, sec)
+	cfg, _, ec, lg, err := loadForZooKeeper(cf)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -138,11 +134,7 @@ func cmdFenceTest(args []string) int {
 		return 2
 	}
 	node := fs.Arg(0)
-	cfg, sec, lg, err := loadWithLogger(cf)
-	if err != nil {
-		return fail("%v", err)
-	}
-	ec, err := electorConfig(cfg, sec)
+	cfg, sec, ec, lg, err := loadForZooKeeper(cf)
 	if err != nil {
 		return fail("%v", err)
 	}
