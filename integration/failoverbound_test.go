@@ -11,6 +11,22 @@ import (
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 )
 
+// envCount reads a count a test takes from the environment: def when the
+// variable is unset, else a whole number from lo to hi, or the test stops
+// and names the variable.
+func envCount(tb testing.TB, name string, def, lo, hi int) int {
+	tb.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		tb.Fatalf("%s=%q: want a whole number from %d to %d", name, v, lo, hi)
+	}
+	return n
+}
+
 // kill -9 of the active's zkfc, on a 3-member ensemble of each quorum with
 // the settings of issue 13's report (tickTime 2s, session 4s): the standby
 // can win only once the dead zkfc's session has expired, and must fence the
@@ -19,14 +35,7 @@ import (
 // active beside the bound the README states (FAILOVER_BOUND_RUNS sets the
 // number of runs, default 1; the figures are never asserted).
 func TestKillActiveZKFCBound(t *testing.T) {
-	runs := 1
-	if v := os.Getenv("FAILOVER_BOUND_RUNS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 50 {
-			t.Fatalf("FAILOVER_BOUND_RUNS=%q: want a number of runs in 1-50", v)
-		}
-		runs = n
-	}
+	runs := envCount(t, "FAILOVER_BOUND_RUNS", 1, 1, 50)
 	const tick, session = 2 * time.Second, 4 * time.Second
 	for _, q := range []struct {
 		name    string

@@ -12,6 +12,7 @@ package integration
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,14 +28,7 @@ import (
 )
 
 func BenchmarkImportAndBackup(b *testing.B) {
-	total := 1000000
-	if v := os.Getenv("ZNODES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1000 {
-			b.Fatalf("ZNODES=%q: want a count of at least 1000", v)
-		}
-		total = n
-	}
+	total := envCount(b, "ZNODES", 1000000, 1000, math.MaxInt32)
 	const perDir, perMulti, loaders, nconns = 1000, 1000, 16, 4
 	dirs := (total + perDir - 1) / perDir
 	apache := harness.StartApache(b, harness.Options{
