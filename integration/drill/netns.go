@@ -78,10 +78,7 @@ func NewNetns(t testing.TB, name string, octet int) *Netns {
 // namespace (connections hang as in a real partition, not refused).
 func (n *Netns) Cut(t testing.TB) {
 	t.Helper()
-	for _, cmd := range [][]string{
-		{"ip", "netns", "exec", n.Name, "iptables", "-A", "INPUT", "-s", n.HostIP, "-j", "DROP"},
-		{"ip", "netns", "exec", n.Name, "iptables", "-A", "OUTPUT", "-d", n.HostIP, "-j", "DROP"},
-	} {
+	for _, cmd := range n.cutRules("-A") {
 		if _, err := run(cmd...); err != nil {
 			t.Fatal(err)
 		}
@@ -91,12 +88,18 @@ func (n *Netns) Cut(t testing.TB) {
 // Heal removes the rules Cut added.
 func (n *Netns) Heal(t testing.TB) {
 	t.Helper()
-	for _, cmd := range [][]string{
-		{"ip", "netns", "exec", n.Name, "iptables", "-D", "INPUT", "-s", n.HostIP, "-j", "DROP"},
-		{"ip", "netns", "exec", n.Name, "iptables", "-D", "OUTPUT", "-d", n.HostIP, "-j", "DROP"},
-	} {
+	for _, cmd := range n.cutRules("-D") {
 		if _, err := run(cmd...); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// cutRules are the iptables commands that append (-A) or delete (-D) the
+// rules of a cut, so Heal removes exactly what Cut added.
+func (n *Netns) cutRules(op string) [][]string {
+	return [][]string{
+		{"ip", "netns", "exec", n.Name, "iptables", op, "INPUT", "-s", n.HostIP, "-j", "DROP"},
+		{"ip", "netns", "exec", n.Name, "iptables", op, "OUTPUT", "-d", n.HostIP, "-j", "DROP"},
 	}
 }
