@@ -209,6 +209,24 @@ func (r *Report) Markdown(drawn map[string]bool) string {
 	return s.String()
 }
 
+// section opens a part of the report: its heading, the prose that says
+// what was measured and how, and those of its plots (alt text, file name)
+// that were drawn.
+func section(s *strings.Builder, drawn map[string]bool, title, prose string, plots ...[2]string) {
+	fmt.Fprintf(s, "## %s\n\n%s\n\n", title, prose)
+	for _, p := range plots {
+		if drawn[p[1]] {
+			fmt.Fprintf(s, "![%s](%s)\n\n", p[0], p[1])
+		}
+	}
+}
+
+// tableHead writes a table's header row and a separator row with as many
+// columns, so the two cannot disagree.
+func tableHead(s *strings.Builder, cols ...string) {
+	fmt.Fprintf(s, "| %s |\n|%s\n", strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
+}
+
 func ratio(ours, apache float64) string {
 	if apache <= 0 || ours <= 0 {
 		return "n/a"
@@ -217,10 +235,10 @@ func ratio(ours, apache float64) string {
 }
 
 func (r *Report) ratios(s *strings.Builder) {
-	s.WriteString("## Ratios: zkfc quorum / Apache ZooKeeper, same run\n\n")
-	s.WriteString("Throughput above 1 is better; p99 latency, memory and start time below 1 are better.\n\n")
-	s.WriteString("| setup | get ops/s | set ops/s | create ops/s | 90/10 ops/s | get p99 | set p99 | create p99 | 90/10 p99 | RSS per member | start to serving |\n")
-	s.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	section(s, nil, "Ratios: zkfc quorum / Apache ZooKeeper, same run",
+		"Throughput above 1 is better; p99 latency, memory and start time below 1 are better.")
+	tableHead(s, "setup", "get ops/s", "set ops/s", "create ops/s", "90/10 ops/s", "get p99", "set p99", "create p99", "90/10 p99",
+		"RSS per member", "start to serving")
 	for _, setup := range Setups {
 		a, o := r.ensemble(setup, Apache), r.ensemble(setup, Ours)
 		if a == nil || o == nil {
@@ -239,17 +257,12 @@ func (r *Report) ratios(s *strings.Builder) {
 }
 
 func (r *Report) throughput(s *strings.Builder, drawn map[string]bool) {
-	s.WriteString("## Throughput and p99 latency per workload\n\n")
-	s.WriteString("get and set act on one existing znode per client worker; create makes new znodes; ")
-	s.WriteString("90/10 is 90% getData, 10% setData. With 3 members the sessions are spread over all members, ")
-	s.WriteString("so reads are served locally and writes go through the leader.\n\n")
-	if drawn[plotThroughput] {
-		fmt.Fprintf(s, "![throughput per workload](%s)\n\n", plotThroughput)
-	}
-	if drawn[plotP99] {
-		fmt.Fprintf(s, "![p99 latency per workload](%s)\n\n", plotP99)
-	}
-	s.WriteString("| setup | server | workload | ops/s | p50 | p99 | max | errors |\n|---|---|---|---|---|---|---|---|\n")
+	section(s, drawn, "Throughput and p99 latency per workload",
+		"get and set act on one existing znode per client worker; create makes new znodes; "+
+			"90/10 is 90% getData, 10% setData. With 3 members the sessions are spread over all members, "+
+			"so reads are served locally and writes go through the leader.",
+		[2]string{"throughput per workload", plotThroughput}, [2]string{"p99 latency per workload", plotP99})
+	tableHead(s, "setup", "server", "workload", "ops/s", "p50", "p99", "max", "errors")
 	for _, setup := range Setups {
 		for _, server := range Servers {
 			e := r.ensemble(setup, server)
@@ -267,14 +280,12 @@ func (r *Report) throughput(s *strings.Builder, drawn map[string]bool) {
 }
 
 func (r *Report) resources(s *strings.Builder, drawn map[string]bool) {
-	s.WriteString("## Resident memory and time from start to serving\n\n")
-	s.WriteString("Memory is each process's VmRSS after the workloads above (largest member, and the sum over members). ")
-	s.WriteString("Start to serving runs from launching the processes to every member answering `srvr` with a serving mode ")
-	s.WriteString("(for 3 members this includes the leader election).\n\n")
-	if drawn[plotResources] {
-		fmt.Fprintf(s, "![memory and start time](%s)\n\n", plotResources)
-	}
-	s.WriteString("| setup | server | RSS per member (largest) | RSS all members | start to serving |\n|---|---|---|---|---|\n")
+	section(s, drawn, "Resident memory and time from start to serving",
+		"Memory is each process's VmRSS after the workloads above (largest member, and the sum over members). "+
+			"Start to serving runs from launching the processes to every member answering `srvr` with a serving mode "+
+			"(for 3 members this includes the leader election).",
+		[2]string{"memory and start time", plotResources})
+	tableHead(s, "setup", "server", "RSS per member (largest)", "RSS all members", "start to serving")
 	for _, setup := range Setups {
 		for _, server := range Servers {
 			if e := r.ensemble(setup, server); e != nil {
@@ -293,7 +304,7 @@ func (r *Report) memory(s *strings.Builder) {
 	}
 	fmt.Fprintf(s, "The same data set on both: a fresh standalone server, exactly %d creates of %d-byte znodes, then its VmRSS.\n\n",
 		r.MemoryZnodes, r.Client.ValueSize)
-	s.WriteString("| server | znodes | RSS |\n|---|---|---|\n")
+	tableHead(s, "server", "znodes", "RSS")
 	for _, server := range Servers {
 		if v, ok := r.Memory[server]; ok {
 			fmt.Fprintf(s, "| %s | %d | %.0f MB |\n", server, r.MemoryZnodes, mb(v))
@@ -320,13 +331,11 @@ func stats(ds []time.Duration) (lo, med, hi time.Duration) {
 }
 
 func (r *Report) outage(s *strings.Builder, drawn map[string]bool) {
-	s.WriteString("## Write outage after kill -9 of the leader\n\n")
-	s.WriteString("A fresh 3-member ensemble per run; one client on a follower writes (setData) in a loop; ")
-	s.WriteString("the leader is killed with SIGKILL; the outage is the longest gap between two acknowledged writes.\n\n")
-	if drawn[plotOutage] {
-		fmt.Fprintf(s, "![write outage distribution](%s)\n\n", plotOutage)
-	}
-	s.WriteString("| server | runs | min | median | max | every run |\n|---|---|---|---|---|---|\n")
+	section(s, drawn, "Write outage after kill -9 of the leader",
+		"A fresh 3-member ensemble per run; one client on a follower writes (setData) in a loop; "+
+			"the leader is killed with SIGKILL; the outage is the longest gap between two acknowledged writes.",
+		[2]string{"write outage distribution", plotOutage})
+	tableHead(s, "server", "runs", "min", "median", "max", "every run")
 	for _, server := range Servers {
 		ds := r.Outages[server]
 		if len(ds) == 0 {
@@ -380,18 +389,16 @@ func (r *Report) drills() []string {
 
 func (r *Report) failover(s *strings.Builder, drawn map[string]bool) {
 	f := r.Failover
-	s.WriteString("## Failover time per drill\n\n")
-	fmt.Fprintf(s, "%s Settings: health-check interval %s, session timeout %s, quorum tickTime %s. ",
-		f.Source, f.Settings.HealthInterval, f.Settings.SessionTimeout, f.Settings.TickTime)
-	s.WriteString("Each bar is one run, measured from the fault: **detection** (the candidate saw the failure), ")
-	s.WriteString("**fence** (the old active was fenced or had demoted itself), **promote** (the new active's service serves, ")
-	s.WriteString("from its own roles file); the triangle marks when the old active's service stopped being active (its demotion or death, ")
-	s.WriteString("from its roles file). A run without a bar segment did not reach that phase.\n\n")
-	if drawn[plotTimeline] {
-		fmt.Fprintf(s, "![failover timeline](%s)\n\n", plotTimeline)
-	}
-	s.WriteString("| drill | runs | promoted | detection (median) | fence (median) | promote (median) | to new active: min / median / max | old active demoted (median) | target | held |\n")
-	s.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	section(s, drawn, "Failover time per drill",
+		fmt.Sprintf("%s Settings: health-check interval %s, session timeout %s, quorum tickTime %s. ",
+			f.Source, f.Settings.HealthInterval, f.Settings.SessionTimeout, f.Settings.TickTime)+
+			"Each bar is one run, measured from the fault: **detection** (the candidate saw the failure), "+
+			"**fence** (the old active was fenced or had demoted itself), **promote** (the new active's service serves, "+
+			"from its own roles file); the triangle marks when the old active's service stopped being active (its demotion or death, "+
+			"from its roles file). A run without a bar segment did not reach that phase.",
+		[2]string{"failover timeline", plotTimeline})
+	tableHead(s, "drill", "runs", "promoted", "detection (median)", "fence (median)", "promote (median)",
+		"to new active: min / median / max", "old active demoted (median)", "target", "held")
 	for _, name := range r.drills() {
 		// Phase medians are over the runs that reached the phase.
 		var det, fen, pro, tot, old []time.Duration
