@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -145,23 +146,12 @@ const appTouch = 1
 // forwardTouches sends the leader the sessions this member's clients kept
 // alive since the last round, a few times per minimum session timeout,
 // so that the leader, which alone expires sessions, knows they live.
-func (s *Server) forwardTouches(stop <-chan struct{}) {
-	every := s.cfg.TickTime / 2
-	if every < 20*time.Millisecond {
-		every = 20 * time.Millisecond
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
+func (s *Server) forwardTouches(ctx context.Context) {
+	every(ctx, max(s.cfg.TickTime/2, 20*time.Millisecond), func(time.Time) {
 		r := s.currentRole()
 		ids := s.sessions.takeTouched()
 		if r.state == raft.StateLeader || r.lead == raft.None || len(ids) == 0 {
-			continue
+			return
 		}
 		buf := make([]byte, 1, 1+8*len(ids))
 		buf[0] = appTouch
@@ -169,7 +159,7 @@ func (s *Server) forwardTouches(stop <-chan struct{}) {
 			buf = binary.BigEndian.AppendUint64(buf, uint64(id))
 		}
 		s.transport.SendApp(r.lead, buf)
-	}
+	})
 }
 
 // followerProgress summarises, on the leader, how its followers keep up.

@@ -154,9 +154,9 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		defer s.transport.Stop()
-		stopTouches := make(chan struct{})
-		defer close(stopTouches)
-		go s.forwardTouches(stopTouches)
+		touchCtx, stopTouches := context.WithCancel(context.Background())
+		defer stopTouches()
+		go s.forwardTouches(touchCtx)
 	}
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	loopDone := make(chan struct{})
