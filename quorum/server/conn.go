@@ -57,9 +57,8 @@ type conn struct {
 	lastWrite *reply
 	lastGate  *writeGate
 
-	notifyMu sync.Mutex
-	notifyQ  []proto.WatcherEvent
-	notifyC  chan struct{}
+	// notes holds the watch notifications not yet written.
+	notes *mailbox[proto.WatcherEvent]
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -133,7 +132,7 @@ func (s *Server) accept(ln net.Listener) error {
 		c := &conn{
 			s: s, nc: nc, remoteIP: host, started: time.Now(),
 			replies: make(chan *reply, maxOutstanding),
-			notifyC: make(chan struct{}, 1),
+			notes:   newMailbox[proto.WatcherEvent](),
 			closed:  make(chan struct{}),
 			auth:    []proto.Id{{Scheme: "ip", ID: host}},
 		}
@@ -430,21 +429,7 @@ func (c *conn) Notify(ev proto.WatcherEvent) {
 		// ephemerals (ZooKeeper closes it before they are deleted).
 		return
 	}
-	c.notifyMu.Lock()
-	c.notifyQ = append(c.notifyQ, ev)
-	c.notifyMu.Unlock()
-	select {
-	case c.notifyC <- struct{}{}:
-	default:
-	}
-}
-
-func (c *conn) takeNotifications() []proto.WatcherEvent {
-	c.notifyMu.Lock()
-	q := c.notifyQ
-	c.notifyQ = nil
-	c.notifyMu.Unlock()
-	return q
+	c.notes.put(ev)
 }
 
 func (c *conn) writeLoop() {
@@ -464,7 +449,7 @@ func (c *conn) writeLoop() {
 		return enc.Buf
 	}
 	flushNotes := func() {
-		for _, ev := range c.takeNotifications() {
+		for _, ev := range c.notes.take() {
 			ev := ev
 			hdr := proto.ReplyHeader{Xid: proto.XidNotification, Zxid: -1}
 			out = frame(out[:0], &hdr, &ev)
@@ -484,7 +469,7 @@ func (c *conn) writeLoop() {
 		select {
 		case <-c.closed:
 			return
-		case <-c.notifyC:
+		case <-c.notes.wake():
 			flushNotes()
 			if !flush() {
 				return
@@ -507,7 +492,7 @@ func (c *conn) writeLoop() {
 			select {
 			case <-r.done:
 				break wait
-			case <-c.notifyC:
+			case <-c.notes.wake():
 				flushNotes()
 				if !flush() {
 					return

@@ -21,7 +21,7 @@ func TestReplyNotHeldBehindALaterUncommittedOne(t *testing.T) {
 	t.Cleanup(func() { _ = srv.rep.wal.Close() })
 	server, client := net.Pipe()
 	defer client.Close()
-	c := &conn{s: srv, nc: server, replies: make(chan *reply, 4), notifyC: make(chan struct{}, 1),
+	c := &conn{s: srv, nc: server, replies: make(chan *reply, 4), notes: newMailbox[proto.WatcherEvent](),
 		closed: make(chan struct{}), maxReply: 1 << 20}
 	first := &reply{hdr: proto.ReplyHeader{Xid: 1, Zxid: 7}, done: closedChan, start: time.Now()}
 	second := &reply{hdr: proto.ReplyHeader{Xid: 2}, done: make(chan struct{}), start: time.Now()}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -157,12 +156,10 @@ type replica struct {
 	// storage loop; storageDead is closed when that loop has stopped.
 	appendC     chan *raftpb.Message
 	storageDead chan struct{}
-	// The storage loop reports back through doneQ, an unbounded queue, so
-	// it never waits for the raft goroutine (which may itself be waiting
-	// for room in appendC); doneC signals that doneQ is not empty.
-	doneMu sync.Mutex
-	doneQ  []appendDone
-	doneC  chan struct{}
+	// The storage loop reports back through stored, a mailbox, so it
+	// never waits for the raft goroutine (which may itself be waiting for
+	// room in appendC).
+	stored *mailbox[appendDone]
 	// snapsInFlight counts leader snapshots handed to the storage loop and
 	// not yet installed; no local snapshot is taken meanwhile, so the two
 	// never race for the snapshot directory and the log's snapshot record.
@@ -318,7 +315,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 	r.openColdStart(time.Now())
 	r.appendC = make(chan *raftpb.Message, 1024)
 	r.storageDead = make(chan struct{})
-	r.doneC = make(chan struct{}, 1)
+	r.stored = newMailbox[appendDone]()
 	stopStorage := make(chan struct{})
 	go r.storageLoop(stopStorage)
 	defer func() {
@@ -338,7 +335,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 		case <-ctx.Done():
 			r.failPending(errDropped)
 			return
-		case <-r.doneC:
+		case <-r.stored.wake():
 			if err := r.stepStored(); err != nil {
 				stopped(err)
 				return

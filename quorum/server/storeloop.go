@@ -26,11 +26,7 @@ const maxAppendBatch = 256
 // stepStored takes what the storage loop finished, installs a leader's
 // snapshot it carried and steps the responses into raft, in order.
 func (r *replica) stepStored() error {
-	r.doneMu.Lock()
-	q := r.doneQ
-	r.doneQ = nil
-	r.doneMu.Unlock()
-	for _, d := range q {
+	for _, d := range r.stored.take() {
 		if d.err != nil {
 			return d.err
 		}
@@ -49,13 +45,7 @@ func (r *replica) stepStored() error {
 
 // report hands a finished batch to the raft goroutine without waiting.
 func (r *replica) report(d appendDone) {
-	r.doneMu.Lock()
-	r.doneQ = append(r.doneQ, d)
-	r.doneMu.Unlock()
-	select {
-	case r.doneC <- struct{}{}:
-	default:
-	}
+	r.stored.put(d)
 }
 
 // storageLoop writes MsgStorageAppend messages to the log in the order raft
