@@ -109,7 +109,7 @@ func (s *Server) listenSecure() (net.Listener, error) {
 
 func (s *Server) runReloaders(ctx context.Context) {
 	for _, r := range s.sec.reloaders {
-		go r.Run(ctx, 10*time.Second)
+		go every(ctx, 10*time.Second, func(time.Time) { _ = r.Check() })
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -33,5 +34,34 @@ func TestTrackerNextCheck(t *testing.T) {
 				t.Fatalf("nextCheck = %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// every is the loop of every periodic job (session touches, reaping,
+// autopurge, TLS reload): it must call its function on the ticks and
+// return once its context ends.
+func TestEveryTicksAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ticks := make(chan struct{}, 1)
+	stopped := make(chan struct{})
+	go func() {
+		every(ctx, time.Millisecond, func(time.Time) {
+			select {
+			case ticks <- struct{}{}:
+			default:
+			}
+		})
+		close(stopped)
+	}()
+	select {
+	case <-ticks:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no tick within 10s of a 1ms period")
+	}
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("every did not return within 10s of its context ending")
 	}
 }

@@ -1,7 +1,6 @@
 package tlsconfig
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -80,21 +79,6 @@ func (r *Reloader) maybeCheck() {
 	r.mu.Unlock()
 	if due {
 		_ = r.Check()
-	}
-}
-
-// Run checks every interval until ctx is done, for servers that want
-// rotation noticed without waiting for a handshake.
-func (r *Reloader) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_ = r.Check()
-		}
 	}
 }
 

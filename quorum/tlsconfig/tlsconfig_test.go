@@ -304,19 +304,6 @@ func TestReloadOnHandshake(t *testing.T) {
 	}
 }
 
-func TestReloaderRunStops(t *testing.T) {
-	set := testcerts.MustWrite(t, t.TempDir())
-	_, r, err := pemServer(set).ServerConfig(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() { r.Run(ctx, time.Millisecond); close(stopped) }()
-	cancel()
-	<-stopped
-}
-
 func TestKeyPermissions(t *testing.T) {
 	set := testcerts.MustWrite(t, t.TempDir())
 	for _, tt := range []struct {
