@@ -2,7 +2,6 @@ package integration
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -36,20 +35,10 @@ func tlsDialer(cfg *tls.Config) zk.Dialer {
 	}
 }
 
-func clientTLS(t *testing.T, set *testcerts.Set, withCert bool) *tls.Config {
-	pool := x509.NewCertPool()
-	pem, err := os.ReadFile(set.CAPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool.AppendCertsFromPEM(pem)
-	cfg := &tls.Config{RootCAs: pool, ServerName: "localhost"}
+func clientTLS(set *testcerts.Set, withCert bool) *tls.Config {
+	cfg := &tls.Config{RootCAs: set.Pool(), ServerName: "localhost"}
 	if withCert {
-		cert, err := tls.LoadX509KeyPair(set.ClientCertPEM, set.ClientKeyPEM)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+		cfg.Certificates = []tls.Certificate{set.Client.TLSCertificate()}
 	}
 	return cfg
 }
@@ -83,7 +72,7 @@ func TestSecureClientPortWithRealClients(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", secure)
 
 	// go-zookeeper/zk with a client certificate.
-	conn, ev, err := zk.Connect([]string{addr}, 6*time.Second, zk.WithLogger(quietLog{}), zk.WithDialer(tlsDialer(clientTLS(t, set, true))))
+	conn, ev, err := zk.Connect([]string{addr}, 6*time.Second, zk.WithLogger(quietLog{}), zk.WithDialer(tlsDialer(clientTLS(set, true))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +95,7 @@ func TestSecureClientPortWithRealClients(t *testing.T) {
 
 	// Without a client certificate the handshake fails (ssl.clientAuth
 	// defaults to need, as in ZooKeeper).
-	if err := tlsRuok(addr, clientTLS(t, set, false)); err == nil {
+	if err := tlsRuok(addr, clientTLS(set, false)); err == nil {
 		t.Fatal("a client without a certificate completed a TLS exchange")
 	}
 	// A certificate from another CA is refused.
@@ -114,9 +103,8 @@ func TestSecureClientPortWithRealClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := clientTLS(t, set, false)
-	cert, _ := tls.LoadX509KeyPair(other.ClientCertPEM, other.ClientKeyPEM)
-	bad.Certificates = []tls.Certificate{cert}
+	bad := clientTLS(set, false)
+	bad.Certificates = []tls.Certificate{other.Client.TLSCertificate()}
 	if err := tlsRuok(addr, bad); err == nil {
 		t.Fatal("a client certificate from an untrusted CA was accepted")
 	}

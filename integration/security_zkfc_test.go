@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -49,13 +48,8 @@ func startSecureApache(t *testing.T, set *testcerts.Set) string {
 
 func zkClientTLS(t *testing.T, set *testcerts.Set) *tls.Config {
 	t.Helper()
-	cert, err := tls.LoadX509KeyPair(set.ClientCertPEM, set.ClientKeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(set.CA.Cert)
-	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	return &tls.Config{RootCAs: set.Pool(), Certificates: []tls.Certificate{set.Client.TLSCertificate()}, ServerName: "127.0.0.1",
+		MinVersion: tls.VersionTLS12}
 }
 
 // zkOverTLS is a go-zookeeper session through the secure port; auth, if
@@ -190,8 +184,7 @@ func TestZKFCSecurity(t *testing.T) {
 
 	// 3. zkfc runs over TLS with its credentials and becomes active.
 	z := zkfcenv.StartZKFCWithConfig(t, opts, cfg, url)
-	pool := x509.NewCertPool()
-	pool.AddCert(set.CA.Cert)
+	pool := set.Pool()
 	authed := control.NewClient()
 	authed.HTTP.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	authed.HTTP.Timeout = 5 * time.Second
@@ -230,12 +223,8 @@ func TestZKFCSecurity(t *testing.T) {
 	if _, err := wrongTok.Status(ctx, url); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("status with a wrong token: %v, want 403", err)
 	}
-	wrongCert, err := tls.LoadX509KeyPair(other.ClientCertPEM, other.ClientKeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
 	badCert := control.NewClient()
-	badCert.HTTP.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{wrongCert}}}
+	badCert.HTTP.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{other.Client.TLSCertificate()}}}
 	if _, err := badCert.Status(ctx, url); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("status with another CA's certificate: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -164,28 +163,17 @@ func certSet(t *testing.T) *testcerts.Set {
 
 func serverTLS(t *testing.T, set *testcerts.Set, mode tls.ClientAuthType) *tls.Config {
 	t.Helper()
-	cert, err := tls.LoadX509KeyPair(set.ServerCertPEM, set.ServerKeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(set.CA.Cert)
-	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: mode, MinVersion: tls.VersionTLS12}
+	return &tls.Config{Certificates: []tls.Certificate{set.Server.TLSCertificate()}, ClientCAs: set.Pool(), ClientAuth: mode,
+		MinVersion: tls.VersionTLS12}
 }
 
 // client trusts set's CA and presents the client certificate of certs
 // (nil: none).
 func tlsClient(t *testing.T, trust, certs *testcerts.Set, token string) *Client {
 	t.Helper()
-	pool := x509.NewCertPool()
-	pool.AddCert(trust.CA.Cert)
-	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tc := &tls.Config{RootCAs: trust.Pool(), MinVersion: tls.VersionTLS12}
 	if certs != nil {
-		cert, err := tls.LoadX509KeyPair(certs.ClientCertPEM, certs.ClientKeyPEM)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
+		tc.Certificates = []tls.Certificate{certs.Client.TLSCertificate()}
 	}
 	c := NewClient()
 	c.HTTP.Transport = &http.Transport{TLSClientConfig: tc}

@@ -14,6 +14,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -222,6 +223,19 @@ func MustWrite(t testing.TB, dir string) *Set {
 		t.Fatalf("write test certificates in %s: %v", dir, err)
 	}
 	return s
+}
+
+// Pool holds the set's CA, for a tls.Config's RootCAs or ClientCAs.
+func (s *Set) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(s.CA.Cert)
+	return p
+}
+
+// TLSCertificate is the leaf's key and chain (the leaf, then its CA) for a
+// tls.Config's Certificates: what a peer loads from the set's files.
+func (l *Leaf) TLSCertificate() tls.Certificate {
+	return tls.Certificate{Certificate: [][]byte{l.Cert.Raw, l.CA.Cert.Raw}, PrivateKey: l.Key, Leaf: l.Cert}
 }
 
 // ServerProperties are the zoo.cfg keys that make a server use this set on

@@ -16,8 +16,7 @@ func TestWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(s.CA.Cert)
+	pool := s.Pool()
 	for _, l := range []*Leaf{s.Server, s.Client} {
 		if _, err := l.Cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: "localhost", KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 			t.Fatalf("%s does not verify against the CA: %v", l.Cert.Subject.CommonName, err)
