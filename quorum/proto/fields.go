@@ -18,61 +18,23 @@ func (e *Encoder) Fields() Fields { return Fields{e: e} }
 // Fields returns the direction of the codec that reads each field from d.
 func (d *Decoder) Fields() Fields { return Fields{d: d} }
 
-func (f Fields) Int(v *int32) {
+// field is what each of the methods below does: write *v with enc when
+// f encodes, else fill *v with dec.
+func field[T any](f Fields, v *T, enc func(*Encoder, T), dec func(*Decoder) T) {
 	if f.e != nil {
-		f.e.Int(*v)
+		enc(f.e, *v)
 	} else {
-		*v = f.d.Int()
+		*v = dec(f.d)
 	}
 }
 
-func (f Fields) Long(v *int64) {
-	if f.e != nil {
-		f.e.Long(*v)
-	} else {
-		*v = f.d.Long()
-	}
-}
-
-func (f Fields) Bool(v *bool) {
-	if f.e != nil {
-		f.e.Bool(*v)
-	} else {
-		*v = f.d.Bool()
-	}
-}
-
-func (f Fields) Buffer(v *[]byte) {
-	if f.e != nil {
-		f.e.Buffer(*v)
-	} else {
-		*v = f.d.Buffer()
-	}
-}
-
-func (f Fields) String(v *string) {
-	if f.e != nil {
-		f.e.String(*v)
-	} else {
-		*v = f.d.String()
-	}
-}
-
-func (f Fields) Strings(v *[]string) {
-	if f.e != nil {
-		f.e.Strings(*v)
-	} else {
-		*v = f.d.Strings()
-	}
-}
-
-func (f Fields) ACLs(v *[]ACL) {
-	if f.e != nil {
-		encodeACLs(f.e, *v)
-	} else {
-		*v = decodeACLs(f.d)
-	}
-}
+func (f Fields) Int(v *int32)        { field(f, v, (*Encoder).Int, (*Decoder).Int) }
+func (f Fields) Long(v *int64)       { field(f, v, (*Encoder).Long, (*Decoder).Long) }
+func (f Fields) Bool(v *bool)        { field(f, v, (*Encoder).Bool, (*Decoder).Bool) }
+func (f Fields) Buffer(v *[]byte)    { field(f, v, (*Encoder).Buffer, (*Decoder).Buffer) }
+func (f Fields) String(v *string)    { field(f, v, (*Encoder).String, (*Decoder).String) }
+func (f Fields) Strings(v *[]string) { field(f, v, (*Encoder).Strings, (*Decoder).Strings) }
+func (f Fields) ACLs(v *[]ACL)       { field(f, v, encodeACLs, decodeACLs) }
 
 // TrailingBool is a bool that older peers leave off the end of the record;
 // present records whether it is there (written only then, read only when
