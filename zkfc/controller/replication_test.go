@@ -48,11 +48,11 @@ func (e *events) index(p string) int {
 // fakeElector.
 type replElector struct {
 	*fakeElector
-	ev       *events
-	pos      *elector.Position
-	sync     *elector.Sync
-	syncErr  error // WriteSync fails with it
-	onFence  func()
+	ev      *events
+	pos     *elector.Position
+	sync    *elector.Sync
+	syncErr error // WriteSync fails with it
+	onFence func()
 }
 
 func (r *replElector) Holder() (*elector.Info, error) {
