@@ -66,8 +66,12 @@ type Config struct {
 	Actions   Actions   `koanf:"actions"`
 	Fencing   Fencing   `koanf:"fencing"`
 	Failover  Failover  `koanf:"failover"`
-	Quorum    Quorum    `koanf:"quorum"`
-	Log       Log       `koanf:"log"`
+	// Replication and Restart drive the optional actions of a replicated
+	// service (see replication.go).
+	Replication Replication `koanf:"replication"`
+	Restart     Restart     `koanf:"restart"`
+	Quorum      Quorum      `koanf:"quorum"`
+	Log         Log         `koanf:"log"`
 
 	// Source is the file the configuration was read from, for messages.
 	Source string `koanf:"-"`
@@ -199,6 +203,12 @@ type Actions struct {
 	Demote       Command       `koanf:"demote"`
 	Role         Command       `koanf:"role"`
 	RoleInterval time.Duration `koanf:"role_interval"`
+	// The optional actions of a replicated service (replication.go).
+	Rejoin   Command `koanf:"rejoin"`
+	Position Command `koanf:"position"`
+	SyncOn   Command `koanf:"sync_on"`
+	SyncOff  Command `koanf:"sync_off"`
+	Restart  Command `koanf:"restart"`
 }
 
 // Command is an external command with a deadline.
@@ -302,22 +312,25 @@ func (c *Config) ClusterPath() string {
 
 func defaults() map[string]any {
 	return map[string]any{
-		"cluster.parent_znode":        DefaultParentZnode,
-		"zookeeper.session_timeout":   DefaultSessionTimeout.String(),
-		"zookeeper.self_fence_margin": DefaultSelfFenceMargin.String(),
-		"control.listen":              DefaultControlListen,
-		"health.interval":             DefaultHealthInterval.String(),
-		"health.timeout":              DefaultHealthTimeout.String(),
-		"health.rise":                 DefaultHealthRise,
-		"health.fall":                 DefaultHealthFall,
-		"actions.role_interval":       DefaultRoleInterval.String(),
-		"failover.cede_period":        DefaultCedePeriod.String(),
-		"failover.backoff_initial":    DefaultBackoffInitial.String(),
-		"failover.backoff_max":        DefaultBackoffMax.String(),
-		"failover.priority_delay":     DefaultPriorityDelay.String(),
-		"quorum.tick_time":            DefaultQuorumTickTime.String(),
-		"log.level":                   "info",
-		"log.format":                  "json",
+		"cluster.parent_znode":          DefaultParentZnode,
+		"zookeeper.session_timeout":     DefaultSessionTimeout.String(),
+		"zookeeper.self_fence_margin":   DefaultSelfFenceMargin.String(),
+		"control.listen":                DefaultControlListen,
+		"health.interval":               DefaultHealthInterval.String(),
+		"health.timeout":                DefaultHealthTimeout.String(),
+		"health.rise":                   DefaultHealthRise,
+		"health.fall":                   DefaultHealthFall,
+		"actions.role_interval":         DefaultRoleInterval.String(),
+		"failover.cede_period":          DefaultCedePeriod.String(),
+		"failover.backoff_initial":      DefaultBackoffInitial.String(),
+		"failover.backoff_max":          DefaultBackoffMax.String(),
+		"failover.priority_delay":       DefaultPriorityDelay.String(),
+		"replication.position_interval": DefaultPositionInterval.String(),
+		"replication.when_alone":        WhenAloneContinue,
+		"restart.window":                DefaultRestartWindow.String(),
+		"quorum.tick_time":              DefaultQuorumTickTime.String(),
+		"log.level":                     "info",
+		"log.format":                    "json",
 	}
 }
 
@@ -449,7 +462,7 @@ func isListKey(key string) bool {
 		"actions.promote.env", "actions.demote.env", "actions.role.env", "zookeeper.acl":
 		return true
 	}
-	return false
+	return isReplicationListKey(key)
 }
 
 // FieldError is a validation failure of one key.
@@ -531,6 +544,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Quorum.Enabled {
 		c.validateQuorum(bad)
+	}
+	if !witness {
+		c.validateReplication(bad)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -75,6 +75,9 @@ type Info struct {
 	// active under (0 if written by a zkfc that did not record it). The
 	// lease_expired fencing method proves that session ended.
 	Session int64 `json:"session,omitempty"`
+	// Position: in the member registry, the node's replication position
+	// as actions.position last printed it (nil: not recorded).
+	Position *uint64 `json:"position,omitempty"`
 }
 
 // Kind is what happened.
