@@ -15,7 +15,7 @@ COMMIT     := $(COMMIT)
 BUILD_DATE := $(BUILD_DATE)
 LDFLAGS    := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
 
-.PHONY: all build test unit integration bench fuzz demo clean vet deb deb-test
+.PHONY: all build test unit integration bench fuzz demo demo-postgres clean vet deb deb-test
 
 all: build
 
@@ -59,6 +59,13 @@ bench: build
 # embedded quorum, two example services); under a minute, cleans up.
 demo: build
 	examples/demo/demo.sh
+
+# make demo-postgres: a PostgreSQL 15 primary and streaming standby under
+# zkfc on this machine: the primary's machine dies, the standby takes over,
+# the old primary rejoins as its standby, no acknowledged commit is lost.
+# Needs postgresql-15; cleans up.
+demo-postgres: build
+	examples/postgresql/demo.sh
 
 # make deb: bin/zkfc_<version>_<arch>.deb (zkfc/packaging/mkdeb).
 deb:

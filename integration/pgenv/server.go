@@ -94,13 +94,19 @@ func Own(t testing.TB, path string) {
 
 func keepLogs(t testing.TB, dir, dst string) {
 	logs, _ := filepath.Glob(filepath.Join(dir, "*", "*.log"))
+	zkfcLogs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	logs = append(logs, zkfcLogs...)
 	sub := filepath.Join(dst, strings.NewReplacer("/", "_").Replace(t.Name()))
 	if err := os.MkdirAll(sub, 0o755); err != nil {
 		return
 	}
 	for _, f := range logs {
 		if b, err := os.ReadFile(f); err == nil {
-			_ = os.WriteFile(filepath.Join(sub, filepath.Base(filepath.Dir(f))+"-"+filepath.Base(f)), b, 0o644)
+			name := filepath.Base(f)
+			if filepath.Dir(f) != dir {
+				name = filepath.Base(filepath.Dir(f)) + "-" + name
+			}
+			_ = os.WriteFile(filepath.Join(sub, name), b, 0o644)
 		}
 	}
 	t.Logf("PG_KEEP_LOGS: logs kept in %s", sub)

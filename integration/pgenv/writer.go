@@ -74,6 +74,9 @@ func CreateRowsTable(dsn string) error {
 type Target struct {
 	Name string // the zkfc node id, as zkfc.fencing.node names it
 	DSN  string
+	// NoToken: the server has no zkfc.fencing table (a cluster run by
+	// Patroni); commits carry token 0 and nothing is refused.
+	NoToken bool
 }
 
 // Ack is one commit the server acknowledged.
@@ -112,6 +115,7 @@ type Writer struct {
 	seen    int64
 	hist    History
 	stop    chan struct{}
+	stopped sync.Once
 	wg      sync.WaitGroup
 	pause   time.Duration
 	timeout time.Duration
@@ -129,9 +133,9 @@ func StartWriter(targets []Target, pause time.Duration) *Writer {
 }
 
 // Stop ends the writer (bounded by one attempt's timeout) and returns its
-// history.
+// history; it may be called again.
 func (w *Writer) Stop() History {
-	close(w.stop)
+	w.stopped.Do(func() { close(w.stop) })
 	w.wg.Wait()
 	return w.Snapshot()
 }
@@ -186,7 +190,7 @@ func (w *Writer) run(tg Target) {
 			return
 		default:
 		}
-		if err := w.once(db, tg.Name); err != nil {
+		if err := w.once(db, tg); err != nil {
 			w.mu.Lock()
 			w.hist.Errors++
 			w.mu.Unlock()
@@ -203,7 +207,8 @@ func (w *Writer) run(tg Target) {
 	}
 }
 
-func (w *Writer) once(db *sql.DB, server string) error {
+func (w *Writer) once(db *sql.DB, tg Target) error {
+	server := tg.Name
 	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
 	defer cancel()
 	start := time.Now()
@@ -213,9 +218,11 @@ func (w *Writer) once(db *sql.DB, server string) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	var token int64
-	var holder string
-	if err := tx.QueryRowContext(ctx, "SELECT token, node FROM zkfc.fencing").Scan(&token, &holder); err != nil {
-		return err
+	holder := server
+	if !tg.NoToken {
+		if err := tx.QueryRowContext(ctx, "SELECT token, node FROM zkfc.fencing").Scan(&token, &holder); err != nil {
+			return err
+		}
 	}
 	if holder != server {
 		// A promotion in progress: the token row still names the old
