@@ -39,9 +39,7 @@ func startPG(t *testing.T, o pgenv.Options) *pgDrill {
 	t.Helper()
 	c := pgenv.Start(t, o)
 	d := &pgDrill{c: c, old: c.Nodes[0]}
-	harness.WaitFor(t, 60*time.Second, "pg2 the synchronous standby of pg1", func() bool {
-		return pgenv.SyncState(c.Nodes[0].PG, "pg2") == "sync"
-	})
+	c.WaitInSync(t, c.Nodes[0], c.Nodes[1])
 	d.w = pgenv.StartWriter(c.Targets(), 5*time.Millisecond)
 	t.Cleanup(func() { d.w.Stop() })
 	start := time.Now().Add(-time.Minute)
@@ -258,7 +256,8 @@ func TestPostgresDurableStaleStandbyNotPromoted(t *testing.T) {
 
 // leaseEdit puts lease_expired first in the fencing list of a node whose
 // host may die or be cut off, with the margin it needs (session 6 s,
-// margin 3.5 s >= demote 1.9 s + 6 s/5 + 250 ms + 100 ms), and fences
+// margin 3.5 s >= demote 1.9 s + 6 s/5 + 250 ms + 100 ms; the demote
+// stops PostgreSQL in immediate mode to fit), and fences
 // across namespaces by running fence.sh inside the target's (as ssh would
 // on its host).
 func leaseEdit(ns map[string]string) func(node, y string) string {
@@ -266,16 +265,15 @@ func leaseEdit(ns map[string]string) func(node, y string) string {
 		y = strings.Replace(y, "session_timeout: 4s", "session_timeout: 6s", 1)
 		y = strings.Replace(y, "self_fence_margin: 2s", "self_fence_margin: 3500ms", 1)
 		y = regexp.MustCompile(`(demote: \{[^}]*timeout: )15s`).ReplaceAllString(y, "${1}1900ms")
-		y = strings.Replace(y, `"PGCONNECT_TIMEOUT=2"]`, `"PGCONNECT_TIMEOUT=2", "PG_STOP_TIMEOUT=1"]`, 1)
+		y = strings.Replace(y, `"PGCONNECT_TIMEOUT=2"]`, `"PGCONNECT_TIMEOUT=2", "PG_STOP_TIMEOUT=0"]`, 1)
 		other := "pg2"
 		if node == "pg2" {
 			other = "pg1"
 		}
-		fence := `["/bin/sh", "-c", "exec \"$0\""`
 		if ns[other] != "" {
-			fence = `["ip", "netns", "exec", "` + ns[other] + `"`
+			y = regexp.MustCompile(`shell: \{command: \["([^"]+)"\]\}`).ReplaceAllString(y,
+				`shell: {command: ["ip", "netns", "exec", "`+ns[other]+`", "${1}"]}`)
 		}
-		y = regexp.MustCompile(`shell: \{command: \["([^"]+)"\]\}`).ReplaceAllString(y, `shell: {command: `+fence+`, "$1"]}`)
 		return strings.Replace(y, "  methods:\n", "  methods:\n    - {type: lease_expired, timeout: 3s}\n", 1)
 	}
 }

@@ -7,7 +7,9 @@
 #   PG_OS_USER     the account the server runs as when zkfc runs as root (default postgres)
 #   PG_SUPERUSER   database role for these scripts and pg_rewind's source connection (default postgres)
 #   PG_REPL_USER   role the standby streams as (default: PG_SUPERUSER)
-#   PG_STOP_TIMEOUT  seconds a fast shutdown may take before an immediate one (default 5)
+#   PG_STOP_TIMEOUT  seconds a fast shutdown may take before an immediate one (default 5);
+#                  0: immediate at once, for a demote that must fit a
+#                  self-fencing margin (lease_expired)
 # zkfc adds ZKFC_NODE_ID (the standby's application_name), and per action
 # ZKFC_FENCING_TOKEN, ZKFC_ACTIVE_* or ZKFC_SYNC_STANDBY.
 set -u
@@ -67,8 +69,12 @@ stop() {
 	pid="$(postmaster_pid)"
 	# A frozen postmaster (SIGSTOP, a hung host) would make pg_ctl wait
 	# out both timeouts for nothing: go straight to SIGKILL.
+	# A fast shutdown also waits for the WAL senders to pass the shutdown
+	# checkpoint on, which a standby behind a partition never takes.
 	if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != T ]; then
-		as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t "$PG_STOP_TIMEOUT" >/dev/null 2>&1 && return 0
+		if [ "$PG_STOP_TIMEOUT" -gt 0 ]; then
+			as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t "$PG_STOP_TIMEOUT" >/dev/null 2>&1 && return 0
+		fi
 		as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA" -m immediate -w -t 2 >/dev/null 2>&1 && return 0
 	fi
 	if [ -n "$pid" ]; then

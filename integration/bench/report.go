@@ -103,6 +103,9 @@ type Report struct {
 	Memory       map[string]int64
 	MemoryZnodes int64
 	Failover     Failover
+	// Postgres is the PostgreSQL section (zkfc beside Patroni), nil when
+	// not measured.
+	Postgres *PGBench
 	// Missing lists what could not be measured and why: the report shows
 	// it instead of silently dropping a section.
 	Missing []string
@@ -138,6 +141,7 @@ func (r *Report) Write(dir string) (string, error) {
 		plotResources:  r.plotResources,
 		plotOutage:     r.plotOutage,
 		plotTimeline:   r.plotTimeline,
+		plotPostgres:   func(p string) error { return r.Postgres.plot(p) },
 	}
 	drawn := map[string]bool{}
 	for name, fn := range plots {
@@ -166,6 +170,8 @@ func (r *Report) hasData(plotName string) bool {
 		return len(r.Outages) > 0
 	case plotTimeline:
 		return len(r.Failover.Runs) > 0
+	case plotPostgres:
+		return r.Postgres != nil && len(r.Postgres.Results) > 0
 	}
 	return false
 }
@@ -205,6 +211,9 @@ func (r *Report) Markdown(drawn map[string]bool) string {
 	}
 	if len(r.Failover.Runs) > 0 {
 		r.failover(&s, drawn)
+	}
+	if r.Postgres != nil && len(r.Postgres.Results) > 0 {
+		r.Postgres.markdown(&s, drawn)
 	}
 	return s.String()
 }

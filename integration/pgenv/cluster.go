@@ -161,6 +161,20 @@ func Start(t testing.TB, o Options) *Cluster {
 	return c
 }
 
+// WaitInSync waits until the active's zkfc has recorded standby as its
+// synchronous standby (durable mode's Sync record; PostgreSQL's own
+// sync_state turns to sync a little earlier, before zkfc saw it catch up).
+func (c *Cluster) WaitInSync(t testing.TB, active, standby *Node) {
+	t.Helper()
+	harness.WaitFor(t, 90*time.Second, standby.Name+" recorded in sync by "+active.Name, func() bool {
+		st, err := active.Status()
+		if err != nil || st.Replication == nil {
+			return false
+		}
+		return strings.HasPrefix(st.Replication.Sync, "in sync with "+standby.Name)
+	})
+}
+
 // mustRun fails at once when a zkfc exited (a refused config, a port
 // taken meanwhile) rather than at a timeout.
 func (c *Cluster) mustRun(t testing.TB) {
