@@ -130,7 +130,10 @@ zkfc_role() { [ "$(curl -fsS --max-time 2 "http://127.0.0.1:${control[$1]}/role"
 streaming() { # streaming STANDBY PRIMARY: STANDBY streams from PRIMARY
 	[ "$(sql "$2" "SELECT state FROM pg_stat_replication WHERE application_name = '$1'")" = streaming ]
 }
-sync_standby() { [ "$(sql "$2" "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$1'")" = sync ]; }
+# in_sync STANDBY ACTIVE: ACTIVE's zkfc recorded STANDBY as its synchronous
+# standby (PostgreSQL says sync a moment before zkfc saw it catch up; only
+# zkfc's record makes STANDBY a candidate).
+in_sync() { curl -fsS --max-time 2 "http://127.0.0.1:${control[$2]}/status" | grep -q "\"sync\":\"in sync with $1"; }
 
 t_start=$(date +%s.%N)
 say "zkfc demo: PostgreSQL 15 primary and standby, automatic failover and rejoin"
@@ -176,7 +179,7 @@ wait_for 60 "the quorum to serve 'zkfc format'" timeout --foreground 10 "$zkfc" 
 wait_for 60 "pg1's zkfc to make pg1 active" zkfc_role pg1 active
 start_zkfc pg2
 wait_for 60 "pg2's zkfc to report standby" zkfc_role pg2 standby
-wait_for 60 "pg2 to become pg1's synchronous standby" sync_standby pg2 pg1
+wait_for 60 "pg1's zkfc to record pg2 as its synchronous standby" in_sync pg2 pg1
 info "pg1 active (fencing token $(sql pg1 'SELECT token FROM zkfc.fencing')); pg2 its synchronous standby:"
 sql pg1 "SELECT '     pg_stat_replication: ' || application_name || ' ' || state || ', ' || sync_state FROM pg_stat_replication"
 

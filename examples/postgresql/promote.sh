@@ -9,10 +9,6 @@
 r="$(q 'SELECT pg_is_in_recovery()')" || { echo "promote.sh: server on $PG_HOST:$PG_PORT does not answer" >&2; exit 1; }
 if [ "$r" = t ]; then
 	[ "$(q 'SELECT pg_promote(true, 30)')" = t ] || { echo "promote.sh: pg_promote did not finish within 30 s" >&2; exit 1; }
-	# pg_rewind reads the timeline from the control file, which only a
-	# checkpoint updates: take one now, so the old primary can rewind
-	# from here at once (pg_rewind's documentation asks for it).
-	q 'CHECKPOINT' >/dev/null &
 fi
 # synchronous_commit=local: the token must not wait for a synchronous
 # standby that may be the very server this promotion replaces.
@@ -22,6 +18,5 @@ CREATE TABLE IF NOT EXISTS zkfc.fencing (id int PRIMARY KEY CHECK (id = 1), toke
 INSERT INTO zkfc.fencing VALUES (1, $ZKFC_FENCING_TOKEN, '${ZKFC_NODE_ID:-}', now())
   ON CONFLICT (id) DO UPDATE SET token = excluded.token, node = excluded.node, at = excluded.at
   WHERE zkfc.fencing.token < excluded.token;" >/dev/null || exit 1
-wait
 got="$(q 'SELECT token FROM zkfc.fencing')"
 [ "$got" -ge "$ZKFC_FENCING_TOKEN" ] || { echo "promote.sh: stored token $got < $ZKFC_FENCING_TOKEN" >&2; exit 1; }

@@ -17,6 +17,12 @@ if running && [ "$(q 'SELECT pg_is_in_recovery()' 2>/dev/null)" = t ]; then
 	esac
 fi
 stop || { echo "rejoin.sh: cannot stop the server of $PGDATA" >&2; exit 1; }
+# pg_rewind reads the source's timeline from its control file, which only
+# a checkpoint updates after a promotion: without one it may find "no
+# rewind required" on a diverged server (pg_rewind's documentation asks
+# for it). Taken here rather than in promote.sh, off the promotion's path.
+(PG_HOST="$ZKFC_ACTIVE_HOST" PG_PORT="$ZKFC_ACTIVE_PORT" PG_STATEMENT_TIMEOUT=60000 && q 'CHECKPOINT' >/dev/null) ||
+	{ echo "rejoin.sh: CHECKPOINT on the active $ZKFC_ACTIVE_HOST:$ZKFC_ACTIVE_PORT failed" >&2; exit 1; }
 as_pg "$PGBIN/pg_rewind" -D "$PGDATA" \
 	--source-server="host=$ZKFC_ACTIVE_HOST port=$ZKFC_ACTIVE_PORT user=$PG_SUPERUSER dbname=postgres connect_timeout=5" ||
 	{ echo "rejoin.sh: pg_rewind from $ZKFC_ACTIVE_HOST:$ZKFC_ACTIVE_PORT failed" >&2; exit 1; }

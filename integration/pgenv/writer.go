@@ -124,7 +124,13 @@ type Writer struct {
 // StartWriter starts writing to targets; pause is the wait between two
 // attempts on one target (bounding the load it adds).
 func StartWriter(targets []Target, pause time.Duration) *Writer {
-	w := &Writer{stop: make(chan struct{}), pause: pause, timeout: 3 * time.Second}
+	// The attempt's deadline is longer than ioTimeout on purpose: when a
+	// context ends, lib/pq sends the server a cancel request, and a commit
+	// cancelled while it waits for the synchronous standby is committed
+	// locally and reported as a success (with only a WARNING): an
+	// acknowledgment the standby never had. The socket deadline instead
+	// drops the connection, and the commit counts as not acknowledged.
+	w := &Writer{stop: make(chan struct{}), pause: pause, timeout: 3 * ioTimeout}
 	for _, tg := range targets {
 		w.wg.Add(1)
 		go w.run(tg)
