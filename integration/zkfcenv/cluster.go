@@ -153,6 +153,8 @@ type ZKFCOptions struct {
 	Priority   int
 	NoFailover bool
 	Extra      string   // appended YAML
+	// Actions is YAML appended to the actions section ("  rejoin: {...}\n").
+	Actions string
 	Env        []string // extra environment of the daemon
 }
 
@@ -222,7 +224,7 @@ actions:
   demote: {command: ["%s/demote.sh"], env: ["DEMO_ADDR=%s"], timeout: 10s}
   role: {command: ["%s/role.sh"], env: ["DEMO_ADDR=%s"], timeout: 5s}
   role_interval: 1s
-fencing:
+%sfencing:
   methods:
 %s
 failover:
@@ -234,7 +236,7 @@ log:
   level: debug
   format: json
 %s`, o.NodeID, host, port, o.Priority, o.NoFailover, o.Cluster, o.Connect, o.SessionTimeout, o.Margin, listen,
-		o.HealthInterval, o.HealthRise, demoAddr, ex, demoAddr, ex, demoAddr, ex, demoAddr, o.Fencing, o.Extra)
+		o.HealthInterval, o.HealthRise, demoAddr, ex, demoAddr, ex, demoAddr, ex, demoAddr, o.Actions, o.Fencing, o.Extra)
 	p := filepath.Join(t.TempDir(), o.NodeID+".yaml")
 	must(t, os.WriteFile(p, []byte(y), 0o644))
 	return p, "http://" + listen

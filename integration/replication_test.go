@@ -1,0 +1,296 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkfc-project/zkfc/integration/zkfcenv"
+	"github.com/zkfc-project/zkfc/zkfc/elector"
+)
+
+// The replication mechanisms of issue 15 on the demo service, with real
+// zkfc daemons, real scripts and Apache ZooKeeper. The demo service has
+// no replication: the tests' scripts stand in for it (a position file per
+// node, a rejoin that records its environment, a restart that starts a
+// new demo-service process).
+
+// script writes an executable shell script into dir.
+func script(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\nset -eu\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func writeFile(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readPositionZnode reads <parent>/demo/Position with a plain client.
+func readPositionZnode(t *testing.T, addr string) *elector.Position {
+	t.Helper()
+	conn, _, err := zk.Connect([]string{addr}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	raw, _, err := conn.Get("/zkfc/demo/" + elector.PositionName)
+	if err == zk.ErrNoNode {
+		return nil
+	}
+	if err != nil {
+		t.Logf("read Position: %v", err)
+		return nil
+	}
+	var p elector.Position
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatalf("Position znode %q: %v", raw, err)
+	}
+	return &p
+}
+
+// With replication.max_lag, a standby whose position is too far behind
+// the old active's last recorded one wins the lock but does not fence or
+// promote, and says why; once caught up it takes over.
+func TestLaggingStandbyIsNotPromoted(t *testing.T) {
+	dir := t.TempDir()
+	pos := [2]string{filepath.Join(dir, "nn1.pos"), filepath.Join(dir, "nn2.pos")}
+	writeFile(t, pos[0], "1000\n")
+	writeFile(t, pos[1], "10\n")
+	position := script(t, dir, "position.sh", `exec cat "$POS_FILE"`+"\n")
+	p := startPair(t, func(i int, o *zkfcenv.ZKFCOptions) {
+		o.Actions = fmt.Sprintf("  position: {command: [%q], env: [\"POS_FILE=%s\"], timeout: 5s}\n", position, pos[i])
+		o.Extra = "replication: {position_interval: 200ms, max_lag: 100}\n"
+	})
+	a, b := p.zkfcs[0], p.zkfcs[1]
+	zkfcenv.WaitFor(t, 20*time.Second, "nn1's position recorded in the Position znode", func() bool {
+		r := readPositionZnode(t, p.zk.Addr())
+		return r != nil && r.Node == "nn1" && r.Position == 1000 && r.Token > 0
+	})
+	zkfcenv.WaitFor(t, 20*time.Second, "nn2's position in its status", func() bool {
+		st, err := b.Status()
+		return err == nil && st.Replication != nil && st.Replication.Position != nil && *st.Replication.Position == 10
+	})
+	stA, _ := a.Status()
+
+	p.demos[0].Fail(t)
+	want := "not eligible: position 10 behind the old active's 1000 by 990 > replication.max_lag 100"
+	zkfcenv.WaitFor(t, 30*time.Second, "nn2 refusing to promote", func() bool {
+		st, err := b.Status()
+		return err == nil && strings.Contains(st.Reason, want)
+	})
+	// It stays so: it retries with a backoff and never promotes.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if st, err := b.Status(); err == nil && st.Role == "active" {
+			t.Fatalf("the lagging nn2 was promoted: %s", st.Reason)
+		}
+	}
+	if r := demoRole(t, p.demos[1]); r != "standby" {
+		t.Fatalf("nn2's service is %s", r)
+	}
+	if got := metric(t, b, `zkfc_fence_attempts_total{result="success"}`); got != 0 {
+		t.Fatalf("the ineligible nn2 fenced nn1 %v times", got)
+	}
+	out, code := zkfcenv.RunCLI(t, "status", "--url", b.URL)
+	if code != 0 || !strings.Contains(out, "eligibility:  "+" "+want) {
+		t.Fatalf("zkfc status of nn2 (exit %d) does not say %q:\n%s", code, want, out)
+	}
+
+	// Caught up within the lag: nn2 fences nn1 and takes over.
+	writeFile(t, pos[1], "950\n")
+	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
+	stB, _ := b.Status()
+	if stB.FencingToken <= stA.FencingToken {
+		t.Fatalf("token did not grow: %d then %d", stA.FencingToken, stB.FencingToken)
+	}
+	p.checkObserver(t)
+}
+
+// A node that is not active follows each new active once, with the
+// active's identity in its environment, and is no candidate while its
+// rejoin has not succeeded.
+func TestRejoinFollowsTheNewActive(t *testing.T) {
+	dir := t.TempDir()
+	rejoin := script(t, dir, "rejoin.sh", `env | grep '^ZKFC_' | sort > "$REJOIN_DIR/$ZKFC_NODE_ID-$ZKFC_ACTIVE_TOKEN.env"
+echo "$ZKFC_ACTIVE_TOKEN" >> "$REJOIN_DIR/$ZKFC_NODE_ID.runs"
+if [ -e "$REJOIN_DIR/fail" ]; then echo "rejoin refused by the test" >&2; exit 1; fi
+# Following the active brings the service back (PostgreSQL: pg_rewind, start).
+exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/admin/recover"
+`)
+	p := startPair(t, func(i int, o *zkfcenv.ZKFCOptions) {
+		o.Actions = fmt.Sprintf("  rejoin: {command: [%q], env: [\"REJOIN_DIR=%s\", \"DEMO_ADDR=%s\"], timeout: 10s}\n", rejoin, dir, o.Demo.Addr)
+		o.Extra = "replication: {position_interval: 200ms}\n"
+	})
+	a, b := p.zkfcs[0], p.zkfcs[1]
+	port := func(d *zkfcenv.Demo) string { return d.Addr[strings.LastIndex(d.Addr, ":")+1:] }
+	checkEnv := func(file string, want map[string]string) {
+		t.Helper()
+		raw, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			if k, v, ok := strings.Cut(l, "="); ok {
+				got[k] = v
+			}
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s: %s=%q, want %q (environment: %v)", file, k, got[k], v, got)
+			}
+		}
+	}
+	zkfcenv.WaitFor(t, 20*time.Second, "nn2 rejoined nn1", func() bool {
+		st, err := b.Status()
+		return err == nil && st.Replication != nil && st.Replication.Rejoin == "done for token 1 (nn1)" && st.InElection
+	})
+	checkEnv("nn2-1.env", map[string]string{"ZKFC_NODE_ID": "nn2", "ZKFC_ACTIVE_NODE": "nn1", "ZKFC_ACTIVE_HOST": "127.0.0.1",
+		"ZKFC_ACTIVE_PORT": port(p.demos[0]), "ZKFC_ACTIVE_TOKEN": "1", "ZKFC_FENCING_TOKEN": "1"})
+
+	// Failover to nn2; nn1's rejoin of nn2 fails at first.
+	writeFile(t, filepath.Join(dir, "fail"), "")
+	p.demos[0].Fail(t)
+	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
+	zkfcenv.WaitFor(t, 30*time.Second, "nn1's rejoin failing", func() bool {
+		st, err := a.Status()
+		return err == nil && st.Replication != nil && strings.HasPrefix(st.Replication.Rejoin, "failed: ")
+	})
+	// Its service recovers on its own: still no candidate while the
+	// rejoin has not succeeded.
+	p.demos[0].Recover(t)
+	want := "not joining: rejoin of nn2 (token 2) "
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		st, err := a.Status()
+		if err != nil {
+			continue
+		}
+		if st.InElection || !strings.HasPrefix(st.Reason, want) {
+			t.Fatalf("nn1, healthy but not rejoined: in election %v, reason %q; want out, %q...", st.InElection, st.Reason, want)
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, "fail")); err != nil {
+		t.Fatal(err)
+	}
+	zkfcenv.WaitFor(t, 30*time.Second, "nn1 rejoined nn2 and in the election", func() bool {
+		st, err := a.Status()
+		return err == nil && st.Replication != nil && st.Replication.Rejoin == "done for token 2 (nn2)" && st.InElection
+	})
+	checkEnv("nn1-2.env", map[string]string{"ZKFC_NODE_ID": "nn1", "ZKFC_ACTIVE_NODE": "nn2", "ZKFC_ACTIVE_HOST": "127.0.0.1",
+		"ZKFC_ACTIVE_PORT": port(p.demos[1]), "ZKFC_ACTIVE_TOKEN": "2"})
+	// Once per token: no more runs after success, none on the active.
+	runs := func(n string) string {
+		b, _ := os.ReadFile(filepath.Join(dir, n+".runs"))
+		return strings.TrimSpace(string(b))
+	}
+	before := runs("nn1")
+	time.Sleep(time.Second)
+	if after := runs("nn1"); after != before {
+		t.Fatalf("nn1 rejoined again after success: runs %q then %q", before, after)
+	}
+	if got := runs("nn2"); got != "1" {
+		t.Fatalf("nn2's rejoin runs: %q, want one, for token 1", got)
+	}
+	p.checkObserver(t)
+}
+
+// Restart in place: a killed active service is started again by
+// actions.restart while its zkfc keeps the lock and its token; once
+// restart.max_attempts are spent, zkfc fails over.
+func TestRestartInPlaceKeepsTheActive(t *testing.T) {
+	dir := t.TempDir()
+	_, demoBin := zkfcenv.Binaries(t)
+	restart := script(t, dir, "restart.sh", `echo "$ZKFC_ROLE $ZKFC_FENCING_TOKEN" >> "$RESTART_DIR/runs"
+if [ -e "$RESTART_DIR/fail" ]; then echo "restart refused by the test" >&2; exit 1; fi
+setsid "$DEMO_BIN" --listen "$DEMO_ADDR" --roles-file "$(cat "$RESTART_DIR/roles-path")" --name "$ZKFC_NODE_ID" >>"$RESTART_DIR/demo.log" 2>&1 </dev/null &
+echo $! >> "$RESTART_DIR/pids"
+i=0
+until curl -fsS --max-time 1 "http://$DEMO_ADDR/role" >/dev/null 2>&1; do
+	i=$((i+1)); [ $i -lt 100 ] || { echo "demo-service did not start" >&2; exit 1; }
+	sleep 0.1
+done
+exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/promote?token=$ZKFC_FENCING_TOKEN"
+`)
+	t.Cleanup(func() {
+		b, _ := os.ReadFile(filepath.Join(dir, "pids"))
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	p := startPair(t, func(i int, o *zkfcenv.ZKFCOptions) {
+		o.Actions = fmt.Sprintf("  restart: {command: [%q], env: [\"RESTART_DIR=%s\", \"DEMO_BIN=%s\", \"DEMO_ADDR=%s\"], timeout: 20s}\n",
+			restart, dir, demoBin, o.Demo.Addr)
+		o.Extra = "restart: {max_attempts: 2, window: 10m}\n"
+		// A dead service cannot demote: the shell method confirms it is
+		// gone instead.
+		o.Fencing = `    - type: graceful
+      timeout: 3s
+    - type: shell
+      timeout: 5s
+      shell:
+        command: ["/bin/sh", "-c", "curl -fsS --max-time 2 -X POST http://$ZKFC_TARGET_ADDRESS/demote || ! curl -s --max-time 2 http://$ZKFC_TARGET_ADDRESS/role"]
+`
+	})
+	writeFile(t, filepath.Join(dir, "roles-path"), p.roles)
+	a, b := p.zkfcs[0], p.zkfcs[1]
+	stA, _ := a.Status()
+	if stA.FencingToken != 1 {
+		t.Fatalf("nn1 active under token %d, want 1", stA.FencingToken)
+	}
+	killed := map[string]time.Time{"nn1": p.demos[0].Kill()}
+	zkfcenv.WaitFor(t, 30*time.Second, "nn1 restarted in place", func() bool {
+		st, err := a.Status()
+		return err == nil && st.Healthy && st.Replication != nil && st.Replication.Restart == "restarted in place at attempt 1 of 2"
+	})
+	stA, _ = a.Status()
+	stB, _ := b.Status()
+	if stA.Role != "active" || stA.FencingToken != 1 || stA.ClusterToken != 1 || stB.Role != "standby" {
+		t.Fatalf("after the restart: nn1 %s token %d (cluster token %d), nn2 %s; want nn1 still active under token 1, no new token",
+			stA.Role, stA.FencingToken, stA.ClusterToken, stB.Role)
+	}
+	for _, tr := range stA.Transitions[1:] {
+		t.Fatalf("nn1 changed role during the restart: %+v", tr)
+	}
+	if !strings.Contains(a.Log(), "restarting in place: attempt 1 of 2 in 10m0s") {
+		t.Fatal("the log does not name the attempt")
+	}
+
+	// The next restart fails: with both attempts spent, nn2 takes over.
+	writeFile(t, filepath.Join(dir, "fail"), "")
+	pids, _ := os.ReadFile(filepath.Join(dir, "pids"))
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pids)))
+	if pid <= 0 {
+		t.Fatalf("restart.sh recorded no pid: %q", pids)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed["nn1"] = time.Now()
+	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
+	stA, _ = a.Status()
+	stB, _ = b.Status()
+	if stB.FencingToken != 2 || stA.Replication.Restart != "restart in place exhausted: 2 attempts in 10m0s; failing over" {
+		t.Fatalf("nn2 token %d, nn1 restart %q", stB.FencingToken, stA.Replication.Restart)
+	}
+	runs, _ := os.ReadFile(filepath.Join(dir, "runs"))
+	if got := strings.TrimSpace(string(runs)); got != "active 1\nactive 1" {
+		t.Fatalf("restart runs %q, want two, as active under token 1", got)
+	}
+	zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervalsKilled(t, p.roles, time.Now(), killed))
+}
