@@ -152,10 +152,10 @@ type ZKFCOptions struct {
 	Fencing    string
 	Priority   int
 	NoFailover bool
-	Extra      string   // appended YAML
+	Extra      string // appended YAML
 	// Actions is YAML appended to the actions section ("  rejoin: {...}\n").
 	Actions string
-	Env        []string // extra environment of the daemon
+	Env     []string // extra environment of the daemon
 }
 
 // ZKFC is a running zkfc daemon.
