@@ -91,6 +91,9 @@ func TestLaggingStandbyIsNotPromoted(t *testing.T) {
 	want := "not eligible: position 10 behind the old active's 1000 by 990 > replication.max_lag 100"
 	zkfcenv.WaitFor(t, 30*time.Second, "nn2 refusing to promote", func() bool {
 		st, err := b.Status()
+		if err == nil && st.Role == "active" {
+			t.Fatalf("the lagging nn2 was promoted: %s", st.Reason)
+		}
 		return err == nil && strings.Contains(st.Reason, want)
 	})
 	// It stays so: it retries with a backoff and never promotes.
@@ -173,7 +176,11 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/admin/recover"
 	// Its service recovers on its own: still no candidate while the
 	// rejoin has not succeeded.
 	p.demos[0].Recover(t)
-	want := "not joining: rejoin of nn2 (token 2) "
+	zkfcenv.WaitFor(t, 20*time.Second, "nn1's service healthy", func() bool {
+		st, err := a.Status()
+		return err == nil && st.Healthy
+	})
+	want := "not joining: rejoin of nn2 (token 2) " // failed, or running its retry
 	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		st, err := a.Status()
 		if err != nil {
@@ -255,6 +262,9 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/promote?token=$ZKFC_FENCI
 	}
 	killed := map[string]time.Time{"nn1": p.demos[0].Kill()}
 	zkfcenv.WaitFor(t, 30*time.Second, "nn1 restarted in place", func() bool {
+		if b.Role() == "active" {
+			t.Fatal("nn2 took over: the restart in place did not keep nn1 active")
+		}
 		st, err := a.Status()
 		return err == nil && st.Healthy && st.Replication != nil && st.Replication.Restart == "restarted in place at attempt 1 of 2"
 	})
