@@ -40,27 +40,26 @@ func writeFile(t *testing.T, p, s string) {
 	}
 }
 
-// readPositionZnode reads <parent>/demo/Position with a plain client.
-func readPositionZnode(t *testing.T, addr string) *elector.Position {
+// readZnode decodes the JSON znode <parent>/demo/<name> into v, read with
+// a plain client; false if it is missing or cannot be read now.
+func readZnode(t *testing.T, addr, name string, v any) bool {
 	t.Helper()
 	conn, _, err := zk.Connect([]string{addr}, 5*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	raw, _, err := conn.Get("/zkfc/demo/" + elector.PositionName)
-	if err == zk.ErrNoNode {
-		return nil
-	}
+	raw, _, err := conn.Get("/zkfc/demo/" + name)
 	if err != nil {
-		t.Logf("read Position: %v", err)
-		return nil
+		if err != zk.ErrNoNode {
+			t.Logf("read %s: %v", name, err)
+		}
+		return false
 	}
-	var p elector.Position
-	if err := json.Unmarshal(raw, &p); err != nil {
-		t.Fatalf("Position znode %q: %v", raw, err)
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("znode %s %q: %v", name, raw, err)
 	}
-	return &p
+	return true
 }
 
 // With replication.max_lag, a standby whose position is too far behind
@@ -78,8 +77,8 @@ func TestLaggingStandbyIsNotPromoted(t *testing.T) {
 	})
 	a, b := p.zkfcs[0], p.zkfcs[1]
 	zkfcenv.WaitFor(t, 20*time.Second, "nn1's position recorded in the Position znode", func() bool {
-		r := readPositionZnode(t, p.zk.Addr())
-		return r != nil && r.Node == "nn1" && r.Position == 1000 && r.Token > 0
+		var r elector.Position
+		return readZnode(t, p.zk.Addr(), elector.PositionName, &r) && r.Node == "nn1" && r.Position == 1000 && r.Token > 0
 	})
 	zkfcenv.WaitFor(t, 20*time.Second, "nn2's position in its status", func() bool {
 		st, err := b.Status()
@@ -303,4 +302,78 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/promote?token=$ZKFC_FENCI
 		t.Fatalf("restart runs %q, want two, as active under token 1", got)
 	}
 	zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervalsKilled(t, p.roles, time.Now(), killed))
+}
+
+// Durable mode: a standby that was out while the active went on alone is
+// never promoted, even once it is back and healthy, until it caught up;
+// the old active, back, takes over again.
+func TestDurableModeNeverPromotesAStaleStandby(t *testing.T) {
+	dir := t.TempDir()
+	pos := [2]string{filepath.Join(dir, "nn1.pos"), filepath.Join(dir, "nn2.pos")}
+	writeFile(t, pos[0], "1000\n")
+	writeFile(t, pos[1], "1000\n")
+	position := script(t, dir, "position.sh", `exec cat "$POS_FILE"`+"\n")
+	syncOn := script(t, dir, "sync-on.sh", `echo "on $ZKFC_SYNC_STANDBY $ZKFC_FENCING_TOKEN" >> "$SYNC_LOG"`+"\n")
+	syncOff := script(t, dir, "sync-off.sh", `echo "off $ZKFC_FENCING_TOKEN" >> "$SYNC_LOG"`+"\n")
+	log := filepath.Join(dir, "sync.log")
+	p := startPair(t, func(i int, o *zkfcenv.ZKFCOptions) {
+		o.Actions = fmt.Sprintf("  position: {command: [%q], env: [\"POS_FILE=%s\"], timeout: 5s}\n", position, pos[i]) +
+			fmt.Sprintf("  sync_on: {command: [%q], env: [\"SYNC_LOG=%s\"], timeout: 5s}\n", syncOn, log) +
+			fmt.Sprintf("  sync_off: {command: [%q], env: [\"SYNC_LOG=%s\"], timeout: 5s}\n", syncOff, log)
+		o.Extra = "replication: {position_interval: 200ms, durable: true, when_alone: continue}\n"
+	})
+	a, b := p.zkfcs[0], p.zkfcs[1]
+	syncIs := func(standby string) func() bool {
+		return func() bool {
+			var s elector.Sync
+			return readZnode(t, p.zk.Addr(), elector.SyncName, &s) && s.Active == "nn1" && s.Standby == standby
+		}
+	}
+	zkfcenv.WaitFor(t, 20*time.Second, "nn2 recorded in sync", syncIs("nn2"))
+
+	// nn2 leaves: nn1 records nobody in sync and goes on alone.
+	p.demos[1].Fail(t)
+	zkfcenv.WaitFor(t, 20*time.Second, "nobody recorded in sync", syncIs(""))
+	zkfcenv.WaitFor(t, 20*time.Second, "nn1's synchronous replication off", func() bool {
+		st, err := a.Status()
+		return err == nil && st.Replication != nil && strings.HasPrefix(st.Replication.Sync, "nobody in sync: synchronous replication off")
+	})
+	writeFile(t, pos[0], "2000\n") // commits acknowledged by nn1 alone
+	// nn2 is back, healthy but behind: sync on, catching up, not in sync.
+	p.demos[1].Recover(t)
+	zkfcenv.WaitFor(t, 20*time.Second, "nn2 catching up", func() bool {
+		st, err := a.Status()
+		return err == nil && st.Replication != nil && st.Replication.Sync == "nn2 catching up: at 1000 of 2000"
+	})
+	if !syncIs("")() {
+		t.Fatal("nn2 recorded in sync before it caught up")
+	}
+
+	// nn1's service fails: nn2 wins the lock but must not promote.
+	p.demos[0].Fail(t)
+	want := "not eligible: durable mode, and the Sync record names nobody, not nn2, as the synchronous standby of nn1 (token 1)"
+	zkfcenv.WaitFor(t, 30*time.Second, "nn2 refusing to promote", func() bool {
+		st, err := b.Status()
+		if err == nil && st.Role == "active" {
+			t.Fatalf("the stale nn2 was promoted: %s", st.Reason)
+		}
+		return err == nil && strings.Contains(st.Reason, want)
+	})
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if st, err := b.Status(); err == nil && st.Role == "active" {
+			t.Fatalf("the stale nn2 was promoted: %s", st.Reason)
+		}
+	}
+	if got := metric(t, b, `zkfc_fence_attempts_total{result="success"}`); got != 0 {
+		t.Fatalf("the ineligible nn2 fenced nn1 %v times", got)
+	}
+	// nn1 is back: it holds every acknowledged commit and takes over.
+	p.demos[0].Recover(t)
+	zkfcenv.WaitFor(t, 30*time.Second, "nn1 active again", func() bool {
+		st, err := a.Status()
+		return err == nil && st.Role == "active" && st.FencingToken > 1
+	})
+	raw, _ := os.ReadFile(log)
+	t.Logf("sync actions:\n%s", raw)
+	p.checkObserver(t)
 }

@@ -149,7 +149,7 @@ func (c *Controller) syncStep(now time.Time) {
 		})
 		return
 	}
-	st.note = "nobody in sync: no standby is a candidate"
+	st.note = "nobody in sync: synchronous replication off, no standby is a candidate"
 }
 
 // syncCandidate picks the standby to keep in sync: a registered candidate
