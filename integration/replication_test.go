@@ -62,15 +62,39 @@ func readZnode(t *testing.T, addr, name string, v any) bool {
 	return true
 }
 
+// positions writes the nodes' position files (POS_FILE) and the position
+// action that prints them.
+func positions(t *testing.T, dir, nn1, nn2 string) (action string, files [2]string) {
+	files = [2]string{filepath.Join(dir, "nn1.pos"), filepath.Join(dir, "nn2.pos")}
+	writeFile(t, files[0], nn1+"\n")
+	writeFile(t, files[1], nn2+"\n")
+	return script(t, dir, "position.sh", `exec cat "$POS_FILE"`+"\n"), files
+}
+
+// refusesToPromote waits until z's status gives want as the reason it
+// does not promote, then checks for 3 s that it stays so (it retries with
+// a backoff); z must never become active meanwhile.
+func refusesToPromote(t *testing.T, z *zkfcenv.ZKFC, want string) {
+	t.Helper()
+	check := func() bool {
+		st, err := z.Status()
+		if err == nil && st.Role == "active" {
+			t.Fatalf("%s was promoted: %s", z.Opts.NodeID, st.Reason)
+		}
+		return err == nil && strings.Contains(st.Reason, want)
+	}
+	zkfcenv.WaitFor(t, 30*time.Second, z.Opts.NodeID+" refusing to promote", check)
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		check()
+	}
+}
+
 // With replication.max_lag, a standby whose position is too far behind
 // the old active's last recorded one wins the lock but does not fence or
 // promote, and says why; once caught up it takes over.
 func TestLaggingStandbyIsNotPromoted(t *testing.T) {
 	dir := t.TempDir()
-	pos := [2]string{filepath.Join(dir, "nn1.pos"), filepath.Join(dir, "nn2.pos")}
-	writeFile(t, pos[0], "1000\n")
-	writeFile(t, pos[1], "10\n")
-	position := script(t, dir, "position.sh", `exec cat "$POS_FILE"`+"\n")
+	position, pos := positions(t, dir, "1000", "10")
 	p := startPair(t, func(i int, o *zkfcenv.ZKFCOptions) {
 		o.Actions = fmt.Sprintf("  position: {command: [%q], env: [\"POS_FILE=%s\"], timeout: 5s}\n", position, pos[i])
 		o.Extra = "replication: {position_interval: 200ms, max_lag: 100}\n"
@@ -88,19 +112,7 @@ func TestLaggingStandbyIsNotPromoted(t *testing.T) {
 
 	p.demos[0].Fail(t)
 	want := "not eligible: position 10 behind the old active's 1000 by 990 > replication.max_lag 100"
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2 refusing to promote", func() bool {
-		st, err := b.Status()
-		if err == nil && st.Role == "active" {
-			t.Fatalf("the lagging nn2 was promoted: %s", st.Reason)
-		}
-		return err == nil && strings.Contains(st.Reason, want)
-	})
-	// It stays so: it retries with a backoff and never promotes.
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if st, err := b.Status(); err == nil && st.Role == "active" {
-			t.Fatalf("the lagging nn2 was promoted: %s", st.Reason)
-		}
-	}
+	refusesToPromote(t, b, want)
 	if r := demoRole(t, p.demos[1]); r != "standby" {
 		t.Fatalf("nn2's service is %s", r)
 	}
@@ -243,15 +255,7 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/promote?token=$ZKFC_FENCI
 		o.Actions = fmt.Sprintf("  restart: {command: [%q], env: [\"RESTART_DIR=%s\", \"DEMO_BIN=%s\", \"DEMO_ADDR=%s\"], timeout: 20s}\n",
 			restart, dir, demoBin, o.Demo.Addr)
 		o.Extra = "restart: {max_attempts: 2, window: 10m}\n"
-		// A dead service cannot demote: the shell method confirms it is
-		// gone instead.
-		o.Fencing = `    - type: graceful
-      timeout: 3s
-    - type: shell
-      timeout: 5s
-      shell:
-        command: ["/bin/sh", "-c", "curl -fsS --max-time 2 -X POST http://$ZKFC_TARGET_ADDRESS/demote || ! curl -s --max-time 2 http://$ZKFC_TARGET_ADDRESS/role"]
-`
+		o.Fencing = zkfcenv.FencingDemoteOrGone
 	})
 	writeFile(t, filepath.Join(dir, "roles-path"), p.roles)
 	a, b := p.zkfcs[0], p.zkfcs[1]
@@ -309,10 +313,7 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/promote?token=$ZKFC_FENCI
 // the old active, back, takes over again.
 func TestDurableModeNeverPromotesAStaleStandby(t *testing.T) {
 	dir := t.TempDir()
-	pos := [2]string{filepath.Join(dir, "nn1.pos"), filepath.Join(dir, "nn2.pos")}
-	writeFile(t, pos[0], "1000\n")
-	writeFile(t, pos[1], "1000\n")
-	position := script(t, dir, "position.sh", `exec cat "$POS_FILE"`+"\n")
+	position, pos := positions(t, dir, "1000", "1000")
 	syncOn := script(t, dir, "sync-on.sh", `echo "on $ZKFC_SYNC_STANDBY $ZKFC_FENCING_TOKEN" >> "$SYNC_LOG"`+"\n")
 	syncOff := script(t, dir, "sync-off.sh", `echo "off $ZKFC_FENCING_TOKEN" >> "$SYNC_LOG"`+"\n")
 	log := filepath.Join(dir, "sync.log")
@@ -352,18 +353,7 @@ func TestDurableModeNeverPromotesAStaleStandby(t *testing.T) {
 	// nn1's service fails: nn2 wins the lock but must not promote.
 	p.demos[0].Fail(t)
 	want := "not eligible: durable mode, and the Sync record names nobody, not nn2, as the synchronous standby of nn1 (token 1)"
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2 refusing to promote", func() bool {
-		st, err := b.Status()
-		if err == nil && st.Role == "active" {
-			t.Fatalf("the stale nn2 was promoted: %s", st.Reason)
-		}
-		return err == nil && strings.Contains(st.Reason, want)
-	})
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if st, err := b.Status(); err == nil && st.Role == "active" {
-			t.Fatalf("the stale nn2 was promoted: %s", st.Reason)
-		}
-	}
+	refusesToPromote(t, b, want)
 	if got := metric(t, b, `zkfc_fence_attempts_total{result="success"}`); got != 0 {
 		t.Fatalf("the ineligible nn2 fenced nn1 %v times", got)
 	}

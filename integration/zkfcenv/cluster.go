@@ -158,6 +158,17 @@ type ZKFCOptions struct {
 	Env     []string // extra environment of the daemon
 }
 
+// FencingDemoteOrGone (ZKFCOptions.Fencing) fences through the peer's
+// zkfc, else through the service itself: demote it, or confirm it is gone
+// (a killed demo service cannot demote).
+const FencingDemoteOrGone = `    - type: graceful
+      timeout: 2s
+    - type: shell
+      timeout: 10s
+      shell:
+        command: ["/bin/sh", "-c", "curl -fsS --max-time 2 -X POST http://$ZKFC_TARGET_ADDRESS/demote || ! curl -sS --max-time 2 http://$ZKFC_TARGET_ADDRESS/role"]
+`
+
 // ZKFC is a running zkfc daemon.
 type ZKFC struct {
 	Opts    ZKFCOptions

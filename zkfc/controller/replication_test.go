@@ -177,11 +177,7 @@ func newReplFixture(t *testing.T, cfg func(*Replication)) *replFixture {
 		}
 		return f.fn.err
 	}), evActions{f.act, f.ev}, nil, zap.NewNop())
-	f.c.now = func() time.Time { return f.now }
-	epoch, _ := f.el.Open()
-	f.c.sess.epoch = epoch
-	f.c.handleEvent(elector.Event{Epoch: epoch, Kind: elector.Connected})
-	f.log = nil
+	f.connect()
 	return f
 }
 
