@@ -77,6 +77,9 @@ func (c *Controller) restartInPlace(now time.Time) string {
 		return ""
 	}
 	st.exhausted = false
+	// A sync_on or sync_off of the dead service is moot: the restart goes
+	// first (durable mode records nobody in sync again before sync_off).
+	c.stopServiceJob("restart in place")
 	st.attempts = append(st.attempts, now)
 	st.note = fmt.Sprintf("restarting in place: attempt %d of %d in %s", len(st.attempts), rc.RestartAttempts, rc.RestartWindow)
 	c.lg.Warn(st.note, zap.String("health", h.State), zap.Uint64("token", c.svc.token))
