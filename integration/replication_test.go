@@ -280,7 +280,7 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/promote?token=$ZKFC_FENCI
 	for _, tr := range stA.Transitions[1:] {
 		t.Fatalf("nn1 changed role during the restart: %+v", tr)
 	}
-	if !strings.Contains(a.Log(), "restarting in place: attempt 1 of 2 in 10m0s") {
+	if !strings.Contains(a.Log(), "restarting in place: attempt 1 of 2 in 10m") {
 		t.Fatal("the log does not name the attempt")
 	}
 
@@ -298,7 +298,7 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/promote?token=$ZKFC_FENCI
 	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
 	stA, _ = a.Status()
 	stB, _ = b.Status()
-	if stB.FencingToken != 2 || stA.Replication.Restart != "restart in place exhausted: 2 attempts in 10m0s; failing over" {
+	if stB.FencingToken != 2 || stA.Replication.Restart != "restart in place exhausted: 2 attempts in 10m; failing over" {
 		t.Fatalf("nn2 token %d, nn1 restart %q", stB.FencingToken, stA.Replication.Restart)
 	}
 	runs, _ := os.ReadFile(filepath.Join(dir, "runs"))

@@ -506,7 +506,7 @@ func TestRestartInPlaceThenFailover(t *testing.T) {
 	f.c.handleHealth(Health{State: "SERVICE_UNHEALTHY", Known: true})
 	f.now = f.now.Add(time.Second)
 	f.c.tick()
-	if f.c.reason != "restarting in place: attempt 1 of 2 in 10m0s: running actions.restart" {
+	if f.c.reason != "restarting in place: attempt 1 of 2 in 10m: running actions.restart" {
 		t.Fatalf("reason %q", f.c.reason)
 	}
 	if f.c.svc.role != Active || !f.c.elec.holdsLock || len(f.log) != 0 {
@@ -534,7 +534,7 @@ func TestRestartInPlaceThenFailover(t *testing.T) {
 	if f.c.svc.role != Standby || !slices.Contains(f.log, "demote") || !slices.Contains(f.log, "release") {
 		t.Fatalf("after 2 attempts: role %s, log %v, reason %q: want a failover", f.c.svc.role, f.log, f.c.reason)
 	}
-	if got := f.c.Status().Replication.Restart; got != "restart in place exhausted: 2 attempts in 10m0s; failing over" {
+	if got := f.c.Status().Replication.Restart; got != "restart in place exhausted: 2 attempts in 10m; failing over" {
 		t.Fatalf("restart status %q", got)
 	}
 	if n := len(slices.DeleteFunc(f.ev.list(), func(s string) bool { return !strings.HasPrefix(s, "restart") })); n != 2 {
