@@ -331,6 +331,10 @@ func TestDurableModeNeverPromotesAStaleStandby(t *testing.T) {
 		}
 	}
 	zkfcenv.WaitFor(t, 20*time.Second, "nn2 recorded in sync", syncIs("nn2"))
+	zkfcenv.WaitFor(t, 20*time.Second, "nn2's status: in sync", func() bool {
+		st, err := b.Status()
+		return err == nil && st.Replication != nil && st.Replication.Sync == "in sync with nn1 (token 1) since position 1000"
+	})
 
 	// nn2 leaves: nn1 records nobody in sync and goes on alone.
 	p.demos[1].Fail(t)

@@ -94,6 +94,7 @@ type fakeReplica struct {
 	position   uint64
 	rejoinErr  error
 	restartErr error
+	syncOnErr  error
 	gate       chan struct{}
 	rejoinEnv  string
 }
@@ -130,7 +131,9 @@ func (a *fakeReplica) setPosition(p uint64) { a.mu.Lock(); a.position = p; a.mu.
 
 func (a *fakeReplica) DoSyncOn(_ context.Context, standby string, token uint64) error {
 	a.ev.add(fmt.Sprintf("sync-on %s %d", standby, token))
-	return nil
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.syncOnErr
 }
 
 func (a *fakeReplica) DoSyncOff(_ context.Context, token uint64) error {
@@ -570,5 +573,37 @@ func TestDemoteCancelsRestart(t *testing.T) {
 	f.c.jobDone(r) // the cancelled job's end changes nothing
 	if f.c.repl.restart.recovering || f.c.repl.svcJob != nil {
 		t.Fatal("the cancelled restart's end was applied")
+	}
+}
+
+// A failed sync_on may have half-worked: the active turns synchronous
+// replication off again (the record still says nobody) and retries later;
+// the standby is never recorded in sync meanwhile. A standby's status
+// says what the record says of it.
+func TestSyncOnFailureTurnsSyncOff(t *testing.T) {
+	f := newReplFixture(t, func(r *Replication) { r.Position = true; r.Durable = true })
+	f.rep.setPosition(100)
+	f.healthy(t)
+	f.step(t, time.Second) // sync_off after the promotion
+	f.rep.syncOnErr = errors.New("ALTER SYSTEM: permission denied")
+	f.el.members = []elector.Info{{NodeID: "nn2", Candidate: true, Position: u64(100)}}
+	n := len(f.ev.list())
+	for i := 0; i < 3; i++ {
+		f.step(t, time.Second)
+	}
+	tail := f.ev.list()[n:]
+	if len(tail) < 2 || tail[0] != "sync-on nn2 1" || tail[1] != "sync-off 1" || slices.ContainsFunc(tail, func(s string) bool { return strings.HasPrefix(s, "write-sync") }) {
+		t.Fatalf("after a failed sync_on: %v, want sync_off next and no record", tail)
+	}
+	if got := f.c.Status().Replication.Sync; !strings.Contains(got, "permission denied") && !strings.HasPrefix(got, "nobody in sync") {
+		t.Fatalf("sync status %q", got)
+	}
+
+	g := newReplFixture(t, func(r *Replication) { r.Position = true; r.Durable = true })
+	g.otherActive(4)
+	g.rel.sync = &elector.Sync{Active: "nn2", Token: 4, Standby: "me", Position: 90}
+	g.healthy(t)
+	if got := g.c.Status().Replication.Sync; got != "in sync with nn2 (token 4) since position 90" {
+		t.Fatalf("standby's sync status %q", got)
 	}
 }
