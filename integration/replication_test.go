@@ -271,6 +271,8 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/promote?token=$ZKFC_FENCI
 		st, err := a.Status()
 		return err == nil && st.Healthy && st.Replication != nil && st.Replication.Restart == "restarted in place at attempt 1 of 2"
 	})
+	t.Logf("kill -9 of the active service to zkfc counting it restarted and healthy: %s (health.interval 200ms, rise 1)",
+		time.Since(killed["nn1"]).Round(time.Millisecond))
 	stA, _ = a.Status()
 	stB, _ := b.Status()
 	if stA.Role != "active" || stA.FencingToken != 1 || stA.ClusterToken != 1 || stB.Role != "standby" {
