@@ -94,6 +94,7 @@ type fakeReplica struct {
 	position   uint64
 	rejoinErr  error
 	restartErr error
+	syncOnErr  error
 	gate       chan struct{}
 	rejoinEnv  string
 }
@@ -130,7 +131,9 @@ func (a *fakeReplica) setPosition(p uint64) { a.mu.Lock(); a.position = p; a.mu.
 
 func (a *fakeReplica) DoSyncOn(_ context.Context, standby string, token uint64) error {
 	a.ev.add(fmt.Sprintf("sync-on %s %d", standby, token))
-	return nil
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.syncOnErr
 }
 
 func (a *fakeReplica) DoSyncOff(_ context.Context, token uint64) error {
@@ -176,13 +179,21 @@ func newReplFixture(t *testing.T, cfg func(*Replication)) *replFixture {
 			f.rel.onFence()
 		}
 		return f.fn.err
-	}), f.act, nil, zap.NewNop())
-	f.c.now = func() time.Time { return f.now }
-	epoch, _ := f.el.Open()
-	f.c.sess.epoch = epoch
-	f.c.handleEvent(elector.Event{Epoch: epoch, Kind: elector.Connected})
-	f.log = nil
+	}), evActions{f.act, f.ev}, nil, zap.NewNop())
+	f.connect()
 	return f
+}
+
+// evActions logs promotions in the events too, to order them against the
+// znode writes.
+type evActions struct {
+	*fakeActions
+	ev *events
+}
+
+func (a evActions) DoPromote(ctx context.Context, tok uint64) error {
+	a.ev.add(fmt.Sprintf("promote %d", tok))
+	return a.fakeActions.DoPromote(ctx, tok)
 }
 
 type fencerFunc func(elector.Info) error
@@ -396,13 +407,10 @@ func TestDurableCandidateNeedsTheSyncRecord(t *testing.T) {
 	if f.c.svc.role != Active {
 		t.Fatalf("the synchronous standby was not promoted: %q", f.c.reason)
 	}
-	ev := f.ev.list()
-	if len(ev) == 0 || ev[0] != "write-sync me 8 nobody" {
-		t.Fatalf("events %v, want nobody in sync recorded under token 8 first", ev)
-	}
-	// The record precedes the promote action (f.log is the loop's own).
-	if f.rel.sync.Active != "me" || !slices.Contains(f.log, "promote 8") {
-		t.Fatalf("sync %+v log %v", f.rel.sync, f.log)
+	// Its service may acknowledge commits alone from its first moment:
+	// nobody in sync is recorded before the promote action runs.
+	if i, j := f.ev.index("write-sync me 8 nobody"), f.ev.index("promote 8"); i < 0 || j < 0 || j < i {
+		t.Fatalf("events %v, want nobody in sync recorded under token 8, then the promotion", f.ev.list())
 	}
 }
 
@@ -501,7 +509,7 @@ func TestRestartInPlaceThenFailover(t *testing.T) {
 	f.c.handleHealth(Health{State: "SERVICE_UNHEALTHY", Known: true})
 	f.now = f.now.Add(time.Second)
 	f.c.tick()
-	if f.c.reason != "restarting in place: attempt 1 of 2 in 10m0s: running actions.restart" {
+	if f.c.reason != "restarting in place: attempt 1 of 2 in 10m: running actions.restart" {
 		t.Fatalf("reason %q", f.c.reason)
 	}
 	if f.c.svc.role != Active || !f.c.elec.holdsLock || len(f.log) != 0 {
@@ -529,7 +537,7 @@ func TestRestartInPlaceThenFailover(t *testing.T) {
 	if f.c.svc.role != Standby || !slices.Contains(f.log, "demote") || !slices.Contains(f.log, "release") {
 		t.Fatalf("after 2 attempts: role %s, log %v, reason %q: want a failover", f.c.svc.role, f.log, f.c.reason)
 	}
-	if got := f.c.Status().Replication.Restart; got != "restart in place exhausted: 2 attempts in 10m0s; failing over" {
+	if got := f.c.Status().Replication.Restart; got != "restart in place exhausted: 2 attempts in 10m; failing over" {
 		t.Fatalf("restart status %q", got)
 	}
 	if n := len(slices.DeleteFunc(f.ev.list(), func(s string) bool { return !strings.HasPrefix(s, "restart") })); n != 2 {
@@ -565,5 +573,37 @@ func TestDemoteCancelsRestart(t *testing.T) {
 	f.c.jobDone(r) // the cancelled job's end changes nothing
 	if f.c.repl.restart.recovering || f.c.repl.svcJob != nil {
 		t.Fatal("the cancelled restart's end was applied")
+	}
+}
+
+// A failed sync_on may have half-worked: the active turns synchronous
+// replication off again (the record still says nobody) and retries later;
+// the standby is never recorded in sync meanwhile. A standby's status
+// says what the record says of it.
+func TestSyncOnFailureTurnsSyncOff(t *testing.T) {
+	f := newReplFixture(t, func(r *Replication) { r.Position = true; r.Durable = true })
+	f.rep.setPosition(100)
+	f.healthy(t)
+	f.step(t, time.Second) // sync_off after the promotion
+	f.rep.syncOnErr = errors.New("ALTER SYSTEM: permission denied")
+	f.el.members = []elector.Info{{NodeID: "nn2", Candidate: true, Position: u64(100)}}
+	n := len(f.ev.list())
+	for i := 0; i < 3; i++ {
+		f.step(t, time.Second)
+	}
+	tail := f.ev.list()[n:]
+	if len(tail) < 2 || tail[0] != "sync-on nn2 1" || tail[1] != "sync-off 1" || slices.ContainsFunc(tail, func(s string) bool { return strings.HasPrefix(s, "write-sync") }) {
+		t.Fatalf("after a failed sync_on: %v, want sync_off next and no record", tail)
+	}
+	if got := f.c.Status().Replication.Sync; !strings.Contains(got, "permission denied") && !strings.HasPrefix(got, "nobody in sync") {
+		t.Fatalf("sync status %q", got)
+	}
+
+	g := newReplFixture(t, func(r *Replication) { r.Position = true; r.Durable = true })
+	g.otherActive(4)
+	g.rel.sync = &elector.Sync{Active: "nn2", Token: 4, Standby: "me", Position: 90}
+	g.healthy(t)
+	if got := g.c.Status().Replication.Sync; got != "in sync with nn2 (token 4) since position 90" {
+		t.Fatalf("standby's sync status %q", got)
 	}
 }

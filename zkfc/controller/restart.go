@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -73,12 +74,15 @@ func (c *Controller) restartInPlace(now time.Time) string {
 			c.lg.Warn("restart in place exhausted; failing over", zap.Int("attempts", len(st.attempts)), zap.Duration("window", rc.RestartWindow))
 		}
 		st.exhausted = true
-		st.note = fmt.Sprintf("restart in place exhausted: %d attempts in %s; failing over", len(st.attempts), rc.RestartWindow)
+		st.note = fmt.Sprintf("restart in place exhausted: %d attempts in %s; failing over", len(st.attempts), short(rc.RestartWindow))
 		return ""
 	}
 	st.exhausted = false
+	// A sync_on or sync_off of the dead service is moot: the restart goes
+	// first (durable mode records nobody in sync again before sync_off).
+	c.stopServiceJob("restart in place")
 	st.attempts = append(st.attempts, now)
-	st.note = fmt.Sprintf("restarting in place: attempt %d of %d in %s", len(st.attempts), rc.RestartAttempts, rc.RestartWindow)
+	st.note = fmt.Sprintf("restarting in place: attempt %d of %d in %s", len(st.attempts), rc.RestartAttempts, short(rc.RestartWindow))
 	c.lg.Warn(st.note, zap.String("health", h.State), zap.Uint64("token", c.svc.token))
 	act, token := rc.Actions, c.svc.token
 	c.startJob(jobRestart, jobResult{token: token}, func(ctx context.Context, r *jobResult) {
@@ -109,4 +113,16 @@ func (c *Controller) restartText() string {
 		return "no restart so far"
 	}
 	return st.note
+}
+
+// short writes a window as an operator would: 10m, not 10m0s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

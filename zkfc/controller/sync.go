@@ -35,9 +35,14 @@ import (
 // alone; block keeps it on: writes wait until the standby is back.
 
 type syncState struct {
-	token   uint64       // the active token rec belongs to; 0: nothing written
-	rec     elector.Sync // the record as this active last wrote it
-	needOff bool         // sync_off is owed (after promotion, or turning off)
+	// seen: on a node that is not the active, the Sync record as last
+	// read, for its status; seenErr if it could not be read.
+	seen     *elector.Sync
+	seenErr  string
+	nextRead time.Time
+	token    uint64       // the active token rec belongs to; 0: nothing written
+	rec      elector.Sync // the record as this active last wrote it
+	needOff  bool         // sync_off is owed (after promotion, or turning off)
 	// catching: sync_on ran for this standby, which must reach target.
 	catching string
 	target   uint64
@@ -45,7 +50,8 @@ type syncState struct {
 	note     string
 }
 
-func (s *syncState) reset() { *s = syncState{} }
+// reset forgets the active's part; what was read as a standby stays.
+func (s *syncState) reset() { *s = syncState{seen: s.seen, seenErr: s.seenErr, nextRead: s.nextRead} }
 
 // recordNobodyInSync writes Sync{Active: self, Token: token, Standby: ""}
 // and returns only once the quorum acknowledged it.
@@ -69,6 +75,7 @@ func (c *Controller) syncStep(now time.Time) {
 		if st.token != 0 {
 			st.reset()
 		}
+		c.readSync(now)
 		return
 	}
 	if c.repl.svcJob != nil || now.Before(st.next) {
@@ -149,7 +156,7 @@ func (c *Controller) syncStep(now time.Time) {
 		})
 		return
 	}
-	st.note = "nobody in sync: no standby is a candidate"
+	st.note = "nobody in sync: synchronous replication off, no standby is a candidate"
 }
 
 // syncCandidate picks the standby to keep in sync: a registered candidate
@@ -212,9 +219,37 @@ func (c *Controller) syncFailed(now time.Time, err error) {
 	c.lg.Warn("durable mode step failed; retrying", zap.Error(err))
 }
 
-func (c *Controller) syncText() string {
-	if c.svc.role != Active {
-		return "not the active"
+// readSync reads the Sync record once per position interval on a node
+// that is not the active, so that its status says whether it is the
+// synchronous standby (and so eligible).
+func (c *Controller) readSync(now time.Time) {
+	st := &c.repl.sync
+	if now.Before(st.nextRead) {
+		return
 	}
-	return c.repl.sync.note
+	st.nextRead = now.Add(c.posInterval())
+	s, err := c.cfg.Replication.Records.ReadSync()
+	st.seen, st.seenErr = s, ""
+	if err != nil {
+		st.seenErr = err.Error()
+	}
+}
+
+func (c *Controller) syncText() string {
+	st := &c.repl.sync
+	switch {
+	case c.svc.role == Active:
+		return st.note
+	case st.seenErr != "":
+		return "unknown: " + st.seenErr
+	case st.seen == nil:
+		return "no Sync record yet"
+	case st.seen.Active == c.cfg.Self.NodeID:
+		return fmt.Sprintf("this node was the last active (token %d)", st.seen.Token)
+	case st.seen.Standby == c.cfg.Self.NodeID:
+		return fmt.Sprintf("in sync with %s (token %d) since position %d", st.seen.Active, st.seen.Token, st.seen.Position)
+	case st.seen.Standby == "":
+		return fmt.Sprintf("not in sync: %s (token %d) has nobody in sync", st.seen.Active, st.seen.Token)
+	}
+	return fmt.Sprintf("not in sync: %s (token %d) waits for %s", st.seen.Active, st.seen.Token, st.seen.Standby)
 }

@@ -1,6 +1,7 @@
 // Package elector is zkfc's ActiveStandbyElector: the znodes under
 // <parent>/<cluster>/ (the ephemeral lock, the persistent breadcrumb, the
-// fencing-token counter, the pause flag, the member registry) and one
+// fencing-token counter, the pause flag, the member registry, and for a
+// replicated service the Position and Sync records) and one
 // ZooKeeper session at a time, numbered by an epoch.
 //
 // Every event it emits carries the epoch of the session it came from, so

@@ -39,81 +39,75 @@ type Sync struct {
 	Time     time.Time `json:"time"`
 }
 
+func (p Position) fencingToken() uint64 { return p.Token }
+func (s Sync) fencingToken() uint64     { return s.Token }
+
+// record is a JSON znode written under a fencing token.
+type record interface {
+	Position | Sync
+	fencingToken() uint64
+}
+
 // ErrStaleRecord refuses a write under an older fencing token than the
 // record already holds: an old active must never overwrite a newer one's.
 var ErrStaleRecord = errors.New("the znode holds a newer fencing token")
 
 // ReadPosition reads the Position znode; nil if there is none.
 func (e *Elector) ReadPosition() (*Position, error) {
-	var p Position
-	ok, _, err := e.readRecord(PositionName, &p)
-	if !ok {
-		return nil, err
-	}
-	return &p, err
+	p, _, err := readRecord[Position](e, PositionName)
+	return p, err
 }
 
 // WritePosition records p, unless the znode holds a newer token.
-func (e *Elector) WritePosition(p Position) error {
-	var old Position
-	return e.writeRecord(PositionName, p, p.Token, &old, func() uint64 { return old.Token })
-}
+func (e *Elector) WritePosition(p Position) error { return writeRecord(e, PositionName, p) }
 
 // ReadSync reads the Sync znode; nil if there is none.
 func (e *Elector) ReadSync() (*Sync, error) {
-	var s Sync
-	ok, _, err := e.readRecord(SyncName, &s)
-	if !ok {
-		return nil, err
-	}
-	return &s, err
+	s, _, err := readRecord[Sync](e, SyncName)
+	return s, err
 }
 
 // WriteSync records s, unless the znode holds a newer token. The write
 // is acknowledged by the quorum before it returns: a caller may then act
 // on it (turn synchronous replication off, for one).
-func (e *Elector) WriteSync(s Sync) error {
-	var old Sync
-	return e.writeRecord(SyncName, s, s.Token, &old, func() uint64 { return old.Token })
-}
+func (e *Elector) WriteSync(s Sync) error { return writeRecord(e, SyncName, s) }
 
-// readRecord decodes the JSON znode name into v; ok is false if it is
-// missing (err nil) or unreadable.
-func (e *Elector) readRecord(name string, v any) (ok bool, version int32, err error) {
+// readRecord decodes the znode name; nil (and version -1) if it is missing.
+func readRecord[T record](e *Elector, name string) (*T, int32, error) {
 	var raw []byte
 	var st *zk.Stat
-	err = e.do(func(c *zk.Conn) (err error) { raw, st, err = c.Get(e.path(name)); return })
+	err := e.do(func(c *zk.Conn) (err error) { raw, st, err = c.Get(e.path(name)); return })
 	if errors.Is(err, zk.ErrNoNode) {
-		return false, -1, nil
+		return nil, -1, nil
 	}
 	if err != nil {
-		return false, 0, fmt.Errorf("read %s: %w", e.path(name), err)
+		return nil, 0, fmt.Errorf("read %s: %w", e.path(name), err)
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, 0, fmt.Errorf("decode %s %q: %w", e.path(name), raw, err)
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, 0, fmt.Errorf("decode %s %q: %w", e.path(name), raw, err)
 	}
-	return true, st.Version, nil
+	return &v, st.Version, nil
 }
 
 // writeRecord creates or replaces the znode name with v, by a versioned
-// set over what it read, refusing if the stored token (oldToken, read
-// into old) is above token.
-func (e *Elector) writeRecord(name string, v any, token uint64, old any, oldToken func() uint64) error {
+// set over what it read, refusing if the stored token is above v's.
+func writeRecord[T record](e *Elector, name string, v T) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	p := e.path(name)
 	for attempt := 0; attempt < 5; attempt++ {
-		ok, version, err := e.readRecord(name, old)
+		old, version, err := readRecord[T](e, name)
 		if err != nil {
 			return err
 		}
-		if ok && oldToken() > token {
-			return fmt.Errorf("write %s under token %d: %w (%d)", p, token, ErrStaleRecord, oldToken())
+		if old != nil && (*old).fencingToken() > v.fencingToken() {
+			return fmt.Errorf("write %s under token %d: %w (%d)", p, v.fencingToken(), ErrStaleRecord, (*old).fencingToken())
 		}
 		err = e.write(func(c *zk.Conn) error {
-			if !ok {
+			if old == nil {
 				_, err := c.Create(p, data, 0, e.acl())
 				return err
 			}
