@@ -92,6 +92,23 @@ func (d *pgDrill) takeover(t *testing.T, cand *pgenv.Node) {
 	d.waitWrites(t, cand, 60*time.Second)
 }
 
+// killHost kills n's zkfc and PostgreSQL at once: its machine died.
+func killHost(n *pgenv.Node) {
+	n.ZKFC.Kill()
+	n.PG.Kill()
+}
+
+// rejoinAfter starts the old primary's zkfc again (its host returned), waits
+// until it streams from cand's server, and judges the history on cand.
+func (d *pgDrill) rejoinAfter(t *testing.T, cand *pgenv.Node) (time.Duration, pgenv.History) {
+	t.Helper()
+	if err := d.old.ZKFC.Start(); err != nil {
+		t.Fatal(err)
+	}
+	took := d.waitStandby(t, d.old, cand, 90*time.Second)
+	return took, d.verdict(t, cand)
+}
+
 // Drill: kill -9 of the primary's postmaster. zkfc restarts it in place
 // (restart.max_attempts 1): the same server serves again, nothing lost.
 func TestPostgresKillPostmaster(t *testing.T) {
@@ -153,11 +170,7 @@ func TestPostgresKillPrimaryZKFC(t *testing.T) {
 	d.fault = time.Now()
 	d.old.ZKFC.Kill()
 	d.takeover(t, cand)
-	if err := d.old.ZKFC.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d.waitStandby(t, d.old, cand, 90*time.Second)
-	d.verdict(t, cand)
+	d.rejoinAfter(t, cand)
 }
 
 // Drill: `zkfc failover --to pg2`: pg1 is stopped, pg2 promoted, and pg1
@@ -181,8 +194,7 @@ func TestPostgresHostRestartRejoins(t *testing.T) {
 	d := startPG(t, pgenv.Options{})
 	cand := d.c.Nodes[1]
 	d.fault = time.Now()
-	d.old.ZKFC.Kill()
-	d.old.PG.Kill()
+	killHost(d.old)
 	d.takeover(t, cand)
 	// The reboot: PostgreSQL first, as it was.
 	if _, err := d.old.PG.Script("restart", nil); err != nil {
@@ -191,11 +203,7 @@ func TestPostgresHostRestartRejoins(t *testing.T) {
 	harness.WaitFor(t, 30*time.Second, "a stale write refused on the restarted "+d.old.Name, func() bool {
 		return len(d.w.Snapshot().Refusals) > 0
 	})
-	if err := d.old.ZKFC.Start(); err != nil {
-		t.Fatal(err)
-	}
-	took := d.waitStandby(t, d.old, cand, 90*time.Second)
-	h := d.verdict(t, cand)
+	took, h := d.rejoinAfter(t, cand)
 	r := h.Refusals[0]
 	t.Logf("refused on %s: its token %d < %d seen; back as a standby %v after the host died", r.Server, r.Token, r.Seen, took.Round(time.Millisecond))
 	if r.Server != d.old.Name || r.Token >= r.Seen {
@@ -211,15 +219,13 @@ func TestPostgresHostRestartRejoins(t *testing.T) {
 func TestPostgresDurableStaleStandbyNotPromoted(t *testing.T) {
 	d := startPG(t, pgenv.Options{})
 	stale := d.c.Nodes[1]
-	stale.ZKFC.Kill()
-	stale.PG.Kill()
+	killHost(stale)
 	// pg1 gives up waiting for pg2 and acknowledges alone.
 	alone := time.Now()
 	d.waitWrites(t, d.old, 60*time.Second)
 	harness.WaitFor(t, 30*time.Second, "writes acknowledged by pg1 alone", func() bool { return d.w.AcksOn("pg1", alone) >= 50 })
 	d.fault = time.Now()
-	d.old.ZKFC.Kill()
-	d.old.PG.Kill()
+	killHost(d.old)
 	if _, err := stale.PG.Script("restart", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -293,14 +299,9 @@ func TestPostgresHostDies(t *testing.T) {
 	d := startPG(t, nsOptions(ns))
 	cand := d.c.Nodes[1]
 	d.fault = time.Now()
-	d.old.ZKFC.Kill()
-	d.old.PG.Kill()
+	killHost(d.old)
 	d.takeover(t, cand)
-	if err := d.old.ZKFC.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d.waitStandby(t, d.old, cand, 90*time.Second)
-	d.verdict(t, cand)
+	d.rejoinAfter(t, cand)
 }
 
 // Drill: the primary's host is cut off (its namespace drops every packet
@@ -320,4 +321,3 @@ func TestPostgresHostCutOff(t *testing.T) {
 	d.waitStandby(t, d.old, cand, 90*time.Second)
 	d.verdict(t, cand)
 }
-

@@ -10,7 +10,6 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 )
 
 // The two systems of the PostgreSQL section and its faults, as the
@@ -191,38 +190,26 @@ func (pb *PGBench) plot(path string) error {
 	faults := pb.faults()
 	top := 0.0
 	for k, sys := range pgSystems {
-		var pts plotter.XYs
+		var dots *plotter.Scatter
 		for i, f := range faults {
 			rs := pb.of(sys, f)
 			if len(rs) == 0 {
 				continue
 			}
-			x := float64(i) + 0.2*(float64(k)*2-1)
-			vals := make(plotter.Values, len(rs))
+			vals := make([]float64, len(rs))
 			for j, r := range rs {
 				vals[j] = r.Outage.Seconds()
 				top = math.Max(top, vals[j])
-				pts = append(pts, plotter.XY{X: x + 0.12*(float64(j)/math.Max(1, float64(len(rs)-1))-0.5), Y: vals[j]})
 			}
-			box, err := plotter.NewBoxPlot(vg.Points(22), x, vals)
+			sc, err := boxWithDots(p, float64(i)+0.2*(float64(k)*2-1), 0.12, vg.Points(22), vals, pgColor[sys])
 			if err != nil {
 				return err
 			}
-			box.FillColor = color.RGBA{R: 0xee, G: 0xee, B: 0xee, A: 0xff}
-			p.Add(box)
+			dots = sc
 		}
-		if len(pts) == 0 {
-			continue
+		if dots != nil {
+			p.Legend.Add(sys, dots)
 		}
-		sc, err := plotter.NewScatter(pts)
-		if err != nil {
-			return err
-		}
-		sc.GlyphStyle.Color = pgColor[sys]
-		sc.GlyphStyle.Radius = vg.Points(3)
-		sc.GlyphStyle.Shape = draw.CircleGlyph{}
-		p.Add(sc)
-		p.Legend.Add(sys, sc)
 	}
 	p.NominalX(faults...)
 	p.Y.Max = top * 1.2
