@@ -15,7 +15,6 @@ package integration
 
 import (
 	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -260,35 +259,11 @@ func TestPostgresDurableStaleStandbyNotPromoted(t *testing.T) {
 	d.verdict(t, d.old)
 }
 
-// leaseEdit puts lease_expired first in the fencing list of a node whose
-// host may die or be cut off, with the margin it needs (session 6 s,
-// margin 3.5 s >= demote 1.9 s + 6 s/5 + 250 ms + 100 ms; the demote
-// stops PostgreSQL in immediate mode to fit), and fences
-// across namespaces by running fence.sh inside the target's (as ssh would
-// on its host).
-func leaseEdit(ns map[string]string) func(node, y string) string {
-	return func(node, y string) string {
-		y = strings.Replace(y, "session_timeout: 4s", "session_timeout: 6s", 1)
-		y = strings.Replace(y, "self_fence_margin: 2s", "self_fence_margin: 3500ms", 1)
-		y = regexp.MustCompile(`(demote: \{[^}]*timeout: )15s`).ReplaceAllString(y, "${1}1900ms")
-		y = strings.Replace(y, `"PGCONNECT_TIMEOUT=2"]`, `"PGCONNECT_TIMEOUT=2", "PG_STOP_TIMEOUT=0"]`, 1)
-		other := "pg2"
-		if node == "pg2" {
-			other = "pg1"
-		}
-		if ns[other] != "" {
-			y = regexp.MustCompile(`shell: \{command: \["([^"]+)"\]\}`).ReplaceAllString(y,
-				`shell: {command: ["ip", "netns", "exec", "`+ns[other]+`", "${1}"]}`)
-		}
-		return strings.Replace(y, "  methods:\n", "  methods:\n    - {type: lease_expired, timeout: 3s}\n", 1)
-	}
-}
-
-// nsCluster places pg1 (its zkfc and PostgreSQL) in namespace ns, pg2 and
-// the witness on the host.
+// nsOptions places pg1 (its zkfc and PostgreSQL) in namespace ns, pg2 and
+// the witness on the host, with lease_expired fencing: session 6 s, margin
+// 3.5 s >= demote 1.9 s + 6 s/5 + 250 ms + 100 ms.
 func nsOptions(ns *drill.Netns) pgenv.Options {
-	return pgenv.Options{IPs: [3]string{ns.InnerIP, ns.HostIP, ns.HostIP}, NS: [3]string{ns.Name, "", ""},
-		Edit: leaseEdit(map[string]string{"pg1": ns.Name})}
+	return pgenv.NamespaceOptions(ns.Name, ns.InnerIP, ns.HostIP, "6s", "3500ms")
 }
 
 // Drill: the primary's whole host dies: everything in its namespace is

@@ -27,6 +27,7 @@ max_wal_senders = 10
 wal_keep_size = 512MB         # WAL a rewound or lagging standby may still need
 wal_sender_timeout = 10s
 wal_receiver_timeout = 10s
+wal_retrieve_retry_interval = 1s   # a standby reconnects within 1 s (not 5) after its primary restarted: in durable mode, commits wait for it
 synchronous_commit = on       # with synchronous_standby_names set: wait for the standby's flush
 max_connections = 60
 logging_collector = off

@@ -92,6 +92,9 @@ func (pb *PGBench) markdown(s *strings.Builder, drawn map[string]bool) {
 		"(node death: its agent started again right after the takeover; otherwise from the fault) until it streams from the new primary. "+
 		"Faults: node death = the primary's agent and every PostgreSQL process killed with SIGKILL; "+
 		"PostgreSQL crash = every PostgreSQL process of the primary killed with SIGKILL, the agent left running; "+
+		"host cut off = the primary's agent and PostgreSQL in a network namespace whose every packet to and from the host is dropped "+
+		"(zkfc with lease_expired first and a 4.5 s self-fence margin; Patroni reaching the quorum through TCP proxies on the host's veth address), "+
+		"healed once the other node took over; "+
 		"switchover = `zkfc failover --to` / Patroni's `POST /switchover`.\n\n", pb.Quorum)
 	if drawn[plotPostgres] {
 		fmt.Fprintf(s, "![write outage per fault, zkfc beside Patroni](%s)\n\n", plotPostgres)

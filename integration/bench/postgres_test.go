@@ -1,13 +1,16 @@
 package bench
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/drill"
 	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/pgenv"
 )
@@ -22,7 +25,7 @@ import (
 var patroniSettings = pgenv.PatroniSettings{TTL: 10, LoopWait: 2, RetryTimeout: 3}
 
 // pgFaults are the faults, in report order.
-var pgFaults = []string{FaultNodeDeath, FaultCrash, FaultSwitchover}
+var pgFaults = []string{FaultNodeDeath, FaultCrash, FaultCutOff, FaultSwitchover}
 
 // pgCluster is what a run needs of either system.
 type pgCluster struct {
@@ -34,10 +37,17 @@ type pgCluster struct {
 	targets    []pgenv.Target
 }
 
-func zkfcCluster(t testing.TB) *pgCluster {
-	c := pgenv.Start(t, pgenv.Options{Edit: func(_, y string) string {
+// zkfcCluster starts examples/postgresql's loopback cluster with a 10 s
+// session; with ns, pg1 lives in that namespace and lease_expired comes
+// first (margin 4.5 s >= demote 1.9 s + 10 s/5 + 250 ms + 100 ms).
+func zkfcCluster(t testing.TB, ns *drill.Netns) *pgCluster {
+	o := pgenv.Options{Edit: func(_, y string) string {
 		return strings.Replace(y, "session_timeout: 4s", "session_timeout: 10s", 1)
-	}})
+	}}
+	if ns != nil {
+		o = pgenv.NamespaceOptions(ns.Name, ns.InnerIP, ns.HostIP, "10s", "4500ms")
+	}
+	c := pgenv.Start(t, o)
 	c.WaitInSync(t, c.Nodes[0], c.Nodes[1])
 	return &pgCluster{
 		servers: [2]*pgenv.Server{c.Nodes[0].PG, c.Nodes[1].PG},
@@ -59,9 +69,26 @@ func zkfcCluster(t testing.TB) *pgCluster {
 	}
 }
 
-func patroniCluster(t testing.TB) *pgCluster {
+// patroniCluster starts a 3-member ensemble of our quorum and Patroni on
+// it; with ns, pat1 lives in that namespace and reaches the ensemble
+// through proxies on the host's veth address (the members listen on
+// loopback), and pat2 listens on that address so pat1 can follow it.
+func patroniCluster(t testing.TB, ns *drill.Netns) *pgCluster {
 	e := harness.StartEnsemble(t, harness.Ours, 3, harness.Options{TickTime: 500 * time.Millisecond})
-	p := pgenv.StartPatroni(t, e.Addrs(), patroniSettings)
+	pl := pgenv.PatroniPlace{Hosts: [2][]string{e.Addrs(), e.Addrs()}}
+	if ns != nil {
+		var via []string
+		for _, a := range e.Addrs() {
+			px, err := harness.StartProxyOn(ns.HostIP+":0", a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(px.Close)
+			via = append(via, px.Addr())
+		}
+		pl = pgenv.PatroniPlace{IPs: [2]string{ns.InnerIP, ns.HostIP}, NS: [2]string{ns.Name, ""}, Hosts: [2][]string{via, e.Addrs()}}
+	}
+	p := pgenv.StartPatroniAt(t, pl, patroniSettings)
 	return &pgCluster{
 		servers: [2]*pgenv.Server{p.Nodes[0].PG, p.Nodes[1].PG},
 		role: func(i int) string {
@@ -86,11 +113,17 @@ func patroniCluster(t testing.TB) *pgCluster {
 // fault on the primary and measures the outage, the commits lost and the
 // time until the old primary streams again as a standby.
 func pgRun(t testing.TB, system, fault string, run int) PGRun {
+	var ns *drill.Netns
+	if fault == FaultCutOff {
+		unlock := netnsLock(t)
+		defer unlock()
+		ns = drill.NewNetns(t, "zkfcbpg", 81)
+	}
 	var c *pgCluster
 	if system == SystemZKFC {
-		c = zkfcCluster(t)
+		c = zkfcCluster(t, ns)
 	} else {
-		c = patroniCluster(t)
+		c = patroniCluster(t, ns)
 	}
 	r := PGRun{System: system, Fault: fault, Run: run}
 	w := pgenv.StartWriter(c.targets, 5*time.Millisecond)
@@ -106,6 +139,8 @@ func pgRun(t testing.TB, system, fault string, run int) PGRun {
 		c.servers[old].Kill()
 	case FaultCrash:
 		c.servers[old].Kill()
+	case FaultCutOff:
+		ns.Cut(t)
 	case FaultSwitchover:
 		c.switchover(t, old, other)
 	}
@@ -132,13 +167,17 @@ func pgRun(t testing.TB, system, fault string, run int) PGRun {
 		r.RejoinNote = "restarted in place, still primary"
 	} else {
 		returned := fault0
-		if fault == FaultNodeDeath {
+		switch fault {
+		case FaultNodeDeath:
 			// The host returns: its agent starts again (PostgreSQL is
 			// left to the agent).
 			returned = time.Now()
 			if err := c.restart(old); err != nil {
 				t.Fatal(err)
 			}
+		case FaultCutOff:
+			returned = time.Now()
+			ns.Heal(t)
 		}
 		deadline := time.Now().Add(90 * time.Second)
 		for time.Now().Before(deadline) && !pgenv.StreamingFrom(c.servers[old], c.servers[final]) {
@@ -175,6 +214,20 @@ func pgRun(t testing.TB, system, fault string, run int) PGRun {
 	return r
 }
 
+// netnsLock holds /tmp/zkfc-netns.lock, which every test that creates
+// network namespaces on this machine takes, until the returned func runs.
+func netnsLock(t testing.TB) func() {
+	f, err := os.OpenFile("/tmp/zkfc-netns.lock", os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }
+}
+
 func rejoinText(r PGRun) string {
 	if r.RejoinNote != "" {
 		return r.RejoinNote
@@ -197,6 +250,22 @@ func postgresBench(b testing.TB, runs int, part func(name string, tries int, fn 
 	pb := &PGBench{Runs: runs, Quorum: "zkfc's embedded quorum: for zkfc the 3 members its own processes host; " +
 		"for Patroni a 3-member `zkfc quorum` ensemble on loopback (tickTime 500 ms), reached through kazoo"}
 	only := regexp.MustCompile(envString("BENCH_PG_FAULTS", "."))
+	// BENCH_PG_RESULTS: a JSON file of earlier runs (e.g. of other
+	// faults) to report together with these; every run is written back.
+	saved := os.Getenv("BENCH_PG_RESULTS")
+	if saved != "" {
+		if b, err := os.ReadFile(saved); err == nil {
+			if err := json.Unmarshal(b, &pb.Results); err != nil {
+				progress("BENCH_PG_RESULTS %s: %v (ignored)", saved, err)
+			}
+			progress("%d earlier PostgreSQL runs from %s", len(pb.Results), saved)
+		}
+		defer func() {
+			if b, err := json.MarshalIndent(pb.Results, "", " "); err == nil {
+				_ = os.WriteFile(saved, b, 0o644)
+			}
+		}()
+	}
 	for _, fault := range pgFaults {
 		if !only.MatchString(fault) {
 			continue

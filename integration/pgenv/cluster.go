@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,31 @@ type Options struct {
 	// namespace ("" for the host's). Zero: everything on 127.0.0.1.
 	IPs [3]string
 	NS  [3]string
+}
+
+// NamespaceOptions place pg1 (its zkfc and PostgreSQL) in network
+// namespace ns at inner, pg2 and the witness on the host at host, with
+// lease_expired first in the fencing lists (a host that dies or is cut off
+// answers nothing), zookeeper.session_timeout session and
+// self_fence_margin margin; the margin must cover the demote (1.9 s,
+// PostgreSQL stopped in immediate mode) + session/5 + tickTime/2 + 100 ms.
+// Fencing runs fence.sh inside the target's namespace, as ssh would run
+// on its host.
+func NamespaceOptions(ns, inner, host, session, margin string) Options {
+	return Options{IPs: [3]string{inner, host, host}, NS: [3]string{ns, "", ""},
+		Edit: func(node, y string) string {
+			y = strings.Replace(y, "session_timeout: 4s", "session_timeout: "+session, 1)
+			y = strings.Replace(y, "self_fence_margin: 2s", "self_fence_margin: "+margin, 1)
+			y = regexp.MustCompile(`(demote: \{[^}]*timeout: )15s`).ReplaceAllString(y, "${1}1900ms")
+			// A fast shutdown waits for the WAL senders, which a cut-off
+			// standby never answers: immediate, to fit the margin.
+			y = strings.Replace(y, `"PGCONNECT_TIMEOUT=2"]`, `"PGCONNECT_TIMEOUT=2", "PG_STOP_TIMEOUT=0"]`, 1)
+			if node == "pg2" {
+				y = regexp.MustCompile(`shell: \{command: \["([^"]+)"\]\}`).ReplaceAllString(y,
+					`shell: {command: ["ip", "netns", "exec", "`+ns+`", "${1}"]}`)
+			}
+			return strings.Replace(y, "  methods:\n", "  methods:\n    - {type: lease_expired, timeout: 3s}\n", 1)
+		}}
 }
 
 // Node is one machine of the cluster: a zkfc hosting a quorum member and,

@@ -48,23 +48,43 @@ func RequirePatroni(t testing.TB) {
 	}
 }
 
+// PatroniPlace puts pat1 and pat2: address, network namespace ("" for the
+// host's) and the ZooKeeper addresses each reaches the ensemble at. The
+// zero value is both on 127.0.0.1 with the hosts StartPatroni was given.
+type PatroniPlace struct {
+	IPs   [2]string
+	NS    [2]string
+	Hosts [2][]string
+}
+
 // StartPatroni starts pat1 and pat2 on the ZooKeeper ensemble at hosts in
 // synchronous mode (every acknowledged commit on the standby, as zkfc's
 // durable mode), with pg_rewind, and waits until pat1 leads and pat2
 // streams as its synchronous standby.
 func StartPatroni(t testing.TB, hosts []string, s PatroniSettings) *Patroni {
 	t.Helper()
+	return StartPatroniAt(t, PatroniPlace{Hosts: [2][]string{hosts, hosts}}, s)
+}
+
+// StartPatroniAt is StartPatroni with the nodes placed by pl.
+func StartPatroniAt(t testing.TB, pl PatroniPlace, s PatroniSettings) *Patroni {
+	t.Helper()
 	RequirePatroni(t)
 	base := BaseDir(t)
 	p := &Patroni{Scope: "bench"}
-	var quoted []string
-	for _, h := range hosts {
-		quoted = append(quoted, fmt.Sprintf("'%s'", h))
-	}
 	for i := range p.Nodes {
+		ip := pl.IPs[i]
+		if ip == "" {
+			ip = "127.0.0.1"
+		}
+		var quoted []string
+		for _, h := range pl.Hosts[i] {
+			quoted = append(quoted, fmt.Sprintf("'%s'", h))
+		}
 		name := fmt.Sprintf("pat%d", i+1)
-		pg := NewServer(t, base, name, "127.0.0.1", harness.FreePort(t))
-		api := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+		pg := NewServer(t, base, name, ip, harness.FreePort(t))
+		pg.NS = pl.NS[i]
+		api := fmt.Sprintf("%s:%d", ip, harness.FreePort(t))
 		dir := filepath.Dir(pg.Data)
 		cfg := fmt.Sprintf(`scope: %s
 namespace: /service/
@@ -96,9 +116,11 @@ bootstrap:
   pg_hba:
     - host replication all 127.0.0.1/32 trust
     - host all all 127.0.0.1/32 trust
+    - host replication all 10.0.0.0/8 trust
+    - host all all 10.0.0.0/8 trust
 postgresql:
-  listen: 127.0.0.1:%d
-  connect_address: 127.0.0.1:%d
+  listen: %s:%d
+  connect_address: %s:%d
   data_dir: %s
   bin_dir: %s
   pgpass: %s/pgpass
@@ -110,7 +132,7 @@ postgresql:
     unix_socket_directories: '%s'
 tags: {nofailover: false, noloadbalance: false, clonefrom: false, nosync: false}
 `, p.Scope, name, api, api, strings.Join(quoted, ", "), s.TTL, s.LoopWait, s.RetryTimeout,
-			pg.Port, pg.Port, pg.Data, Bin, dir, dir)
+			ip, pg.Port, ip, pg.Port, pg.Data, Bin, dir, dir)
 		cfgPath := filepath.Join(dir, "patroni.yml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
@@ -120,6 +142,9 @@ tags: {nofailover: false, noloadbalance: false, clonefrom: false, nosync: false}
 		if os.Geteuid() == 0 {
 			// Patroni runs PostgreSQL itself, so it must run as its account.
 			argv = append([]string{"runuser", "-u", OSUser, "--"}, argv...)
+		}
+		if pg.NS != "" {
+			argv = append([]string{"ip", "netns", "exec", pg.NS}, argv...)
 		}
 		n.Proc = harness.NewProc(t, name, n.LogPath, argv...)
 		p.Nodes[i] = n
