@@ -171,7 +171,7 @@ tags: {nofailover: false, noloadbalance: false, clonefrom: false, nosync: false}
 	}
 	harness.WaitFor(t, 120*time.Second, "pat2 the synchronous standby of pat1", func() bool {
 		p.mustRun(t)
-		return SyncState(p.Nodes[0].PG, "pat2") == "sync"
+		return SyncState(p.Nodes[0].PG, "pat2") == "sync" && p.Nodes[1].IsSyncStandby()
 	})
 	return p
 }
@@ -205,6 +205,18 @@ func (n *PatroniNode) Role() string {
 		return "primary" // Patroni 3.0 still says master in places
 	}
 	return st.Role
+}
+
+// IsSyncStandby: Patroni itself names this node the synchronous standby
+// (GET /sync is 200), which a switchover to it requires.
+func (n *PatroniNode) IsSyncStandby() bool {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(n.API + "/sync")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // Switchover asks Patroni's REST API to switch the leader to candidate.
