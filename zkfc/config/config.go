@@ -10,6 +10,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"reflect"
@@ -66,12 +67,13 @@ type Config struct {
 	Actions   Actions   `koanf:"actions"`
 	Fencing   Fencing   `koanf:"fencing"`
 	Failover  Failover  `koanf:"failover"`
+	Quorum    Quorum    `koanf:"quorum"`
+	Log       Log       `koanf:"log"`
+
 	// Replication and Restart drive the optional actions of a replicated
 	// service (see replication.go).
 	Replication Replication `koanf:"replication"`
 	Restart     Restart     `koanf:"restart"`
-	Quorum      Quorum      `koanf:"quorum"`
-	Log         Log         `koanf:"log"`
 
 	// Source is the file the configuration was read from, for messages.
 	Source string `koanf:"-"`
@@ -311,27 +313,26 @@ func (c *Config) ClusterPath() string {
 }
 
 func defaults() map[string]any {
-	return map[string]any{
-		"cluster.parent_znode":          DefaultParentZnode,
-		"zookeeper.session_timeout":     DefaultSessionTimeout.String(),
-		"zookeeper.self_fence_margin":   DefaultSelfFenceMargin.String(),
-		"control.listen":                DefaultControlListen,
-		"health.interval":               DefaultHealthInterval.String(),
-		"health.timeout":                DefaultHealthTimeout.String(),
-		"health.rise":                   DefaultHealthRise,
-		"health.fall":                   DefaultHealthFall,
-		"actions.role_interval":         DefaultRoleInterval.String(),
-		"failover.cede_period":          DefaultCedePeriod.String(),
-		"failover.backoff_initial":      DefaultBackoffInitial.String(),
-		"failover.backoff_max":          DefaultBackoffMax.String(),
-		"failover.priority_delay":       DefaultPriorityDelay.String(),
-		"replication.position_interval": DefaultPositionInterval.String(),
-		"replication.when_alone":        WhenAloneContinue,
-		"restart.window":                DefaultRestartWindow.String(),
-		"quorum.tick_time":              DefaultQuorumTickTime.String(),
-		"log.level":                     "info",
-		"log.format":                    "json",
+	m := map[string]any{
+		"cluster.parent_znode":        DefaultParentZnode,
+		"zookeeper.session_timeout":   DefaultSessionTimeout.String(),
+		"zookeeper.self_fence_margin": DefaultSelfFenceMargin.String(),
+		"control.listen":              DefaultControlListen,
+		"health.interval":             DefaultHealthInterval.String(),
+		"health.timeout":              DefaultHealthTimeout.String(),
+		"health.rise":                 DefaultHealthRise,
+		"health.fall":                 DefaultHealthFall,
+		"actions.role_interval":       DefaultRoleInterval.String(),
+		"failover.cede_period":        DefaultCedePeriod.String(),
+		"failover.backoff_initial":    DefaultBackoffInitial.String(),
+		"failover.backoff_max":        DefaultBackoffMax.String(),
+		"failover.priority_delay":     DefaultPriorityDelay.String(),
+		"quorum.tick_time":            DefaultQuorumTickTime.String(),
+		"log.level":                   "info",
+		"log.format":                  "json",
 	}
+	maps.Copy(m, replicationDefaults())
+	return m
 }
 
 // Keys lists every scalar configuration key ("node.id", ...), the names

@@ -40,6 +40,14 @@ type Restart struct {
 	Window      time.Duration `koanf:"window"`
 }
 
+func replicationDefaults() map[string]any {
+	return map[string]any{
+		"replication.position_interval": DefaultPositionInterval.String(),
+		"replication.when_alone":        WhenAloneContinue,
+		"restart.window":                DefaultRestartWindow.String(),
+	}
+}
+
 func isReplicationListKey(key string) bool {
 	for _, a := range []string{"rejoin", "position", "sync_on", "sync_off", "restart"} {
 		if key == "actions."+a+".command" || key == "actions."+a+".env" {
