@@ -31,6 +31,10 @@ type Options struct {
 	// namespace ("" for the host's). Zero: everything on 127.0.0.1.
 	IPs [3]string
 	NS  [3]string
+	// Bound stops a node's PostgreSQL when its zkfc exits, as systemd's
+	// BindsTo does in the deployment lease_expired requires (a zkfc whose
+	// self-fencing demote failed exits so that its service goes with it).
+	Bound bool
 }
 
 // NamespaceOptions place pg1 (its zkfc and PostgreSQL) in network
@@ -42,7 +46,7 @@ type Options struct {
 // Fencing runs fence.sh inside the target's namespace, as ssh would run
 // on its host.
 func NamespaceOptions(ns, inner, host, session, margin string) Options {
-	return Options{IPs: [3]string{inner, host, host}, NS: [3]string{ns, "", ""},
+	return Options{IPs: [3]string{inner, host, host}, NS: [3]string{ns, "", ""}, Bound: true,
 		Edit: func(node, y string) string {
 			y = strings.Replace(y, "session_timeout: 4s", "session_timeout: "+session, 1)
 			y = strings.Replace(y, "self_fence_margin: 2s", "self_fence_margin: "+margin, 1)
@@ -164,6 +168,9 @@ func Start(t testing.TB, o Options) *Cluster {
 			}
 		}
 	})
+	if o.Bound {
+		c.bind(t)
+	}
 	for _, n := range []*Node{c.Nodes[2], c.Nodes[0]} {
 		if err := n.ZKFC.Start(); err != nil {
 			t.Fatal(err)
@@ -185,6 +192,42 @@ func Start(t testing.TB, o Options) *Cluster {
 		return err == nil && st.Role == "standby" && st.InElection
 	})
 	return c
+}
+
+// bind watches both guarding zkfc and kills a node's PostgreSQL as soon as
+// its zkfc process has exited (Options.Bound), until the test ends; a zkfc
+// that exited by itself is started again a second later.
+func (c *Cluster) bind(t testing.TB) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	t.Cleanup(func() { close(done); <-stopped })
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			for _, n := range c.Nodes[:2] {
+				if !n.ZKFC.Exited() {
+					continue
+				}
+				if n.PG.PostmasterPID() != 0 {
+					n.PG.Kill()
+					t.Logf("%s's zkfc exited: its PostgreSQL stopped with it (bound, as systemd BindsTo would)", n.Name)
+				}
+				// An exit of its own (not a kill by the test) is restarted,
+				// as systemd's Restart=on-failure does.
+				if code, _ := n.ZKFC.ExitCode(0); code > 0 {
+					time.Sleep(time.Second)
+					if err := n.ZKFC.Start(); err == nil {
+						t.Logf("%s's zkfc exited with %d: started again", n.Name, code)
+					}
+				}
+			}
+		}
+	}()
 }
 
 // WaitInSync waits until the active's zkfc has recorded standby as its
