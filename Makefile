@@ -15,7 +15,7 @@ COMMIT     := $(COMMIT)
 BUILD_DATE := $(BUILD_DATE)
 LDFLAGS    := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
 
-.PHONY: all build test unit integration bench fuzz demo clean vet deb deb-test
+.PHONY: all build test unit integration bench fuzz demo demo-postgres clean vet deb deb-test
 
 all: build
 
@@ -45,12 +45,16 @@ integration: build
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) .ci/fuzz
 
-# make bench: our quorum beside Apache ZooKeeper 3.8, write outages and
-# failover drills; writes docs/bench/README.md and its plots. The test
+# make bench: our quorum beside Apache ZooKeeper 3.8, write outages,
+# failover drills, and PostgreSQL under zkfc beside Patroni (needs
+# postgresql-15, patroni, root for the cut-off fault); writes
+# docs/bench/README.md and its plots. The test
 # binary runs directly so its progress reaches stderr unbuffered. Knobs:
 # BENCH_DURATION (per workload, default 5s), BENCH_ROUNDS (comparison
 # rounds, alternating which server goes first; default 3), BENCH_RUNS (default 5),
-# BENCH_ONLY=compare,outage,failover, BENCH_DRILLS (go test -run pattern).
+# BENCH_ONLY=compare,outage,failover,postgres, BENCH_DRILLS (go test -run
+# pattern), BENCH_PG_FAULTS (regexp of PostgreSQL faults), BENCH_PG_RESULTS
+# (JSON file of earlier PostgreSQL runs to report with these, rewritten).
 bench: build
 	$(GO) test -c -o bin/bench.test ./integration/bench
 	ZKFC_BIN=$(CURDIR)/$(BIN) bin/bench.test -test.run '^$$' -test.bench '^BenchmarkReport$$' -test.benchtime 1x -test.timeout 60m
@@ -59,6 +63,13 @@ bench: build
 # embedded quorum, two example services); under a minute, cleans up.
 demo: build
 	examples/demo/demo.sh
+
+# make demo-postgres: a PostgreSQL 15 primary and streaming standby under
+# zkfc on this machine: the primary's machine dies, the standby takes over,
+# the old primary rejoins as its standby, no acknowledged commit is lost.
+# Needs postgresql-15; cleans up.
+demo-postgres: build
+	examples/postgresql/demo.sh
 
 # make deb: bin/zkfc_<version>_<arch>.deb (zkfc/packaging/mkdeb).
 deb:

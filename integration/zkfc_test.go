@@ -445,16 +445,8 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 	var cfgs [2]string
 	for i, name := range []string{"nn1", "nn2"} {
 		demos[i] = zkfcenv.StartDemo(t, name, roles)
-		// Fencing: the peer's zkfc, else the service itself (demote it,
-		// or confirm it is gone).
 		o := zkfcenv.ZKFCOptions{NodeID: name, Connect: connect, Demo: demos[i], SessionTimeout: 4 * time.Second,
-			Margin: 1500 * time.Millisecond, Extra: quorum(i, false), Fencing: `    - type: graceful
-      timeout: 2s
-    - type: shell
-      timeout: 10s
-      shell:
-        command: ["/bin/sh", "-c", "curl -fsS --max-time 2 -X POST http://$ZKFC_TARGET_ADDRESS/demote || ! curl -sS --max-time 2 http://$ZKFC_TARGET_ADDRESS/role"]
-`}
+			Margin: 1500 * time.Millisecond, Extra: quorum(i, false), Fencing: zkfcenv.FencingDemoteOrGone}
 		var url string
 		cfgs[i], url = zkfcenv.WriteConfig(t, o)
 		zkfcs[i] = zkfcenv.StartZKFCWithConfig(t, o, cfgs[i], url)

@@ -29,7 +29,8 @@ import (
 //
 //	BENCH_DURATION  measured time per workload (default 5s)
 //	BENCH_RUNS      repetitions of the outage and failover drills (default 5)
-//	BENCH_ONLY      comma list of parts to run: compare, outage, failover (default all)
+//	BENCH_ONLY      comma list of parts to run: compare, outage, failover, postgres (default all)
+//	BENCH_PG_FAULTS regexp of the PostgreSQL faults to run (default all)
 //	BENCH_DRILLS    go test -run pattern of the drills to time (default: every failure drill)
 //	BENCH_OUT       report directory (default docs/bench in the repository)
 func envDuration(name string, def time.Duration) time.Duration {
@@ -161,6 +162,9 @@ func BenchmarkReport(b *testing.B) {
 			b.Errorf("drill skipped: %s", s)
 			r.Missing = append(r.Missing, "drill skipped: "+s)
 		}
+	}
+	if want("postgres") {
+		r.Postgres = postgresBench(b, runs, part)
 	}
 	r.Machine.Elapsed = time.Since(benchStart)
 	out := os.Getenv("BENCH_OUT")
@@ -671,6 +675,14 @@ func preflight() error {
 			if _, err := exec.LookPath(tool); err != nil {
 				miss = append(miss, tool+", for the drills: apt-get install -y iptables iproute2 psmisc curl")
 			}
+		}
+	}
+	if want("postgres") {
+		if _, err := os.Stat("/usr/lib/postgresql/15/bin/postgres"); err != nil {
+			miss = append(miss, "PostgreSQL 15: apt-get install -y postgresql-15")
+		}
+		if _, err := exec.LookPath("patroni"); err != nil {
+			miss = append(miss, "Patroni: apt-get install -y patroni")
 		}
 	}
 	if len(miss) > 0 {

@@ -103,6 +103,9 @@ type Report struct {
 	Memory       map[string]int64
 	MemoryZnodes int64
 	Failover     Failover
+	// Postgres is the PostgreSQL section (zkfc beside Patroni), nil when
+	// not measured.
+	Postgres *PGBench
 	// Missing lists what could not be measured and why: the report shows
 	// it instead of silently dropping a section.
 	Missing []string
@@ -138,6 +141,7 @@ func (r *Report) Write(dir string) (string, error) {
 		plotResources:  r.plotResources,
 		plotOutage:     r.plotOutage,
 		plotTimeline:   r.plotTimeline,
+		plotPostgres:   func(p string) error { return r.Postgres.plot(p) },
 	}
 	drawn := map[string]bool{}
 	for name, fn := range plots {
@@ -166,6 +170,8 @@ func (r *Report) hasData(plotName string) bool {
 		return len(r.Outages) > 0
 	case plotTimeline:
 		return len(r.Failover.Runs) > 0
+	case plotPostgres:
+		return r.Postgres != nil && len(r.Postgres.Results) > 0
 	}
 	return false
 }
@@ -205,6 +211,9 @@ func (r *Report) Markdown(drawn map[string]bool) string {
 	}
 	if len(r.Failover.Runs) > 0 {
 		r.failover(&s, drawn)
+	}
+	if r.Postgres != nil && len(r.Postgres.Results) > 0 {
+		r.Postgres.markdown(&s, drawn)
 	}
 	return s.String()
 }
@@ -618,30 +627,40 @@ func (r *Report) plotOutage(path string) error {
 		if len(ds) == 0 {
 			continue
 		}
-		vals := make(plotter.Values, len(ds))
-		pts := make(plotter.XYs, len(ds))
+		vals := make([]float64, len(ds))
 		for j, d := range ds {
 			vals[j] = ms(d)
-			// Spread the dots sideways so equal values stay visible.
-			pts[j].X = float64(i) + 0.25*(float64(j)/math.Max(1, float64(len(ds)-1))-0.5)
-			pts[j].Y = ms(d)
 		}
-		box, err := plotter.NewBoxPlot(vg.Points(40), float64(i), vals)
-		if err != nil {
+		if _, err := boxWithDots(p, float64(i), 0.25, vg.Points(40), vals, serverColor[server]); err != nil {
 			return err
 		}
-		box.FillColor = color.RGBA{R: 0xee, G: 0xee, B: 0xee, A: 0xff}
-		sc, err := plotter.NewScatter(pts)
-		if err != nil {
-			return err
-		}
-		sc.GlyphStyle.Color = serverColor[server]
-		sc.GlyphStyle.Radius = vg.Points(3)
-		sc.GlyphStyle.Shape = draw.CircleGlyph{}
-		p.Add(box, sc)
 	}
 	p.NominalX(names...)
 	return p.Save(16*vg.Centimeter, 11*vg.Centimeter, path)
+}
+
+// boxWithDots adds to p a box of vals at x, width wide, and every value
+// as a dot of colour c, spread over spread sideways so that equal values
+// stay visible; it returns the dots for a legend entry.
+func boxWithDots(p *plot.Plot, x, spread float64, width vg.Length, vals []float64, c color.Color) (*plotter.Scatter, error) {
+	pts := make(plotter.XYs, len(vals))
+	for j, v := range vals {
+		pts[j] = plotter.XY{X: x + spread*(float64(j)/math.Max(1, float64(len(vals)-1))-0.5), Y: v}
+	}
+	box, err := plotter.NewBoxPlot(width, x, plotter.Values(vals))
+	if err != nil {
+		return nil, err
+	}
+	box.FillColor = color.RGBA{R: 0xee, G: 0xee, B: 0xee, A: 0xff}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return nil, err
+	}
+	sc.GlyphStyle.Color = c
+	sc.GlyphStyle.Radius = vg.Points(3)
+	sc.GlyphStyle.Shape = draw.CircleGlyph{}
+	p.Add(box, sc)
+	return sc, nil
 }
 
 // plotTimeline draws one horizontal bar per drill run, stacked from the

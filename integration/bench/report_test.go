@@ -159,3 +159,43 @@ func TestMediansOverRounds(t *testing.T) {
 		t.Fatalf("rss %d start %v, want the medians 70 and 2s", e.RSSMax, e.Start)
 	}
 }
+
+// The PostgreSQL section: per fault and system the outage figures, the
+// commits lost, the rejoin times, and which faults Patroni did better.
+func TestPostgresSection(t *testing.T) {
+	s := time.Second
+	r := fakeReport()
+	r.Postgres = &PGBench{Quorum: "made up", Runs: 2, Results: []PGRun{
+		{System: SystemZKFC, Fault: FaultNodeDeath, Run: 1, Outage: 11 * s, Acked: 100, Rejoin: 8 * s},
+		{System: SystemZKFC, Fault: FaultNodeDeath, Run: 2, Outage: 13 * s, Acked: 100, Rejoin: 10 * s},
+		{System: SystemPatroni, Fault: FaultNodeDeath, Run: 1, Outage: 10 * s, Acked: 90, Lost: 1, Rejoin: 20 * s},
+		{System: SystemZKFC, Fault: FaultSwitchover, Run: 1, Outage: s, Acked: 50, Rejoin: 5 * s},
+		{System: SystemPatroni, Fault: FaultSwitchover, Run: 1, Outage: 3 * s, Acked: 50, RejoinNote: "not streaming within 90 s"},
+	}}
+	dir := t.TempDir()
+	path, err := r.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	md := string(b)
+	for _, want := range []string{
+		"| node death | zkfc | 2 | 11.0 s / 12.0 s / 13.0 s | 0 of 200 | 8.0 s / 9.0 s / 10.0 s | 11.0, 13.0 s |",
+		"| node death | Patroni 3.0.2 | 1 | 10.0 s / 10.0 s / 10.0 s | 1 of 90 | 20.0 s / 20.0 s / 20.0 s |",
+		"| switchover | Patroni 3.0.2 | 1 | 3.0 s / 3.0 s / 3.0 s | 0 of 50 | 1× not streaming within 90 s |",
+		"**Where Patroni was better in this run:** node death (median outage 10.0 s against zkfc's 12.0 s).",
+		"![write outage per fault, zkfc beside Patroni](postgres-outage.png)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, plotPostgres))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Errorf("%s: %v", plotPostgres, err)
+	}
+}

@@ -26,8 +26,12 @@ type Proxy struct {
 }
 
 // StartProxy listens on 127.0.0.1 (a free port) and forwards to target.
-func StartProxy(target string) (*Proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func StartProxy(target string) (*Proxy, error) { return StartProxyOn("127.0.0.1:0", target) }
+
+// StartProxyOn listens on listen and forwards to target (e.g. to reach a
+// loopback server from a network namespace through its veth address).
+func StartProxyOn(listen, target string) (*Proxy, error) {
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, err
 	}

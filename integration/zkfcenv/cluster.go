@@ -152,9 +152,22 @@ type ZKFCOptions struct {
 	Fencing    string
 	Priority   int
 	NoFailover bool
-	Extra      string   // appended YAML
-	Env        []string // extra environment of the daemon
+	Extra      string // appended YAML
+	// Actions is YAML appended to the actions section ("  rejoin: {...}\n").
+	Actions string
+	Env     []string // extra environment of the daemon
 }
+
+// FencingDemoteOrGone (ZKFCOptions.Fencing) fences through the peer's
+// zkfc, else through the service itself: demote it, or confirm it is gone
+// (a killed demo service cannot demote).
+const FencingDemoteOrGone = `    - type: graceful
+      timeout: 2s
+    - type: shell
+      timeout: 10s
+      shell:
+        command: ["/bin/sh", "-c", "curl -fsS --max-time 2 -X POST http://$ZKFC_TARGET_ADDRESS/demote || ! curl -sS --max-time 2 http://$ZKFC_TARGET_ADDRESS/role"]
+`
 
 // ZKFC is a running zkfc daemon.
 type ZKFC struct {
@@ -222,7 +235,7 @@ actions:
   demote: {command: ["%s/demote.sh"], env: ["DEMO_ADDR=%s"], timeout: 10s}
   role: {command: ["%s/role.sh"], env: ["DEMO_ADDR=%s"], timeout: 5s}
   role_interval: 1s
-fencing:
+%sfencing:
   methods:
 %s
 failover:
@@ -234,7 +247,7 @@ log:
   level: debug
   format: json
 %s`, o.NodeID, host, port, o.Priority, o.NoFailover, o.Cluster, o.Connect, o.SessionTimeout, o.Margin, listen,
-		o.HealthInterval, o.HealthRise, demoAddr, ex, demoAddr, ex, demoAddr, ex, demoAddr, o.Fencing, o.Extra)
+		o.HealthInterval, o.HealthRise, demoAddr, ex, demoAddr, ex, demoAddr, ex, demoAddr, o.Actions, o.Fencing, o.Extra)
 	p := filepath.Join(t.TempDir(), o.NodeID+".yaml")
 	must(t, os.WriteFile(p, []byte(y), 0o644))
 	return p, "http://" + listen

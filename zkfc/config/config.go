@@ -10,6 +10,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"reflect"
@@ -68,6 +69,11 @@ type Config struct {
 	Failover  Failover  `koanf:"failover"`
 	Quorum    Quorum    `koanf:"quorum"`
 	Log       Log       `koanf:"log"`
+
+	// Replication and Restart drive the optional actions of a replicated
+	// service (see replication.go).
+	Replication Replication `koanf:"replication"`
+	Restart     Restart     `koanf:"restart"`
 
 	// Source is the file the configuration was read from, for messages.
 	Source string `koanf:"-"`
@@ -199,6 +205,12 @@ type Actions struct {
 	Demote       Command       `koanf:"demote"`
 	Role         Command       `koanf:"role"`
 	RoleInterval time.Duration `koanf:"role_interval"`
+	// The optional actions of a replicated service (replication.go).
+	Rejoin   Command `koanf:"rejoin"`
+	Position Command `koanf:"position"`
+	SyncOn   Command `koanf:"sync_on"`
+	SyncOff  Command `koanf:"sync_off"`
+	Restart  Command `koanf:"restart"`
 }
 
 // Command is an external command with a deadline.
@@ -301,7 +313,7 @@ func (c *Config) ClusterPath() string {
 }
 
 func defaults() map[string]any {
-	return map[string]any{
+	m := map[string]any{
 		"cluster.parent_znode":        DefaultParentZnode,
 		"zookeeper.session_timeout":   DefaultSessionTimeout.String(),
 		"zookeeper.self_fence_margin": DefaultSelfFenceMargin.String(),
@@ -319,6 +331,8 @@ func defaults() map[string]any {
 		"log.level":                   "info",
 		"log.format":                  "json",
 	}
+	maps.Copy(m, replicationDefaults())
+	return m
 }
 
 // Keys lists every scalar configuration key ("node.id", ...), the names
@@ -449,7 +463,7 @@ func isListKey(key string) bool {
 		"actions.promote.env", "actions.demote.env", "actions.role.env", "zookeeper.acl":
 		return true
 	}
-	return false
+	return isReplicationListKey(key)
 }
 
 // FieldError is a validation failure of one key.
@@ -531,6 +545,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Quorum.Enabled {
 		c.validateQuorum(bad)
+	}
+	if !witness {
+		c.validateReplication(bad)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

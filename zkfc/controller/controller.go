@@ -19,6 +19,9 @@
 //	demote.go      quitting the election, demotes, role drift
 //	selffence.go   the self-fencing deadline and a new session
 //	status.go      the status snapshot and role transitions
+//	replication.go positions, promotion eligibility, the jobs run off the loop
+//	rejoin.go      following a new active; sync.go durable mode;
+//	restart.go     restart in place
 package controller
 
 import (
@@ -133,6 +136,10 @@ type Config struct {
 	// OnTick is called from the loop on every tick: it stops being called
 	// when the loop stalls (systemd WATCHDOG=1).
 	OnTick func()
+
+	// Replication: rejoin, positions, eligibility, durable mode, restart
+	// in place (replication.go); the zero value turns them off.
+	Replication Replication
 }
 
 // TokenMismatchError refuses a graceful-fence request that names a
@@ -185,6 +192,7 @@ type Controller struct {
 	sess session
 	elec election
 	svc  service
+	repl replState
 	// reason is the decision step's sentence for this cycle: why the node
 	// is in its role and what it waits for (status, transitions).
 	reason  string
@@ -287,6 +295,10 @@ func New(cfg Config, el Elector, fencer Fencer, actions Actions, m *Metrics, lg 
 		healthIn:  Health{State: "INITIALIZING"},
 		elec:      election{backoff: cfg.BackoffInitial},
 		opStarted: make(chan struct{}),
+		repl:      newReplState(),
+	}
+	if c.cfg.Replication.RestartSettle <= 0 {
+		c.cfg.Replication.RestartSettle = 10 * time.Second
 	}
 	c.publish()
 	return c

@@ -41,6 +41,14 @@ func (c *Controller) decide(now time.Time) string {
 		}
 		return fmt.Sprintf("pause flag read: paused=%v", c.sess.pause.Paused)
 	}
+	if why := c.restartInPlace(now); why != "" {
+		return why
+	}
+	if c.elec.joined && !c.elec.holdsLock && c.svc.role != Active {
+		if why := c.rejoinOwed(); why != "" {
+			c.quit(false, why)
+		}
+	}
 	if c.elec.joined && h.Known && !h.Healthy {
 		// Hadoop's quitElection(needFence=true): the breadcrumb stays so
 		// the next active fences this service. Level-triggered, so a
@@ -78,6 +86,8 @@ func (c *Controller) notJoining(now time.Time) string {
 	switch {
 	case c.cfg.Self.NoFailover:
 		return "not joining: no-failover tag"
+	case c.rejoinOwed() != "":
+		return "not joining: " + c.rejoinOwed()
 	case !h.Known || !h.Healthy:
 		return "not joining: service " + h.describe()
 	case now.Before(c.elec.notBefore):
@@ -199,6 +209,12 @@ func (c *Controller) register() {
 	}
 	self := c.cfg.Self
 	self.Candidate = c.elec.joined
+	// An active registers its token: a rejoin follows only an active
+	// whose promotion finished (rejoin.go).
+	if c.svc.role == Active {
+		self.Token = c.svc.token
+	}
+	self.Position = c.repl.position
 	if err := c.el.Register(self); err != nil {
 		c.lg.Warn("member registration", zap.Error(err))
 	}

@@ -101,6 +101,7 @@ func (c *Controller) demoteService(reason string, mayBeActive bool) {
 // makes /active answer 503 for cfg.LBDrain before the demote action runs,
 // so that no client is sent to the service after it stopped being active.
 func (c *Controller) demote(ctx context.Context, drain bool) error {
+	c.stopServiceJob("demote")
 	op := &demoteOp{started: c.now(), done: make(chan struct{})}
 	c.opMu.Lock()
 	c.op = op

@@ -195,12 +195,17 @@ func newFixture(t *testing.T) *fixture {
 		BackoffInitial: time.Second, BackoffMax: 4 * time.Second, CedePeriod: 10 * time.Second,
 		RoleInterval: 5 * time.Second,
 	}, f.el, f.fn, f.act, nil, zap.NewNop())
+	f.connect()
+	return f
+}
+
+// connect puts f.c on the fixture's clock and connects its session.
+func (f *fixture) connect() {
 	f.c.now = func() time.Time { return f.now }
 	epoch, _ := f.el.Open()
 	f.c.sess.epoch = epoch
 	f.c.handleEvent(elector.Event{Epoch: epoch, Kind: elector.Connected})
 	f.log = nil
-	return f
 }
 
 // Steps of a scripted sequence.

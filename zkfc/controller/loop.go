@@ -41,6 +41,8 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.handleEvent(ev)
 		case r := <-c.reqs:
 			r.reply <- c.handleRequest(r)
+		case r := <-c.repl.results:
+			c.jobDone(r)
 		case <-tick.C:
 		}
 		c.tick()
@@ -53,6 +55,7 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 func (c *Controller) shutdown() {
+	c.stopServiceJob("zkfc shutting down")
 	if c.svc.role == Active {
 		c.quit(false, "zkfc shutting down")
 	} else if c.elec.joined {
@@ -303,6 +306,7 @@ func (c *Controller) tick() {
 		}
 	}
 	c.reason = c.decide(now)
+	c.replicate(now)
 	if c.cfg.OnTick != nil {
 		c.cfg.OnTick()
 	}

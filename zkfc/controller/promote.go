@@ -17,6 +17,9 @@ func (c *Controller) promote(now time.Time) string {
 	if !c.svc.health.Healthy {
 		return c.failPromotion(now, "service not healthy at promotion")
 	}
+	if why := c.ineligible(); why != "" {
+		return c.failPromotion(now, why)
+	}
 	bc, version, err := c.el.Breadcrumb()
 	if err != nil {
 		return c.failPromotion(now, err.Error())
@@ -34,6 +37,10 @@ func (c *Controller) promote(now time.Time) string {
 			return c.failPromotion(now, fmt.Sprintf("fencing %s failed: %v", bc.NodeID, err))
 		}
 		c.m.fences.WithLabelValues("success").Inc()
+		// Fenced, the old active's position is final: the check that counts.
+		if why := c.ineligible(); why != "" {
+			return c.failPromotion(now, why)
+		}
 	}
 	// The breadcrumb names the session we will be active under, so that
 	// the next winner can prove it ended (lease_expired fencing) instead
@@ -52,6 +59,9 @@ func (c *Controller) promote(now time.Time) string {
 	if err := c.el.WriteBreadcrumb(self, version); err != nil {
 		return c.failPromotion(now, err.Error())
 	}
+	if err := c.recordNobodyInSync(token); err != nil {
+		return c.failPromotion(now, err.Error())
+	}
 	if err := c.actions.DoPromote(context.Background(), token); err != nil {
 		// The action may have half-worked: demote even if zkfc's role
 		// already says standby.
@@ -64,6 +74,7 @@ func (c *Controller) promote(now time.Time) string {
 	c.m.promotions.WithLabelValues("success").Inc()
 	why := fmt.Sprintf("active: won the election (token %d)", token)
 	c.setRole(Active, why)
+	c.register() // with the token: the active's promotion is complete
 	return why
 }
 

@@ -65,6 +65,9 @@ type Status struct {
 	// HealthDrillUntil: the health check is overridden as failing until
 	// then ('zkfc drill --mode fail-health').
 	HealthDrillUntil time.Time `json:"health_drill_until,omitempty"`
+	// Replication: rejoin, position, eligibility, durable mode and restart
+	// in place, when configured.
+	Replication *ReplicationStatus `json:"replication,omitempty"`
 }
 
 // FenceRecord is one fencing of a previous active, successful or not.
@@ -109,6 +112,7 @@ func (c *Controller) publish() {
 		Active: c.elec.holder, LastError: c.lastErr,
 		Transitions:      append([]Transition(nil), c.transitions...),
 		HealthDrillUntil: c.svc.drillUntil, HealthSince: c.svc.healthSince,
+		Replication: c.replStatus(),
 	}
 	if c.elec.holdsLock {
 		s.LockSince = c.elec.lockSince

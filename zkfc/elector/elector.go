@@ -1,6 +1,7 @@
 // Package elector is zkfc's ActiveStandbyElector: the znodes under
 // <parent>/<cluster>/ (the ephemeral lock, the persistent breadcrumb, the
-// fencing-token counter, the pause flag, the member registry) and one
+// fencing-token counter, the pause flag, the member registry, and for a
+// replicated service the Position and Sync records) and one
 // ZooKeeper session at a time, numbered by an epoch.
 //
 // Every event it emits carries the epoch of the session it came from, so
@@ -75,6 +76,9 @@ type Info struct {
 	// active under (0 if written by a zkfc that did not record it). The
 	// lease_expired fencing method proves that session ended.
 	Session int64 `json:"session,omitempty"`
+	// Position: in the member registry, the node's replication position
+	// as actions.position last printed it (nil: not recorded).
+	Position *uint64 `json:"position,omitempty"`
 }
 
 // Kind is what happened.

@@ -96,6 +96,9 @@ func printStatus(w io.Writer, st controller.Status) {
 		paused = fmt.Sprintf("true (generation %d)", st.PauseGeneration)
 	}
 	fmt.Fprintf(w, "election:      in=%v holds-lock=%v paused=%s\n", st.InElection, st.HoldsLock, paused)
+	if r := st.Replication; r != nil {
+		printReplication(w, r)
+	}
 	if st.LastError != "" {
 		fmt.Fprintf(w, "last error:    %s\n", st.LastError)
 	}
@@ -195,4 +198,19 @@ func cmdPause(args []string, on bool) int {
 	}
 	res := awaitPause(ctx, client, base, want, *timeout, os.Stdout)
 	return res.report(name, os.Stdout)
+}
+
+// printReplication writes the lines of the mechanisms that are on.
+func printReplication(w io.Writer, r *controller.ReplicationStatus) {
+	switch {
+	case r.PositionError != "":
+		fmt.Fprintf(w, "position:      unknown (%s)\n", r.PositionError)
+	case r.Position != nil:
+		fmt.Fprintf(w, "position:      %d\n", *r.Position)
+	}
+	for _, l := range []struct{ name, v string }{{"eligibility:", r.Eligibility}, {"rejoin:", r.Rejoin}, {"sync:", r.Sync}, {"restart:", r.Restart}} {
+		if l.v != "" {
+			fmt.Fprintf(w, "%-14s %s\n", l.name, l.v)
+		}
+	}
 }

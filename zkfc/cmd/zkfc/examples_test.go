@@ -75,6 +75,10 @@ func TestExampleConfigsAreAccepted(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example configs found: %v", err)
 	}
+	// Complete configurations shipped with an example (e.g.
+	// examples/postgresql's three machines).
+	more, _ := filepath.Glob(filepath.Join(repo, "examples", "*", "*.yaml"))
+	files = append(files, more...)
 	tmpls, _ := filepath.Glob(filepath.Join(repo, "examples", "*", "*.yaml.tmpl"))
 	if len(tmpls) == 0 {
 		t.Fatal("no example templates found under examples/")

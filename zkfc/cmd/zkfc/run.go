@@ -156,7 +156,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		CedePeriod: cfg.Failover.CedePeriod, BackoffInitial: cfg.Failover.BackoffInitial, BackoffMax: cfg.Failover.BackoffMax,
 		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fencer.f.Budget() + fenceSlack,
 		WaitFormatted: cfg.Quorum.Enabled, ExitOnFailedDemote: usesLeaseExpired(cfg), LBDrain: cfg.Control.LBDrain,
-		OnRole: n.onRole, OnTick: n.onTick,
+		OnRole: n.onRole, OnTick: n.onTick, Replication: replication(cfg, act, el),
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
 
 	mon, err := healthcheck.NewMonitor(cfg.HealthCheck(), lg.Named("health"), func(_, s healthcheck.State, p healthcheck.Progress) {
@@ -223,6 +223,27 @@ func usesLeaseExpired(cfg *config.Config) bool {
 		}
 	}
 	return false
+}
+
+// replication is the controller's view of the replication and restart
+// keys; none of the mechanisms is on unless its keys are set.
+func replication(cfg *config.Config, act *action.Runner, el *elector.Elector) controller.Replication {
+	a := cfg.Actions
+	r := controller.Replication{
+		Rejoin: len(a.Rejoin.Command) > 0, Position: len(a.Position.Command) > 0,
+		PositionInterval: cfg.Replication.PositionInterval, MaxLag: cfg.Replication.MaxLag,
+		Durable: cfg.Replication.Durable, WhenAloneBlock: cfg.Replication.WhenAlone == config.WhenAloneBlock,
+		RestartAttempts: cfg.Restart.MaxAttempts, RestartWindow: cfg.Restart.Window,
+		// Enough for health.rise passing probes after the restart, each
+		// possibly as slow as its timeout, plus one interval of slack.
+		RestartSettle: time.Duration(cfg.Health.Rise+1) * (cfg.Health.Interval + cfg.Health.Timeout),
+	}
+	if r.Rejoin || r.Position || r.Durable || r.RestartAttempts > 0 {
+		r.Actions = action.NewReplica(act, actionCommand(a.Rejoin), actionCommand(a.Position), actionCommand(a.SyncOn),
+			actionCommand(a.SyncOff), actionCommand(a.Restart))
+		r.Records = el
+	}
+	return r
 }
 
 func actionCommand(c config.Command) action.Command {

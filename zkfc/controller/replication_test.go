@@ -1,0 +1,609 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/zkfc/elector"
+)
+
+// events is a log written from the loop and from jobs off the loop.
+type events struct {
+	mu  sync.Mutex
+	evs []string
+}
+
+func (e *events) add(s string) { e.mu.Lock(); e.evs = append(e.evs, s); e.mu.Unlock() }
+
+func (e *events) list() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.evs...)
+}
+
+// wait waits until an event with prefix p was logged.
+func (e *events) wait(t *testing.T, p string) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); e.index(p) < 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("no event %q within 5s: %v", p, e.list())
+		}
+	}
+}
+
+// index is the position of the first event with prefix p, -1 if none.
+func (e *events) index(p string) int {
+	return slices.IndexFunc(e.list(), func(s string) bool { return strings.HasPrefix(s, p) })
+}
+
+// replElector adds the lock holder and the replication znodes to
+// fakeElector.
+type replElector struct {
+	*fakeElector
+	ev      *events
+	pos     *elector.Position
+	sync    *elector.Sync
+	syncErr error // WriteSync fails with it
+	onFence func()
+}
+
+func (r *replElector) Holder() (*elector.Info, error) {
+	if r.lock == "" {
+		return nil, nil
+	}
+	return &elector.Info{NodeID: r.lock}, nil
+}
+
+func (r *replElector) ReadPosition() (*elector.Position, error) { return r.pos, nil }
+
+func (r *replElector) WritePosition(p elector.Position) error {
+	r.ev.add(fmt.Sprintf("write-position %s %d %d", p.Node, p.Token, p.Position))
+	r.pos = &p
+	return nil
+}
+
+func (r *replElector) ReadSync() (*elector.Sync, error) { return r.sync, nil }
+
+func (r *replElector) WriteSync(s elector.Sync) error {
+	if r.syncErr != nil {
+		r.ev.add("write-sync failed")
+		return r.syncErr
+	}
+	who := s.Standby
+	if who == "" {
+		who = "nobody"
+	}
+	r.ev.add(fmt.Sprintf("write-sync %s %d %s", s.Active, s.Token, who))
+	r.sync = &s
+	return nil
+}
+
+// fakeReplica runs no command; gate, when set, holds a job until it
+// receives.
+type fakeReplica struct {
+	ev         *events
+	mu         sync.Mutex
+	position   uint64
+	rejoinErr  error
+	restartErr error
+	syncOnErr  error
+	gate       chan struct{}
+	rejoinEnv  string
+}
+
+func (a *fakeReplica) wait(ctx context.Context) error {
+	if a.gate == nil {
+		return nil
+	}
+	select {
+	case <-a.gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (a *fakeReplica) DoRejoin(ctx context.Context, node, host string, port int, token uint64) error {
+	a.ev.add(fmt.Sprintf("rejoin %s %s:%d %d", node, host, port, token))
+	if err := a.wait(ctx); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rejoinErr
+}
+
+func (a *fakeReplica) QueryPosition(context.Context) (uint64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.position, nil
+}
+
+func (a *fakeReplica) setPosition(p uint64) { a.mu.Lock(); a.position = p; a.mu.Unlock() }
+
+func (a *fakeReplica) DoSyncOn(_ context.Context, standby string, token uint64) error {
+	a.ev.add(fmt.Sprintf("sync-on %s %d", standby, token))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.syncOnErr
+}
+
+func (a *fakeReplica) DoSyncOff(_ context.Context, token uint64) error {
+	a.ev.add(fmt.Sprintf("sync-off %d", token))
+	return nil
+}
+
+func (a *fakeReplica) DoRestart(ctx context.Context, role string, token uint64) error {
+	a.ev.add(fmt.Sprintf("restart %s %d", role, token))
+	if err := a.wait(ctx); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.restartErr
+}
+
+type replFixture struct {
+	*fixture
+	rel *replElector
+	rep *fakeReplica
+	ev  *events
+}
+
+// newReplFixture is newFixture with the replication mechanisms cfg turns
+// on, the lock holder and the replication znodes.
+func newReplFixture(t *testing.T, cfg func(*Replication)) *replFixture {
+	f := &replFixture{fixture: &fixture{now: time.Unix(1000, 0)}, ev: &events{}}
+	f.el = &fakeElector{log: &f.log, timeout: 10 * time.Second, events: make(chan elector.Event)}
+	f.rel = &replElector{fakeElector: f.el, ev: f.ev}
+	f.fn = &fakeFencer{log: &f.log}
+	f.act = &fakeActions{log: &f.log}
+	f.rep = &fakeReplica{ev: f.ev}
+	r := Replication{Actions: f.rep, Records: f.rel, PositionInterval: time.Second}
+	cfg(&r)
+	f.c = New(Config{
+		Self: elector.Info{NodeID: "me", Host: "10.0.0.1", Port: 5432}, SelfFenceMargin: 2 * time.Second,
+		BackoffInitial: time.Second, BackoffMax: 4 * time.Second, CedePeriod: 10 * time.Second,
+		Replication: r,
+	}, f.rel, fencerFunc(func(t elector.Info) error {
+		f.log = append(f.log, "fence "+t.NodeID)
+		if f.rel.onFence != nil {
+			f.rel.onFence()
+		}
+		return f.fn.err
+	}), evActions{f.act, f.ev}, nil, zap.NewNop())
+	f.connect()
+	return f
+}
+
+// evActions logs promotions in the events too, to order them against the
+// znode writes.
+type evActions struct {
+	*fakeActions
+	ev *events
+}
+
+func (a evActions) DoPromote(ctx context.Context, tok uint64) error {
+	a.ev.add(fmt.Sprintf("promote %d", tok))
+	return a.fakeActions.DoPromote(ctx, tok)
+}
+
+type fencerFunc func(elector.Info) error
+
+func (f fencerFunc) Fence(_ context.Context, t elector.Info) error { return f(t) }
+
+// settle applies the end of every job in flight, as the loop would.
+func (f *replFixture) settle(t *testing.T) {
+	t.Helper()
+	for f.c.repl.svcJob != nil || f.c.repl.posJob != nil {
+		select {
+		case r := <-f.c.repl.results:
+			f.c.jobDone(r)
+		case <-time.After(5 * time.Second):
+			t.Fatal("a job did not end within 5s")
+		}
+	}
+	f.c.publish()
+}
+
+// step advances the clock by d, runs a cycle and lets its jobs end.
+func (f *replFixture) step(t *testing.T, d time.Duration) {
+	t.Helper()
+	f.now = f.now.Add(d)
+	f.c.tick()
+	f.settle(t)
+	f.c.publish()
+}
+
+func (f *replFixture) healthy(t *testing.T) {
+	f.c.handleHealth(Health{State: "SERVICE_HEALTHY", Healthy: true, Known: true})
+	f.step(t, 0)
+}
+
+// otherActive makes nn2 the confirmed active under token.
+func (f *replFixture) otherActive(token uint64) {
+	f.el.lock = "nn2"
+	f.el.breadcrumb = &elector.Info{NodeID: "nn2", Host: "10.0.0.2", Port: 5432, Token: token}
+	f.el.members = []elector.Info{{NodeID: "nn2", Host: "10.0.0.2", Port: 5432, Token: token}}
+}
+
+func u64(v uint64) *uint64 { return &v }
+
+// A standby follows each new confirmed active once, with the active's
+// identity, and is no candidate until it has.
+func TestRejoinOncePerActiveToken(t *testing.T) {
+	f := newReplFixture(t, func(r *Replication) { r.Rejoin = true })
+	f.rep.gate = make(chan struct{})
+	// nn2 holds the lock and wrote the breadcrumb, but its promotion has
+	// not finished (no token in its members/ entry): nothing to follow.
+	f.otherActive(5)
+	f.el.members = []elector.Info{{NodeID: "nn2"}}
+	f.c.handleHealth(Health{State: "SERVICE_UNHEALTHY", Known: true})
+	f.now = f.now.Add(time.Second)
+	f.c.tick()
+	if f.c.repl.svcJob != nil || f.ev.index("rejoin") >= 0 {
+		t.Fatalf("rejoin started before nn2's promotion was confirmed: %v", f.ev.list())
+	}
+	f.otherActive(5)
+	f.now = f.now.Add(time.Second)
+	f.c.tick()
+	f.ev.wait(t, "rejoin")
+	if got := f.ev.list(); !slices.Equal(got, []string{"rejoin nn2 10.0.0.2:5432 5"}) {
+		t.Fatalf("reason %q role %s events %v, want one rejoin of nn2 at 10.0.0.2:5432 token 5", f.c.reason, f.c.svc.role, got)
+	}
+	// The service recovers while the rejoin runs: still no candidate.
+	f.c.handleHealth(Health{State: "SERVICE_HEALTHY", Healthy: true, Known: true})
+	f.now = f.now.Add(time.Second)
+	f.c.tick()
+	if f.c.elec.joined || !strings.HasPrefix(f.c.reason, "not joining: rejoin of nn2 (token 5) running") {
+		t.Fatalf("joined=%v reason %q while rejoining", f.c.elec.joined, f.c.reason)
+	}
+	f.c.publish()
+	if s := f.c.Status(); s.Replication == nil || s.Replication.Rejoin != "running for nn2 (token 5)" {
+		t.Fatalf("status %+v", s.Replication)
+	}
+	f.rep.gate <- struct{}{}
+	f.settle(t)
+	f.step(t, time.Second)
+	if !f.c.elec.joined {
+		t.Fatalf("not a candidate after its rejoin: %q", f.c.reason)
+	}
+	if got := f.c.Status().Replication.Rejoin; got != "done for token 5 (nn2)" {
+		t.Fatalf("rejoin status %q", got)
+	}
+	f.rep.gate = nil
+	for i := 0; i < 3; i++ {
+		f.step(t, time.Second)
+	}
+	if n := len(f.ev.list()); n != 1 {
+		t.Fatalf("rejoin ran %d times for one token: %v", n, f.ev.list())
+	}
+	// A new active: the candidate leaves the election and rejoins it.
+	f.otherActive(6)
+	f.step(t, time.Second)
+	if got := f.ev.list(); got[len(got)-1] != "rejoin nn2 10.0.0.2:5432 6" {
+		t.Fatalf("events %v, want a rejoin for token 6", got)
+	}
+	f.step(t, time.Second)
+	if !f.c.elec.joined || f.c.Status().Replication.Rejoin != "done for token 6 (nn2)" {
+		t.Fatalf("after the second rejoin: joined=%v %+v", f.c.elec.joined, f.c.Status().Replication)
+	}
+}
+
+// A failed rejoin keeps the node out of the election and is retried after
+// failover.backoff_initial, doubling.
+func TestRejoinFailureRetriesWithBackoff(t *testing.T) {
+	f := newReplFixture(t, func(r *Replication) { r.Rejoin = true })
+	f.rep.rejoinErr = errors.New("pg_rewind: could not connect")
+	f.otherActive(5)
+	f.healthy(t)
+	st := f.c.Status().Replication.Rejoin
+	if !strings.HasPrefix(st, "failed: pg_rewind: could not connect; next try in 1s for nn2 (token 5)") {
+		t.Fatalf("status %q", st)
+	}
+	f.step(t, 0)
+	if f.c.elec.joined {
+		t.Fatal("a node whose rejoin failed joined the election")
+	}
+	n := len(f.ev.list())
+	f.step(t, 500*time.Millisecond)
+	if len(f.ev.list()) != n {
+		t.Fatal("rejoin retried before its backoff")
+	}
+	f.step(t, 600*time.Millisecond)
+	if len(f.ev.list()) != n+1 {
+		t.Fatalf("rejoin not retried after its backoff: %v", f.ev.list())
+	}
+	f.rep.mu.Lock()
+	f.rep.rejoinErr = nil
+	f.rep.mu.Unlock()
+	f.step(t, 2*time.Second) // the next backoff doubled
+	f.step(t, 100*time.Millisecond)
+	if !f.c.elec.joined {
+		t.Fatalf("not joined after a successful retry: %q", f.c.reason)
+	}
+}
+
+// With replication.max_lag, a candidate behind the old active's last
+// recorded position gives the lock back without fencing or promoting,
+// says why, and backs off.
+func TestLaggingCandidateIsNotPromoted(t *testing.T) {
+	f := newReplFixture(t, func(r *Replication) { r.Position = true; r.MaxLag = u64(0) })
+	f.rel.pos = &elector.Position{Node: "nn2", Token: 7, Position: 456}
+	f.el.breadcrumb = &elector.Info{NodeID: "nn2", Token: 7}
+	f.rep.setPosition(123)
+	f.healthy(t)
+	want := "no promotion: not eligible: position 123 behind the old active's 456 by 333 > replication.max_lag 0"
+	if !strings.HasPrefix(f.c.reason, want) {
+		t.Fatalf("reason %q, want %q", f.c.reason, want)
+	}
+	if slices.Contains(f.log, "fence nn2") || slices.ContainsFunc(f.log, func(s string) bool { return strings.HasPrefix(s, "promote") }) {
+		t.Fatalf("an ineligible candidate fenced or promoted: %v", f.log)
+	}
+	if f.c.svc.role == Active || f.el.lock != "" || !f.c.elec.notBefore.Equal(f.now.Add(time.Second)) {
+		t.Fatalf("role %s, lock %q, notBefore %v: want standby, the lock released, a 1s backoff", f.c.svc.role, f.el.lock, f.c.elec.notBefore)
+	}
+	if got := f.c.Status().Replication.Eligibility; !strings.HasPrefix(got, "not eligible: position 123") {
+		t.Fatalf("status eligibility %q", got)
+	}
+	// The backoff doubles: no hot loop.
+	f.step(t, time.Second)
+	if !f.c.elec.notBefore.Equal(f.now.Add(2 * time.Second)) {
+		t.Fatalf("second backoff until %v, want %v", f.c.elec.notBefore, f.now.Add(2*time.Second))
+	}
+	// Caught up: it fences the old active and promotes.
+	f.rep.setPosition(456)
+	f.step(t, 2*time.Second)
+	f.step(t, 0)
+	if f.c.svc.role != Active || !slices.Contains(f.log, "fence nn2") {
+		t.Fatalf("caught-up candidate: role %s, log %v", f.c.svc.role, f.log)
+	}
+}
+
+// The check after fencing counts: an old active that recorded a further
+// position before it was fenced keeps a lagging candidate from promoting.
+func TestEligibilityCheckedAgainAfterFencing(t *testing.T) {
+	f := newReplFixture(t, func(r *Replication) { r.Position = true; r.MaxLag = u64(10) })
+	f.rel.pos = &elector.Position{Node: "nn2", Token: 7, Position: 100}
+	f.el.breadcrumb = &elector.Info{NodeID: "nn2", Token: 7}
+	f.rep.setPosition(95)
+	f.rel.onFence = func() { f.rel.pos = &elector.Position{Node: "nn2", Token: 7, Position: 200} }
+	f.healthy(t)
+	if !slices.Contains(f.log, "fence nn2") || f.c.svc.role == Active {
+		t.Fatalf("log %v, role %s: want nn2 fenced and no promotion", f.log, f.c.svc.role)
+	}
+	if !strings.Contains(f.c.reason, "position 95 behind the old active's 200 by 105 > replication.max_lag 10") {
+		t.Fatalf("reason %q", f.c.reason)
+	}
+}
+
+// In durable mode a candidate promotes only when Sync names it, and
+// records nobody in sync before its service may acknowledge anything.
+func TestDurableCandidateNeedsTheSyncRecord(t *testing.T) {
+	f := newReplFixture(t, func(r *Replication) { r.Position = true; r.Durable = true })
+	f.rel.pos = &elector.Position{Node: "nn2", Token: 7, Position: 500}
+	f.rel.sync = &elector.Sync{Active: "nn2", Token: 7, Standby: "", Position: 0}
+	f.el.breadcrumb = &elector.Info{NodeID: "nn2", Token: 7}
+	f.el.token = 7
+	f.rep.setPosition(500)
+	f.healthy(t)
+	want := "no promotion: not eligible: durable mode, and the Sync record names nobody, not me, as the synchronous standby of nn2 (token 7)"
+	if f.c.reason != want {
+		t.Fatalf("reason %q, want %q", f.c.reason, want)
+	}
+	if f.c.svc.role == Active || slices.Contains(f.log, "fence nn2") {
+		t.Fatalf("a standby not in sync was fenced or promoted: %v", f.log)
+	}
+	f.rel.sync = &elector.Sync{Active: "nn2", Token: 7, Standby: "me", Position: 400}
+	f.step(t, time.Second)
+	if f.c.svc.role != Active {
+		t.Fatalf("the synchronous standby was not promoted: %q", f.c.reason)
+	}
+	// Its service may acknowledge commits alone from its first moment:
+	// nobody in sync is recorded before the promote action runs.
+	if i, j := f.ev.index("write-sync me 8 nobody"), f.ev.index("promote 8"); i < 0 || j < 0 || j < i {
+		t.Fatalf("events %v, want nobody in sync recorded under token 8, then the promotion", f.ev.list())
+	}
+}
+
+// The active's durable mode: sync_off only after the record says nobody
+// is in sync; a standby recorded in sync only once it reached the
+// position read after sync_on; a gone standby turns sync off (continue).
+func TestDurableActiveOrdering(t *testing.T) {
+	f := newReplFixture(t, func(r *Replication) { r.Position = true; r.Durable = true })
+	f.rep.setPosition(100)
+	f.healthy(t)
+	if f.c.svc.role != Active {
+		t.Fatalf("not active: %q", f.c.reason)
+	}
+	f.step(t, time.Second)
+	ev := f.ev.list()
+	if i, j := f.ev.index("write-sync me 1 nobody"), f.ev.index("sync-off"); i < 0 || j < 0 || j < i {
+		t.Fatalf("events %v: want nobody recorded, then sync_off", ev)
+	}
+	// A standby registers: sync_on, then catch-up to the position read
+	// after it.
+	f.el.members = []elector.Info{{NodeID: "me"}, {NodeID: "nn2", Candidate: true, Position: u64(40)}}
+	f.rep.setPosition(150)
+	f.step(t, time.Second)
+	if f.ev.index("sync-on nn2 1") < 0 {
+		t.Fatalf("no sync_on for nn2: %v", f.ev.list())
+	}
+	f.step(t, time.Second)
+	if f.ev.index("write-sync me 1 nn2") >= 0 {
+		t.Fatal("nn2 recorded in sync at position 40, before reaching 150")
+	}
+	if got := f.c.Status().Replication.Sync; got != "nn2 catching up: at 40 of 150" {
+		t.Fatalf("sync status %q", got)
+	}
+	f.el.members[1].Position = u64(150)
+	f.step(t, time.Second)
+	if f.ev.index("write-sync me 1 nn2") < 0 || f.rel.sync.Position != 150 {
+		t.Fatalf("nn2 not recorded in sync at 150: %v %+v", f.ev.list(), f.rel.sync)
+	}
+	// nn2 leaves: nobody recorded, then sync_off.
+	f.el.members = f.el.members[:1]
+	n := len(f.ev.list())
+	f.step(t, time.Second)
+	tail := f.ev.list()[n:]
+	if !slices.Equal(tail, []string{"write-sync me 1 nobody", "sync-off 1"}) {
+		t.Fatalf("after nn2 left: %v, want nobody recorded, then sync_off", tail)
+	}
+}
+
+// sync_off never runs while the record could not be written, and with
+// when_alone block the active keeps waiting for its gone standby.
+func TestSyncOffNeverBeforeTheRecord(t *testing.T) {
+	for _, block := range []bool{false, true} {
+		t.Run(fmt.Sprintf("block=%v", block), func(t *testing.T) {
+			f := newReplFixture(t, func(r *Replication) { r.Position = true; r.Durable = true; r.WhenAloneBlock = block })
+			f.rep.setPosition(100)
+			f.healthy(t)
+			f.el.members = []elector.Info{{NodeID: "nn2", Candidate: true, Position: u64(100)}}
+			for i := 0; i < 3; i++ {
+				f.step(t, time.Second)
+			}
+			if f.rel.sync.Standby != "nn2" {
+				t.Fatalf("nn2 not in sync: %v", f.ev.list())
+			}
+			f.rel.syncErr = errors.New("connection loss")
+			f.el.members = nil
+			n := len(f.ev.list())
+			for i := 0; i < 3; i++ {
+				f.step(t, time.Second)
+			}
+			tail := f.ev.list()[n:]
+			if slices.Contains(tail, "sync-off 1") {
+				t.Fatalf("sync_off ran although nobody-in-sync could not be recorded: %v", tail)
+			}
+			if block && len(tail) != 0 {
+				t.Fatalf("when_alone block changed something: %v", tail)
+			}
+			if block && !strings.Contains(f.c.Status().Replication.Sync, "writes wait for it") {
+				t.Fatalf("sync status %q", f.c.Status().Replication.Sync)
+			}
+		})
+	}
+}
+
+// Restart in place keeps the lock, the role and the token; after
+// max_attempts within the window the node fails over as without it.
+func TestRestartInPlaceThenFailover(t *testing.T) {
+	f := newReplFixture(t, func(r *Replication) {
+		r.RestartAttempts, r.RestartWindow, r.RestartSettle = 2, 10*time.Minute, 3*time.Second
+	})
+	f.healthy(t)
+	if f.c.svc.role != Active {
+		t.Fatal("not active")
+	}
+	f.log = nil
+	f.rep.gate = make(chan struct{})
+	f.c.handleHealth(Health{State: "SERVICE_UNHEALTHY", Known: true})
+	f.now = f.now.Add(time.Second)
+	f.c.tick()
+	if f.c.reason != "restarting in place: attempt 1 of 2 in 10m: running actions.restart" {
+		t.Fatalf("reason %q", f.c.reason)
+	}
+	if f.c.svc.role != Active || !f.c.elec.holdsLock || len(f.log) != 0 {
+		t.Fatalf("while restarting: role %s, lock %v, log %v", f.c.svc.role, f.c.elec.holdsLock, f.log)
+	}
+	f.rep.gate <- struct{}{}
+	f.settle(t)
+	f.step(t, time.Second)
+	if !strings.Contains(f.c.reason, "waiting for the service to pass its health check") {
+		t.Fatalf("reason %q", f.c.reason)
+	}
+	f.rep.gate = nil
+	f.healthy(t)
+	if f.c.svc.role != Active || f.c.svc.token != 1 || len(f.log) != 0 {
+		t.Fatalf("after the restart: role %s token %d log %v", f.c.svc.role, f.c.svc.token, f.log)
+	}
+	// Second failure: the second attempt does not bring it back in time.
+	f.c.handleHealth(Health{State: "SERVICE_UNHEALTHY", Known: true})
+	f.step(t, time.Second)
+	f.step(t, 2*time.Second)
+	if f.c.svc.role != Active {
+		t.Fatalf("gave up before the settle time: %q", f.c.reason)
+	}
+	f.step(t, 2*time.Second)
+	if f.c.svc.role != Standby || !slices.Contains(f.log, "demote") || !slices.Contains(f.log, "release") {
+		t.Fatalf("after 2 attempts: role %s, log %v, reason %q: want a failover", f.c.svc.role, f.log, f.c.reason)
+	}
+	if got := f.c.Status().Replication.Restart; got != "restart in place exhausted: 2 attempts in 10m; failing over" {
+		t.Fatalf("restart status %q", got)
+	}
+	if n := len(slices.DeleteFunc(f.ev.list(), func(s string) bool { return !strings.HasPrefix(s, "restart") })); n != 2 {
+		t.Fatalf("%d restarts, want 2", n)
+	}
+}
+
+// A demote cancels a restart in flight and waits for it to end first: a
+// restart finishing behind a demote would start the service again.
+func TestDemoteCancelsRestart(t *testing.T) {
+	f := newReplFixture(t, func(r *Replication) { r.RestartAttempts, r.RestartWindow = 3, time.Minute })
+	f.healthy(t)
+	f.rep.gate = make(chan struct{}) // never opened: only cancellation ends it
+	f.c.handleHealth(Health{State: "SERVICE_UNHEALTHY", Known: true})
+	f.now = f.now.Add(time.Second)
+	f.c.tick()
+	if f.c.repl.svcJob == nil || f.c.repl.svcJob.kind != jobRestart {
+		t.Fatalf("no restart running: %q", f.c.reason)
+	}
+	j := f.c.repl.svcJob
+	if err := f.c.handleRequest(request{kind: reqDemote, token: f.c.svc.token}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-j.done:
+	default:
+		t.Fatal("the demote ran while the restart was still running")
+	}
+	if f.c.svc.role != Standby || !slices.Contains(f.log, "demote") {
+		t.Fatalf("role %s log %v", f.c.svc.role, f.log)
+	}
+	r := <-f.c.repl.results
+	f.c.jobDone(r) // the cancelled job's end changes nothing
+	if f.c.repl.restart.recovering || f.c.repl.svcJob != nil {
+		t.Fatal("the cancelled restart's end was applied")
+	}
+}
+
+// A failed sync_on may have half-worked: the active turns synchronous
+// replication off again (the record still says nobody) and retries later;
+// the standby is never recorded in sync meanwhile. A standby's status
+// says what the record says of it.
+func TestSyncOnFailureTurnsSyncOff(t *testing.T) {
+	f := newReplFixture(t, func(r *Replication) { r.Position = true; r.Durable = true })
+	f.rep.setPosition(100)
+	f.healthy(t)
+	f.step(t, time.Second) // sync_off after the promotion
+	f.rep.syncOnErr = errors.New("ALTER SYSTEM: permission denied")
+	f.el.members = []elector.Info{{NodeID: "nn2", Candidate: true, Position: u64(100)}}
+	n := len(f.ev.list())
+	for i := 0; i < 3; i++ {
+		f.step(t, time.Second)
+	}
+	tail := f.ev.list()[n:]
+	if len(tail) < 2 || tail[0] != "sync-on nn2 1" || tail[1] != "sync-off 1" || slices.ContainsFunc(tail, func(s string) bool { return strings.HasPrefix(s, "write-sync") }) {
+		t.Fatalf("after a failed sync_on: %v, want sync_off next and no record", tail)
+	}
+	if got := f.c.Status().Replication.Sync; !strings.Contains(got, "permission denied") && !strings.HasPrefix(got, "nobody in sync") {
+		t.Fatalf("sync status %q", got)
+	}
+
+	g := newReplFixture(t, func(r *Replication) { r.Position = true; r.Durable = true })
+	g.otherActive(4)
+	g.rel.sync = &elector.Sync{Active: "nn2", Token: 4, Standby: "me", Position: 90}
+	g.healthy(t)
+	if got := g.c.Status().Replication.Sync; got != "in sync with nn2 (token 4) since position 90" {
+		t.Fatalf("standby's sync status %q", got)
+	}
+}
