@@ -133,6 +133,10 @@ type Config struct {
 	// OnTick is called from the loop on every tick: it stops being called
 	// when the loop stalls (systemd WATCHDOG=1).
 	OnTick func()
+
+	// Failsafe: keep an active service through a quorum outage while
+	// every peer promises (failsafe.go); off when it has no peers.
+	Failsafe FailsafeConfig
 }
 
 // TokenMismatchError refuses a graceful-fence request that names a
@@ -204,6 +208,8 @@ type Controller struct {
 	opMu      sync.Mutex
 	op        *demoteOp
 	opStarted chan struct{}
+
+	fs failsafe
 }
 
 // session is the ZooKeeper session as the loop knows it.
@@ -219,6 +225,10 @@ type session struct {
 	// pauseUnknown: connected, but the pause flag could not be read since
 	// the connection: no election step until it is (see refreshPause).
 	pauseUnknown bool
+	// openFailed: the last Open failed; retried at nextOpen (reconnect.go).
+	openFailed bool
+	nextOpen   time.Time
+	openWait   time.Duration
 }
 
 // election is this node's part in the election.
@@ -288,6 +298,7 @@ func New(cfg Config, el Elector, fencer Fencer, actions Actions, m *Metrics, lg 
 		elec:      election{backoff: cfg.BackoffInitial},
 		opStarted: make(chan struct{}),
 	}
+	c.initFailsafe()
 	c.publish()
 	return c
 }

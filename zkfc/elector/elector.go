@@ -75,6 +75,10 @@ type Info struct {
 	// active under (0 if written by a zkfc that did not record it). The
 	// lease_expired fencing method proves that session ended.
 	Session int64 `json:"session,omitempty"`
+	// FailsafePeers: in the breadcrumb, the nodes the active asks in
+	// failsafe mode (nil: failsafe off). A node not among them cannot rely
+	// on the end of Session (fencing.Target.LeaseUnproven).
+	FailsafePeers []string `json:"failsafe_peers,omitempty"`
 }
 
 // Kind is what happened.

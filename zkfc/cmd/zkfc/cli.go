@@ -96,6 +96,7 @@ func printStatus(w io.Writer, st controller.Status) {
 		paused = fmt.Sprintf("true (generation %d)", st.PauseGeneration)
 	}
 	fmt.Fprintf(w, "election:      in=%v holds-lock=%v paused=%s\n", st.InElection, st.HoldsLock, paused)
+	printQuorumLoss(w, st)
 	if st.LastError != "" {
 		fmt.Fprintf(w, "last error:    %s\n", st.LastError)
 	}

@@ -104,18 +104,14 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		if err != nil {
 			return fmt.Errorf("start embedded quorum member (quorum section of %s): %w", cfg.Source, err)
 		}
+		ref := &memberRef{m: member}
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := <-done; err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("embedded quorum member: %w", err)
-			}
-		}()
+		go func() { defer wg.Done(); superviseMember(ctx, cfg.Quorum, ref, done, lg.Named("quorum")) }()
 		if connect == "" {
 			connect = addr
 		}
 		if cfg.Quorum.Witness {
-			return runWitness(ctx, cfg, sec, member, errc, lg)
+			return runWitness(ctx, cfg, sec, ref, errc, lg)
 		}
 	}
 	cfg.ZooKeeper.Connect = connect
@@ -147,6 +143,10 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 	n := newNotifier(lg)
 	self := elector.Info{NodeID: cfg.Node.ID, Host: cfg.Node.Host, Port: cfg.Node.Port, ControlURL: cfg.AdvertisedControlURL(),
 		Priority: cfg.Node.Priority, NoFailover: cfg.Node.NoFailover}
+	fsafe := failsafeConfig(cfg, client)
+	for _, p := range fsafe.Peers {
+		self.FailsafePeers = append(self.FailsafePeers, p.ID)
+	}
 	roleInterval := cfg.Actions.RoleInterval
 	if len(cfg.Actions.Role.Command) == 0 {
 		roleInterval = 0
@@ -156,7 +156,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		CedePeriod: cfg.Failover.CedePeriod, BackoffInitial: cfg.Failover.BackoffInitial, BackoffMax: cfg.Failover.BackoffMax,
 		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fencer.f.Budget() + fenceSlack,
 		WaitFormatted: cfg.Quorum.Enabled, ExitOnFailedDemote: usesLeaseExpired(cfg), LBDrain: cfg.Control.LBDrain,
-		OnRole: n.onRole, OnTick: n.onTick,
+		OnRole: n.onRole, OnTick: n.onTick, Failsafe: fsafe,
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
 
 	mon, err := healthcheck.NewMonitor(cfg.HealthCheck(), lg.Named("health"), func(_, s healthcheck.State, p healthcheck.Progress) {
@@ -251,13 +251,14 @@ func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger, opt
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", cfg.Source, err)
 	}
-	return &fenceAdapter{f: f, lg: lg}, nil
+	return &fenceAdapter{f: f, lg: lg, self: cfg.Node.ID}, nil
 }
 
 // fenceAdapter turns the controller's breadcrumb into a fencing target.
 type fenceAdapter struct {
-	f  *fencing.Fencer
-	lg *zap.Logger
+	f    *fencing.Fencer
+	lg   *zap.Logger
+	self string // this node's id (leaseUnproven)
 }
 
 func target(i elector.Info) fencing.Target {
@@ -265,7 +266,9 @@ func target(i elector.Info) fencing.Target {
 }
 
 func (a *fenceAdapter) Fence(ctx context.Context, i elector.Info) error {
-	rep, err := a.f.Fence(ctx, target(i))
+	t := target(i)
+	t.LeaseUnproven = leaseUnproven(i, a.self)
+	rep, err := a.f.Fence(ctx, t)
 	a.lg.Info("fencing report", zap.String("report", rep.String()), zap.Error(err))
 	return err
 }
