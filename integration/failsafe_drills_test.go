@@ -19,7 +19,6 @@ package integration
 // append what they measured to that JSON-lines file (the bench reads it).
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -29,21 +28,6 @@ import (
 	"github.com/zkfc-project/zkfc/integration/drill"
 	"github.com/zkfc-project/zkfc/integration/harness"
 )
-
-// QuorumOutageRun is one measured quorum outage (QUORUM_OUTAGE_OUT).
-type QuorumOutageRun struct {
-	Drill    string `json:"drill"`
-	Backend  string `json:"backend"`
-	Failsafe bool   `json:"failsafe"`
-	StopMs   int64  `json:"stop_ms"`
-	// OutageMs: time without an active service from the stop until the
-	// end of the drill, from the services' roles files.
-	OutageMs int64 `json:"outage_ms"`
-	// RecoveryMs: from the restart of the members until every member
-	// serves and both zkfc have a fresh session again.
-	RecoveryMs int64 `json:"recovery_ms"`
-	Promotions int   `json:"promotions"`
-}
 
 // externalEnsemble starts the 3-member ensemble nn1 and nn2 use: tickTime
 // 500ms as the drills' embedded quorum, so a 4s session is legal on both.
@@ -88,7 +72,7 @@ func (d *drillRun) waitSessions(t *testing.T) {
 
 // quorumOutage stops the whole external quorum for drill.QuorumStop with
 // both nodes healthy, restarts it, and returns what the observer saw.
-func quorumOutage(t *testing.T, name string, b harness.Backend, failsafe bool) ([]drill.Interval, QuorumOutageRun) {
+func quorumOutage(t *testing.T, name string, b harness.Backend, failsafe bool) ([]drill.Interval, drill.QuorumOutageRun) {
 	s := drill.DefaultSettings()
 	s.Failsafe = failsafe
 	s.External = externalEnsemble(t, b)
@@ -118,7 +102,7 @@ func quorumOutage(t *testing.T, name string, b harness.Backend, failsafe bool) (
 	time.Sleep(2 * s.SessionTimeout)
 	end := time.Now()
 	ivs := d.verdict(t)
-	run := QuorumOutageRun{Drill: name, Backend: string(b), Failsafe: failsafe, StopMs: stop.Milliseconds(),
+	run := drill.QuorumOutageRun{Drill: name, Backend: string(b), Failsafe: failsafe, StopMs: stop.Milliseconds(),
 		OutageMs: drill.Outage(ivs, d.fault, end).Milliseconds(), RecoveryMs: recovered.Sub(restarted).Milliseconds()}
 	for _, iv := range ivs {
 		if iv.Start.After(d.fault) {
@@ -128,13 +112,7 @@ func quorumOutage(t *testing.T, name string, b harness.Backend, failsafe bool) (
 	t.Logf("QUORUM OUTAGE %s (%s, failsafe %v): quorum stopped %v, service outage %d ms, quorum recovery %d ms, %d promotions",
 		name, b, failsafe, stop, run.OutageMs, run.RecoveryMs, run.Promotions)
 	if p := os.Getenv("QUORUM_OUTAGE_OUT"); p != "" {
-		line, _ := json.Marshal(run)
-		f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err == nil {
-			_, err = f.Write(append(line, '\n'))
-			f.Close()
-		}
-		if err != nil {
+		if err := drill.AppendQuorumOutage(p, run); err != nil {
 			t.Errorf("QUORUM_OUTAGE_OUT: %v", err)
 		}
 	}

@@ -162,6 +162,9 @@ func BenchmarkReport(b *testing.B) {
 			r.Missing = append(r.Missing, "drill skipped: "+s)
 		}
 	}
+	if want("quorum-outage") {
+		part("quorum-outage", 1, func(b testing.TB) { r.QuorumOutages = quorumOutages(b) })
+	}
 	r.Machine.Elapsed = time.Since(benchStart)
 	out := os.Getenv("BENCH_OUT")
 	if out == "" {

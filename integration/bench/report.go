@@ -103,6 +103,9 @@ type Report struct {
 	Memory       map[string]int64
 	MemoryZnodes int64
 	Failover     Failover
+	// QuorumOutages: the whole quorum stopped under a guarded pair
+	// (quorumoutage.go).
+	QuorumOutages []drill.QuorumOutageRun
 	// Missing lists what could not be measured and why: the report shows
 	// it instead of silently dropping a section.
 	Missing []string
@@ -205,6 +208,9 @@ func (r *Report) Markdown(drawn map[string]bool) string {
 	}
 	if len(r.Failover.Runs) > 0 {
 		r.failover(&s, drawn)
+	}
+	if len(r.QuorumOutages) > 0 {
+		r.quorumOutage(&s)
 	}
 	return s.String()
 }

@@ -1,6 +1,9 @@
 package drill
 
 import (
+	"bufio"
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -88,4 +91,57 @@ func atoi(t testing.TB, s string) int {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// QuorumOutageRun is one measured quorum outage: a drill appends it to the
+// file $QUORUM_OUTAGE_OUT names, one JSON object a line, and the bench
+// report reads them.
+type QuorumOutageRun struct {
+	Drill    string `json:"drill"`
+	Backend  string `json:"backend"`
+	Failsafe bool   `json:"failsafe"`
+	StopMs   int64  `json:"stop_ms"`
+	// OutageMs: time without an active service from the stop until the
+	// end of the drill, from the services' roles files.
+	OutageMs int64 `json:"outage_ms"`
+	// RecoveryMs: from the restart of the members until every member
+	// serves and both zkfc have a fresh session again.
+	RecoveryMs int64 `json:"recovery_ms"`
+	Promotions int   `json:"promotions"`
+}
+
+// AppendQuorumOutage appends run to path.
+func AppendQuorumOutage(path string, run QuorumOutageRun) error {
+	line, err := json.Marshal(run)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(line, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// ReadQuorumOutages reads what AppendQuorumOutage wrote.
+func ReadQuorumOutages(path string) ([]QuorumOutageRun, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var runs []QuorumOutageRun
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r QuorumOutageRun
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		runs = append(runs, r)
+	}
+	return runs, sc.Err()
 }
