@@ -265,19 +265,22 @@ func (c *Controller) runFailsafeAsker(ctx context.Context) {
 	perRound := max(timeout/10, 100*time.Millisecond)
 	t := time.NewTicker(perRound)
 	defer t.Stop()
-	for {
+	for ctx.Err() == nil {
 		select {
-		case <-ctx.Done():
-			return
 		case <-t.C:
-		}
-		c.fs.mu.Lock()
-		ask := c.fs.ask
-		c.fs.mu.Unlock()
-		if ask {
-			c.askRound(ctx, 2*perRound)
+			if c.wantAsk() {
+				c.askRound(ctx, 2*perRound)
+			}
+		case <-ctx.Done():
 		}
 	}
+}
+
+// wantAsk: the loop last saw an active without fresh acknowledgments.
+func (c *Controller) wantAsk() bool {
+	c.fs.mu.Lock()
+	defer c.fs.mu.Unlock()
+	return c.fs.ask
 }
 
 // askRound sends one request to every peer at once and records the round
