@@ -48,7 +48,9 @@ func TestFailsafeEndpoint(t *testing.T) {
 		}
 		return 0
 	}
-	peer := func(srv *httptest.Server) controller.FailsafePeer { return controller.FailsafePeer{ID: "nn2", URL: srv.URL} }
+	peer := func(srv *httptest.Server) controller.FailsafePeer {
+		return controller.FailsafePeer{ID: "nn2", URL: srv.URL}
+	}
 
 	b := &failsafeBackend{answer: controller.FailsafeAnswer{Node: "nn2", PromiseMs: 4000}}
 	srv := serve(b, true)
