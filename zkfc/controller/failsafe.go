@@ -158,7 +158,11 @@ func (c *Controller) failsafeTick(now time.Time) {
 	c.fs.mu.Lock()
 	c.fs.active = c.svc.role == Active
 	c.fs.connected = c.sess.connected
-	c.fs.ask = c.cfg.Failsafe.enabled() && c.svc.role == Active && !fresh
+	// Ask from the first missed ping on (3/10 of the timeout, pings go
+	// every 1/5), so that rounds have time to complete before the deadline.
+	at, timeout, ok := c.el.LastAck()
+	missed := !c.sess.connected || !ok || now.Sub(at) > 3*timeout/10
+	c.fs.ask = c.cfg.Failsafe.enabled() && c.svc.role == Active && missed
 	c.fs.mu.Unlock()
 
 	ackDeadline, _ := c.ackDeadline()
@@ -261,15 +265,15 @@ func (c *Controller) AnswerFailsafe(from string) (FailsafeAnswer, error) {
 // (an active without fresh acknowledgments). It ends with ctx.
 func (c *Controller) runFailsafeAsker(ctx context.Context) {
 	_, timeout, _ := c.el.LastAck()
-	// A round must fit well inside the margin the deadline leaves.
-	perRound := max(timeout/10, 100*time.Millisecond)
-	t := time.NewTicker(perRound)
+	// Rounds follow each other closely and each is bounded well inside
+	// the time between the first missed ping and the deadline.
+	t := time.NewTicker(max(timeout/20, 50*time.Millisecond))
 	defer t.Stop()
 	for ctx.Err() == nil {
 		select {
 		case <-t.C:
 			if c.wantAsk() {
-				c.askRound(ctx, 2*perRound)
+				c.askRound(ctx, timeout/5)
 			}
 		case <-ctx.Done():
 		}
