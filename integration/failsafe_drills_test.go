@@ -14,7 +14,7 @@ package integration
 // that nn1 and nn2 use from outside; c, d and e use the embedded quorum
 // with nn1 in a network namespace (run them under
 // `flock /tmp/zkfc-netns.lock`). The quorum stays stopped for
-// drill.QuorumStop ($ZKFC_QUORUM_STOP, default 12s = 3 session timeouts;
+// drill.QuorumStop ($ZKFC_QUORUM_STOP, default 3 session timeouts;
 // `make bench` runs a with 60s). With QUORUM_OUTAGE_OUT set, a and h
 // append what they measured to that JSON-lines file (the bench reads it).
 
@@ -82,7 +82,7 @@ func quorumOutage(t *testing.T, name string, b harness.Backend, failsafe bool) (
 		// take over before anyway; waiting keeps the figures about the outage.
 		time.Sleep(s.SessionTimeout)
 	}
-	stop := drill.QuorumStop(t)
+	stop := drill.QuorumStop(t, s)
 	d.fault = time.Now()
 	stopQuorum(s.External)
 	if failsafe {
@@ -157,7 +157,7 @@ func TestDrillQuorumOutageApache(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("Apache ZooKeeper stopped for %v: service outage %d ms with failsafe, %d ms without", drill.QuorumStop(t), outage[0], outage[1])
+	t.Logf("Apache ZooKeeper stopped: service outage %d ms with failsafe, %d ms without", outage[0], outage[1])
 }
 
 // Drill b: the quorum stopped and the standby's zkfc killed: its answer
@@ -174,7 +174,7 @@ func TestDrillQuorumOutageStandbyZKFCGone(t *testing.T) {
 	harness.WaitFor(t, 3*s.SessionTimeout, d.old.Name+" self-fenced", func() bool {
 		return strings.Contains(d.old.ZKFC.Log(), "self-fencing")
 	})
-	time.Sleep(time.Until(d.fault.Add(drill.QuorumStop(t))))
+	time.Sleep(time.Until(d.fault.Add(drill.QuorumStop(t, s))))
 	restartQuorum(t, s.External)
 	if err := d.cand.ZKFC.Start(); err != nil {
 		t.Fatal(err)
@@ -206,8 +206,7 @@ func netnsCutFromQuorum(t *testing.T, d *drillRun, ns *drill.Netns) {
 // was moving off the cut member), and the standby, fencing through
 // lease_expired, promotes only after.
 func TestDrillFailsafeActiveCutFromQuorum(t *testing.T) {
-	s := drill.LeaseSettings()
-	s.Failsafe = true
+	s := drill.FailsafeSettings()
 	d, ns := startOnNetns(t, s)
 	d.fault = time.Now()
 	netnsCutFromQuorum(t, d, ns)
@@ -236,8 +235,7 @@ func TestDrillFailsafeActiveCutFromQuorum(t *testing.T) {
 // answer, so everything goes as without failsafe (drills_test.go's
 // partition drill, with failsafe on).
 func TestDrillFailsafePartitionActiveHost(t *testing.T) {
-	s := drill.LeaseSettings()
-	s.Failsafe = true
+	s := drill.FailsafeSettings()
 	d := partitionActiveHost(t, s, "failsafe-partition")
 	if _, ok := drill.FirstLog(drill.ReadLog(d.old.ZKFC.Log()), d.fault, "failsafe: keeping the service active", nil); ok {
 		t.Errorf("%s held the role by failsafe without an answer from its peer", d.old.Name)
@@ -252,8 +250,7 @@ func TestDrillFailsafePartitionActiveHost(t *testing.T) {
 // nn2, bound by its promise, promotes only after that (fencing through
 // lease_expired). Exactly one active afterwards, also once nn1 is back.
 func TestDrillFailsafeQuorumReturnsExpired(t *testing.T) {
-	s := drill.LeaseSettings()
-	s.Failsafe = true
+	s := drill.FailsafeSettings()
 	d, ns := startOnNetns(t, s)
 	witness := d.c.Nodes[2]
 	time.Sleep(s.SessionTimeout) // out of the start-up promise, as in a
@@ -264,7 +261,7 @@ func TestDrillFailsafeQuorumReturnsExpired(t *testing.T) {
 		st, err := d.old.Status()
 		return err == nil && st.Failsafe != nil && st.Failsafe.Holding
 	})
-	time.Sleep(time.Until(d.fault.Add(drill.QuorumStop(t))))
+	time.Sleep(time.Until(d.fault.Add(drill.QuorumStop(t, s))))
 	returned := time.Now()
 	if err := witness.ZKFC.Start(); err != nil {
 		t.Fatal(err)

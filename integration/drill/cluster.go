@@ -53,6 +53,19 @@ func LeaseSettings() Settings {
 	return s
 }
 
+// FailsafeSettings are LeaseSettings with failover.failsafe, a 6s session
+// and a 2.5s margin: the active's deadline (3.5s after its last ack)
+// leaves a peer that lost the quorum at the same moment time to stop
+// answering "quorum reachable" (3/10 of the session) and a round to
+// complete; the margin covers lease_expired's terms (750ms demote +
+// 1.2s ping interval + 250ms forwarding + 100ms).
+func FailsafeSettings() Settings {
+	s := LeaseSettings()
+	s.Failsafe = true
+	s.SessionTimeout, s.Margin = 6*time.Second, 2500*time.Millisecond
+	return s
+}
+
 // DefaultSettings: health every 500ms (probe timeout 400ms), a session of
 // 4s, quorum tickTime 500ms, actions bounded by 2s.
 func DefaultSettings() Settings {

@@ -14,15 +14,15 @@ import (
 )
 
 // QuorumStop is how long the quorum-outage drills keep the quorum
-// stopped: $ZKFC_QUORUM_STOP (a Go duration), default 12s, three session
-// timeouts of the drill settings: long enough that every session would
-// have expired and every active without failsafe would have self-fenced.
-// `make bench` runs them with the 60s of issue 16.
-func QuorumStop(t testing.TB) time.Duration {
+// stopped: $ZKFC_QUORUM_STOP (a Go duration), default three session
+// timeouts: long enough that every session would have expired and every
+// active without failsafe would have self-fenced. `make bench` runs them
+// with the 60s of issue 16.
+func QuorumStop(t testing.TB, s Settings) time.Duration {
 	t.Helper()
 	v := os.Getenv("ZKFC_QUORUM_STOP")
 	if v == "" {
-		return 12 * time.Second
+		return 3 * s.SessionTimeout
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {

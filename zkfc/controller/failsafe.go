@@ -128,11 +128,14 @@ func (c *Controller) initFailsafe() {
 	}
 }
 
-// quorumFresh: the session is connected and its last acknowledgment is
-// younger than two ping intervals (the elector pings every timeout/5).
+// quorumFresh: the session is connected and no ping was missed: the
+// last acknowledgment is younger than 3/10 of the timeout (the elector
+// pings every 1/5). The active starts asking, and a peer stops answering
+// "quorum reachable", that early, so that rounds can complete before the
+// active's deadline.
 func (c *Controller) quorumFresh(connected bool, now time.Time) bool {
 	at, timeout, ok := c.el.LastAck()
-	return connected && ok && now.Sub(at) <= 2*timeout/5
+	return connected && ok && now.Sub(at) <= 3*timeout/10
 }
 
 // failsafeTick runs in the loop each cycle: it publishes the loop's state
@@ -158,11 +161,7 @@ func (c *Controller) failsafeTick(now time.Time) {
 	c.fs.mu.Lock()
 	c.fs.active = c.svc.role == Active
 	c.fs.connected = c.sess.connected
-	// Ask from the first missed ping on (3/10 of the timeout, pings go
-	// every 1/5), so that rounds have time to complete before the deadline.
-	at, timeout, ok := c.el.LastAck()
-	missed := !c.sess.connected || !ok || now.Sub(at) > 3*timeout/10
-	c.fs.ask = c.cfg.Failsafe.enabled() && c.svc.role == Active && missed
+	c.fs.ask = c.cfg.Failsafe.enabled() && c.svc.role == Active && !fresh
 	c.fs.mu.Unlock()
 
 	ackDeadline, _ := c.ackDeadline()
