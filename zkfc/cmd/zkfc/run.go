@@ -47,8 +47,11 @@ const runUsage = `zkfc run: guard one service with automatic failover.
 Monitors the local service's health, takes part in the election in
 ZooKeeper (<cluster.parent_znode>/<cluster.name>/ActiveStandbyElectorLock),
 fences the previous active before promoting, demotes its own service when
-it loses the quorum (before its session can expire), and serves the control
-API on control.listen. Under systemd (Type=notify) it reports READY=1 once
+it loses the quorum (before its session can expire; with failover.failsafe
+not while every peer answers that it cannot reach the quorum either), and
+serves the control API on control.listen. It never exits because the quorum
+is unavailable: sessions are reopened and a failed embedded member is
+started again. Under systemd (Type=notify) it reports READY=1 once
 the first election outcome is known, the role in STATUS=, and feeds the
 watchdog from its control loop.
 
