@@ -229,3 +229,28 @@ func TestOpenFailureIsRetried(t *testing.T) {
 		t.Error("not connected on the new session")
 	}
 }
+
+// Status says since when the quorum has been gone: from the last
+// acknowledgment once a ping was missed, and nothing once it is back.
+func TestQuorumUnreachableSince(t *testing.T) {
+	f := newFixture(t)
+	t0 := f.now
+	f.el.ack = t0
+	f.c.tick()
+	f.c.publish()
+	if st := f.c.Status(); !st.QuorumUnreachableSince.IsZero() {
+		t.Fatalf("fresh session reported unreachable since %s", st.QuorumUnreachableSince)
+	}
+	f.now = t0.Add(5 * time.Second)
+	f.c.tick()
+	f.c.publish()
+	if st := f.c.Status(); !st.QuorumUnreachableSince.Equal(t0) || st.QuorumUnreachableMs != 5000 {
+		t.Fatalf("unreachable since %s for %dms, want since the last ack, 5000ms", st.QuorumUnreachableSince, st.QuorumUnreachableMs)
+	}
+	f.el.ack = f.now
+	f.c.tick()
+	f.c.publish()
+	if st := f.c.Status(); !st.QuorumUnreachableSince.IsZero() || st.QuorumUnreachableMs != 0 {
+		t.Fatalf("back on the quorum, still unreachable since %s", st.QuorumUnreachableSince)
+	}
+}
