@@ -31,6 +31,11 @@ type Target struct {
 	// Session is the ZooKeeper session the target was active under, from
 	// its breadcrumb (0: unknown); lease_expired checks it ended.
 	Session int64 `json:"session,omitempty"`
+	// LeaseUnproven, when set, says why the end of Session does not prove
+	// the target stopped: it ran in failsafe mode without asking the node
+	// that fences it, so it may have kept its service active past its
+	// session. lease_expired then refuses.
+	LeaseUnproven string `json:"lease_unproven,omitempty"`
 }
 
 // Address is host:port of the target's service.

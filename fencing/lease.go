@@ -40,6 +40,9 @@ func (l *leaseMethod) Fence(ctx context.Context, t Target) error {
 	if l.oracle == nil {
 		return errors.New("lease_expired: no zookeeper session to ask (fencing.WithSessions not given)")
 	}
+	if t.LeaseUnproven != "" {
+		return fmt.Errorf("lease_expired cannot vouch for %s: %s", t.NodeID, t.LeaseUnproven)
+	}
 	if t.Session == 0 {
 		return fmt.Errorf("the breadcrumb of %s names no zookeeper session (written by an older zkfc?): its lease cannot be proven expired", t.NodeID)
 	}

@@ -37,22 +37,24 @@ func (f *fakeSessions) SessionEnded(nodeID string, session int64) (bool, string,
 func TestLeaseExpiredRefusesWithoutProof(t *testing.T) {
 	const old = int64(0x1234)
 	for _, tc := range []struct {
-		name    string
-		oracle  *fakeSessions
-		session int64
-		want    string // in the error; "" means fenced
-		asks    bool   // whether the quorum must have been asked
+		name     string
+		oracle   *fakeSessions
+		session  int64
+		unproven string // Target.LeaseUnproven
+		want     string // in the error; "" means fenced
+		asks     bool   // whether the quorum must have been asked
 	}{
-		{"session gone", &fakeSessions{}, old, "", true},
-		{"session alive", &fakeSessions{alive: map[int64]bool{old: true}}, old, "is alive", true},
-		{"another session alive is no proof either way", &fakeSessions{alive: map[int64]bool{old + 1: true}}, old, "", true},
-		{"breadcrumb without session", &fakeSessions{}, 0, "names no zookeeper session", false},
-		{"quorum unreachable", &fakeSessions{err: errors.New("zk: could not connect to a server")}, old, "could not connect", true},
+		{"failsafe active that never asked us", &fakeSessions{}, old, "it runs in failsafe mode asking only nn3", "cannot vouch for", false},
+		{"session gone", &fakeSessions{}, old, "", "", true},
+		{"session alive", &fakeSessions{alive: map[int64]bool{old: true}}, old, "", "is alive", true},
+		{"another session alive is no proof either way", &fakeSessions{alive: map[int64]bool{old + 1: true}}, old, "", "", true},
+		{"breadcrumb without session", &fakeSessions{}, 0, "", "names no zookeeper session", false},
+		{"quorum unreachable", &fakeSessions{err: errors.New("zk: could not connect to a server")}, old, "", "could not connect", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := mustNew(t, []MethodConfig{{Type: "lease_expired"}}, nil, WithSessions(tc.oracle))
 			tg := target
-			tg.Session = tc.session
+			tg.Session, tg.LeaseUnproven = tc.session, tc.unproven
 			rep, err := f.Fence(context.Background(), tg)
 			if tc.want == "" {
 				if err != nil || rep.FencedBy != "lease_expired" {

@@ -377,10 +377,16 @@ func TestDrillKillQuorumLeaderMidFailover(t *testing.T) {
 // session expired), so the takeover costs the session timeout, not the
 // session timeout plus every method's timeout.
 func TestDrillPartitionActiveHost(t *testing.T) {
+	partitionActiveHost(t, drill.LeaseSettings(), "partition")
+}
+
+// startOnNetns starts the drill with nn1 in a namespace of its own
+// (nn2 and the witness on the host), nn1 active, the witness leading.
+func startOnNetns(t *testing.T, s drill.Settings) (*drillRun, *drill.Netns) {
 	ns := drill.NewNetns(t, "zkfcdrl", 77)
 	lay := drill.Layout{IPs: [3]string{ns.InnerIP, ns.HostIP, ns.HostIP}, NS: [3]string{ns.Name, "", ""}}
 	// nn1 must be the active: start, then move the activity to nn1 if needed.
-	d := startDrill(t, drill.LeaseSettings(), lay)
+	d := startDrill(t, s, lay)
 	if d.old.Name != "nn1" {
 		d.old.PostDemo(t, "/admin/fail")
 		harness.WaitFor(t, 60*time.Second, "nn1 active", func() bool { return d.c.Nodes[0].Role() == "active" })
@@ -401,11 +407,16 @@ func TestDrillPartitionActiveHost(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("quorum leader before the cut: %s", leaderName(quorumLeader(d.c)))
+	return d, ns
+}
+
+func partitionActiveHost(t *testing.T, s drill.Settings, name string) *drillRun {
+	d, ns := startOnNetns(t, s)
 	d.fault = time.Now()
 	ns.Cut(t)
 	d.waitPromoted(t, 90*time.Second)
 	ivs := d.verdict(t)
-	tm := d.timing(t, "partition", ivs, d.expiryTarget(), expiryTargetText)
+	tm := d.timing(t, name, ivs, d.expiryTarget(), expiryTargetText)
 	d.checkTokenGrew(t, tm)
 	old, _ := drill.LastBefore(ivs, d.fault)
 	if old.Open {
@@ -431,6 +442,7 @@ func TestDrillPartitionActiveHost(t *testing.T) {
 		return err == nil && st.Role == "standby" && st.Connected
 	})
 	d.verdict(t)
+	return d
 }
 
 // Drill: fencing is impossible — ssh is the only method and the target's

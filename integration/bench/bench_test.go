@@ -166,6 +166,9 @@ func BenchmarkReport(b *testing.B) {
 	if want("postgres") {
 		r.Postgres = postgresBench(b, runs, part)
 	}
+	if want("quorum-outage") {
+		part("quorum-outage", 1, func(b testing.TB) { r.QuorumOutages = quorumOutages(b) })
+	}
 	r.Machine.Elapsed = time.Since(benchStart)
 	out := os.Getenv("BENCH_OUT")
 	if out == "" {

@@ -106,6 +106,9 @@ type Report struct {
 	// Postgres is the PostgreSQL section (zkfc beside Patroni), nil when
 	// not measured.
 	Postgres *PGBench
+	// QuorumOutages: the whole quorum stopped under a guarded pair
+	// (quorumoutage.go).
+	QuorumOutages []drill.QuorumOutageRun
 	// Missing lists what could not be measured and why: the report shows
 	// it instead of silently dropping a section.
 	Missing []string
@@ -214,6 +217,9 @@ func (r *Report) Markdown(drawn map[string]bool) string {
 	}
 	if r.Postgres != nil && len(r.Postgres.Results) > 0 {
 		r.Postgres.markdown(&s, drawn)
+	}
+	if len(r.QuorumOutages) > 0 {
+		r.quorumOutage(&s)
 	}
 	return s.String()
 }

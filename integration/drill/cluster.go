@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
+	"github.com/zkfc-project/zkfc/zkfc/control"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
 )
 
@@ -33,6 +34,12 @@ type Settings struct {
 	// ActionTimeout bounds the promote, demote and role actions (2s when
 	// zero); lease_expired needs the demote to fit in the margin.
 	ActionTimeout time.Duration
+	// Failsafe turns failover.failsafe on for nn1 and nn2, each listing
+	// the other, behind a control token (failsafe.go).
+	Failsafe bool
+	// External: nn1 and nn2 use this ensemble instead of hosting an
+	// embedded quorum with a witness (Nodes[2] stays nil).
+	External *harness.Ensemble
 }
 
 // LeaseSettings are DefaultSettings with lease_expired first: the demote
@@ -43,6 +50,19 @@ func LeaseSettings() Settings {
 	s.Lease = true
 	s.Margin = 2 * time.Second
 	s.ActionTimeout = 750 * time.Millisecond
+	return s
+}
+
+// FailsafeSettings are LeaseSettings with failover.failsafe, a 6s session
+// and a 2.5s margin: the active's deadline (3.5s after its last ack)
+// leaves a peer that lost the quorum at the same moment time to stop
+// answering "quorum reachable" (3/10 of the session) and a round to
+// complete; the margin covers lease_expired's terms (750ms demote +
+// 1.2s ping interval + 250ms forwarding + 100ms).
+func FailsafeSettings() Settings {
+	s := LeaseSettings()
+	s.Failsafe = true
+	s.SessionTimeout, s.Margin = 6*time.Second, 2500*time.Millisecond
 	return s
 }
 
@@ -89,15 +109,17 @@ type Node struct {
 	Peer     string // quorum peer address
 	DemoAddr string // "" for the witness
 	URL      string // control API
+	Token    string // its bearer token, "" if the API is open
 	Config   string
 	Demo     *harness.Proc
 	ZKFC     *harness.Proc
 }
 
 // Cluster is the drill topology: nn1 and nn2 guarding a demo-service each,
-// and a witness, the three zkfc processes hosting a 3-member embedded quorum.
+// and a witness, the three zkfc processes hosting a 3-member embedded
+// quorum; or, with Settings.External, nn1 and nn2 on an external ensemble.
 type Cluster struct {
-	Nodes     [3]*Node // nn1, nn2, witness
+	Nodes     [3]*Node // nn1, nn2, witness (nil with an external ensemble)
 	Roles     string   // the shared roles file of both services
 	Kills     string   // the fencer's kill notes (see DefaultFencing)
 	Settings  Settings
@@ -125,28 +147,50 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	if s.Fencing == "" {
 		c.Settings.Fencing = DefaultFencing(c.Kills)
 	}
+	token := ""
+	if s.Failsafe {
+		token = writeToken(t, dir)
+	}
 	names := [3]string{"nn1", "nn2", "witness"}
-	for i := range c.Nodes {
+	count := len(c.Nodes)
+	if s.External != nil {
+		count = 2
+	}
+	for i := range count {
 		ip := lay.IPs[i]
 		n := &Node{Name: names[i], IP: ip, NS: lay.NS[i],
 			Client: net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t))),
 			Peer:   net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t))),
-			URL:    "http://" + net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t)))}
+			URL:    "http://" + net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t))), Token: token}
 		if i < 2 {
 			n.DemoAddr = net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t)))
 		}
 		c.Nodes[i] = n
 	}
 	var clients []string
-	for _, n := range c.Nodes {
+	for _, n := range c.Nodes[:count] {
 		clients = append(clients, n.Client)
 	}
 	c.Connect = strings.Join(clients, ",")
-	for i, n := range c.Nodes {
+	if s.External != nil {
+		c.Connect = s.External.ConnectString()
+	}
+	format := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return exec.CommandContext(ctx, zkfcBin, "format", "--config", c.Nodes[count-1].Config, "--non-interactive").Run() == nil
+	}
+	for i, n := range c.Nodes[:count] {
 		n.Config = filepath.Join(dir, n.Name+".yaml")
 		if err := os.WriteFile(n.Config, []byte(c.config(t, n, i, filepath.Join(dir, n.Name+"-data"))), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if s.External != nil {
+		// Against an external ensemble zkfc refuses to start unformatted.
+		harness.WaitFor(t, 60*time.Second, "format on the external ensemble", format)
+	}
+	for _, n := range c.Nodes[:count] {
 		if n.DemoAddr != "" {
 			n.Demo = startProc(t, n.Name+"-demo", n.NS, filepath.Join(dir, n.Name+"-demo.log"),
 				demoBin, "--listen", n.DemoAddr, "--roles-file", c.Roles, "--name", n.Name)
@@ -156,17 +200,17 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	t.Cleanup(func() {
 		c.keepLogs(t, dir)
 		if t.Failed() {
-			for _, n := range c.Nodes {
+			for _, n := range c.Nodes[:count] {
 				t.Logf("--- %s zkfc log (last 25 non-debug lines):\n%s", n.Name, n.ZKFC.LogTail(25, `"level":"debug"`))
 			}
 		}
 	})
-	harness.WaitFor(t, 90*time.Second, "format through the embedded quorum", func() bool {
-		c.mustRun(t)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		return exec.CommandContext(ctx, zkfcBin, "format", "--config", c.Nodes[2].Config, "--non-interactive").Run() == nil
-	})
+	if s.External == nil {
+		harness.WaitFor(t, 90*time.Second, "format through the embedded quorum", func() bool {
+			c.mustRun(t)
+			return format()
+		})
+	}
 	harness.WaitFor(t, 60*time.Second, "one active and one standby", func() bool {
 		c.mustRun(t)
 		a, b := c.Nodes[0].Role(), c.Nodes[1].Role()
@@ -193,8 +237,13 @@ func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
 	fmt.Fprintf(&b, "cluster:\n  name: drill\n  parent_znode: /zkfc\n")
 	fmt.Fprintf(&b, "zookeeper:\n  connect: %q\n  session_timeout: %s\n  self_fence_margin: %s\n  allow_world_writable: true # a test cluster on loopback\n", c.Connect, s.SessionTimeout, s.Margin)
 	fmt.Fprintf(&b, "control:\n  listen: %q\n", strings.TrimPrefix(n.URL, "http://"))
+	if s.Failsafe {
+		fmt.Fprintf(&b, "  token_file: %s\n", filepath.Join(filepath.Dir(dataDir), "control.token"))
+	}
 	fmt.Fprintf(&b, "log:\n  level: debug\n  format: json\n")
-	fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  config_file: %s\n", n.DemoAddr == "", c.zooCfg(t, n, i, dataDir))
+	if s.External == nil {
+		fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  config_file: %s\n", n.DemoAddr == "", c.zooCfg(t, n, i, dataDir))
+	}
 	if n.DemoAddr == "" {
 		// The witness guards nothing; it still needs a valid fencing list.
 		b.WriteString("fencing:\n  methods:\n    - type: graceful\n")
@@ -217,6 +266,10 @@ func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
 	}
 	b.WriteString(s.Fencing)
 	fmt.Fprintf(&b, "failover:\n  cede_period: 5s\n  backoff_initial: 500ms\n  backoff_max: 4s\n  priority_delay: 1s\n")
+	if s.Failsafe {
+		peer := c.Nodes[1-i]
+		fmt.Fprintf(&b, "  failsafe: true\n  failsafe_peers:\n    - {id: %s, url: %q}\n", peer.Name, peer.URL)
+	}
 	return b.String()
 }
 
@@ -248,6 +301,9 @@ func (c *Cluster) keepLogs(t testing.TB, dir string) {
 func (c *Cluster) mustRun(t testing.TB) {
 	t.Helper()
 	for _, n := range c.Nodes {
+		if n == nil {
+			continue
+		}
 		for _, p := range []*harness.Proc{n.ZKFC, n.Demo} {
 			if p != nil && p.Exited() {
 				t.Fatalf("%s exited while the cluster started:\n%s", p.Name, p.LogTail(10, `"level":"debug"`))
@@ -311,11 +367,37 @@ func (c *Cluster) Other(n *Node) *Node {
 	return c.Nodes[0]
 }
 
-// Status asks the node's zkfc.
-func (n *Node) Status() (controller.Status, error) { return zkfcenv.StatusAt(n.URL, 2*time.Second) }
+// Status asks the node's zkfc (with its token, if it has one).
+func (n *Node) Status() (controller.Status, error) {
+	if n.Token == "" {
+		return zkfcenv.StatusAt(n.URL, 2*time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cl := control.NewClient()
+	cl.Token = []byte(n.Token)
+	return cl.Status(ctx, n.URL)
+}
 
 // Role is the zkfc's role, "" when it does not answer.
-func (n *Node) Role() string { return zkfcenv.RoleAt(n.URL, 2*time.Second) }
+func (n *Node) Role() string {
+	st, err := n.Status()
+	if err != nil {
+		return ""
+	}
+	return st.Role
+}
+
+// writeToken writes the drill's control token (mode 0600, as zkfc wants)
+// and returns it.
+func writeToken(t testing.TB, dir string) string {
+	t.Helper()
+	const token = "drill-control-token-0123456789abcdef"
+	if err := os.WriteFile(filepath.Join(dir, "control.token"), []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
 
 // PostDemo sends an admin request (fail, hang, recover) to the node's service.
 func (n *Node) PostDemo(t testing.TB, path string) {

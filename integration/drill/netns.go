@@ -103,3 +103,38 @@ func (n *Netns) cutRules(op string) [][]string {
 		{"ip", "netns", "exec", n.Name, "iptables", op, "OUTPUT", "-d", n.HostIP, "-j", "DROP"},
 	}
 }
+
+// CutExcept drops every packet between the namespace and the host except
+// TCP to or from the given ports (a host cut off from the quorum that can
+// still reach its peer's control API, say). Flush undoes it.
+func (n *Netns) CutExcept(t testing.TB, ports ...int) {
+	t.Helper()
+	var cmds [][]string
+	in := func(args ...string) []string {
+		return append([]string{"ip", "netns", "exec", n.Name, "iptables"}, args...)
+	}
+	for _, p := range ports {
+		ps := fmt.Sprint(p)
+		cmds = append(cmds,
+			in("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
+			in("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"),
+			in("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
+			in("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"))
+	}
+	cmds = append(cmds, in("-A", "INPUT", "-s", n.HostIP, "-j", "DROP"), in("-A", "OUTPUT", "-d", n.HostIP, "-j", "DROP"))
+	for _, cmd := range cmds {
+		if _, err := run(cmd...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Flush removes every rule of the namespace (Cut's and CutExcept's).
+func (n *Netns) Flush(t testing.TB) {
+	t.Helper()
+	for _, chain := range []string{"INPUT", "OUTPUT"} {
+		if _, err := run("ip", "netns", "exec", n.Name, "iptables", "-F", chain); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -259,6 +259,18 @@ type Failover struct {
 	// PriorityDelay is how long a candidate waits before taking a free lock
 	// while a healthy candidate of higher priority is registered.
 	PriorityDelay time.Duration `koanf:"priority_delay"`
+	// Failsafe keeps an active service active through a quorum outage
+	// while every peer in FailsafePeers answers that it is not active and
+	// cannot reach the quorum either (configs/README.md, "Failsafe mode").
+	Failsafe      bool           `koanf:"failsafe"`
+	FailsafePeers []FailsafePeer `koanf:"failsafe_peers"`
+}
+
+// FailsafePeer is another candidate's zkfc, asked in failsafe mode.
+type FailsafePeer struct {
+	ID string `koanf:"id"`
+	// URL of its control API (its control.advertise_url).
+	URL string `koanf:"url"`
 }
 
 // Quorum is the embedded quorum member zkfc can host in-process.
@@ -549,6 +561,7 @@ func (c *Config) Validate() error {
 	if !witness {
 		c.validateReplication(bad)
 	}
+	c.validateFailsafe(witness, bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

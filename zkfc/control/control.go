@@ -19,6 +19,9 @@
 //	POST /drill/fail-health?duration=30s
 //	                           treat the service as unhealthy for a while
 //	                           (fencing drills; duration=0 ends it early)
+//	POST /failsafe?from=NODE   failsafe mode: is this node active, does it
+//	                           reach the quorum; a "neither" answer carries a
+//	                           promise not to promote (failsafe.go)
 //	GET  /metrics              Prometheus
 //
 // For load balancers, GET or HEAD, text, without credentials (lb.go):
@@ -95,6 +98,7 @@ func NewServer(b Backend, cedePeriod time.Duration, gatherer prometheus.Gatherer
 	s.mux.HandleFunc("POST /pause", func(w http.ResponseWriter, r *http.Request) { s.pause(w, true) })
 	s.mux.HandleFunc("POST /resume", func(w http.ResponseWriter, r *http.Request) { s.pause(w, false) })
 	s.mux.HandleFunc("POST /drill/fail-health", s.failHealth)
+	s.mux.HandleFunc("POST /failsafe", s.failsafe)
 	if gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	}

@@ -140,6 +140,9 @@ type Config struct {
 	// Replication: rejoin, positions, eligibility, durable mode, restart
 	// in place (replication.go); the zero value turns them off.
 	Replication Replication
+	// Failsafe: keep an active service through a quorum outage while
+	// every peer promises (failsafe.go); off when it has no peers.
+	Failsafe FailsafeConfig
 }
 
 // TokenMismatchError refuses a graceful-fence request that names a
@@ -212,6 +215,8 @@ type Controller struct {
 	opMu      sync.Mutex
 	op        *demoteOp
 	opStarted chan struct{}
+
+	fs failsafe
 }
 
 // session is the ZooKeeper session as the loop knows it.
@@ -227,6 +232,10 @@ type session struct {
 	// pauseUnknown: connected, but the pause flag could not be read since
 	// the connection: no election step until it is (see refreshPause).
 	pauseUnknown bool
+	// openFailed: the last Open failed; retried at nextOpen (reconnect.go).
+	openFailed bool
+	nextOpen   time.Time
+	openWait   time.Duration
 }
 
 // election is this node's part in the election.
@@ -300,6 +309,7 @@ func New(cfg Config, el Elector, fencer Fencer, actions Actions, m *Metrics, lg 
 	if c.cfg.Replication.RestartSettle <= 0 {
 		c.cfg.Replication.RestartSettle = 10 * time.Second
 	}
+	c.initFailsafe()
 	c.publish()
 	return c
 }

@@ -57,7 +57,7 @@ func (c *Controller) decide(now time.Time) string {
 		c.quit(true, "service "+h.State)
 	}
 	if !c.sess.connected {
-		return fmt.Sprintf("waiting for zookeeper: disconnected (the service is %s)", c.svc.role)
+		return fmt.Sprintf("waiting for zookeeper: disconnected (the service is %s)%s", c.svc.role, c.failsafeReason())
 	}
 	c.settleRelease()
 	if !c.elec.joined {
@@ -109,7 +109,7 @@ func (c *Controller) join() {
 func (c *Controller) standing() string {
 	switch {
 	case c.svc.role == Active:
-		return fmt.Sprintf("active: holds the lock (token %d)", c.svc.token)
+		return fmt.Sprintf("active: holds the lock (token %d)%s", c.svc.token, c.failsafeReason())
 	case c.elec.holder != nil && c.elec.holder.NodeID != c.cfg.Self.NodeID:
 		return "standby: lock held by " + c.elec.holder.NodeID
 	}
@@ -172,6 +172,9 @@ func (c *Controller) attempt(now time.Time) string {
 	c.elec.holder = &c.cfg.Self
 	if c.svc.role == Active {
 		return c.standing() // still ours, e.g. after a reconnection
+	}
+	if why := c.failsafeGate(now); why != "" {
+		return why
 	}
 	return c.promote(now)
 }

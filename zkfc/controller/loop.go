@@ -15,11 +15,7 @@ import (
 // unformatted cluster znode). On the way out an active service is demoted
 // and the lock released, so a peer can take over without fencing.
 func (c *Controller) Run(ctx context.Context) error {
-	epoch, err := c.el.Open()
-	if err != nil {
-		return err
-	}
-	c.sess.epoch = epoch
+	c.reopen()
 	defer func() {
 		if !c.abandoned {
 			c.el.Close()
@@ -27,6 +23,11 @@ func (c *Controller) Run(ctx context.Context) error {
 	}()
 	tick := time.NewTicker(c.cfg.Tick)
 	defer tick.Stop()
+	if c.cfg.Failsafe.enabled() {
+		actx, stopAsker := context.WithCancel(ctx)
+		defer stopAsker()
+		go c.runFailsafeAsker(actx)
+	}
 	for c.fatal == nil {
 		select {
 		case <-ctx.Done():
@@ -291,6 +292,8 @@ func (c *Controller) tick() {
 	if !c.svc.drillUntil.IsZero() && !now.Before(c.svc.drillUntil) {
 		c.endHealthDrill()
 	}
+	c.retryOpen(now)
+	c.failsafeTick(now)
 	c.checkSelfFenceDeadline(now)
 	if c.cfg.RoleInterval > 0 && !c.svc.roleCheckOff && c.svc.role != Initializing && !now.Before(c.svc.nextRole) {
 		c.svc.nextRole = now.Add(c.cfg.RoleInterval)

@@ -15,6 +15,9 @@ type Metrics struct {
 	selfFences  prometheus.Counter
 	drifts      prometheus.Counter
 	staleEvents prometheus.Counter
+	// quorumUnreachable and failsafeHolding: failsafe.go.
+	quorumUnreachable prometheus.Gauge
+	failsafeHolding   prometheus.Gauge
 }
 
 // NewMetrics creates the series and registers them with reg (nil: none).
@@ -32,8 +35,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		drifts:      prometheus.NewCounter(prometheus.CounterOpts{Name: "zkfc_role_drift_total", Help: "Times the service reported a role zkfc did not expect."}),
 		staleEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "zkfc_stale_session_events_total", Help: "Events from an old ZooKeeper session, ignored."}),
 	}
+	m.quorumUnreachable = prometheus.NewGauge(prometheus.GaugeOpts{Name: "zkfc_quorum_unreachable_seconds",
+		Help: "How long the ZooKeeper session has been disconnected or without a fresh acknowledgment; 0 while it is fine."})
+	m.failsafeHolding = prometheus.NewGauge(prometheus.GaugeOpts{Name: "zkfc_failsafe_holding",
+		Help: "1 while failsafe mode keeps the service active without the quorum."})
 	if reg != nil {
-		reg.MustRegister(m.active, m.healthy, m.connected, m.paused, m.token, m.transitions, m.promotions, m.fences, m.selfFences, m.drifts, m.staleEvents)
+		reg.MustRegister(m.active, m.healthy, m.connected, m.paused, m.token, m.transitions, m.promotions, m.fences, m.selfFences, m.drifts, m.staleEvents,
+			m.quorumUnreachable, m.failsafeHolding)
 	}
 	return m
 }

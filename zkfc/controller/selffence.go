@@ -11,16 +11,16 @@ import (
 // checkSelfFenceDeadline self-fences an active whose last acknowledged
 // request is a session timeout minus the margin old: from then on the
 // quorum may expire the session and let another node win, so the service
-// must be down before. It then abandons the session for a new one.
+// must be down before. In failsafe mode a complete round of peer answers
+// counts as an acknowledgment too (failsafe.go). It then abandons the
+// session for a new one.
 func (c *Controller) checkSelfFenceDeadline(now time.Time) {
 	if c.svc.role != Active {
 		return
 	}
-	at, timeout, ok := c.el.LastAck()
-	if !ok {
-		return
-	}
-	if deadline := at.Add(timeout - c.cfg.SelfFenceMargin); now.Before(deadline) {
+	at, timeout, _ := c.el.LastAck()
+	deadline, ok := c.selfFenceDeadline()
+	if !ok || now.Before(deadline) {
 		return
 	}
 	c.selfFence(fmt.Sprintf("no acknowledgment from zookeeper for %s (session timeout %s, margin %s)",
@@ -34,10 +34,9 @@ func (c *Controller) checkSelfFenceDeadline(now time.Time) {
 func (c *Controller) selfFence(reason string) {
 	c.m.selfFences.Inc()
 	c.lg.Warn("self-fencing: demoting the local service", zap.String("reason", reason))
-	at, timeout, ok := c.el.LastAck()
 	limit := 500 * time.Millisecond
-	if ok {
-		limit = max(limit, time.Until(at.Add(timeout)))
+	if deadline, ok := c.selfFenceDeadline(); ok {
+		limit = max(limit, time.Until(deadline.Add(c.cfg.SelfFenceMargin)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	if err := c.demote(ctx, false); err != nil {
@@ -65,9 +64,9 @@ func (c *Controller) reopen() {
 	c.elec.releaseOwed = false // the lock goes with the abandoned session
 	epoch, err := c.el.Open()
 	if err != nil {
-		c.lastErr = err.Error()
-		c.lg.Error("reopen zookeeper session", zap.Error(err))
+		c.openFailed(err)
 		return
 	}
 	c.sess.epoch = epoch
+	c.sess.openFailed = false
 }

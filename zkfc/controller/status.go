@@ -68,6 +68,12 @@ type Status struct {
 	// Replication: rejoin, position, eligibility, durable mode and restart
 	// in place, when configured.
 	Replication *ReplicationStatus `json:"replication,omitempty"`
+	// QuorumUnreachableSince: since when the session has been
+	// disconnected or without a fresh acknowledgment (zero while fine).
+	QuorumUnreachableSince time.Time `json:"quorum_unreachable_since,omitempty"`
+	QuorumUnreachableMs    int64     `json:"quorum_unreachable_ms,omitempty"`
+	// Failsafe: failover.failsafe's state; absent when it is off.
+	Failsafe *FailsafeStatus `json:"failsafe,omitempty"`
 }
 
 // FenceRecord is one fencing of a previous active, successful or not.
@@ -126,10 +132,15 @@ func (c *Controller) publish() {
 		s.SessionTimeoutMs = timeout.Milliseconds()
 		if ok {
 			s.LastAckAgeMs = c.now().Sub(at).Milliseconds()
-			if c.svc.role == Active {
-				s.SelfFenceInMs = at.Add(timeout - c.cfg.SelfFenceMargin).Sub(c.now()).Milliseconds()
+			if d, _ := c.selfFenceDeadline(); c.svc.role == Active {
+				s.SelfFenceInMs = d.Sub(c.now()).Milliseconds()
 			}
 		}
+		s.Failsafe = c.failsafeStatus(c.now())
+	}
+	if !c.fs.lostAt.IsZero() {
+		s.QuorumUnreachableSince = c.fs.lostAt
+		s.QuorumUnreachableMs = c.now().Sub(c.fs.lostAt).Milliseconds()
 	}
 	if c.svc.role != Active && c.elec.holder != nil && c.elec.holder.NodeID == c.cfg.Self.NodeID {
 		s.Active = nil

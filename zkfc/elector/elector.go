@@ -79,6 +79,10 @@ type Info struct {
 	// Position: in the member registry, the node's replication position
 	// as actions.position last printed it (nil: not recorded).
 	Position *uint64 `json:"position,omitempty"`
+	// FailsafePeers: in the breadcrumb, the nodes the active asks in
+	// failsafe mode (nil: failsafe off). A node not among them cannot rely
+	// on the end of Session (fencing.Target.LeaseUnproven).
+	FailsafePeers []string `json:"failsafe_peers,omitempty"`
 }
 
 // Kind is what happened.

@@ -99,6 +99,7 @@ func printStatus(w io.Writer, st controller.Status) {
 	if r := st.Replication; r != nil {
 		printReplication(w, r)
 	}
+	printQuorumLoss(w, st)
 	if st.LastError != "" {
 		fmt.Fprintf(w, "last error:    %s\n", st.LastError)
 	}

@@ -47,8 +47,11 @@ const runUsage = `zkfc run: guard one service with automatic failover.
 Monitors the local service's health, takes part in the election in
 ZooKeeper (<cluster.parent_znode>/<cluster.name>/ActiveStandbyElectorLock),
 fences the previous active before promoting, demotes its own service when
-it loses the quorum (before its session can expire), and serves the control
-API on control.listen. Under systemd (Type=notify) it reports READY=1 once
+it loses the quorum (before its session can expire; with failover.failsafe
+not while every peer answers that it cannot reach the quorum either), and
+serves the control API on control.listen. It never exits because the quorum
+is unavailable: sessions are reopened and a failed embedded member is
+started again. Under systemd (Type=notify) it reports READY=1 once
 the first election outcome is known, the role in STATUS=, and feeds the
 watchdog from its control loop.
 
@@ -104,18 +107,14 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		if err != nil {
 			return fmt.Errorf("start embedded quorum member (quorum section of %s): %w", cfg.Source, err)
 		}
+		ref := &memberRef{m: member}
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := <-done; err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("embedded quorum member: %w", err)
-			}
-		}()
+		go func() { defer wg.Done(); superviseMember(ctx, cfg.Quorum, ref, done, lg.Named("quorum")) }()
 		if connect == "" {
 			connect = addr
 		}
 		if cfg.Quorum.Witness {
-			return runWitness(ctx, cfg, sec, member, errc, lg)
+			return runWitness(ctx, cfg, sec, ref, errc, lg)
 		}
 	}
 	cfg.ZooKeeper.Connect = connect
@@ -147,6 +146,10 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 	n := newNotifier(lg)
 	self := elector.Info{NodeID: cfg.Node.ID, Host: cfg.Node.Host, Port: cfg.Node.Port, ControlURL: cfg.AdvertisedControlURL(),
 		Priority: cfg.Node.Priority, NoFailover: cfg.Node.NoFailover}
+	fsafe := failsafeConfig(cfg, client)
+	for _, p := range fsafe.Peers {
+		self.FailsafePeers = append(self.FailsafePeers, p.ID)
+	}
 	roleInterval := cfg.Actions.RoleInterval
 	if len(cfg.Actions.Role.Command) == 0 {
 		roleInterval = 0
@@ -156,7 +159,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		CedePeriod: cfg.Failover.CedePeriod, BackoffInitial: cfg.Failover.BackoffInitial, BackoffMax: cfg.Failover.BackoffMax,
 		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fencer.f.Budget() + fenceSlack,
 		WaitFormatted: cfg.Quorum.Enabled, ExitOnFailedDemote: usesLeaseExpired(cfg), LBDrain: cfg.Control.LBDrain,
-		OnRole: n.onRole, OnTick: n.onTick, Replication: replication(cfg, act, el),
+		OnRole: n.onRole, OnTick: n.onTick, Replication: replication(cfg, act, el), Failsafe: fsafe,
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
 
 	mon, err := healthcheck.NewMonitor(cfg.HealthCheck(), lg.Named("health"), func(_, s healthcheck.State, p healthcheck.Progress) {
@@ -272,13 +275,14 @@ func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger, opt
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", cfg.Source, err)
 	}
-	return &fenceAdapter{f: f, lg: lg}, nil
+	return &fenceAdapter{f: f, lg: lg, self: cfg.Node.ID}, nil
 }
 
 // fenceAdapter turns the controller's breadcrumb into a fencing target.
 type fenceAdapter struct {
-	f  *fencing.Fencer
-	lg *zap.Logger
+	f    *fencing.Fencer
+	lg   *zap.Logger
+	self string // this node's id (leaseUnproven)
 }
 
 func target(i elector.Info) fencing.Target {
@@ -286,7 +290,9 @@ func target(i elector.Info) fencing.Target {
 }
 
 func (a *fenceAdapter) Fence(ctx context.Context, i elector.Info) error {
-	rep, err := a.f.Fence(ctx, target(i))
+	t := target(i)
+	t.LeaseUnproven = leaseUnproven(i, a.self)
+	rep, err := a.f.Fence(ctx, t)
 	a.lg.Info("fencing report", zap.String("report", rep.String()), zap.Error(err))
 	return err
 }
