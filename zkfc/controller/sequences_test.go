@@ -173,10 +173,12 @@ func TestSequences(t *testing.T) {
 			},
 		},
 		{
-			name:  "paused: a healthy node does not join",
-			setup: []func(*fixture){paused},
+			name:  "paused: a starting node that is not the recorded active is demoted and does not join",
+			setup: []func(*fixture){pauseFlag},
 			steps: []step{
-				{do: healthy, role: Initializing, calls: "", reason: "paused (generation 42): no election step"},
+				{do: healthy, role: Standby, calls: "try|read-breadcrumb|demote|release",
+					reason: "paused (generation 42): standby: no breadcrumb: this node is not the recorded active"},
+				{do: tickAt(time.Hour), role: Standby, calls: "", reason: "paused (generation 42): no election step"},
 			},
 		},
 		{

@@ -55,7 +55,8 @@ watchdog from its control loop.
 The cluster znode must exist: run 'zkfc format' once per cluster.
 
 Exit status: 0 after SIGTERM/SIGINT (an active service is demoted and the
-lock released first), 1 on errors, 3 when fencing.methods lists
+lock released first; while failover is paused the service is left as it
+is, and the next zkfc to start adopts its role), 1 on errors, 3 when fencing.methods lists
 lease_expired and the demote of a service that may be active failed: zkfc
 then leaves without closing its ZooKeeper session, so that systemd's
 BindsTo= (systemd/zkfc-bound-service.conf) stops the service before the
@@ -100,14 +101,24 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		if EmbeddedQuorum == nil {
 			return fmt.Errorf("config %s: quorum.enabled: the embedded quorum is not available yet in this build; set quorum.enabled: false and point zookeeper.connect at a ZooKeeper ensemble", cfg.Source)
 		}
-		member, addr, done, err := EmbeddedQuorum(ctx, cfg.Quorum, lg.Named("quorum"))
+		// The member outlives the controller: on SIGTERM the controller
+		// still releases the lock and closes its session through it, so
+		// that the standby can take over at once, not after a session
+		// timeout (the deferred cancel runs before wg.Wait).
+		mctx := ctx
+		if !cfg.Quorum.Witness {
+			var mcancel context.CancelFunc
+			mctx, mcancel = context.WithCancel(context.WithoutCancel(ctx))
+			defer mcancel()
+		}
+		member, addr, done, err := EmbeddedQuorum(mctx, cfg.Quorum, lg.Named("quorum"))
 		if err != nil {
 			return fmt.Errorf("start embedded quorum member (quorum section of %s): %w", cfg.Source, err)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := <-done; err != nil && ctx.Err() == nil {
+			if err := <-done; err != nil && mctx.Err() == nil {
 				errc <- fmt.Errorf("embedded quorum member: %w", err)
 			}
 		}()
@@ -155,8 +166,9 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		Self: self, Cluster: cfg.Cluster.Name, SelfFenceMargin: cfg.ZooKeeper.SelfFenceMargin,
 		CedePeriod: cfg.Failover.CedePeriod, BackoffInitial: cfg.Failover.BackoffInitial, BackoffMax: cfg.Failover.BackoffMax,
 		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fencer.f.Budget() + fenceSlack,
-		WaitFormatted: cfg.Quorum.Enabled, ExitOnFailedDemote: usesLeaseExpired(cfg), LBDrain: cfg.Control.LBDrain,
-		OnRole: n.onRole, OnTick: n.onTick,
+		WaitFormatted: cfg.Quorum.Enabled, ExitOnFailedDemote: usesLeaseExpired(cfg), KeepServiceWhenPaused: !usesLeaseExpired(cfg),
+		LBDrain: cfg.Control.LBDrain,
+		OnRole:  n.onRole, OnTick: n.onTick,
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
 
 	mon, err := healthcheck.NewMonitor(cfg.HealthCheck(), lg.Named("health"), func(_, s healthcheck.State, p healthcheck.Progress) {
