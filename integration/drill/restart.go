@@ -63,8 +63,8 @@ type RestartStep struct {
 
 // RestartZKFC stops n's zkfc (and the quorum member it hosts) with
 // SIGTERM, starts it again, and waits until the quorum is full and the
-// zkfc answers with a role (ready says when that role is the expected
-// one; nil accepts any answer). Every wait is bounded.
+// zkfc answers with a role that ready accepts (any answer when nil).
+// Every wait is bounded.
 func (c *Cluster) RestartZKFC(t testing.TB, n *Node, ready func(role string) bool) RestartStep {
 	t.Helper()
 	step := RestartStep{Node: n.Name}
