@@ -29,7 +29,7 @@ import (
 //
 //	BENCH_DURATION  measured time per workload (default 5s)
 //	BENCH_RUNS      repetitions of the outage and failover drills (default 5)
-//	BENCH_ONLY      comma list of parts to run: compare, outage, failover (default all)
+//	BENCH_ONLY      comma list of parts to run: compare, outage, failover, restarts (default all)
 //	BENCH_DRILLS    go test -run pattern of the drills to time (default: every failure drill)
 //	BENCH_OUT       report directory (default docs/bench in the repository)
 func envDuration(name string, def time.Duration) time.Duration {
@@ -161,6 +161,14 @@ func BenchmarkReport(b *testing.B) {
 			b.Errorf("drill skipped: %s", s)
 			r.Missing = append(r.Missing, "drill skipped: "+s)
 		}
+	}
+	if want("restarts") {
+		part("restarts", 1, func(b testing.TB) {
+			var err error
+			if r.Restarts, err = rollingRestarts(b, runs); err != nil {
+				b.Errorf("%v", err)
+			}
+		})
 	}
 	r.Machine.Elapsed = time.Since(benchStart)
 	out := os.Getenv("BENCH_OUT")

@@ -103,6 +103,7 @@ type Report struct {
 	Memory       map[string]int64
 	MemoryZnodes int64
 	Failover     Failover
+	Restarts     Restarts
 	// Missing lists what could not be measured and why: the report shows
 	// it instead of silently dropping a section.
 	Missing []string
@@ -205,6 +206,9 @@ func (r *Report) Markdown(drawn map[string]bool) string {
 	}
 	if len(r.Failover.Runs) > 0 {
 		r.failover(&s, drawn)
+	}
+	if len(r.Restarts.Runs) > 0 {
+		r.restarts(&s)
 	}
 	return s.String()
 }
