@@ -248,3 +248,44 @@ func TestRollingRestartApache(t *testing.T) {
 		})
 	}
 }
+
+// The pause is lifted while the active's zkfc is down: the standby takes
+// over, fencing the service the stopped zkfc left running; paused again,
+// the old zkfc starts and must not adopt the active role its breadcrumb
+// no longer records. Without actions.role, the case where only the
+// breadcrumb and the token tell: adopting would re-run promote.
+func TestRestartAfterTakeoverWhilePaused(t *testing.T) {
+	s := drill.DefaultSettings()
+	s.NoRoleAction = true
+	d := startDrill(t, s, drill.Loopback)
+	pause(t, d.old.URL)
+	if !d.old.ZKFC.Terminate(30 * time.Second) {
+		t.Fatalf("%s's zkfc still runs 30s after SIGTERM", d.old.Name)
+	}
+	d.fault = time.Now()
+	if out, code := zkfcenv.RunCLI(t, "resume", "--url", d.cand.URL, "--timeout", "20s"); code != 0 {
+		t.Fatalf("resume: exit %d\n%s", code, out)
+	}
+	d.waitPromoted(t, 60*time.Second)
+	pause(t, d.cand.URL)
+	if err := d.old.ZKFC.Start(); err != nil {
+		t.Fatal(err)
+	}
+	harness.WaitFor(t, 60*time.Second, d.old.Name+"'s zkfc back", func() bool { return zkfcBack(d.old.Role()) })
+	if st, err := d.old.Status(); err != nil || st.Role != "standby" || st.HoldsLock {
+		t.Errorf("%s restarted while paused after %s took over: %+v %v; want standby without the lock", d.old.Name, d.cand.Name, st, err)
+	} else {
+		t.Logf("%s after its restart: %s", d.old.Name, st.Reason)
+	}
+	resumeAndStay(t, d.cand.URL, d.old.URL)
+	ivs := d.verdict(t)
+	promoted := 0
+	for _, iv := range ivs {
+		if iv.Start.After(d.fault) {
+			promoted++
+		}
+	}
+	if promoted != 1 {
+		t.Errorf("%d promotions after the resume, want exactly %s's", promoted, d.cand.Name)
+	}
+}

@@ -33,6 +33,9 @@ type Settings struct {
 	// ActionTimeout bounds the promote, demote and role actions (2s when
 	// zero); lease_expired needs the demote to fit in the margin.
 	ActionTimeout time.Duration
+	// NoRoleAction leaves actions.role out: no drift check, and a zkfc
+	// starting while paused cannot ask its service's role.
+	NoRoleAction bool
 }
 
 // LeaseSettings are DefaultSettings with lease_expired first: the demote
@@ -209,6 +212,9 @@ func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
 		at = 2 * time.Second
 	}
 	for _, a := range []string{"promote", "demote", "role"} {
+		if a == "role" && s.NoRoleAction {
+			continue
+		}
 		fmt.Fprintf(&b, "  %s: {command: [\"%s/%s.sh\"], env: [\"DEMO_ADDR=%s\"], timeout: %s}\n", a, ex, a, n.DemoAddr, at)
 	}
 	fmt.Fprintf(&b, "  role_interval: 1s\nfencing:\n  methods:\n")
