@@ -100,30 +100,7 @@ func TestAdoptWhilePaused(t *testing.T) {
 		},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			for _, s := range tc.setup {
-				s(f)
-			}
-			f.log = nil
-			for i, s := range tc.steps {
-				s.do(f)
-				got := strings.Join(f.log, "|")
-				f.log = nil
-				if got != s.calls {
-					t.Fatalf("step %d: calls %q, want %q", i, got, s.calls)
-				}
-				if f.c.svc.role != s.role {
-					t.Fatalf("step %d: role %s, want %s", i, f.c.svc.role, s.role)
-				}
-				if !strings.HasPrefix(f.c.reason, s.reason) {
-					t.Fatalf("step %d: reason %q, want it to begin %q", i, f.c.reason, s.reason)
-				}
-				if s.breadcrumb != "" && (f.el.breadcrumb == nil || f.el.breadcrumb.NodeID != s.breadcrumb) {
-					t.Fatalf("step %d: breadcrumb %+v, want %s", i, f.el.breadcrumb, s.breadcrumb)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { playSteps(t, tc.setup, tc.steps) })
 	}
 }
 
