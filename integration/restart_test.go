@@ -34,8 +34,8 @@ func rollingRestart(t *testing.T, d *drillRun) []drill.RestartStep {
 	var steps []drill.RestartStep
 	for _, n := range []*drill.Node{d.cand, d.c.Nodes[2], d.old} {
 		step := d.c.RestartZKFC(t, n, zkfcBack)
-		t.Logf("restarted %s (%s): exited after %v, quorum full and zkfc back after %v", n.Name, step.Role,
-			step.Exited.Round(time.Millisecond), step.Recovered.Round(time.Millisecond))
+		t.Logf("restarted %s (%s): exited after %v, quorum full after %v, zkfc back after %v", n.Name, step.Role,
+			step.Exited.Round(time.Millisecond), step.QuorumFull.Round(time.Millisecond), step.Recovered.Round(time.Millisecond))
 		steps = append(steps, step)
 	}
 	return steps

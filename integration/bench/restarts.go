@@ -22,13 +22,13 @@ func (r *Report) restarts(s *strings.Builder) {
 	s.WriteString("## Rolling restarts: zkfc upgraded one node at a time\n\n")
 	s.WriteString(r.Restarts.Source + " ")
 	s.WriteString("The service outage is the time within the drill when no service was active (from the roles file); ")
-	s.WriteString("the quorum recovery of a node is the time from its zkfc's SIGTERM until all three quorum members serve again ")
-	s.WriteString("and the restarted zkfc reports a role.\n\n")
-	s.WriteString("| drill | runs | service outage min / median / max | switchovers per run | quorum recovery per restart (min–max): |\n|---|---|---|---|---|\n")
+	s.WriteString("per restarted zkfc, the quorum's recovery is the time from its SIGTERM until all three quorum members serve again ")
+	s.WriteString("(one leader, two followers, as `srvr` says), and the zkfc's until it also reports a role again.\n\n")
+	s.WriteString("| drill | runs | service outage min / median / max | switchovers per run | after each zkfc's SIGTERM (min–max): quorum full; zkfc back |\n|---|---|---|---|---|\n")
 	for _, name := range []string{"paused", "unpaused"} {
 		var outages []time.Duration
 		var switches []string
-		recovery := map[string][]time.Duration{}
+		quorum, recovery := map[string][]time.Duration{}, map[string][]time.Duration{}
 		var order []string
 		for _, run := range r.Restarts.Runs {
 			if run.Drill != name {
@@ -44,6 +44,7 @@ func (r *Report) restarts(s *strings.Builder) {
 				if _, ok := recovery[what]; !ok {
 					order = append(order, what)
 				}
+				quorum[what] = append(quorum[what], st.QuorumFull)
 				recovery[what] = append(recovery[what], st.Recovered)
 			}
 		}
@@ -53,8 +54,9 @@ func (r *Report) restarts(s *strings.Builder) {
 		lo, med, hi := stats(outages)
 		var rec []string
 		for _, what := range order {
+			qa, _, qb := stats(quorum[what])
 			a, _, b := stats(recovery[what])
-			rec = append(rec, fmt.Sprintf("%s %.0f–%.0f ms", what, ms(a), ms(b)))
+			rec = append(rec, fmt.Sprintf("%s %.0f–%.0f ms; %.0f–%.0f ms", what, ms(qa), ms(qb), ms(a), ms(b)))
 		}
 		label := map[string]string{"paused": "f. paused", "unpaused": "g. unpaused"}[name]
 		fmt.Fprintf(s, "| %s | %d | %.0f / %.0f / %.0f ms | %s | %s |\n", label, len(outages), ms(lo), ms(med), ms(hi),

@@ -56,8 +56,11 @@ type RestartStep struct {
 	Role string `json:"role"`
 	// Exited: SIGTERM -> the process ended (exit status 0).
 	Exited time.Duration `json:"exited_ns"`
-	// Recovered: SIGTERM -> the quorum full again (all three members
-	// serving) and the restarted zkfc reporting a role again.
+	// QuorumFull: SIGTERM -> the quorum full again (all three members
+	// serving), first seen.
+	QuorumFull time.Duration `json:"quorum_full_ns"`
+	// Recovered: SIGTERM -> the quorum full and the restarted zkfc
+	// reporting a role again.
 	Recovered time.Duration `json:"recovered_ns"`
 }
 
@@ -86,7 +89,13 @@ func (c *Cluster) RestartZKFC(t testing.TB, n *Node, ready func(role string) boo
 		if n.ZKFC.Exited() {
 			t.Fatalf("%s's zkfc exited after its restart:\n%s", n.Name, n.ZKFC.LogTail(15, `"level":"debug"`))
 		}
-		if _, err := n.Status(); err != nil || !c.QuorumFull() {
+		if !c.QuorumFull() {
+			return false
+		}
+		if step.QuorumFull == 0 {
+			step.QuorumFull = time.Since(term)
+		}
+		if _, err := n.Status(); err != nil {
 			return false
 		}
 		return n.DemoAddr == "" || ready == nil || ready(n.Role())
