@@ -23,7 +23,7 @@ func (r *Report) restarts(s *strings.Builder) {
 	s.WriteString(r.Restarts.Source + " ")
 	s.WriteString("The service outage is the time within the drill when no service was active (from the roles file); ")
 	s.WriteString("per restarted zkfc, the quorum's recovery is the time from its SIGTERM until all three quorum members serve again ")
-	s.WriteString("(one leader, two followers, as `srvr` says), and the zkfc's until it also reports a role again.\n\n")
+	s.WriteString("(the witness, the preferred leader, leading the two others, as `srvr` says), and the zkfc's until it also reports a role again.\n\n")
 	s.WriteString("| drill | runs | service outage min / median / max | switchovers per run | after each zkfc's SIGTERM (min–max): quorum full; zkfc back |\n|---|---|---|---|---|\n")
 	for _, name := range []string{"paused", "unpaused"} {
 		var outages []time.Duration

@@ -32,19 +32,20 @@ func (n *Node) MemberMode() string {
 	return ""
 }
 
-// QuorumFull reports whether every member serves: one leader, the others
-// following it.
+// QuorumFull reports whether every member serves, led by the witness,
+// the preferred leader of the drill's zoo.cfg: the shape the quorum had
+// before a restart, in which restarting a data node costs no election.
 func (c *Cluster) QuorumFull() bool {
-	leaders, followers := 0, 0
-	for _, n := range c.Nodes {
-		switch n.MemberMode() {
-		case "leader":
-			leaders++
-		case "follower":
+	followers := 0
+	for i, n := range c.Nodes {
+		switch mode := n.MemberMode(); {
+		case i == len(c.Nodes)-1 && mode != "leader":
+			return false
+		case mode == "follower":
 			followers++
 		}
 	}
-	return leaders == 1 && leaders+followers == len(c.Nodes)
+	return followers == len(c.Nodes)-1
 }
 
 // RestartStep is one zkfc restart of a rolling restart, offsets from the
@@ -57,7 +58,7 @@ type RestartStep struct {
 	// Exited: SIGTERM -> the process ended (exit status 0).
 	Exited time.Duration `json:"exited_ns"`
 	// QuorumFull: SIGTERM -> the quorum full again (all three members
-	// serving), first seen.
+	// serving, the witness leading), first seen.
 	QuorumFull time.Duration `json:"quorum_full_ns"`
 	// Recovered: SIGTERM -> the quorum full and the restarted zkfc
 	// reporting a role again.
