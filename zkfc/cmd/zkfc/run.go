@@ -56,11 +56,12 @@ The cluster znode must exist: run 'zkfc format' once per cluster.
 
 Exit status: 0 after SIGTERM/SIGINT (an active service is demoted and the
 lock released first; while failover is paused the service is left as it
-is, and the next zkfc to start adopts its role), 1 on errors, 3 when fencing.methods lists
-lease_expired and the demote of a service that may be active failed: zkfc
-then leaves without closing its ZooKeeper session, so that systemd's
-BindsTo= (systemd/zkfc-bound-service.conf) stops the service before the
-session can expire and a peer's lease_expired can promote.
+is, and the next zkfc to start adopts its role), 1 on errors, 3 when
+fencing.methods lists lease_expired and the demote of a service that may
+be active failed: zkfc then leaves without closing its ZooKeeper session,
+so that systemd's BindsTo= (systemd/zkfc-bound-service.conf) stops the
+service before the session can expire and a peer's lease_expired can
+promote.
 
 Example:
   zkfc run --config /etc/zkfc/zkfc.yaml
@@ -102,9 +103,10 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 			return fmt.Errorf("config %s: quorum.enabled: the embedded quorum is not available yet in this build; set quorum.enabled: false and point zookeeper.connect at a ZooKeeper ensemble", cfg.Source)
 		}
 		// The member outlives the controller: on SIGTERM the controller
-		// still releases the lock and closes its session through it, so
-		// that the standby can take over at once, not after a session
-		// timeout (the deferred cancel runs before wg.Wait).
+		// still releases the lock and closes its session, and with
+		// zookeeper.connect unset this member is its only server. Lost,
+		// the release would hold the standby back for a session timeout.
+		// (The deferred cancel runs before wg.Wait.)
 		mctx := ctx
 		if !cfg.Quorum.Witness {
 			var mcancel context.CancelFunc
