@@ -12,11 +12,9 @@ package integration
 // (the partition drill needs root for network namespaces; it skips otherwise).
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -317,25 +315,10 @@ func TestDrillKillActiveZKFC(t *testing.T) {
 	}
 }
 
-// quorumLeader asks every member's client port `srvr` and returns the node
-// whose member says Mode: leader.
+// quorumLeader returns the node whose member says Mode: leader.
 func quorumLeader(c *drill.Cluster) *drill.Node {
 	for _, n := range c.Nodes {
-		conn, err := net.DialTimeout("tcp", n.Client, time.Second)
-		if err != nil {
-			continue
-		}
-		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-		_, _ = conn.Write([]byte("srvr"))
-		sc := bufio.NewScanner(conn)
-		leader := false
-		for i := 0; i < 50 && sc.Scan(); i++ {
-			if strings.TrimSpace(sc.Text()) == "Mode: leader" {
-				leader = true
-			}
-		}
-		conn.Close()
-		if leader {
+		if n.MemberMode() == "leader" {
 			return n
 		}
 	}

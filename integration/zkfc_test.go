@@ -17,7 +17,7 @@ import (
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 )
 
-// pair is two demo services, each guarded by a zkfc, on one Apache ZooKeeper.
+// pair is two demo services, each guarded by a zkfc, on Apache ZooKeeper.
 type pair struct {
 	zk        *zkfcenv.ZooKeeper
 	roles     string
@@ -29,12 +29,20 @@ type pair struct {
 
 func startPair(t *testing.T, opt func(i int, o *zkfcenv.ZKFCOptions)) *pair {
 	t.Helper()
-	p := &pair{zk: zkfcenv.StartApache(t, 500*time.Millisecond), roles: filepath.Join(t.TempDir(), "roles.jsonl"),
-		sessionTO: 4 * time.Second, margin: 1500 * time.Millisecond}
+	zk := zkfcenv.StartApache(t, 500*time.Millisecond)
+	p := startPairOn(t, zk.Addr(), opt)
+	p.zk = zk
+	return p
+}
+
+// startPairOn starts the pair on the ZooKeeper at connect; p.zk is nil.
+func startPairOn(t *testing.T, connect string, opt func(i int, o *zkfcenv.ZKFCOptions)) *pair {
+	t.Helper()
+	p := &pair{roles: filepath.Join(t.TempDir(), "roles.jsonl"), sessionTO: 4 * time.Second, margin: 1500 * time.Millisecond}
 	var opts [2]zkfcenv.ZKFCOptions
 	for i, name := range []string{"nn1", "nn2"} {
 		p.demos[i] = zkfcenv.StartDemo(t, name, p.roles)
-		opts[i] = zkfcenv.ZKFCOptions{NodeID: name, Connect: p.zk.Addr(), Demo: p.demos[i], SessionTimeout: p.sessionTO, Margin: p.margin}
+		opts[i] = zkfcenv.ZKFCOptions{NodeID: name, Connect: connect, Demo: p.demos[i], SessionTimeout: p.sessionTO, Margin: p.margin}
 		if opt != nil {
 			opt(i, &opts[i])
 		}

@@ -29,7 +29,7 @@ import (
 //
 //	BENCH_DURATION  measured time per workload (default 5s)
 //	BENCH_RUNS      repetitions of the outage and failover drills (default 5)
-//	BENCH_ONLY      comma list of parts to run: compare, outage, failover, postgres (default all)
+//	BENCH_ONLY      comma list of parts to run: compare, outage, failover, postgres, quorum-outage, restarts (default all)
 //	BENCH_PG_FAULTS regexp of the PostgreSQL faults to run (default all)
 //	BENCH_DRILLS    go test -run pattern of the drills to time (default: every failure drill)
 //	BENCH_OUT       report directory (default docs/bench in the repository)
@@ -168,6 +168,14 @@ func BenchmarkReport(b *testing.B) {
 	}
 	if want("quorum-outage") {
 		part("quorum-outage", 1, func(b testing.TB) { r.QuorumOutages = quorumOutages(b) })
+	}
+	if want("restarts") {
+		part("restarts", 1, func(b testing.TB) {
+			var err error
+			if r.Restarts, err = rollingRestarts(b, runs); err != nil {
+				b.Errorf("%v", err)
+			}
+		})
 	}
 	r.Machine.Elapsed = time.Since(benchStart)
 	out := os.Getenv("BENCH_OUT")

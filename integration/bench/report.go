@@ -109,6 +109,7 @@ type Report struct {
 	// QuorumOutages: the whole quorum stopped under a guarded pair
 	// (quorumoutage.go).
 	QuorumOutages []drill.QuorumOutageRun
+	Restarts      Restarts
 	// Missing lists what could not be measured and why: the report shows
 	// it instead of silently dropping a section.
 	Missing []string
@@ -220,6 +221,9 @@ func (r *Report) Markdown(drawn map[string]bool) string {
 	}
 	if len(r.QuorumOutages) > 0 {
 		r.quorumOutage(&s)
+	}
+	if len(r.Restarts.Runs) > 0 {
+		r.restarts(&s)
 	}
 	return s.String()
 }

@@ -40,6 +40,9 @@ type Settings struct {
 	// External: nn1 and nn2 use this ensemble instead of hosting an
 	// embedded quorum with a witness (Nodes[2] stays nil).
 	External *harness.Ensemble
+	// NoRoleAction leaves actions.role out: no drift check, and a zkfc
+	// starting while paused cannot ask its service's role.
+	NoRoleAction bool
 }
 
 // LeaseSettings are DefaultSettings with lease_expired first: the demote
@@ -258,6 +261,9 @@ func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
 		at = 2 * time.Second
 	}
 	for _, a := range []string{"promote", "demote", "role"} {
+		if a == "role" && s.NoRoleAction {
+			continue
+		}
 		fmt.Fprintf(&b, "  %s: {command: [\"%s/%s.sh\"], env: [\"DEMO_ADDR=%s\"], timeout: %s}\n", a, ex, a, n.DemoAddr, at)
 	}
 	fmt.Fprintf(&b, "  role_interval: 1s\nfencing:\n  methods:\n")

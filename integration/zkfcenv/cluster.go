@@ -340,6 +340,17 @@ func (z *ZKFC) Terminate(t testing.TB) {
 	}
 }
 
+// Restart stops the daemon with SIGTERM, requires a clean exit (status
+// 0), and starts it again with the same config and log.
+func (z *ZKFC) Restart(t testing.TB) {
+	t.Helper()
+	z.Terminate(t)
+	if code := z.Wait(t, 0); code != 0 {
+		t.Fatalf("zkfc %s exited with status %d after SIGTERM", z.Opts.NodeID, code)
+	}
+	must(t, z.proc.Start())
+}
+
 // Kill ends the daemon with SIGKILL and returns a time by which it was
 // certainly dead; a daemon not reaped within a bounded wait fails the test
 // that started it.

@@ -17,6 +17,7 @@
 //	decide.go      the decision step: ordered guards, each naming its decision
 //	promote.go     fence the previous active, take a token, promote
 //	demote.go      quitting the election, demotes, role drift
+//	adopt.go       restarts while paused: keep the service, adopt its role
 //	selffence.go   the self-fencing deadline and a new session
 //	status.go      the status snapshot and role transitions
 //	replication.go positions, promotion eligibility, the jobs run off the loop
@@ -129,6 +130,12 @@ type Config struct {
 	// the session still lives (Pacemaker escalates a failed stop the same
 	// way, to fencing).
 	ExitOnFailedDemote bool
+
+	// KeepServiceWhenPaused: while failover is paused, stopping leaves the
+	// service in its role (see adopt.go). Leave it off when a peer may
+	// fence this node with lease_expired, which trusts that a zkfc
+	// demotes its service before its session ends.
+	KeepServiceWhenPaused bool
 
 	// OnRole is called from the loop whenever the role changes, the first
 	// call being the first election outcome (systemd READY=1, STATUS=).

@@ -19,6 +19,9 @@ func (c *Controller) decide(now time.Time) string {
 		return "stopped: " + c.fatal.Error()
 	}
 	if c.sess.pause.Paused {
+		if c.svc.role == Initializing {
+			return c.adopt(now)
+		}
 		return fmt.Sprintf("paused (generation %d): no election step; the service stays %s whatever its health",
 			c.sess.pause.Generation, c.svc.role)
 	}

@@ -13,7 +13,8 @@ import (
 
 // Run drives the state machine until ctx ends or a fatal error (such as an
 // unformatted cluster znode). On the way out an active service is demoted
-// and the lock released, so a peer can take over without fencing.
+// and the lock released, so a peer can take over without fencing; while
+// failover is paused the service is left as it is (see adopt.go).
 func (c *Controller) Run(ctx context.Context) error {
 	c.reopen()
 	defer func() {
@@ -57,7 +58,10 @@ func (c *Controller) Run(ctx context.Context) error {
 
 func (c *Controller) shutdown() {
 	c.stopServiceJob("zkfc shutting down")
-	if c.svc.role == Active {
+	if c.keepOnStop() {
+		c.lg.Info("zkfc stopping while failover is paused: the service stays as it is",
+			zap.String("role", c.svc.role.String()), zap.Uint64("token", c.svc.token))
+	} else if c.svc.role == Active {
 		c.quit(false, "zkfc shutting down")
 	} else if c.elec.joined {
 		c.quit(false, "zkfc shutting down")

@@ -173,10 +173,12 @@ func TestSequences(t *testing.T) {
 			},
 		},
 		{
-			name:  "paused: a healthy node does not join",
-			setup: []func(*fixture){paused},
+			name:  "paused: a starting node that is not the recorded active is demoted and does not join",
+			setup: []func(*fixture){pauseFlag},
 			steps: []step{
-				{do: healthy, role: Initializing, calls: "", reason: "paused (generation 42): no election step"},
+				{do: healthy, role: Standby, calls: "try|read-breadcrumb|demote|release",
+					reason: "paused (generation 42): standby: no breadcrumb: this node is not the recorded active"},
+				{do: tickAt(time.Hour), role: Standby, calls: "", reason: "paused (generation 42): no election step"},
 			},
 		},
 		{
@@ -187,37 +189,42 @@ func TestSequences(t *testing.T) {
 		},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			for _, s := range tc.setup {
-				s(f)
+		t.Run(tc.name, func(t *testing.T) { playSteps(t, tc.setup, tc.steps) })
+	}
+}
+
+// playSteps runs setup on a new fixture, then each step, checking the
+// calls it made, the role, the reason and the breadcrumb afterwards.
+func playSteps(t *testing.T, setup []func(*fixture), steps []step) {
+	t.Helper()
+	f := newFixture(t)
+	for _, s := range setup {
+		s(f)
+	}
+	f.log = nil
+	for i, s := range steps {
+		s.do(f)
+		got := strings.Join(f.log, "|")
+		f.log = nil
+		if got != s.calls {
+			t.Fatalf("step %d: calls %q, want %q", i, got, s.calls)
+		}
+		if f.c.svc.role != s.role {
+			t.Fatalf("step %d: role %s, want %s", i, f.c.svc.role, s.role)
+		}
+		if !strings.HasPrefix(f.c.reason, s.reason) {
+			t.Fatalf("step %d: reason %q, want it to begin %q", i, f.c.reason, s.reason)
+		}
+		switch s.breadcrumb {
+		case "":
+		case "-":
+			if f.el.breadcrumb != nil {
+				t.Fatalf("step %d: breadcrumb %s, want none", i, f.el.breadcrumb.NodeID)
 			}
-			f.log = nil
-			for i, s := range tc.steps {
-				s.do(f)
-				got := strings.Join(f.log, "|")
-				f.log = nil
-				if got != s.calls {
-					t.Fatalf("step %d: calls %q, want %q", i, got, s.calls)
-				}
-				if f.c.svc.role != s.role {
-					t.Fatalf("step %d: role %s, want %s", i, f.c.svc.role, s.role)
-				}
-				if !strings.HasPrefix(f.c.reason, s.reason) {
-					t.Fatalf("step %d: reason %q, want it to begin %q", i, f.c.reason, s.reason)
-				}
-				switch s.breadcrumb {
-				case "":
-				case "-":
-					if f.el.breadcrumb != nil {
-						t.Fatalf("step %d: breadcrumb %s, want none", i, f.el.breadcrumb.NodeID)
-					}
-				default:
-					if f.el.breadcrumb == nil || f.el.breadcrumb.NodeID != s.breadcrumb {
-						t.Fatalf("step %d: breadcrumb %+v, want %s", i, f.el.breadcrumb, s.breadcrumb)
-					}
-				}
+		default:
+			if f.el.breadcrumb == nil || f.el.breadcrumb.NodeID != s.breadcrumb {
+				t.Fatalf("step %d: breadcrumb %+v, want %s", i, f.el.breadcrumb, s.breadcrumb)
 			}
-		})
+		}
 	}
 }

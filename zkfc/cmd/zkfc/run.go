@@ -58,11 +58,13 @@ watchdog from its control loop.
 The cluster znode must exist: run 'zkfc format' once per cluster.
 
 Exit status: 0 after SIGTERM/SIGINT (an active service is demoted and the
-lock released first), 1 on errors, 3 when fencing.methods lists
-lease_expired and the demote of a service that may be active failed: zkfc
-then leaves without closing its ZooKeeper session, so that systemd's
-BindsTo= (systemd/zkfc-bound-service.conf) stops the service before the
-session can expire and a peer's lease_expired can promote.
+lock released first; while failover is paused the service is left as it
+is, and the next zkfc to start adopts its role), 1 on errors, 3 when
+fencing.methods lists lease_expired and the demote of a service that may
+be active failed: zkfc then leaves without closing its ZooKeeper session,
+so that systemd's BindsTo= (systemd/zkfc-bound-service.conf) stops the
+service before the session can expire and a peer's lease_expired can
+promote.
 
 Example:
   zkfc run --config /etc/zkfc/zkfc.yaml
@@ -103,13 +105,24 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		if EmbeddedQuorum == nil {
 			return fmt.Errorf("config %s: quorum.enabled: the embedded quorum is not available yet in this build; set quorum.enabled: false and point zookeeper.connect at a ZooKeeper ensemble", cfg.Source)
 		}
-		member, addr, done, err := EmbeddedQuorum(ctx, cfg.Quorum, lg.Named("quorum"))
+		// The member outlives the controller: on SIGTERM the controller
+		// still releases the lock and closes its session, and with
+		// zookeeper.connect unset this member is its only server. Lost,
+		// the release would hold the standby back for a session timeout.
+		// (The deferred cancel runs before wg.Wait.)
+		mctx := ctx
+		if !cfg.Quorum.Witness {
+			var mcancel context.CancelFunc
+			mctx, mcancel = context.WithCancel(context.WithoutCancel(ctx))
+			defer mcancel()
+		}
+		member, addr, done, err := EmbeddedQuorum(mctx, cfg.Quorum, lg.Named("quorum"))
 		if err != nil {
 			return fmt.Errorf("start embedded quorum member (quorum section of %s): %w", cfg.Source, err)
 		}
 		ref := &memberRef{m: member}
 		wg.Add(1)
-		go func() { defer wg.Done(); superviseMember(ctx, cfg.Quorum, ref, done, lg.Named("quorum")) }()
+		go func() { defer wg.Done(); superviseMember(mctx, cfg.Quorum, ref, done, lg.Named("quorum")) }()
 		if connect == "" {
 			connect = addr
 		}
@@ -158,8 +171,9 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		Self: self, Cluster: cfg.Cluster.Name, SelfFenceMargin: cfg.ZooKeeper.SelfFenceMargin,
 		CedePeriod: cfg.Failover.CedePeriod, BackoffInitial: cfg.Failover.BackoffInitial, BackoffMax: cfg.Failover.BackoffMax,
 		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fencer.f.Budget() + fenceSlack,
-		WaitFormatted: cfg.Quorum.Enabled, ExitOnFailedDemote: usesLeaseExpired(cfg), LBDrain: cfg.Control.LBDrain,
-		OnRole: n.onRole, OnTick: n.onTick, Replication: replication(cfg, act, el), Failsafe: fsafe,
+		WaitFormatted: cfg.Quorum.Enabled, ExitOnFailedDemote: usesLeaseExpired(cfg), KeepServiceWhenPaused: !usesLeaseExpired(cfg),
+		LBDrain: cfg.Control.LBDrain,
+		OnRole:  n.onRole, OnTick: n.onTick, Replication: replication(cfg, act, el), Failsafe: fsafe,
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
 
 	mon, err := healthcheck.NewMonitor(cfg.HealthCheck(), lg.Named("health"), func(_, s healthcheck.State, p healthcheck.Progress) {
