@@ -57,15 +57,14 @@ func (c *Controller) recordRole(from, to Role, reason string) {
 
 // noteProbes tracks the first failed probe of a run of failures: the
 // monitor reports its progress ("fall 1 of 2") while the state is still
-// healthy.
+// healthy, then the unhealthy state.
 func (c *Controller) noteProbes(h Health) {
 	switch {
-	case h.Healthy && strings.HasPrefix(h.Progress, "fall"):
-		if c.svc.failingSince.IsZero() {
-			c.svc.failingSince = c.now()
-		}
-	case h.Healthy:
+	case h.Healthy && !strings.HasPrefix(h.Progress, "fall"):
 		c.svc.failingSince = time.Time{}
+	case h.Known && c.svc.failingSince.IsZero():
+		// The first failed probe: with fall 1 it is the state change.
+		c.svc.failingSince = c.now()
 	}
 }
 

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/zkfc-project/zkfc/zkfc/budget"
@@ -8,23 +9,29 @@ import (
 
 // Annotate marks each promotion that ended a failover with the kind of
 // failure it ended, that kind's worst case in b, and, when the old active
-// measured it, the detection phase of its demotion. Entries are oldest
-// first; they are changed in place.
+// measured it, the detection phase of its demotion. Entries are changed in
+// place.
 //
-// The kind is read from what was recorded between the previous promotion
-// and this one: a failover request is a switchover; the old active's
+// The kind is read from what was recorded, by time, between the previous
+// promotion and this one (by time, not by sequence: each node writes its
+// own entries, and an old active's demotion may reach the quorum after the
+// new active's promotion): a failover request is a switchover; the old active's
 // demotion for its health is a service failure (hung when the service
 // stopped answering); its self-fence a host cut off; and nothing at all
 // from the old active a killed zkfc (a dead host records nothing either:
 // both have the same budget). The first promotion in the log ended no
 // known active and is left alone.
 func Annotate(entries []Entry, b budget.Budget) {
+	byTime := make([]*Entry, len(entries))
 	for i := range entries {
-		e := &entries[i]
+		byTime[i] = &entries[i]
+	}
+	sort.SliceStable(byTime, func(i, j int) bool { return byTime[i].Time.Before(byTime[j].Time) })
+	for i, e := range byTime {
 		if e.Kind != Promotion {
 			continue
 		}
-		kind, cause, ok := classify(entries, i)
+		kind, cause, ok := classify(byTime, i)
 		if !ok {
 			continue
 		}
@@ -46,10 +53,10 @@ func Annotate(entries []Entry, b budget.Budget) {
 
 // classify names the failure promotion i ended and the entry that shows
 // it (nil if none does); ok is false when there was no earlier active.
-func classify(entries []Entry, i int) (kind string, cause *Entry, ok bool) {
+func classify(entries []*Entry, i int) (kind string, cause *Entry, ok bool) {
 	node := entries[i].Node
 	for j := i - 1; j >= 0; j-- {
-		e := &entries[j]
+		e := entries[j]
 		switch {
 		case e.Kind == FailoverRequest:
 			return budget.Switchover, e, true
