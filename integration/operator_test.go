@@ -332,6 +332,11 @@ func TestScheduledSwitchover(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "scheduled: switchover "+act.Name+" -> "+stb.Name) {
 		t.Fatalf("schedule: exit %d\n%s", code, out)
 	}
+	// Entries are written after the request returns: a kill -9 right
+	// after it could lose this one.
+	zkfcenv.WaitFor(t, 30*time.Second, "the schedule in the history", func() bool {
+		return len(find(tryHistory(stb.URL), kindBy(history.SwitchoverScheduled, ""))) == 1
+	})
 	restartAll(t, c)
 	for _, n := range c.Nodes[:2] {
 		sw := fullStatus(t, n.URL).Scheduled
@@ -355,6 +360,7 @@ func TestScheduledSwitchover(t *testing.T) {
 
 	// At its time, the active runs it.
 	act, stb = c.Active(), c.Standby()
+	waitCandidate(t, stb)
 	at := time.Now().Add(6 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
 	if out, code := zkfcenv.RunCLI(t, "failover", "--url", stb.URL, "--to", stb.Name, "--at", at.Format(time.RFC3339)); code != 0 {
 		t.Fatalf("schedule: exit %d\n%s", code, out)
@@ -383,6 +389,7 @@ func TestScheduledSwitchover(t *testing.T) {
 
 	// The active changes before the time: the switchover is cancelled.
 	act, stb = c.Active(), c.Standby()
+	waitCandidate(t, stb)
 	at = time.Now().Add(8 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
 	if out, code := zkfcenv.RunCLI(t, "failover", "--url", act.URL, "--to", stb.Name, "--at", at.Format(time.RFC3339)); code != 0 {
 		t.Fatalf("schedule: exit %d\n%s", code, out)
@@ -390,14 +397,35 @@ func TestScheduledSwitchover(t *testing.T) {
 	act.PostDemo(t, "/admin/fail")
 	zkfcenv.WaitFor(t, 30*time.Second, stb.Name+" active after the failure", func() bool { return stb.Role() == "active" })
 	act.PostDemo(t, "/admin/recover")
-	zkfcenv.WaitFor(t, 30*time.Second, "the switchover cancelled by the new active", func() bool {
-		cs := find(tryHistory(stb.URL), kindBy(history.SwitchoverCancelled, stb.Name))
-		return len(cs) == 1 && strings.Contains(cs[0].Reason, "the active changed from "+act.Name+" to "+stb.Name)
-	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		es := tryHistory(stb.URL)
+		cs := find(es, func(e history.Entry) bool {
+			return e.Kind == history.SwitchoverCancelled && e.Node == stb.Name && strings.Contains(e.Reason, "the active changed from "+act.Name+" to "+stb.Name)
+		})
+		if len(cs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := json.MarshalIndent(es, "", " ")
+			t.Fatalf("no cancellation by the new active %s within 30s; history:\n%s", stb.Name, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if sw := fullStatus(t, stb.URL).Scheduled; sw != nil {
 		t.Errorf("still scheduled: %+v", sw)
 	}
 	noTwoActives(t, c)
+}
+
+// waitCandidate waits until n is a standby in the election (not backing
+// off after a lost race, not ceded).
+func waitCandidate(t *testing.T, n *drill.Node) {
+	t.Helper()
+	zkfcenv.WaitFor(t, 30*time.Second, n.Name+" a standby in the election", func() bool {
+		st, err := n.Status()
+		return err == nil && st.InElection && st.Role == "standby"
+	})
 }
 
 // noTwoActives checks the independent observer's record of the services:
