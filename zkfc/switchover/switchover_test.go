@@ -114,3 +114,28 @@ func TestRunnerDecisions(t *testing.T) {
 		})
 	}
 }
+
+// claimedElsewhere is a record another node claims between this node's
+// read and its delete.
+type claimedElsewhere struct{ memStore }
+
+func (c *claimedElsewhere) DeleteSchedule(int32) (bool, error) { c.data = nil; return false, nil }
+
+// Two nodes that both believe they are active (one about to learn it is
+// not) never both run it: only the one whose versioned delete succeeds.
+func TestRunnerRunsOnlyWhatItClaimed(t *testing.T) {
+	due := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	st := &claimedElsewhere{}
+	st.data, _ = json.Marshal(Switchover{To: "nn2", At: due, From: "nn1"})
+	var ran int
+	var rec recs
+	r := NewRunner(st, Node{ID: "nn1", Active: func() bool { return true }, Paused: func() bool { return false },
+		Failover: func(context.Context, string) error { ran++; return nil }}, &rec, zap.NewNop())
+	r.now = func() time.Time { return due }
+	if err := r.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ran != 0 || len(rec) != 0 {
+		t.Fatalf("ran %d times, recorded %+v: a switchover claimed by another node must not run here", ran, rec)
+	}
+}
