@@ -145,6 +145,13 @@ backend service
 	}()
 	defer func() { close(stop); <-done }()
 
+	// The clients' outage runs from their last answer before the fault:
+	// they must have had one.
+	zkfcenv.WaitFor(t, 10*time.Second, "a client answered through HAProxy", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(answers) > 0
+	})
 	killed := map[string]time.Time{}
 	if kill {
 		killed["nn1"] = p.demos[0].Kill()
