@@ -194,6 +194,7 @@ func TestHistorySurvivesRestartOfEveryProcess(t *testing.T) {
 	// The CLI: a table with the failover's phases beside its budget, JSON,
 	// and --since.
 	out, code := zkfcenv.RunCLI(t, "history", "--url", c.Nodes[0].URL)
+	t.Logf("zkfc history:\n%s", out)
 	if code != 0 || !strings.Contains(out, "failover after: service unhealthy") || !strings.Contains(out, fmt.Sprintf("budget %dms", want.WorstMs)) {
 		t.Errorf("zkfc history: exit %d\n%s", code, out)
 	}

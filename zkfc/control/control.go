@@ -21,6 +21,8 @@
 //	                           treat the service as unhealthy for a while
 //	                           (fencing drills; duration=0 ends it early)
 //	GET  /metrics              Prometheus
+//	GET  /history?since=T      the durable history (operator.go; not on a witness)
+//	POST /failover/cancel      cancel the scheduled switchover (operator.go)
 //
 // For load balancers, GET or HEAD, text, without credentials (lb.go):
 //

@@ -19,6 +19,7 @@
 //	demote.go      quitting the election, demotes, role drift
 //	selffence.go   the self-fencing deadline and a new session
 //	status.go      the status snapshot and role transitions
+//	history.go     what the loop tells the durable history (never waits)
 package controller
 
 import (
