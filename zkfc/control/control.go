@@ -100,6 +100,7 @@ func NewServer(b Backend, cedePeriod time.Duration, gatherer prometheus.Gatherer
 	s.mux.HandleFunc("POST /pause", func(w http.ResponseWriter, r *http.Request) { s.pause(w, true) })
 	s.mux.HandleFunc("POST /resume", func(w http.ResponseWriter, r *http.Request) { s.pause(w, false) })
 	s.mux.HandleFunc("POST /drill/fail-health", s.failHealth)
+	s.operatorRoutes()
 	if gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	}

@@ -39,11 +39,23 @@ type StatusReply struct {
 	Scheduled *switchover.Switchover `json:"scheduled,omitempty"`
 }
 
-// SetOperator adds the history, schedule and budget endpoints.
-func (s *Server) SetOperator(op Operator) {
-	s.op = op
+// SetOperator serves the history, schedule and budget; without one (a
+// witness) those endpoints say so.
+func (s *Server) SetOperator(op Operator) { s.op = op }
+
+func (s *Server) operatorRoutes() {
 	s.mux.HandleFunc("GET /history", s.history)
 	s.mux.HandleFunc("POST /failover/cancel", s.cancelSwitchover)
+}
+
+// noOperator answers a request for the operator's records on a zkfc that
+// keeps none; it reports whether it did.
+func (s *Server) noOperator(w http.ResponseWriter) bool {
+	if s.op != nil {
+		return false
+	}
+	writeErr(w, http.StatusNotImplemented, errors.New("this zkfc keeps no history or schedule (a witness): ask a zkfc guarding a service"))
+	return true
 }
 
 func (s *Server) record(e history.Entry) {
@@ -69,6 +81,9 @@ func (s *Server) extend(st controller.Status, connected bool) StatusReply {
 }
 
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	if s.noOperator(w) {
+		return
+	}
 	var since time.Time
 	if p := r.URL.Query().Get("since"); p != "" {
 		t, err := time.Parse(time.RFC3339, p)
@@ -92,8 +107,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 // scheduleSwitchover is POST /failover with at=: checked here, against
 // the cluster as it is now, then stored; the active runs it at its time.
 func (s *Server) scheduleSwitchover(w http.ResponseWriter, r *http.Request, to string) {
-	if s.op == nil {
-		writeErr(w, http.StatusNotImplemented, errors.New("this zkfc keeps no schedule (a witness): ask a zkfc guarding a service"))
+	if s.noOperator(w) {
 		return
 	}
 	now := time.Now()
@@ -170,6 +184,9 @@ func (s *Server) scheduleSwitchover(w http.ResponseWriter, r *http.Request, to s
 }
 
 func (s *Server) cancelSwitchover(w http.ResponseWriter, _ *http.Request) {
+	if s.noOperator(w) {
+		return
+	}
 	sw, v, err := switchover.Read(s.op)
 	if err != nil {
 		writeErr(w, http.StatusBadGateway, err)
