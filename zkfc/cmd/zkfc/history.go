@@ -131,8 +131,18 @@ func phasesText(e history.Entry, b *budget.Budget) string {
 		parts = append(parts, "failover after: "+e.Failure)
 	}
 	if p := e.Phases; p != nil {
-		parts = append(parts, fmt.Sprintf("phases: detection %s, lock %s, fence %s, promote %s",
-			msText(p.Detection), msText(p.Lock), msText(p.Fence), msText(p.Promote)))
+		// A failover shows every phase, "-" for one not measured; other
+		// entries only what they measured.
+		var ph []string
+		for _, x := range []struct {
+			name string
+			v    *int64
+		}{{"detection", p.Detection}, {"lock", p.Lock}, {"fence", p.Fence}, {"promote", p.Promote}} {
+			if x.v != nil || e.Failure != "" {
+				ph = append(ph, x.name+" "+msText(x.v))
+			}
+		}
+		parts = append(parts, "phases: "+strings.Join(ph, ", "))
 	}
 	if e.Failure != "" && b != nil {
 		if k, ok := b.Of(e.Failure); ok {
