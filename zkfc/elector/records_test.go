@@ -19,14 +19,7 @@ func TestRecordsAgainstServer(t *testing.T) {
 	if err := Format(Config{Servers: servers, SessionTimeout: 5 * time.Second, ClusterPath: cp, ConnectWait: 60 * time.Second}, false, lg); err != nil {
 		t.Fatal(err)
 	}
-	a := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp}, lg)
-	b := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp}, lg)
-	defer a.Close()
-	defer b.Close()
-	ea, _ := a.Open()
-	eb, _ := b.Open()
-	waitKind(t, a, ea, Connected)
-	waitKind(t, b, eb, Connected)
+	a, b := connectedPair(t, servers, cp)
 
 	const keep = 5
 	var last int64
@@ -75,4 +68,22 @@ func TestRecordsAgainstServer(t *testing.T) {
 	if errA != nil || errB != nil || !okA || okB {
 		t.Fatalf("claims: a=%v,%v b=%v,%v; want exactly the first to claim it", okA, errA, okB, errB)
 	}
+}
+
+// connectedPair opens two electors on cp, each with a usable session;
+// they are closed when the test ends.
+func connectedPair(t *testing.T, servers []string, cp string) (*Elector, *Elector) {
+	t.Helper()
+	var out [2]*Elector
+	for i := range out {
+		e := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp}, zap.NewNop())
+		t.Cleanup(e.Close)
+		epoch, err := e.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitKind(t, e, epoch, Connected)
+		out[i] = e
+	}
+	return out[0], out[1]
 }
