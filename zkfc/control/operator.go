@@ -72,10 +72,22 @@ func (s *Server) extend(st controller.Status, connected bool) StatusReply {
 	}
 	b := s.op.Budget()
 	r.Budget = &b
-	if connected {
-		if sw, _, err := switchover.Read(s.op); err == nil {
-			r.Scheduled = sw
+	if !connected {
+		return r
+	}
+	// Briefly, as the holder: a status must answer while the quorum does
+	// not.
+	ch := make(chan *switchover.Switchover, 1)
+	go func() {
+		sw, _, err := switchover.Read(s.op)
+		if err != nil {
+			sw = nil
 		}
+		ch <- sw
+	}()
+	select {
+	case r.Scheduled = <-ch:
+	case <-time.After(500 * time.Millisecond):
 	}
 	return r
 }
