@@ -75,5 +75,8 @@ func (c *Controller) promotionPhases() {
 	if !c.elec.freeSeen.IsZero() && !c.elec.lockSince.Before(c.elec.freeSeen) {
 		p.Lock = history.Ms(c.elec.lockSince.Sub(c.elec.freeSeen))
 	}
+	// Used once: a later win without a change seen (a new session finding
+	// the lock free) has no measured lock phase, rather than a stale one.
+	c.elec.freeSeen = time.Time{}
 	c.phases = p
 }
