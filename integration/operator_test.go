@@ -124,6 +124,21 @@ func TestHistorySurvivesRestartOfEveryProcess(t *testing.T) {
 	if b == nil || len(b.Kinds) != 5 {
 		t.Fatalf("status budget %+v: want five kinds", b)
 	}
+	// From the drill's configuration: health 500ms × fall 1, fencing
+	// graceful 2s + shell 10s, actions 2s, session 4s on the embedded
+	// quorum through a zoo.cfg (tickTime unknown to zkfc: at most 2s).
+	s := drill.DefaultSettings()
+	fencing, act, tick := 12*time.Second, 2*time.Second, 100*time.Millisecond
+	for kind, worst := range map[string]time.Duration{
+		budget.ServiceUnhealthy: s.HealthInterval*time.Duration(s.Fall) + tick + fencing + act,
+		budget.ServiceHung:      s.HealthInterval*time.Duration(s.Fall) + s.HealthTimeout + tick + fencing + act,
+		budget.ZKFCKilled:       s.SessionTimeout + s.SessionTimeout/4 + tick + fencing + act,
+		budget.Switchover:       act + tick + act,
+	} {
+		if k, _ := b.Of(kind); k.WorstMs != worst.Milliseconds() {
+			t.Errorf("budget of %s: %dms (%s), want %dms from the configuration", kind, k.WorstMs, k.Terms, worst.Milliseconds())
+		}
+	}
 	prom := find(before, kindBy(history.Promotion, nw.Name))[0]
 	want, _ := b.Of(budget.ServiceUnhealthy)
 	if prom.Failure != budget.ServiceUnhealthy || prom.BudgetMs != want.WorstMs {
