@@ -49,7 +49,7 @@ const (
 
 // Entry is one transition.
 type Entry struct {
-	Seq    int64     `json:"seq,omitempty"`
+	Seq    int64     `json:"seq"`
 	Time   time.Time `json:"time"`
 	Node   string    `json:"node"`
 	Kind   string    `json:"kind"`
