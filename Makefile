@@ -52,9 +52,10 @@ fuzz:
 # binary runs directly so its progress reaches stderr unbuffered. Knobs:
 # BENCH_DURATION (per workload, default 5s), BENCH_ROUNDS (comparison
 # rounds, alternating which server goes first; default 3), BENCH_RUNS (default 5),
-# BENCH_ONLY=compare,outage,failover,postgres, BENCH_DRILLS (go test -run
-# pattern), BENCH_PG_FAULTS (regexp of PostgreSQL faults), BENCH_PG_RESULTS
-# (JSON file of earlier PostgreSQL runs to report with these, rewritten).
+# BENCH_ONLY=compare,outage,failover,haproxy,postgres,quorum-outage,restarts,
+# BENCH_DRILLS (go test -run pattern), BENCH_PG_FAULTS (regexp of PostgreSQL
+# faults), BENCH_PG_RESULTS (JSON file of earlier PostgreSQL runs to report
+# with these, rewritten).
 bench: build
 	$(GO) test -c -o bin/bench.test ./integration/bench
 	ZKFC_BIN=$(CURDIR)/$(BIN) bin/bench.test -test.run '^$$' -test.bench '^BenchmarkReport$$' -test.benchtime 1x -test.timeout 60m

@@ -21,6 +21,7 @@ import (
 	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
 	"github.com/zkfc-project/zkfc/zkfc/config"
 	"github.com/zkfc-project/zkfc/zkfc/control"
+	"github.com/zkfc-project/zkfc/zkfc/history"
 )
 
 // startSecureApache starts Apache ZooKeeper 3.8 with only a secure client
@@ -231,6 +232,7 @@ func TestZKFCSecurity(t *testing.T) {
 	if st, _ := authed.Status(ctx, url); st.Paused {
 		t.Fatal("a refused pause took effect")
 	}
+	operatorRefusals(ctx, t, noCreds, authed, url)
 
 	// 5. The CLI works with the token file, and with a client certificate
 	// alone; a wrong token file is refused.
@@ -297,4 +299,51 @@ func TestZKFCSecurity(t *testing.T) {
 		t.Fatalf("zkfc competed on a world-writable cluster znode: %+v (last error %q)", st, last)
 	}
 	z2.Terminate(t)
+}
+
+// operatorRefusals: the history and schedule endpoints refuse a caller
+// without credentials, and an oversized body, and nothing changes; with
+// the token the history (under the cluster's ACL) reads.
+func operatorRefusals(ctx context.Context, t *testing.T, noCreds, authed *control.Client, url string) {
+	t.Helper()
+	at := time.Now().Add(time.Hour)
+	if _, err := noCreds.History(ctx, url, time.Time{}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("history without credentials: %v, want 401", err)
+	}
+	if _, err := noCreds.ScheduleSwitchover(ctx, url, "nn1", at); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("schedule without credentials: %v, want 401", err)
+	}
+	if _, err := noCreds.CancelSwitchover(ctx, url); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("cancel without credentials: %v, want 401", err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/failover?to=nn1&at="+at.UTC().Format(time.RFC3339),
+		strings.NewReader(strings.Repeat("x", control.MaxBodyBytes+1)))
+	req.Header.Set("Authorization", "Bearer "+string(authed.Token))
+	resp, err := authed.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("schedule with an oversized body: %d, want 413", resp.StatusCode)
+	}
+	st, err := authed.FullStatus(ctx, url)
+	if err != nil || st.Scheduled != nil || st.Budget == nil {
+		t.Errorf("after the refused requests: scheduled %+v, budget %v, err %v", st.Scheduled, st.Budget, err)
+	}
+	var es []history.Entry
+	zkfcenv.WaitFor(t, 30*time.Second, "nn1's promotion in the history, under the ACL", func() bool {
+		es, err = authed.History(ctx, url, time.Time{})
+		for _, e := range es {
+			if e.Kind == history.Promotion && e.Node == "nn1" {
+				return true
+			}
+		}
+		return false
+	})
+	for _, e := range es {
+		if e.Kind == history.SwitchoverScheduled || e.Kind == history.SwitchoverCancelled {
+			t.Errorf("a refused request left %+v in the history", e)
+		}
+	}
 }

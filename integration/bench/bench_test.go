@@ -29,7 +29,7 @@ import (
 //
 //	BENCH_DURATION  measured time per workload (default 5s)
 //	BENCH_RUNS      repetitions of the outage and failover drills (default 5)
-//	BENCH_ONLY      comma list of parts to run: compare, outage, failover, postgres, quorum-outage, restarts (default all)
+//	BENCH_ONLY      comma list of parts to run: compare, outage, failover, haproxy, postgres, quorum-outage, restarts (default all)
 //	BENCH_PG_FAULTS regexp of the PostgreSQL faults to run (default all)
 //	BENCH_DRILLS    go test -run pattern of the drills to time (default: every failure drill)
 //	BENCH_OUT       report directory (default docs/bench in the repository)
@@ -162,6 +162,9 @@ func BenchmarkReport(b *testing.B) {
 			b.Errorf("drill skipped: %s", s)
 			r.Missing = append(r.Missing, "drill skipped: "+s)
 		}
+	}
+	if want("haproxy") {
+		part("haproxy", 1, func(b testing.TB) { r.LBOutages = haproxyOutage(b, runs) })
 	}
 	if want("postgres") {
 		r.Postgres = postgresBench(b, runs, part)
@@ -688,6 +691,11 @@ func preflight() error {
 			}
 		}
 	}
+	if want("haproxy") {
+		if _, err := exec.LookPath("haproxy"); err != nil {
+			miss = append(miss, "haproxy, for the outage through a load balancer: apt-get install -y haproxy")
+		}
+	}
 	if want("postgres") {
 		if _, err := os.Stat("/usr/lib/postgresql/15/bin/postgres"); err != nil {
 			miss = append(miss, "PostgreSQL 15: apt-get install -y postgresql-15")
@@ -700,4 +708,25 @@ func preflight() error {
 		return fmt.Errorf("make bench needs, and this machine lacks:\n  %s\n(.ci/run's apt-get line installs all of it)", strings.Join(miss, "\n  "))
 	}
 	return nil
+}
+
+// haproxyOutage runs the HAProxy test of the integration suite runs times
+// (both its cases each time) and reads the client-observed outages it
+// records through HAPROXY_OUTAGE.
+func haproxyOutage(b testing.TB, runs int) []drill.LBOutage {
+	out := filepath.Join(b.TempDir(), "haproxy-outage.jsonl")
+	progress("running TestHAProxyFollowsFailover x %d runs", runs)
+	_, err := goTest(b, 30*time.Minute, []string{"HAPROXY_OUTAGE=" + out},
+		"-count="+strconv.Itoa(runs), "-run", "^TestHAProxyFollowsFailover$", "-v", "-timeout", "25m", "./integration")
+	if err != nil {
+		b.Errorf("HAProxy test: %v (the runs it recorded are still reported)", err)
+	}
+	recs, rerr := drill.ReadLBOutages(out)
+	if rerr != nil {
+		b.Fatalf("the HAProxy test recorded no outage: %v", rerr)
+	}
+	for _, o := range recs {
+		progress("HAProxy %s: client-observed outage %.0f ms, first answer by the new active %.0f ms after its promotion", o.Case, ms(o.Outage), ms(o.AfterPromotion))
+	}
+	return recs
 }

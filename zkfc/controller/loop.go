@@ -19,6 +19,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.reopen()
 	defer func() {
 		if !c.abandoned {
+			c.flushHistory()
 			c.el.Close()
 		}
 	}()
@@ -79,6 +80,7 @@ func (c *Controller) handleHealth(h Health) {
 func (c *Controller) applyHealth(h Health) {
 	was := c.svc.health
 	c.svc.health = h
+	c.noteProbes(h)
 	if was.State != h.State {
 		c.svc.healthSince = c.now()
 	}
@@ -152,6 +154,9 @@ func (c *Controller) handleEvent(ev elector.Event) {
 		}
 		c.reopen()
 	case elector.LockChanged:
+		if !c.elec.holdsLock {
+			c.elec.freeSeen = c.now()
+		}
 		if c.elec.joined {
 			c.elec.wantAttempt = true
 		}

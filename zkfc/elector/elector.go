@@ -1,8 +1,9 @@
 // Package elector is zkfc's ActiveStandbyElector: the znodes under
 // <parent>/<cluster>/ (the ephemeral lock, the persistent breadcrumb, the
-// fencing-token counter, the pause flag, the member registry, and for a
-// replicated service the Position and Sync records) and one
-// ZooKeeper session at a time, numbered by an epoch.
+// fencing-token counter, the pause flag, the member registry, for a
+// replicated service the Position and Sync records (records.go), and the
+// operator's records: the history log and the scheduled switchover,
+// operator.go) and one ZooKeeper session at a time, numbered by an epoch.
 //
 // Every event it emits carries the epoch of the session it came from, so
 // the controller can ignore callbacks from an old session. It also records

@@ -39,14 +39,8 @@ func TestElectorAgainstServer(t *testing.T) {
 	if err := Format(fc, false, lg); err == nil {
 		t.Fatal("second Format without force succeeded")
 	}
-	a := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp}, lg)
-	b := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp}, lg)
-	defer a.Close()
-	defer b.Close()
-	ea, _ := a.Open()
-	eb, _ := b.Open()
-	waitKind(t, a, ea, Connected)
-	waitKind(t, b, eb, Connected)
+	a, b := connectedPair(t, servers, cp)
+	eb := b.Epoch()
 	if err := a.CheckFormatted(); err != nil {
 		t.Fatal(err)
 	}
