@@ -989,8 +989,11 @@ func (e *Elector) SessionEnded(nodeID string, session int64) (ended bool, eviden
 }
 
 // Members lists registered candidates.
-func (e *Elector) Members() ([]Info, error) {
-	p := e.path(MembersName)
+func (e *Elector) Members() ([]Info, error) { return e.list(MembersName) }
+
+// list reads the Info entries under the cluster's child dir.
+func (e *Elector) list(dir string) ([]Info, error) {
+	p := e.path(dir)
 	var names []string
 	err := e.do(func(c *zk.Conn) (err error) { names, _, err = c.Children(p); return })
 	if errors.Is(err, zk.ErrNoNode) {

@@ -115,6 +115,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 			connect = addr
 		}
 		if cfg.Quorum.Witness {
+			cfg.ZooKeeper.Connect = connect
 			return runWitness(ctx, cfg, sec, member, errc, lg)
 		}
 	}
@@ -168,6 +169,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 	}
 	srv := control.NewServer(ctrl, cfg.Failover.CedePeriod, reg, lg.Named("control"))
 	srv.Secure(control.Security{Token: sec.ControlToken.Reveal(), TLS: serverTLS, Client: client})
+	srv.EnableConsole(control.ConsoleSources{Tree: el, Witnesses: el.Witnesses, Servers: ec.Servers, Dial: ec.Dialer})
 
 	wg.Add(2)
 	go func() { defer wg.Done(); mon.Run(ctx) }()
