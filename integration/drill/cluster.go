@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
+	"github.com/zkfc-project/zkfc/zkfc/control"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
 )
 
@@ -33,6 +34,9 @@ type Settings struct {
 	// ActionTimeout bounds the promote, demote and role actions (2s when
 	// zero); lease_expired needs the demote to fit in the margin.
 	ActionTimeout time.Duration
+	// Token, if set, is every node's control.token_file content: the
+	// control API then refuses callers without it (the helpers send it).
+	Token string
 }
 
 // LeaseSettings are DefaultSettings with lease_expired first: the demote
@@ -89,6 +93,7 @@ type Node struct {
 	Peer     string // quorum peer address
 	DemoAddr string // "" for the witness
 	URL      string // control API
+	Token    []byte // the control API's bearer token, nil when open
 	Config   string
 	Demo     *harness.Proc
 	ZKFC     *harness.Proc
@@ -143,6 +148,9 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	}
 	c.Connect = strings.Join(clients, ",")
 	for i, n := range c.Nodes {
+		if s.Token != "" {
+			n.Token = []byte(s.Token)
+		}
 		n.Config = filepath.Join(dir, n.Name+".yaml")
 		if err := os.WriteFile(n.Config, []byte(c.config(t, n, i, filepath.Join(dir, n.Name+"-data"))), 0o644); err != nil {
 			t.Fatal(err)
@@ -193,6 +201,13 @@ func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
 	fmt.Fprintf(&b, "cluster:\n  name: drill\n  parent_znode: /zkfc\n")
 	fmt.Fprintf(&b, "zookeeper:\n  connect: %q\n  session_timeout: %s\n  self_fence_margin: %s\n  allow_world_writable: true # a test cluster on loopback\n", c.Connect, s.SessionTimeout, s.Margin)
 	fmt.Fprintf(&b, "control:\n  listen: %q\n", strings.TrimPrefix(n.URL, "http://"))
+	if s.Token != "" {
+		tf := filepath.Join(filepath.Dir(dataDir), n.Name+".token")
+		if err := os.WriteFile(tf, []byte(s.Token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "  token_file: %s\n", tf)
+	}
 	fmt.Fprintf(&b, "log:\n  level: debug\n  format: json\n")
 	fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  config_file: %s\n", n.DemoAddr == "", c.zooCfg(t, n, i, dataDir))
 	if n.DemoAddr == "" {
@@ -312,10 +327,27 @@ func (c *Cluster) Other(n *Node) *Node {
 }
 
 // Status asks the node's zkfc.
-func (n *Node) Status() (controller.Status, error) { return zkfcenv.StatusAt(n.URL, 2*time.Second) }
+func (n *Node) Status() (controller.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return n.API().Status(ctx, n.URL)
+}
 
 // Role is the zkfc's role, "" when it does not answer.
-func (n *Node) Role() string { return zkfcenv.RoleAt(n.URL, 2*time.Second) }
+func (n *Node) Role() string {
+	st, err := n.Status()
+	if err != nil {
+		return ""
+	}
+	return st.Role
+}
+
+// API is a control API client with the node's token.
+func (n *Node) API() *control.Client {
+	cl := control.NewClient()
+	cl.Token = n.Token
+	return cl
+}
 
 // PostDemo sends an admin request (fail, hang, recover) to the node's service.
 func (n *Node) PostDemo(t testing.TB, path string) {
