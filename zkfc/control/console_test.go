@@ -56,7 +56,9 @@ func send(t *testing.T, method, u, token string, hdr map[string]string) (int, ht
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// Bounded: an event stream served by mistake would never end.
+	hc := http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,7 @@ function say(text, isError) {
   const m = $('#msg');
   m.textContent = text;
   m.className = isError ? 'error' : '';
+  if (!isError) setTimeout(() => { if (m.textContent === text) m.textContent = ''; }, 10000);
 }
 
 // --- sign-in -------------------------------------------------------------
