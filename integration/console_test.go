@@ -112,6 +112,7 @@ func TestConsole(t *testing.T) {
 			return pageEval[int](t, ctx, `document.querySelectorAll('#quorum tbody tr').length`) == 3 &&
 				pageEval[int](t, ctx, `document.querySelectorAll('#quorum tbody tr.leader').length`) == 1
 		})
+		shoot(t, ctx, "console-quorum.png")
 		cdpRun(t, ctx, 5*time.Second, "back to the cluster", chromedp.Click(chromedp.CSS(`nav [data-tab="cluster"]`)))
 	})
 
@@ -130,6 +131,7 @@ func TestConsole(t *testing.T) {
 		if st := pageEval[string](t, ctx, `document.querySelector('#znode-stat').innerText`); !strings.Contains(st, "ephemeral of") {
 			t.Errorf("the lock's stat does not show it ephemeral:\n%s", st)
 		}
+		shoot(t, ctx, "console-znodes.png")
 		cdpRun(t, ctx, 5*time.Second, "back to the cluster", chromedp.Click(chromedp.CSS(`nav [data-tab="cluster"]`)))
 	})
 

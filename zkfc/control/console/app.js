@@ -266,7 +266,7 @@ $('#pause').addEventListener('click', () => confirmAction('Pause automatic failo
 $('#resume').addEventListener('click', () => confirmAction('Resume automatic failover?', false,
   () => act('POST', '/resume', 'automatic failover resumed')));
 $('#cancel-scheduled').addEventListener('click', () => confirmAction('Cancel the scheduled switchover?', false,
-  () => act('POST', '/failover?cancel=true', 'scheduled switchover cancelled')));
+  () => act('POST', '/failover/cancel', 'scheduled switchover cancelled')));
 
 // --- quorum view -------------------------------------------------------------
 
@@ -331,11 +331,10 @@ function renderTimeline() {
     $('#timeline-source').textContent = (state.historyMissing ? 'this zkfc keeps no durable history; ' : (state.historyError ? 'history: ' + state.historyError + '; ' : '')) +
       'role changes each running zkfc remembers, newest first';
   }
-  const worst = Math.max(0, ...kinds.map((k) => k.worst_ms || 0));
-  $('#timeline').replaceChildren(...entries.map((e) => timelineItem(e, kinds, worst)));
+  $('#timeline').replaceChildren(...entries.map((e) => timelineItem(e, kinds)));
 }
 
-function timelineItem(e, kinds, worst) {
+function timelineItem(e, kinds) {
   const li = el('li', { 'data-kind': e.kind },
     el('div', { class: 'when', text: fmtTime(e.time) + ' · ' + e.node + (e.token ? ' · token ' + e.token : '') }),
     el('div', {}, el('strong', { text: e.kind }), document.createTextNode(e.reason ? ' — ' + e.reason : '')));
@@ -347,7 +346,10 @@ function timelineItem(e, kinds, worst) {
   if (p) {
     const names = ['detection', 'lock', 'fence', 'promote'];
     const total = names.reduce((a, k) => a + (p[k] || 0), 0);
-    const scale = Math.max(total, worst, 1);
+    // The entry's own budget (the worst case of the failure it ended, as
+    // the history names it) when known, else every kind of the budget.
+    const limits = e.budget_ms ? [{ kind: e.failure || 'budget', worst_ms: e.budget_ms }] : kinds;
+    const scale = Math.max(total, ...limits.map((k) => k.worst_ms || 0), 1);
     const bar = el('div', { class: 'bar', title: 'phases against the budget' });
     for (const k of names) {
       if (!p[k]) continue;
@@ -355,12 +357,13 @@ function timelineItem(e, kinds, worst) {
       s.style.width = (100 * p[k] / scale) + '%';
       bar.append(s);
     }
-    for (const k of kinds) {
+    for (const k of limits) {
       const m = el('span', { class: 'limit', title: 'budget: ' + k.kind + ' ' + fmtMs(k.worst_ms) });
       m.style.left = (100 * k.worst_ms / scale) + '%';
       bar.append(m);
     }
-    li.append(bar, el('div', { class: 'legend note' }, document.createTextNode('total ' + fmtMs(total)),
+    li.append(bar, el('div', { class: 'legend note' }, document.createTextNode('total ' + fmtMs(total) +
+      (e.budget_ms ? ' of a ' + fmtMs(e.budget_ms) + ' budget' + (e.failure ? ' (' + e.failure + ')' : '') : '')),
       ...names.filter((k) => p[k] !== undefined).flatMap((k) => [el('span', { class: 'swatch ph-' + k }), document.createTextNode(k + ' ' + fmtMs(p[k]))])));
   }
   return li;
