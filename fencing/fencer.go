@@ -205,6 +205,22 @@ func (f *Fencer) Budget() time.Duration {
 	return d
 }
 
+// MethodTimeout is one configured method and its timeout.
+type MethodTimeout struct {
+	Method  string
+	Timeout time.Duration
+}
+
+// Timeouts lists the methods in order with their timeouts (defaults
+// applied): the terms of Budget.
+func (f *Fencer) Timeouts() []MethodTimeout {
+	out := make([]MethodTimeout, 0, len(f.steps))
+	for _, s := range f.steps {
+		out = append(out, MethodTimeout{Method: s.method.Name(), Timeout: s.timeout})
+	}
+	return out
+}
+
 // Check runs every method's Check (none fences) and reports each.
 func (f *Fencer) Check(ctx context.Context, t Target) Report {
 	rep := Report{Target: t}

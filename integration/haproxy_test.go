@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/drill"
 	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 )
@@ -189,7 +190,33 @@ backend service
 		}
 	}
 	t.Logf("%d requests through HAProxy (server, status: count): %v", len(got), counts)
-	t.Logf("nn1 demoted %s, nn2 promoted %s; first answer by nn2 through HAProxy %s after its promotion (HAProxy inter %s: 2 intervals = %s)",
-		demoted.Format(time.RFC3339Nano), promoted.Format(time.RFC3339Nano), firstNew.Sub(promoted), lbInter, 2*lbInter)
+	outage := clientOutage(got)
+	t.Logf("nn1 demoted %s, nn2 promoted %s; first answer by nn2 through HAProxy %s after its promotion (HAProxy inter %s: 2 intervals = %s); client-observed outage %s",
+		demoted.Format(time.RFC3339Nano), promoted.Format(time.RFC3339Nano), firstNew.Sub(promoted), lbInter, 2*lbInter, outage)
+	if path := os.Getenv("HAPROXY_OUTAGE"); path != "" {
+		name := map[bool]string{false: "service fails", true: "service killed"}[kill]
+		if err := drill.AppendLBOutage(path, drill.LBOutage{Case: name, Outage: outage, Requests: len(got), AfterPromotion: firstNew.Sub(promoted)}); err != nil {
+			t.Error(err)
+		}
+	}
 	zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervalsKilled(t, p.roles, time.Now(), killed))
+}
+
+// clientOutage is the longest time a client through the load balancer
+// went without an answer from an active service: the largest gap between
+// two successive answers that were 200 from a service saying "active".
+// For the bench (HAPROXY_OUTAGE), which reports it per run.
+func clientOutage(as []answer) time.Duration {
+	var longest time.Duration
+	var last time.Time
+	for _, a := range as {
+		if a.code != 200 || a.body != "active" {
+			continue
+		}
+		if !last.IsZero() && a.got.Sub(last) > longest {
+			longest = a.got.Sub(last)
+		}
+		last = a.got
+	}
+	return longest
 }

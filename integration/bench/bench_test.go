@@ -29,7 +29,7 @@ import (
 //
 //	BENCH_DURATION  measured time per workload (default 5s)
 //	BENCH_RUNS      repetitions of the outage and failover drills (default 5)
-//	BENCH_ONLY      comma list of parts to run: compare, outage, failover (default all)
+//	BENCH_ONLY      comma list of parts to run: compare, outage, failover, haproxy (default all)
 //	BENCH_DRILLS    go test -run pattern of the drills to time (default: every failure drill)
 //	BENCH_OUT       report directory (default docs/bench in the repository)
 func envDuration(name string, def time.Duration) time.Duration {
@@ -161,6 +161,9 @@ func BenchmarkReport(b *testing.B) {
 			b.Errorf("drill skipped: %s", s)
 			r.Missing = append(r.Missing, "drill skipped: "+s)
 		}
+	}
+	if want("haproxy") {
+		part("haproxy", 1, func(b testing.TB) { r.LBOutages = haproxyOutage(b, runs) })
 	}
 	r.Machine.Elapsed = time.Since(benchStart)
 	out := os.Getenv("BENCH_OUT")
@@ -673,8 +676,34 @@ func preflight() error {
 			}
 		}
 	}
+	if want("haproxy") {
+		if _, err := exec.LookPath("haproxy"); err != nil {
+			miss = append(miss, "haproxy, for the outage through a load balancer: apt-get install -y haproxy")
+		}
+	}
 	if len(miss) > 0 {
 		return fmt.Errorf("make bench needs, and this machine lacks:\n  %s\n(.ci/run's apt-get line installs all of it)", strings.Join(miss, "\n  "))
 	}
 	return nil
+}
+
+// haproxyOutage runs the HAProxy test of the integration suite runs times
+// (both its cases each time) and reads the client-observed outages it
+// records through HAPROXY_OUTAGE.
+func haproxyOutage(b testing.TB, runs int) []drill.LBOutage {
+	out := filepath.Join(b.TempDir(), "haproxy-outage.jsonl")
+	progress("running TestHAProxyFollowsFailover x %d runs", runs)
+	_, err := goTest(b, 30*time.Minute, []string{"HAPROXY_OUTAGE=" + out},
+		"-count="+strconv.Itoa(runs), "-run", "^TestHAProxyFollowsFailover$", "-v", "-timeout", "25m", "./integration")
+	if err != nil {
+		b.Errorf("HAProxy test: %v (the runs it recorded are still reported)", err)
+	}
+	recs, rerr := drill.ReadLBOutages(out)
+	if rerr != nil {
+		b.Fatalf("the HAProxy test recorded no outage: %v", rerr)
+	}
+	for _, o := range recs {
+		progress("HAProxy %s: client-observed outage %.0f ms, first answer by the new active %.0f ms after its promotion", o.Case, ms(o.Outage), ms(o.AfterPromotion))
+	}
+	return recs
 }

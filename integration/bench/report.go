@@ -103,6 +103,9 @@ type Report struct {
 	Memory       map[string]int64
 	MemoryZnodes int64
 	Failover     Failover
+	// LBOutages are failovers as clients through HAProxy saw them (the
+	// HAProxy test, run by the bench), one per run and case.
+	LBOutages []drill.LBOutage
 	// Missing lists what could not be measured and why: the report shows
 	// it instead of silently dropping a section.
 	Missing []string
@@ -205,6 +208,9 @@ func (r *Report) Markdown(drawn map[string]bool) string {
 	}
 	if len(r.Failover.Runs) > 0 {
 		r.failover(&s, drawn)
+	}
+	if len(r.LBOutages) > 0 {
+		r.lbOutage(&s)
 	}
 	return s.String()
 }
@@ -767,4 +773,37 @@ func median(xs []float64) float64 {
 	ys := append([]float64(nil), xs...)
 	sort.Float64s(ys)
 	return ys[(len(ys)-1)/2]
+}
+
+// lbOutage is the client-observed outage through HAProxy, per case.
+func (r *Report) lbOutage(s *strings.Builder) {
+	s.WriteString("## Client-observed outage through HAProxy\n\n")
+	s.WriteString("From `TestHAProxyFollowsFailover` (integration/haproxy_test.go), run by the bench: real HAProxy with ")
+	s.WriteString("examples/haproxy's check (`GET /active`, inter 500 ms, fall 1, rise 1) in front of the two demo services of a zkfc pair ")
+	s.WriteString("(Apache ZooKeeper, health interval 200 ms, fall 1, `control.lb_drain` 1.2 s); a client sends a request through HAProxy every 5 ms ")
+	s.WriteString("while the active's service fails its health check, or is killed. The outage is the longest time between two answers ")
+	s.WriteString("from an active service; \"after promotion\" is from the new active's promotion to its first answer through HAProxy.\n\n")
+	s.WriteString("| case | runs | outage min | median | max | after promotion min | median | max | every run (outage) |\n|---|---|---|---|---|---|---|---|---|\n")
+	var cases []string
+	by := map[string][]drill.LBOutage{}
+	for _, o := range r.LBOutages {
+		if _, ok := by[o.Case]; !ok {
+			cases = append(cases, o.Case)
+		}
+		by[o.Case] = append(by[o.Case], o)
+	}
+	for _, c := range cases {
+		var outs, after []time.Duration
+		var all []string
+		for _, o := range by[c] {
+			outs = append(outs, o.Outage)
+			after = append(after, o.AfterPromotion)
+			all = append(all, fmt.Sprintf("%.0f", ms(o.Outage)))
+		}
+		lo, med, hi := stats(outs)
+		alo, amed, ahi := stats(after)
+		fmt.Fprintf(s, "| %s | %d | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %s ms |\n", c, len(outs),
+			ms(lo), ms(med), ms(hi), ms(alo), ms(amed), ms(ahi), strings.Join(all, ", "))
+	}
+	s.WriteString("\n")
 }

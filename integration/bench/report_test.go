@@ -40,6 +40,11 @@ func fakeReport() *Report {
 				{Drill: "service-crash", Run: 2, Detect: 400 * ms, Fence: 500 * ms, Promote: 800 * ms, Total: 800 * ms, Promoted: true, TargetHeld: true, Target: "2 intervals"},
 				{Drill: "fencing-impossible", Run: 1, Detect: 500 * ms, Note: "ssh target down"},
 			}},
+		LBOutages: []drill.LBOutage{
+			{Case: "service fails", Outage: 900 * ms, AfterPromotion: 300 * ms},
+			{Case: "service killed", Outage: 1500 * ms, AfterPromotion: 400 * ms},
+			{Case: "service fails", Outage: 1100 * ms, AfterPromotion: 500 * ms},
+		},
 	}
 }
 
@@ -65,6 +70,9 @@ func TestReportWritesMarkdownAndPlots(t *testing.T) {
 		"compare the ratios",
 		"| zkfc quorum | 1000 | 100 MB |",
 		"Ratio zkfc quorum / Apache ZooKeeper 3.8: 0.25x.",
+		"## Client-observed outage through HAProxy",
+		"| service fails | 2 | 900 ms | 1000 ms | 1100 ms | 300 ms | 400 ms | 500 ms | 900, 1100 ms |",
+		"| service killed | 1 | 1500 ms |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)

@@ -7,7 +7,8 @@
 //	GET  /health               200 if the guarded service is healthy, else 503
 //	GET  /role                 text: active | standby | initializing
 //	GET  /members              registered candidates
-//	POST /failover?to=NODE     graceful failover to NODE (forwarded to NODE's zkfc)
+//	POST /failover?to=NODE     graceful failover to NODE (forwarded to NODE's zkfc);
+//	                           with &at=RFC3339 scheduled instead (operator.go)
 //	POST /cede?period=10s      leave the election for a period (demotes if active)
 //	POST /demote?token=N       graceful fencing: demote the local service now;
 //	                           N is the token of the active to demote (400
@@ -59,6 +60,7 @@ import (
 	"github.com/zkfc-project/zkfc/fencing"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
 	"github.com/zkfc-project/zkfc/zkfc/elector"
+	"github.com/zkfc-project/zkfc/zkfc/history"
 )
 
 // Backend is what the server exposes; *controller.Controller implements it.
@@ -84,6 +86,7 @@ type Server struct {
 	mux        *http.ServeMux
 	sec        Security
 	con        *console
+	op         Operator // nil on a witness (operator.go)
 }
 
 // NewServer builds the handler; gatherer may be nil (no /metrics).
@@ -156,7 +159,7 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, s.extend(st, st.Connected))
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
@@ -189,6 +192,8 @@ func (s *Server) pause(w http.ResponseWriter, on bool) {
 		return
 	}
 	s.lg.Info("automatic failover pause set through the control API", zap.Bool("paused", on), zap.Int64("generation", st.Generation))
+	s.record(history.Entry{Kind: map[bool]string{true: history.Pause, false: history.Resume}[on],
+		Reason: fmt.Sprintf("automatic failover %s through the control API", map[bool]string{true: "paused", false: "resumed"}[on])})
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -255,6 +260,10 @@ func (s *Server) failover(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, errors.New("missing ?to=NODE"))
 		return
 	}
+	if r.URL.Query().Has("at") {
+		s.scheduleSwitchover(w, r, to)
+		return
+	}
 	timeout := 30 * time.Second
 	if t := r.URL.Query().Get("timeout"); t != "" {
 		v, err := time.ParseDuration(t)
@@ -295,6 +304,7 @@ func (s *Server) failover(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusConflict, fmt.Errorf("%s cannot become active: %w", to, err))
 		return
 	}
+	s.record(history.Entry{Kind: history.FailoverRequest, Reason: "graceful failover to " + to + " requested through the control API"})
 	// The current active first: it is the one that must step down.
 	var targets []elector.Info
 	if a := s.b.Status().Active; a != nil && a.NodeID != self.NodeID {

@@ -31,6 +31,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkfc-project/zkfc/zkfc/elector"
+	"github.com/zkfc-project/zkfc/zkfc/history"
 )
 
 // Role is what zkfc believes the local service is.
@@ -133,6 +134,9 @@ type Config struct {
 	// OnTick is called from the loop on every tick: it stops being called
 	// when the loop stalls (systemd WATCHDOG=1).
 	OnTick func()
+	// History, if set, is told of every promotion, demotion and
+	// self-fence (history.go); it must not block.
+	History Recorder
 }
 
 // TokenMismatchError refuses a graceful-fence request that names a
@@ -161,6 +165,9 @@ var ErrServiceStateUnknown = errors.New("the service may still be active: its de
 // reports it) of a service whose probes run out of time: a service that
 // cannot answer a probe will not finish a demote either.
 const NotResponding = "SERVICE_NOT_RESPONDING"
+
+// DefaultTick is the loop's clock resolution when Config.Tick is unset.
+const DefaultTick = 100 * time.Millisecond
 
 // Controller is the state machine. Create with New, drive with Run.
 type Controller struct {
@@ -195,6 +202,8 @@ type Controller struct {
 	abandoned   bool
 	transitions []Transition
 	lastFence   *FenceRecord
+	// phases of the promotion under way, recorded with it (history.go).
+	phases *history.Phases
 
 	statusMu sync.Mutex
 	status   Status
@@ -233,6 +242,9 @@ type election struct {
 	releaseOwed bool
 	holder      *elector.Info // who held the lock at the last attempt
 	lockSince   time.Time
+	// freeSeen: when the lock last changed while this node did not hold
+	// it, the start of a promotion's lock phase (history).
+	freeSeen time.Time
 	// notBefore: no joining or attempt before then (cede, backoff), and
 	// held says why, for the decision's sentence.
 	notBefore time.Time
@@ -258,12 +270,15 @@ type service struct {
 	draining     bool // in the load-balancer drain before a demote
 	nextRole     time.Time
 	roleCheckOff bool
+	// failingSince: the first failed probe of the current run (health
+	// Progress "fall"), the start of a demotion's detection phase.
+	failingSince time.Time
 }
 
 // New returns a Controller; m may be nil.
 func New(cfg Config, el Elector, fencer Fencer, actions Actions, m *Metrics, lg *zap.Logger) *Controller {
 	if cfg.Tick <= 0 {
-		cfg.Tick = 100 * time.Millisecond
+		cfg.Tick = DefaultTick
 	}
 	if cfg.BackoffInitial <= 0 {
 		cfg.BackoffInitial = time.Second

@@ -22,6 +22,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.sess.epoch = epoch
 	defer func() {
 		if !c.abandoned {
+			c.flushHistory()
 			c.el.Close()
 		}
 	}()
@@ -71,6 +72,7 @@ func (c *Controller) handleHealth(h Health) {
 func (c *Controller) applyHealth(h Health) {
 	was := c.svc.health
 	c.svc.health = h
+	c.noteProbes(h)
 	if was.State != h.State {
 		c.svc.healthSince = c.now()
 		c.svc.healthLog = append(c.svc.healthLog, HealthChange{At: c.svc.healthSince, State: h.State})
@@ -148,6 +150,9 @@ func (c *Controller) handleEvent(ev elector.Event) {
 		}
 		c.reopen()
 	case elector.LockChanged:
+		if !c.elec.holdsLock {
+			c.elec.freeSeen = c.now()
+		}
 		if c.elec.joined {
 			c.elec.wantAttempt = true
 		}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/zkfc/history"
 )
 
 // promote runs Hadoop's winner sequence, then the promote action: it
@@ -17,6 +19,7 @@ func (c *Controller) promote(now time.Time) string {
 	if !c.svc.health.Healthy {
 		return c.failPromotion(now, "service not healthy at promotion")
 	}
+	c.promotionPhases()
 	bc, version, err := c.el.Breadcrumb()
 	if err != nil {
 		return c.failPromotion(now, err.Error())
@@ -28,6 +31,7 @@ func (c *Controller) promote(now time.Time) string {
 		err := c.fencer.Fence(ctx, *bc)
 		cancel()
 		c.lastFence = &FenceRecord{At: start, Target: bc.NodeID, TargetToken: bc.Token, TookMs: c.now().Sub(start).Milliseconds()}
+		c.phases.Fence = history.Ms(c.now().Sub(start))
 		if err != nil {
 			c.lastFence.Error = err.Error()
 			c.m.fences.WithLabelValues("failure").Inc()
@@ -38,6 +42,7 @@ func (c *Controller) promote(now time.Time) string {
 	// The breadcrumb names the session we will be active under, so that
 	// the next winner can prove it ended (lease_expired fencing) instead
 	// of reaching for this host.
+	promoteStart := c.now()
 	session, err := c.el.MarkSession(c.cfg.Self.NodeID)
 	if err != nil {
 		return c.failPromotion(now, err.Error())
@@ -59,6 +64,7 @@ func (c *Controller) promote(now time.Time) string {
 		return c.failPromotion(now, err.Error())
 	}
 	c.svc.token = token
+	c.phases.Promote = history.Ms(c.now().Sub(promoteStart))
 	c.elec.backoff = c.cfg.BackoffInitial
 	c.m.token.Set(float64(token))
 	c.m.promotions.WithLabelValues("success").Inc()

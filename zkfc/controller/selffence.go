@@ -49,7 +49,7 @@ func (c *Controller) selfFence(reason string) {
 	c.elec.holdsLock = false
 	c.elec.joined = false
 	c.elec.wantAttempt = false
-	c.setRole(Standby, "self-fenced: "+reason)
+	c.setRole(Standby, selfFencedPrefix+reason)
 }
 
 // reopen abandons the session (dropping any lock it holds) for a new one;

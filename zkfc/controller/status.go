@@ -101,6 +101,7 @@ func (c *Controller) setRole(r Role, reason string) {
 	if len(c.transitions) > maxTransitions {
 		c.transitions = c.transitions[len(c.transitions)-maxTransitions:]
 	}
+	c.recordRole(from, r, reason)
 	c.lg.Info("role changed", zap.String("from", from.String()), zap.String("to", r.String()),
 		zap.String("reason", reason), zap.Uint64("token", c.svc.token))
 	if c.cfg.OnRole != nil {

@@ -22,7 +22,10 @@ const statusUsage = `zkfc status: show what a running zkfc knows.
 Prints the node's role (active/standby), the health of its service, the
 last fencing token issued in the cluster and this node's own last token,
 who holds the lock, whether automatic failover is paused, and the recent
-role transitions. A witness has none of these: its status is its role and
+role transitions, the scheduled switchover if any, and the failover
+budget: the worst-case time to a new active for each kind of failure,
+computed from the asked zkfc's configuration, term by term
+(configs/README.md, "Failover budget"). A witness has none of these: its status is its role and
 the state of the quorum member it hosts.
 
 Example:
@@ -44,7 +47,7 @@ func cmdStatus(args []string) int {
 	}
 	ctx, cancel := cliContext(10 * time.Second)
 	defer cancel()
-	st, err := client.Status(ctx, base)
+	st, err := client.FullStatus(ctx, base)
 	if err != nil {
 		return apiFail("status", err, base)
 	}
@@ -54,7 +57,8 @@ func cmdStatus(args []string) int {
 		_ = enc.Encode(st)
 		return 0
 	}
-	printStatus(os.Stdout, st)
+	printStatus(os.Stdout, st.Status)
+	printOperator(os.Stdout, st)
 	return 0
 }
 
@@ -119,9 +123,18 @@ election for failover.cede_period; the target, which must be healthy,
 connected and without the no-failover tag, then wins the lock. No fencing
 is needed because the old active removed its own breadcrumb.
 
+With --at TIME (RFC 3339) the switchover is scheduled instead: stored in
+the quorum, shown by 'zkfc status', and run by the active at that time as
+the same graceful failover. It is refused while paused, when the target
+is unknown, unhealthy or not eligible, or when one is already scheduled.
+If the active changes before the time, it is cancelled, not run.
+--cancel removes the scheduled switchover.
+
 Example:
   zkfc failover --to nn2
   zkfc failover --to nn2 --url http://10.0.0.1:8019 --timeout 60s
+  zkfc failover --to nn2 --at 2026-12-03T02:00:00Z
+  zkfc failover --cancel
 `
 
 func cmdFailover(args []string) int {
@@ -130,8 +143,13 @@ func cmdFailover(args []string) int {
 	url := addAPIFlags(fs, cf, "control API of any zkfc of the cluster")
 	to := fs.String("to", "", "node id to make active (required)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the target to become active")
+	at := fs.String("at", "", "schedule the switchover for this time (RFC 3339) instead of now")
+	cancelIt := fs.Bool("cancel", false, "cancel the scheduled switchover")
 	if code, done := parseFlags(fs, args); done {
 		return code
+	}
+	if *cancelIt || fs.Changed("at") {
+		return scheduledFailover(*url, cf, *to, *at, *cancelIt)
 	}
 	if *to == "" {
 		return fail("failover: --to NODE is required")

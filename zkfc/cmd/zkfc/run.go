@@ -21,6 +21,7 @@ import (
 	"github.com/zkfc-project/zkfc/zkfc/control"
 	"github.com/zkfc-project/zkfc/zkfc/controller"
 	"github.com/zkfc-project/zkfc/zkfc/elector"
+	"github.com/zkfc-project/zkfc/zkfc/history"
 )
 
 func init() {
@@ -138,12 +139,14 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 	}
 
 	el := elector.New(ec, lg.Named("elector"))
+	hist := history.NewLog(el, cfg.Node.ID, history.MaxEntries, lg.Named("history"))
 	// lease_expired asks the quorum on this daemon's own session: the one
 	// that holds the lock while fencing runs.
 	fencer, err := buildFencer(cfg, client, lg, fencing.WithSessions(el))
 	if err != nil {
 		return err
 	}
+	fencer.rec = hist
 	act := action.New(cfg.Node.ID, actionCommand(cfg.Actions.Promote), actionCommand(cfg.Actions.Demote), actionCommand(cfg.Actions.Role), lg.Named("action"))
 	n := newNotifier(lg)
 	self := elector.Info{NodeID: cfg.Node.ID, Host: cfg.Node.Host, Port: cfg.Node.Port, ControlURL: cfg.AdvertisedControlURL(),
@@ -157,7 +160,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		CedePeriod: cfg.Failover.CedePeriod, BackoffInitial: cfg.Failover.BackoffInitial, BackoffMax: cfg.Failover.BackoffMax,
 		PriorityDelay: cfg.Failover.PriorityDelay, RoleInterval: roleInterval, FenceTimeout: fencer.f.Budget() + fenceSlack,
 		WaitFormatted: cfg.Quorum.Enabled, ExitOnFailedDemote: usesLeaseExpired(cfg), LBDrain: cfg.Control.LBDrain,
-		OnRole: n.onRole, OnTick: n.onTick,
+		OnRole: n.onRole, OnTick: n.onTick, History: hist,
 	}, el, fencer, roleAdapter{act}, metrics, lg.Named("controller"))
 
 	mon, err := healthcheck.NewMonitor(cfg.HealthCheck(), lg.Named("health"), func(_, s healthcheck.State, p healthcheck.Progress) {
@@ -170,6 +173,9 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 	srv := control.NewServer(ctrl, cfg.Failover.CedePeriod, reg, lg.Named("control"))
 	srv.Secure(control.Security{Token: sec.ControlToken.Reveal(), TLS: serverTLS, Client: client})
 	srv.EnableConsole(control.ConsoleSources{Tree: el, Witnesses: el.Witnesses, Servers: ec.Servers, Dial: ec.Dialer})
+	op := &operator{Elector: el, log: hist, budget: budgetOf(cfg, fencer.f.Timeouts(), controller.DefaultTick)}
+	srv.SetOperator(op)
+	startOperator(ctx, &wg, cfg, op, ctrl, client, lg)
 
 	wg.Add(2)
 	go func() { defer wg.Done(); mon.Run(ctx) }()
@@ -258,8 +264,9 @@ func buildFencer(cfg *config.Config, client *control.Client, lg *zap.Logger, opt
 
 // fenceAdapter turns the controller's breadcrumb into a fencing target.
 type fenceAdapter struct {
-	f  *fencing.Fencer
-	lg *zap.Logger
+	f   *fencing.Fencer
+	lg  *zap.Logger
+	rec *history.Log // nil: fencings are not recorded (fence-test)
 }
 
 func target(i elector.Info) fencing.Target {
@@ -269,5 +276,6 @@ func target(i elector.Info) fencing.Target {
 func (a *fenceAdapter) Fence(ctx context.Context, i elector.Info) error {
 	rep, err := a.f.Fence(ctx, target(i))
 	a.lg.Info("fencing report", zap.String("report", rep.String()), zap.Error(err))
+	recordFence(a.rec, i, rep, err)
 	return err
 }
