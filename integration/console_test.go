@@ -256,7 +256,14 @@ func TestConsole(t *testing.T) {
 		}
 		t.Logf("console drew %s active %s after its controller's role change (transition at %s, page at %s)",
 			next.Name, time.UnixMilli(saw).Sub(changed).Round(time.Millisecond), changed.Format("15:04:05.000"), time.UnixMilli(saw).Format("15:04:05.000"))
-		shoot(t, ctx, "console-after-kill.png")
+		// The durable history draws this failover's phases.
+		cdpRun(t, ctx, 10*time.Second, "open the timeline", chromedp.Click(chromedp.CSS(`nav [data-tab="timeline"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#timeline li`)))
+		harness.WaitFor(t, 15*time.Second, "a failover drawn in the timeline", func() bool {
+			return pageEval[int](t, ctx, `document.querySelectorAll('#timeline .bar').length`) > 0
+		})
+		shoot(t, ctx, "console-timeline.png")
+		cdpRun(t, ctx, 5*time.Second, "back to the cluster", chromedp.Click(chromedp.CSS(`nav [data-tab="cluster"]`)))
 	})
 
 	t.Run("phone width", func(t *testing.T) {

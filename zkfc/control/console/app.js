@@ -343,7 +343,8 @@ function timelineItem(e, kinds) {
       (e.fence.duration_ms !== undefined ? ' in ' + fmtMs(e.fence.duration_ms) : '') }));
   }
   const p = e.phases_ms;
-  if (p) {
+  const measured = p && Object.values(p).some((v) => v > 0);
+  if (measured) {
     const names = ['detection', 'lock', 'fence', 'promote'];
     const total = names.reduce((a, k) => a + (p[k] || 0), 0);
     // The entry's own budget (the worst case of the failure it ended, as
@@ -377,17 +378,19 @@ async function openZnode(path) {
   $('#znode-error').textContent = '';
   const crumbs = [el('a', { text: '/', onclick: () => openZnode('/') })];
   let acc = '';
-  for (const part of path.split('/').filter(Boolean)) {
+  path.split('/').filter(Boolean).forEach((part, i) => {
     acc += '/' + part;
     const p = acc;
-    crumbs.push(el('a', { text: part, onclick: () => openZnode(p) }), document.createTextNode('/'));
-  }
+    if (i > 0) crumbs.push(document.createTextNode('/'));
+    crumbs.push(el('a', { text: part, onclick: () => openZnode(p) }));
+  });
   $('#znode-crumbs').replaceChildren(...crumbs);
   try {
     const z = await api('GET', '/console/api/znode?path=' + encodeURIComponent(path));
     const base = path === '/' ? '' : path;
     $('#znode-children').replaceChildren(...z.children.map((c) => el('li', {}, el('a', { 'data-child': c, text: c, onclick: () => openZnode(base + '/' + c) }))),
-      ...(z.children_more ? [el('li', { text: '… ' + z.children_more + ' more' })] : []));
+      ...(z.children_more ? [el('li', { text: '… ' + z.children_more + ' more' })] : []),
+      ...(z.children.length ? [] : [el('li', { class: 'note', text: '(none)' })]));
     let data = '(no data)';
     if (z.data !== undefined) data = z.data === '' ? '(empty)' : z.data;
     else if (z.data_base64 !== undefined) data = 'binary, base64: ' + z.data_base64;
