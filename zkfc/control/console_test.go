@@ -95,6 +95,24 @@ func TestConsoleAssetsAndAuth(t *testing.T) {
 			t.Errorf("GET %s with a wrong token: %d, want 403", p, code)
 		}
 	}
+	// The actions the page takes: an unknown node and an oversized body
+	// are refused with a reason, and nothing reaches the controller.
+	if code, _, body := send(t, http.MethodPost, srv.URL+"/failover?to=nope", testToken, nil); code != http.StatusNotFound || !strings.Contains(body, "nope is not a registered candidate") {
+		t.Errorf("failover to an unknown node: %d %s", code, body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/console/api/znode?path=/", strings.NewReader(strings.Repeat("x", MaxBodyBytes+1)))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: %d, want 413", resp.StatusCode)
+	}
+	if b.changes.Load() != 0 {
+		t.Errorf("refused requests reached the controller %d times", b.changes.Load())
+	}
 }
 
 // A browser's cross-site request that would change state is refused even

@@ -1,7 +1,6 @@
 package elector
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -47,30 +46,7 @@ func (e *Elector) Znode(p string) (Znode, error) {
 // RegisterWitness publishes a witness zkfc's identity (its control URL)
 // as an ephemeral entry under WitnessesName for as long as the session
 // lives.
-func (e *Elector) RegisterWitness(self Info) error {
-	data, _ := json.Marshal(self)
-	dir := e.path(WitnessesName)
-	return e.do(func(c *zk.Conn) error {
-		if _, err := c.Create(dir, nil, 0, e.acl()); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("create %s: %w", dir, err)
-		}
-		m := dir + "/" + self.NodeID
-		_, st, err := c.Exists(m)
-		if err != nil {
-			return fmt.Errorf("check %s: %w", m, err)
-		}
-		if st != nil && st.EphemeralOwner == c.SessionID() {
-			return nil
-		}
-		if st != nil {
-			_ = c.Delete(m, -1) // left by our previous session
-		}
-		if _, err := c.Create(m, data, zk.FlagEphemeral, e.acl()); err != nil {
-			return fmt.Errorf("register witness %s: %w", m, err)
-		}
-		return nil
-	})
-}
+func (e *Elector) RegisterWitness(self Info) error { return e.register(WitnessesName, self) }
 
 // Witnesses lists the registered witness zkfcs.
 func (e *Elector) Witnesses() ([]Info, error) { return e.list(WitnessesName) }

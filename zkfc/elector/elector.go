@@ -850,9 +850,13 @@ func (e *Elector) SetPaused(on bool) (PauseState, error) {
 }
 
 // Register publishes self as a candidate (an ephemeral member znode).
-func (e *Elector) Register(self Info) error {
+func (e *Elector) Register(self Info) error { return e.register(MembersName, self) }
+
+// register writes self as the ephemeral entry dir/<node> of this session,
+// replacing one left by an earlier session.
+func (e *Elector) register(dir string, self Info) error {
 	data, _ := json.Marshal(self)
-	p := e.path(MembersName)
+	p := e.path(dir)
 	return e.do(func(c *zk.Conn) error {
 		if _, err := c.Create(p, nil, 0, e.acl()); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return fmt.Errorf("create %s: %w", p, err)
