@@ -35,7 +35,8 @@ type Settings struct {
 	// zero); lease_expired needs the demote to fit in the margin.
 	ActionTimeout time.Duration
 	// Failsafe turns failover.failsafe on for nn1 and nn2, each listing
-	// the other, behind a control token (failsafe.go).
+	// the other, behind a control token (failsafe.go; it sets Token if
+	// that is empty).
 	Failsafe bool
 	// External: nn1 and nn2 use this ensemble instead of hosting an
 	// embedded quorum with a witness (Nodes[2] stays nil).
@@ -43,6 +44,9 @@ type Settings struct {
 	// NoRoleAction leaves actions.role out: no drift check, and a zkfc
 	// starting while paused cannot ask its service's role.
 	NoRoleAction bool
+	// Token, if set, is every node's control.token_file content: the
+	// control API then refuses callers without it (the helpers send it).
+	Token string
 }
 
 // LeaseSettings are DefaultSettings with lease_expired first: the demote
@@ -112,7 +116,7 @@ type Node struct {
 	Peer     string // quorum peer address
 	DemoAddr string // "" for the witness
 	URL      string // control API
-	Token    string // its bearer token, "" if the API is open
+	Token    []byte // the control API's bearer token, nil when open
 	Config   string
 	Demo     *harness.Proc
 	ZKFC     *harness.Proc
@@ -150,9 +154,12 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	if s.Fencing == "" {
 		c.Settings.Fencing = DefaultFencing(c.Kills)
 	}
-	token := ""
-	if s.Failsafe {
-		token = writeToken(t, dir)
+	if s.Failsafe && s.Token == "" {
+		c.Settings.Token = "drill-control-token-0123456789abcdef"
+	}
+	var token []byte
+	if c.Settings.Token != "" {
+		token = []byte(c.Settings.Token)
 	}
 	names := [3]string{"nn1", "nn2", "witness"}
 	count := len(c.Nodes)
@@ -240,8 +247,12 @@ func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
 	fmt.Fprintf(&b, "cluster:\n  name: drill\n  parent_znode: /zkfc\n")
 	fmt.Fprintf(&b, "zookeeper:\n  connect: %q\n  session_timeout: %s\n  self_fence_margin: %s\n  allow_world_writable: true # a test cluster on loopback\n", c.Connect, s.SessionTimeout, s.Margin)
 	fmt.Fprintf(&b, "control:\n  listen: %q\n", strings.TrimPrefix(n.URL, "http://"))
-	if s.Failsafe {
-		fmt.Fprintf(&b, "  token_file: %s\n", filepath.Join(filepath.Dir(dataDir), "control.token"))
+	if s.Token != "" {
+		tf := filepath.Join(filepath.Dir(dataDir), n.Name+".token")
+		if err := os.WriteFile(tf, []byte(s.Token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "  token_file: %s\n", tf)
 	}
 	fmt.Fprintf(&b, "log:\n  level: debug\n  format: json\n")
 	if s.External == nil {
@@ -373,16 +384,11 @@ func (c *Cluster) Other(n *Node) *Node {
 	return c.Nodes[0]
 }
 
-// Status asks the node's zkfc (with its token, if it has one).
+// Status asks the node's zkfc.
 func (n *Node) Status() (controller.Status, error) {
-	if n.Token == "" {
-		return zkfcenv.StatusAt(n.URL, 2*time.Second)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	cl := control.NewClient()
-	cl.Token = []byte(n.Token)
-	return cl.Status(ctx, n.URL)
+	return n.API().Status(ctx, n.URL)
 }
 
 // Role is the zkfc's role, "" when it does not answer.
@@ -394,15 +400,11 @@ func (n *Node) Role() string {
 	return st.Role
 }
 
-// writeToken writes the drill's control token (mode 0600, as zkfc wants)
-// and returns it.
-func writeToken(t testing.TB, dir string) string {
-	t.Helper()
-	const token = "drill-control-token-0123456789abcdef"
-	if err := os.WriteFile(filepath.Join(dir, "control.token"), []byte(token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return token
+// API is a control API client with the node's token.
+func (n *Node) API() *control.Client {
+	cl := control.NewClient()
+	cl.Token = n.Token
+	return cl
 }
 
 // PostDemo sends an admin request (fail, hang, recover) to the node's service.

@@ -34,9 +34,12 @@
 //	/standby                   200 while the service is healthy and standby
 //	/healthz                   200 while the service is healthy
 //
-// Every other request passes guard (security.go) first: size limits, then
-// a bearer token or a verified client certificate when either is
-// configured.
+// The web console (console.go): the page at / and /console/*, without
+// credentials since they hold no data; its data under /console/api/.
+//
+// Every other request passes guard (security.go) first: size limits, the
+// refusal of cross-site requests that change state, then a bearer token
+// or a verified client certificate when either is configured.
 //
 // It must never change the role itself: every state change goes through
 // the controller's loop; and it must never let a request reach the
@@ -87,12 +90,13 @@ type Server struct {
 	cedePeriod time.Duration
 	mux        *http.ServeMux
 	sec        Security
+	con        *console
 	op         Operator // nil on a witness (operator.go)
 }
 
 // NewServer builds the handler; gatherer may be nil (no /metrics).
 func NewServer(b Backend, cedePeriod time.Duration, gatherer prometheus.Gatherer, lg *zap.Logger) *Server {
-	s := &Server{b: b, client: NewClient(), lg: lg, cedePeriod: cedePeriod, mux: http.NewServeMux()}
+	s := &Server{b: b, client: NewClient(), lg: lg, cedePeriod: cedePeriod, mux: http.NewServeMux(), con: newConsole()}
 	s.mux.HandleFunc("GET /status", s.status)
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.HandleFunc("GET /role", s.role)

@@ -88,13 +88,13 @@ func TestLoadBalancerEndpoints(t *testing.T) {
 	witness.Healthy = false
 	check(witness, "/healthz", 503, "not healthy\n")
 
-	// Everything else still needs the token, and a write to a check path
-	// is not a check.
+	// Everything else still needs the token (but the console's page at /,
+	// which holds no data), and a write to a check path is not a check.
 	b.st = active
 	for _, r := range []struct{ method, path string }{
 		{"GET", "/status"}, {"GET", "/health"}, {"GET", "/role"}, {"GET", "/members"}, {"GET", "/metrics"},
 		{"POST", "/active"}, {"POST", "/demote?token=7"}, {"POST", "/cede"}, {"POST", "/failover?to=nn2"},
-		{"GET", "/active/x"}, {"GET", "/"},
+		{"GET", "/active/x"}, {"POST", "/"}, {"GET", "/console/api/cluster"},
 	} {
 		req, _ := http.NewRequest(r.method, srv.URL+r.path, nil)
 		resp, err := http.DefaultClient.Do(req)

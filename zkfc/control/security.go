@@ -72,7 +72,13 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	if lbCheck(w, r, s.b) {
+	if lbCheck(w, r, s.b) || consoleAsset(w, r) {
+		return
+	}
+	if code, err := crossSite(r); err != nil {
+		s.lg.Warn("control API request refused", zap.String("remote", r.RemoteAddr),
+			zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Int("status", code), zap.String("reason", err.Error()))
+		writeErr(w, code, err)
 		return
 	}
 	if code, err := s.authenticate(r); err != nil {
@@ -86,6 +92,40 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// crossSite refuses a request that changes state (any method but GET and
+// HEAD) when a browser says it comes from another site: a form or script
+// on another origin must not ride on credentials the browser adds by
+// itself (a client certificate, or none at all on an open API). A bearer
+// token in a header is already out of reach of such a page; this also
+// covers the other two. Browsers send Sec-Fetch-Site and Origin on every
+// such request; the CLI and peers send neither. The simple content types
+// of an HTML form are refused outright: no endpoint reads a body.
+func crossSite(r *http.Request) (int, error) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return 0, nil
+	}
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+		return http.StatusForbidden, fmt.Errorf("cross-site request refused (Sec-Fetch-Site: %s): use the console served by this zkfc, or the CLI", s)
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		if !strings.EqualFold(o, scheme+"://"+r.Host) {
+			return http.StatusForbidden, fmt.Errorf("cross-origin request refused: Origin %q is not %s://%s", o, scheme, r.Host)
+		}
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, _ := strings.Cut(ct, ";")
+		switch strings.ToLower(strings.TrimSpace(mt)) {
+		case "application/x-www-form-urlencoded", "multipart/form-data", "text/plain":
+			return http.StatusUnsupportedMediaType, fmt.Errorf("content type %s refused: the control API takes no form posts (send no body)", mt)
+		}
+	}
+	return 0, nil
 }
 
 // authenticate returns 0 for an authenticated caller, else the status
@@ -135,6 +175,7 @@ func (s *Server) ServeListener(ctx context.Context, l net.Listener) error {
 	if el, err := zap.NewStdLogAt(s.lg, zap.WarnLevel); err == nil {
 		hs.ErrorLog = el // TLS handshake failures, oversized headers
 	}
+	hs.RegisterOnShutdown(s.consoleShutdown)
 	if s.sec.TLS != nil {
 		l = tls.NewListener(l, s.sec.TLS)
 	}

@@ -285,7 +285,8 @@ type election struct {
 type service struct {
 	health      Health
 	healthSince time.Time
-	drillUntil  time.Time // health overridden as failing until then
+	healthLog   []HealthChange // the last maxHealthLog changes, oldest first
+	drillUntil  time.Time      // health overridden as failing until then
 	role        Role
 	token       uint64 // of the last successful promotion
 	// demoteErr is the last failure of the demote action since the

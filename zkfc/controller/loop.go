@@ -83,6 +83,10 @@ func (c *Controller) applyHealth(h Health) {
 	c.noteProbes(h)
 	if was.State != h.State {
 		c.svc.healthSince = c.now()
+		c.svc.healthLog = append(c.svc.healthLog, HealthChange{At: c.svc.healthSince, State: h.State})
+		if len(c.svc.healthLog) > maxHealthLog {
+			c.svc.healthLog = c.svc.healthLog[len(c.svc.healthLog)-maxHealthLog:]
+		}
 	}
 	if h.Healthy {
 		c.svc.demoteErr = nil

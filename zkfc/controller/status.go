@@ -59,9 +59,11 @@ type Status struct {
 	// does not hold it); LastFence is the last fencing this node ran.
 	// Both let 'zkfc drill' time a takeover from the outside.
 	LockSince time.Time `json:"lock_since,omitempty"`
-	// HealthSince is when the health state last changed.
-	HealthSince time.Time    `json:"health_since,omitempty"`
-	LastFence   *FenceRecord `json:"last_fence,omitempty"`
+	// HealthSince is when the health state last changed; HealthHistory
+	// holds the last changes, oldest first (the console's health strip).
+	HealthSince   time.Time      `json:"health_since,omitempty"`
+	HealthHistory []HealthChange `json:"health_history,omitempty"`
+	LastFence     *FenceRecord   `json:"last_fence,omitempty"`
 	// HealthDrillUntil: the health check is overridden as failing until
 	// then ('zkfc drill --mode fail-health').
 	HealthDrillUntil time.Time `json:"health_drill_until,omitempty"`
@@ -86,6 +88,14 @@ type FenceRecord struct {
 }
 
 const maxTransitions = 50
+
+// HealthChange is one change of the health monitor's state.
+type HealthChange struct {
+	At    time.Time `json:"at"`
+	State string    `json:"state"`
+}
+
+const maxHealthLog = 20
 
 func (c *Controller) setRole(r Role, reason string) {
 	from := c.svc.role
@@ -119,7 +129,8 @@ func (c *Controller) publish() {
 		Active: c.elec.holder, LastError: c.lastErr,
 		Transitions:      append([]Transition(nil), c.transitions...),
 		HealthDrillUntil: c.svc.drillUntil, HealthSince: c.svc.healthSince,
-		Replication: c.replStatus(),
+		Replication:   c.replStatus(),
+		HealthHistory: append([]HealthChange(nil), c.svc.healthLog...),
 	}
 	if c.elec.holdsLock {
 		s.LockSince = c.elec.lockSince

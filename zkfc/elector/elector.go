@@ -859,9 +859,13 @@ func (e *Elector) SetPaused(on bool) (PauseState, error) {
 }
 
 // Register publishes self as a candidate (an ephemeral member znode).
-func (e *Elector) Register(self Info) error {
+func (e *Elector) Register(self Info) error { return e.register(MembersName, self) }
+
+// register writes self as the ephemeral entry dir/<node> of this session,
+// replacing one left by an earlier session.
+func (e *Elector) register(dir string, self Info) error {
 	data, _ := json.Marshal(self)
-	p := e.path(MembersName)
+	p := e.path(dir)
 	return e.do(func(c *zk.Conn) error {
 		if _, err := c.Create(p, nil, 0, e.acl()); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return fmt.Errorf("create %s: %w", p, err)
@@ -998,8 +1002,11 @@ func (e *Elector) SessionEnded(nodeID string, session int64) (ended bool, eviden
 }
 
 // Members lists registered candidates.
-func (e *Elector) Members() ([]Info, error) {
-	p := e.path(MembersName)
+func (e *Elector) Members() ([]Info, error) { return e.list(MembersName) }
+
+// list reads the Info entries under the cluster's child dir.
+func (e *Elector) list(dir string) ([]Info, error) {
+	p := e.path(dir)
 	var names []string
 	err := e.do(func(c *zk.Conn) (err error) { names, _, err = c.Children(p); return })
 	if errors.Is(err, zk.ErrNoNode) {

@@ -128,6 +128,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 			connect = addr
 		}
 		if cfg.Quorum.Witness {
+			cfg.ZooKeeper.Connect = connect
 			return runWitness(ctx, cfg, sec, ref, errc, lg)
 		}
 	}
@@ -188,6 +189,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 	}
 	srv := control.NewServer(ctrl, cfg.Failover.CedePeriod, reg, lg.Named("control"))
 	srv.Secure(control.Security{Token: sec.ControlToken.Reveal(), TLS: serverTLS, Client: client})
+	srv.EnableConsole(control.ConsoleSources{Tree: el, Witnesses: el.Witnesses, Servers: ec.Servers, Dial: ec.Dialer})
 	op := &operator{Elector: el, log: hist, budget: budgetOf(cfg, fencer.f.Timeouts(), controller.DefaultTick)}
 	srv.SetOperator(op)
 	startOperator(ctx, &wg, cfg, op, ctrl, client, lg)

@@ -23,7 +23,9 @@ var errWitness = errors.New("this zkfc is a witness: it hosts a quorum member an
 
 // runWitness serves the control API of a witness until ctx ends or the
 // member fails: status and health report the quorum member it hosts,
-// /metrics the member's metrics.
+// /metrics the member's metrics. A ZooKeeper session of its own registers
+// the witness in the quorum, where the console of any node finds it, and
+// serves its own console.
 func runWitness(ctx context.Context, cfg *config.Config, sec config.Secrets, m Member, errc <-chan error, lg *zap.Logger) error {
 	serverTLS, err := cfg.ControlServerTLSConfig(!sec.ControlToken.Empty())
 	if err != nil {
@@ -33,13 +35,24 @@ func runWitness(ctx context.Context, cfg *config.Config, sec config.Secrets, m M
 	if err != nil {
 		return err
 	}
-	w := &witness{self: elector.Info{NodeID: cfg.Node.ID, ControlURL: cfg.AdvertisedControlURL()}, cluster: cfg.Cluster.Name, member: m}
+	ec, err := electorConfig(cfg, sec)
+	if err != nil {
+		return err
+	}
+	el := elector.New(ec, lg.Named("elector"))
+	if _, err := el.Open(); err != nil {
+		return err
+	}
+	defer el.Close()
+	w := &witness{self: elector.Info{NodeID: cfg.Node.ID, ControlURL: cfg.AdvertisedControlURL()}, cluster: cfg.Cluster.Name, member: m, el: el}
 	srv := control.NewServer(w, cfg.Failover.CedePeriod, m.Metrics(), lg.Named("control"))
 	srv.Secure(control.Security{Token: sec.ControlToken.Reveal(), TLS: serverTLS, Client: client})
+	srv.EnableConsole(control.ConsoleSources{Tree: el, Witnesses: el.Witnesses, Servers: ec.Servers, Dial: ec.Dialer})
 	served := make(chan error, 1)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() { served <- srv.Serve(sctx, cfg.Control.Listen) }()
+	go registerWitness(sctx, el, w.self, lg)
 	lg.Info("witness: hosting a quorum member only, no service to guard", zap.String("control", cfg.AdvertisedControlURL()))
 	newNotifier(lg).onRole(controller.Standby, WitnessRole)
 	select {
@@ -54,11 +67,51 @@ func runWitness(ctx context.Context, cfg *config.Config, sec config.Secrets, m M
 	return err
 }
 
+// registerWitness keeps the witness's entry in the quorum: after every
+// new session, and every witnessRecheck in case it was removed. It ends
+// with ctx.
+func registerWitness(ctx context.Context, el *elector.Elector, self elector.Info, lg *zap.Logger) {
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	failing := false
+	for {
+		select {
+		case ev := <-el.Events():
+			if ev.Kind == elector.Connected {
+				retry.Reset(0)
+			}
+			continue
+		case <-retry.C:
+		case <-ctx.Done():
+			return
+		}
+		if err := el.RegisterWitness(self); err != nil {
+			if !failing {
+				lg.Info("witness not registered in the quorum yet (the console of the other nodes does not list it until it is); retrying", zap.Error(err))
+			}
+			failing = true
+			retry.Reset(witnessRetry)
+			continue
+		}
+		if failing {
+			lg.Info("witness registered in the quorum")
+		}
+		failing = false
+		retry.Reset(witnessRecheck)
+	}
+}
+
+const (
+	witnessRetry   = 2 * time.Second
+	witnessRecheck = 30 * time.Second
+)
+
 // witness is the control API's backend on a witness.
 type witness struct {
 	self    elector.Info
 	cluster string
 	member  Member
+	el      *elector.Elector // nil in unit tests
 }
 
 // Status reports the member as the health of the witness: healthy while
@@ -82,7 +135,12 @@ func (w *witness) PrepareFailover(context.Context) error        { return errWitn
 func (w *witness) SetPaused(bool) (elector.PauseState, error) {
 	return elector.PauseState{}, errWitness
 }
-func (w *witness) ClusterToken() (uint64, error)                   { return 0, errWitness }
-func (w *witness) Members() ([]elector.Info, error)                { return nil, errWitness }
+func (w *witness) ClusterToken() (uint64, error) { return 0, errWitness }
+func (w *witness) Members() ([]elector.Info, error) {
+	if w.el == nil {
+		return nil, errWitness
+	}
+	return w.el.Members()
+}
 func (w *witness) Holder() (*elector.Info, error)                  { return nil, errWitness }
 func (w *witness) FailHealth(context.Context, time.Duration) error { return errWitness }
