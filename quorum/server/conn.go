@@ -293,7 +293,7 @@ func (c *conn) handshake(buf []byte) bool {
 		c.s.lg.Info("closing connection: malformed ConnectRequest", zap.String("client", c.nc.RemoteAddr().String()), zap.Error(err))
 		return false
 	}
-	if !c.s.serving.Load() || !c.s.ready.Load() {
+	if !c.s.serving.Load() || !c.s.ready.Load() || c.s.removed.Load() {
 		c.s.lg.Info("refusing client: this member has no leader", zap.String("client", c.nc.RemoteAddr().String()))
 		return false
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -54,6 +55,9 @@ type stateMachine interface {
 	leaderHeard()
 	// fatal reports the error that stopped replication.
 	fatal(err error)
+	// membershipFinal reports a completed configuration change and
+	// whether this member is part of the new configuration.
+	membershipFinal(member bool)
 }
 
 // replica owns the raft.RawNode; its goroutine (run) is the only one that
@@ -131,6 +135,14 @@ type replica struct {
 	ctlC chan func()
 
 	role role
+	// joint is set while raft's configuration is joint: a reconfig is
+	// under way. Read by other goroutines.
+	joint atomic.Bool
+	// confReply answers this member's reconfig once joint is over.
+	confReply *deferredReply
+	// sendApp sends an application message to a peer; nil when
+	// standalone. Set before run.
+	sendApp func(to uint64, payload []byte)
 	// members is the configured membership, which the leader restores
 	// after removing a member that lost its data (membership.go).
 	members      []member
@@ -196,7 +208,12 @@ func u64(v uint64) *uint64 { return &v }
 // from an initial snapshot that every member of the ensemble builds the
 // same way (term 1, the configured voters and learners, at the initial
 // state's index).
-func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error {
+//
+// With join set a new member starts from nothing instead: no snapshot, no
+// configuration, so it waits for the leader of an ensemble that added it
+// by reconfig and installs the leader's snapshot, history included; a
+// bootstrap state of its own would not be the ensemble's.
+func (r *replica) open(walDir, snapDir string, voters, learners []uint64, join bool) error {
 	r.mem = newSnapStorage(func() (*raftpb.Snapshot, error) { return r.snapper.Load() })
 	r.snapper = storage.NewSnapshotter(snapDir, r.lg)
 	r.pending = map[uint64]*proposal{}
@@ -209,7 +226,13 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 		r.members = append(r.members, member{id: id, learner: true})
 	}
 	var err error
-	if !storage.Exist(walDir) {
+	if !storage.Exist(walDir) && join {
+		if r.wal, err = storage.Create(walDir, r.lg); err != nil {
+			return err
+		}
+		r.confSt = &raftpb.ConfState{}
+		r.lg.Info("initialised a new data directory for a member joining a reconfigured ensemble; waiting for the leader's snapshot")
+	} else if !storage.Exist(walDir) {
 		// The bootstrap snapshot is written before the log exists, so a
 		// crash in between leaves no log and the next start bootstraps
 		// again, identically.
@@ -355,6 +378,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			}
 			r.checkLeaderSilence(now)
 			r.ensureMembers()
+			r.handOver()
 			r.preferLeader(now)
 			r.coldStartCampaign(now)
 		case p := <-r.proposeC:
@@ -400,6 +424,10 @@ func (r *replica) step(m *raftpb.Message) {
 		return
 	}
 	switch m.GetType() {
+	case raftpb.MessageType_MsgProp:
+		if !r.vetForwardedConf(m) {
+			return
+		}
 	case raftpb.MessageType_MsgHeartbeat:
 		r.clampHeartbeat(m)
 	case raftpb.MessageType_MsgAppResp:

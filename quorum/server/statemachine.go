@@ -82,6 +82,10 @@ func (s *Server) applyBatch(b []committed) {
 			continue
 		}
 		switch c.entry.Op {
+		case proto.OpReconfig:
+			if gd, ok := c.res.Resp.(*proto.GetDataResponse); ok {
+				s.membershipApplied(string(gd.Data))
+			}
 		case proto.OpCreateSession:
 			if cs, ok := c.entry.Req.(*tree.CreateSession); ok && c.res.Err == proto.ErrOK {
 				s.sessions.add(cs.ID, time.Duration(cs.Timeout)*time.Millisecond)
@@ -106,6 +110,7 @@ func (s *Server) setApplied(z int64) { s.applied.Store(z) }
 func (s *Server) snapshotInstalled() {
 	s.closeAllConns("installed a snapshot from the leader")
 	s.resetSessions()
+	s.membersFromTree(true)
 }
 
 // roleChanged records the member's role for Mode and the session code.
