@@ -96,6 +96,9 @@ type reply struct {
 	// errBody sends body although hdr.Err is set, as ZooKeeper does for
 	// a multiRead that stopped at an op it cannot read.
 	errBody bool
+	// last is no reply: the writer closes the connection when it gets
+	// there, after the replies queued before it (closeAfterReplies).
+	last bool
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -407,6 +410,17 @@ func (c *conn) readLoop(br *bufio.Reader, maxBuf int) bool {
 
 // enqueue adds a reply in request order; it blocks when maxOutstanding
 // replies are waiting, which stops this connection's reader.
+// closeAfterReplies closes the connection once the replies already
+// queued are written (at once if the queue is full).
+func (c *conn) closeAfterReplies() {
+	select {
+	case c.replies <- &reply{last: true, done: closedChan}:
+	case <-c.closed:
+	default:
+		c.close()
+	}
+}
+
 func (c *conn) enqueue(r *reply) bool {
 	c.outstanding.Add(1)
 	c.s.stats.outstanding.Add(1)
@@ -517,6 +531,10 @@ func (c *conn) writeLoop() {
 			}
 		}
 		flushNotes()
+		if r.last {
+			flush()
+			return
+		}
 		if r.body != nil && (r.hdr.Err == proto.ErrOK || r.errBody) {
 			out = frame(out[:0], &r.hdr, r.body)
 			if len(out)-4 > c.maxReply {

@@ -186,12 +186,9 @@ func (r *replica) resolveStale() {
 	for id, p := range r.pending {
 		if p.term < r.appliedTerm {
 			delete(r.pending, id)
-			if p.conf != nil {
-				// A configuration change is never proposed twice: the
-				// client learns the outcome from /zookeeper/config.
-				p.done(0, tree.Result{}, errDropped)
-				continue
-			}
+			// A reconfig too: should its first copy commit after all,
+			// both ask for the same membership, and the second changes
+			// nothing but the version.
 			lost = append(lost, p)
 		}
 	}

@@ -289,16 +289,23 @@ func (s *Server) membershipFinal(member bool) {
 		s.removed.Store(true)
 		s.lg.Warn("this member was removed from the ensemble by a reconfig; it no longer serves clients",
 			zap.Uint64("member", s.cfg.MyID), zap.String("version", strconv.FormatUint(version, 16)))
-		// The grace lets the reply to a reconfig asked of this member
-		// reach its client before the connection closes.
-		time.AfterFunc(removedGrace, func() { s.closeAllConns("removed from the ensemble") })
+		// Each connection closes after the replies already queued on it,
+		// so the reply to a reconfig asked of this member reaches its
+		// client.
+		s.connMu.Lock()
+		cs := make([]*conn, 0, len(s.conns))
+		for c := range s.conns {
+			cs = append(cs, c)
+		}
+		s.connMu.Unlock()
+		for _, c := range cs {
+			c.closeAfterReplies()
+		}
 	case member && s.removed.Load():
 		s.removed.Store(false)
 		s.lg.Info("this member was added to the ensemble again", zap.String("version", strconv.FormatUint(version, 16)))
 	}
 }
-
-const removedGrace = 500 * time.Millisecond
 
 // currentMembers is the membership as of the last reconfig applied here
 // (or the configuration files).
