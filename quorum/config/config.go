@@ -12,7 +12,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -189,18 +188,19 @@ func Load(path string, jvmFlags string) (*Config, error) {
 		return nil, fmt.Errorf("%s: read: %w", path, err)
 	}
 	props := ParseJVMFlags(jvmFlags)
-	cfg, err := Parse(bytes.NewReader(data), path, props)
+	var dyn *dynamicServers
+	if list, err := readProperties(string(data)); err == nil {
+		for _, kv := range list {
+			if kv.key == "dynamicConfigFile" && kv.value != "" {
+				if dyn, err = readDynamic(kv.value, path); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	cfg, err := parseData(data, path, props, dyn)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.DynamicConfigFile != "" {
-		dyn, err := readDynamic(cfg.DynamicConfigFile, path)
-		if err != nil {
-			return nil, err
-		}
-		if cfg, err = parseData(data, path, props, dyn); err != nil {
-			return nil, err
-		}
 	}
 	if cfg.MemoryLimit, err = ParseJVMHeap(jvmFlags); err != nil {
 		return nil, fmt.Errorf("SERVER_JVMFLAGS/JVMFLAGS: %w", err)

@@ -68,16 +68,18 @@ func (s *Server) closeAllConns(why string) {
 	}
 }
 
-// clusterConfigText is /zookeeper/config for an ensemble as ZooKeeper
-// writes it: one server.N line per member, then version=0. Empty when
-// standalone. Every member derives it from the same server.N lines, so the
-// bootstrap trees agree.
-func (s *Server) clusterConfigText() string {
+// clusterConfigText is /zookeeper/config for an ensemble that starts at
+// log index start, as ZooKeeper writes it: one server.N line per member,
+// then the version, the index at which the configuration was set. Empty
+// when standalone. Every member derives it from the same server.N lines,
+// so the bootstrap trees agree. A member given this text as its
+// configuration is a joiner (see open), as it should be.
+func (s *Server) clusterConfigText(start uint64) string {
 	if s.standalone {
 		return ""
 	}
-	members, version := s.currentMembers()
-	return config.FormatServers(members) + "version=" + strconv.FormatUint(version, 16)
+	members, _ := s.currentMembers()
+	return config.FormatServers(members) + "version=" + strconv.FormatUint(start, 16)
 }
 
 // startTransport connects this member to its peers.

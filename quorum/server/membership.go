@@ -118,6 +118,9 @@ func (r *replica) applyConfChange(e *raftpb.Entry) []byte {
 		}
 		r.confSt = r.rn.ApplyConfChange(&cc)
 		r.joint.Store(len(r.confSt.GetVotersOutgoing()) > 0)
+		if len(cc.Context) > 0 {
+			r.confSnapshotDue = true
+		}
 		// The configured membership is now the incoming one: what
 		// ensureMembers keeps in raft's configuration.
 		r.members = r.members[:0]

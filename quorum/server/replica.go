@@ -138,6 +138,8 @@ type replica struct {
 	// joint is set while raft's configuration is joint: a reconfig is
 	// under way. Read by other goroutines.
 	joint atomic.Bool
+	// confSnapshotDue asks for a snapshot after a reconfig (maybeSnapshot).
+	confSnapshotDue bool
 	// confReply answers this member's reconfig once joint is over.
 	confReply *deferredReply
 	// sendApp sends an application message to a peer; nil when

@@ -152,7 +152,7 @@ func New(cfg *config.Config, lg *zap.Logger) (*Server, error) {
 	if err := s.rep.open(walDir, snapDir, voters, learners, join); err != nil {
 		return nil, fmt.Errorf("open data in %s: %w", cfg.DataDir, err)
 	}
-	s.membersFromTree(true)
+	s.membersFromTree(false)
 	// The log now supersedes a seed the member started from.
 	s.dropSeed()
 	return s, nil

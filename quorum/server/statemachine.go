@@ -25,7 +25,7 @@ func (s *Server) initialState() (uint64, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if cfg := s.clusterConfigText(); cfg != "" {
+	if cfg := s.clusterConfigText(start); cfg != "" {
 		s.mu.Lock()
 		s.tree.SetClusterConfig([]byte(cfg), 1)
 		s.mu.Unlock()

@@ -1,0 +1,170 @@
+package integration
+
+// A membership's life under reconfig on our ensemble: a new member started
+// with the current configuration joins and catches up from the leader's
+// snapshot; a removed member stops serving and says so; a restart keeps
+// the new membership (dynamicConfigFile); the leader can be removed and
+// hands over. The answers themselves are compared with Apache ZooKeeper in
+// TestDifferentialReconfig.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkfc-project/zkfc/integration/harness"
+	"github.com/zkfc-project/zkfc/integration/zkenv"
+)
+
+func superConn(t *testing.T, addrs ...string) *zk.Conn {
+	t.Helper()
+	c, _, err := zk.Connect(addrs, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.AddAuth("digest", []byte(superUser+":"+superPassword)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func readConfig(t *testing.T, c *zk.Conn) (string, int64) {
+	t.Helper()
+	var data []byte
+	var err error
+	harness.WaitFor(t, 20*time.Second, "read /zookeeper/config", func() bool {
+		data, _, err = c.Get("/zookeeper/config")
+		return err == nil
+	})
+	return string(data), configVersion(data)
+}
+
+func TestReconfigJoinRemoveRestart(t *testing.T) {
+	opts := reconfigOptions()
+	e := harness.StartEnsemble(t, harness.Ours, 3, opts)
+	c := superConn(t, e.Members[0].Addr(), e.Members[1].Addr())
+	for i := 0; i < 50; i++ {
+		if _, err := c.Create(fmt.Sprintf("/before-%d", i), []byte(fmt.Sprintf("value %d", i)), 0, openACL); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Member 4 starts with the current configuration plus itself, as
+	// ZooKeeper's documentation asks of a joiner, then is added.
+	text, version := readConfig(t, c)
+	dir := t.TempDir()
+	ports := [3]int{harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)}
+	line := fmt.Sprintf("server.4=127.0.0.1:%d:%d:participant;127.0.0.1:%d", ports[0], ports[1], ports[2])
+	members := strings.TrimSuffix(text, fmt.Sprintf("version=%x", version)) + line + "\n"
+	dyn := filepath.Join(dir, fmt.Sprintf("zoo.cfg.dynamic.%x", version))
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.WriteFile(filepath.Join(data, "myid"), []byte("4\n"), 0o644))
+	must(t, os.WriteFile(dyn, []byte(members), 0o644))
+	cfg := fmt.Sprintf("tickTime=%d\ndataDir=%s\nadmin.enableServer=false\n4lw.commands.whitelist=*\nreconfigEnabled=true\nstandaloneEnabled=false\ndynamicConfigFile=%s\n",
+		opts.TickTime.Milliseconds(), data, dyn)
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
+	log4 := filepath.Join(dir, "server.log")
+	p4 := harness.StartProc(t, "ours server 4", log4, os.Getenv("ZKFC_BIN"), "quorum", "--zoo-cfg", cfgPath)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("ours server 4 log tail:\n%s", p4.LogTail(60, ""))
+		}
+	})
+	if _, err := c.IncrementalReconfig([]string{line}, nil, version); err != nil {
+		t.Fatalf("add member 4: %v", err)
+	}
+	addr4 := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	harness.WaitFor(t, 30*time.Second, "member 4 serving", func() bool {
+		out, err := harness.FourLetterWord(addr4, "srvr", 2*time.Second)
+		return err == nil && strings.Contains(out, "Mode: follower")
+	})
+	c4, _, err := zkenv.DialZK(addr4, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c4.Close()
+	for i := 0; i < 50; i += 7 {
+		got, _, err := c4.Get(fmt.Sprintf("/before-%d", i))
+		if err != nil || string(got) != fmt.Sprintf("value %d", i) {
+			t.Fatalf("member 4 read /before-%d: %q %v", i, got, err)
+		}
+	}
+	if b, _ := os.ReadFile(log4); !strings.Contains(string(b), "waiting for the leader's snapshot") ||
+		!strings.Contains(string(b), "caught up from the leader's snapshot") {
+		t.Errorf("member 4 did not start empty and install the leader's snapshot; log:\n%s", b)
+	}
+
+	// Remove the leader: another voter takes over and writes go on.
+	l, err := e.WaitLeader(20 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := e.Members[l]
+	if _, err := c.IncrementalReconfig(nil, []string{fmt.Sprint(leader.ID)}, -1); err != nil && err != zk.ErrConnectionClosed {
+		t.Fatalf("remove leader %d: %v", leader.ID, err)
+	}
+	harness.WaitFor(t, 30*time.Second, "a new leader among the remaining members", func() bool {
+		for _, m := range e.Members {
+			if m != leader && m.Mode() == "leader" {
+				return true
+			}
+		}
+		out, err := harness.FourLetterWord(addr4, "srvr", 2*time.Second)
+		return err == nil && strings.Contains(out, "Mode: leader")
+	})
+	harness.WaitFor(t, 30*time.Second, "the removed leader says so and stops serving", func() bool {
+		return strings.Contains(leader.LogTail(400), "removed from the ensemble") && leader.Mode() == ""
+	})
+	w := superConn(t, addr4)
+	if _, err := w.Create("/after-leader-removed", nil, 0, openACL); err != nil {
+		t.Fatalf("write after the leader's removal: %v", err)
+	}
+
+	// A restart of a remaining member keeps the new membership.
+	var keep *harness.Server
+	for _, m := range e.Members {
+		if m != leader {
+			keep = m
+			break
+		}
+	}
+	want, _ := readConfig(t, w)
+	keep.Terminate()
+	must(t, keep.Start())
+	if err := keep.WaitServing(60 * time.Second); err != nil {
+		t.Fatalf("member %d after restart: %v\n%s", keep.ID, err, keep.LogTail(40))
+	}
+	cfgText, err := os.ReadFile(keep.CfgPath)
+	must(t, err)
+	if !strings.Contains(string(cfgText), "dynamicConfigFile=") || strings.Contains(string(cfgText), "server.") {
+		t.Errorf("member %d's zoo.cfg was not rewritten to point at its dynamic config file:\n%s", keep.ID, cfgText)
+	}
+	ck, _, err := zkenv.DialZK(keep.Addr(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	if got, _ := readConfig(t, ck); got != want {
+		t.Errorf("member %d's configuration after restart:\n%s\nwant:\n%s", keep.ID, got, want)
+	}
+	if strings.Contains(want, fmt.Sprintf("server.%d=", leader.ID)) || !strings.Contains(want, "server.4=") {
+		t.Errorf("configuration after the changes: %s", want)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
