@@ -123,13 +123,7 @@ func (r *replica) applyConfChange(e *raftpb.Entry) []byte {
 		}
 		// The configured membership is now the incoming one: what
 		// ensureMembers keeps in raft's configuration.
-		r.members = r.members[:0]
-		for _, id := range r.confSt.GetVoters() {
-			r.members = append(r.members, member{id: id})
-		}
-		for _, id := range append(slices.Clone(r.confSt.GetLearners()), r.confSt.GetLearnersNext()...) {
-			r.members = append(r.members, member{id: id, learner: true})
-		}
+		r.members = membersOf(r.confSt)
 		r.lg.Info("configuration changed", zap.Uint64("index", e.GetIndex()), zap.Bool("joint", r.joint.Load()),
 			zap.Uint64s("voters", r.confSt.GetVoters()), zap.Uint64s("outgoing_voters", r.confSt.GetVotersOutgoing()),
 			zap.Uint64s("learners", r.confSt.GetLearners()), zap.Uint64s("learners_next", r.confSt.GetLearnersNext()))
@@ -141,6 +135,18 @@ func (r *replica) applyConfChange(e *raftpb.Entry) []byte {
 		return cc.Context
 	}
 	return nil
+}
+
+// membersOf is the incoming membership of a configuration.
+func membersOf(cs *raftpb.ConfState) []member {
+	var ms []member
+	for _, id := range cs.GetVoters() {
+		ms = append(ms, member{id: id})
+	}
+	for _, id := range append(slices.Clone(cs.GetLearners()), cs.GetLearnersNext()...) {
+		ms = append(ms, member{id: id, learner: true})
+	}
+	return ms
 }
 
 // handOver: a leader that the configuration no longer counts among its

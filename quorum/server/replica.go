@@ -305,6 +305,11 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64, join b
 		if err := r.mem.Append(ents); err != nil {
 			return err
 		}
+		if snap != nil {
+			// The snapshot's configuration supersedes the configured one
+			// (a reconfig the configuration files never heard of).
+			r.members = membersOf(r.confSt)
+		}
 		r.lg.Info("recovered log", zap.Uint64("snapshot_index", r.snapshotIndex),
 			zap.Int("entries", len(ents)), zap.Uint64("commit", hs.GetCommit()))
 	}

@@ -219,6 +219,9 @@ func embeddedConfig(q zkfcconfig.Quorum, jvmFlags string) (*qconfig.Config, erro
 	if q.PreferredLeader != 0 {
 		fmt.Fprintf(&b, "preferredLeader=%d\n", q.PreferredLeader)
 	}
+	if q.ReconfigEnabled {
+		b.WriteString("reconfigEnabled=true\n")
+	}
 	if host != "" {
 		fmt.Fprintf(&b, "clientPortAddress=%s\n", host)
 	}
