@@ -8,9 +8,12 @@ package integration
 // TestDifferentialReconfig.
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +22,7 @@ import (
 
 	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkenv"
+	qconfig "github.com/zkfc-project/zkfc/quorum/config"
 )
 
 func superConn(t *testing.T, addrs ...string) *zk.Conn {
@@ -57,33 +61,11 @@ func TestReconfigJoinRemoveRestart(t *testing.T) {
 
 	// Member 4 starts with the current configuration plus itself, as
 	// ZooKeeper's documentation asks of a joiner, then is added.
-	text, version := readConfig(t, c)
-	dir := t.TempDir()
-	ports := [3]int{harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)}
-	line := fmt.Sprintf("server.4=127.0.0.1:%d:%d:participant;127.0.0.1:%d", ports[0], ports[1], ports[2])
-	members := strings.TrimSuffix(text, fmt.Sprintf("version=%x", version)) + line + "\n"
-	dyn := filepath.Join(dir, fmt.Sprintf("zoo.cfg.dynamic.%x", version))
-	data := filepath.Join(dir, "data")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	must(t, os.WriteFile(filepath.Join(data, "myid"), []byte("4\n"), 0o644))
-	must(t, os.WriteFile(dyn, []byte(members), 0o644))
-	cfg := fmt.Sprintf("tickTime=%d\ndataDir=%s\nadmin.enableServer=false\n4lw.commands.whitelist=*\nreconfigEnabled=true\nstandaloneEnabled=false\ndynamicConfigFile=%s\n",
-		opts.TickTime.Milliseconds(), data, dyn)
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
-	log4 := filepath.Join(dir, "server.log")
-	p4 := harness.StartProc(t, "ours server 4", log4, os.Getenv("ZKFC_BIN"), "quorum", "--zoo-cfg", cfgPath)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("ours server 4 log tail:\n%s", p4.LogTail(60, ""))
-		}
-	})
+	line, addr4, log4 := startJoiner(t, c, opts, 4)
+	_, version := readConfig(t, c)
 	if _, err := c.IncrementalReconfig([]string{line}, nil, version); err != nil {
 		t.Fatalf("add member 4: %v", err)
 	}
-	addr4 := fmt.Sprintf("127.0.0.1:%d", ports[2])
 	harness.WaitFor(t, 30*time.Second, "member 4 serving", func() bool {
 		out, err := harness.FourLetterWord(addr4, "srvr", 2*time.Second)
 		return err == nil && strings.Contains(out, "Mode: follower")
@@ -162,9 +144,104 @@ func TestReconfigJoinRemoveRestart(t *testing.T) {
 	}
 }
 
+// startJoiner starts member id of our ensemble with the current
+// configuration (read through c) plus its own line as its dynamic config
+// file, and returns that line, its client address and its log file.
+func startJoiner(t *testing.T, c *zk.Conn, opts harness.Options, id int) (line, addr, logPath string) {
+	t.Helper()
+	text, version := readConfig(t, c)
+	dir := t.TempDir()
+	ports := [3]int{harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)}
+	line = fmt.Sprintf("server.%d=127.0.0.1:%d:%d:participant;127.0.0.1:%d", id, ports[0], ports[1], ports[2])
+	members := strings.TrimSuffix(text, fmt.Sprintf("version=%x", version)) + line + "\n"
+	dyn := filepath.Join(dir, fmt.Sprintf("zoo.cfg.dynamic.%x", version))
+	data := filepath.Join(dir, "data")
+	must(t, os.MkdirAll(data, 0o755))
+	must(t, os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", id)), 0o644))
+	must(t, os.WriteFile(dyn, []byte(members), 0o644))
+	cfg := fmt.Sprintf("tickTime=%d\ndataDir=%s\nadmin.enableServer=false\n4lw.commands.whitelist=*\nreconfigEnabled=true\nstandaloneEnabled=false\ndynamicConfigFile=%s\n",
+		opts.TickTime.Milliseconds(), data, dyn)
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
+	logPath = filepath.Join(dir, "server.log")
+	p := harness.StartProc(t, fmt.Sprintf("ours server %d", id), logPath, os.Getenv("ZKFC_BIN"), "quorum", "--zoo-cfg", cfgPath)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("ours server %d log tail:\n%s", id, p.LogTail(60, ""))
+		}
+	})
+	return line, fmt.Sprintf("127.0.0.1:%d", ports[2]), logPath
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestZkfcQuorumReplaceDeadMember replaces a dead voter with zkfc quorum
+// add and remove, as the README's procedure for a dead witness does, and
+// shows that the majority check refuses changes that would stop the
+// quorum.
+func TestZkfcQuorumReplaceDeadMember(t *testing.T) {
+	opts := reconfigOptions()
+	e := harness.StartEnsemble(t, harness.Ours, 3, opts)
+	c := superConn(t, e.Members[0].Addr(), e.Members[1].Addr())
+	servers := e.ConnectString()
+	zkfcQuorum := func(args ...string) (string, int) {
+		t.Helper()
+		stdout, stderr, err := runZkfc(t, 60*time.Second, append([]string{"quorum"},
+			append(args, "--server", servers, "--timeout", "20s", "--super", superUser+":"+superPassword)...)...)
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatalf("zkfc quorum %s: %v", strings.Join(args, " "), err)
+		}
+		out := stdout + stderr
+		t.Logf("zkfc quorum %s -> exit %d\n%s", strings.Join(args, " "), code, out)
+		return out, code
+	}
+	e.Members[2].Kill()
+	out, code := zkfcQuorum("members")
+	if code != 0 || !regexp.MustCompile(`\n3 +participant +(down|unknown) `).MatchString(out) {
+		t.Fatalf("members with member 3 dead: exit %d\n%s", code, out)
+	}
+	// Removing a live member while 3 is dead leaves 1 live voter of 2.
+	if out, code := zkfcQuorum("remove", "--id", "2"); code != 1 || !strings.Contains(out, "refused") {
+		t.Fatalf("remove 2 while 3 is dead was not refused: exit %d\n%s", code, out)
+	}
+	// Adding a voter that does not run leaves 2 live voters of 4.
+	if out, code := zkfcQuorum("add", "--id", "5", "--peer", fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t)),
+		"--client", fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))); code != 1 || !strings.Contains(out, "refused") {
+		t.Fatalf("adding a member that does not run was not refused: exit %d\n%s", code, out)
+	}
+	line, addr4, _ := startJoiner(t, c, opts, 4)
+	servers += "," + addr4
+	m, err := parseLine(line)
+	must(t, err)
+	if out, code := zkfcQuorum("add", "--id", "4", "--peer", fmt.Sprintf("127.0.0.1:%d", m.PeerPort), "--client", addr4); code != 0 {
+		t.Fatalf("add 4: exit %d\n%s", code, out)
+	}
+	harness.WaitFor(t, 30*time.Second, "member 4 serving", func() bool {
+		out, err := harness.FourLetterWord(addr4, "srvr", 2*time.Second)
+		return err == nil && strings.Contains(out, "Mode: follower")
+	})
+	if out, code := zkfcQuorum("remove", "--id", "3"); code != 0 {
+		t.Fatalf("remove 3: exit %d\n%s", code, out)
+	}
+	out, code = zkfcQuorum("members")
+	if code != 0 || strings.Contains(out, "\n3 ") || !strings.Contains(out, "\n4 ") || strings.Contains(out, "down") {
+		t.Fatalf("members after the replacement: exit %d\n%s", code, out)
+	}
+	if _, err := c.Create("/after-replacement", nil, 0, openACL); err != nil {
+		t.Fatalf("write after the replacement: %v", err)
+	}
+}
+
+func parseLine(line string) (qconfig.Server, error) {
+	k, v, _ := strings.Cut(line, "=")
+	return qconfig.ParseServer(k, v)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -41,39 +42,54 @@ func readDynamic(path, source string) (*dynamicServers, error) {
 		}
 		return nil, fmt.Errorf("%s: dynamicConfigFile: %w", source, err)
 	}
-	list, err := readProperties(string(data))
+	servers, version, err := ParseMembership(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	d := &dynamicServers{}
-	d.version, _ = DynamicFileVersion(path)
+	if v, ok := DynamicFileVersion(path); ok && version == 0 {
+		version = v
+	}
+	return &dynamicServers{servers: servers, version: version}, nil
+}
+
+// ParseMembership reads a membership as a dynamic config file or
+// /zookeeper/config holds it: server.N lines and an optional
+// version=<hex> line, nothing else. The servers come sorted by id.
+func ParseMembership(text string) ([]Server, uint64, error) {
+	list, err := readProperties(text)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []Server
+	var version uint64
 	seen := map[uint64]bool{}
 	for _, kv := range list {
 		switch {
 		case kv.key == "version":
 			v, err := strconv.ParseUint(kv.value, 16, 64)
 			if err != nil {
-				return nil, fmt.Errorf("%s: line %d: version=%s is not a hex number", path, kv.line, kv.value)
+				return nil, 0, fmt.Errorf("line %d: version=%s is not a hex number", kv.line, kv.value)
 			}
-			d.version = v
+			version = v
 		case strings.HasPrefix(kv.key, "server."):
 			s, err := parseServer(kv.key, kv.value)
 			if err != nil {
-				return nil, fmt.Errorf("%s: line %d: %w", path, kv.line, err)
+				return nil, 0, fmt.Errorf("line %d: %w", kv.line, err)
 			}
 			if seen[s.ID] {
-				return nil, fmt.Errorf("%s: line %d: server id %d is defined twice", path, kv.line, s.ID)
+				return nil, 0, fmt.Errorf("line %d: server id %d is defined twice", kv.line, s.ID)
 			}
 			seen[s.ID] = true
-			d.servers = append(d.servers, s)
+			out = append(out, s)
 		default:
-			return nil, fmt.Errorf("%s: line %d: %s does not belong in a dynamic config file (only server.N and version lines)", path, kv.line, kv.key)
+			return nil, 0, fmt.Errorf("line %d: %s does not belong in a membership (only server.N and version lines)", kv.line, kv.key)
 		}
 	}
-	if len(d.servers) == 0 {
-		return nil, fmt.Errorf("%s: no server.N lines; a dynamic config file holds the ensemble's members", path)
+	if len(out) == 0 {
+		return nil, 0, errors.New("no server.N lines")
 	}
-	return d, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, version, nil
 }
 
 // Spec is the server.N value as ZooKeeper prints it in /zookeeper/config:

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	gproto "google.golang.org/protobuf/proto"
 
+	"github.com/zkfc-project/zkfc/quorum/config"
 	"github.com/zkfc-project/zkfc/quorum/proto"
 	"github.com/zkfc-project/zkfc/quorum/tree"
 )
@@ -238,7 +239,7 @@ func (r *replica) vetForwardedConf(m *raftpb.Message) bool {
 	if !ok {
 		return true
 	}
-	members, _, err := parseConfigText(req.NewMembers)
+	members, _, err := config.ParseMembership(req.NewMembers)
 	if err != nil {
 		return true
 	}

@@ -11,6 +11,7 @@ package server
 // is the configuration's version.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -61,7 +62,7 @@ func (s *Server) checkReconfig(req *proto.ReconfigRequest, auth []proto.Id) ([]c
 	data, _, _ := s.tree.Get(configPath, []proto.Id{{Scheme: "super"}})
 	aclOK := s.cfg.SkipACL || s.tree.Permitted(configPath, proto.PermWrite, auth) == proto.ErrOK
 	s.mu.RUnlock()
-	current, version, err := parseConfigText(string(data))
+	current, version, err := config.ParseMembership(string(data))
 	if err != nil {
 		s.lg.Error("/zookeeper/config does not parse", zap.Error(err))
 		return nil, proto.ErrSystemError
@@ -109,7 +110,7 @@ func nextMembers(current []config.Server, req *proto.ReconfigRequest) ([]config.
 		// ZooKeeper checks a whole new membership for syntax only; a
 		// member sharing another's address cannot be in sync and fails
 		// the quorum check.
-		next, _, err := parseConfigText(strings.ReplaceAll(req.NewMembers, ",", "\n"))
+		next, _, err := config.ParseMembership(strings.ReplaceAll(req.NewMembers, ",", "\n"))
 		return next, err
 	}
 	byID := map[uint64]config.Server{}
@@ -145,21 +146,11 @@ func nextMembers(current []config.Server, req *proto.ReconfigRequest) ([]config.
 	for _, m := range byID {
 		next = append(next, m)
 	}
-	slices.SortFunc(next, func(a, b config.Server) int { return int64cmp(a.ID, b.ID) })
+	slices.SortFunc(next, func(a, b config.Server) int { return cmp.Compare(a.ID, b.ID) })
 	if err := checkAddresses(next); err != nil {
 		return nil, err
 	}
 	return next, nil
-}
-
-func int64cmp(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func splitList(s string) []string {
@@ -187,50 +178,6 @@ func checkAddresses(ms []config.Server) error {
 	return nil
 }
 
-// parseConfigText reads a configuration as /zookeeper/config holds it:
-// server.N lines, then version=<hex>.
-func parseConfigText(text string) ([]config.Server, uint64, error) {
-	var out []config.Server
-	var version uint64
-	seen := map[uint64]bool{}
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		key, value, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, 0, fmt.Errorf("%q: not key=value", line)
-		}
-		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-		if key == "version" {
-			v, err := strconv.ParseUint(value, 16, 64)
-			if err != nil {
-				return nil, 0, fmt.Errorf("version=%s: not a hex number", value)
-			}
-			version = v
-			continue
-		}
-		if !strings.HasPrefix(key, "server.") {
-			return nil, 0, fmt.Errorf("%q: only server.N lines and version belong in a configuration", line)
-		}
-		m, err := config.ParseServer(key, value)
-		if err != nil {
-			return nil, 0, err
-		}
-		if seen[m.ID] {
-			return nil, 0, fmt.Errorf("server.%d appears twice", m.ID)
-		}
-		seen[m.ID] = true
-		out = append(out, m)
-	}
-	if len(out) == 0 {
-		return nil, 0, errors.New("no server.N lines")
-	}
-	slices.SortFunc(out, func(a, b config.Server) int { return int64cmp(a.ID, b.ID) })
-	return out, version, nil
-}
-
 func confMembers(ms []config.Server) []member {
 	out := make([]member, len(ms))
 	for i, m := range ms {
@@ -244,7 +191,7 @@ func confMembers(ms []config.Server) []member {
 // it, and a member the change removed stops serving. Runs on the raft
 // goroutine.
 func (s *Server) membershipApplied(text string) {
-	members, version, err := parseConfigText(text)
+	members, version, err := config.ParseMembership(text)
 	if err != nil {
 		s.lg.Error("a committed reconfig does not parse; membership unchanged", zap.Error(err))
 		return
@@ -323,7 +270,7 @@ func (s *Server) membersFromTree(persist bool) {
 	s.mu.RLock()
 	data, _, _ := s.tree.Get(configPath, []proto.Id{{Scheme: "super"}})
 	s.mu.RUnlock()
-	members, version, err := parseConfigText(string(data))
+	members, version, err := config.ParseMembership(string(data))
 	if err != nil {
 		return
 	}
