@@ -142,7 +142,7 @@ func scenarioReconfigRaw(e *harness.Ensemble, joiner [3]int, tr *zkenv.Transcrip
 	}
 	defer func() { r.CloseSession() }()
 	var current int64 = -1
-	readConfig := func(label string) error {
+	readConfig := func(label string) error { // label "": read without recording
 		var gd proto.GetDataResponse
 		rep, err := r.Call(proto.OpGetData, &proto.PathWatchRequest{Path: "/zookeeper/config"}, &gd)
 		if err != nil {
@@ -154,6 +154,9 @@ func scenarioReconfigRaw(e *harness.Ensemble, joiner [3]int, tr *zkenv.Transcrip
 			}
 		}
 		current = configVersion(gd.Data)
+		if label == "" {
+			return nil
+		}
 		tr.Printf("%s -> %s version=%d dataLength matches=%v\n%s", label, rep.Header.Err, gd.Stat.Version,
 			int(gd.Stat.DataLength) == len(gd.Data), n.text(string(gd.Data)))
 		return nil
@@ -170,6 +173,15 @@ func scenarioReconfigRaw(e *harness.Ensemble, joiner [3]int, tr *zkenv.Transcrip
 			if err := connect(); err != nil {
 				return fmt.Errorf("%s: %w", label, err)
 			}
+			if err := readConfig(""); err != nil {
+				return err
+			}
+			if current == before {
+				// Lost before the server took it: ask again.
+				rep, err = r.Call(proto.OpReconfig, nullableReconfig{req}, &gd)
+			}
+		}
+		if err != nil {
 			tr.Printf("%s -> OK", label)
 			if err := readConfig("  config after " + label); err != nil {
 				return err

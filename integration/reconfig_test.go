@@ -170,7 +170,13 @@ func startJoiner(t *testing.T, c *zk.Conn, opts harness.Options, id int) (line, 
 			t.Logf("ours server %d log tail:\n%s", id, p.LogTail(60, ""))
 		}
 	})
-	return line, fmt.Sprintf("127.0.0.1:%d", ports[2]), logPath
+	addr = fmt.Sprintf("127.0.0.1:%d", ports[2])
+	// It listens (and answers four-letter words) before it serves.
+	harness.WaitFor(t, 30*time.Second, fmt.Sprintf("member %d listening", id), func() bool {
+		_, err := harness.FourLetterWord(addr, "ruok", time.Second)
+		return err == nil
+	})
+	return line, addr, logPath
 }
 
 func must(t *testing.T, err error) {

@@ -70,13 +70,18 @@ func (s *Server) closeAllConns(why string) {
 
 // clusterConfigText is /zookeeper/config for an ensemble that starts at
 // log index start, as ZooKeeper writes it: one server.N line per member,
-// then the version, the index at which the configuration was set. Empty
-// when standalone. Every member derives it from the same server.N lines,
-// so the bootstrap trees agree. A member given this text as its
-// configuration is a joiner (see open), as it should be.
+// then the version. As in ZooKeeper, that is 0 without reconfigEnabled,
+// and otherwise the position at which the configuration was set, the
+// bootstrap index; a member given this text as its configuration is then
+// a joiner (see open), as it should be. Empty when standalone. Every
+// member derives it from the same server.N lines, so the bootstrap trees
+// agree.
 func (s *Server) clusterConfigText(start uint64) string {
 	if s.standalone {
 		return ""
+	}
+	if !s.cfg.ReconfigEnabled {
+		start = 0
 	}
 	members, _ := s.currentMembers()
 	return config.FormatServers(members) + "version=" + strconv.FormatUint(start, 16)
