@@ -8,6 +8,7 @@ package integration
 // TestDifferentialReconfig.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkfc-project/zkfc/integration/harness"
+	"github.com/zkfc-project/zkfc/integration/jsonlog"
 	"github.com/zkfc-project/zkfc/integration/zkenv"
 	qconfig "github.com/zkfc-project/zkfc/quorum/config"
 )
@@ -164,7 +166,14 @@ func startJoiner(t *testing.T, c *zk.Conn, opts harness.Options, id int) (line, 
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
 	logPath = filepath.Join(dir, "server.log")
-	p := harness.StartProc(t, fmt.Sprintf("ours server %d", id), logPath, os.Getenv("ZKFC_BIN"), "quorum", "--zoo-cfg", cfgPath)
+	p := harness.NewProc(t, fmt.Sprintf("ours server %d", id), logPath, os.Getenv("ZKFC_BIN"), "quorum", "--zoo-cfg", cfgPath)
+	// The same -D flags as the ensemble's members (the super user).
+	p.Env = append(os.Environ(), "SERVER_JVMFLAGS="+strings.Join(opts.JVMFlags, " "))
+	must(t, p.Start())
+	t.Cleanup(func() {
+		p.Kill()
+		jsonlog.CheckFile(t, logPath)
+	})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("ours server %d log tail:\n%s", id, p.LogTail(60, ""))
@@ -250,4 +259,157 @@ func TestZkfcQuorumReplaceDeadMember(t *testing.T) {
 func parseLine(line string) (qconfig.Server, error) {
 	k, v, _ := strings.Cut(line, "=")
 	return qconfig.ParseServer(k, v)
+}
+
+// reconfigRetry changes the membership through a fresh super-user
+// session to addrs, asking again (bounded) while the ensemble is busy
+// with another change or between leaders; a change whose answer was lost
+// counts once /zookeeper/config shows it.
+func reconfigRetry(t *testing.T, addrs []string, joining, leaving []string, done func(config string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for attempt := 1; ; attempt++ {
+		// A fresh session each time: one that moved members meanwhile may
+		// not have its credentials back yet.
+		c := dialAll(t, addrs, int64(attempt), 6*time.Second)
+		err := c.AddAuth("digest", []byte(superUser+":"+superPassword))
+		if err == nil {
+			_, err = c.IncrementalReconfig(joining, leaving, -1)
+		}
+		if err == nil {
+			c.Close()
+			return
+		}
+		data, _, gerr := c.Get("/zookeeper/config")
+		c.Close()
+		if gerr == nil && done(string(data)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reconfig joining %v leaving %v: %v", joining, leaving, err)
+		}
+		t.Logf("reconfig joining %v leaving %v: %v; asking again", joining, leaving, err)
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// leaderID finds the member that leads among addrs (id by conf).
+func leaderID(t *testing.T, addrs map[int]string) int {
+	t.Helper()
+	var id int
+	harness.WaitFor(t, 30*time.Second, "a leader", func() bool {
+		for i, a := range addrs {
+			if out, err := harness.FourLetterWord(a, "srvr", time.Second); err == nil && strings.Contains(out, "Mode: leader") {
+				id = i
+				return true
+			}
+		}
+		return false
+	})
+	return id
+}
+
+// TestReconfigLinearizableUnderMembershipChanges runs porcupine-checked
+// clients while the membership changes: two members are added (one
+// member is killed while the second is added), the leader is removed and
+// so is one more original member. Every acknowledged write must survive
+// and the history must be linearizable.
+func TestReconfigLinearizableUnderMembershipChanges(t *testing.T) {
+	opts := reconfigOptions()
+	e := harness.StartEnsemble(t, harness.Ours, 3, opts)
+	admin := superConn(t, e.Addrs()...)
+	addrs := map[int]string{1: e.Members[0].Addr(), 2: e.Members[1].Addr(), 3: e.Members[2].Addr()}
+	all := func() []string {
+		var out []string
+		for _, a := range addrs {
+			out = append(out, a)
+		}
+		return out
+	}
+	has := func(id int) func(string) bool {
+		return func(cfg string) bool { return strings.Contains(cfg, fmt.Sprintf("server.%d=", id)) }
+	}
+	hasNot := func(id int) func(string) bool {
+		return func(cfg string) bool { return !strings.Contains(cfg, fmt.Sprintf("server.%d=", id)) }
+	}
+	waitServing := func(id int) {
+		harness.WaitFor(t, 60*time.Second, fmt.Sprintf("member %d serving", id), func() bool {
+			out, err := harness.FourLetterWord(addrs[id], "srvr", time.Second)
+			return err == nil && (strings.Contains(out, "Mode: follower") || strings.Contains(out, "Mode: leader"))
+		})
+	}
+	var steps []string
+	step := func(s string) { steps = append(steps, s); t.Log(s) }
+	runFaults(t, e, 4, func(ctx context.Context) {
+		time.Sleep(time.Second)
+		line4, addr4, _ := startJoiner(t, admin, opts, 4)
+		reconfigRetry(t, all(), []string{line4}, nil, has(4))
+		addrs[4] = addr4
+		waitServing(4)
+		step("added member 4")
+		line5, addr5, _ := startJoiner(t, admin, opts, 5)
+		// Member 2 dies while the change that adds member 5 is under way.
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			e.Members[1].Kill()
+		}()
+		reconfigRetry(t, all(), []string{line5}, nil, has(5))
+		addrs[5] = addr5
+		waitServing(5)
+		step("added member 5; member 2 was killed during the change")
+		must(t, e.Members[1].Start())
+		waitServing(2)
+		step("member 2 restarted")
+		time.Sleep(time.Second)
+		l := leaderID(t, addrs)
+		reconfigRetry(t, all(), nil, []string{fmt.Sprint(l)}, hasNot(l))
+		step(fmt.Sprintf("removed the leader, member %d", l))
+		// A removed member is out of the ensemble: stopping it is what an
+		// operator does next, and the final check then skips it.
+		stopRemoved := func(id int) {
+			if id <= 3 {
+				harness.WaitFor(t, 30*time.Second, fmt.Sprintf("member %d says it was removed", id), func() bool {
+					return strings.Contains(e.Members[id-1].LogTail(2000), "removed from the ensemble")
+				})
+				e.Members[id-1].Kill()
+			}
+			delete(addrs, id)
+		}
+		stopRemoved(l)
+		time.Sleep(time.Second)
+		second := 0
+		for _, id := range []int{1, 2, 3} {
+			if _, ok := addrs[id]; ok && id != leaderID(t, addrs) {
+				second = id
+				break
+			}
+		}
+		reconfigRetry(t, all(), nil, []string{fmt.Sprint(second)}, hasNot(second))
+		step(fmt.Sprintf("removed member %d", second))
+		stopRemoved(second)
+		time.Sleep(2 * time.Second)
+	})
+	// The members added by reconfig hold what the others hold.
+	var want string
+	for id, a := range addrs {
+		c := dialAll(t, []string{a}, 0, 6*time.Second)
+		var got []string
+		for k := 0; k < 3; k++ {
+			p := fmt.Sprintf("/lin/r%d", k)
+			if _, err := c.Sync(p); err != nil {
+				t.Fatalf("member %d sync: %v", id, err)
+			}
+			d, _, err := c.Get(p)
+			if err != nil {
+				t.Fatalf("member %d get %s: %v", id, p, err)
+			}
+			got = append(got, string(d))
+		}
+		if want == "" {
+			want = strings.Join(got, ",")
+		} else if strings.Join(got, ",") != want {
+			t.Fatalf("member %d holds %v, another %s", id, got, want)
+		}
+	}
+	t.Logf("steps: %s", strings.Join(steps, "; "))
 }
