@@ -73,6 +73,16 @@ type membershipFlags struct {
 	timeout time.Duration
 }
 
+// membershipFlagSet is the flag set of a membership command with the
+// shared flags added.
+func membershipFlagSet(name, usage string, stderr io.Writer) (*pflag.FlagSet, *membershipFlags) {
+	fs := newFlagSet(name, usage)
+	fs.SetOutput(stderr)
+	m := &membershipFlags{}
+	m.add(fs)
+	return fs, m
+}
+
 func (m *membershipFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&m.servers, "server", "127.0.0.1:2181", "client addresses of quorum members, comma-separated (list every member)")
 	fs.StringVar(&m.super, "super", "", "super user credentials user:password (default $ZKFC_QUORUM_SUPER)")
@@ -219,10 +229,7 @@ func readMembership(c *zk.Conn) ([]qconfig.Server, int64, error) {
 }
 
 func quorumMembers(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("quorum members", quorumMembersUsage)
-	fs.SetOutput(stderr)
-	var mf membershipFlags
-	mf.add(fs)
+	fs, mf := membershipFlagSet("quorum members", quorumMembersUsage, stderr)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -306,10 +313,7 @@ func majorityCheck(next []qconfig.Server, joiner uint64) string {
 }
 
 func quorumAdd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("quorum add", quorumAddUsage)
-	fs.SetOutput(stderr)
-	var mf membershipFlags
-	mf.add(fs)
+	fs, mf := membershipFlagSet("quorum add", quorumAddUsage, stderr)
 	id := fs.Uint64("id", 0, "the new member's id (its myid)")
 	peer := fs.String("peer", "", "its replication address host:port")
 	client := fs.String("client", "", "its client address host:port")
@@ -344,7 +348,7 @@ func quorumAdd(args []string, stdout, stderr io.Writer) int {
 	// synced majority, as with one member down.
 	first := line
 	first.Observer = true
-	code := changeMembership("add", mf, *force, stdout, stderr, line.ID, func(ms []qconfig.Server) ([]qconfig.Server, error) {
+	code := changeMembership("add", *mf, *force, stdout, stderr, line.ID, func(ms []qconfig.Server) ([]qconfig.Server, error) {
 		for _, m := range ms {
 			if m.ID == line.ID {
 				return nil, fmt.Errorf("server.%d is already a member; remove it first to change its address or role", m.ID)
@@ -364,7 +368,7 @@ func quorumAdd(args []string, stdout, stderr io.Writer) int {
 		time.Sleep(200 * time.Millisecond)
 	}
 	fmt.Fprintf(stdout, "server.%d caught up as an observer; making it a participant\n", line.ID)
-	return changeMembership("add", mf, *force, stdout, stderr, line.ID, func(ms []qconfig.Server) ([]qconfig.Server, error) {
+	return changeMembership("add", *mf, *force, stdout, stderr, line.ID, func(ms []qconfig.Server) ([]qconfig.Server, error) {
 		for i := range ms {
 			if ms[i].ID == line.ID {
 				ms[i] = line
@@ -375,10 +379,7 @@ func quorumAdd(args []string, stdout, stderr io.Writer) int {
 }
 
 func quorumRemove(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("quorum remove", quorumRemoveUsage)
-	fs.SetOutput(stderr)
-	var mf membershipFlags
-	mf.add(fs)
+	fs, mf := membershipFlagSet("quorum remove", quorumRemoveUsage, stderr)
 	id := fs.Uint64("id", 0, "the id of the member to remove")
 	force := fs.Bool("force", false, "make the change even if the live voters left would not be a majority")
 	if code, done := parseFlags(fs, args); done {
@@ -388,7 +389,7 @@ func quorumRemove(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "zkfc quorum remove: --id is required; see --help")
 		return 2
 	}
-	return changeMembership("remove", mf, *force, stdout, stderr, 0, func(ms []qconfig.Server) ([]qconfig.Server, error) {
+	return changeMembership("remove", *mf, *force, stdout, stderr, 0, func(ms []qconfig.Server) ([]qconfig.Server, error) {
 		var next []qconfig.Server
 		for _, m := range ms {
 			if m.ID != *id {
