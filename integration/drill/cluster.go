@@ -2,6 +2,8 @@ package drill
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -33,6 +35,9 @@ type Settings struct {
 	// ActionTimeout bounds the promote, demote and role actions (2s when
 	// zero); lease_expired needs the demote to fit in the margin.
 	ActionTimeout time.Duration
+	// Super, "user:password", enables reconfig on the quorum
+	// (reconfigEnabled=true) with that super user.
+	Super string
 }
 
 // LeaseSettings are DefaultSettings with lease_expired first: the demote
@@ -144,7 +149,7 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	c.Connect = strings.Join(clients, ",")
 	for i, n := range c.Nodes {
 		n.Config = filepath.Join(dir, n.Name+".yaml")
-		if err := os.WriteFile(n.Config, []byte(c.config(t, n, i, filepath.Join(dir, n.Name+"-data"))), 0o644); err != nil {
+		if err := os.WriteFile(n.Config, []byte(c.config(n, c.zooCfg(t, n, i, filepath.Join(dir, n.Name+"-data")))), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if n.DemoAddr != "" {
@@ -182,7 +187,8 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	return c
 }
 
-func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
+// config is node n's zkfc.yaml, its quorum member configured by zooCfg.
+func (c *Cluster) config(n *Node, zooCfg string) string {
 	s := c.Settings
 	var b strings.Builder
 	host, port, _ := net.SplitHostPort(n.DemoAddr)
@@ -194,7 +200,7 @@ func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
 	fmt.Fprintf(&b, "zookeeper:\n  connect: %q\n  session_timeout: %s\n  self_fence_margin: %s\n  allow_world_writable: true # a test cluster on loopback\n", c.Connect, s.SessionTimeout, s.Margin)
 	fmt.Fprintf(&b, "control:\n  listen: %q\n", strings.TrimPrefix(n.URL, "http://"))
 	fmt.Fprintf(&b, "log:\n  level: debug\n  format: json\n")
-	fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  config_file: %s\n", n.DemoAddr == "", c.zooCfg(t, n, i, dataDir))
+	fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  config_file: %s\n", n.DemoAddr == "", zooCfg)
 	if n.DemoAddr == "" {
 		// The witness guards nothing; it still needs a valid fencing list.
 		b.WriteString("fencing:\n  methods:\n    - type: graceful\n")
@@ -269,8 +275,9 @@ func (c *Cluster) zooCfg(t testing.TB, n *Node, i int, dataDir string) string {
 	}
 	host, port, _ := net.SplitHostPort(n.Client)
 	var b strings.Builder
-	fmt.Fprintf(&b, "tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%s\nclientPortAddress=%s\nadmin.enableServer=false\n",
+	fmt.Fprintf(&b, "tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%s\nclientPortAddress=%s\nadmin.enableServer=false\n4lw.commands.whitelist=*\n",
 		c.Settings.TickTime.Milliseconds(), dataDir, port, host)
+	c.reconfigKeys(&b)
 	for j, m := range c.Nodes {
 		_, pp, _ := net.SplitHostPort(m.Peer)
 		fmt.Fprintf(&b, "server.%d=%s:%s;%s\n", j+1, m.Peer, pp, m.Client)
@@ -283,6 +290,53 @@ func (c *Cluster) zooCfg(t testing.TB, n *Node, i int, dataDir string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// reconfigKeys enables reconfig with the super user, when Settings.Super
+// says so.
+func (c *Cluster) reconfigKeys(b *strings.Builder) {
+	if c.Settings.Super == "" {
+		return
+	}
+	user, _, _ := strings.Cut(c.Settings.Super, ":")
+	sum := sha1.Sum([]byte(c.Settings.Super))
+	fmt.Fprintf(b, "reconfigEnabled=true\nDigestAuthenticationProvider.superDigest=%s:%s\n", user, base64.StdEncoding.EncodeToString(sum[:]))
+}
+
+// StartWitness starts a new witness, member id of the quorum, joining it
+// as README's "Replacing a dead witness" says: its member's dynamic config
+// file holds current (the server lines of /zookeeper/config, whose version
+// is version) plus its own line. It is not a member until added.
+func (c *Cluster) StartWitness(t testing.TB, id int, current string, version uint64) *Node {
+	t.Helper()
+	zkfcBin, _ := zkfcenv.Binaries(t)
+	dir := t.TempDir()
+	ip := c.Nodes[2].IP
+	n := &Node{Name: fmt.Sprintf("witness%d", id), IP: ip,
+		Client: net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t))),
+		Peer:   net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t))),
+		URL:    "http://" + net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t)))}
+	dataDir := filepath.Join(dir, "data")
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(dataDir, 0o755))
+	must(os.WriteFile(filepath.Join(dataDir, "myid"), []byte(fmt.Sprintf("%d\n", id)), 0o644))
+	_, pp, _ := net.SplitHostPort(n.Peer)
+	dyn := filepath.Join(dir, fmt.Sprintf("zoo.cfg.dynamic.%x", version))
+	must(os.WriteFile(dyn, []byte(current+fmt.Sprintf("server.%d=%s:%s:participant;%s\n", id, n.Peer, pp, n.Client)), 0o644))
+	var b strings.Builder
+	fmt.Fprintf(&b, "tickTime=%d\ndataDir=%s\nadmin.enableServer=false\n4lw.commands.whitelist=*\ndynamicConfigFile=%s\n",
+		c.Settings.TickTime.Milliseconds(), dataDir, dyn)
+	c.reconfigKeys(&b)
+	zooCfg := filepath.Join(dir, "zoo.cfg")
+	must(os.WriteFile(zooCfg, []byte(b.String()), 0o644))
+	n.Config = filepath.Join(dir, n.Name+".yaml")
+	must(os.WriteFile(n.Config, []byte(c.config(n, zooCfg)), 0o644))
+	n.ZKFC = startProc(t, n.Name+"-zkfc", "", filepath.Join(dir, n.Name+"-zkfc.log"), zkfcBin, "run", "--config", n.Config)
+	return n
 }
 
 // Active is the node whose zkfc reports active (nil if none answers so).
