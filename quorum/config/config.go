@@ -90,6 +90,12 @@ type Config struct {
 	// SkipACL (skipACL=yes or -Dzookeeper.skipACL=yes) lets any client
 	// reconfig; it has no other effect here.
 	SkipACL bool
+	// ReadOnlyMode (-Dreadonlymode.enabled=true, a plain Java property)
+	// lets a member that lost its majority serve read-only clients.
+	ReadOnlyMode bool
+	// LocalSessionsEnabled (localSessionsEnabled, default false): only
+	// read-only mode uses it, for the sessions it creates.
+	LocalSessionsEnabled bool
 
 	// DynamicConfigFile (dynamicConfigFile) holds the server.N lines,
 	// written by the member after each reconfig as ZooKeeper's
@@ -477,6 +483,10 @@ func (p *parser) build() (*Config, error) {
 		c.SkipACL = strings.TrimSpace(v) == "yes"
 	}
 	c.DynamicConfigFile, _ = p.file("dynamicConfigFile")
+	c.LocalSessionsEnabled = p.fileBool("localSessionsEnabled", false)
+	if v, ok := p.props["readonlymode.enabled"]; ok {
+		c.ReadOnlyMode = p.boolValue("-Dreadonlymode.enabled", v)
+	}
 	if v, ok := p.file("peerType"); ok && v != "observer" && v != "participant" {
 		p.fail("peerType", v, "must be participant or observer")
 	}

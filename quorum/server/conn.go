@@ -38,6 +38,8 @@ type conn struct {
 	// Set during the handshake, then read-only.
 	sessionID int64
 	timeout   time.Duration
+	// readOnly marks a read-only client's connection (readonly.go).
+	readOnly atomic.Bool
 
 	authMu sync.Mutex
 	auth   []proto.Id
@@ -295,6 +297,9 @@ func (c *conn) handshake(buf []byte) bool {
 	if err := proto.Unmarshal(buf, &req); err != nil {
 		c.s.lg.Info("closing connection: malformed ConnectRequest", zap.String("client", c.nc.RemoteAddr().String()), zap.Error(err))
 		return false
+	}
+	if c.s.readOnly() {
+		return c.handshakeReadOnly(req)
 	}
 	if !c.s.serving.Load() || !c.s.ready.Load() || c.s.removed.Load() {
 		c.s.lg.Info("refusing client: this member has no leader", zap.String("client", c.nc.RemoteAddr().String()))

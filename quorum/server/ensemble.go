@@ -22,6 +22,8 @@ func (s *Server) Mode() string {
 	}
 	r := s.currentRole()
 	switch {
+	case s.readOnly():
+		return "read-only"
 	case s.observer.Load():
 		return "observer"
 	case r.state == raft.StateLeader:

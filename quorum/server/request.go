@@ -67,6 +67,17 @@ func (c *conn) handle(frame []byte) bool {
 		*p = "/"
 	}
 
+	if c.readOnly.Load() {
+		switch {
+		case hdr.Type == proto.OpCloseSession:
+			// The session is this member's alone: nothing to log.
+			c.sentClose.Store(true)
+			c.answer(&reply{hdr: proto.ReplyHeader{Xid: hdr.Xid, Zxid: c.s.lastZxid()}, start: start, op: hdr.Type, closeAfter: true})
+			return false
+		case refusedReadOnly(hdr.Type):
+			return c.answer(c.errReply(hdr, proto.ErrNotReadOnly, start))
+		}
+	}
 	switch hdr.Type {
 	case proto.OpPing:
 		return c.answer(&reply{hdr: proto.ReplyHeader{Xid: proto.XidPing, Zxid: c.s.lastZxid()}, start: start, op: hdr.Type})

@@ -56,6 +56,9 @@ type Server struct {
 	// reconfig); removed is set while a reconfig has left it out.
 	observer atomic.Bool
 	removed  atomic.Bool
+	// leaderlessAt is when the member stopped serving for want of a
+	// leader (unix ns; 0 while it serves): the clock of read-only mode.
+	leaderlessAt atomic.Int64
 	// members and configVersion are the membership as of the last reconfig
 	// applied here, or the configuration files (setMembers).
 	membersMu     sync.Mutex

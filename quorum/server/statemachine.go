@@ -126,6 +126,7 @@ func (s *Server) roleChanged(old, n role) {
 	}
 	if n.lead != raft.None {
 		s.serving.Store(true)
+		s.endReadOnly()
 	}
 }
 
@@ -135,10 +136,14 @@ func (s *Server) roleChanged(old, n role) {
 // clients ride it out.
 func (s *Server) leaderGone() {
 	s.serving.Store(false)
+	s.leaderlessAt.CompareAndSwap(0, time.Now().UnixNano())
 	s.closeAllConns("lost contact with the leader")
 }
 
-func (s *Server) leaderHeard() { s.serving.Store(true) }
+func (s *Server) leaderHeard() {
+	s.serving.Store(true)
+	s.endReadOnly()
+}
 
 func (s *Server) fatal(err error) {
 	select {
