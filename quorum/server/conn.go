@@ -328,23 +328,29 @@ func (c *conn) handshake(buf []byte) bool {
 		c.sessionID, c.timeout = id, to
 		resp.TimeOut, resp.SessionID, resp.Passwd = int32(to/time.Millisecond), id, pw
 		c.s.lg.Debug("session created", zap.String("session", sessionHex(id)), zap.Duration("timeout", to))
-	} else {
-		c.s.mu.RLock()
-		si, ok := c.s.tree.Session(req.SessionID)
-		c.s.mu.RUnlock()
-		valid := ok && subtle.ConstantTimeCompare(si.Passwd, req.Passwd) == 1 && c.s.sessions.touch(req.SessionID)
-		if !valid {
-			// An expired or unknown session: timeOut 0, id 0, zero password,
-			// then close, which clients read as session expired.
-			resp.Passwd = make([]byte, 16)
-			c.writeRaw(proto.AppendFrame(nil, &resp))
-			return false
-		}
-		c.sessionID, c.timeout = req.SessionID, time.Duration(si.Timeout)*time.Millisecond
-		resp.TimeOut, resp.SessionID, resp.Passwd = si.Timeout, si.ID, si.Passwd
+	} else if !c.resume(req, &resp, func() bool { return c.s.sessions.touch(req.SessionID) }) {
+		return false
 	}
 	c.s.bindSession(c)
 	return c.writeRaw(proto.AppendFrame(nil, &resp))
+}
+
+// resume takes up the session a ConnectRequest names if this member knows
+// it, the password matches and alive says it lives, filling resp. Otherwise
+// it answers as for an expired or unknown session: timeOut 0, id 0, zero
+// password, then close, which clients read as session expired.
+func (c *conn) resume(req proto.ConnectRequest, resp *proto.ConnectResponse, alive func() bool) bool {
+	c.s.mu.RLock()
+	si, ok := c.s.tree.Session(req.SessionID)
+	c.s.mu.RUnlock()
+	if !ok || subtle.ConstantTimeCompare(si.Passwd, req.Passwd) != 1 || !alive() {
+		resp.Passwd = make([]byte, 16)
+		c.writeRaw(proto.AppendFrame(nil, resp))
+		return false
+	}
+	c.sessionID, c.timeout = si.ID, time.Duration(si.Timeout)*time.Millisecond
+	resp.TimeOut, resp.SessionID, resp.Passwd = si.Timeout, si.ID, si.Passwd
+	return true
 }
 
 func (c *conn) writeRaw(b []byte) bool {

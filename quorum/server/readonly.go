@@ -9,7 +9,6 @@ package server
 // connections; clients find a read-write member, as ZooKeeper's do.
 
 import (
-	"crypto/subtle"
 	"time"
 
 	"go.uber.org/zap"
@@ -69,17 +68,9 @@ func (c *conn) handshakeReadOnly(req proto.ConnectRequest) bool {
 		to := c.s.negotiateTimeout(req.TimeOut)
 		c.sessionID, c.timeout = c.s.newSessionID(), to
 		resp.TimeOut, resp.SessionID, resp.Passwd = int32(to/time.Millisecond), c.sessionID, randomPasswd()
-	} else {
-		c.s.mu.RLock()
-		si, ok := c.s.tree.Session(req.SessionID)
-		c.s.mu.RUnlock()
-		if !ok || subtle.ConstantTimeCompare(si.Passwd, req.Passwd) != 1 {
-			resp.Passwd = make([]byte, 16)
-			c.writeRaw(proto.AppendFrame(nil, &resp))
-			return false
-		}
-		c.sessionID, c.timeout = si.ID, time.Duration(si.Timeout)*time.Millisecond
-		resp.TimeOut, resp.SessionID, resp.Passwd = si.Timeout, si.ID, si.Passwd
+	} else if !c.resume(req, &resp, func() bool { return true }) {
+		// Without a leader no session expires: a known one lives.
+		return false
 	}
 	c.readOnly.Store(true)
 	return c.writeRaw(proto.AppendFrame(nil, &resp))
