@@ -550,3 +550,49 @@ func TestDrillHealthFlapping(t *testing.T) {
 		t.Errorf("active after flapping: %s, want %s", name, d.cand.Name)
 	}
 }
+
+// Drill: the witness's host dies for good. An operator starts a new
+// witness and, with zkfc quorum add and remove, makes it a member in the
+// dead one's place, without stopping either data node. The pair never
+// loses its active and never has two.
+func TestDrillReplaceDeadWitness(t *testing.T) {
+	s := drill.DefaultSettings()
+	s.Super = superUser + ":" + superPassword
+	d := startDrill(t, s, drill.Loopback)
+	c := d.c
+	d.fault = time.Now()
+	c.Nodes[2].ZKFC.Kill()
+	pair := c.Nodes[0].Client + "," + c.Nodes[1].Client
+	conn := superConn(t, c.Nodes[0].Client, c.Nodes[1].Client)
+	text, version := readConfig(t, conn)
+	w := c.StartWitness(t, 4, strings.TrimSuffix(text, fmt.Sprintf("version=%x", version)), uint64(version))
+	harness.WaitFor(t, 30*time.Second, "the new witness's member listening", func() bool {
+		_, err := harness.FourLetterWord(w.Client, "ruok", time.Second)
+		return err == nil
+	})
+	quorum := func(args ...string) string {
+		t.Helper()
+		stdout, stderr, err := runZkfc(t, 90*time.Second, append([]string{"quorum"},
+			append(args, "--server", pair+","+w.Client, "--timeout", "30s", "--super", s.Super)...)...)
+		t.Logf("zkfc quorum %s:\n%s%s", strings.Join(args, " "), stdout, stderr)
+		if err != nil {
+			t.Fatalf("zkfc quorum %s: %v", strings.Join(args, " "), err)
+		}
+		return stdout
+	}
+	quorum("add", "--id", "4", "--peer", w.Peer, "--client", w.Client)
+	quorum("remove", "--id", "3")
+	out := quorum("members")
+	if strings.Contains(out, "down") || strings.Contains(out, "\n3 ") || !strings.Contains(out, "\n4 ") {
+		t.Errorf("members after the replacement:\n%s", out)
+	}
+	// The pair goes on a while with the new witness.
+	time.Sleep(3 * time.Second)
+	ivs := d.verdict(t)
+	if iv, ok := drill.LastBefore(ivs, d.fault); !ok || iv.Name != d.old.Name || !iv.Open {
+		t.Errorf("the active before the witness died (%s) is no longer active: %+v", d.old.Name, iv)
+	}
+	if iv, ok := drill.FirstPromotionAfter(ivs, d.fault); ok {
+		t.Errorf("%s was promoted during the replacement", iv.Name)
+	}
+}

@@ -2,6 +2,8 @@ package drill
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -47,6 +49,9 @@ type Settings struct {
 	// Token, if set, is every node's control.token_file content: the
 	// control API then refuses callers without it (the helpers send it).
 	Token string
+	// Super, "user:password", enables reconfig on the quorum
+	// (reconfigEnabled=true) with that super user.
+	Super string
 }
 
 // LeaseSettings are DefaultSettings with lease_expired first: the demote
@@ -192,7 +197,11 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	}
 	for i, n := range c.Nodes[:count] {
 		n.Config = filepath.Join(dir, n.Name+".yaml")
-		if err := os.WriteFile(n.Config, []byte(c.config(t, n, i, filepath.Join(dir, n.Name+"-data"))), 0o644); err != nil {
+		zooCfg := "" // an external ensemble: no embedded member
+		if s.External == nil {
+			zooCfg = c.zooCfg(t, n, i, filepath.Join(dir, n.Name+"-data"))
+		}
+		if err := os.WriteFile(n.Config, []byte(c.config(t, n, i, dir, zooCfg)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -236,7 +245,9 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	return c
 }
 
-func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
+// config is node n (the i-th)'s zkfc.yaml, its quorum member configured
+// by zooCfg ("": none, an external ensemble), its token file in dir.
+func (c *Cluster) config(t testing.TB, n *Node, i int, dir, zooCfg string) string {
 	s := c.Settings
 	var b strings.Builder
 	host, port, _ := net.SplitHostPort(n.DemoAddr)
@@ -248,15 +259,15 @@ func (c *Cluster) config(t testing.TB, n *Node, i int, dataDir string) string {
 	fmt.Fprintf(&b, "zookeeper:\n  connect: %q\n  session_timeout: %s\n  self_fence_margin: %s\n  allow_world_writable: true # a test cluster on loopback\n", c.Connect, s.SessionTimeout, s.Margin)
 	fmt.Fprintf(&b, "control:\n  listen: %q\n", strings.TrimPrefix(n.URL, "http://"))
 	if s.Token != "" {
-		tf := filepath.Join(filepath.Dir(dataDir), n.Name+".token")
+		tf := filepath.Join(dir, n.Name+".token")
 		if err := os.WriteFile(tf, []byte(s.Token+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&b, "  token_file: %s\n", tf)
 	}
 	fmt.Fprintf(&b, "log:\n  level: debug\n  format: json\n")
-	if s.External == nil {
-		fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  config_file: %s\n", n.DemoAddr == "", c.zooCfg(t, n, i, dataDir))
+	if zooCfg != "" {
+		fmt.Fprintf(&b, "quorum:\n  enabled: true\n  witness: %v\n  config_file: %s\n", n.DemoAddr == "", zooCfg)
 	}
 	if n.DemoAddr == "" {
 		// The witness guards nothing; it still needs a valid fencing list.
@@ -342,8 +353,9 @@ func (c *Cluster) zooCfg(t testing.TB, n *Node, i int, dataDir string) string {
 	}
 	host, port, _ := net.SplitHostPort(n.Client)
 	var b strings.Builder
-	fmt.Fprintf(&b, "tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%s\nclientPortAddress=%s\nadmin.enableServer=false\n",
+	fmt.Fprintf(&b, "tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%s\nclientPortAddress=%s\nadmin.enableServer=false\n4lw.commands.whitelist=*\n",
 		c.Settings.TickTime.Milliseconds(), dataDir, port, host)
+	c.reconfigKeys(&b)
 	for j, m := range c.Nodes {
 		_, pp, _ := net.SplitHostPort(m.Peer)
 		fmt.Fprintf(&b, "server.%d=%s:%s;%s\n", j+1, m.Peer, pp, m.Client)
@@ -356,6 +368,53 @@ func (c *Cluster) zooCfg(t testing.TB, n *Node, i int, dataDir string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// reconfigKeys enables reconfig with the super user, when Settings.Super
+// says so.
+func (c *Cluster) reconfigKeys(b *strings.Builder) {
+	if c.Settings.Super == "" {
+		return
+	}
+	user, _, _ := strings.Cut(c.Settings.Super, ":")
+	sum := sha1.Sum([]byte(c.Settings.Super))
+	fmt.Fprintf(b, "reconfigEnabled=true\nDigestAuthenticationProvider.superDigest=%s:%s\n", user, base64.StdEncoding.EncodeToString(sum[:]))
+}
+
+// StartWitness starts a new witness, member id of the quorum, joining it
+// as README's "Replacing a dead witness" says: its member's dynamic config
+// file holds current (the server lines of /zookeeper/config, whose version
+// is version) plus its own line. It is not a member until added.
+func (c *Cluster) StartWitness(t testing.TB, id int, current string, version uint64) *Node {
+	t.Helper()
+	zkfcBin, _ := zkfcenv.Binaries(t)
+	dir := t.TempDir()
+	ip := c.Nodes[2].IP
+	n := &Node{Name: fmt.Sprintf("witness%d", id), IP: ip,
+		Client: net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t))),
+		Peer:   net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t))),
+		URL:    "http://" + net.JoinHostPort(ip, fmt.Sprint(harness.FreePort(t))), Token: c.Nodes[2].Token}
+	dataDir := filepath.Join(dir, "data")
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(dataDir, 0o755))
+	must(os.WriteFile(filepath.Join(dataDir, "myid"), []byte(fmt.Sprintf("%d\n", id)), 0o644))
+	_, pp, _ := net.SplitHostPort(n.Peer)
+	dyn := filepath.Join(dir, fmt.Sprintf("zoo.cfg.dynamic.%x", version))
+	must(os.WriteFile(dyn, []byte(current+fmt.Sprintf("server.%d=%s:%s:participant;%s\n", id, n.Peer, pp, n.Client)), 0o644))
+	var b strings.Builder
+	fmt.Fprintf(&b, "tickTime=%d\ndataDir=%s\nadmin.enableServer=false\n4lw.commands.whitelist=*\ndynamicConfigFile=%s\n",
+		c.Settings.TickTime.Milliseconds(), dataDir, dyn)
+	c.reconfigKeys(&b)
+	zooCfg := filepath.Join(dir, "zoo.cfg")
+	must(os.WriteFile(zooCfg, []byte(b.String()), 0o644))
+	n.Config = filepath.Join(dir, n.Name+".yaml")
+	must(os.WriteFile(n.Config, []byte(c.config(t, n, 2, dir, zooCfg)), 0o644))
+	n.ZKFC = startProc(t, n.Name+"-zkfc", "", filepath.Join(dir, n.Name+"-zkfc.log"), zkfcBin, "run", "--config", n.Config)
+	return n
 }
 
 // Active is the node whose zkfc reports active (nil if none answers so).

@@ -84,7 +84,26 @@ type Config struct {
 	AdminPort    int    // default 8080
 
 	StandaloneEnabled bool // standaloneEnabled, default true
-	ReconfigEnabled   bool // reconfigEnabled, default false; parsed only
+	// ReconfigEnabled (reconfigEnabled, default false) lets clients change
+	// the membership with the reconfig request.
+	ReconfigEnabled bool
+	// SkipACL (skipACL=yes or -Dzookeeper.skipACL=yes) lets any client
+	// reconfig; it has no other effect here.
+	SkipACL bool
+	// ReadOnlyMode (-Dreadonlymode.enabled=true, a plain Java property)
+	// lets a member that lost its majority serve read-only clients.
+	ReadOnlyMode bool
+	// LocalSessionsEnabled (localSessionsEnabled, default false): only
+	// read-only mode uses it, for the sessions it creates.
+	LocalSessionsEnabled bool
+
+	// DynamicConfigFile (dynamicConfigFile) holds the server.N lines,
+	// written by the member after each reconfig as ZooKeeper's
+	// <zoo.cfg>.dynamic.<version>; it replaces the static file's server
+	// lines. ConfigVersion is its version (the file name's hex suffix or
+	// its version= line): 0 for a membership never reconfigured.
+	DynamicConfigFile string
+	ConfigVersion     uint64
 
 	// MyID is this member's id, read from DataDir/myid by Load when the
 	// file has server.N lines. 0 when standalone without a myid file.
@@ -155,6 +174,7 @@ var knownKeys = map[string]bool{
 	"localSessionsUpgradingEnabled": true, "forceSync": true, "preAllocSize": true,
 	"metricsProvider.className": true, "admin.idleTimeout": true,
 	"skipACL": true, "serverCnxnFactory": true, "connectToLearnerMasterLimit": true,
+	"dynamicConfigFile": true,
 }
 
 // Load reads the zoo.cfg at path, applies the -D system properties found in
@@ -169,7 +189,22 @@ func Load(path string, jvmFlags string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	defer f.Close()
-	cfg, err := Parse(f, path, ParseJVMFlags(jvmFlags))
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: read: %w", path, err)
+	}
+	props := ParseJVMFlags(jvmFlags)
+	var dyn *dynamicServers
+	if list, err := readProperties(string(data)); err == nil {
+		for _, kv := range list {
+			if kv.key == "dynamicConfigFile" && kv.value != "" {
+				if dyn, err = readDynamic(kv.value, path); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	cfg, err := parseData(data, path, props, dyn)
 	if err != nil {
 		return nil, err
 	}
@@ -198,11 +233,17 @@ func Parse(r io.Reader, source string, props map[string]string) (*Config, error)
 	if len(data) > maxConfigSize {
 		return nil, fmt.Errorf("%s: larger than %d bytes; is this really a zoo.cfg?", source, maxConfigSize)
 	}
+	return parseData(data, source, props, nil)
+}
+
+// parseData is Parse with the server lines of a dynamic config file, which
+// replace the file's own when dyn is not nil.
+func parseData(data []byte, source string, props map[string]string, dyn *dynamicServers) (*Config, error) {
 	list, err := readProperties(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
-	p := &parser{source: source, raw: map[string]string{}, props: props}
+	p := &parser{source: source, raw: map[string]string{}, props: props, dynamic: dyn}
 	serverLines := map[uint64]int{}
 	for _, kv := range list {
 		if prev, dup := p.raw[kv.key]; dup && prev != kv.value && !strings.HasPrefix(kv.key, "server.") {
@@ -255,6 +296,7 @@ type parser struct {
 	raw      map[string]string
 	props    map[string]string
 	servers  []Server
+	dynamic  *dynamicServers // the dynamic config file's lines, if any
 	warnings []string
 	err      error // the first error; later lookups are skipped
 }
@@ -436,6 +478,15 @@ func (p *parser) build() (*Config, error) {
 
 	c.StandaloneEnabled = p.fileBool("standaloneEnabled", true)
 	c.ReconfigEnabled = p.fileBool("reconfigEnabled", false)
+	if v, _, ok := p.sysprop("skipACL"); ok {
+		// ZooKeeper: "yes" skips, anything else does not.
+		c.SkipACL = strings.TrimSpace(v) == "yes"
+	}
+	c.DynamicConfigFile, _ = p.file("dynamicConfigFile")
+	c.LocalSessionsEnabled = p.fileBool("localSessionsEnabled", false)
+	if v, ok := p.props["readonlymode.enabled"]; ok {
+		c.ReadOnlyMode = p.boolValue("-Dreadonlymode.enabled", v)
+	}
 	if v, ok := p.file("peerType"); ok && v != "observer" && v != "participant" {
 		p.fail("peerType", v, "must be participant or observer")
 	}
@@ -462,6 +513,10 @@ func (p *parser) build() (*Config, error) {
 	}
 	if c.ClientPortAddress != "" && c.ClientPort == 0 {
 		return nil, fmt.Errorf("%s: clientPortAddress is set but clientPort is not; add clientPort", p.source)
+	}
+	if p.dynamic != nil {
+		p.servers = p.dynamic.servers
+		c.ConfigVersion = p.dynamic.version
 	}
 	sort.Slice(p.servers, func(i, j int) bool { return p.servers[i].ID < p.servers[j].ID })
 	c.Servers = p.servers
@@ -505,6 +560,10 @@ func anyClientPort(servers []Server) bool {
 	}
 	return false
 }
+
+// ParseServer reads one server.N line (key "server.N", value the spec), as
+// in zoo.cfg and in a reconfig request.
+func ParseServer(key, value string) (Server, error) { return parseServer(key, value) }
 
 // parseServer reads "server.N" = "host:peerPort:electionPort[:participant|:observer][;[clientHost:]clientPort]".
 func parseServer(key, value string) (Server, error) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
@@ -21,6 +22,12 @@ type committed struct {
 	// applied, if set, runs right after the entry was applied and before
 	// the next one is, with the state locked (proposal.applied).
 	applied func()
+}
+
+// deferredReply is a reconfig's answer held until the change completes.
+type deferredReply struct {
+	expires time.Time
+	done    func()
 }
 
 // apply hands committed entries to the state machine in log order and
@@ -44,9 +51,23 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 		}
 		lastTerm = e.GetTerm()
 		c := committed{index: e.GetIndex()}
-		switch e.GetType() {
-		case raftpb.EntryType_EntryNormal:
-			id, te, stamped, err := decodeEntry(e)
+		carried := e
+		if e.GetType() != raftpb.EntryType_EntryNormal {
+			// A reconfig's entry rides in its configuration change, which
+			// raft applies first, whatever the entry's outcome.
+			ctx := r.applyConfChange(e)
+			if len(ctx) == 0 {
+				batch = append(batch, c)
+				continue
+			}
+			carried = &raftpb.Entry{Term: e.Term, Index: e.Index, Data: ctx}
+		}
+		{
+			id, te, stamped, err := decodeEntry(carried)
+			if errors.Is(err, errLateCopy) && e.GetType() != raftpb.EntryType_EntryNormal {
+				// Raft applied the change: the tree must follow it.
+				te, err = decodeStamped(carried)
+			}
 			switch {
 			case errors.Is(err, errLateCopy):
 				r.lg.Debug("late copy of a write proposed again skipped", zap.Uint64("index", e.GetIndex()),
@@ -64,8 +85,6 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 					done = append(done, own{p, len(batch)})
 				}
 			}
-		default:
-			r.applyConfChange(e)
 		}
 		batch = append(batch, c)
 	}
@@ -76,7 +95,19 @@ func (r *replica) apply(ents []*raftpb.Entry) {
 	r.appliedIndex = batch[len(batch)-1].index
 	for _, o := range done {
 		c := &batch[o.i]
+		if o.p.conf != nil && r.joint.Load() {
+			// A reconfig is answered once raft has left the joint
+			// configuration, so the next one is not refused as in
+			// progress.
+			p, zxid, res := o.p, c.entry.Zxid, c.res
+			r.confReply = &deferredReply{expires: time.Now().Add(r.proposalTimeout), done: func() { p.done(zxid, res, nil) }}
+			continue
+		}
 		o.p.done(c.entry.Zxid, c.res, nil)
+	}
+	if r.confReply != nil && !r.joint.Load() {
+		r.confReply.done()
+		r.confReply = nil
 	}
 	if lastTerm > r.appliedTerm {
 		r.appliedTerm = lastTerm

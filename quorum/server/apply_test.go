@@ -30,6 +30,7 @@ func (m *recordingSM) roleChanged(role, role)                {}
 func (m *recordingSM) leaderGone()                           {}
 func (m *recordingSM) leaderHeard()                          {}
 func (m *recordingSM) fatal(error)                           {}
+func (m *recordingSM) membershipFinal(bool)                  {}
 func (m *recordingSM) applyBatch(b []committed) {
 	for i := range b {
 		c := &b[i]

@@ -38,6 +38,8 @@ type conn struct {
 	// Set during the handshake, then read-only.
 	sessionID int64
 	timeout   time.Duration
+	// readOnly marks a read-only client's connection (readonly.go).
+	readOnly atomic.Bool
 
 	authMu sync.Mutex
 	auth   []proto.Id
@@ -95,6 +97,9 @@ type reply struct {
 	// errBody sends body although hdr.Err is set, as ZooKeeper does for
 	// a multiRead that stopped at an op it cannot read.
 	errBody bool
+	// last is no reply: the writer closes the connection when it gets
+	// there, after the replies queued before it (closeAfterReplies).
+	last bool
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -292,7 +297,10 @@ func (c *conn) handshake(buf []byte) bool {
 		c.s.lg.Info("closing connection: malformed ConnectRequest", zap.String("client", c.nc.RemoteAddr().String()), zap.Error(err))
 		return false
 	}
-	if !c.s.serving.Load() || !c.s.ready.Load() {
+	if c.s.readOnly() {
+		return c.handshakeReadOnly(req)
+	}
+	if !c.s.serving.Load() || !c.s.ready.Load() || c.s.removed.Load() {
 		c.s.lg.Info("refusing client: this member has no leader", zap.String("client", c.nc.RemoteAddr().String()))
 		return false
 	}
@@ -319,23 +327,29 @@ func (c *conn) handshake(buf []byte) bool {
 		c.sessionID, c.timeout = id, to
 		resp.TimeOut, resp.SessionID, resp.Passwd = int32(to/time.Millisecond), id, pw
 		c.s.lg.Debug("session created", zap.String("session", sessionHex(id)), zap.Duration("timeout", to))
-	} else {
-		c.s.mu.RLock()
-		si, ok := c.s.tree.Session(req.SessionID)
-		c.s.mu.RUnlock()
-		valid := ok && subtle.ConstantTimeCompare(si.Passwd, req.Passwd) == 1 && c.s.sessions.touch(req.SessionID)
-		if !valid {
-			// An expired or unknown session: timeOut 0, id 0, zero password,
-			// then close, which clients read as session expired.
-			resp.Passwd = make([]byte, 16)
-			c.writeRaw(proto.AppendFrame(nil, &resp))
-			return false
-		}
-		c.sessionID, c.timeout = req.SessionID, time.Duration(si.Timeout)*time.Millisecond
-		resp.TimeOut, resp.SessionID, resp.Passwd = si.Timeout, si.ID, si.Passwd
+	} else if !c.resume(req, &resp, func() bool { return c.s.sessions.touch(req.SessionID) }) {
+		return false
 	}
 	c.s.bindSession(c)
 	return c.writeRaw(proto.AppendFrame(nil, &resp))
+}
+
+// resume takes up the session a ConnectRequest names if this member knows
+// it, the password matches and alive says it lives, filling resp. Otherwise
+// it answers as for an expired or unknown session: timeOut 0, id 0, zero
+// password, then close, which clients read as session expired.
+func (c *conn) resume(req proto.ConnectRequest, resp *proto.ConnectResponse, alive func() bool) bool {
+	c.s.mu.RLock()
+	si, ok := c.s.tree.Session(req.SessionID)
+	c.s.mu.RUnlock()
+	if !ok || subtle.ConstantTimeCompare(si.Passwd, req.Passwd) != 1 || !alive() {
+		resp.Passwd = make([]byte, 16)
+		c.writeRaw(proto.AppendFrame(nil, resp))
+		return false
+	}
+	c.sessionID, c.timeout = si.ID, time.Duration(si.Timeout)*time.Millisecond
+	resp.TimeOut, resp.SessionID, resp.Passwd = si.Timeout, si.ID, si.Passwd
+	return true
 }
 
 func (c *conn) writeRaw(b []byte) bool {
@@ -406,6 +420,17 @@ func (c *conn) readLoop(br *bufio.Reader, maxBuf int) bool {
 
 // enqueue adds a reply in request order; it blocks when maxOutstanding
 // replies are waiting, which stops this connection's reader.
+// closeAfterReplies closes the connection once the replies already
+// queued are written (at once if the queue is full).
+func (c *conn) closeAfterReplies() {
+	select {
+	case c.replies <- &reply{last: true, done: closedChan}:
+	case <-c.closed:
+	default:
+		c.close()
+	}
+}
+
 func (c *conn) enqueue(r *reply) bool {
 	c.outstanding.Add(1)
 	c.s.stats.outstanding.Add(1)
@@ -502,6 +527,10 @@ func (c *conn) writeLoop() {
 			}
 		}
 		flushNotes()
+		if r.last {
+			flush()
+			return
+		}
 		if r.body != nil && (r.hdr.Err == proto.ErrOK || r.errBody) {
 			out = frame(out[:0], &r.hdr, r.body)
 			if len(out)-4 > c.maxReply {

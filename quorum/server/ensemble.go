@@ -3,16 +3,16 @@ package server
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
 
+	"github.com/zkfc-project/zkfc/quorum/config"
+	"github.com/zkfc-project/zkfc/quorum/proto"
 	"github.com/zkfc-project/zkfc/quorum/transport"
 )
 
@@ -23,7 +23,9 @@ func (s *Server) Mode() string {
 	}
 	r := s.currentRole()
 	switch {
-	case s.observer:
+	case s.readOnly():
+		return "read-only"
+	case s.observer.Load():
 		return "observer"
 	case r.state == raft.StateLeader:
 		return "leader"
@@ -69,39 +71,31 @@ func (s *Server) closeAllConns(why string) {
 	}
 }
 
-// clusterConfigText is /zookeeper/config for an ensemble as ZooKeeper
-// writes it: one server.N line per member, then version=0. Empty when
-// standalone. Every member derives it from the same server.N lines, so the
-// bootstrap trees agree.
-func (s *Server) clusterConfigText() string {
+// clusterConfigText is /zookeeper/config for an ensemble that starts at
+// log index start, as ZooKeeper writes it: one server.N line per member,
+// then the version. As in ZooKeeper, that is 0 without reconfigEnabled,
+// and otherwise the position at which the configuration was set, the
+// bootstrap index; a member given this text as its configuration is then
+// a joiner (see open), as it should be. Empty when standalone. Every
+// member derives it from the same server.N lines, so the bootstrap trees
+// agree.
+func (s *Server) clusterConfigText(start uint64) string {
 	if s.standalone {
 		return ""
 	}
-	var b strings.Builder
-	for _, m := range s.cfg.Servers {
-		role := "participant"
-		if m.Observer {
-			role = "observer"
-		}
-		fmt.Fprintf(&b, "server.%d=%s:%d:%d:%s", m.ID, m.Host, m.PeerPort, m.ElectionPort, role)
-		if m.ClientPort > 0 {
-			host := m.ClientHost
-			if host == "" {
-				host = "0.0.0.0"
-			}
-			fmt.Fprintf(&b, ";%s:%d", host, m.ClientPort)
-		}
-		b.WriteString("\n")
+	if !s.cfg.ReconfigEnabled {
+		start = 0
 	}
-	b.WriteString("version=0")
-	return b.String()
+	members, _ := s.currentMembers()
+	return config.FormatServers(members) + "version=" + strconv.FormatUint(start, 16)
 }
 
 // startTransport connects this member to its peers.
 func (s *Server) startTransport() error {
 	me, _ := s.cfg.Member()
+	members, _ := s.currentMembers()
 	peers := map[uint64]string{}
-	for _, m := range s.cfg.Servers {
+	for _, m := range members {
 		if m.ID == s.cfg.MyID {
 			continue
 		}
@@ -118,6 +112,7 @@ func (s *Server) startTransport() error {
 		return err
 	}
 	s.rep.send = s.transport.Send
+	s.rep.sendApp = s.transport.SendApp
 	return nil
 }
 
@@ -131,6 +126,10 @@ func (h peerHandler) PeerLost(peer uint64)              { h.s.rep.peerLost(peer)
 
 // ReceiveApp takes session touches a follower forwards to the leader.
 func (h peerHandler) ReceiveApp(from uint64, p []byte) {
+	if len(p) == 13 && p[0] == appConfRefused {
+		h.s.rep.confRefused(binary.BigEndian.Uint64(p[5:]), proto.Err(int32(binary.BigEndian.Uint32(p[1:]))))
+		return
+	}
 	if len(p) < 1 || p[0] != appTouch {
 		return
 	}
@@ -141,7 +140,12 @@ func (h peerHandler) ReceiveApp(from uint64, p []byte) {
 	}
 }
 
-const appTouch = 1
+// Application messages between members: session touches (followers to
+// the leader), a refused reconfig (the leader to its proposer).
+const (
+	appTouch       = 1
+	appConfRefused = 2
+)
 
 // forwardTouches sends the leader the sessions this member's clients kept
 // alive since the last round, a few times per minimum session timeout,

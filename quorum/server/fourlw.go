@@ -39,7 +39,8 @@ func (f fourSource) Stats() fourlw.Stats {
 	st := fourlw.Stats{
 		Version:  fourlw.FullVersion(BuildVersion, buildTime),
 		Mode:     s.Mode(),
-		Serving:  s.serving.Load(),
+		Serving:  s.serving.Load() && !s.removed.Load() || s.readOnly(),
+		ReadOnly: s.readOnly(),
 		LastZxid: s.lastZxid(),
 		// ZooKeeper's DataTree indexes the root under both "" and "/", so
 		// its node count is one more than the znodes; match it.
@@ -62,7 +63,8 @@ func (f fourSource) Stats() fourlw.Stats {
 		MaxFDs:          -1,
 	}
 	if !s.standalone {
-		for _, m := range s.cfg.Servers {
+		members, _ := s.currentMembers()
+		for _, m := range members {
 			if !m.Observer {
 				st.QuorumSize++
 			}

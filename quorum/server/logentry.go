@@ -55,6 +55,19 @@ func (p *proposal) stamp(term uint64) {
 // not the term it was appended in.
 var errLateCopy = errors.New("late copy of a write proposed again")
 
+// decodeStamped reads the tree entry of a stamped entry whatever its term.
+func decodeStamped(e *raftpb.Entry) (*tree.Entry, error) {
+	if len(e.Data) < entryHeader {
+		return nil, errors.New("entry header cut short")
+	}
+	te, err := tree.UnmarshalEntry(e.Data[entryHeader:])
+	if err != nil {
+		return nil, err
+	}
+	te.Zxid = int64(e.GetIndex())
+	return te, nil
+}
+
 // decodeEntry reads a normal log entry back: the id of the proposal it
 // came from and the tree entry, with its zxid (the log index) set. A nil
 // entry with a nil error is an entry without a write (a new leader's

@@ -1,10 +1,20 @@
 package server
 
 import (
+	"encoding/binary"
+	"slices"
+	"sync/atomic"
+	"time"
+
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	rafttracker "go.etcd.io/raft/v3/tracker"
 	"go.uber.org/zap"
 	gproto "google.golang.org/protobuf/proto"
+
+	"github.com/zkfc-project/zkfc/quorum/config"
+	"github.com/zkfc-project/zkfc/quorum/proto"
+	"github.com/zkfc-project/zkfc/quorum/tree"
 )
 
 // Membership repair: a member that lost its data directory is removed
@@ -83,8 +93,10 @@ func (r *replica) ensureMembers() {
 	}
 }
 
-// applyConfChange applies a committed configuration change to raft.
-func (r *replica) applyConfChange(e *raftpb.Entry) {
+// applyConfChange applies a committed configuration change to raft and
+// returns the entry a reconfig carries in its context (nil for other
+// changes).
+func (r *replica) applyConfChange(e *raftpb.Entry) []byte {
 	switch e.GetType() {
 	case raftpb.EntryType_EntryConfChange:
 		var cc raftpb.ConfChange
@@ -101,8 +113,157 @@ func (r *replica) applyConfChange(e *raftpb.Entry) {
 		}
 	case raftpb.EntryType_EntryConfChangeV2:
 		var cc raftpb.ConfChangeV2
-		if err := gproto.Unmarshal(e.Data, &cc); err == nil {
-			r.confSt = r.rn.ApplyConfChange(&cc)
+		if err := gproto.Unmarshal(e.Data, &cc); err != nil {
+			r.lg.Error("undecodable configuration change skipped", zap.Uint64("index", e.GetIndex()), zap.Error(err))
+			return nil
+		}
+		r.confSt = r.rn.ApplyConfChange(&cc)
+		r.joint.Store(len(r.confSt.GetVotersOutgoing()) > 0)
+		if len(cc.Context) > 0 {
+			r.confSnapshotDue = true
+		}
+		// The configured membership is now the incoming one: what
+		// ensureMembers keeps in raft's configuration.
+		r.members = membersOf(r.confSt)
+		r.lg.Info("configuration changed", zap.Uint64("index", e.GetIndex()), zap.Bool("joint", r.joint.Load()),
+			zap.Uint64s("voters", r.confSt.GetVoters()), zap.Uint64s("outgoing_voters", r.confSt.GetVotersOutgoing()),
+			zap.Uint64s("learners", r.confSt.GetLearners()), zap.Uint64s("learners_next", r.confSt.GetLearnersNext()))
+		if !r.joint.Load() {
+			r.sm.membershipFinal(slices.Contains(r.confSt.GetVoters(), r.id) ||
+				slices.Contains(r.confSt.GetLearners(), r.id))
+		}
+		r.handOver()
+		return cc.Context
+	}
+	return nil
+}
+
+// membersOf is the incoming membership of a configuration.
+func membersOf(cs *raftpb.ConfState) []member {
+	var ms []member
+	for _, id := range cs.GetVoters() {
+		ms = append(ms, member{id: id})
+	}
+	for _, id := range append(slices.Clone(cs.GetLearners()), cs.GetLearnersNext()...) {
+		ms = append(ms, member{id: id, learner: true})
+	}
+	return ms
+}
+
+// handOver: a leader that the configuration no longer counts among its
+// voters, once the joint phase is over, passes the leadership to the most
+// up-to-date voter, as ZooKeeper's removed leader designates its
+// successor; until then it keeps leading the new configuration, which
+// raft allows. Runs after each change and on ticks, since a transfer can
+// fail (the target died).
+func (r *replica) handOver() {
+	if r.role.state != raft.StateLeader || r.joint.Load() || slices.Contains(r.confSt.GetVoters(), r.id) {
+		return
+	}
+	st := r.rn.Status()
+	if st.LeadTransferee != raft.None {
+		return
+	}
+	var best, match uint64
+	for _, id := range r.confSt.GetVoters() {
+		if pr, ok := st.Progress[id]; ok && (best == 0 || pr.Match > match) {
+			best, match = id, pr.Match
 		}
 	}
+	if best == 0 {
+		return
+	}
+	r.lg.Info("this leader was removed from the voters; handing the leadership over", zap.Uint64("to", best))
+	r.rn.TransferLeader(best)
+}
+
+// newConfigHasQuorum reports whether the voters of members include a
+// majority that is in contact with this leader and replicating, as
+// ZooKeeper's leader demands of a new configuration (isQuorumSynced). A
+// member that does not lead cannot know and says yes: the leader checks
+// again when the change reaches it (confAcceptable).
+func (r *replica) newConfigHasQuorum(members []member) bool {
+	var refused atomic.Bool
+	r.call(func() { refused.Store(r.confAcceptable(members) == proto.ErrNewConfigNoQuorum) }, time.Second, time.Second)
+	return !refused.Load()
+}
+
+// confAcceptable is the leader's check of a configuration change: none
+// in progress, and the new voters have a synced majority. Other members
+// accept; the leader decides. Runs on the raft goroutine.
+func (r *replica) confAcceptable(members []member) proto.Err {
+	if r.role.state != raft.StateLeader {
+		return proto.ErrOK
+	}
+	if r.joint.Load() {
+		return proto.ErrReconfigInProgress
+	}
+	st := r.rn.Status()
+	voters, synced := 0, 0
+	for _, m := range members {
+		if m.learner {
+			continue
+		}
+		voters++
+		if m.id == r.id {
+			synced++
+			continue
+		}
+		if pr, has := st.Progress[m.id]; has && pr.RecentActive && pr.State == rafttracker.StateReplicate {
+			synced++
+		}
+	}
+	if synced <= voters/2 {
+		return proto.ErrNewConfigNoQuorum
+	}
+	return proto.ErrOK
+}
+
+// vetForwardedConf checks, on the leader, a reconfig another member
+// forwarded; a refused one is dropped and its proposer told why, so its
+// client gets ZooKeeper's error rather than a timeout. It reports whether
+// the message may go on to raft.
+func (r *replica) vetForwardedConf(m *raftpb.Message) bool {
+	if r.role.state != raft.StateLeader || len(m.Entries) != 1 || m.Entries[0].GetType() != raftpb.EntryType_EntryConfChangeV2 {
+		return true
+	}
+	var cc raftpb.ConfChangeV2
+	if err := gproto.Unmarshal(m.Entries[0].Data, &cc); err != nil || len(cc.Context) < entryHeader {
+		return true
+	}
+	te, err := decodeStamped(&raftpb.Entry{Data: cc.Context})
+	if err != nil {
+		return true
+	}
+	req, ok := te.Req.(*proto.ReconfigRequest)
+	if !ok {
+		return true
+	}
+	members, _, err := config.ParseMembership(req.NewMembers)
+	if err != nil {
+		return true
+	}
+	code := r.confAcceptable(confMembers(members))
+	if code == proto.ErrOK {
+		return true
+	}
+	if r.sendApp != nil {
+		p := []byte{appConfRefused}
+		p = binary.BigEndian.AppendUint32(p, uint32(code))
+		p = binary.BigEndian.AppendUint64(p, binary.BigEndian.Uint64(cc.Context)&^stampedFlag)
+		r.sendApp(m.GetFrom(), p)
+	}
+	r.lg.Info("refused a reconfig forwarded by a member", zap.Uint64("member", m.GetFrom()), zap.String("error", code.Error()))
+	return false
+}
+
+// confRefused fails this member's reconfig proposal id with the leader's
+// code.
+func (r *replica) confRefused(id uint64, code proto.Err) {
+	r.tell(func() {
+		if p := r.pending[id]; p != nil && p.conf != nil {
+			delete(r.pending, id)
+			p.done(0, tree.Result{Err: code}, nil)
+		}
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
 
+	"github.com/zkfc-project/zkfc/quorum/proto"
 	"github.com/zkfc-project/zkfc/quorum/tree"
 )
 
@@ -41,6 +42,9 @@ type proposal struct {
 	// term is the raft term this member last handed the proposal to raft
 	// in, stamped into its header; 0 while never handed over.
 	term uint64
+	// conf, for a reconfig, is the membership it asks for: the proposal
+	// goes to raft as a configuration change carrying the entry.
+	conf []member
 }
 
 // readWaiter is a sync waiting for a ReadIndex answer and then for this
@@ -77,21 +81,71 @@ func (r *replica) submitBatch() {
 	if len(r.batch) == 0 {
 		return
 	}
-	ents := make([]*raftpb.Entry, len(r.batch))
-	for i, p := range r.batch {
+	// Runs of writes go as one message each; a reconfig between them as
+	// its own configuration change, so the member's proposals keep their
+	// order.
+	for run := r.batch; len(run) > 0; {
+		if run[0].conf != nil {
+			r.submitConf(run[0])
+			run = run[1:]
+			continue
+		}
+		n := 1
+		for n < len(run) && run[n].conf == nil {
+			n++
+		}
+		r.submitWrites(run[:n])
+		run = run[n:]
+	}
+	clear(r.batch)
+	r.batch = r.batch[:0]
+}
+
+func (r *replica) submitWrites(ps []*proposal) {
+	ents := make([]*raftpb.Entry, len(ps))
+	for i, p := range ps {
 		p.stamp(r.term)
 		ents[i] = &raftpb.Entry{Data: p.data}
 	}
 	err := r.rn.Step(&raftpb.Message{Type: raftpb.MessageType_MsgProp.Enum(), From: u64(r.id), Entries: ents})
-	for _, p := range r.batch {
+	for _, p := range ps {
 		if err != nil {
 			p.done(0, tree.Result{}, errDropped)
 			continue
 		}
 		r.pending[p.id] = p
 	}
-	clear(r.batch)
-	r.batch = r.batch[:0]
+}
+
+// submitConf proposes a reconfig as a joint configuration change whose
+// context is the stamped entry. A change still in progress (joint, or one
+// of this member's own not yet applied) fails it with ReconfigInProgress.
+func (r *replica) submitConf(p *proposal) {
+	if r.joint.Load() || r.ownConfPending() {
+		p.done(0, tree.Result{Err: proto.ErrReconfigInProgress}, nil)
+		return
+	}
+	if code := r.confAcceptable(p.conf); code != proto.ErrOK {
+		p.done(0, tree.Result{Err: code}, nil)
+		return
+	}
+	p.stamp(r.term)
+	cc := confChange(r.confSt, p.conf)
+	cc.Context = p.data
+	if err := r.rn.ProposeConfChange(cc); err != nil {
+		p.done(0, tree.Result{}, errDropped)
+		return
+	}
+	r.pending[p.id] = p
+}
+
+func (r *replica) ownConfPending() bool {
+	for _, p := range r.pending {
+		if p.conf != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // failOvertaken fails the pending proposals that a later proposal of this
@@ -132,6 +186,9 @@ func (r *replica) resolveStale() {
 	for id, p := range r.pending {
 		if p.term < r.appliedTerm {
 			delete(r.pending, id)
+			// A reconfig too: should its first copy commit after all,
+			// both ask for the same membership, and the second changes
+			// nothing but the version.
 			lost = append(lost, p)
 		}
 	}
@@ -149,6 +206,12 @@ func (r *replica) resolveStale() {
 // expire fails proposals and syncs that waited too long: after a leader
 // change a forwarded proposal may be lost without a trace.
 func (r *replica) expire(now time.Time) {
+	if r.confReply != nil && now.After(r.confReply.expires) {
+		// Committed, still joint (the leader is gone): the change is
+		// made, and raft completes it under the next leader.
+		r.confReply.done()
+		r.confReply = nil
+	}
 	kept := r.held[:0]
 	for _, p := range r.held {
 		if now.After(p.expires) {
@@ -177,6 +240,10 @@ func (r *replica) expire(now time.Time) {
 }
 
 func (r *replica) failPending(err error) {
+	if r.confReply != nil {
+		r.confReply.done()
+		r.confReply = nil
+	}
 	for _, p := range r.held {
 		p.done(0, tree.Result{}, err)
 	}

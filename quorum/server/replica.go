@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -53,6 +54,9 @@ type stateMachine interface {
 	leaderHeard()
 	// fatal reports the error that stopped replication.
 	fatal(err error)
+	// membershipFinal reports a completed configuration change and
+	// whether this member is part of the new configuration.
+	membershipFinal(member bool)
 }
 
 // replica owns the raft.RawNode; its goroutine (run) is the only one that
@@ -130,6 +134,16 @@ type replica struct {
 	ctlC chan func()
 
 	role role
+	// joint is set while raft's configuration is joint: a reconfig is
+	// under way. Read by other goroutines.
+	joint atomic.Bool
+	// confSnapshotDue asks for a snapshot after a reconfig (maybeSnapshot).
+	confSnapshotDue bool
+	// confReply answers this member's reconfig once joint is over.
+	confReply *deferredReply
+	// sendApp sends an application message to a peer; nil when
+	// standalone. Set before run.
+	sendApp func(to uint64, payload []byte)
 	// members is the configured membership, which the leader restores
 	// after removing a member that lost its data (membership.go).
 	members      []member
@@ -193,7 +207,12 @@ func u64(v uint64) *uint64 { return &v }
 // from an initial snapshot that every member of the ensemble builds the
 // same way (term 1, the configured voters and learners, at the initial
 // state's index).
-func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error {
+//
+// With join set a new member starts from nothing instead: no snapshot, no
+// configuration, so it waits for the leader of an ensemble that added it
+// by reconfig and installs the leader's snapshot, history included; a
+// bootstrap state of its own would not be the ensemble's.
+func (r *replica) open(walDir, snapDir string, voters, learners []uint64, join bool) error {
 	r.mem = newSnapStorage(func() (*raftpb.Snapshot, error) { return r.snapper.Load() })
 	r.snapper = storage.NewSnapshotter(snapDir, r.lg)
 	r.pending = map[uint64]*proposal{}
@@ -206,7 +225,13 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 		r.members = append(r.members, member{id: id, learner: true})
 	}
 	var err error
-	if !storage.Exist(walDir) {
+	if !storage.Exist(walDir) && join {
+		if r.wal, err = storage.Create(walDir, r.lg); err != nil {
+			return err
+		}
+		r.confSt = &raftpb.ConfState{}
+		r.lg.Info("initialised a new data directory for a member joining a reconfigured ensemble; waiting for the leader's snapshot")
+	} else if !storage.Exist(walDir) {
 		// The bootstrap snapshot is written before the log exists, so a
 		// crash in between leaves no log and the next start bootstraps
 		// again, identically.
@@ -276,6 +301,11 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64) error 
 		}
 		if err := r.mem.Append(ents); err != nil {
 			return err
+		}
+		if snap != nil {
+			// The snapshot's configuration supersedes the configured one
+			// (a reconfig the configuration files never heard of).
+			r.members = membersOf(r.confSt)
 		}
 		r.lg.Info("recovered log", zap.Uint64("snapshot_index", r.snapshotIndex),
 			zap.Int("entries", len(ents)), zap.Uint64("commit", hs.GetCommit()))
@@ -352,6 +382,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			}
 			r.checkLeaderSilence(now)
 			r.ensureMembers()
+			r.handOver()
 			r.preferLeader(now)
 			r.coldStartCampaign(now)
 		case p := <-r.proposeC:
@@ -397,6 +428,10 @@ func (r *replica) step(m *raftpb.Message) {
 		return
 	}
 	switch m.GetType() {
+	case raftpb.MessageType_MsgProp:
+		if !r.vetForwardedConf(m) {
+			return
+		}
 	case raftpb.MessageType_MsgHeartbeat:
 		r.clampHeartbeat(m)
 	case raftpb.MessageType_MsgAppResp:

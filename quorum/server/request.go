@@ -67,6 +67,17 @@ func (c *conn) handle(frame []byte) bool {
 		*p = "/"
 	}
 
+	if c.readOnly.Load() {
+		switch {
+		case hdr.Type == proto.OpCloseSession:
+			// The session is this member's alone: nothing to log.
+			c.sentClose.Store(true)
+			c.answer(&reply{hdr: proto.ReplyHeader{Xid: hdr.Xid, Zxid: c.s.lastZxid()}, start: start, op: hdr.Type, closeAfter: true})
+			return false
+		case refusedReadOnly(hdr.Type):
+			return c.answer(c.errReply(hdr, proto.ErrNotReadOnly, start))
+		}
+	}
 	switch hdr.Type {
 	case proto.OpPing:
 		return c.answer(&reply{hdr: proto.ReplyHeader{Xid: proto.XidPing, Zxid: c.s.lastZxid()}, start: start, op: hdr.Type})
@@ -78,7 +89,7 @@ func (c *conn) handle(frame []byte) bool {
 		c.sentClose.Store(true)
 		return c.proposeWrite(hdr, &tree.Entry{Op: proto.OpCloseSession, Req: proto.Empty{}}, start, true)
 	case proto.OpReconfig:
-		return c.answer(c.errReply(hdr, proto.ErrReconfigDisabled, start))
+		return c.handleReconfig(hdr, rec.(*proto.ReconfigRequest), start)
 	case proto.OpSync:
 		return c.sync(hdr, rec.(*proto.PathRequest), start)
 	}
@@ -194,6 +205,12 @@ func (c *conn) answer(r *reply) bool {
 }
 
 func (c *conn) proposeWrite(hdr proto.RequestHeader, e *tree.Entry, start time.Time, closeAfter bool) bool {
+	return c.submitWrite(hdr, e, start, closeAfter, nil)
+}
+
+// submitWrite proposes e and answers when it is applied; conf, for a
+// reconfig, is the membership it asks for.
+func (c *conn) submitWrite(hdr proto.RequestHeader, e *tree.Entry, start time.Time, closeAfter bool, conf []member) bool {
 	e.Time = time.Now().UnixMilli()
 	e.Session = c.sessionID
 	e.Auth = c.authIDs()
@@ -203,7 +220,7 @@ func (c *conn) proposeWrite(hdr proto.RequestHeader, e *tree.Entry, start time.T
 	}
 	gate := &writeGate{}
 	c.lastWrite, c.lastGate = r, gate
-	p := &proposal{data: encodeProposal(e), applied: func() { gate.release(false, true) }}
+	p := &proposal{data: encodeProposal(e), applied: func() { gate.release(false, true) }, conf: conf}
 	p.done = func(zxid int64, res tree.Result, err error) {
 		// Normally the gate opened when the entry was applied; a write
 		// that failed, or that was applied without this member knowing it

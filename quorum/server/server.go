@@ -52,10 +52,21 @@ type Server struct {
 	sec      security
 
 	standalone bool
-	observer   bool
-	transport  *transport.Transport
-	roleMu     sync.Mutex
-	role       role
+	// observer is this member's role in the membership (it can change by
+	// reconfig); removed is set while a reconfig has left it out.
+	observer atomic.Bool
+	removed  atomic.Bool
+	// leaderlessAt is when the member stopped serving for want of a
+	// leader (unix ns; 0 while it serves): the clock of read-only mode.
+	leaderlessAt atomic.Int64
+	// members and configVersion are the membership as of the last reconfig
+	// applied here, or the configuration files (setMembers).
+	membersMu     sync.Mutex
+	members       []config.Server
+	configVersion uint64
+	transport     *transport.Transport
+	roleMu        sync.Mutex
+	role          role
 	// serving is false while the member has no leader: clients are
 	// refused so they move to a member that has one.
 	serving atomic.Bool
@@ -122,7 +133,7 @@ func New(cfg *config.Config, lg *zap.Logger) (*Server, error) {
 				voters = append(voters, m.ID)
 			}
 			if m.ID == cfg.MyID {
-				s.observer = m.Observer
+				s.observer.Store(m.Observer)
 			}
 		}
 	}
@@ -137,9 +148,14 @@ func New(cfg *config.Config, lg *zap.Logger) (*Server, error) {
 	if err := s.checkSeed(walDir, snapDir); err != nil {
 		return nil, err
 	}
-	if err := s.rep.open(walDir, snapDir, voters, learners); err != nil {
+	s.members, s.configVersion = cfg.Servers, cfg.ConfigVersion
+	// A new member of an ensemble that was reconfigured since it formed
+	// (its configuration has a version) joins from the leader's snapshot.
+	join := !s.standalone && cfg.ConfigVersion > 0
+	if err := s.rep.open(walDir, snapDir, voters, learners, join); err != nil {
 		return nil, fmt.Errorf("open data in %s: %w", cfg.DataDir, err)
 	}
+	s.membersFromTree(false)
 	// The log now supersedes a seed the member started from.
 	s.dropSeed()
 	return s, nil

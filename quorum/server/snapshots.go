@@ -41,10 +41,15 @@ func (r *replica) installSnapshot(snap *raftpb.Snapshot) error {
 // maybeSnapshot writes a snapshot every snapCount applied entries and
 // compacts the log behind it, keeping a tail so slow followers can still
 // catch up from entries rather than a snapshot.
+//
+// After a reconfig it writes one at once: a member it added starts with
+// nothing and needs a snapshot whose configuration names it (raft refuses
+// any other), and the leader sends its newest.
 func (r *replica) maybeSnapshot() error {
-	if r.snapsInFlight > 0 || r.appliedIndex-r.snapshotIndex < r.snapCount {
+	if r.snapsInFlight > 0 || (r.appliedIndex-r.snapshotIndex < r.snapCount && !r.confSnapshotDue) {
 		return nil
 	}
+	r.confSnapshotDue = false
 	return r.snapshot()
 }
 

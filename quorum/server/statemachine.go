@@ -25,7 +25,7 @@ func (s *Server) initialState() (uint64, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if cfg := s.clusterConfigText(); cfg != "" {
+	if cfg := s.clusterConfigText(start); cfg != "" {
 		s.mu.Lock()
 		s.tree.SetClusterConfig([]byte(cfg), 1)
 		s.mu.Unlock()
@@ -82,6 +82,10 @@ func (s *Server) applyBatch(b []committed) {
 			continue
 		}
 		switch c.entry.Op {
+		case proto.OpReconfig:
+			if gd, ok := c.res.Resp.(*proto.GetDataResponse); ok {
+				s.membershipApplied(string(gd.Data))
+			}
 		case proto.OpCreateSession:
 			if cs, ok := c.entry.Req.(*tree.CreateSession); ok && c.res.Err == proto.ErrOK {
 				s.sessions.add(cs.ID, time.Duration(cs.Timeout)*time.Millisecond)
@@ -106,6 +110,7 @@ func (s *Server) setApplied(z int64) { s.applied.Store(z) }
 func (s *Server) snapshotInstalled() {
 	s.closeAllConns("installed a snapshot from the leader")
 	s.resetSessions()
+	s.membersFromTree(true)
 }
 
 // roleChanged records the member's role for Mode and the session code.
@@ -121,6 +126,7 @@ func (s *Server) roleChanged(old, n role) {
 	}
 	if n.lead != raft.None {
 		s.serving.Store(true)
+		s.endReadOnly()
 	}
 }
 
@@ -130,10 +136,14 @@ func (s *Server) roleChanged(old, n role) {
 // clients ride it out.
 func (s *Server) leaderGone() {
 	s.serving.Store(false)
+	s.leaderlessAt.CompareAndSwap(0, time.Now().UnixNano())
 	s.closeAllConns("lost contact with the leader")
 }
 
-func (s *Server) leaderHeard() { s.serving.Store(true) }
+func (s *Server) leaderHeard() {
+	s.serving.Store(true)
+	s.endReadOnly()
+}
 
 func (s *Server) fatal(err error) {
 	select {

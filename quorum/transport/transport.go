@@ -69,7 +69,9 @@ type Transport struct {
 	h        Handler
 	lg       *zap.Logger
 	ln       net.Listener
+	peersMu  sync.RWMutex
 	peers    map[uint64]*peer
+	started  bool
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -102,11 +104,54 @@ func (t *Transport) Start() error {
 	t.ln = ln
 	t.wg.Add(1)
 	go t.accept()
+	t.peersMu.Lock()
+	t.started = true
 	for _, p := range t.peers {
 		t.wg.Add(1)
 		go p.run()
 	}
+	t.peersMu.Unlock()
 	return nil
+}
+
+// SetPeer adds a member, or moves one to a new address, after a
+// membership change. A member that left keeps its entry: raft sends it
+// nothing, and a connection from it is harmless.
+func (t *Transport) SetPeer(id uint64, addr string) {
+	if id == t.cfg.ID {
+		return
+	}
+	t.peersMu.Lock()
+	defer t.peersMu.Unlock()
+	if p := t.peers[id]; p != nil {
+		p.mu.Lock()
+		moved := p.addr != addr
+		p.addr = addr
+		p.mu.Unlock()
+		if moved {
+			t.lg.Info("peer moved", zap.Uint64("peer", id), zap.String("address", addr))
+			p.closeConn()
+		}
+		return
+	}
+	select {
+	case <-t.stop:
+		return
+	default:
+	}
+	p := &peer{t: t, id: id, addr: addr, q: make(chan *raftpb.Message, t.cfg.QueueSize)}
+	t.peers[id] = p
+	t.lg.Info("peer added", zap.Uint64("peer", id), zap.String("address", addr))
+	if t.started {
+		t.wg.Add(1)
+		go p.run()
+	}
+}
+
+func (t *Transport) peer(id uint64) *peer {
+	t.peersMu.RLock()
+	defer t.peersMu.RUnlock()
+	return t.peers[id]
 }
 
 // Addr is the listening address.
@@ -127,9 +172,11 @@ func (t *Transport) doStop() {
 		_ = c.Close()
 	}
 	t.mu.Unlock()
+	t.peersMu.RLock()
 	for _, p := range t.peers {
 		p.closeConn()
 	}
+	t.peersMu.RUnlock()
 	t.wg.Wait()
 }
 
@@ -137,7 +184,7 @@ func (t *Transport) doStop() {
 // and the peer reported unreachable.
 func (t *Transport) Send(msgs []*raftpb.Message) {
 	for _, m := range msgs {
-		p := t.peers[m.GetTo()]
+		p := t.peer(m.GetTo())
 		if p == nil {
 			continue
 		}
@@ -159,7 +206,7 @@ const appMessageType raftpb.MessageType = -1
 // SendApp queues an application payload (e.g. session touches) to a peer.
 // Like raft messages it may be dropped when the peer is unreachable.
 func (t *Transport) SendApp(to uint64, payload []byte) {
-	p := t.peers[to]
+	p := t.peer(to)
 	if p == nil {
 		return
 	}
@@ -214,7 +261,7 @@ func (t *Transport) serveInbound(c net.Conn) {
 		return
 	}
 	from := binary.BigEndian.Uint64(hdr[4:])
-	if _, ok := t.peers[from]; !ok {
+	if t.peer(from) == nil {
 		t.lg.Warn("connection from an unknown member id; closing", zap.Uint64("id", from), zap.String("remote", c.RemoteAddr().String()))
 		return
 	}
@@ -272,8 +319,8 @@ func (t *Transport) lost(from uint64, err error) {
 	// firewall may cut one. Its listening port tells: the host of a dead
 	// process refuses at once, a live one accepts. Anything else (a
 	// timeout) proves nothing, and the election timeout decides.
-	if p := t.peers[from]; p != nil {
-		if dead, seen := refuses(p.addr, t.probeTimeout(), probeSettle); !dead {
+	if p := t.peer(from); p != nil {
+		if dead, seen := refuses(p.address(), t.probeTimeout(), probeSettle); !dead {
 			t.lg.Info("peer connection dropped but the peer still accepts connections; not treating it as dead",
 				zap.Uint64("peer", from), zap.Error(err), zap.String("probe", seen))
 			return
@@ -332,6 +379,12 @@ type peer struct {
 	conn net.Conn
 }
 
+func (p *peer) address() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.addr
+}
+
 func (p *peer) closeConn() {
 	p.mu.Lock()
 	if p.conn != nil {
@@ -345,9 +398,9 @@ func (p *peer) dial() (net.Conn, error) {
 	var c net.Conn
 	var err error
 	if p.t.cfg.ClientTLS != nil {
-		c, err = tls.DialWithDialer(&d, "tcp", p.addr, p.t.cfg.ClientTLS)
+		c, err = tls.DialWithDialer(&d, "tcp", p.address(), p.t.cfg.ClientTLS)
 	} else {
-		c, err = d.Dial("tcp", p.addr)
+		c, err = d.Dial("tcp", p.address())
 	}
 	if err != nil {
 		return nil, err

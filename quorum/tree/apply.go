@@ -3,6 +3,7 @@ package tree
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/zkfc-project/zkfc/quorum/proto"
@@ -49,6 +50,12 @@ func (t *Tree) Apply(e *Entry) Result {
 		t.createSession(req)
 	case proto.OpCloseSession:
 		res.Closed, res.Events = t.closeSession(e)
+	case proto.OpReconfig:
+		req, ok := e.Req.(*proto.ReconfigRequest)
+		if !ok {
+			return Result{Err: proto.ErrMarshallingError}
+		}
+		res.Resp = t.reconfig(e, req.NewMembers, &res.Events)
 	case proto.OpDeleteContainer:
 		req, ok := e.Req.(*proto.PathRequest)
 		if !ok {
@@ -525,4 +532,21 @@ func (t *Tree) rollback(journal []undo) {
 			n.version, n.cversion, n.aversion = s.version, s.cversion, s.aversion
 		}
 	}
+}
+
+// reconfig sets /zookeeper/config to a new membership, as ZooKeeper's
+// committed reconfig does: members (server.N lines, each ending in a
+// newline) then version=<hex zxid>, the zxid of this entry being the
+// configuration's version; the data version is -1. The proposer has
+// checked the request; every member applies the entry the same way.
+func (t *Tree) reconfig(e *Entry, members string, ev *[]Event) proto.Record {
+	n := t.lookup(pathConfig)
+	data := []byte(members + "version=" + strconv.FormatInt(e.Zxid, 16))
+	t.dataSize += int64(len(data) - len(n.data))
+	n.data = data
+	n.version = -1
+	n.mtime = e.Time
+	n.mzxid = e.Zxid
+	*ev = append(*ev, Event{Type: proto.EventNodeDataChanged, Path: n.path})
+	return &proto.GetDataResponse{Data: data, Stat: n.stat()}
 }

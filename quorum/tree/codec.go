@@ -58,6 +58,8 @@ func UnmarshalEntry(b []byte) (*Entry, error) {
 		e.Req = proto.Empty{}
 	case proto.OpDeleteContainer:
 		e.Req = &proto.PathRequest{}
+	case proto.OpReconfig:
+		e.Req = &proto.ReconfigRequest{}
 	default:
 		if proto.IsWrite(e.Op) {
 			e.Req = proto.NewRequestRecord(e.Op)

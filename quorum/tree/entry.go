@@ -31,6 +31,9 @@ type Entry struct {
 	//   OpCreateSession: *CreateSession
 	//   OpCloseSession:  proto.Empty (Session names the session)
 	//   OpDeleteContainer: *proto.PathRequest
+	//   OpReconfig: *proto.ReconfigRequest whose NewMembers is the new
+	//     membership the proposer resolved (server.N lines), carried in a
+	//     raft configuration change
 	Req proto.Record
 }
 

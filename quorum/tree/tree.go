@@ -317,6 +317,13 @@ func (t *Tree) permitted(path string, perm int32, auth []proto.Id) (*node, proto
 	return n, proto.ErrOK
 }
 
+// Permitted reports whether auth holds perm on the node at path: ErrOK,
+// ErrNoAuth or ErrNoNode.
+func (t *Tree) Permitted(path string, perm int32, auth []proto.Id) proto.Err {
+	_, err := t.permitted(path, perm, auth)
+	return err
+}
+
 // Get returns the node's data and stat; it needs READ. The data slice is
 // shared with the tree and must not be modified; it stays valid after
 // later writes, which replace rather than modify it.

@@ -301,6 +301,10 @@ type Quorum struct {
 	// and delays the failover by the election time. Give every member the
 	// same value.
 	PreferredLeader uint64 `koanf:"preferred_leader"`
+	// ReconfigEnabled lets clients with the super user's credentials
+	// change the membership (ZooKeeper's reconfigEnabled; zkfc quorum add
+	// and remove need it). Give every member the same value.
+	ReconfigEnabled bool `koanf:"reconfig_enabled"`
 	// ConfigFile, if set, is handed to the quorum package as is instead of
 	// the fields above.
 	ConfigFile string `koanf:"config_file"`

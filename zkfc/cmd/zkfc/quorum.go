@@ -57,6 +57,9 @@ Subcommands (see zkfc quorum SUBCOMMAND --help):
   import    take over a stopped Apache ZooKeeper server's data
   backup    copy a running member's data, consistent at one zxid
   restore   seed a new member or ensemble from a backup
+  members   list the members, their roles and lag
+  add       add a member to the running quorum (reconfig)
+  remove    remove a member from the running quorum (reconfig)
 
 Examples:
   zkfc quorum --zoo-cfg /etc/zookeeper/conf/zoo.cfg
@@ -218,6 +221,9 @@ func embeddedConfig(q zkfcconfig.Quorum, jvmFlags string) (*qconfig.Config, erro
 	fmt.Fprintf(&b, "tickTime=%d\ndataDir=%s\nclientPort=%s\nadmin.enableServer=false\n", tick.Milliseconds(), q.DataDir, port)
 	if q.PreferredLeader != 0 {
 		fmt.Fprintf(&b, "preferredLeader=%d\n", q.PreferredLeader)
+	}
+	if q.ReconfigEnabled {
+		b.WriteString("reconfigEnabled=true\n")
 	}
 	if host != "" {
 		fmt.Fprintf(&b, "clientPortAddress=%s\n", host)
