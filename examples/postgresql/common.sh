@@ -33,12 +33,17 @@ as_pg() {
 	fi
 }
 
-# q runs one SQL statement on the local server and prints the unaligned
-# result. statement_timeout keeps a query behind a stuck lock from
-# outliving the action's own deadline.
+# q runs SQL on the local server, each argument in its own transaction
+# but all in one session (one psql, one connection: on a loaded host each
+# costs a process start and a backend), and prints the unaligned results.
+# statement_timeout keeps a query behind a stuck lock from outliving the
+# action's own deadline.
 q() {
+	n=$#
+	for s; do set -- "$@" -c "$s"; done
+	shift "$n"
 	PGOPTIONS="-c statement_timeout=${PG_STATEMENT_TIMEOUT:-3000} -c client_min_messages=warning" \
-		"$PGBIN/psql" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_SUPERUSER" -d postgres -XAtq -v ON_ERROR_STOP=1 -c "$1"
+		"$PGBIN/psql" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_SUPERUSER" -d postgres -XAtq -v ON_ERROR_STOP=1 "$@"
 }
 
 # running: the postmaster of PGDATA is alive (postmaster.pid names it).
@@ -59,6 +64,20 @@ start() {
 		-o "-c listen_addresses=$PG_HOST -c port=$PG_PORT -c unix_socket_directories=''" >/dev/null
 }
 
+# gone PID SECONDS: the postmaster PID has exited (its postmaster.pid
+# removed, or the process gone), polled every 20 ms for about SECONDS.
+# pg_ctl stop -w polls every 100 ms, which a switchover's write outage
+# would wait out.
+gone() {
+	i=0
+	while [ "$i" -lt $(($2 * 50)) ]; do
+		[ "$(postmaster_pid)" = "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.02
+		i=$((i + 1))
+	done
+	return 1
+}
+
 # stop shuts the server down: fast (clients disconnected, a clean
 # checkpoint, which pg_rewind prefers), then immediate, then SIGKILL of
 # the postmaster and every process it forked, which also works on a
@@ -73,9 +92,9 @@ stop() {
 	# checkpoint on, which a standby behind a partition never takes.
 	if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != T ]; then
 		if [ "$PG_STOP_TIMEOUT" -gt 0 ]; then
-			as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t "$PG_STOP_TIMEOUT" >/dev/null 2>&1 && return 0
+			as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA" -m fast -W >/dev/null 2>&1 && gone "$pid" "$PG_STOP_TIMEOUT" && return 0
 		fi
-		as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA" -m immediate -w -t 2 >/dev/null 2>&1 && return 0
+		as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA" -m immediate -W >/dev/null 2>&1 && gone "$pid" 2 && return 0
 	fi
 	if [ -n "$pid" ]; then
 		# Children first: a backend outliving its postmaster could still

@@ -19,15 +19,16 @@ func (c *Controller) promote(now time.Time) string {
 	if !c.svc.health.Healthy {
 		return c.failPromotion(now, "service not healthy at promotion")
 	}
-	if why := c.ineligible(); why != "" {
-		return c.failPromotion(now, why)
-	}
-	c.promotionPhases()
 	bc, version, err := c.el.Breadcrumb()
 	if err != nil {
 		return c.failPromotion(now, err.Error())
 	}
-	if bc != nil && bc.NodeID != c.cfg.Self.NodeID {
+	fence := bc != nil && bc.NodeID != c.cfg.Self.NodeID
+	if why := c.ineligible(fence); why != "" {
+		return c.failPromotion(now, why)
+	}
+	c.promotionPhases()
+	if fence {
 		c.lg.Info("fencing the previous active", zap.String("target", bc.NodeID), zap.Uint64("its_token", bc.Token))
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 		start := c.now()
@@ -42,7 +43,7 @@ func (c *Controller) promote(now time.Time) string {
 		}
 		c.m.fences.WithLabelValues("success").Inc()
 		// Fenced, the old active's position is final: the check that counts.
-		if why := c.ineligible(); why != "" {
+		if why := c.ineligible(false); why != "" {
 			return c.failPromotion(now, why)
 		}
 	}

@@ -116,6 +116,8 @@ type jobResult struct {
 	kind jobKind
 	err  error
 	pos  uint64 // jobPosition; jobSyncOn: the active's position read after sync_on
+	// started: when the job started (a position is as old as its query)
+	started time.Time
 	// what the job was started for
 	token   uint64
 	standby string
@@ -128,8 +130,14 @@ type replState struct {
 	svcJob  *job // the one job that changes the service, nil if none
 	posJob  *job
 
-	nextPos    time.Time
-	position   *uint64
+	nextPos  time.Time
+	position *uint64
+	// posFrom: when the query that answered position started; svcMoved:
+	// when a rejoin or restart last started or ended. A position only
+	// grows while the service runs on, but a rewind or a crash recovery
+	// may take it back: one from before such a job proves nothing.
+	posFrom    time.Time
+	svcMoved   time.Time
 	posErr     string
 	posWritten elector.Position // the last Position record this node wrote
 	eligible   string
@@ -158,7 +166,10 @@ func (c *Controller) startJob(kind jobKind, r jobResult, f func(ctx context.Cont
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &job{seq: c.repl.seq, kind: kind, cancel: cancel, done: make(chan struct{})}
 	*slot = j
-	r.seq, r.kind = j.seq, kind
+	r.seq, r.kind, r.started = j.seq, kind, c.now()
+	if kind == jobRejoin || kind == jobRestart {
+		c.repl.svcMoved = r.started
+	}
 	c.lg.Debug("job started", zap.Stringer("job", kind), zap.Uint64("seq", j.seq))
 	go func() {
 		defer close(j.done)
@@ -180,6 +191,9 @@ func (c *Controller) jobDone(r jobResult) {
 	}
 	*slot = nil
 	c.lg.Debug("job ended", zap.Stringer("job", r.kind), zap.Uint64("seq", r.seq), zap.Error(r.err))
+	if r.kind == jobRejoin || r.kind == jobRestart {
+		c.repl.svcMoved = c.now()
+	}
 	switch r.kind {
 	case jobPosition:
 		c.positionDone(r)
@@ -202,6 +216,7 @@ func (c *Controller) stopServiceJob(why string) {
 	}
 	c.repl.svcJob = nil
 	c.lg.Warn("cancelling the service job in flight", zap.Stringer("job", j.kind), zap.String("reason", why))
+	defer func() { c.repl.svcMoved = c.now() }()
 	j.cancel()
 	t := time.NewTimer(10 * time.Second)
 	defer t.Stop()
@@ -264,7 +279,7 @@ func (c *Controller) positionDone(r jobResult) {
 	c.repl.posErr = ""
 	changed := c.repl.position == nil || *c.repl.position != r.pos
 	p := r.pos
-	c.repl.position = &p
+	c.repl.position, c.repl.posFrom = &p, r.started
 	if c.svc.role == Active && c.elec.holdsLock && r.token == c.svc.token && c.svc.token > 0 {
 		if w := c.repl.posWritten; w.Token == c.svc.token && w.Position == r.pos {
 			return
@@ -288,11 +303,12 @@ func (c *Controller) positionDone(r jobResult) {
 func (c *Controller) ownPosition() (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 	defer cancel()
+	start := c.now()
 	p, err := c.cfg.Replication.Actions.QueryPosition(ctx)
 	if err != nil {
 		return 0, err
 	}
-	c.repl.position = &p
+	c.repl.position, c.repl.posFrom = &p, start
 	return p, nil
 }
 
@@ -301,12 +317,18 @@ func (c *Controller) ownPosition() (uint64, error) {
 // that cannot take over does not take the old active down for nothing)
 // and again after (when the old active can no longer move its position,
 // the check that counts).
-func (c *Controller) ineligible() string {
+//
+// early: the check before fencing. It may clear the node on the answer of
+// the periodic position query (a lower bound of the position now, unless
+// a rejoin or restart ran since), which spares a query on the failover's
+// path; only a fresh query may find it unfit. The check that counts, and
+// the only check when there is nothing to fence, always queries afresh.
+func (c *Controller) ineligible(early bool) string {
 	rc := c.cfg.Replication
 	if rc.Actions == nil || (rc.MaxLag == nil && !rc.Durable) {
 		return ""
 	}
-	why := c.eligibility()
+	why := c.eligibility(early)
 	if why == "" {
 		c.repl.eligible = "eligible at " + c.now().UTC().Format(time.RFC3339)
 	} else {
@@ -315,17 +337,34 @@ func (c *Controller) ineligible() string {
 	return why
 }
 
-func (c *Controller) eligibility() string {
+func (c *Controller) eligibility(early bool) string {
 	rc := c.cfg.Replication
-	self := c.cfg.Self.NodeID
 	old, err := rc.Records.ReadPosition()
 	if err != nil {
 		return "not eligible: the old active's position cannot be read: " + err.Error()
+	}
+	var s *elector.Sync
+	if rc.Durable {
+		if s, err = rc.Records.ReadSync(); err != nil {
+			return "not eligible: the Sync record cannot be read: " + err.Error()
+		}
+	}
+	if early && c.repl.position != nil && c.repl.posFrom.After(c.repl.svcMoved) && c.fit(*c.repl.position, old, s) == "" {
+		return ""
 	}
 	mine, err := c.ownPosition()
 	if err != nil {
 		return "not eligible: own position unknown: " + err.Error()
 	}
+	return c.fit(mine, old, s)
+}
+
+// fit applies the rules of replication.max_lag and replication.durable
+// to this node's position mine, the old active's last recorded position
+// old and the Sync record s.
+func (c *Controller) fit(mine uint64, old *elector.Position, s *elector.Sync) string {
+	rc := c.cfg.Replication
+	self := c.cfg.Self.NodeID
 	if rc.MaxLag != nil && old != nil && old.Node != self {
 		if lag := *rc.MaxLag; mine+lag < old.Position {
 			return fmt.Sprintf("not eligible: position %d behind the old active's %d by %d > replication.max_lag %d (recorded by %s under token %d)",
@@ -335,10 +374,7 @@ func (c *Controller) eligibility() string {
 	if !rc.Durable {
 		return ""
 	}
-	s, err := rc.Records.ReadSync()
 	switch {
-	case err != nil:
-		return "not eligible: the Sync record cannot be read: " + err.Error()
 	case s == nil && old == nil:
 		return "" // nothing was ever acknowledged under durable mode
 	case s == nil:

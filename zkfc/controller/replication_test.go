@@ -97,6 +97,7 @@ type fakeReplica struct {
 	syncOnErr  error
 	gate       chan struct{}
 	rejoinEnv  string
+	queries    int // QueryPosition calls
 }
 
 func (a *fakeReplica) wait(ctx context.Context) error {
@@ -124,8 +125,11 @@ func (a *fakeReplica) DoRejoin(ctx context.Context, node, host string, port int,
 func (a *fakeReplica) QueryPosition(context.Context) (uint64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.queries++
 	return a.position, nil
 }
+
+func (a *fakeReplica) queried() int { a.mu.Lock(); defer a.mu.Unlock(); return a.queries }
 
 func (a *fakeReplica) setPosition(p uint64) { a.mu.Lock(); a.position = p; a.mu.Unlock() }
 
@@ -382,6 +386,76 @@ func TestEligibilityCheckedAgainAfterFencing(t *testing.T) {
 	}
 	if !strings.Contains(f.c.reason, "position 95 behind the old active's 200 by 105 > replication.max_lag 10") {
 		t.Fatalf("reason %q", f.c.reason)
+	}
+}
+
+// Before fencing, the answer of the periodic position query may clear a
+// candidate, sparing a query on the failover's path; it never decides
+// alone otherwise: a fresh query decides when it does not clear the node,
+// when a rejoin ran since it was taken, after fencing, and when there is
+// nothing to fence.
+func TestEarlyEligibilityUsesTheLastPositionOnlyToClear(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		fence          bool   // the breadcrumb names the old active
+		rejoin         bool   // a rejoin ran after the periodic query
+		last, fresh    uint64 // the periodic query's answer, a fresh one's
+		wantFence      bool
+		wantActive     bool
+		wantQueries    int // on the failover's path
+		wantReasonPart string
+	}{
+		{name: "cleared by the last answer", fence: true, last: 100, fresh: 100, wantFence: true, wantActive: true, wantQueries: 1},
+		{name: "the check after fencing is fresh", fence: true, last: 100, fresh: 50, wantFence: true, wantQueries: 1,
+			wantReasonPart: "position 50 behind the old active's 100"},
+		{name: "not cleared: a fresh query decides", fence: true, last: 50, fresh: 100, wantFence: true, wantActive: true, wantQueries: 2},
+		{name: "nothing to fence: fresh", last: 100, fresh: 50, wantQueries: 1, wantReasonPart: "position 50 behind the old active's 100"},
+		{name: "a rejoin since: fresh", fence: true, rejoin: true, last: 100, fresh: 50, wantQueries: 1,
+			wantReasonPart: "position 50 behind the old active's 100"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newReplFixture(t, func(r *Replication) { r.Position = true; r.MaxLag = u64(0); r.Rejoin = tc.rejoin })
+			f.rel.pos = &elector.Position{Node: "nn2", Token: 7, Position: 100}
+			// nn2 holds the lock: this node is a standby and its periodic
+			// query answers last.
+			f.el.lock = "nn2"
+			f.el.breadcrumb = &elector.Info{NodeID: "nn2", Token: 7}
+			f.rep.setPosition(tc.last)
+			f.healthy(t)
+			if tc.rejoin {
+				f.el.members = []elector.Info{{NodeID: "nn2", Token: 7}}
+				f.step(t, time.Second)
+				if f.ev.index("rejoin nn2") < 0 {
+					t.Fatalf("no rejoin: %v", f.ev.list())
+				}
+			}
+			if f.c.svc.role != Standby || f.c.repl.position == nil || *f.c.repl.position != tc.last {
+				t.Fatalf("role %s, position %v: want a standby whose periodic query answered %d", f.c.svc.role, f.c.repl.position, tc.last)
+			}
+			// nn2's session ends: the lock is free.
+			f.el.lock = ""
+			if !tc.fence {
+				f.el.breadcrumb = nil
+			}
+			f.rep.setPosition(tc.fresh)
+			n := f.rep.queried()
+			f.log = nil
+			f.c.handleEvent(elector.Event{Epoch: f.c.sess.epoch, Kind: elector.LockChanged})
+			f.c.tick() // the attempt; no settle: a periodic query would count
+			if got := slices.Contains(f.log, "fence nn2"); got != tc.wantFence {
+				t.Fatalf("fenced %v, want %v: %v", got, tc.wantFence, f.log)
+			}
+			if got := f.c.svc.role == Active; got != tc.wantActive {
+				t.Fatalf("active %v, want %v: %q", got, tc.wantActive, f.c.reason)
+			}
+			if got := f.rep.queried() - n; got != tc.wantQueries {
+				t.Fatalf("%d position queries on the failover's path, want %d", got, tc.wantQueries)
+			}
+			if !strings.Contains(f.c.reason, tc.wantReasonPart) {
+				t.Fatalf("reason %q, want it to say %q", f.c.reason, tc.wantReasonPart)
+			}
+			f.settle(t)
+		})
 	}
 }
 
