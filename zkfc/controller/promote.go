@@ -23,8 +23,13 @@ func (c *Controller) promote(now time.Time) string {
 	if err != nil {
 		return c.failPromotion(now, err.Error())
 	}
+	// With nobody to fence, this is the only check: it queries afresh.
 	fence := bc != nil && bc.NodeID != c.cfg.Self.NodeID
-	if why := c.ineligible(fence); why != "" {
+	var last *uint64
+	if fence {
+		last = c.lastPosition()
+	}
+	if why := c.ineligible(last); why != "" {
 		return c.failPromotion(now, why)
 	}
 	c.promotionPhases()
@@ -32,18 +37,20 @@ func (c *Controller) promote(now time.Time) string {
 		c.lg.Info("fencing the previous active", zap.String("target", bc.NodeID), zap.Uint64("its_token", bc.Token))
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 		start := c.now()
+		pos := c.positionBesideFence()
 		err := c.fencer.Fence(ctx, *bc)
 		cancel()
 		c.lastFence = &FenceRecord{At: start, Target: bc.NodeID, TargetToken: bc.Token, TookMs: c.now().Sub(start).Milliseconds()}
 		c.phases.Fence = history.Ms(c.now().Sub(start))
 		if err != nil {
+			pos.answer(c, true)
 			c.lastFence.Error = err.Error()
 			c.m.fences.WithLabelValues("failure").Inc()
 			return c.failPromotion(now, fmt.Sprintf("fencing %s failed: %v", bc.NodeID, err))
 		}
 		c.m.fences.WithLabelValues("success").Inc()
 		// Fenced, the old active's position is final: the check that counts.
-		if why := c.ineligible(false); why != "" {
+		if why := c.ineligible(pos.answer(c, false)); why != "" {
 			return c.failPromotion(now, why)
 		}
 	}

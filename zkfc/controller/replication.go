@@ -318,17 +318,18 @@ func (c *Controller) ownPosition() (uint64, error) {
 // and again after (when the old active can no longer move its position,
 // the check that counts).
 //
-// early: the check before fencing. It may clear the node on the answer of
-// the periodic position query (a lower bound of the position now, unless
-// a rejoin or restart ran since), which spares a query on the failover's
-// path; only a fresh query may find it unfit. The check that counts, and
-// the only check when there is nothing to fence, always queries afresh.
-func (c *Controller) ineligible(early bool) string {
+// clears, when not nil, is a position answered earlier: the periodic
+// query's before fencing, one started beside the fencing after. Both are
+// lower bounds of the position now (see lastPosition and
+// positionBesideFence), so they may clear the node, sparing a query on
+// the failover's path; only a query started now may find it unfit. The
+// records are always read now.
+func (c *Controller) ineligible(clears *uint64) string {
 	rc := c.cfg.Replication
 	if rc.Actions == nil || (rc.MaxLag == nil && !rc.Durable) {
 		return ""
 	}
-	why := c.eligibility(early)
+	why := c.eligibility(clears)
 	if why == "" {
 		c.repl.eligible = "eligible at " + c.now().UTC().Format(time.RFC3339)
 	} else {
@@ -337,7 +338,7 @@ func (c *Controller) ineligible(early bool) string {
 	return why
 }
 
-func (c *Controller) eligibility(early bool) string {
+func (c *Controller) eligibility(clears *uint64) string {
 	rc := c.cfg.Replication
 	old, err := rc.Records.ReadPosition()
 	if err != nil {
@@ -349,7 +350,7 @@ func (c *Controller) eligibility(early bool) string {
 			return "not eligible: the Sync record cannot be read: " + err.Error()
 		}
 	}
-	if early && c.repl.position != nil && c.repl.posFrom.After(c.repl.svcMoved) && c.fit(*c.repl.position, old, s) == "" {
+	if clears != nil && c.fit(*clears, old, s) == "" {
 		return ""
 	}
 	mine, err := c.ownPosition()
@@ -357,6 +358,66 @@ func (c *Controller) eligibility(early bool) string {
 		return "not eligible: own position unknown: " + err.Error()
 	}
 	return c.fit(mine, old, s)
+}
+
+// lastPosition is the periodic query's last answer, nil if a rejoin or
+// restart ran since it started: a position only grows while the service
+// runs on, but a rewind or a crash recovery may take it back.
+func (c *Controller) lastPosition() *uint64 {
+	if c.repl.position == nil || !c.repl.posFrom.After(c.repl.svcMoved) {
+		return nil
+	}
+	p := *c.repl.position
+	return &p
+}
+
+// posQuery is a position query running beside the fencing of the old
+// active.
+type posQuery struct {
+	start  time.Time
+	cancel context.CancelFunc
+	done   chan struct{}
+	pos    uint64
+	err    error
+}
+
+// positionBesideFence starts a position query as the fencing starts (nil
+// when no eligibility rule is on). Its answer is a lower bound of the
+// position once fenced: nothing rewinds the service meanwhile, the loop
+// being in the promotion; the records it is compared with are read after
+// the fencing.
+func (c *Controller) positionBesideFence() *posQuery {
+	rc := c.cfg.Replication
+	if rc.Actions == nil || (rc.MaxLag == nil && !rc.Durable) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
+	q := &posQuery{start: c.now(), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(q.done)
+		q.pos, q.err = rc.Actions.QueryPosition(ctx)
+	}()
+	return q
+}
+
+// answer waits for the query (bounded by its deadline) and returns its
+// answer, nil if it failed; stop, true when the answer is not wanted,
+// kills it first.
+func (q *posQuery) answer(c *Controller, stop bool) *uint64 {
+	if q == nil {
+		return nil
+	}
+	if stop {
+		q.cancel()
+	}
+	<-q.done
+	q.cancel()
+	if stop || q.err != nil {
+		return nil
+	}
+	p := q.pos
+	c.repl.position, c.repl.posFrom = &p, q.start
+	return &p
 }
 
 // fit applies the rules of replication.max_lag and replication.durable

@@ -97,7 +97,8 @@ type fakeReplica struct {
 	syncOnErr  error
 	gate       chan struct{}
 	rejoinEnv  string
-	queries    int // QueryPosition calls
+	queries    int      // QueryPosition calls
+	answers    []uint64 // the next QueryPosition answers, then position
 }
 
 func (a *fakeReplica) wait(ctx context.Context) error {
@@ -126,6 +127,11 @@ func (a *fakeReplica) QueryPosition(context.Context) (uint64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.queries++
+	if len(a.answers) > 0 {
+		p := a.answers[0]
+		a.answers = a.answers[1:]
+		return p, nil
+	}
 	return a.position, nil
 }
 
@@ -389,29 +395,34 @@ func TestEligibilityCheckedAgainAfterFencing(t *testing.T) {
 	}
 }
 
-// Before fencing, the answer of the periodic position query may clear a
-// candidate, sparing a query on the failover's path; it never decides
-// alone otherwise: a fresh query decides when it does not clear the node,
-// when a rejoin ran since it was taken, after fencing, and when there is
-// nothing to fence.
-func TestEarlyEligibilityUsesTheLastPositionOnlyToClear(t *testing.T) {
+// A position answered earlier (the periodic query's before fencing, one
+// started beside the fencing after) may clear a candidate, sparing a
+// query on the failover's path; only a query started at the check may
+// find it unfit. The periodic answer is not used after a rejoin, nor
+// when there is nothing to fence (the only check is fresh).
+func TestEligibilityEarlierAnswersOnlyClear(t *testing.T) {
 	for _, tc := range []struct {
-		name           string
-		fence          bool   // the breadcrumb names the old active
-		rejoin         bool   // a rejoin ran after the periodic query
-		last, fresh    uint64 // the periodic query's answer, a fresh one's
-		wantFence      bool
-		wantActive     bool
-		wantQueries    int // on the failover's path
-		wantReasonPart string
+		name       string
+		fence      bool     // the breadcrumb names the old active
+		rejoin     bool     // a rejoin ran after the periodic query
+		last       uint64   // the periodic query's answer
+		answers    []uint64 // the failover path's queries, in order
+		wantFence  bool
+		wantActive bool
+		wantReason string
 	}{
-		{name: "cleared by the last answer", fence: true, last: 100, fresh: 100, wantFence: true, wantActive: true, wantQueries: 1},
-		{name: "the check after fencing is fresh", fence: true, last: 100, fresh: 50, wantFence: true, wantQueries: 1,
-			wantReasonPart: "position 50 behind the old active's 100"},
-		{name: "not cleared: a fresh query decides", fence: true, last: 50, fresh: 100, wantFence: true, wantActive: true, wantQueries: 2},
-		{name: "nothing to fence: fresh", last: 100, fresh: 50, wantQueries: 1, wantReasonPart: "position 50 behind the old active's 100"},
-		{name: "a rejoin since: fresh", fence: true, rejoin: true, last: 100, fresh: 50, wantQueries: 1,
-			wantReasonPart: "position 50 behind the old active's 100"},
+		{name: "cleared by the last answer, then the one beside the fencing", fence: true, last: 100, answers: []uint64{100},
+			wantFence: true, wantActive: true},
+		{name: "not cleared beside the fencing: a fresh query finds it unfit", fence: true, last: 100, answers: []uint64{50, 50},
+			wantFence: true, wantReason: "position 50 behind the old active's 100"},
+		{name: "not cleared beside the fencing: a fresh query clears it", fence: true, last: 100, answers: []uint64{50, 100},
+			wantFence: true, wantActive: true},
+		{name: "not cleared by the last answer: a fresh query clears it", fence: true, last: 50, answers: []uint64{100, 100},
+			wantFence: true, wantActive: true},
+		{name: "nothing to fence: the only check is fresh", last: 100, answers: []uint64{50},
+			wantReason: "position 50 behind the old active's 100"},
+		{name: "a rejoin since the last answer: fresh", fence: true, rejoin: true, last: 100, answers: []uint64{50},
+			wantReason: "position 50 behind the old active's 100"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newReplFixture(t, func(r *Replication) { r.Position = true; r.MaxLag = u64(0); r.Rejoin = tc.rejoin })
@@ -437,8 +448,10 @@ func TestEarlyEligibilityUsesTheLastPositionOnlyToClear(t *testing.T) {
 			if !tc.fence {
 				f.el.breadcrumb = nil
 			}
-			f.rep.setPosition(tc.fresh)
-			n := f.rep.queried()
+			f.rep.mu.Lock()
+			f.rep.answers = slices.Clone(tc.answers)
+			n := f.rep.queries
+			f.rep.mu.Unlock()
 			f.log = nil
 			f.c.handleEvent(elector.Event{Epoch: f.c.sess.epoch, Kind: elector.LockChanged})
 			f.c.tick() // the attempt; no settle: a periodic query would count
@@ -448,11 +461,11 @@ func TestEarlyEligibilityUsesTheLastPositionOnlyToClear(t *testing.T) {
 			if got := f.c.svc.role == Active; got != tc.wantActive {
 				t.Fatalf("active %v, want %v: %q", got, tc.wantActive, f.c.reason)
 			}
-			if got := f.rep.queried() - n; got != tc.wantQueries {
-				t.Fatalf("%d position queries on the failover's path, want %d", got, tc.wantQueries)
+			if got := f.rep.queried() - n; got != len(tc.answers) {
+				t.Fatalf("%d position queries on the failover's path, want %d", got, len(tc.answers))
 			}
-			if !strings.Contains(f.c.reason, tc.wantReasonPart) {
-				t.Fatalf("reason %q, want it to say %q", f.c.reason, tc.wantReasonPart)
+			if !strings.Contains(f.c.reason, tc.wantReason) {
+				t.Fatalf("reason %q, want it to say %q", f.c.reason, tc.wantReason)
 			}
 			f.settle(t)
 		})
