@@ -96,7 +96,15 @@ func keepLogs(t testing.TB, dir, dst string) {
 	logs, _ := filepath.Glob(filepath.Join(dir, "*", "*.log"))
 	zkfcLogs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
 	logs = append(logs, zkfcLogs...)
-	sub := filepath.Join(dst, strings.NewReplacer("/", "_").Replace(t.Name()))
+	// One directory per cluster: a benchmark starts many under one name.
+	base := filepath.Join(dst, strings.NewReplacer("/", "_").Replace(t.Name()))
+	sub := base
+	for i := 2; i < 10000; i++ {
+		if _, err := os.Stat(sub); os.IsNotExist(err) {
+			break
+		}
+		sub = fmt.Sprintf("%s-%d", base, i)
+	}
 	if err := os.MkdirAll(sub, 0o755); err != nil {
 		return
 	}

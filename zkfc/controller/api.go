@@ -56,8 +56,8 @@ func (h Health) describe() string {
 func (c *Controller) SetHealth(h Health) {
 	c.healthMu.Lock()
 	c.healthIn = h
-	if h.Known && !h.Healthy && c.roleQuery != nil {
-		c.roleQuery()
+	if h.Known && !h.Healthy {
+		c.abandonRoleQuery("the health check failed meanwhile")
 	}
 	c.healthMu.Unlock()
 	select {

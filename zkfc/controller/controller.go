@@ -200,10 +200,12 @@ type Controller struct {
 	healthMu sync.Mutex
 	healthIn Health
 	// roleQuery cancels the role check the loop is running, nil if none:
-	// a health failure ends it (see checkDrift).
-	roleQuery context.CancelFunc
-	healthSig chan struct{}
-	reqs      chan request
+	// a health failure or a lock change ends it (see checkDrift), saying
+	// why in roleAbandon.
+	roleQuery   context.CancelFunc
+	roleAbandon string
+	healthSig   chan struct{}
+	reqs        chan request
 
 	// Loop state: touched only by the loop goroutine (or by tests driving
 	// the handlers directly), grouped by what it is about.

@@ -135,6 +135,15 @@ func (c *Controller) demote(ctx context.Context, drain bool) error {
 	return err
 }
 
+// abandonRoleQuery cancels the role check in flight, if any, for why;
+// the caller holds healthMu.
+func (c *Controller) abandonRoleQuery(why string) {
+	if c.roleQuery != nil && c.roleAbandon == "" {
+		c.roleAbandon = why
+		c.roleQuery()
+	}
+}
+
 // demoteFailed records a failed demote of a service that may be active:
 // with ExitOnFailedDemote, the loop ends (see ErrServiceStateUnknown).
 func (c *Controller) demoteFailed(err error) {
@@ -151,7 +160,9 @@ func (c *Controller) demoteFailed(err error) {
 // meanwhile cancels the query: a service that hangs during the query would
 // otherwise hold this loop, and the failover, for the action's whole
 // deadline (found by the SIGSTOP drill: the standby began fencing 1.2 s
-// later than in runs where the hang missed the role check).
+// later than in runs where the hang missed the role check). A lock change
+// cancels it too (relayEvents): a standby must not sit in a query while
+// the lock is free; drift is checked again an interval later.
 func (c *Controller) checkDrift() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 	c.healthMu.Lock()
@@ -160,7 +171,7 @@ func (c *Controller) checkDrift() {
 		cancel()
 		return // reported, not applied yet: never query a sick service
 	}
-	c.roleQuery = cancel
+	c.roleQuery, c.roleAbandon = cancel, ""
 	c.healthMu.Unlock()
 	got, err := c.actions.QueryRole(ctx)
 	c.healthMu.Lock()
@@ -173,7 +184,10 @@ func (c *Controller) checkDrift() {
 		return
 	}
 	if interrupted {
-		c.lg.Info("role check abandoned: the health check failed meanwhile")
+		c.healthMu.Lock()
+		why := c.roleAbandon
+		c.healthMu.Unlock()
+		c.lg.Info("role check abandoned: " + why)
 		return
 	}
 	if err != nil {

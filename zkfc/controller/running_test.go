@@ -367,3 +367,70 @@ func TestNoElectionStepWhilePauseUnknown(t *testing.T) {
 		t.Fatalf("role %s after resume, want active", f.c.svc.role)
 	}
 }
+
+// hangingRole is an Actions whose first role query hangs until its
+// context ends; later ones report no role check.
+type hangingRole struct {
+	fakeActions
+	queries  int
+	queried  chan struct{}
+	ended    chan error
+	promoted chan uint64
+}
+
+func (a *hangingRole) QueryRole(ctx context.Context) (string, error) {
+	a.queries++
+	if a.queries > 1 {
+		return "", ErrNoRoleCheck
+	}
+	a.queried <- struct{}{}
+	<-ctx.Done()
+	a.ended <- ctx.Err()
+	return "", ctx.Err()
+}
+
+func (a *hangingRole) DoPromote(_ context.Context, tok uint64) error {
+	a.promoted <- tok
+	return nil
+}
+
+// A standby whose role query is running when the lock is freed: the lock
+// change ends the query at once (its deadline is an hour here), and the
+// standby takes the lock and promotes.
+func TestLockChangeCancelsTheRoleQuery(t *testing.T) {
+	log := new([]string)
+	el := &fakeElector{log: log, timeout: 10 * time.Second, events: make(chan elector.Event, 4), lock: "nn2"}
+	act := &hangingRole{queried: make(chan struct{}, 1), ended: make(chan error, 1), promoted: make(chan uint64, 1)}
+	act.log = new([]string)
+	r := runHealthy(Config{RoleInterval: 10 * time.Millisecond, FenceTimeout: time.Hour}, el, el.events, act)
+	defer func() {
+		r.cancel()
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second): // the loop is stuck in the query
+		}
+	}()
+	select {
+	case <-act.queried:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the standby's role was never queried (the test would prove nothing)")
+	}
+	el.lock = "" // read by the loop only after the event below
+	el.events <- elector.Event{Epoch: 1, Kind: elector.LockChanged}
+	select {
+	case err := <-act.ended:
+		if err != context.Canceled {
+			t.Fatalf("role query ended with %v, want canceled by the lock change", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the role query still runs 10 s after the lock change (its deadline is an hour)")
+	}
+	select {
+	case tok := <-act.promoted:
+		if tok != 1 {
+			t.Fatalf("promoted under token %d, want 1", tok)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the standby did not promote after the lock was freed")
+	}
+}
