@@ -67,11 +67,14 @@ start() {
 # gone PID SECONDS: the postmaster PID has exited (its postmaster.pid
 # removed, or the process gone), polled every 20 ms for about SECONDS.
 # pg_ctl stop -w polls every 100 ms, which a switchover's write outage
-# would wait out.
+# would wait out; and only builtins but sleep, since on a loaded host
+# every fork counts.
 gone() {
 	i=0
 	while [ "$i" -lt $(($2 * 50)) ]; do
-		[ "$(postmaster_pid)" = "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+		p=
+		read -r p 2>/dev/null <"$PGDATA/postmaster.pid"
+		[ "$p" = "$1" ] && kill -0 "$1" 2>/dev/null || return 0
 		sleep 0.02
 		i=$((i + 1))
 	done

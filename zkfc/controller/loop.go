@@ -121,6 +121,11 @@ func (c *Controller) applyHealth(h Health) {
 			c.svc.healthLog = c.svc.healthLog[len(c.svc.healthLog)-maxHealthLog:]
 		}
 	}
+	if h.Known && !h.Healthy {
+		// Down or sick, the service may be rebuilt or rewound: no
+		// position answered before counts for its eligibility.
+		c.repl.svcMoved = c.now()
+	}
 	if h.Healthy {
 		c.svc.demoteErr = nil
 	}

@@ -23,17 +23,11 @@ func (c *Controller) promote(now time.Time) string {
 	if err != nil {
 		return c.failPromotion(now, err.Error())
 	}
-	// With nobody to fence, this is the only check: it queries afresh.
-	fence := bc != nil && bc.NodeID != c.cfg.Self.NodeID
-	var last *uint64
-	if fence {
-		last = c.lastPosition()
-	}
-	if why := c.ineligible(last); why != "" {
+	if why := c.ineligible(c.lastPosition()); why != "" {
 		return c.failPromotion(now, why)
 	}
 	c.promotionPhases()
-	if fence {
+	if bc != nil && bc.NodeID != c.cfg.Self.NodeID {
 		c.lg.Info("fencing the previous active", zap.String("target", bc.NodeID), zap.Uint64("its_token", bc.Token))
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FenceTimeout)
 		start := c.now()

@@ -133,9 +133,10 @@ type replState struct {
 	nextPos  time.Time
 	position *uint64
 	// posFrom: when the query that answered position started; svcMoved:
-	// when a rejoin or restart last started or ended. A position only
-	// grows while the service runs on, but a rewind or a crash recovery
-	// may take it back: one from before such a job proves nothing.
+	// when a rejoin or restart last started or ended, or the health check
+	// last failed. A position only grows while the service runs on, but a
+	// rewind (ours, or an operator's while the service was down) may take
+	// it back: one from before proves nothing.
 	posFrom    time.Time
 	svcMoved   time.Time
 	posErr     string
@@ -319,10 +320,11 @@ func (c *Controller) ownPosition() (uint64, error) {
 // the check that counts).
 //
 // clears, when not nil, is a position answered earlier: the periodic
-// query's before fencing, one started beside the fencing after. Both are
-// lower bounds of the position now (see lastPosition and
-// positionBesideFence), so they may clear the node, sparing a query on
-// the failover's path; only a query started now may find it unfit. The
+// query's at the first check, one started beside the fencing after it.
+// Both are lower bounds of the position now (see lastPosition and
+// positionBesideFence), and every rule asks for a position at least some
+// recorded one, so they may clear the node, sparing a query on the
+// failover's path; only a query started now may find it unfit. The
 // records are always read now.
 func (c *Controller) ineligible(clears *uint64) string {
 	rc := c.cfg.Replication
@@ -360,11 +362,11 @@ func (c *Controller) eligibility(clears *uint64) string {
 	return c.fit(mine, old, s)
 }
 
-// lastPosition is the periodic query's last answer, nil if a rejoin or
-// restart ran since it started: a position only grows while the service
-// runs on, but a rewind or a crash recovery may take it back.
+// lastPosition is the last answer of a position query started within
+// two position intervals, nil if there is none or the service may have
+// moved back since (see replState.svcMoved).
 func (c *Controller) lastPosition() *uint64 {
-	if c.repl.position == nil || !c.repl.posFrom.After(c.repl.svcMoved) {
+	if c.repl.position == nil || !c.repl.posFrom.After(c.repl.svcMoved) || c.now().Sub(c.repl.posFrom) > 2*c.posInterval() {
 		return nil
 	}
 	p := *c.repl.position

@@ -99,6 +99,7 @@ type fakeReplica struct {
 	rejoinEnv  string
 	queries    int      // QueryPosition calls
 	answers    []uint64 // the next QueryPosition answers, then position
+	posErr     error    // QueryPosition fails with it
 }
 
 func (a *fakeReplica) wait(ctx context.Context) error {
@@ -127,6 +128,9 @@ func (a *fakeReplica) QueryPosition(context.Context) (uint64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.queries++
+	if a.posErr != nil {
+		return 0, a.posErr
+	}
 	if len(a.answers) > 0 {
 		p := a.answers[0]
 		a.answers = a.answers[1:]
@@ -395,23 +399,23 @@ func TestEligibilityCheckedAgainAfterFencing(t *testing.T) {
 	}
 }
 
-// A position answered earlier (the periodic query's before fencing, one
-// started beside the fencing after) may clear a candidate, sparing a
-// query on the failover's path; only a query started at the check may
-// find it unfit. The periodic answer is not used after a rejoin, nor
-// when there is nothing to fence (the only check is fresh).
+// A position answered earlier (the periodic query's at the first check,
+// one started beside the fencing after it) may clear a candidate, sparing
+// a query on the failover's path; only a query started at the check may
+// find it unfit. The periodic answer does not count after a rejoin or a
+// health failure, or when older than two position intervals.
 func TestEligibilityEarlierAnswersOnlyClear(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		fence      bool     // the breadcrumb names the old active
-		rejoin     bool     // a rejoin ran after the periodic query
+		since      string   // what happened after the periodic answer: rejoin, sick, stale
 		last       uint64   // the periodic query's answer
 		answers    []uint64 // the failover path's queries, in order
 		wantFence  bool
 		wantActive bool
 		wantReason string
 	}{
-		{name: "cleared by the last answer, then the one beside the fencing", fence: true, last: 100, answers: []uint64{100},
+		{name: "cleared by the last answer, then by the one beside the fencing", fence: true, last: 100, answers: []uint64{100},
 			wantFence: true, wantActive: true},
 		{name: "not cleared beside the fencing: a fresh query finds it unfit", fence: true, last: 100, answers: []uint64{50, 50},
 			wantFence: true, wantReason: "position 50 behind the old active's 100"},
@@ -419,13 +423,18 @@ func TestEligibilityEarlierAnswersOnlyClear(t *testing.T) {
 			wantFence: true, wantActive: true},
 		{name: "not cleared by the last answer: a fresh query clears it", fence: true, last: 50, answers: []uint64{100, 100},
 			wantFence: true, wantActive: true},
-		{name: "nothing to fence: the only check is fresh", last: 100, answers: []uint64{50},
+		{name: "nothing to fence: cleared by the last answer", last: 100, wantActive: true},
+		{name: "nothing to fence, not cleared: a fresh query finds it unfit", last: 50, answers: []uint64{50},
 			wantReason: "position 50 behind the old active's 100"},
-		{name: "a rejoin since the last answer: fresh", fence: true, rejoin: true, last: 100, answers: []uint64{50},
+		{name: "a rejoin since the last answer", fence: true, since: "rejoin", last: 100, answers: []uint64{50},
+			wantReason: "position 50 behind the old active's 100"},
+		{name: "a health failure since the last answer", fence: true, since: "sick", last: 100, answers: []uint64{50},
+			wantReason: "position 50 behind the old active's 100"},
+		{name: "the last answer is older than two intervals", fence: true, since: "stale", last: 100, answers: []uint64{50},
 			wantReason: "position 50 behind the old active's 100"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newReplFixture(t, func(r *Replication) { r.Position = true; r.MaxLag = u64(0); r.Rejoin = tc.rejoin })
+			f := newReplFixture(t, func(r *Replication) { r.Position = true; r.MaxLag = u64(0); r.Rejoin = tc.since == "rejoin" })
 			f.rel.pos = &elector.Position{Node: "nn2", Token: 7, Position: 100}
 			// nn2 holds the lock: this node is a standby and its periodic
 			// query answers last.
@@ -433,12 +442,27 @@ func TestEligibilityEarlierAnswersOnlyClear(t *testing.T) {
 			f.el.breadcrumb = &elector.Info{NodeID: "nn2", Token: 7}
 			f.rep.setPosition(tc.last)
 			f.healthy(t)
-			if tc.rejoin {
+			switch tc.since {
+			case "rejoin":
 				f.el.members = []elector.Info{{NodeID: "nn2", Token: 7}}
 				f.step(t, time.Second)
 				if f.ev.index("rejoin nn2") < 0 {
 					t.Fatalf("no rejoin: %v", f.ev.list())
 				}
+			case "sick":
+				f.now = f.now.Add(100 * time.Millisecond)
+				f.c.handleHealth(Health{State: "SERVICE_UNHEALTHY", Known: true})
+				f.now = f.now.Add(100 * time.Millisecond)
+				f.c.handleHealth(Health{State: "SERVICE_HEALTHY", Healthy: true, Known: true})
+			case "stale":
+				f.rep.mu.Lock()
+				f.rep.posErr = errors.New("psql: connection refused")
+				f.rep.mu.Unlock()
+				f.step(t, time.Second)
+				f.step(t, 1500*time.Millisecond)
+				f.rep.mu.Lock()
+				f.rep.posErr = nil
+				f.rep.mu.Unlock()
 			}
 			if f.c.svc.role != Standby || f.c.repl.position == nil || *f.c.repl.position != tc.last {
 				t.Fatalf("role %s, position %v: want a standby whose periodic query answered %d", f.c.svc.role, f.c.repl.position, tc.last)
