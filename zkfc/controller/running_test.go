@@ -43,6 +43,40 @@ func runHealthy(cfg Config, el Elector, events chan<- elector.Event, act Actions
 	return r
 }
 
+// stop ends Run and waits for it, at most 10 s (a loop stuck in an
+// action's query would hold it longer).
+func (r *running) stop() {
+	r.cancel()
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// await fails the test unless ch receives within 10 s.
+func await(t *testing.T, ch <-chan struct{}, failure string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal(failure)
+	}
+}
+
+// awaitCanceled fails the test unless a role query whose deadline is an
+// hour ends within 10 s, canceled by what `by` names.
+func awaitCanceled(t *testing.T, ended <-chan error, by string) {
+	t.Helper()
+	select {
+	case err := <-ended:
+		if err != context.Canceled {
+			t.Fatalf("role query ended with %v, want canceled by %s", err, by)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the role query still runs 10 s after %s (its deadline is an hour)", by)
+	}
+}
+
 // demoteGate is an Actions whose demote blocks until released, like the
 // demote of a frozen service before its timeout.
 type demoteGate struct {
@@ -199,26 +233,11 @@ func TestHealthFailureCancelsTheRoleQuery(t *testing.T) {
 	c := r.c
 	defer func() {
 		act.release <- nil
-		r.cancel()
-		select {
-		case <-r.done:
-		case <-time.After(10 * time.Second): // the loop is stuck in the query
-		}
+		r.stop()
 	}()
-	select {
-	case <-act.queried:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the role of the healthy active was never queried (the test would prove nothing)")
-	}
+	await(t, act.queried, "the role of the healthy active was never queried (the test would prove nothing)")
 	c.SetHealth(Health{State: NotResponding, Known: true})
-	select {
-	case err := <-act.ended:
-		if err != context.Canceled {
-			t.Fatalf("role query ended with %v, want canceled by the health failure", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the role query still runs 10 s after the health failure (its deadline is an hour)")
-	}
+	awaitCanceled(t, act.ended, "the health failure")
 	select {
 	case <-act.entered:
 	case <-time.After(10 * time.Second):
@@ -403,28 +422,11 @@ func TestLockChangeCancelsTheRoleQuery(t *testing.T) {
 	act := &hangingRole{queried: make(chan struct{}, 1), ended: make(chan error, 1), promoted: make(chan uint64, 1)}
 	act.log = new([]string)
 	r := runHealthy(Config{RoleInterval: 10 * time.Millisecond, FenceTimeout: time.Hour}, el, el.events, act)
-	defer func() {
-		r.cancel()
-		select {
-		case <-r.done:
-		case <-time.After(10 * time.Second): // the loop is stuck in the query
-		}
-	}()
-	select {
-	case <-act.queried:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the standby's role was never queried (the test would prove nothing)")
-	}
+	defer r.stop()
+	await(t, act.queried, "the standby's role was never queried (the test would prove nothing)")
 	el.lock = "" // read by the loop only after the event below
 	el.events <- elector.Event{Epoch: 1, Kind: elector.LockChanged}
-	select {
-	case err := <-act.ended:
-		if err != context.Canceled {
-			t.Fatalf("role query ended with %v, want canceled by the lock change", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the role query still runs 10 s after the lock change (its deadline is an hour)")
-	}
+	awaitCanceled(t, act.ended, "the lock change")
 	select {
 	case tok := <-act.promoted:
 		if tok != 1 {
