@@ -134,6 +134,25 @@ type roSide struct {
 	// the member grants one) still open when the partition heals.
 	pre, owner, stay *zkenv.RawConn
 	global           bool
+	// kz is kazoo, a real client that can be read-only, connected to
+	// member 1 alone (with local sessions only: ZooKeeper gives it no
+	// read-only session otherwise, and it would retry until the heal).
+	kz *zkenv.PyDriver
+}
+
+// kazoo sends the script commands to kazoo and records its answers.
+func (s *roSide) kazoo(timeout time.Duration, commands ...string) error {
+	if s.kz == nil {
+		return nil
+	}
+	for _, c := range commands {
+		a, err := s.kz.Do(c, timeout)
+		if err != nil {
+			return err
+		}
+		s.tr.Printf("kazoo %s: %s", c, a)
+	}
+	return nil
 }
 
 // A short timeout for the sessions of before the cut: the majority
@@ -160,6 +179,12 @@ func (s *roSide) beforeCut() error {
 		return fmt.Errorf("no session before the cut")
 	}
 	if !s.global {
+		if s.kz, err = zkenv.StartPython("kazoo_readonly.py", m.Addr()); err != nil {
+			return err
+		}
+		if err := s.kazoo(40*time.Second, "wait CONNECTED 30"); err != nil {
+			return err
+		}
 		// ZooKeeper refuses ephemerals to local sessions; ours are all
 		// logged and do not (README, "What differs").
 		return nil
@@ -223,6 +248,10 @@ func (s *roSide) partitioned() error {
 	}
 	tr.Printf("isro partitioned -> ro")
 	if err := s.writeOnMajority("during"); err != nil {
+		return err
+	}
+	// Its session of before the cut expired: kazoo opens a new one, read-only.
+	if err := s.kazoo(70*time.Second, "wait CONNECTED_RO 60", "session", "get /ro", "set /ro kazoo"); err != nil {
 		return err
 	}
 	roHandshake(tr, m.Addr(), "handshake readOnly=false", proto.ConnectRequest{})
@@ -314,6 +343,11 @@ func (s *roSide) healed() error {
 		stayClosed = stayClosed || pingUntilClosed(10*time.Second, s.stay)
 		tr.Printf("read-only connection closed once the member is read-write -> %v", stayClosed)
 	}
+	// The member dropped kazoo's read-only session; kazoo, told that it
+	// expired, opens a read-write one and reads what the majority wrote.
+	if err := s.kazoo(130*time.Second, "wait CONNECTED 120", "session", "sync /ro", "get /ro"); err != nil {
+		return err
+	}
 	rw := roHandshake(tr, m.Addr(), "handshake readOnly=true after the heal", canBeRO)
 	if rw == nil {
 		return fmt.Errorf("no session after the heal")
@@ -387,6 +421,13 @@ func readOnlyPartition(t *testing.T, global bool) {
 			},
 		})
 	}
+	t.Cleanup(func() {
+		for _, s := range sides {
+			if s.kz != nil {
+				s.kz.Close()
+			}
+		}
+	})
 	// Each phase runs on both sides at once; the cut and the heal happen
 	// here, between phases, on the test's goroutine.
 	phase := func(step func(*roSide) error) {
