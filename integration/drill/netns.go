@@ -99,8 +99,8 @@ func (n *Netns) Heal(t testing.TB) {
 // rules of a cut, so Heal removes exactly what Cut added.
 func (n *Netns) cutRules(op string) [][]string {
 	return [][]string{
-		{"ip", "netns", "exec", n.Name, "iptables", op, "INPUT", "-s", n.HostIP, "-j", "DROP"},
-		{"ip", "netns", "exec", n.Name, "iptables", op, "OUTPUT", "-d", n.HostIP, "-j", "DROP"},
+		n.iptables(op, "INPUT", "-s", n.HostIP, "-j", "DROP"),
+		n.iptables(op, "OUTPUT", "-d", n.HostIP, "-j", "DROP"),
 	}
 }
 
@@ -110,18 +110,40 @@ func (n *Netns) cutRules(op string) [][]string {
 func (n *Netns) CutExcept(t testing.TB, ports ...int) {
 	t.Helper()
 	var cmds [][]string
-	in := func(args ...string) []string {
-		return append([]string{"ip", "netns", "exec", n.Name, "iptables"}, args...)
-	}
 	for _, p := range ports {
 		ps := fmt.Sprint(p)
 		cmds = append(cmds,
-			in("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
-			in("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"),
-			in("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
-			in("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"))
+			n.iptables("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
+			n.iptables("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"),
+			n.iptables("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
+			n.iptables("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"))
 	}
-	cmds = append(cmds, in("-A", "INPUT", "-s", n.HostIP, "-j", "DROP"), in("-A", "OUTPUT", "-d", n.HostIP, "-j", "DROP"))
+	n.dropRest(t, cmds)
+}
+
+// CutExceptServing drops every packet between the namespace and the host
+// except TCP connections the host opens to the given ports inside the
+// namespace: a server cut off from its peers whose clients on the host
+// still reach it. Unlike CutExcept it matches one direction only, so a
+// peer's connection whose ephemeral source port happens to equal one of
+// these ports stays cut. Flush undoes it.
+func (n *Netns) CutExceptServing(t testing.TB, ports ...int) {
+	t.Helper()
+	var cmds [][]string
+	for _, p := range ports {
+		ps := fmt.Sprint(p)
+		cmds = append(cmds,
+			n.iptables("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
+			n.iptables("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"))
+	}
+	n.dropRest(t, cmds)
+}
+
+// dropRest runs the ACCEPT rules in accepts, then drops everything else
+// between the namespace and the host.
+func (n *Netns) dropRest(t testing.TB, accepts [][]string) {
+	t.Helper()
+	cmds := append(accepts, n.iptables("-A", "INPUT", "-s", n.HostIP, "-j", "DROP"), n.iptables("-A", "OUTPUT", "-d", n.HostIP, "-j", "DROP"))
 	for _, cmd := range cmds {
 		if _, err := run(cmd...); err != nil {
 			t.Fatal(err)
@@ -129,11 +151,16 @@ func (n *Netns) CutExcept(t testing.TB, ports ...int) {
 	}
 }
 
+// iptables is the command running iptables with args inside the namespace.
+func (n *Netns) iptables(args ...string) []string {
+	return append([]string{"ip", "netns", "exec", n.Name, "iptables"}, args...)
+}
+
 // Flush removes every rule of the namespace (Cut's and CutExcept's).
 func (n *Netns) Flush(t testing.TB) {
 	t.Helper()
 	for _, chain := range []string{"INPUT", "OUTPUT"} {
-		if _, err := run("ip", "netns", "exec", n.Name, "iptables", "-F", chain); err != nil {
+		if _, err := run(n.iptables("-F", chain)...); err != nil {
 			t.Error(err)
 		}
 	}

@@ -17,7 +17,8 @@
 // protocol), zkfcenv (the zkfc daemon and the demo service), drill (the
 // failover drills' cluster, observer and network namespaces).
 //
-// It must never reach anything but loopback, never leave a process behind
-// a finished test (everything it starts is killed by t.Cleanup, and by the
-// kernel if the test binary dies), and never wait without a bound.
+// It must never reach anything but loopback or a network namespace the
+// test created (Options.Place), never leave a process behind a finished
+// test (everything it starts is killed by t.Cleanup, and by the kernel if
+// the test binary dies), and never wait without a bound.
 package harness

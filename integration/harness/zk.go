@@ -70,14 +70,22 @@ type Options struct {
 	// pair, so tests can partition members (ours only: the peer port is the
 	// only one members dial).
 	Proxied bool
+	// Place, when set, puts member id at ip (its listeners bind there and
+	// the server.N lines name it) inside network namespace netns ("" for
+	// the host's; the process runs under `ip netns exec`). The test owns
+	// the namespace and its addresses (drill.NewNetns). Default: 127.0.0.1
+	// on the host. Not with Proxied, whose proxies listen on loopback.
+	Place func(id int) (ip, netns string)
 }
 
-// Server is one server process bound to 127.0.0.1: standalone, or one
-// member of an Ensemble.
+// Server is one server process bound to one address (127.0.0.1 unless
+// Options.Place says otherwise): standalone, or one member of an Ensemble.
 type Server struct {
 	ID                                 int // myid; 1 for a standalone server
 	Backend                            Backend
-	ClientPort, PeerPort, ElectionPort int // peer and election 0 when standalone
+	IP                                 string // every listener binds here
+	Netns                              string // network namespace, "" for the host's
+	ClientPort, PeerPort, ElectionPort int    // peer and election 0 when standalone
 	Dir, CfgPath, DataDir, LogPath     string
 	Observer                           bool
 
@@ -147,6 +155,9 @@ func start(t testing.TB, b Backend, n int, standalone bool, opts Options) *Ensem
 	if b == Ours {
 		requireZkfcBin(t)
 	}
+	if opts.Place != nil && opts.Proxied {
+		t.Fatal("harness: Options.Place and Options.Proxied do not go together: the proxies listen on loopback")
+	}
 	// Free ports are found by binding and closing; another process can take
 	// one before a member binds it. Such a start is retried on fresh ports.
 	var lastErr error
@@ -176,7 +187,10 @@ func startAttempt(t testing.TB, b Backend, n int, standalone bool, opts Options)
 	e := &Ensemble{T: t, Backend: b, Opts: opts, standalone: standalone}
 	base := t.TempDir()
 	for i := 1; i <= n; i++ {
-		s := &Server{ID: i, Backend: b, t: t, e: e, Observer: i > n-opts.Observers, ClientPort: FreePort(t)}
+		s := &Server{ID: i, Backend: b, t: t, e: e, Observer: i > n-opts.Observers, ClientPort: FreePort(t), IP: "127.0.0.1"}
+		if opts.Place != nil {
+			s.IP, s.Netns = opts.Place(i)
+		}
 		if !standalone {
 			s.PeerPort, s.ElectionPort = FreePort(t), FreePort(t)
 		}
@@ -259,10 +273,10 @@ func (s *Server) writeConfig() error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "tickTime=%d\ndataDir=%s\n", e.Opts.TickTime.Milliseconds(), s.DataDir)
 	if e.Opts.SecureClientOnly {
-		fmt.Fprintf(&b, "secureClientPort=%d\nsecureClientPortAddress=127.0.0.1\n", s.ClientPort)
+		fmt.Fprintf(&b, "secureClientPort=%d\nsecureClientPortAddress=%s\n", s.ClientPort, s.IP)
 		b.WriteString("serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n")
 	} else {
-		fmt.Fprintf(&b, "clientPort=%d\nclientPortAddress=127.0.0.1\n", s.ClientPort)
+		fmt.Fprintf(&b, "clientPort=%d\nclientPortAddress=%s\n", s.ClientPort, s.IP)
 	}
 	b.WriteString("admin.enableServer=false\n4lw.commands.whitelist=*\n")
 	if !e.standalone {
@@ -279,11 +293,11 @@ func (s *Server) writeConfig() error {
 			if o.Observer {
 				suffix = ":observer"
 			}
-			port := o.PeerPort
+			ip, port := o.IP, o.PeerPort
 			if e.proxies != nil && o != s {
 				port = e.proxies[s.ID-1][j].Port()
 			}
-			fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d%s\n", o.ID, port, o.ElectionPort, suffix)
+			fmt.Fprintf(&b, "server.%d=%s:%d:%d%s\n", o.ID, ip, port, o.ElectionPort, suffix)
 		}
 	}
 	for _, l := range e.Opts.Extra {
@@ -310,8 +324,17 @@ func (s *Server) writeConfig() error {
 	return nil
 }
 
-// command is the server's argv and environment.
+// command is the server's argv and environment, under `ip netns exec`
+// (which execs it: the pid is the server's) when it has a namespace.
 func (s *Server) command() ([]string, []string) {
+	argv, env := s.serverCommand()
+	if s.Netns != "" {
+		argv = append([]string{"ip", "netns", "exec", s.Netns}, argv...)
+	}
+	return argv, env
+}
+
+func (s *Server) serverCommand() ([]string, []string) {
 	o := s.e.Opts
 	if s.Backend == Apache {
 		argv := append([]string{javaPath}, o.JavaOpts...)
@@ -334,8 +357,8 @@ func (s *Server) command() ([]string, []string) {
 	return []string{os.Getenv("ZKFC_BIN"), "quorum", "--zoo-cfg", s.CfgPath}, env
 }
 
-// Addr is the client address, "127.0.0.1:port".
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.ClientPort)) }
+// Addr is the client address, "ip:port".
+func (s *Server) Addr() string { return net.JoinHostPort(s.IP, strconv.Itoa(s.ClientPort)) }
 
 // Standalone reports whether the server runs without peers.
 func (s *Server) Standalone() bool { return s.e.standalone }

@@ -5,8 +5,8 @@
 // Servers are started by package harness; the names below are the
 // harness's, kept here for the tests that spell them zkenv.X.
 //
-// It must never reach anything but 127.0.0.1 and never wait without a
-// deadline.
+// It must never reach anything but 127.0.0.1 or a network namespace the
+// test created, and never wait without a deadline.
 package zkenv
 
 import (

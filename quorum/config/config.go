@@ -168,9 +168,10 @@ var knownKeys = map[string]bool{
 	"standaloneEnabled": true, "reconfigEnabled": true, "peerType": true,
 	"jute.maxbuffer": true, "maxResponseBytes": true, "znode.container.checkIntervalMs": true,
 	"DigestAuthenticationProvider.superDigest": true, "preferredLeader": true,
+	"localSessionsEnabled": true, // read-only mode only (config.LocalSessionsEnabled)
 	// Accepted by ZooKeeper, no effect here.
 	"electionAlg": true, "quorumListenOnAllIPs": true, "maxCnxns": true,
-	"clientPortListenBacklog": true, "syncEnabled": true, "localSessionsEnabled": true,
+	"clientPortListenBacklog": true, "syncEnabled": true,
 	"localSessionsUpgradingEnabled": true, "forceSync": true, "preAllocSize": true,
 	"metricsProvider.className": true, "admin.idleTimeout": true,
 	"skipACL": true, "serverCnxnFactory": true, "connectToLearnerMasterLimit": true,

@@ -411,7 +411,11 @@ func (c *conn) readLoop(br *bufio.Reader, maxBuf int) bool {
 		c.received.Add(1)
 		c.s.stats.received.Add(1)
 		c.lastActive.Store(time.Now().UnixMilli())
-		c.s.sessions.touch(c.sessionID)
+		if c.readOnly.Load() {
+			c.s.roSessions.touch(c.sessionID)
+		} else {
+			c.s.sessions.touch(c.sessionID)
+		}
 		if !c.handle(frame) {
 			return true
 		}

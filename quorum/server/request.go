@@ -71,6 +71,7 @@ func (c *conn) handle(frame []byte) bool {
 		switch {
 		case hdr.Type == proto.OpCloseSession:
 			// The session is this member's alone: nothing to log.
+			c.s.roSessions.remove(c.sessionID)
 			c.sentClose.Store(true)
 			c.answer(&reply{hdr: proto.ReplyHeader{Xid: hdr.Xid, Zxid: c.s.lastZxid()}, start: start, op: hdr.Type, closeAfter: true})
 			return false

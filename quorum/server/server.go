@@ -59,6 +59,8 @@ type Server struct {
 	// leaderlessAt is when the member stopped serving for want of a
 	// leader (unix ns; 0 while it serves): the clock of read-only mode.
 	leaderlessAt atomic.Int64
+	// roSessions are the sessions of the current read-only period.
+	roSessions roSessionTable
 	// members and configVersion are the membership as of the last reconfig
 	// applied here, or the configuration files (setMembers).
 	membersMu     sync.Mutex

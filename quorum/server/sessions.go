@@ -159,6 +159,7 @@ func (s *Server) expireSessions(ctx context.Context) {
 		case <-t.C:
 		}
 		now := time.Now()
+		s.expireReadOnly(now)
 		if !s.IsLeader() {
 			// Only the leader expires; a follower's deadlines may lie in
 			// the past for good.

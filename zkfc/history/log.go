@@ -171,6 +171,10 @@ func (l *Log) flush(ctx context.Context) {
 		l.mu.Lock()
 		if len(l.queue) > 0 && l.queue[0].id == head.id {
 			l.queue = l.queue[1:]
+		} else if l.dropped > 0 {
+			// Record dropped it from a full queue while it was being
+			// written: it reached the quorum after all, so it is not lost.
+			l.dropped--
 		}
 		l.mu.Unlock()
 	}
