@@ -112,7 +112,7 @@ func quorumOutage(t *testing.T, name string, b harness.Backend, failsafe bool) (
 	t.Logf("QUORUM OUTAGE %s (%s, failsafe %v): quorum stopped %v, service outage %d ms, quorum recovery %d ms, %d promotions",
 		name, b, failsafe, stop, run.OutageMs, run.RecoveryMs, run.Promotions)
 	if p := os.Getenv("QUORUM_OUTAGE_OUT"); p != "" {
-		if err := drill.AppendQuorumOutage(p, run); err != nil {
+		if err := drill.AppendJSONLine(p, run); err != nil {
 			t.Errorf("QUORUM_OUTAGE_OUT: %v", err)
 		}
 	}

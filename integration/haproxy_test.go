@@ -202,7 +202,7 @@ backend service
 		demoted.Format(time.RFC3339Nano), promoted.Format(time.RFC3339Nano), firstNew.Sub(promoted), lbInter, 2*lbInter, outage)
 	if path := os.Getenv("HAPROXY_OUTAGE"); path != "" {
 		name := map[bool]string{false: "service fails", true: "service killed"}[kill]
-		if err := drill.AppendLBOutage(path, drill.LBOutage{Case: name, Outage: outage, Requests: len(got), AfterPromotion: firstNew.Sub(promoted)}); err != nil {
+		if err := drill.AppendJSONLine(path, drill.LBOutage{Case: name, Outage: outage, Requests: len(got), AfterPromotion: firstNew.Sub(promoted)}); err != nil {
 			t.Error(err)
 		}
 	}

@@ -127,7 +127,7 @@ func pause(t *testing.T, url string) {
 // recordRestart appends the run's figures to $DRILL_RESTARTS, if set.
 func recordRestart(t *testing.T, r drill.RollingRestart) {
 	if p := os.Getenv("DRILL_RESTARTS"); p != "" {
-		if err := drill.AppendRestart(p, r); err != nil {
+		if err := drill.AppendJSONLine(p, r); err != nil {
 			t.Error(err)
 		}
 	}

@@ -721,7 +721,7 @@ func haproxyOutage(b testing.TB, runs int) []drill.LBOutage {
 	if err != nil {
 		b.Errorf("HAProxy test: %v (the runs it recorded are still reported)", err)
 	}
-	recs, rerr := drill.ReadLBOutages(out)
+	recs, rerr := drill.ReadJSONLines[drill.LBOutage](out)
 	if rerr != nil {
 		b.Fatalf("the HAProxy test recorded no outage: %v", rerr)
 	}

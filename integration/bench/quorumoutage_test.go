@@ -21,7 +21,7 @@ func quorumOutages(b testing.TB) []drill.QuorumOutageRun {
 	progress("quorum-outage drills, quorum stopped %s each", stop)
 	_, runErr := goTest(b, 30*time.Minute, []string{"QUORUM_OUTAGE_OUT=" + out, "ZKFC_QUORUM_STOP=" + stop.String()},
 		"-count=1", "-run", quorumOutageDrills, "-v", "-timeout", "25m", "./integration")
-	runs, err := drill.ReadQuorumOutages(out)
+	runs, err := drill.ReadJSONLines[drill.QuorumOutageRun](out)
 	if runErr != nil {
 		b.Errorf("quorum-outage drills: %v", runErr)
 	}

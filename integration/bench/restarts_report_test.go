@@ -24,11 +24,11 @@ func TestRestartsSection(t *testing.T) {
 		{Drill: "paused", Steps: []drill.RestartStep{step("nn1", "standby", 1200*ms, 1300*ms), step("witness", "", 1900*ms, 1901*ms)}},
 		{Drill: "unpaused", Outage: 250 * ms, Switchovers: 1, Steps: []drill.RestartStep{step("nn1", "active", 900*ms, 1000*ms)}},
 	} {
-		if err := drill.AppendRestart(path, run); err != nil {
+		if err := drill.AppendJSONLine(path, run); err != nil {
 			t.Fatal(err)
 		}
 	}
-	runs, err := drill.ReadRestarts(path)
+	runs, err := drill.ReadJSONLines[drill.RollingRestart](path)
 	if err != nil || len(runs) != 3 {
 		t.Fatalf("read back %d runs: %v", len(runs), err)
 	}

@@ -20,7 +20,7 @@ func rollingRestarts(b testing.TB, runs int) (Restarts, error) {
 	out := filepath.Join(b.TempDir(), "restarts.jsonl")
 	_, runErr := goTest(b, 30*time.Minute, []string{"DRILL_RESTARTS=" + out},
 		"-count="+strconv.Itoa(runs), "-run", restartDrills, "-v", "-timeout", "25m", "./integration")
-	rs, err := drill.ReadRestarts(out)
+	rs, err := drill.ReadJSONLines[drill.RollingRestart](out)
 	if err != nil {
 		return Restarts{}, fmt.Errorf("the rolling-restart drills wrote nothing (%v; drill run: %v)", err, runErr)
 	}

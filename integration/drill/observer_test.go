@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,6 +64,30 @@ func TestTimingsAppendAccumulates(t *testing.T) {
 	}
 	if len(f.Runs) != 2 || f.Runs[0].Drill != "service-crash" || f.Runs[1].Total != 2*time.Second || f.SessionTimeout != 4*time.Second {
 		t.Fatalf("read back %+v", f)
+	}
+}
+
+// Runs appended by separate tests come back in order; a blank line is
+// skipped and a line that does not decode is named.
+func TestJSONLinesAccumulate(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "outages.jsonl")
+	for _, c := range []string{"service fails", "zkfc killed"} {
+		if err := AppendJSONLine(p, LBOutage{Case: c, Requests: 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ReadJSONLines[LBOutage](p)
+	if err != nil || len(got) != 2 || got[0].Case != "service fails" || got[1].Case != "zkfc killed" {
+		t.Fatalf("read back %+v, %v", got, err)
+	}
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("\n{not json\n")
+	f.Close()
+	if _, err := ReadJSONLines[LBOutage](p); err == nil || !strings.Contains(err.Error(), "line 4") {
+		t.Fatalf("a broken line 4: %v", err)
 	}
 }
 

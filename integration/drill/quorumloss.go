@@ -1,9 +1,6 @@
 package drill
 
 import (
-	"bufio"
-	"encoding/json"
-	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -108,40 +105,4 @@ type QuorumOutageRun struct {
 	// serves and both zkfc have a fresh session again.
 	RecoveryMs int64 `json:"recovery_ms"`
 	Promotions int   `json:"promotions"`
-}
-
-// AppendQuorumOutage appends run to path.
-func AppendQuorumOutage(path string, run QuorumOutageRun) error {
-	line, err := json.Marshal(run)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(line, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// ReadQuorumOutages reads what AppendQuorumOutage wrote.
-func ReadQuorumOutages(path string) ([]QuorumOutageRun, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var runs []QuorumOutageRun
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r QuorumOutageRun
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		runs = append(runs, r)
-	}
-	return runs, sc.Err()
 }

@@ -2,10 +2,7 @@ package drill
 
 import (
 	"bufio"
-	"encoding/json"
-	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -106,7 +103,7 @@ func (c *Cluster) RestartZKFC(t testing.TB, n *Node, ready func(role string) boo
 }
 
 // RollingRestart is one run of a rolling-restart drill, as the bench
-// reports it.
+// reports it: one JSON line per run in $DRILL_RESTARTS (AppendJSONLine).
 type RollingRestart struct {
 	Drill  string    `json:"drill"` // "paused" or "unpaused"
 	Start  time.Time `json:"start"`
@@ -114,42 +111,4 @@ type RollingRestart struct {
 	Outage time.Duration `json:"outage_ns"` // time without an active service during the drill
 	// Switchovers: active intervals that started during the drill.
 	Switchovers int `json:"switchovers"`
-}
-
-// AppendRestart adds r as one JSON line to path (the bench's
-// $DRILL_RESTARTS), so that runs of several tests accumulate.
-func AppendRestart(path string, r RollingRestart) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode rolling restart: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("write rolling restarts %s: %w", path, err)
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("write rolling restarts %s: %w", path, err)
-	}
-	return f.Close()
-}
-
-// ReadRestarts reads the file AppendRestart wrote.
-func ReadRestarts(path string) ([]RollingRestart, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []RollingRestart
-	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if l == "" {
-			continue
-		}
-		var r RollingRestart
-		if err := json.Unmarshal([]byte(l), &r); err != nil {
-			return nil, fmt.Errorf("rolling restarts %s line %d: %w", path, i+1, err)
-		}
-		out = append(out, r)
-	}
-	return out, nil
 }
