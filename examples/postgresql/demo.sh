@@ -13,25 +13,22 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-zkfc="${ZKFC_BIN:-$root/bin/zkfc}"
+. "$here/../lib/demo.sh"
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
 
-for tool in curl ss fuser; do
-	command -v "$tool" >/dev/null || { echo "demo: $tool is needed (Debian: curl, iproute2, psmisc)" >&2; exit 1; }
-done
-[ -x "$zkfc" ] || { echo "demo: $zkfc not found; run 'make build' first (or 'make demo-postgres')" >&2; exit 1; }
+need_tools
+need_built demo-postgres "$zkfc"
 [ -x "$PGBIN/postgres" ] || { echo "demo: PostgreSQL 15 not found in $PGBIN (apt-get install -y postgresql-15)" >&2; exit 1; }
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
 	echo "demo: as root, PostgreSQL runs as the postgres account, which does not exist" >&2
 	exit 1
 fi
 
-dir="$(mktemp -d "${TMPDIR:-/tmp}/zkfc-pgdemo.XXXXXX")"
+workdir zkfc-pgdemo
 chmod 755 "$dir"
 [ "$(id -u)" = 0 ] && chown postgres "$dir"
-pids=()
 writer_pid=""
+declare -A zpid
 
 pg_env() { # pg_env NODE: the environment the action scripts get for NODE
 	echo "PGDATA=$dir/$1/pgdata PG_HOST=127.0.0.1 PG_PORT=${service[$1]} ZKFC_NODE_ID=$1"
@@ -45,88 +42,21 @@ sql() { # sql NODE STATEMENT
 	PGCONNECT_TIMEOUT=2 "$PGBIN/psql" -h 127.0.0.1 -p "${service[$1]}" -U postgres -d postgres -XAtq -c "$2"
 }
 
-cleanup() {
-	local code=$?
-	set +e
-	trap - EXIT
-	trap '' INT TERM HUP PIPE
-	if [ "$code" -ne 0 ]; then
-		echo
-		echo "demo failed (exit $code); last lines of the logs:"
-		for f in "$dir"/*.log "$dir"/*/*.log; do
-			[ -f "$f" ] && { echo "--- $f"; tail -n 5 "$f"; }
-		done
-	fi
-	echo
-	echo "Cleaning up: the writer, ${#pids[@]} zkfc processes, both PostgreSQL servers"
+# After the zkfc processes are stopped (so that none starts a server
+# again): the writer and both PostgreSQL servers.
+cleanup_also="the writer, both PostgreSQL servers"
+on_cleanup() {
+	local n
 	[ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for _ in $(seq 50); do
-		local alive=0
-		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-		[ "$alive" -eq 0 ] && break
-		sleep 0.1
-	done
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	for n in pg1 pg2; do
 		[ -n "${service[$n]:-}" ] && [ -d "$dir/$n/pgdata" ] && env $(pg_env "$n") sh -c ". '$here/common.sh'; stop"
 	done
-	if [ "${DEMO_KEEP:-0}" = 1 ]; then
-		echo "Kept $dir (configs, data and logs)"
-	else
-		rm -rf "$dir"
-	fi
-	exit "$code"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-trap 'exit 129' HUP
-trap 'exit 141' PIPE
-
-bold="" plain=""
-if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
-say() { printf '\n%s%s%s\n' "$bold" "$*" "$plain"; }
-info() { printf '   %s\n' "$*"; }
-
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: poll every 0.2 s
-	local limit=$1 what=$2
-	shift 2
-	local i=0
-	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		if [ "$i" -gt $((limit * 5)) ]; then
-			echo "demo: timed out after ${limit}s waiting for $what" >&2
-			return 1
-		fi
-		sleep 0.2
-	done
-}
-
-used=" "
-read -r eph_low _ </proc/sys/net/ipv4/ip_local_port_range
-port_top=$((eph_low > 12000 ? eph_low : 32768))
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((10000 + RANDOM % (port_top - 10000)))
-		case "$used" in *" $p "*) continue ;; esac
-		if [ -z "$(ss -Hltn "sport = :$p")" ]; then
-			used="$used$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	echo "demo: no free port found" >&2
-	return 1
 }
 
 start_zkfc() { # start_zkfc NODE
-	"$zkfc" run --config "$dir/$1.yaml" >>"$dir/$1-zkfc.log" 2>&1 &
-	pids+=("$!")
-	zpid[$1]=$!
-	disown "$!"
+	start "$1-zkfc" "$zkfc" run --config "$dir/$1.yaml"
+	zpid[$1]=${pids[-1]}
 }
-zkfc_role() { [ "$(curl -fsS --max-time 2 "http://127.0.0.1:${control[$1]}/role")" = "$2" ]; }
 streaming() { # streaming STANDBY PRIMARY: STANDBY streams from PRIMARY
 	[ "$(sql "$2" "SELECT state FROM pg_stat_replication WHERE application_name = '$1'")" = streaming ]
 }
@@ -135,29 +65,12 @@ streaming() { # streaming STANDBY PRIMARY: STANDBY streams from PRIMARY
 # zkfc's record makes STANDBY a candidate).
 in_sync() { curl -fsS --max-time 2 "http://127.0.0.1:${control[$2]}/status" | grep -q "\"sync\":\"in sync with $1"; }
 
-t_start=$(date +%s.%N)
 say "zkfc demo: PostgreSQL 15 primary and standby, automatic failover and rejoin"
 info "Working directory (configs, data, logs): $dir (removed at the end; DEMO_KEEP=1 keeps it)"
 
-nodes=(pg1 pg2 witness)
-declare -A client peer control service zpid
-for n in "${nodes[@]}"; do client[$n]=$(free_port); peer[$n]=$(free_port); control[$n]=$(free_port); done
+cluster_ports pg1 pg2 witness
 service[pg1]=$(free_port)
 service[pg2]=$(free_port)
-connect="127.0.0.1:${client[pg1]},127.0.0.1:${client[pg2]},127.0.0.1:${client[witness]}"
-members=""
-for i in 0 1 2; do
-	n=${nodes[$i]}
-	members+="    - {id: $((i + 1)), peer: \"127.0.0.1:${peer[$n]}\", client: \"127.0.0.1:${client[$n]}\"}"$'\n'
-done
-render() { # render TEMPLATE NODE ID > config
-	local out
-	out=$(sed -e "s|@NODE@|$2|g" -e "s|@ID@|$3|g" -e "s|@DIR@|$dir|g" -e "s|@EXAMPLES@|$root/examples|g" \
-		-e "s|@CONNECT@|$connect|g" -e "s|@CONTROL_PORT@|${control[$2]}|g" \
-		-e "s|@CLIENT_PORT@|${client[$2]}|g" -e "s|@PEER_PORT@|${peer[$2]}|g" \
-		-e "s|@SERVICE_PORT@|${service[$2]:-0}|g" "$1")
-	printf '%s\n' "${out/@MEMBERS@/${members%$'\n'}}"
-}
 
 say "1. pg1: a new PostgreSQL primary; pg2: a streaming standby made from it (bootstrap.sh)"
 for n in pg1 pg2; do
@@ -212,6 +125,7 @@ say "4. pg1's machine dies: kill -9 of its PostgreSQL and of its zkfc"
 t_fault=$(date +%s.%N)
 env $(pg_env pg1) sh -c ". '$here/common.sh'; pid=\$(postmaster_pid); pkill -KILL -P \$pid; kill -KILL \$pid"
 kill -KILL "${zpid[pg1]}"
+forget "${zpid[pg1]}"
 info "pg2's zkfc waits for pg1's session to expire (4 s), checks pg2 is the recorded"
 info "synchronous standby (durable mode), fences pg1, promotes pg2 with a higher token."
 wait_for 60 "pg2 to become active" zkfc_role pg2 active
@@ -242,4 +156,4 @@ if [ "$missing" -ne 0 ]; then
 	exit 1
 fi
 info "every acknowledged commit is on the new primary"
-awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "\n   demo finished in %.1fs\n", b - a }'
+finished
