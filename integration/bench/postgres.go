@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 )
@@ -185,11 +184,7 @@ var pgColor = map[string]color.Color{
 // plot draws each fault's outages, one box per system with every run as
 // a dot.
 func (pb *PGBench) plot(path string) error {
-	p := plot.New()
-	p.Title.Text = "PostgreSQL write outage per fault (same detection budget)"
-	p.Y.Label.Text = "client-observed write outage, s"
-	p.Y.Min = 0
-	p.Add(plotter.NewGrid())
+	p := valuePlot("PostgreSQL write outage per fault (same detection budget)", "client-observed write outage, s")
 	faults := pb.faults()
 	top := 0.0
 	for k, sys := range pgSystems {

@@ -502,13 +502,21 @@ var serverColor = map[string]color.Color{
 	Ours:   color.RGBA{R: 0x1f, G: 0x6f, B: 0xb4, A: 0xff},
 }
 
-// grouped draws one panel: a group of bars per label, one bar per server.
-func grouped(title, ylabel string, labels []string, value func(server string, i int) (float64, bool)) (*plot.Plot, error) {
+// valuePlot is a plot of values from 0 up the vertical axis, with a grid:
+// what every comparison in the report draws on.
+func valuePlot(title, ylabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.Y.Label.Text = ylabel
-	p.Legend.Top = true
+	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
+	return p
+}
+
+// grouped draws one panel: a group of bars per label, one bar per server.
+func grouped(title, ylabel string, labels []string, value func(server string, i int) (float64, bool)) (*plot.Plot, error) {
+	p := valuePlot(title, ylabel)
+	p.Legend.Top = true
 	w := vg.Points(18)
 	top := 0.0
 	for k, server := range Servers {
@@ -535,7 +543,6 @@ func grouped(title, ylabel string, labels []string, value func(server string, i 
 		p.Legend.Add(server, b)
 	}
 	p.NominalX(labels...)
-	p.Y.Min = 0
 	p.Y.Max = top * 1.25 // room for the legend above the bars
 	p.X.Min, p.X.Max = -0.6, float64(len(labels))-0.4
 	return p, nil
@@ -631,11 +638,7 @@ func (r *Report) plotResources(path string) error {
 
 // plotOutage draws each server's outages as a box with every run as a dot.
 func (r *Report) plotOutage(path string) error {
-	p := plot.New()
-	p.Title.Text = "Write outage after kill -9 of the leader (3 members)"
-	p.Y.Label.Text = "longest gap between acknowledged writes, ms"
-	p.Y.Min = 0
-	p.Add(plotter.NewGrid())
+	p := valuePlot("Write outage after kill -9 of the leader (3 members)", "longest gap between acknowledged writes, ms")
 	var names []string
 	for i, server := range Servers {
 		names = append(names, server)
