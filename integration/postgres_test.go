@@ -91,6 +91,17 @@ func (d *pgDrill) takeover(t *testing.T, cand *pgenv.Node) {
 	d.waitWrites(t, cand, 60*time.Second)
 }
 
+// failOver injects fault into the running cluster, marking the time, and
+// waits until pg2, the standby, is active and takes writes; it returns pg2.
+func (d *pgDrill) failOver(t *testing.T, fault func()) *pgenv.Node {
+	t.Helper()
+	cand := d.c.Nodes[1]
+	d.fault = time.Now()
+	fault()
+	d.takeover(t, cand)
+	return cand
+}
+
 // killHost kills n's zkfc and PostgreSQL at once: its machine died.
 func killHost(n *pgenv.Node) {
 	n.ZKFC.Kill()
@@ -165,10 +176,7 @@ func TestPostgresFreezePostmaster(t *testing.T) {
 // promotes. The old zkfc restarts and brings its server back as a standby.
 func TestPostgresKillPrimaryZKFC(t *testing.T) {
 	d := startPG(t, pgenv.Options{})
-	cand := d.c.Nodes[1]
-	d.fault = time.Now()
-	d.old.ZKFC.Kill()
-	d.takeover(t, cand)
+	cand := d.failOver(t, func() { d.old.ZKFC.Kill() })
 	d.rejoinAfter(t, cand)
 }
 
@@ -176,10 +184,7 @@ func TestPostgresKillPrimaryZKFC(t *testing.T) {
 // comes back as pg2's standby.
 func TestPostgresSwitchover(t *testing.T) {
 	d := startPG(t, pgenv.Options{})
-	cand := d.c.Nodes[1]
-	d.fault = time.Now()
-	d.c.Failover(t, "pg2")
-	d.takeover(t, cand)
+	cand := d.failOver(t, func() { d.c.Failover(t, "pg2") })
 	d.waitStandby(t, d.old, cand, 90*time.Second)
 	d.verdict(t, cand)
 }
@@ -191,10 +196,7 @@ func TestPostgresSwitchover(t *testing.T) {
 // it demotes the server and rejoins it as pg2's standby.
 func TestPostgresHostRestartRejoins(t *testing.T) {
 	d := startPG(t, pgenv.Options{})
-	cand := d.c.Nodes[1]
-	d.fault = time.Now()
-	killHost(d.old)
-	d.takeover(t, cand)
+	cand := d.failOver(t, func() { killHost(d.old) })
 	// The reboot: PostgreSQL first, as it was.
 	if _, err := d.old.PG.Script("restart", nil); err != nil {
 		t.Fatal(err)
@@ -272,10 +274,7 @@ func nsOptions(ns *drill.Netns) pgenv.Options {
 func TestPostgresHostDies(t *testing.T) {
 	ns := drill.NewNetns(t, "zkfcpgd", 78)
 	d := startPG(t, nsOptions(ns))
-	cand := d.c.Nodes[1]
-	d.fault = time.Now()
-	killHost(d.old)
-	d.takeover(t, cand)
+	cand := d.failOver(t, func() { killHost(d.old) })
 	d.rejoinAfter(t, cand)
 }
 
@@ -285,10 +284,7 @@ func TestPostgresHostDies(t *testing.T) {
 func TestPostgresHostCutOff(t *testing.T) {
 	ns := drill.NewNetns(t, "zkfcpgc", 79)
 	d := startPG(t, nsOptions(ns))
-	cand := d.c.Nodes[1]
-	d.fault = time.Now()
-	ns.Cut(t)
-	d.takeover(t, cand)
+	cand := d.failOver(t, func() { ns.Cut(t) })
 	if r := d.old.PG.Role(); r == "active" {
 		t.Errorf("cut-off %s still runs as a primary after %s took over", d.old.Name, cand.Name)
 	}
