@@ -109,16 +109,12 @@ func (n *Netns) cutRules(op string) [][]string {
 // still reach its peer's control API, say). Flush undoes it.
 func (n *Netns) CutExcept(t testing.TB, ports ...int) {
 	t.Helper()
-	var cmds [][]string
+	var accepts [][]string
 	for _, p := range ports {
-		ps := fmt.Sprint(p)
-		cmds = append(cmds,
-			n.iptables("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
-			n.iptables("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"),
-			n.iptables("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
-			n.iptables("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"))
+		accepts = append(accepts, n.acceptServing(p)...)
+		accepts = append(accepts, n.acceptDialing(p)...)
 	}
-	n.dropRest(t, cmds)
+	n.dropRest(t, accepts)
 }
 
 // CutExceptServing drops every packet between the namespace and the host
@@ -129,22 +125,37 @@ func (n *Netns) CutExcept(t testing.TB, ports ...int) {
 // these ports stays cut. Flush undoes it.
 func (n *Netns) CutExceptServing(t testing.TB, ports ...int) {
 	t.Helper()
-	var cmds [][]string
+	var accepts [][]string
 	for _, p := range ports {
-		ps := fmt.Sprint(p)
-		cmds = append(cmds,
-			n.iptables("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
-			n.iptables("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"))
+		accepts = append(accepts, n.acceptServing(p)...)
 	}
-	n.dropRest(t, cmds)
+	n.dropRest(t, accepts)
 }
 
-// dropRest runs the ACCEPT rules in accepts, then drops everything else
-// between the namespace and the host.
+// acceptServing accepts TCP connections the host opens to port inside the
+// namespace: the requests in, the replies out.
+func (n *Netns) acceptServing(port int) [][]string {
+	ps := fmt.Sprint(port)
+	return [][]string{
+		n.iptables("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
+		n.iptables("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"),
+	}
+}
+
+// acceptDialing accepts TCP connections the namespace opens to port on the
+// host: the requests out, the replies in.
+func (n *Netns) acceptDialing(port int) [][]string {
+	ps := fmt.Sprint(port)
+	return [][]string{
+		n.iptables("-A", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--dport", ps, "-j", "ACCEPT"),
+		n.iptables("-A", "INPUT", "-s", n.HostIP, "-p", "tcp", "--sport", ps, "-j", "ACCEPT"),
+	}
+}
+
+// dropRest runs the ACCEPT rules in accepts, then Cut's DROP rules.
 func (n *Netns) dropRest(t testing.TB, accepts [][]string) {
 	t.Helper()
-	cmds := append(accepts, n.iptables("-A", "INPUT", "-s", n.HostIP, "-j", "DROP"), n.iptables("-A", "OUTPUT", "-d", n.HostIP, "-j", "DROP"))
-	for _, cmd := range cmds {
+	for _, cmd := range append(accepts, n.cutRules("-A")...) {
 		if _, err := run(cmd...); err != nil {
 			t.Fatal(err)
 		}
