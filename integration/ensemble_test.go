@@ -116,19 +116,24 @@ func TestEnsemble3LinearizableUnderKillsAndPartitions(t *testing.T) {
 			t.Logf("%s: %s", time.Now().Format("15:04:05.000"), what)
 			f()
 		}
+		// bounce kills member i with SIGKILL, keeps it down for down, and
+		// starts it again on its data.
+		bounce := func(i int, who string, down time.Duration) {
+			step(fmt.Sprintf("kill -9 %s (member %d)", who, i+1), c.Members[i].Kill)
+			sleepCtx(ctx, down)
+			step(fmt.Sprintf("restart member %d", i+1), func() {
+				if err := c.Members[i].Start(); err != nil {
+					t.Fatal(err)
+				}
+			})
+			sleepCtx(ctx, 3*time.Second)
+		}
 		sleepCtx(ctx, 2*time.Second)
 		l, err := c.WaitLeader(10 * time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		step(fmt.Sprintf("kill -9 leader (member %d)", l+1), c.Members[l].Kill)
-		sleepCtx(ctx, 3*time.Second)
-		step(fmt.Sprintf("restart member %d", l+1), func() {
-			if err := c.Members[l].Start(); err != nil {
-				t.Fatal(err)
-			}
-		})
-		sleepCtx(ctx, 3*time.Second)
+		bounce(l, "leader", 3*time.Second)
 		l, err = c.WaitLeader(10 * time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -138,14 +143,7 @@ func TestEnsemble3LinearizableUnderKillsAndPartitions(t *testing.T) {
 		step(fmt.Sprintf("heal member %d", l+1), func() { c.Heal(l) })
 		sleepCtx(ctx, 3*time.Second)
 		f := (c.Leader() + 1) % 3
-		step(fmt.Sprintf("kill -9 follower (member %d)", f+1), c.Members[f].Kill)
-		sleepCtx(ctx, 2*time.Second)
-		step(fmt.Sprintf("restart member %d", f+1), func() {
-			if err := c.Members[f].Start(); err != nil {
-				t.Fatal(err)
-			}
-		})
-		sleepCtx(ctx, 3*time.Second)
+		bounce(f, "follower", 2*time.Second)
 		if err := c.WaitServing(20 * time.Second); err != nil {
 			t.Fatalf("a member did not come back: %v", err)
 		}
