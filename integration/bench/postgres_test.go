@@ -30,8 +30,8 @@ var pgFaults = []string{FaultNodeDeath, FaultCrash, FaultCutOff, FaultSwitchover
 // pgCluster is what a run needs of either system.
 type pgCluster struct {
 	servers    [2]*pgenv.Server
-	role       func(i int) string // "primary", "standby" or "" per node
-	restart    func(i int) error  // start node i's agent again (its host returns)
+	primary    func(i int) bool  // node i's agent reports its server as the primary
+	restart    func(i int) error // start node i's agent again (its host returns)
 	killAgent  func(i int)
 	switchover func(t testing.TB, from, to int)
 	targets    []pgenv.Target
@@ -50,16 +50,8 @@ func zkfcCluster(t testing.TB, ns *drill.Netns) *pgCluster {
 	c := pgenv.Start(t, o)
 	c.WaitInSync(t, c.Nodes[0], c.Nodes[1])
 	return &pgCluster{
-		servers: [2]*pgenv.Server{c.Nodes[0].PG, c.Nodes[1].PG},
-		role: func(i int) string {
-			switch c.Nodes[i].Role() {
-			case "active":
-				return "primary"
-			case "standby":
-				return "standby"
-			}
-			return ""
-		},
+		servers:   [2]*pgenv.Server{c.Nodes[0].PG, c.Nodes[1].PG},
+		primary:   func(i int) bool { return c.Nodes[i].Role() == "active" },
 		restart:   func(i int) error { return c.Nodes[i].ZKFC.Start() },
 		killAgent: func(i int) { c.Nodes[i].ZKFC.Kill() },
 		switchover: func(t testing.TB, _, to int) {
@@ -90,16 +82,8 @@ func patroniCluster(t testing.TB, ns *drill.Netns) *pgCluster {
 	}
 	p := pgenv.StartPatroniAt(t, pl, patroniSettings)
 	return &pgCluster{
-		servers: [2]*pgenv.Server{p.Nodes[0].PG, p.Nodes[1].PG},
-		role: func(i int) string {
-			switch p.Nodes[i].Role() {
-			case "primary":
-				return "primary"
-			case "replica", "sync_standby":
-				return "standby"
-			}
-			return ""
-		},
+		servers:   [2]*pgenv.Server{p.Nodes[0].PG, p.Nodes[1].PG},
+		primary:   func(i int) bool { return p.Nodes[i].Role() == "primary" },
 		restart:   func(i int) error { return p.Nodes[i].Proc.Start() },
 		killAgent: func(i int) { p.Nodes[i].Proc.Kill() },
 		switchover: func(t testing.TB, from, to int) {
@@ -150,7 +134,7 @@ func pgRun(t testing.TB, system, fault string, run int) PGRun {
 	var back time.Time
 	harness.WaitFor(t, 120*time.Second, "writes after the fault", func() bool {
 		for _, i := range []int{other, old} {
-			if c.role(i) != "primary" || (i == old && c.servers[old].PostmasterPID() == frozen) {
+			if !c.primary(i) || (i == old && c.servers[old].PostmasterPID() == frozen) {
 				continue
 			}
 			if a := firstAckOn(w, c.targets[i].Name, fault0); !a.IsZero() {
