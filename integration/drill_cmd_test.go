@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 )
 
@@ -101,7 +102,7 @@ func TestDemoScriptInterrupted(t *testing.T) {
 		}
 	})
 	read := func() string { b, _ := os.ReadFile(outPath); return string(b) }
-	zkfcenv.WaitFor(t, 60*time.Second, "the demo to start its zkfc processes", func() bool {
+	harness.WaitFor(t, 60*time.Second, "the demo to start its zkfc processes", func() bool {
 		return strings.Contains(read(), "witness  zkfc, quorum member on")
 	})
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM); err != nil {
@@ -199,7 +200,7 @@ func TestDrillCommand(t *testing.T) {
 	t.Run("fail-health", func(t *testing.T) {
 		// nn1 ceded in the graceful drill; it is a candidate again after
 		// the cede period.
-		zkfcenv.WaitFor(t, 30*time.Second, "nn1 back in the election", func() bool {
+		harness.WaitFor(t, 30*time.Second, "nn1 back in the election", func() bool {
 			st, err := a.Status()
 			return err == nil && st.InElection
 		})
@@ -219,7 +220,7 @@ func TestDrillCommand(t *testing.T) {
 			}
 		}
 		// The override ended: nn2 reports its real health and rejoins.
-		zkfcenv.WaitFor(t, 30*time.Second, "nn2 healthy and a candidate again", func() bool {
+		harness.WaitFor(t, 30*time.Second, "nn2 healthy and a candidate again", func() bool {
 			st, err := b.Status()
 			return err == nil && st.Health == "SERVICE_HEALTHY" && st.InElection && st.HealthDrillUntil.IsZero()
 		})
@@ -229,7 +230,7 @@ func TestDrillCommand(t *testing.T) {
 		d3 := zkfcenv.StartDemo(t, "nn3", p.roles)
 		z3 := zkfcenv.StartZKFC(t, zkfcenv.ZKFCOptions{NodeID: "nn3", Connect: p.zk.Addr(), Demo: d3, SessionTimeout: p.sessionTO,
 			Margin: p.margin, NoFailover: true})
-		zkfcenv.WaitFor(t, 30*time.Second, "nn3 standby", func() bool { return z3.Role() == "standby" })
+		harness.WaitFor(t, 30*time.Second, "nn3 standby", func() bool { return z3.Role() == "standby" })
 		out, code := zkfcenv.RunCLI(t, "drill", "--url", a.URL, "--mode", "graceful", "--to", "nn3", "--timeout", "15s")
 		t.Logf("%s", out)
 		if code == 0 {

@@ -73,7 +73,7 @@ func TestKillActiveZKFCBound(t *testing.T) {
 			}
 			for run := 1; run <= runs; run++ {
 				act := -1
-				zkfcenv.WaitFor(t, 60*time.Second, "one active, the other a standby in the election", func() bool {
+				harness.WaitFor(t, 60*time.Second, "one active, the other a standby in the election", func() bool {
 					for i := range zkfcs {
 						st, err := zkfcs[1-i].Status()
 						if zkfcs[i].Role() == "active" && err == nil && st.Role == "standby" && st.InElection {
@@ -89,7 +89,7 @@ func TestKillActiveZKFCBound(t *testing.T) {
 				fault := time.Now()
 				zkfcs[act].Kill()
 				var newIv zkfcenv.Interval
-				zkfcenv.WaitFor(t, 60*time.Second, demos[stb].Name+"'s service active", func() bool {
+				harness.WaitFor(t, 60*time.Second, demos[stb].Name+"'s service active", func() bool {
 					ivs := zkfcenv.ReadIntervals(t, roles, time.Now())
 					newIv = ivs[len(ivs)-1]
 					return newIv.Name == demos[stb].Name && newIv.Start.After(fault)

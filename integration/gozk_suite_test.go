@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkfc-project/zkfc/integration/harness"
 )
 
 func TestGoZookeeperSuiteReconfig(t *testing.T) {
@@ -74,15 +76,7 @@ func TestGoZookeeperSuiteReconfig(t *testing.T) {
 		if err == nil && len(failed) == 0 {
 			return
 		}
-		t.Logf("attempt %d: %v did not pass (%v):\n%s", attempt, failed, err, tail(got, 40))
+		t.Logf("attempt %d: %v did not pass (%v):\n%s", attempt, failed, err, harness.Tail(got, 40, ""))
 	}
 	t.Fatalf("go-zookeeper/zk's reconfig tests failed twice in a row: %v", err)
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

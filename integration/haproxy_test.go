@@ -64,7 +64,7 @@ func haproxyFailover(t *testing.T, kill bool) {
         command: ["/bin/sh", "-c", "! curl -sS --max-time 2 http://$ZKFC_TARGET_ADDRESS/role"]
 `
 	})
-	port := zkfcenv.FreePort(t)
+	port := harness.FreePort(t)
 	front := fmt.Sprintf("127.0.0.1:%d", port)
 	var servers strings.Builder
 	for i, d := range p.demos {
@@ -113,7 +113,7 @@ backend service
 	// HAProxy starts with every server up until its first check: wait
 	// until it has checked both (a few intervals), then for nn1.
 	time.Sleep(3 * lbInter)
-	zkfcenv.WaitFor(t, 30*time.Second, "HAProxy routing to nn1 only", func() bool {
+	harness.WaitFor(t, 30*time.Second, "HAProxy routing to nn1 only", func() bool {
 		for range 20 {
 			if a := ask(); a.code != 200 || a.server != "nn1" {
 				return false
@@ -147,7 +147,7 @@ backend service
 
 	// The clients' outage runs from their last answer before the fault:
 	// they must have had one.
-	zkfcenv.WaitFor(t, 10*time.Second, "a client answered through HAProxy", func() bool {
+	harness.WaitFor(t, 10*time.Second, "a client answered through HAProxy", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(answers) > 0
@@ -158,8 +158,8 @@ backend service
 	} else {
 		p.demos[0].Fail(t)
 	}
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return p.zkfcs[1].Role() == "active" })
-	zkfcenv.WaitFor(t, 30*time.Second, "a client through HAProxy answered by nn2", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return p.zkfcs[1].Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, "a client through HAProxy answered by nn2", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(answers) > 0 && answers[len(answers)-1].server == "nn2"

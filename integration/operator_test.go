@@ -85,8 +85,8 @@ func restartAll(t *testing.T, c *drill.Cluster, nodes ...*drill.Node) {
 			t.Fatalf("restart %s: %v", n.Name, err)
 		}
 	}
-	zkfcenv.WaitFor(t, 90*time.Second, "an active after the restart", func() bool { return c.Active() != nil })
-	zkfcenv.WaitFor(t, 30*time.Second, "the standby in the election", func() bool {
+	harness.WaitFor(t, 90*time.Second, "an active after the restart", func() bool { return c.Active() != nil })
+	harness.WaitFor(t, 30*time.Second, "the standby in the election", func() bool {
 		st, err := c.Standby().Status()
 		return err == nil && st.InElection
 	})
@@ -101,13 +101,13 @@ func TestHistorySurvivesRestartOfEveryProcess(t *testing.T) {
 	c := drill.StartCluster(t, drill.DefaultSettings(), drill.Loopback)
 	old := c.Active()
 	nw := c.Other(old)
-	zkfcenv.WaitFor(t, 30*time.Second, "a config entry of each node", func() bool {
+	harness.WaitFor(t, 30*time.Second, "a config entry of each node", func() bool {
 		es := tryHistory(nw.URL)
 		return len(find(es, kindBy(history.Config, "nn1"))) == 1 && len(find(es, kindBy(history.Config, "nn2"))) == 1
 	})
 
 	old.PostDemo(t, "/admin/fail")
-	zkfcenv.WaitFor(t, 30*time.Second, nw.Name+" active", func() bool { return nw.Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, nw.Name+" active", func() bool { return nw.Role() == "active" })
 	old.PostDemo(t, "/admin/recover")
 	for _, cmd := range []string{"pause", "resume"} {
 		if out, code := zkfcenv.RunCLI(t, cmd, "--url", nw.URL); code != 0 {
@@ -115,7 +115,7 @@ func TestHistorySurvivesRestartOfEveryProcess(t *testing.T) {
 		}
 	}
 	var before []history.Entry
-	zkfcenv.WaitFor(t, 30*time.Second, "the failover, pause and resume in the history", func() bool {
+	harness.WaitFor(t, 30*time.Second, "the failover, pause and resume in the history", func() bool {
 		before = tryHistory(old.URL)
 		return len(find(before, kindBy(history.Promotion, nw.Name))) == 1 && len(find(before, kindBy(history.Resume, ""))) == 1
 	})
@@ -201,7 +201,7 @@ func TestHistorySurvivesRestartOfEveryProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	restartAll(t, c, n2)
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2's changed configuration recorded", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn2's changed configuration recorded", func() bool {
 		cs := find(tryHistory(c.Nodes[0].URL), kindBy(history.Config, "nn2"))
 		return len(cs) == 2 && strings.Contains(cs[1].Reason, "changed since "+cs[0].ConfigHash)
 	})
@@ -219,7 +219,7 @@ func TestHistorySurvivesRestartOfEveryProcess(t *testing.T) {
 		t.Fatalf("zkfc pause: %d %s", code, out)
 	}
 	zkfcenv.RunCLI(t, "resume", "--url", nw.URL)
-	zkfcenv.WaitFor(t, 30*time.Second, "the second pause in the history", func() bool {
+	harness.WaitFor(t, 30*time.Second, "the second pause in the history", func() bool {
 		return len(find(tryHistory(nw.URL), kindBy(history.Resume, ""))) == 2
 	})
 	out, code = zkfcenv.RunCLI(t, "history", "--url", nw.URL, "--json", "--since", cut.UTC().Format(time.RFC3339Nano))
@@ -329,7 +329,7 @@ func TestScheduledSwitchover(t *testing.T) {
 	}
 	zkfcenv.RunCLI(t, "resume", "--url", act.URL)
 	stb.PostDemo(t, "/admin/fail")
-	zkfcenv.WaitFor(t, 30*time.Second, stb.Name+" out of the election", func() bool {
+	harness.WaitFor(t, 30*time.Second, stb.Name+" out of the election", func() bool {
 		st, err := stb.Status()
 		return err == nil && !st.InElection
 	})
@@ -337,7 +337,7 @@ func TestScheduledSwitchover(t *testing.T) {
 		t.Errorf("schedule to an unhealthy node: exit %d\n%s", code, out)
 	}
 	stb.PostDemo(t, "/admin/recover")
-	zkfcenv.WaitFor(t, 30*time.Second, stb.Name+" back in the election", func() bool {
+	harness.WaitFor(t, 30*time.Second, stb.Name+" back in the election", func() bool {
 		st, err := stb.Status()
 		return err == nil && st.InElection
 	})
@@ -350,7 +350,7 @@ func TestScheduledSwitchover(t *testing.T) {
 	}
 	// Entries are written after the request returns: a kill -9 right
 	// after it could lose this one.
-	zkfcenv.WaitFor(t, 30*time.Second, "the schedule in the history", func() bool {
+	harness.WaitFor(t, 30*time.Second, "the schedule in the history", func() bool {
 		return len(find(tryHistory(stb.URL), kindBy(history.SwitchoverScheduled, ""))) == 1
 	})
 	restartAll(t, c)
@@ -387,7 +387,7 @@ func TestScheduledSwitchover(t *testing.T) {
 		t.Errorf("%s active at %s, before the scheduled time %s", stb.Name, now, at)
 	}
 	var es []history.Entry
-	zkfcenv.WaitFor(t, 30*time.Second, "the switchover in the history", func() bool {
+	harness.WaitFor(t, 30*time.Second, "the switchover in the history", func() bool {
 		es = tryHistory(stb.URL)
 		ps := find(es, kindBy(history.Promotion, stb.Name))
 		return len(ps) > 0 && ps[len(ps)-1].Failure == budget.Switchover
@@ -412,7 +412,7 @@ func TestScheduledSwitchover(t *testing.T) {
 		t.Fatalf("schedule: exit %d\n%s", code, out)
 	}
 	act.PostDemo(t, "/admin/fail")
-	zkfcenv.WaitFor(t, 30*time.Second, stb.Name+" active after the failure", func() bool { return stb.Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, stb.Name+" active after the failure", func() bool { return stb.Role() == "active" })
 	act.PostDemo(t, "/admin/recover")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -439,7 +439,7 @@ func TestScheduledSwitchover(t *testing.T) {
 // off after a lost race, not ceded).
 func waitCandidate(t *testing.T, n *drill.Node) {
 	t.Helper()
-	zkfcenv.WaitFor(t, 30*time.Second, n.Name+" a standby in the election", func() bool {
+	harness.WaitFor(t, 30*time.Second, n.Name+" a standby in the election", func() bool {
 		st, err := n.Status()
 		return err == nil && st.InElection && st.Role == "standby"
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
@@ -83,7 +84,7 @@ func refusesToPromote(t *testing.T, z *zkfcenv.ZKFC, want string) {
 		}
 		return err == nil && strings.Contains(st.Reason, want)
 	}
-	zkfcenv.WaitFor(t, 30*time.Second, z.Opts.NodeID+" refusing to promote", check)
+	harness.WaitFor(t, 30*time.Second, z.Opts.NodeID+" refusing to promote", check)
 	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		check()
 	}
@@ -100,11 +101,11 @@ func TestLaggingStandbyIsNotPromoted(t *testing.T) {
 		o.Extra = "replication: {position_interval: 200ms, max_lag: 100}\n"
 	})
 	a, b := p.zkfcs[0], p.zkfcs[1]
-	zkfcenv.WaitFor(t, 20*time.Second, "nn1's position recorded in the Position znode", func() bool {
+	harness.WaitFor(t, 20*time.Second, "nn1's position recorded in the Position znode", func() bool {
 		var r elector.Position
 		return readZnode(t, p.zk.Addr(), elector.PositionName, &r) && r.Node == "nn1" && r.Position == 1000 && r.Token > 0
 	})
-	zkfcenv.WaitFor(t, 20*time.Second, "nn2's position in its status", func() bool {
+	harness.WaitFor(t, 20*time.Second, "nn2's position in its status", func() bool {
 		st, err := b.Status()
 		return err == nil && st.Replication != nil && st.Replication.Position != nil && *st.Replication.Position == 10
 	})
@@ -126,7 +127,7 @@ func TestLaggingStandbyIsNotPromoted(t *testing.T) {
 
 	// Caught up within the lag: nn2 fences nn1 and takes over.
 	writeFile(t, pos[1], "950\n")
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
 	stB, _ := b.Status()
 	if stB.FencingToken <= stA.FencingToken {
 		t.Fatalf("token did not grow: %d then %d", stA.FencingToken, stB.FencingToken)
@@ -169,7 +170,7 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/admin/recover"
 			}
 		}
 	}
-	zkfcenv.WaitFor(t, 20*time.Second, "nn2 rejoined nn1", func() bool {
+	harness.WaitFor(t, 20*time.Second, "nn2 rejoined nn1", func() bool {
 		st, err := b.Status()
 		return err == nil && st.Replication != nil && st.Replication.Rejoin == "done for token 1 (nn1)" && st.InElection
 	})
@@ -179,15 +180,15 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/admin/recover"
 	// Failover to nn2; nn1's rejoin of nn2 fails at first.
 	writeFile(t, filepath.Join(dir, "fail"), "")
 	p.demos[0].Fail(t)
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
-	zkfcenv.WaitFor(t, 30*time.Second, "nn1's rejoin failing", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, "nn1's rejoin failing", func() bool {
 		st, err := a.Status()
 		return err == nil && st.Replication != nil && strings.HasPrefix(st.Replication.Rejoin, "failed: ")
 	})
 	// Its service recovers on its own: still no candidate while the
 	// rejoin has not succeeded.
 	p.demos[0].Recover(t)
-	zkfcenv.WaitFor(t, 20*time.Second, "nn1's service healthy", func() bool {
+	harness.WaitFor(t, 20*time.Second, "nn1's service healthy", func() bool {
 		st, err := a.Status()
 		return err == nil && st.Healthy
 	})
@@ -204,7 +205,7 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/admin/recover"
 	if err := os.Remove(filepath.Join(dir, "fail")); err != nil {
 		t.Fatal(err)
 	}
-	zkfcenv.WaitFor(t, 30*time.Second, "nn1 rejoined nn2 and in the election", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn1 rejoined nn2 and in the election", func() bool {
 		st, err := a.Status()
 		return err == nil && st.Replication != nil && st.Replication.Rejoin == "done for token 2 (nn2)" && st.InElection
 	})
@@ -264,7 +265,7 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/promote?token=$ZKFC_FENCI
 		t.Fatalf("nn1 active under token %d, want 1", stA.FencingToken)
 	}
 	killed := map[string]time.Time{"nn1": p.demos[0].Kill()}
-	zkfcenv.WaitFor(t, 30*time.Second, "nn1 restarted in place", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn1 restarted in place", func() bool {
 		if b.Role() == "active" {
 			t.Fatal("nn2 took over: the restart in place did not keep nn1 active")
 		}
@@ -297,7 +298,7 @@ exec curl -fsS --max-time 5 -X POST "http://$DEMO_ADDR/promote?token=$ZKFC_FENCI
 		t.Fatal(err)
 	}
 	killed["nn1"] = time.Now()
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
 	stA, _ = a.Status()
 	stB, _ = b.Status()
 	if stB.FencingToken != 2 || stA.Replication.Restart != "restart in place exhausted: 2 attempts in 10m; failing over" {
@@ -332,23 +333,23 @@ func TestDurableModeNeverPromotesAStaleStandby(t *testing.T) {
 			return readZnode(t, p.zk.Addr(), elector.SyncName, &s) && s.Active == "nn1" && s.Standby == standby
 		}
 	}
-	zkfcenv.WaitFor(t, 20*time.Second, "nn2 recorded in sync", syncIs("nn2"))
-	zkfcenv.WaitFor(t, 20*time.Second, "nn2's status: in sync", func() bool {
+	harness.WaitFor(t, 20*time.Second, "nn2 recorded in sync", syncIs("nn2"))
+	harness.WaitFor(t, 20*time.Second, "nn2's status: in sync", func() bool {
 		st, err := b.Status()
 		return err == nil && st.Replication != nil && st.Replication.Sync == "in sync with nn1 (token 1) since position 1000"
 	})
 
 	// nn2 leaves: nn1 records nobody in sync and goes on alone.
 	p.demos[1].Fail(t)
-	zkfcenv.WaitFor(t, 20*time.Second, "nobody recorded in sync", syncIs(""))
-	zkfcenv.WaitFor(t, 20*time.Second, "nn1's synchronous replication off", func() bool {
+	harness.WaitFor(t, 20*time.Second, "nobody recorded in sync", syncIs(""))
+	harness.WaitFor(t, 20*time.Second, "nn1's synchronous replication off", func() bool {
 		st, err := a.Status()
 		return err == nil && st.Replication != nil && strings.HasPrefix(st.Replication.Sync, "nobody in sync: synchronous replication off")
 	})
 	writeFile(t, pos[0], "2000\n") // commits acknowledged by nn1 alone
 	// nn2 is back, healthy but behind: sync on, catching up, not in sync.
 	p.demos[1].Recover(t)
-	zkfcenv.WaitFor(t, 20*time.Second, "nn2 catching up", func() bool {
+	harness.WaitFor(t, 20*time.Second, "nn2 catching up", func() bool {
 		st, err := a.Status()
 		return err == nil && st.Replication != nil && st.Replication.Sync == "nn2 catching up: at 1000 of 2000"
 	})
@@ -365,7 +366,7 @@ func TestDurableModeNeverPromotesAStaleStandby(t *testing.T) {
 	}
 	// nn1 is back: it holds every acknowledged commit and takes over.
 	p.demos[0].Recover(t)
-	zkfcenv.WaitFor(t, 30*time.Second, "nn1 active again", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn1 active again", func() bool {
 		st, err := a.Status()
 		return err == nil && st.Role == "active" && st.FencingToken > 1
 	})

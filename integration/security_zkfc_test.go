@@ -190,7 +190,7 @@ func TestZKFCSecurity(t *testing.T) {
 	authed.HTTP.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	authed.HTTP.Timeout = 5 * time.Second
 	authed.Token = []byte(token)
-	zkfcenv.WaitFor(t, 90*time.Second, "zkfc active over TLS", func() bool {
+	harness.WaitFor(t, 90*time.Second, "zkfc active over TLS", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		st, err := authed.Status(ctx, url)
@@ -288,7 +288,7 @@ func TestZKFCSecurity(t *testing.T) {
 	strict, strictURL := secureConfig(t, openPlain, set, authFile, tokenFile, "")
 	z2 := zkfcenv.StartZKFCWithConfig(t, openOpts, strict, strictURL)
 	var last string
-	zkfcenv.WaitFor(t, 60*time.Second, "zkfc refusing the world-writable cluster znode", func() bool {
+	harness.WaitFor(t, 60*time.Second, "zkfc refusing the world-writable cluster znode", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		st, err := authed.Status(ctx, strictURL)
@@ -332,7 +332,7 @@ func operatorRefusals(ctx context.Context, t *testing.T, noCreds, authed *contro
 		t.Errorf("after the refused requests: scheduled %+v, budget %v, err %v", st.Scheduled, st.Budget, err)
 	}
 	var es []history.Entry
-	zkfcenv.WaitFor(t, 30*time.Second, "nn1's promotion in the history, under the ACL", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn1's promotion in the history, under the ACL", func() bool {
 		es, err = authed.History(ctx, url, time.Time{})
 		for _, e := range es {
 			if e.Kind == history.Promotion && e.Node == "nn1" {

@@ -51,9 +51,9 @@ func startPairOn(t *testing.T, connect string, opt func(i int, o *zkfcenv.ZKFCOp
 	zkfcenv.Format(t, cfg0)
 	p.zkfcs[0] = zkfcenv.StartZKFCWithConfig(t, opts[0], cfg0, url0)
 	// nn1 first, so that it wins: tests then know who is active.
-	zkfcenv.WaitFor(t, 30*time.Second, "nn1 active", func() bool { return p.zkfcs[0].Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, "nn1 active", func() bool { return p.zkfcs[0].Role() == "active" })
 	p.zkfcs[1] = zkfcenv.StartZKFC(t, opts[1])
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2 standby", func() bool { return p.zkfcs[1].Role() == "standby" })
+	harness.WaitFor(t, 30*time.Second, "nn2 standby", func() bool { return p.zkfcs[1].Role() == "standby" })
 	return p
 }
 
@@ -114,7 +114,7 @@ func unhealthyActiveIsFenced(t *testing.T, breakHealth func(*zkfcenv.Demo, testi
 	stA, _ := a.Status()
 
 	breakHealth(p.demos[0], t)
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, "nn2 active", func() bool { return b.Role() == "active" })
 	stB, _ := b.Status()
 	if stB.FencingToken <= stA.FencingToken {
 		t.Fatalf("token did not grow: nn1 %d, nn2 %d", stA.FencingToken, stB.FencingToken)
@@ -128,12 +128,12 @@ func unhealthyActiveIsFenced(t *testing.T, breakHealth func(*zkfcenv.Demo, testi
 
 	// nn1 recovers and rejoins as standby; nn2 stops gracefully.
 	p.demos[0].Recover(t)
-	zkfcenv.WaitFor(t, 30*time.Second, "nn1 back in the election", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn1 back in the election", func() bool {
 		st, err := a.Status()
 		return err == nil && st.InElection
 	})
 	b.Terminate(t)
-	zkfcenv.WaitFor(t, 30*time.Second, "nn1 active again", func() bool { return a.Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, "nn1 active again", func() bool { return a.Role() == "active" })
 	if got := metric(t, a, `zkfc_fence_attempts_total{result="success"}`) + metric(t, a, `zkfc_fence_attempts_total{result="failure"}`); got != 0 {
 		t.Fatalf("nn1 tried to fence %v times after nn2's graceful quit, want 0", got)
 	}
@@ -155,12 +155,12 @@ func TestStatusSaysHowFarTheServiceHasRecovered(t *testing.T) {
 	})
 	b := p.zkfcs[1]
 	p.demos[1].Fail(t)
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2 out of the election", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn2 out of the election", func() bool {
 		st, err := b.Status()
 		return err == nil && !st.InElection && strings.HasPrefix(st.Reason, "not joining: service SERVICE_UNHEALTHY")
 	})
 	p.demos[1].Recover(t)
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2's service to start its rise", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn2's service to start its rise", func() bool {
 		st, err := b.Status()
 		return err == nil && strings.Contains(st.Reason, "(rise ")
 	})
@@ -196,7 +196,7 @@ func TestPromotionBlockedWhenFencingFails(t *testing.T) {
 	})
 	a, b := p.zkfcs[0], p.zkfcs[1]
 	a.Kill() // nn1's service stays active: only fencing can stop it
-	zkfcenv.WaitFor(t, 60*time.Second, "nn2 to try and fail to fence", func() bool {
+	harness.WaitFor(t, 60*time.Second, "nn2 to try and fail to fence", func() bool {
 		return metric(t, b, `zkfc_fence_attempts_total{result="failure"}`) >= 2
 	})
 	st, _ := b.Status()
@@ -213,7 +213,7 @@ func TestPromotionBlockedWhenFencingFails(t *testing.T) {
 	if err := os.WriteFile(allow, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	zkfcenv.WaitFor(t, 60*time.Second, "nn2 active after fencing works", func() bool { return b.Role() == "active" })
+	harness.WaitFor(t, 60*time.Second, "nn2 active after fencing works", func() bool { return b.Role() == "active" })
 	if r := demoRole(t, p.demos[0]); r != "standby" {
 		t.Fatalf("nn1's service is %s after being fenced", r)
 	}
@@ -238,7 +238,7 @@ func selfFenceOnQuorumLoss(t *testing.T, kill bool) {
 	} else {
 		p.zk.Freeze()
 	}
-	zkfcenv.WaitFor(t, 30*time.Second, "nn1's service demoted while ZooKeeper is frozen", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn1's service demoted while ZooKeeper is frozen", func() bool {
 		r, _ := p.demos[0].Role()
 		return r == "standby"
 	})
@@ -256,7 +256,7 @@ func selfFenceOnQuorumLoss(t *testing.T, kill bool) {
 		t.Fatalf("nn2's service became %s while ZooKeeper was frozen", r)
 	}
 	// The status is published once the demote action has returned.
-	zkfcenv.WaitFor(t, 10*time.Second, "nn1's status to record the self-fence", func() bool {
+	harness.WaitFor(t, 10*time.Second, "nn1's status to record the self-fence", func() bool {
 		st, err := a.Status()
 		return err == nil && st.Role == "standby" && strings.Contains(st.Transitions[len(st.Transitions)-1].Reason, "self-fenced")
 	})
@@ -265,7 +265,7 @@ func selfFenceOnQuorumLoss(t *testing.T, kill bool) {
 		return
 	}
 	p.zk.Thaw()
-	zkfcenv.WaitFor(t, 60*time.Second, "an active after the thaw", func() bool {
+	harness.WaitFor(t, 60*time.Second, "an active after the thaw", func() bool {
 		return a.Role() == "active" || p.zkfcs[1].Role() == "active"
 	})
 	p.checkObserver(t)
@@ -316,13 +316,13 @@ func TestPauseAndResume(t *testing.T) {
 	if out, code := zkfcenv.RunCLI(t, "pause", "--url", a.URL); code != 0 {
 		t.Fatalf("pause: %s", out)
 	}
-	zkfcenv.WaitFor(t, 20*time.Second, "both see the pause", func() bool {
+	harness.WaitFor(t, 20*time.Second, "both see the pause", func() bool {
 		sa, e1 := a.Status()
 		sb, e2 := b.Status()
 		return e1 == nil && e2 == nil && sa.Paused && sb.Paused
 	})
 	p.demos[0].Fail(t)
-	zkfcenv.WaitFor(t, 20*time.Second, "nn1 sees its service unhealthy", func() bool {
+	harness.WaitFor(t, 20*time.Second, "nn1 sees its service unhealthy", func() bool {
 		st, err := a.Status()
 		return err == nil && st.Health == "SERVICE_UNHEALTHY"
 	})
@@ -336,7 +336,7 @@ func TestPauseAndResume(t *testing.T) {
 	if out, code := zkfcenv.RunCLI(t, "resume", "--url", b.URL); code != 0 {
 		t.Fatalf("resume: %s", out)
 	}
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active after resume", func() bool { return b.Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, "nn2 active after resume", func() bool { return b.Role() == "active" })
 	p.checkObserver(t)
 }
 
@@ -371,7 +371,7 @@ func TestFormat(t *testing.T) {
 		}
 	}
 	z = zkfcenv.StartZKFCWithConfig(t, o, cfg, url)
-	zkfcenv.WaitFor(t, 30*time.Second, "nn1 active on the formatted cluster", func() bool { return z.Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, "nn1 active on the formatted cluster", func() bool { return z.Role() == "active" })
 }
 
 func TestConfigValidationErrors(t *testing.T) {
@@ -435,7 +435,7 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 	type member struct{ client, peer string }
 	var ms [3]member
 	for i := range ms {
-		ms[i] = member{fmt.Sprintf("127.0.0.1:%d", zkfcenv.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", zkfcenv.FreePort(t))}
+		ms[i] = member{fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))}
 	}
 	connect := ms[0].client + "," + ms[1].client + "," + ms[2].client
 	quorum := func(id int, witness bool) string {
@@ -460,11 +460,11 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 		zkfcs[i] = zkfcenv.StartZKFCWithConfig(t, o, cfgs[i], url)
 	}
 	// The daemons wait for the cluster znode; format once the quorum serves.
-	zkfcenv.WaitFor(t, 60*time.Second, "format through the embedded quorum", func() bool {
+	harness.WaitFor(t, 60*time.Second, "format through the embedded quorum", func() bool {
 		_, code := zkfcenv.RunCLI(t, "format", "--config", cfgs[0], "--non-interactive")
 		return code == 0
 	})
-	zkfcenv.WaitFor(t, 60*time.Second, "one active, one standby", func() bool {
+	harness.WaitFor(t, 60*time.Second, "one active, one standby", func() bool {
 		r0, r1 := zkfcs[0].Role(), zkfcs[1].Role()
 		return (r0 == "active" && r1 == "standby") || (r0 == "standby" && r1 == "active")
 	})
@@ -474,17 +474,17 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 	}
 	// A health failure first: every quorum member stays up.
 	demos[act].Fail(t)
-	zkfcenv.WaitFor(t, 60*time.Second, "the other node active", func() bool { return zkfcs[1-act].Role() == "active" })
+	harness.WaitFor(t, 60*time.Second, "the other node active", func() bool { return zkfcs[1-act].Role() == "active" })
 	// Now kill the new active's zkfc and its member: 2 of 3 members remain
 	// (the witness and the old active's), enough for a quorum.
 	demos[act].Recover(t)
-	zkfcenv.WaitFor(t, 60*time.Second, "the old active back as standby candidate", func() bool {
+	harness.WaitFor(t, 60*time.Second, "the old active back as standby candidate", func() bool {
 		st, err := zkfcs[act].Status()
 		return err == nil && st.InElection
 	})
 	zkfcs[1-act].Kill()
 	killedAt := demos[1-act].Kill() // a whole node lost: the shell method confirms it is gone
-	zkfcenv.WaitFor(t, 90*time.Second, "failover after losing a zkfc and its quorum member", func() bool {
+	harness.WaitFor(t, 90*time.Second, "failover after losing a zkfc and its quorum member", func() bool {
 		return zkfcs[act].Role() == "active"
 	})
 	zkfcenv.CheckNoOverlap(t, zkfcenv.ReadIntervalsKilled(t, roles, time.Now(), map[string]time.Time{demos[1-act].Name: killedAt}))
@@ -511,7 +511,7 @@ func TestEmbeddedQuorumPairWithWitness(t *testing.T) {
 	}
 	// Alone, its member has no quorum: the witness reports it unhealthy.
 	zkfcs[act].Kill()
-	zkfcenv.WaitFor(t, 30*time.Second, "the witness to report its member not serving", func() bool {
+	harness.WaitFor(t, 30*time.Second, "the witness to report its member not serving", func() bool {
 		resp, err := http.Get(w.URL + "/health")
 		if err != nil {
 			return false
@@ -527,7 +527,7 @@ func TestRoleDriftQuitsAndRejoins(t *testing.T) {
 	p := startPair(t, nil)
 	a, b := p.zkfcs[0], p.zkfcs[1]
 	p.demos[0].Demote(t)
-	zkfcenv.WaitFor(t, 30*time.Second, "nn2 active after nn1's drift", func() bool { return b.Role() == "active" })
+	harness.WaitFor(t, 30*time.Second, "nn2 active after nn1's drift", func() bool { return b.Role() == "active" })
 	st, err := a.Status()
 	if err != nil {
 		t.Fatal(err)
@@ -539,7 +539,7 @@ func TestRoleDriftQuitsAndRejoins(t *testing.T) {
 	if !found {
 		t.Fatalf("nn1's transitions do not record the drift: %+v", st.Transitions)
 	}
-	zkfcenv.WaitFor(t, 30*time.Second, "nn1 rejoined as standby", func() bool {
+	harness.WaitFor(t, 30*time.Second, "nn1 rejoined as standby", func() bool {
 		st, err := a.Status()
 		return err == nil && st.InElection && st.Role == "standby"
 	})
@@ -632,10 +632,10 @@ func TestPartitionedActiveIsDownBeforeTheStandbyWins(t *testing.T) {
 		}
 		zkfcs[i] = zkfcenv.StartZKFCWithConfig(t, o, cfg, url)
 		want := map[int]string{0: "active", 1: "standby"}[i]
-		zkfcenv.WaitFor(t, 30*time.Second, name+" "+want, func() bool { return zkfcs[i].Role() == want })
+		harness.WaitFor(t, 30*time.Second, name+" "+want, func() bool { return zkfcs[i].Role() == want })
 	}
 	proxy.Block()
-	zkfcenv.WaitFor(t, 60*time.Second, "nn2 active after nn1's session expired", func() bool { return zkfcs[1].Role() == "active" })
+	harness.WaitFor(t, 60*time.Second, "nn2 active after nn1's session expired", func() bool { return zkfcs[1].Role() == "active" })
 	ivs := zkfcenv.ReadIntervals(t, roles, time.Now())
 	zkfcenv.CheckNoOverlap(t, ivs)
 	var nn1End, nn2Start time.Time
@@ -654,7 +654,7 @@ func TestPartitionedActiveIsDownBeforeTheStandbyWins(t *testing.T) {
 		t.Fatalf("partitioned nn1's service is %s", r)
 	}
 	proxy.Unblock()
-	zkfcenv.WaitFor(t, 60*time.Second, "nn1 back as standby", func() bool {
+	harness.WaitFor(t, 60*time.Second, "nn1 back as standby", func() bool {
 		st, err := zkfcs[0].Status()
 		return err == nil && st.Role == "standby" && st.Connected
 	})

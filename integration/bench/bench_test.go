@@ -598,7 +598,7 @@ func healthFailover(b testing.TB, runs int) Failover {
 			zkfcenv.Format(b, cfg)
 		}
 		zkfcs[i] = zkfcenv.StartZKFCWithConfig(b, o, cfg, url)
-		zkfcenv.WaitFor(b, 30*time.Second, name+" settled", func() bool {
+		harness.WaitFor(b, 30*time.Second, name+" settled", func() bool {
 			r := zkfcs[i].Role()
 			return r == "active" || r == "standby"
 		})
@@ -608,7 +608,7 @@ func healthFailover(b testing.TB, runs int) Failover {
 		Settings: drill.File{HealthInterval: interval, SessionTimeout: session, TickTime: 500 * time.Millisecond}}
 	for run := 1; run <= runs; run++ {
 		act := -1
-		zkfcenv.WaitFor(b, 30*time.Second, "one active", func() bool {
+		harness.WaitFor(b, 30*time.Second, "one active", func() bool {
 			for i := range zkfcs {
 				if zkfcs[i].Role() == "active" {
 					act = i
@@ -618,7 +618,7 @@ func healthFailover(b testing.TB, runs int) Failover {
 			return false
 		})
 		stb := 1 - act
-		zkfcenv.WaitFor(b, 30*time.Second, "standby in the election", func() bool {
+		harness.WaitFor(b, 30*time.Second, "standby in the election", func() bool {
 			st, err := zkfcs[stb].Status()
 			return err == nil && st.InElection && st.Role == "standby"
 		})
@@ -626,7 +626,7 @@ func healthFailover(b testing.TB, runs int) Failover {
 		fault := time.Now()
 		demos[act].Fail(b)
 		var newIv, oldIv zkfcenv.Interval
-		zkfcenv.WaitFor(b, 60*time.Second, "failover", func() bool {
+		harness.WaitFor(b, 60*time.Second, "failover", func() bool {
 			ivs := zkfcenv.ReadIntervals(b, roles, time.Now())
 			for _, iv := range ivs {
 				if iv.Name == demos[act].Name && iv.Start.Before(fault) && iv.End != nil && iv.End.After(fault) {

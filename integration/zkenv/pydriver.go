@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/zkfc-project/zkfc/integration/harness"
 )
 
 // PyDriver runs a Python client script that takes one command a line on
@@ -85,7 +87,7 @@ func (d *PyDriver) Close() {
 func (d *PyDriver) stderrTail() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return tail(d.stderr.String(), 30)
+	return harness.Tail(d.stderr.String(), 30, "")
 }
 
 type writerFunc func([]byte) (int, error)

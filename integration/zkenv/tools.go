@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/zkfc-project/zkfc/integration/harness"
 )
 
 // RunPython runs `/usr/bin/python3 script args...` (the Debian interpreter,
@@ -23,10 +25,10 @@ func RunPython(timeout time.Duration, script string, args ...string) (string, er
 	killGroupOnCancel(cmd)
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		return stdout.String(), fmt.Errorf("python3 %s: deadline %v exceeded; stderr:\n%s", script, timeout, tail(stderr.String(), 30))
+		return stdout.String(), fmt.Errorf("python3 %s: deadline %v exceeded; stderr:\n%s", script, timeout, harness.Tail(stderr.String(), 30, ""))
 	}
 	if err != nil {
-		return stdout.String(), fmt.Errorf("python3 %s: %w; stderr:\n%s", script, err, tail(stderr.String(), 30))
+		return stdout.String(), fmt.Errorf("python3 %s: %w; stderr:\n%s", script, err, harness.Tail(stderr.String(), 30, ""))
 	}
 	return stdout.String(), nil
 }
@@ -51,14 +53,14 @@ func RunZkCli(timeout time.Duration, addr, script string) (out string, exitCode 
 	killGroupOnCancel(cmd)
 	err = cmd.Run()
 	if ctx.Err() != nil {
-		return FilterZkCli(buf.String()), -1, fmt.Errorf("zkCli.sh: deadline %v exceeded; output:\n%s", timeout, tail(buf.String(), 30))
+		return FilterZkCli(buf.String()), -1, fmt.Errorf("zkCli.sh: deadline %v exceeded; output:\n%s", timeout, harness.Tail(buf.String(), 30, ""))
 	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		return FilterZkCli(buf.String()), exit.ExitCode(), nil
 	}
 	if err != nil {
-		return FilterZkCli(buf.String()), -1, fmt.Errorf("zkCli.sh: %w; output:\n%s", err, tail(buf.String(), 30))
+		return FilterZkCli(buf.String()), -1, fmt.Errorf("zkCli.sh: %w; output:\n%s", err, harness.Tail(buf.String(), 30, ""))
 	}
 	return FilterZkCli(buf.String()), 0, nil
 }
@@ -98,12 +100,4 @@ func FilterZkCli(out string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -27,15 +27,6 @@ func StartApache(t testing.TB, tick time.Duration) *ZooKeeper {
 	return harness.StartApache(t, harness.Options{TickTime: tick, Extra: []string{"maxClientCnxns=0", "forceSync=no"}})
 }
 
-// FreePort is harness.FreePort.
-func FreePort(t testing.TB) int { t.Helper(); return harness.FreePort(t) }
-
-// WaitFor is harness.WaitFor.
-func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	harness.WaitFor(t, d, what, cond)
-}
-
 // Interval is a roles-file interval (package roles).
 type Interval = roles.Interval
 
