@@ -101,16 +101,6 @@ func DefaultFencing(killsFile string) string {
 `, killsFile)
 }
 
-// startProc starts argv as name, inside network namespace ns unless it
-// is "" (ip netns exec execs the command: the pid is the process's).
-func startProc(t testing.TB, name, ns, logPath string, argv ...string) *harness.Proc {
-	t.Helper()
-	if ns != "" {
-		argv = append([]string{"ip", "netns", "exec", ns}, argv...)
-	}
-	return harness.StartProc(t, name, logPath, argv...)
-}
-
 // Node is one host of the drill cluster: a zkfc hosting a quorum member
 // and, unless it is the witness, guarding a demo-service.
 type Node struct {
@@ -211,10 +201,11 @@ func StartCluster(t testing.TB, s Settings, lay Layout) *Cluster {
 	}
 	for _, n := range c.Nodes[:count] {
 		if n.DemoAddr != "" {
-			n.Demo = startProc(t, n.Name+"-demo", n.NS, filepath.Join(dir, n.Name+"-demo.log"),
-				demoBin, "--listen", n.DemoAddr, "--roles-file", c.Roles, "--name", n.Name)
+			n.Demo = harness.StartProc(t, n.Name+"-demo", filepath.Join(dir, n.Name+"-demo.log"),
+				harness.InNetns(n.NS, demoBin, "--listen", n.DemoAddr, "--roles-file", c.Roles, "--name", n.Name)...)
 		}
-		n.ZKFC = startProc(t, n.Name+"-zkfc", n.NS, filepath.Join(dir, n.Name+"-zkfc.log"), zkfcBin, "run", "--config", n.Config)
+		n.ZKFC = harness.StartProc(t, n.Name+"-zkfc", filepath.Join(dir, n.Name+"-zkfc.log"),
+			harness.InNetns(n.NS, zkfcBin, "run", "--config", n.Config)...)
 	}
 	t.Cleanup(func() {
 		c.keepLogs(t, dir)
@@ -413,7 +404,7 @@ func (c *Cluster) StartWitness(t testing.TB, id int, current string, version uin
 	must(os.WriteFile(zooCfg, []byte(b.String()), 0o644))
 	n.Config = filepath.Join(dir, n.Name+".yaml")
 	must(os.WriteFile(n.Config, []byte(c.config(t, n, 2, dir, zooCfg)), 0o644))
-	n.ZKFC = startProc(t, n.Name+"-zkfc", "", filepath.Join(dir, n.Name+"-zkfc.log"), zkfcBin, "run", "--config", n.Config)
+	n.ZKFC = harness.StartProc(t, n.Name+"-zkfc", filepath.Join(dir, n.Name+"-zkfc.log"), zkfcBin, "run", "--config", n.Config)
 	return n
 }
 

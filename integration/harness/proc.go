@@ -40,6 +40,16 @@ func NewProc(t testing.TB, name, logPath string, argv ...string) *Proc {
 	return &Proc{Name: name, LogPath: logPath, Argv: argv, t: t}
 }
 
+// InNetns is argv run inside network namespace ns, or argv itself when ns
+// is "" (the host's). ip netns exec execs the command, so a Proc's pid is
+// the process's own and its signals reach it.
+func InNetns(ns string, argv ...string) []string {
+	if ns == "" {
+		return argv
+	}
+	return append([]string{"ip", "netns", "exec", ns}, argv...)
+}
+
 // StartProc starts argv as name with its output in logPath and kills it
 // when the test ends, then fails the test for a JSON log line of its that
 // carries a key twice (jsonlog). It fails the test if the process cannot

@@ -328,10 +328,7 @@ func (s *Server) writeConfig() error {
 // (which execs it: the pid is the server's) when it has a namespace.
 func (s *Server) command() ([]string, []string) {
 	argv, env := s.serverCommand()
-	if s.Netns != "" {
-		argv = append([]string{"ip", "netns", "exec", s.Netns}, argv...)
-	}
-	return argv, env
+	return InNetns(s.Netns, argv...), env
 }
 
 func (s *Server) serverCommand() ([]string, []string) {

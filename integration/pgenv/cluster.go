@@ -148,11 +148,8 @@ func Start(t testing.TB, o Options) *Cluster {
 		if err := os.WriteFile(n.Config, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		argv := []string{zkfcBin, "run", "--config", n.Config}
-		if n.NS != "" {
-			argv = append([]string{"ip", "netns", "exec", n.NS}, argv...)
-		}
-		n.ZKFC = harness.NewProc(t, n.Name+"-zkfc", filepath.Join(c.Base, n.Name+"-zkfc.log"), argv...)
+		n.ZKFC = harness.NewProc(t, n.Name+"-zkfc", filepath.Join(c.Base, n.Name+"-zkfc.log"),
+			harness.InNetns(n.NS, zkfcBin, "run", "--config", n.Config)...)
 		n.ZKFC.Env = append(os.Environ(), o.Env...)
 	}
 	t.Cleanup(func() {
@@ -315,10 +312,7 @@ func SyncState(primary *Server, app string) string {
 func Query(s *Server, sql string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	argv := []string{filepath.Join(Bin, "psql"), "-h", s.Host, "-p", strconv.Itoa(s.Port), "-U", "postgres", "-d", "postgres", "-XAtq", "-c", sql}
-	if s.NS != "" {
-		argv = append([]string{"ip", "netns", "exec", s.NS}, argv...)
-	}
+	argv := harness.InNetns(s.NS, filepath.Join(Bin, "psql"), "-h", s.Host, "-p", strconv.Itoa(s.Port), "-U", "postgres", "-d", "postgres", "-XAtq", "-c", sql)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=2")
 	out, err := cmd.Output()

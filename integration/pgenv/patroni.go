@@ -143,10 +143,7 @@ tags: {nofailover: false, noloadbalance: false, clonefrom: false, nosync: false}
 			// Patroni runs PostgreSQL itself, so it must run as its account.
 			argv = append([]string{"runuser", "-u", OSUser, "--"}, argv...)
 		}
-		if pg.NS != "" {
-			argv = append([]string{"ip", "netns", "exec", pg.NS}, argv...)
-		}
-		n.Proc = harness.NewProc(t, name, n.LogPath, argv...)
+		n.Proc = harness.NewProc(t, name, n.LogPath, harness.InNetns(pg.NS, argv...)...)
 		p.Nodes[i] = n
 	}
 	t.Cleanup(func() {

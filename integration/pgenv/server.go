@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkfc-project/zkfc/integration/harness"
 )
 
 // Bin is where Debian's postgresql-15 puts its programs.
@@ -154,10 +156,7 @@ func (s *Server) Env() []string {
 func (s *Server) Script(name string, env []string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	argv := append([]string{filepath.Join(ExampleDir(), name+".sh")}, args...)
-	if s.NS != "" {
-		argv = append([]string{"ip", "netns", "exec", s.NS}, argv...)
-	}
+	argv := harness.InNetns(s.NS, append([]string{filepath.Join(ExampleDir(), name+".sh")}, args...)...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), s.Env()...), env...)
 	out, err := cmd.CombinedOutput()
