@@ -24,7 +24,7 @@ import (
 func TestCClientDifferential(t *testing.T) {
 	bin := buildCClient(t)
 	t.Run("standalone", func(t *testing.T) {
-		runCClientPair(t, bin, zkenv.StartApache(t, cfgExtended.options()), zkenv.StartOurs(t, cfgExtended.options()))
+		runCClientPair(t, bin, harness.StartApache(t, cfgExtended.options()), harness.StartOurs(t, cfgExtended.options()))
 	})
 	t.Run("ensemble", func(t *testing.T) {
 		runCClientPair(t, bin, followerOf(harness.Apache)(t, cfgExtended.options()),
@@ -46,7 +46,7 @@ func buildCClient(t *testing.T) string {
 	return bin
 }
 
-func runCClientPair(t *testing.T, bin string, apache, ours *zkenv.Server) {
+func runCClientPair(t *testing.T, bin string, apache, ours *harness.Server) {
 	outA := compareToolTranscripts(t, "C client", func(addr string) (string, error) {
 		return runTool(90*time.Second, bin, addr, "/cclient")
 	}, apache.Addr(), ours.Addr())

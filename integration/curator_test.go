@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/zkfc-project/zkfc/integration/harness"
-	"github.com/zkfc-project/zkfc/integration/zkenv"
 )
 
 // curatorClasspath are the Debian jars Curator and the ZooKeeper client need.
@@ -32,8 +31,8 @@ var curatorClasspath = []string{
 func TestCuratorDifferential(t *testing.T) {
 	cp := buildCurator(t)
 	t.Run("standalone", func(t *testing.T) {
-		a := zkenv.StartApache(t, cfgExtended.options())
-		b := zkenv.StartOurs(t, cfgExtended.options())
+		a := harness.StartApache(t, cfgExtended.options())
+		b := harness.StartOurs(t, cfgExtended.options())
 		runCuratorPair(t, cp, a.Addr(), b.Addr())
 	})
 	t.Run("ensemble", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkenv"
 )
 
@@ -17,8 +18,8 @@ import (
 // the C client and zkCli.sh show the same in their own differential
 // transcripts.
 func TestGetRootGoZookeeperAndKazoo(t *testing.T) {
-	apache := zkenv.StartApache(t, cfgExtended.options())
-	ours := zkenv.StartOurs(t, cfgExtended.options())
+	apache := harness.StartApache(t, cfgExtended.options())
+	ours := harness.StartOurs(t, cfgExtended.options())
 	paths := []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"}
 	render := func(addr string) string {
 		var out []string

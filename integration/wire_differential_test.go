@@ -54,7 +54,9 @@ var wireDeviations = map[string]string{
 	"resume-timeout": "keeps the session timeout negotiated when the session was created",
 }
 
-func startApacheWire(t testing.TB) *zkenv.Server { return zkenv.StartApache(t, cfgExtended.options()) }
+func startApacheWire(t testing.TB) *harness.Server {
+	return harness.StartApache(t, cfgExtended.options())
+}
 
 // TestWireDifferentialApacheSelfCheck runs the scripts against two Apache
 // servers: every step, deviations included, must render alike, which
@@ -65,13 +67,13 @@ func TestWireDifferentialApacheSelfCheck(t *testing.T) {
 
 func TestWireDifferentialOurs(t *testing.T) {
 	runWireScripts(t, "apache", startApacheWire,
-		"ours", func(t testing.TB) *zkenv.Server { return zkenv.StartOurs(t, cfgExtended.options()) }, false)
+		"ours", func(t testing.TB) *harness.Server { return harness.StartOurs(t, cfgExtended.options()) }, false)
 }
 
 func TestWireDifferentialEnsembleOurs(t *testing.T) {
-	runWireScripts(t, "apache-follower", func(t testing.TB) *zkenv.Server {
+	runWireScripts(t, "apache-follower", func(t testing.TB) *harness.Server {
 		return followerOf(harness.Apache)(t, cfgExtended.options())
-	}, "ours-follower", func(t testing.TB) *zkenv.Server {
+	}, "ours-follower", func(t testing.TB) *harness.Server {
 		return followerOf(harness.Ours)(t, cfgExtended.options())
 	}, false)
 }
@@ -135,7 +137,7 @@ func parseWireScript(path string) ([]wireStep, error) {
 	return steps, nil
 }
 
-func runWireScripts(t *testing.T, nameA string, startA func(testing.TB) *zkenv.Server, nameB string, startB func(testing.TB) *zkenv.Server, selfCheck bool) {
+func runWireScripts(t *testing.T, nameA string, startA func(testing.TB) *harness.Server, nameB string, startB func(testing.TB) *harness.Server, selfCheck bool) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -306,7 +308,7 @@ const wireReadTimeout = 3 * time.Second
 
 // runWireScript runs steps against srv and returns each step's rendered
 // frames. The error is a harness failure (a dial that failed, a bad step).
-func runWireScript(srv *zkenv.Server, steps []wireStep) ([][]string, error) {
+func runWireScript(srv *harness.Server, steps []wireStep) ([][]string, error) {
 	conns := map[string]*wireConn{}
 	defer func() {
 		for _, c := range conns {
@@ -330,7 +332,7 @@ func runWireScript(srv *zkenv.Server, steps []wireStep) ([][]string, error) {
 	return out, nil
 }
 
-func runWireStep(srv *zkenv.Server, conns map[string]*wireConn, st wireStep) ([]string, error) {
+func runWireStep(srv *harness.Server, conns map[string]*wireConn, st wireStep) ([]string, error) {
 	switch st.cmd {
 	case "open", "resume":
 		req := proto.ConnectRequest{TimeOut: 30000, Passwd: make([]byte, 16)}

@@ -19,7 +19,7 @@ import (
 
 // pair is two demo services, each guarded by a zkfc, on Apache ZooKeeper.
 type pair struct {
-	zk        *zkfcenv.ZooKeeper
+	zk        *harness.Server
 	roles     string
 	demos     [2]*zkfcenv.Demo
 	zkfcs     [2]*zkfcenv.ZKFC

@@ -16,13 +16,10 @@ import (
 	"github.com/zkfc-project/zkfc/integration/harness"
 )
 
-// ZooKeeper is a running Apache ZooKeeper server.
-type ZooKeeper = harness.Server
-
 // StartApache starts a standalone Apache ZooKeeper for zkfc: tickTime
 // tick (sessions may range over 2..20 ticks), no limit on connections
 // per client, and no fsync (the tests kill processes, not the machine).
-func StartApache(t testing.TB, tick time.Duration) *ZooKeeper {
+func StartApache(t testing.TB, tick time.Duration) *harness.Server {
 	t.Helper()
 	return harness.StartApache(t, harness.Options{TickTime: tick, Extra: []string{"maxClientCnxns=0", "forceSync=no"}})
 }
