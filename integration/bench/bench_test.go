@@ -60,11 +60,6 @@ func want(part string) bool {
 	return false
 }
 
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
 var benchStart = time.Now()
 
 // progress goes to stderr, outside go test's buffering, with the time
@@ -183,7 +178,7 @@ func BenchmarkReport(b *testing.B) {
 	r.Machine.Elapsed = time.Since(benchStart)
 	out := os.Getenv("BENCH_OUT")
 	if out == "" {
-		out = filepath.Join(repoRoot(), "docs", "bench")
+		out = filepath.Join(harness.RepoRoot(), "docs", "bench")
 	}
 	path, err := r.Write(out)
 	if err != nil {
@@ -498,7 +493,7 @@ func listTests(pattern string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "test", "-list", pattern, "./integration")
-	cmd.Dir = repoRoot()
+	cmd.Dir = harness.RepoRoot()
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("go test -list %s: %w", pattern, err)
@@ -521,7 +516,7 @@ func goTest(b testing.TB, limit time.Duration, env []string, args ...string) ([]
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", append([]string{"test"}, args...)...)
-	cmd.Dir = repoRoot()
+	cmd.Dir = harness.RepoRoot()
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// On the deadline, end the whole group: the test binary's children too.

@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,13 +34,8 @@ const Bin = "/usr/lib/postgresql/15/bin"
 // OSUser is the account servers run as when the test runs as root.
 const OSUser = "postgres"
 
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
 // ExampleDir is examples/postgresql: the scripts and templates under test.
-func ExampleDir() string { return filepath.Join(repoRoot(), "examples", "postgresql") }
+func ExampleDir() string { return filepath.Join(harness.RepoRoot(), "examples", "postgresql") }
 
 // Require skips the test when PostgreSQL 15 is not installed.
 func Require(t testing.TB) {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -27,11 +26,6 @@ var (
 	zkfcBin   string
 	demoBin   string
 )
-
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
 
 // Binaries returns the zkfc and demo-service binaries: $ZKFC_BIN and
 // $DEMO_BIN (or demo-service beside $ZKFC_BIN) when set, else freshly
@@ -60,7 +54,7 @@ func Binaries(t testing.TB) (zkfc, demo string) {
 			out := filepath.Join(dir, filepath.Base(b.pkg))
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			cmd := exec.CommandContext(ctx, "go", "build", "-o", out, b.pkg)
-			cmd.Dir = repoRoot()
+			cmd.Dir = harness.RepoRoot()
 			msg, err := cmd.CombinedOutput()
 			cancel()
 			if err != nil {
@@ -79,7 +73,7 @@ func Binaries(t testing.TB) (zkfc, demo string) {
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // ExamplesDir is the directory of the demo service's action scripts.
-func ExamplesDir() string { return filepath.Join(repoRoot(), "examples", "demo-service") }
+func ExamplesDir() string { return filepath.Join(harness.RepoRoot(), "examples", "demo-service") }
 
 // Demo is a running demo-service.
 type Demo struct {
