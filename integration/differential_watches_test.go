@@ -169,15 +169,11 @@ func scenarioWatchesReconnect(e env, tr *zkenv.Transcript) error {
 	if err != nil {
 		return err
 	}
-	w2, err := zkenv.DialRaw(e.addr(), 10*time.Second)
-	if err != nil {
-		return err
-	}
-	defer w2.Close()
-	resp, err := w2.Handshake(proto.ConnectRequest{TimeOut: 10000, LastZxidSeen: last, SessionID: sess.SessionID, Passwd: sess.Passwd})
+	w2, resp, err := zkenv.ResumeRaw(e.addr(), sess, last)
 	if err != nil {
 		return fmt.Errorf("reconnect: %w", err)
 	}
+	defer w2.Close()
 	tr.Printf("reconnect: same session %v, timeout %d", resp.SessionID == sess.SessionID, resp.TimeOut)
 	if _, err := rcallXid(tr, w2, "setWatches", proto.XidSetWatches, proto.OpSetWatches, &proto.SetWatchesRequest{
 		RelativeZxid: last,
@@ -223,15 +219,11 @@ func scenarioWatchesReconnect(e env, tr *zkenv.Transcript) error {
 	if err != nil {
 		return err
 	}
-	w3, err := zkenv.DialRaw(e.addr(), 10*time.Second)
-	if err != nil {
-		return err
-	}
-	defer w3.CloseSession()
-	resp, err = w3.Handshake(proto.ConnectRequest{TimeOut: 10000, LastZxidSeen: last, SessionID: sess.SessionID, Passwd: sess.Passwd})
+	w3, resp, err := zkenv.ResumeRaw(e.addr(), sess, last)
 	if err != nil {
 		return fmt.Errorf("second reconnect: %w", err)
 	}
+	defer w3.CloseSession()
 	tr.Printf("second reconnect: same session %v", resp.SessionID == sess.SessionID)
 	if _, err := rcallXid(tr, w3, "setWatches2", proto.XidSetWatches, proto.OpSetWatches2, &proto.SetWatches2Request{
 		// Empty, not nil: nil encodes as a null vector (-1), which Apache

@@ -55,6 +55,23 @@ func ConnectRaw(addr string, sessionTimeout time.Duration) (*RawConn, error) {
 	return r, nil
 }
 
+// ResumeRaw dials addr and asks to resume session s there, with the
+// client's last seen zxid lastZxid, as a client does after losing its
+// connection. It returns the server's answer: a server may refuse (session
+// id 0, or a closed connection) and the caller judges.
+func ResumeRaw(addr string, s proto.ConnectResponse, lastZxid int64) (*RawConn, proto.ConnectResponse, error) {
+	r, err := DialRaw(addr, 10*time.Second)
+	if err != nil {
+		return nil, proto.ConnectResponse{}, err
+	}
+	resp, err := r.Handshake(proto.ConnectRequest{TimeOut: s.TimeOut, SessionID: s.SessionID, Passwd: s.Passwd, LastZxidSeen: lastZxid})
+	if err != nil {
+		r.Close()
+		return nil, resp, err
+	}
+	return r, resp, nil
+}
+
 // Handshake sends a ConnectRequest and reads the ConnectResponse.
 func (r *RawConn) Handshake(req proto.ConnectRequest) (proto.ConnectResponse, error) {
 	if err := r.WriteFrame(proto.AppendFrame(nil, &req)); err != nil {
