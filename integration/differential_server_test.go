@@ -160,14 +160,11 @@ func consKeys(line string) string {
 
 func scenarioFourLetterWords(e env, tr *zkenv.Transcript) error {
 	// A session of our own, with a watch, so cons/wchs/dump have content.
-	r, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	r, err := e.rawWithRoot(tr, "")
 	if err != nil {
 		return err
 	}
 	defer r.CloseSession()
-	if err := rawCreate(tr, r, e.root, "", proto.ModePersistent); err != nil {
-		return err
-	}
 	if _, err := rcall(tr, r, "watch root", proto.OpGetData, &proto.PathWatchRequest{Path: e.root, Watch: true}, &proto.GetDataResponse{}); err != nil {
 		return err
 	}
@@ -350,14 +347,11 @@ func answerText(r *zkenv.RawConn, session bool) string {
 }
 
 func scenarioRobustness(e env, tr *zkenv.Transcript) error {
-	witness, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	witness, err := e.rawWithRoot(tr, "alive")
 	if err != nil {
 		return err
 	}
 	defer witness.CloseSession()
-	if err := rawCreate(tr, witness, e.root, "alive", proto.ModePersistent); err != nil {
-		return err
-	}
 	check := func(what string) error {
 		var gd proto.GetDataResponse
 		_, err := rcall(tr, witness, "witness getData after "+what, proto.OpGetData, &proto.PathWatchRequest{Path: e.root}, &gd)

@@ -242,14 +242,11 @@ func tryHandshake(addr string, req proto.ConnectRequest, wantID int64) (string, 
 }
 
 func scenarioSessions(e env, tr *zkenv.Transcript) error {
-	m, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	m, err := e.rawWithRoot(tr, "")
 	if err != nil {
 		return err
 	}
 	defer m.CloseSession()
-	if err := rawCreate(tr, m, e.root, "", proto.ModePersistent); err != nil {
-		return err
-	}
 	// Timeout negotiation: clamped to [2, 20] ticks (tickTime 500ms).
 	for _, ask := range []time.Duration{time.Millisecond, 5 * time.Second, 10 * time.Minute} {
 		r, err := zkenv.ConnectRaw(e.addr(), ask)

@@ -38,6 +38,7 @@ import (
 
 	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/zkenv"
+	"github.com/zkfc-project/zkfc/quorum/proto"
 )
 
 // Credentials of the super user, passed to both servers as
@@ -281,4 +282,18 @@ func (e env) dialWithRoot(tr *zkenv.Transcript) (*zk.Conn, error) {
 	_, err = c.Create(e.root, nil, zk.FlagPersistent, openACL)
 	tr.Printf("create root %s", errText(err))
 	return c, nil
+}
+
+// rawWithRoot opens a raw session and creates the scenario's root through
+// it with data, the reply in the transcript. The caller closes the session.
+func (e env) rawWithRoot(tr *zkenv.Transcript, data string) (*zkenv.RawConn, error) {
+	r, err := zkenv.ConnectRaw(e.addr(), 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if err := rawCreate(tr, r, e.root, data, proto.ModePersistent); err != nil {
+		r.CloseSession()
+		return nil, err
+	}
+	return r, nil
 }
