@@ -238,6 +238,22 @@ func TestHistorySurvivesRestartOfEveryProcess(t *testing.T) {
 	noTwoActives(t, c)
 }
 
+// roundTrip sends req with c and returns the answer's status and body; a
+// request that gets no answer fails the test.
+func roundTrip(t *testing.T, c *http.Client, req *http.Request) (int, []byte) {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the answer: %v", req.Method, req.URL, err)
+	}
+	return resp.StatusCode, b
+}
+
 // post sends a control API request and returns its status and error text.
 func post(t *testing.T, base, path string, q url.Values) (int, string) {
 	t.Helper()
@@ -245,15 +261,12 @@ func post(t *testing.T, base, path string, q url.Values) (int, string) {
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	resp, err := http.Post(u, "", nil) // no body: a text/plain POST is a form's, refused as cross-site (415)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	// No body: a text/plain POST is a form's, refused as cross-site (415).
+	req, _ := http.NewRequest(http.MethodPost, u, nil)
+	code, b := roundTrip(t, http.DefaultClient, req)
 	var body struct{ Error string }
 	_ = json.Unmarshal(b, &body)
-	return resp.StatusCode, body.Error
+	return code, body.Error
 }
 
 // Every refused schedule leaves no record and no history entry behind.

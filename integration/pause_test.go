@@ -9,7 +9,6 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -172,15 +171,11 @@ func TestGracefulFenceForAnOlderTokenIsRefused(t *testing.T) {
 	}
 	sent := time.Now()
 	post := func(q string) (int, map[string]any) {
-		resp, err := http.Post(nn2.URL+"/demote"+q, "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		req, _ := http.NewRequest(http.MethodPost, nn2.URL+"/demote"+q, nil)
+		code, b := roundTrip(t, http.DefaultClient, req)
 		var body map[string]any
 		_ = json.Unmarshal(b, &body)
-		return resp.StatusCode, body
+		return code, body
 	}
 	code, body := post("?token=1")
 	if code != http.StatusConflict || body["requested_token"] != float64(1) || body["current_token"] != float64(before.FencingToken) {

@@ -319,13 +319,8 @@ func operatorRefusals(ctx context.Context, t *testing.T, noCreds, authed *contro
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/failover?to=nn1&at="+at.UTC().Format(time.RFC3339),
 		strings.NewReader(strings.Repeat("x", control.MaxBodyBytes+1)))
 	req.Header.Set("Authorization", "Bearer "+string(authed.Token))
-	resp, err := authed.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Errorf("schedule with an oversized body: %d, want 413", resp.StatusCode)
+	if code, _ := roundTrip(t, authed.HTTP, req); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("schedule with an oversized body: %d, want 413", code)
 	}
 	st, err := authed.FullStatus(ctx, url)
 	if err != nil || st.Scheduled != nil || st.Budget == nil {
