@@ -15,6 +15,7 @@ package bench
 import (
 	"fmt"
 	"image/color"
+	"iter"
 	"math"
 	"os"
 	"path/filepath"
@@ -125,6 +126,20 @@ func (r *Report) ensemble(setup, server string) *Ensemble {
 		}
 	}
 	return nil
+}
+
+// measured yields the measured ensembles in report order: by setup, then
+// by server.
+func (r *Report) measured() iter.Seq[*Ensemble] {
+	return func(yield func(*Ensemble) bool) {
+		for _, setup := range Setups {
+			for _, server := range Servers {
+				if e := r.ensemble(setup, server); e != nil && !yield(e) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // Plot file names inside the output directory.
@@ -288,17 +303,11 @@ func (r *Report) throughput(s *strings.Builder, drawn map[string]bool) {
 			"so reads are served locally and writes go through the leader.",
 		[2]string{"throughput per workload", plotThroughput}, [2]string{"p99 latency per workload", plotP99})
 	tableHead(s, "setup", "server", "workload", "ops/s", "p50", "p99", "max", "errors")
-	for _, setup := range Setups {
-		for _, server := range Servers {
-			e := r.ensemble(setup, server)
-			if e == nil {
-				continue
-			}
-			for _, op := range Workloads {
-				res := e.Results[op]
-				fmt.Fprintf(s, "| %s | %s | %s | %.0f | %.2f ms | %.2f ms | %.1f ms | %d |\n",
-					setup, server, opName(op), res.Throughput, ms(res.P50), ms(res.P99), ms(res.Max), res.Errors)
-			}
+	for e := range r.measured() {
+		for _, op := range Workloads {
+			res := e.Results[op]
+			fmt.Fprintf(s, "| %s | %s | %s | %.0f | %.2f ms | %.2f ms | %.1f ms | %d |\n",
+				e.Setup, e.Server, opName(op), res.Throughput, ms(res.P50), ms(res.P99), ms(res.Max), res.Errors)
 		}
 	}
 	s.WriteString("\n")
@@ -311,12 +320,8 @@ func (r *Report) resources(s *strings.Builder, drawn map[string]bool) {
 			"(for 3 members this includes the leader election).",
 		[2]string{"memory and start time", plotResources})
 	tableHead(s, "setup", "server", "RSS per member (largest)", "RSS all members", "start to serving")
-	for _, setup := range Setups {
-		for _, server := range Servers {
-			if e := r.ensemble(setup, server); e != nil {
-				fmt.Fprintf(s, "| %s | %s | %.0f MB | %.0f MB | %.2f s |\n", setup, server, mb(e.RSSMax), mb(e.RSSTotal), e.Start.Seconds())
-			}
-		}
+	for e := range r.measured() {
+		fmt.Fprintf(s, "| %s | %s | %.0f MB | %.0f MB | %.2f s |\n", e.Setup, e.Server, mb(e.RSSMax), mb(e.RSSTotal), e.Start.Seconds())
 	}
 	s.WriteString("\n")
 	r.memory(s)
