@@ -204,13 +204,8 @@ func scenarioReaper(e env, tr *zkenv.Transcript) error {
 	return nil
 }
 
-func scenarioTTLDisabled(e env, tr *zkenv.Transcript) error {
-	c, err := e.dialWithRoot(tr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_, err = c.CreateTTL(e.path("ttl"), nil, zk.FlagTTL, openACL, time.Hour)
+func scenarioTTLDisabled(e env, tr *zkenv.Transcript, c *zk.Conn) error {
+	_, err := c.CreateTTL(e.path("ttl"), nil, zk.FlagTTL, openACL, time.Hour)
 	tr.Printf("create ttl without extendedTypesEnabled: %s", errText(err))
 	_, err = c.CreateTTL(e.path("tseq-"), nil, zk.FlagPersistentSequentialWithTTL, openACL, time.Hour)
 	tr.Printf("create ttl sequential without extendedTypesEnabled: %s", errText(err))
@@ -220,13 +215,8 @@ func scenarioTTLDisabled(e env, tr *zkenv.Transcript) error {
 	return nil
 }
 
-func scenarioErrors(e env, tr *zkenv.Transcript) error {
-	c, err := e.dialWithRoot(tr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_, err = c.Create(e.path("a"), []byte("x"), zk.FlagPersistent, openACL)
+func scenarioErrors(e env, tr *zkenv.Transcript, c *zk.Conn) error {
+	_, err := c.Create(e.path("a"), []byte("x"), zk.FlagPersistent, openACL)
 	tr.Printf("create a %s", errText(err))
 	_, err = c.Create(e.path("a"), []byte("y"), zk.FlagPersistent, openACL)
 	tr.Printf("create a again (NodeExists): %s", errText(err))
@@ -324,14 +314,9 @@ func scenarioErrors(e env, tr *zkenv.Transcript) error {
 	return nil
 }
 
-func scenarioDataStats(e env, tr *zkenv.Transcript) error {
-	c, err := e.dialWithRoot(tr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+func scenarioDataStats(e env, tr *zkenv.Transcript, c *zk.Conn) error {
 	n := e.path("n")
-	_, err = c.Create(n, []byte("v0"), zk.FlagPersistent, openACL)
+	_, err := c.Create(n, []byte("v0"), zk.FlagPersistent, openACL)
 	tr.Printf("create n %s", errText(err))
 	for i := 1; i <= 3; i++ {
 		st, err := c.Set(n, []byte(fmt.Sprintf("value-%d", i)), -1)

@@ -117,11 +117,11 @@ type scenario struct {
 func scenarios() []scenario {
 	return []scenario{
 		{"create_modes", cfgExtended, scenarioCreateModes},
-		{"ttl_disabled", cfgPlain, scenarioTTLDisabled},
+		{"ttl_disabled", cfgPlain, withRoot(scenarioTTLDisabled)},
 		{"reaper", cfgExtended, scenarioReaper},
 		{"plain_config", cfgPlain, scenarioPlainConfig},
-		{"errors", cfgExtended, scenarioErrors},
-		{"data_stats", cfgExtended, scenarioDataStats},
+		{"errors", cfgExtended, withRoot(scenarioErrors)},
+		{"data_stats", cfgExtended, withRoot(scenarioDataStats)},
 		{"acl", cfgExtended, scenarioACL},
 		{"multi", cfgExtended, scenarioMulti},
 		{"watches_oneshot", cfgExtended, scenarioWatchesOneShot},
@@ -282,6 +282,19 @@ func (e env) dialWithRoot(tr *zkenv.Transcript) (*zk.Conn, error) {
 	_, err = c.Create(e.root, nil, zk.FlagPersistent, openACL)
 	tr.Printf("create root %s", errText(err))
 	return c, nil
+}
+
+// withRoot runs a scenario that works through one go-zookeeper session
+// holding its root (dialWithRoot), opened before and closed after it.
+func withRoot(run func(e env, tr *zkenv.Transcript, c *zk.Conn) error) func(env, *zkenv.Transcript) error {
+	return func(e env, tr *zkenv.Transcript) error {
+		c, err := e.dialWithRoot(tr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return run(e, tr, c)
+	}
 }
 
 // rawWithRoot opens a raw session and creates the scenario's root through
