@@ -34,12 +34,8 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 		fmt.Sprintf("admin.serverPort=%d", adminPort)}}
 	srv := harness.StartOurs(t, opts)
 	const writers = 8
-	setup, ev, err := zk.Connect([]string{srv.Addr()}, 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	setup := connectZK(t, 10*time.Second, srv.Addr())
 	defer setup.Close()
-	waitSession(t, ev)
 	if _, err := setup.Create("/w", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
@@ -55,12 +51,8 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := 0; i < writers; i++ {
-		c, ev, err := zk.Connect([]string{srv.Addr()}, 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := connectZK(t, 10*time.Second, srv.Addr())
 		defer c.Close()
-		waitSession(t, ev)
 		wg.Add(1)
 		go func(i int, c *zk.Conn) {
 			defer wg.Done()
@@ -125,12 +117,8 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 
 	checkState := func(t *testing.T, addr string) {
 		t.Helper()
-		c, ev, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := connectZK(t, 10*time.Second, addr)
 		defer c.Close()
-		waitSession(t, ev)
 		if _, err := c.Sync("/w"); err != nil {
 			t.Fatal(err)
 		}
@@ -182,12 +170,8 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 		checkState(t, m.Addr())
 	}
 	// It serves writes, which continue the zxid sequence after X.
-	c, ev2, err := zk.Connect(ens.Addrs(), 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectZK(t, 10*time.Second, ens.Addrs()...)
 	defer c.Close()
-	waitSession(t, ev2)
 	st, err := c.Set("/w/0", []byte("after restore"), -1)
 	if err != nil {
 		t.Fatalf("the restored ensemble does not take writes: %v", err)
@@ -196,11 +180,7 @@ func TestBackupDuringWritersRestoresOnePointInHistory(t *testing.T) {
 		t.Fatalf("a write after the restore got zxid %#x, not after the backup's %#x", st.Mzxid, x)
 	}
 	for _, m := range ens.Members {
-		r, rev, err := zk.Connect([]string{m.Addr()}, 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitSession(t, rev)
+		r := connectZK(t, 10*time.Second, m.Addr())
 		_, _ = r.Sync("/w/0")
 		data, _, err := r.Get("/w/0")
 		r.Close()

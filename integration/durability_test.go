@@ -17,7 +17,7 @@ import (
 // what was acknowledged.
 func writeUntilKilled(t *testing.T, c *harness.Ensemble, writers int, runFor time.Duration) (created map[string]string, counters map[string]int) {
 	t.Helper()
-	setup := dialAll(t, c.Addrs(), 0, 6*time.Second)
+	setup := connectZK(t, 6*time.Second, c.Addrs()...)
 	if _, err := setup.Create("/dur", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func writeUntilKilled(t *testing.T, c *harness.Ensemble, writers int, runFor tim
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
-		conn := dialAll(t, c.Addrs(), int64(w), 6*time.Second)
+		conn := connectZK(t, 6*time.Second, c.Addrs()...)
 		ctr := fmt.Sprintf("/dur/ctr%d", w)
 		if _, err := conn.Create(ctr, []byte("0"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 			t.Fatal(err)
@@ -71,7 +71,7 @@ func checkDurable(t *testing.T, c *harness.Ensemble, created map[string]string, 
 	if err := c.WaitServing(60 * time.Second); err != nil {
 		t.Fatalf("after restart: %v", err)
 	}
-	conn := dialAll(t, c.Addrs(), 0, 6*time.Second)
+	conn := connectZK(t, 6*time.Second, c.Addrs()...)
 	if _, err := conn.Sync("/dur"); err != nil {
 		t.Fatal(err)
 	}

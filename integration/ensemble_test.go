@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,39 +14,27 @@ import (
 
 	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/linearize"
+	"github.com/zkfc-project/zkfc/integration/zkenv"
 )
 
-type quietLog struct{}
-
-func (quietLog) Printf(string, ...any) {}
-
-func dialAll(t *testing.T, addrs []string, seed int64, timeout time.Duration) *zk.Conn {
+// connectZK opens a go-zookeeper session to one of addrs for the test
+// (zkenv.DialZKAny); it is closed when the test ends, or earlier by the
+// caller.
+func connectZK(t testing.TB, sessionTimeout time.Duration, addrs ...string) *zk.Conn {
 	t.Helper()
-	shuffled := append([]string(nil), addrs...)
-	rand.New(rand.NewSource(seed)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	c, ev, err := zk.Connect(shuffled, timeout, zk.WithLogger(quietLog{}))
+	c, _, err := zkenv.DialZKAny(addrs, sessionTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(30 * time.Second)
-	for {
-		select {
-		case e := <-ev:
-			if e.State == zk.StateHasSession {
-				t.Cleanup(c.Close)
-				return c
-			}
-		case <-deadline:
-			t.Fatal("no session within 30s")
-		}
-	}
+	t.Cleanup(c.Close)
+	return c
 }
 
 // runFaults runs clients against the ensemble while faults are injected,
 // then checks the history with porcupine and that every member agrees.
 func runFaults(t *testing.T, c *harness.Ensemble, clients int, faults func(ctx context.Context)) {
 	t.Helper()
-	setup := dialAll(t, c.Addrs(), 0, 6*time.Second)
+	setup := connectZK(t, 6*time.Second, c.Addrs()...)
 	keys, err := linearize.Setup(setup, "/lin", 3)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +43,7 @@ func runFaults(t *testing.T, c *harness.Ensemble, clients int, faults func(ctx c
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
-		conn := dialAll(t, c.Addrs(), int64(i+1), 6*time.Second)
+		conn := connectZK(t, 6*time.Second, c.Addrs()...)
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
@@ -82,7 +69,7 @@ func runFaults(t *testing.T, c *harness.Ensemble, clients int, faults func(ctx c
 		if !m.Running() {
 			continue
 		}
-		conn := dialAll(t, []string{m.Addr()}, 0, 6*time.Second)
+		conn := connectZK(t, 6*time.Second, m.Addr())
 		got := map[string]string{}
 		for _, k := range keys {
 			if _, err := conn.Sync(k); err != nil {
@@ -184,11 +171,11 @@ func TestEnsembleObserverServesAndForwardsWrites(t *testing.T) {
 	if m := obs.Mode(); m != "observer" {
 		t.Fatalf("member 4 mode %q, want observer", m)
 	}
-	conn := dialAll(t, []string{obs.Addr()}, 0, 6*time.Second)
+	conn := connectZK(t, 6*time.Second, obs.Addr())
 	if _, err := conn.Create("/via-observer", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatalf("write through the observer: %v", err)
 	}
-	other := dialAll(t, []string{c.Members[0].Addr()}, 0, 6*time.Second)
+	other := connectZK(t, 6*time.Second, c.Members[0].Addr())
 	other.Sync("/via-observer")
 	if d, _, err := other.Get("/via-observer"); err != nil || string(d) != "x" {
 		t.Fatalf("write via observer not replicated: %q %v", d, err)
@@ -220,7 +207,7 @@ func TestEnsembleMemberCatchesUpFromSnapshot(t *testing.T) {
 	}
 	lagging, wiped := c.Members[(l+1)%3], c.Members[(l+2)%3]
 	lagging.Kill()
-	conn := dialAll(t, []string{c.Members[l].Addr(), wiped.Addr()}, 0, 6*time.Second)
+	conn := connectZK(t, 6*time.Second, c.Members[l].Addr(), wiped.Addr())
 	for i := 0; i < 1000; i++ {
 		if _, err := conn.Create(fmt.Sprintf("/snap-%04d", i), []byte(fmt.Sprint(i)), 0, zk.WorldACL(zk.PermAll)); err != nil {
 			t.Fatal(err)
@@ -249,7 +236,7 @@ func TestEnsembleMemberCatchesUpFromSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range []*harness.Server{lagging, wiped} {
-		mc := dialAll(t, []string{m.Addr()}, 0, 6*time.Second)
+		mc := connectZK(t, 6*time.Second, m.Addr())
 		if _, err := mc.Sync("/"); err != nil {
 			t.Fatal(err)
 		}

@@ -39,12 +39,8 @@ func BenchmarkImportAndBackup(b *testing.B) {
 	loadStart := time.Now()
 	conns := make([]*zk.Conn, nconns)
 	for i := range conns {
-		c, ev, err := zk.Connect([]string{apache.Addr()}, 30*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
-		if err != nil {
-			b.Fatal(err)
-		}
+		c := connectZK(b, 30*time.Second, apache.Addr())
 		defer c.Close()
-		waitSession(b, ev)
 		conns[i] = c
 	}
 	open := zk.WorldACL(zk.PermAll)

@@ -271,7 +271,7 @@ func reconfigRetry(t *testing.T, addrs []string, joining, leaving []string, done
 	for attempt := 1; ; attempt++ {
 		// A fresh session each time: one that moved members meanwhile may
 		// not have its credentials back yet.
-		c := dialAll(t, addrs, int64(attempt), 6*time.Second)
+		c := connectZK(t, 6*time.Second, addrs...)
 		err := c.AddAuth("digest", []byte(superUser+":"+superPassword))
 		if err == nil {
 			_, err = c.IncrementalReconfig(joining, leaving, -1)
@@ -392,7 +392,7 @@ func TestReconfigLinearizableUnderMembershipChanges(t *testing.T) {
 	// The members added by reconfig hold what the others hold.
 	var want string
 	for id, a := range addrs {
-		c := dialAll(t, []string{a}, 0, 6*time.Second)
+		c := connectZK(t, 6*time.Second, a)
 		var got []string
 		for k := 0; k < 3; k++ {
 			p := fmt.Sprintf("/lin/r%d", k)

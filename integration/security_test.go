@@ -16,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkfc-project/zkfc/integration/harness"
+	"github.com/zkfc-project/zkfc/integration/zkenv"
 	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
 )
 
@@ -72,12 +73,14 @@ func TestSecureClientPortWithRealClients(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", secure)
 
 	// go-zookeeper/zk with a client certificate.
-	conn, ev, err := zk.Connect([]string{addr}, 6*time.Second, zk.WithLogger(quietLog{}), zk.WithDialer(tlsDialer(clientTLS(set, true))))
+	conn, ev, err := zk.Connect([]string{addr}, 6*time.Second, zk.WithLogger(zkenv.Quiet), zk.WithDialer(tlsDialer(clientTLS(set, true))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	waitSession(t, ev)
+	if err := zkenv.WaitSession(ev, zkenv.SessionWait); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := conn.Create("/tls", []byte("over tls"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatalf("create over TLS: %v", err)
 	}
@@ -88,7 +91,7 @@ func TestSecureClientPortWithRealClients(t *testing.T) {
 	if d, _, err := conn.Get("/x509-only"); err != nil || string(d) != "s" {
 		t.Fatalf("read back as the certificate subject: %q %v", d, err)
 	}
-	plain := dialAll(t, []string{c.Members[0].Addr()}, 0, 6*time.Second)
+	plain := connectZK(t, 6*time.Second, c.Members[0].Addr())
 	if _, _, err := plain.Get("/x509-only"); !errors.Is(err, zk.ErrNoAuth) {
 		t.Fatalf("plain client read an x509-protected znode: %v", err)
 	}
@@ -141,11 +144,11 @@ func TestQuorumMutualTLS(t *testing.T) {
 	}
 	extra := append([]string{"sslQuorum=true"}, propLines(set.ServerProperties("ssl.quorum."))...)
 	c := harness.StartEnsemble(t, harness.Ours, 3, harness.Options{TickTime: 500 * time.Millisecond, Extra: extra})
-	conn := dialAll(t, []string{c.Members[0].Addr()}, 0, 6*time.Second)
+	conn := connectZK(t, 6*time.Second, c.Members[0].Addr())
 	if _, err := conn.Create("/mtls", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	other := dialAll(t, []string{c.Members[2].Addr()}, 0, 6*time.Second)
+	other := connectZK(t, 6*time.Second, c.Members[2].Addr())
 	other.Sync("/mtls")
 	if d, _, err := other.Get("/mtls"); err != nil || string(d) != "x" {
 		t.Fatalf("not replicated over mutual TLS: %q %v", d, err)
@@ -170,7 +173,7 @@ func TestQuorumMemberWithUntrustedCertificateCannotJoin(t *testing.T) {
 		}
 		return append([]string{"sslQuorum=true"}, propLines(set.ServerProperties("ssl.quorum."))...)
 	}, WaitFor: []int{1, 2}})
-	conn := dialAll(t, []string{c.Members[0].Addr()}, 0, 6*time.Second)
+	conn := connectZK(t, 6*time.Second, c.Members[0].Addr())
 	if _, err := conn.Create("/trusted", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatalf("the two trusted members do not serve: %v", err)
 	}
@@ -229,21 +232,6 @@ except Exception as e:
 	for _, want := range []string{"bob reads secret", "alice refused", "anon refused", "wrong password refused"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("kazoo SASL script (%v) lacks %q:\n%s", err, want, out)
-		}
-	}
-}
-
-func waitSession(t testing.TB, ev <-chan zk.Event) {
-	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case e := <-ev:
-			if e.State == zk.StateHasSession {
-				return
-			}
-		case <-deadline:
-			t.Fatal("no session within 20s")
 		}
 	}
 }

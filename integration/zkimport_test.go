@@ -29,6 +29,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkfc-project/zkfc/integration/harness"
+	"github.com/zkfc-project/zkfc/integration/zkenv"
 )
 
 // importOptions: a super user to read every node for the comparison, and
@@ -73,12 +74,8 @@ type znodeView struct {
 // dumpTree reads every znode through a super-user session.
 func dumpTree(t *testing.T, servers []string) map[string]znodeView {
 	t.Helper()
-	c, ev, err := zk.Connect(servers, 20*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectZK(t, 20*time.Second, servers...)
 	defer c.Close()
-	waitSession(t, ev)
 	if err := c.AddAuth("digest", []byte(superUser+":"+superPassword)); err != nil {
 		t.Fatalf("add super auth: %v", err)
 	}
@@ -152,7 +149,7 @@ func buildTree(t *testing.T, servers []string) *holder {
 	var err error
 	// go-zookeeper drops events its channel has no room for, and a client
 	// cycling through stopped servers sends many: the callback sees all.
-	h.c, h.ev, err = zk.Connect(servers, 20*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false),
+	h.c, h.ev, err = zk.Connect(servers, 20*time.Second, zk.WithLogger(zkenv.Quiet), zk.WithLogInfo(false),
 		zk.WithEventCallback(func(e zk.Event) {
 			if e.State == zk.StateExpired {
 				h.expired.Store(true)
@@ -162,7 +159,9 @@ func buildTree(t *testing.T, servers []string) *holder {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.c.Close)
-	waitSession(t, h.ev)
+	if err := zkenv.WaitSession(h.ev, zkenv.SessionWait); err != nil {
+		t.Fatal(err)
+	}
 	h.session = h.c.SessionID()
 	c := h.c
 	must := func(what string, err error) {
@@ -223,9 +222,7 @@ func buildTree(t *testing.T, servers []string) *holder {
 		must("create bulk", err)
 	}
 	// Another session's ephemeral goes with its session.
-	other, oev, err := zk.Connect(servers, 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
-	must("connect other", err)
-	waitSession(t, oev)
+	other := connectZK(t, 10*time.Second, servers...)
 	_, err = other.Create("/gone", nil, zk.FlagEphemeral, open)
 	must("create /gone", err)
 	other.Close()
@@ -295,12 +292,8 @@ func checkHolder(t *testing.T, h *holder, servers []string) {
 		}
 	}
 	// Another client changes what the holder watches.
-	w, wev, err := zk.Connect(servers, 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := connectZK(t, 10*time.Second, servers...)
 	defer w.Close()
-	waitSession(t, wev)
 	if _, err := w.Set("/app/config", []byte("after the migration"), -1); err != nil {
 		t.Fatal(err)
 	}
@@ -377,11 +370,7 @@ func TestImportFromApacheEnsemble(t *testing.T) {
 	h := buildTree(t, servers)
 	// Every member has applied everything before it stops.
 	for _, m := range ens.Members {
-		c, ev, err := zk.Connect([]string{m.Addr()}, 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitSession(t, ev)
+		c := connectZK(t, 10*time.Second, m.Addr())
 		if _, err := c.Sync("/"); err != nil {
 			t.Fatal(err)
 		}
@@ -432,11 +421,7 @@ func TestImportFromApacheEnsemble(t *testing.T) {
 // the file and the offset, and write nothing.
 func TestImportRefusesDamagedInput(t *testing.T) {
 	apache := harness.StartApache(t, harness.Options{})
-	c, ev, err := zk.Connect([]string{apache.Addr()}, 10*time.Second, zk.WithLogger(quietLog{}), zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitSession(t, ev)
+	c := connectZK(t, 10*time.Second, apache.Addr())
 	for i := 0; i < 20; i++ {
 		if _, err := c.Create(fmt.Sprintf("/n%d", i), []byte("data"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 			t.Fatal(err)

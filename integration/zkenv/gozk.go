@@ -1,7 +1,9 @@
 package zkenv
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -13,24 +15,49 @@ type quietLogger struct{}
 
 func (quietLogger) Printf(string, ...any) {}
 
-// DialZK opens a go-zookeeper/zk session to addr, silenced, and waits up to
-// 15s for the session to be established. The caller closes the connection.
+// Quiet is a go-zookeeper logger that drops everything (zk.WithLogger):
+// a test reports what matters itself.
+var Quiet zk.Logger = quietLogger{}
+
+// SessionWait bounds how long a new go-zookeeper connection may take to
+// get its session: generous, a failure bound and no measure of speed.
+const SessionWait = 30 * time.Second
+
+// DialZK opens a go-zookeeper/zk session to addr (DialZKAny).
 func DialZK(addr string, sessionTimeout time.Duration) (*zk.Conn, <-chan zk.Event, error) {
-	c, events, err := zk.Connect([]string{addr}, sessionTimeout,
-		zk.WithLogger(quietLogger{}), zk.WithLogInfo(false))
+	return DialZKAny([]string{addr}, sessionTimeout)
+}
+
+// DialZKAny opens a go-zookeeper/zk session to one of addrs (the client
+// picks them in random order), silenced, and waits up to SessionWait for
+// the session. The caller closes the connection.
+func DialZKAny(addrs []string, sessionTimeout time.Duration) (*zk.Conn, <-chan zk.Event, error) {
+	c, events, err := zk.Connect(addrs, sessionTimeout, zk.WithLogger(Quiet), zk.WithLogInfo(false))
 	if err != nil {
-		return nil, nil, fmt.Errorf("zk connect %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("zk connect %s: %w", strings.Join(addrs, ","), err)
 	}
-	deadline := time.After(15 * time.Second)
+	if err := WaitSession(events, SessionWait); err != nil {
+		c.Close()
+		return nil, nil, fmt.Errorf("zk connect %s: %w", strings.Join(addrs, ","), err)
+	}
+	return c, events, nil
+}
+
+// WaitSession waits up to within until a go-zookeeper connection's events
+// report that it has its session.
+func WaitSession(events <-chan zk.Event, within time.Duration) error {
+	deadline := time.After(within)
 	for {
 		select {
-		case ev := <-events:
+		case ev, ok := <-events:
+			if !ok {
+				return errors.New("connection closed before it had a session")
+			}
 			if ev.State == zk.StateHasSession {
-				return c, events, nil
+				return nil
 			}
 		case <-deadline:
-			c.Close()
-			return nil, nil, fmt.Errorf("zk connect %s: no session within 15s", addr)
+			return fmt.Errorf("no session within %v", within)
 		}
 	}
 }
