@@ -4,7 +4,8 @@
 // while a drill runs as a second source, and proves that no two actives
 // ever overlapped, that fencing tokens only grew, and how long the cluster
 // went without an active. It also holds the drills' network-namespace
-// partition helper and the timings file the bench report draws.
+// partition helper, the timings file the bench report draws and the
+// JSON-lines files of the bench's other per-run records.
 //
 // It must never trust what a zkfc daemon says about roles: the services'
 // own records are the evidence. Everything it starts or creates is undone

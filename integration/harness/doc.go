@@ -9,12 +9,13 @@
 //     an ensemble, from the same zoo.cfg files, behind the same *Server.
 //   - Proxy: a TCP proxy that can cut the traffic it carries the way a
 //     network partition does.
-//   - FreePort, WaitFor, FourLetterWord.
+//   - FreePort, WaitFor, FourLetterWord; InNetns (a command inside a
+//     network namespace), Tail (a log's last lines), RepoRoot.
 //
 // The roles file the demo services write, and its checker, are in
 // examples/demo-service/roles. What is specific to one kind of test stays
 // in its package: zkenv (client tools, transcripts, the raw wire
-// protocol), zkfcenv (the zkfc daemon and the demo service), drill (the
+// protocol, the go-zookeeper dial), zkfcenv (the zkfc daemon and the demo service), drill (the
 // failover drills' cluster, observer and network namespaces).
 //
 // It must never reach anything but loopback or a network namespace the
