@@ -22,6 +22,7 @@ import (
 	"github.com/zkfc-project/zkfc/integration/drill"
 	"github.com/zkfc-project/zkfc/integration/harness"
 	"github.com/zkfc-project/zkfc/integration/loadgen"
+	"github.com/zkfc-project/zkfc/integration/zkenv"
 	"github.com/zkfc-project/zkfc/integration/zkfcenv"
 )
 
@@ -369,10 +370,6 @@ func memoryAt(b testing.TB, client Client, backend harness.Backend, n int64) int
 	return rss
 }
 
-type quiet struct{}
-
-func (quiet) Printf(string, ...any) {}
-
 // writeOutage kills the leader of a fresh 3-member ensemble while a client
 // on a follower writes in a loop, and returns the longest gap between two
 // acknowledged writes (or from the last one to the end, if writes never
@@ -385,14 +382,11 @@ func writeOutage(b testing.TB, backend harness.Backend) time.Duration {
 		b.Fatal(err)
 	}
 	f := (l + 1) % 3
-	conn, ev, err := zk.Connect([]string{c.Members[f].Addr()}, 20*time.Second, zk.WithLogger(quiet{}))
+	conn, ev, err := zkenv.DialZK(c.Members[f].Addr(), 20*time.Second)
 	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	if err := loadgen.WaitSession(ev, 20*time.Second); err != nil {
 		b.Fatalf("session on member %d: %v", f+1, err)
 	}
+	defer conn.Close()
 	if _, err := conn.Create("/outage", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		b.Fatal(err)
 	}

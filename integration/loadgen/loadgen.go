@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zkfc-project/zkfc/integration/zkenv"
 )
 
 // Op is a workload.
@@ -82,24 +83,17 @@ func (r Result) String() string {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-type quiet struct{}
-
-func (quiet) Printf(string, ...any) {}
-
 // Run runs one workload and returns its measurement.
 func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
 	cfg.defaults()
 	conns := make([]*zk.Conn, cfg.Sessions)
 	for i := range conns {
 		addr := cfg.Addrs[i%len(cfg.Addrs)]
-		c, ev, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(quiet{}))
+		c, _, err := zkenv.DialZK(addr, 10*time.Second)
 		if err != nil {
-			return Result{}, err
+			return Result{}, fmt.Errorf("session %d: %w", i, err)
 		}
 		defer c.Close()
-		if err := WaitSession(ev, 10*time.Second); err != nil {
-			return Result{}, fmt.Errorf("session %d to %s: %w", i, addr, err)
-		}
 		conns[i] = c
 	}
 	value := make([]byte, cfg.ValueSize)
@@ -193,19 +187,4 @@ func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
 		r.Max = all[len(all)-1]
 	}
 	return r, nil
-}
-
-// WaitSession waits for the event that a connection has its session.
-func WaitSession(ev <-chan zk.Event, timeout time.Duration) error {
-	deadline := time.After(timeout)
-	for {
-		select {
-		case e := <-ev:
-			if e.State == zk.StateHasSession {
-				return nil
-			}
-		case <-deadline:
-			return fmt.Errorf("no session within %v", timeout)
-		}
-	}
 }
