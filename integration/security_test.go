@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -121,19 +119,17 @@ k.start(timeout=15)
 print(k.get("/tls")[0].decode())
 k.stop()
 `), 0o644)
-	out, err := runCmd(30*time.Second, "/usr/bin/python3", script, addr, set.ClientCertPEM, set.ClientKeyPEM, set.CAPEM)
+	out, err := zkenv.RunPython(30*time.Second, script, addr, set.ClientCertPEM, set.ClientKeyPEM, set.CAPEM)
 	if err != nil || strings.TrimSpace(out) != "over tls" {
 		t.Fatalf("kazoo over TLS: %v\n%s", err, out)
 	}
 
 	// zkCli.sh with the Netty client socket.
-	cmd := exec.Command("/usr/share/zookeeper/bin/zkCli.sh", "-server", addr)
-	cmd.Env = append(os.Environ(), "CLIENT_JVMFLAGS="+set.JavaClientFlags(), "JVMFLAGS=-cp "+testcerts.JavaClasspath())
-	cmd.Stdin = strings.NewReader("get /tls\nquit\n")
-	zout, err := runExec(cmd, 60*time.Second)
-	t.Logf("zkCli.sh over TLS:\n%s", lastLines(zout, 6))
+	zout, _, err := zkenv.RunZkCli(60*time.Second, addr, "get /tls\nquit\n",
+		"CLIENT_JVMFLAGS="+set.JavaClientFlags(), "JVMFLAGS=-cp "+testcerts.JavaClasspath())
+	t.Logf("zkCli.sh over TLS:\n%s", harness.Tail(zout, 6, ""))
 	if !strings.Contains(zout, "over tls") {
-		t.Fatalf("zkCli.sh over TLS did not read /tls (%v):\n%s", err, lastLines(zout, 20))
+		t.Fatalf("zkCli.sh over TLS did not read /tls (%v):\n%s", err, harness.Tail(zout, 20, ""))
 	}
 }
 
@@ -228,42 +224,10 @@ try:
 except Exception as e:
     print("wrong password refused", type(e).__name__)
 `), 0o644)
-	out, err := runCmd(60*time.Second, "/usr/bin/python3", script, c.Members[0].Addr())
+	out, err := zkenv.RunPython(60*time.Second, script, c.Members[0].Addr())
 	for _, want := range []string{"bob reads secret", "alice refused", "anon refused", "wrong password refused"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("kazoo SASL script (%v) lacks %q:\n%s", err, want, out)
 		}
 	}
-}
-
-func runCmd(timeout time.Duration, name string, args ...string) (string, error) {
-	return runExec(exec.Command(name, args...), timeout)
-}
-
-func runExec(cmd *exec.Cmd, timeout time.Duration) (string, error) {
-	var buf strings.Builder
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	// zkCli.sh runs java as a child: kill the whole group on timeout.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return buf.String(), err
-	case <-time.After(timeout):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		return buf.String(), fmt.Errorf("timed out after %v", timeout)
-	}
-}
-
-func lastLines(s string, n int) string {
-	l := strings.Split(s, "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
 }

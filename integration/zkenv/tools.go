@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -43,10 +44,15 @@ func RunKazoo(timeout time.Duration, script, addr string, args ...string) (strin
 // banner, connection events), so two servers' outputs can be compared, and
 // its exit code (that of the last command, so a failing command is not an
 // error here). err is set only when the tool could not run or hit the deadline.
-func RunZkCli(timeout time.Duration, addr, script string) (out string, exitCode int, err error) {
+// env (NAME=value) is added to the tool's environment, e.g. CLIENT_JVMFLAGS
+// for TLS.
+func RunZkCli(timeout time.Duration, addr, script string, env ...string) (out string, exitCode int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ZkCliPath, "-server", addr)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdin = strings.NewReader(script)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
