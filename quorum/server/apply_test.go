@@ -31,6 +31,7 @@ func (m *recordingSM) leaderGone()                           {}
 func (m *recordingSM) leaderHeard()                          {}
 func (m *recordingSM) fatal(error)                           {}
 func (m *recordingSM) membershipFinal(bool)                  {}
+func (m *recordingSM) inEnsemble(uint64) bool                { return true }
 func (m *recordingSM) applyBatch(b []committed) {
 	for i := range b {
 		c := &b[i]

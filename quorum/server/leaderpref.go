@@ -63,7 +63,7 @@ func (r *replica) releaseStashed() {
 	ms := r.pref.stashed
 	r.pref.stashed = nil
 	for _, m := range ms {
-		_ = r.rn.Step(m)
+		r.step(m)
 	}
 }
 

@@ -69,6 +69,9 @@ func (r *replica) ensureMembers() {
 	if r.role.state != raft.StateLeader || r.pendingConf != 0 || r.confSt == nil {
 		return
 	}
+	if r.joint.Load() {
+		return
+	}
 	have := map[uint64]bool{}
 	for _, id := range r.confSt.GetVoters() {
 		have[id] = true
@@ -93,6 +96,51 @@ func (r *replica) ensureMembers() {
 	}
 }
 
+// dropRemoved, on the leader, takes out of raft's configuration a learner
+// that the membership no longer lists (a reconfig removed it; confChange
+// left it a learner) once it has been one for removedGrace. It then stops
+// serving (membershipFinal). One change at a time, never while joint.
+func (r *replica) dropRemoved(now time.Time) {
+	if r.role.state != raft.StateLeader || r.confSt == nil {
+		clear(r.lingering)
+		return
+	}
+	learners := r.confSt.GetLearners()
+	for id := range r.lingering {
+		if !slices.Contains(learners, id) {
+			delete(r.lingering, id)
+		}
+	}
+	for _, id := range learners {
+		if id == r.id || r.sm.inEnsemble(id) {
+			delete(r.lingering, id)
+		} else if _, seen := r.lingering[id]; !seen {
+			r.lingering[id] = now
+		}
+	}
+	if r.joint.Load() || r.pendingConf != 0 || r.ownConfPending() {
+		return
+	}
+	for id, since := range r.lingering {
+		if now.Sub(since) < r.removedGrace() {
+			continue
+		}
+		cc := &raftpb.ConfChange{Type: raftpb.ConfChangeType_ConfChangeRemoveNode.Enum(), NodeId: u64(id)}
+		if err := r.rn.ProposeConfChange(cc); err != nil {
+			return
+		}
+		r.lg.Info("dropping a member the membership no longer lists from the raft configuration", zap.Uint64("member", id),
+			zap.Duration("non_voting_for", now.Sub(since)))
+		r.pendingConf = id
+		// Not to be re-added (ensureMembers).
+		r.members = slices.DeleteFunc(slices.Clone(r.members), func(m member) bool { return m.id == id })
+		return
+	}
+}
+
+// removedGrace is how long a removed member stays a learner.
+func (r *replica) removedGrace() time.Duration { return 2 * r.electionTimeout }
+
 // applyConfChange applies a committed configuration change to raft and
 // returns the entry a reconfig carries in its context (nil for other
 // changes).
@@ -107,6 +155,14 @@ func (r *replica) applyConfChange(e *raftpb.Entry) []byte {
 			}
 			if cc.GetType() != raftpb.ConfChangeType_ConfChangeRemoveNode {
 				delete(r.removing, cc.GetNodeId())
+			}
+			if cc.GetNodeId() == r.id {
+				member := slices.Contains(r.confSt.GetVoters(), r.id) || slices.Contains(r.confSt.GetLearners(), r.id)
+				// A member re-added after losing its data was never out
+				// of the ensemble; one dropped after a reconfig was.
+				if member || !r.sm.inEnsemble(r.id) {
+					r.sm.membershipFinal(member)
+				}
 			}
 			r.lg.Info("configuration changed", zap.String("change", cc.GetType().String()), zap.Uint64("member", cc.GetNodeId()),
 				zap.Uint64s("voters", r.confSt.GetVoters()), zap.Uint64s("learners", r.confSt.GetLearners()))
@@ -174,6 +230,9 @@ func (r *replica) handOver() {
 		return
 	}
 	r.lg.Info("this leader was removed from the voters; handing the leadership over", zap.Uint64("to", best))
+	// Raft drops proposals during a transfer: hold them, as for a
+	// handover to the preferred member (preferLeader releases them).
+	r.pref.transferring = true
 	r.rn.TransferLeader(best)
 }
 
@@ -184,8 +243,17 @@ func (r *replica) handOver() {
 // again when the change reaches it (confAcceptable).
 func (r *replica) newConfigHasQuorum(members []member) bool {
 	var refused atomic.Bool
-	r.call(func() { refused.Store(r.confAcceptable(members) == proto.ErrNewConfigNoQuorum) }, time.Second, time.Second)
+	r.call(func() { refused.Store(r.confAcceptable(members) == proto.ErrNewConfigNoQuorum && !r.newLeader()) }, time.Second, time.Second)
 	return !refused.Load()
+}
+
+// newLeader reports whether this member has led for less than an election
+// timeout: raft then knows its followers only from the answers it has had
+// since, so a follower not yet counted as synced may be one it has not
+// heard from yet. A reconfig waits (held, or stashed if forwarded) rather
+// than being refused NewConfigNoQuorum for that.
+func (r *replica) newLeader() bool {
+	return r.role.state == raft.StateLeader && time.Since(r.ledSince) < r.electionTimeout
 }
 
 // confAcceptable is the leader's check of a configuration change: none
@@ -246,6 +314,10 @@ func (r *replica) vetForwardedConf(m *raftpb.Message) bool {
 	code := r.confAcceptable(confMembers(members))
 	if code == proto.ErrOK {
 		return true
+	}
+	if code == proto.ErrNewConfigNoQuorum && r.newLeader() && len(r.pref.stashed) < maxStashed {
+		r.pref.stashed = append(r.pref.stashed, m) // stepped again each tick (releaseStashed)
+		return false
 	}
 	if r.sendApp != nil {
 		p := []byte{appConfRefused}

@@ -86,7 +86,11 @@ func (r *replica) submitBatch() {
 	// order.
 	for run := r.batch; len(run) > 0; {
 		if run[0].conf != nil {
-			r.submitConf(run[0])
+			if !r.submitConf(run[0]) {
+				// Held, and what came after it with it, in order.
+				r.held = append(r.held, run...)
+				break
+			}
 			run = run[1:]
 			continue
 		}
@@ -120,23 +124,29 @@ func (r *replica) submitWrites(ps []*proposal) {
 // submitConf proposes a reconfig as a joint configuration change whose
 // context is the stamped entry. A change still in progress (joint, or one
 // of this member's own not yet applied) fails it with ReconfigInProgress.
-func (r *replica) submitConf(p *proposal) {
+// It reports false when it did not decide yet: a new leader has not heard
+// from its followers (see newLeader), and the caller holds p.
+func (r *replica) submitConf(p *proposal) bool {
 	if r.joint.Load() || r.ownConfPending() {
 		p.done(0, tree.Result{Err: proto.ErrReconfigInProgress}, nil)
-		return
+		return true
 	}
 	if code := r.confAcceptable(p.conf); code != proto.ErrOK {
+		if code == proto.ErrNewConfigNoQuorum && r.newLeader() {
+			return false
+		}
 		p.done(0, tree.Result{Err: code}, nil)
-		return
+		return true
 	}
 	p.stamp(r.term)
 	cc := confChange(r.confSt, p.conf)
 	cc.Context = p.data
 	if err := r.rn.ProposeConfChange(cc); err != nil {
 		p.done(0, tree.Result{}, errDropped)
-		return
+		return true
 	}
 	r.pending[p.id] = p
+	return true
 }
 
 func (r *replica) ownConfPending() bool {

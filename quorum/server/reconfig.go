@@ -36,6 +36,14 @@ func (c *conn) handleReconfig(hdr proto.RequestHeader, req *proto.ReconfigReques
 	if !s.cfg.ReconfigEnabled {
 		return c.answer(c.errReply(hdr, proto.ErrReconfigDisabled, start))
 	}
+	if !s.standalone && !c.catchUp() {
+		// No leader answered in time: as for a sync, the client sees a
+		// connection loss and asks again elsewhere.
+		r := c.errReply(hdr, proto.ErrConnectionLoss, start)
+		r.closeAfter = true
+		c.answer(r)
+		return false
+	}
 	members, code := s.checkReconfig(req, c.authIDs())
 	if code != proto.ErrOK {
 		s.lg.Info("reconfig refused", zap.String("session", sessionHex(c.sessionID)), zap.String("error", code.Error()),
@@ -46,6 +54,24 @@ func (c *conn) handleReconfig(hdr proto.RequestHeader, req *proto.ReconfigReques
 	s.lg.Info("reconfig proposed", zap.String("session", sessionHex(c.sessionID)), zap.String("members", strings.TrimSpace(config.FormatServers(members))))
 	e := &tree.Entry{Op: proto.OpReconfig, Req: &proto.ReconfigRequest{NewMembers: config.FormatServers(members), CurConfigID: -1}}
 	return c.submitWrite(hdr, e, start, false, confMembers(members))
+}
+
+// catchUp waits, as a sync does, until this member has applied everything
+// the leader had committed when the request reached it. ZooKeeper checks a
+// reconfig on its leader; here the member the client asked checks it, and
+// without this a follower that has not yet applied the end of the previous
+// change would answer ReconfigInProgress, or judge a stale membership.
+func (c *conn) catchUp() bool {
+	done := make(chan bool, 1)
+	if !c.s.rep.sync(func(ok bool) { done <- ok }, c.closed) {
+		return false
+	}
+	select {
+	case ok := <-done:
+		return ok
+	case <-c.closed:
+		return false
+	}
 }
 
 // checkReconfig runs ZooKeeper's checks of a reconfig request in
@@ -197,6 +223,10 @@ func (s *Server) membershipApplied(text string) {
 		return
 	}
 	s.setMembers(members, version, true)
+	if !s.inEnsemble(s.cfg.MyID) {
+		s.lg.Warn("this member was removed from the ensemble by a reconfig; it serves its clients as a non-voting member until the leader drops it",
+			zap.Uint64("member", s.cfg.MyID), zap.String("version", strconv.FormatUint(version, 16)))
+	}
 }
 
 // setMembers makes members this member's view of the ensemble.
@@ -224,6 +254,12 @@ func (s *Server) setMembers(members []config.Server, version uint64, persist boo
 				zap.Error(err), zap.String("zoo_cfg", s.cfg.Source))
 		}
 	}
+}
+
+// inEnsemble reports whether the membership lists member id.
+func (s *Server) inEnsemble(id uint64) bool {
+	members, _ := s.currentMembers()
+	return slices.ContainsFunc(members, func(m config.Server) bool { return m.ID == id })
 }
 
 // membershipFinal follows a configuration change that raft has completed
@@ -350,9 +386,14 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // confChange is the raft change from the current configuration to
-// members: every member added as a voter or learner, every other one
-// removed, entered jointly. A change that keeps the membership re-adds an
-// existing voter (a no-op for raft) so that it still commits as a change.
+// members: every member added as a voter or learner, entered jointly.
+// Every other voter becomes a learner rather than leaving at once, and
+// every other learner stays one, for a while (dropRemoved): ZooKeeper
+// likewise keeps a removed follower connected as a non-voting follower, so
+// the requests its clients sent while the change committed are answered,
+// and adding it back finds it in sync. A change that keeps the membership
+// re-adds an existing voter (a no-op for raft) so that it still commits
+// as a change.
 func confChange(cs *raftpb.ConfState, members []member) *raftpb.ConfChangeV2 {
 	have := map[uint64]bool{}
 	for _, id := range cs.GetVoters() {
@@ -383,8 +424,8 @@ func confChange(cs *raftpb.ConfState, members []member) *raftpb.ConfChangeV2 {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		if !want[id] {
-			add(raftpb.ConfChangeType_ConfChangeRemoveNode, id)
+		if !want[id] && !have[id] {
+			add(raftpb.ConfChangeType_ConfChangeAddLearnerNode, id)
 		}
 	}
 	if len(cc.Changes) == 0 {

@@ -70,9 +70,11 @@ func TestConfChange(t *testing.T) {
 		members []member
 		want    string
 	}{
-		{[]member{{id: 1}, {id: 2}, {id: 4}}, "ConfChangeTransitionJointImplicit ConfChangeAddNode(4) ConfChangeRemoveNode(3)"},
+		// A removed voter becomes a learner, a removed learner stays one,
+		// until dropRemoved takes them out.
+		{[]member{{id: 1}, {id: 2}, {id: 4}}, "ConfChangeTransitionJointImplicit ConfChangeAddNode(4) ConfChangeAddLearnerNode(3)"},
 		{[]member{{id: 1}, {id: 2}, {id: 3}, {id: 4, learner: true}}, "ConfChangeTransitionJointImplicit ConfChangeAddNode(1)"},
-		{[]member{{id: 1}, {id: 2}, {id: 3, learner: true}}, "ConfChangeTransitionJointImplicit ConfChangeAddLearnerNode(3) ConfChangeRemoveNode(4)"},
+		{[]member{{id: 1}, {id: 2}, {id: 3, learner: true}}, "ConfChangeTransitionJointImplicit ConfChangeAddLearnerNode(3)"},
 	} {
 		if got := text(confChange(cs, c.members)); got != c.want {
 			t.Errorf("%v: got %s, want %s", c.members, got, c.want)

@@ -57,6 +57,10 @@ type stateMachine interface {
 	// membershipFinal reports a completed configuration change and
 	// whether this member is part of the new configuration.
 	membershipFinal(member bool)
+	// inEnsemble reports whether the replicated ZooKeeper membership
+	// (/zookeeper/config) lists member id; raft may still count a
+	// member a reconfig removed, as a learner (see dropRemoved).
+	inEnsemble(id uint64) bool
 }
 
 // replica owns the raft.RawNode; its goroutine (run) is the only one that
@@ -146,8 +150,13 @@ type replica struct {
 	sendApp func(to uint64, payload []byte)
 	// members is the configured membership, which the leader restores
 	// after removing a member that lost its data (membership.go).
-	members      []member
-	removing     map[uint64]bool
+	members  []member
+	removing map[uint64]bool
+	// lingering: since when this leader has seen each learner that the
+	// membership no longer lists (dropRemoved).
+	lingering map[uint64]time.Time
+	// ledSince is when this member last became leader (newLeader).
+	ledSince     time.Time
 	pendingConf  uint64
 	warnedBehind bool
 	// lastLeaderMsg is when the leader was last heard from. A learner
@@ -217,6 +226,7 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64, join b
 	r.snapper = storage.NewSnapshotter(snapDir, r.lg)
 	r.pending = map[uint64]*proposal{}
 	r.removing = map[uint64]bool{}
+	r.lingering = map[uint64]time.Time{}
 	r.readyC = make(chan struct{})
 	for _, id := range voters {
 		r.members = append(r.members, member{id: id})
@@ -382,6 +392,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			}
 			r.checkLeaderSilence(now)
 			r.ensureMembers()
+			r.dropRemoved(now)
 			r.handOver()
 			r.preferLeader(now)
 			r.coldStartCampaign(now)
@@ -523,6 +534,9 @@ func (r *replica) setRole(n role) {
 	r.lastLeaderMsg = time.Now()
 	r.silent = false
 	r.pref.transferring = false
+	if n.state == raft.StateLeader && old.state != raft.StateLeader {
+		r.ledSince = r.lastLeaderMsg
+	}
 	if n.state != raft.StateLeader {
 		// A conf change proposed as leader may never commit; the next
 		// leader's ensureMembers takes over.
