@@ -572,7 +572,11 @@ func (e *Elector) CheckFormatted() error {
 // ErrWorldWritable: the cluster znode's ACL lets anyone write it.
 var ErrWorldWritable = errors.New("cluster znode is world-writable")
 
-// WorldWritable reports whether acl grants world:anyone more than READ.
+// WorldWritable reports whether acl grants world:anyone more than READ:
+// then any client can change, create, delete or re-ACL the znodes, and so
+// steal or drop the lock. The configuration refuses such an ACL unless
+// zookeeper.allow_world_writable, and CheckFormatted refuses such a
+// cluster znode when RefuseWorldWritable.
 func WorldWritable(acl []zk.ACL) bool {
 	for _, a := range acl {
 		if a.Scheme == "world" && a.ID == "anyone" && a.Perms&^zk.PermRead != 0 {
