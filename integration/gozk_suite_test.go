@@ -52,31 +52,19 @@ func TestGoZookeeperSuiteReconfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Known defect, open: about 1 run in 10 of TestIntegration_Reconfig
-	// fails here (the member the client is on is removed and closes
-	// before its answer, or the re-add answers NewConfigNoQuorum). A
-	// second attempt is made and the first failure logged; two failures
-	// in a row fail the test.
-	var got string
-	for attempt := 1; attempt <= 2; attempt++ {
-		cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", "-run", "^(TestIntegration_IncrementalReconfig|TestIntegration_Reconfig)$", ".")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "ZOOKEEPER_BIN_PATH="+filepath.Join(repo, "quorum", "bin"), "ZK_VERSION=3.8.0", "ZKFC_BIN="+bin, "GOFLAGS=-mod=mod")
-		var b []byte
-		b, err = cmd.CombinedOutput()
-		got = string(b)
-		var failed []string
-		for _, name := range []string{"TestIntegration_IncrementalReconfig", "TestIntegration_Reconfig"} {
-			if !strings.Contains(got, "--- PASS: "+name+" ") {
-				failed = append(failed, name)
-			}
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", "-run", "^(TestIntegration_IncrementalReconfig|TestIntegration_Reconfig)$", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ZOOKEEPER_BIN_PATH="+filepath.Join(repo, "quorum", "bin"), "ZK_VERSION=3.8.0", "ZKFC_BIN="+bin, "GOFLAGS=-mod=mod")
+	b, err := cmd.CombinedOutput()
+	got := string(b)
+	for _, name := range []string{"TestIntegration_IncrementalReconfig", "TestIntegration_Reconfig"} {
+		if !strings.Contains(got, "--- PASS: "+name+" ") {
+			t.Errorf("go-zookeeper/zk's %s did not pass", name)
 		}
-		if err == nil && len(failed) == 0 {
-			return
-		}
-		t.Logf("attempt %d: %v did not pass (%v):\n%s", attempt, failed, err, tail(got, 40))
 	}
-	t.Fatalf("go-zookeeper/zk's reconfig tests failed twice in a row: %v", err)
+	if err != nil || t.Failed() {
+		t.Fatalf("go-zookeeper/zk's reconfig tests: %v\n%s", err, tail(got, 60))
+	}
 }
 
 func tail(s string, n int) string {

@@ -80,7 +80,8 @@ func (r *replica) ensureMembers() {
 		have[id] = true
 	}
 	for _, m := range r.members {
-		if have[m.id] {
+		// A learner dropped after a reconfig removed it stays out.
+		if have[m.id] || !r.sm.inEnsemble(m.id) {
 			continue
 		}
 		typ := raftpb.ConfChangeType_ConfChangeAddNode
@@ -247,6 +248,20 @@ func (r *replica) newConfigHasQuorum(members []member) bool {
 	return !refused.Load()
 }
 
+// confUndecided reports whether the leader's refusal code of a reconfig may
+// be only a moment's: a leader that has just taken office (newLeader), or
+// one whose previous change is committed but not yet applied here (a
+// member already answered it, so ZooKeeper would not call it in progress).
+func (r *replica) confUndecided(code proto.Err) bool {
+	switch code {
+	case proto.ErrNewConfigNoQuorum:
+		return r.newLeader()
+	case proto.ErrReconfigInProgress:
+		return r.role.state == raft.StateLeader && r.rn.BasicStatus().GetCommit() > r.appliedIndex
+	}
+	return false
+}
+
 // newLeader reports whether this member has led for less than an election
 // timeout: raft then knows its followers only from the answers it has had
 // since, so a follower not yet counted as synced may be one it has not
@@ -277,7 +292,9 @@ func (r *replica) confAcceptable(members []member) proto.Err {
 			synced++
 			continue
 		}
-		if pr, has := st.Progress[m.id]; has && pr.RecentActive && pr.State == rafttracker.StateReplicate {
+		// Not raft's RecentActive: the leader clears it at every quorum
+		// check, and a change asked for just after one would be refused.
+		if pr, has := st.Progress[m.id]; has && pr.State == rafttracker.StateReplicate && time.Since(r.heard[m.id]) < r.electionTimeout {
 			synced++
 		}
 	}
@@ -299,6 +316,15 @@ func (r *replica) vetForwardedConf(m *raftpb.Message) bool {
 	if err := gproto.Unmarshal(m.Entries[0].Data, &cc); err != nil || len(cc.Context) < entryHeader {
 		return true
 	}
+	// A copy stamped in an earlier term (held on the way by a leader that
+	// was handing over) is one its proposer gives up on and proposes again
+	// (resolveStale). A late copy of a write is skipped at apply; raft would
+	// apply this one, a second change that holds up the next reconfig.
+	if stamped := binary.BigEndian.Uint64(cc.Context[8:entryHeader]); stamped < r.term {
+		r.lg.Info("dropped a reconfig forwarded in an earlier term; its member proposes it again",
+			zap.Uint64("member", m.GetFrom()), zap.Uint64("stamped_term", stamped), zap.Uint64("term", r.term))
+		return false
+	}
 	te, err := decodeStamped(&raftpb.Entry{Data: cc.Context})
 	if err != nil {
 		return true
@@ -315,7 +341,7 @@ func (r *replica) vetForwardedConf(m *raftpb.Message) bool {
 	if code == proto.ErrOK {
 		return true
 	}
-	if code == proto.ErrNewConfigNoQuorum && r.newLeader() && len(r.pref.stashed) < maxStashed {
+	if r.confUndecided(code) && len(r.pref.stashed) < maxStashed {
 		r.pref.stashed = append(r.pref.stashed, m) // stepped again each tick (releaseStashed)
 		return false
 	}

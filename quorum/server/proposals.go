@@ -124,15 +124,18 @@ func (r *replica) submitWrites(ps []*proposal) {
 // submitConf proposes a reconfig as a joint configuration change whose
 // context is the stamped entry. A change still in progress (joint, or one
 // of this member's own not yet applied) fails it with ReconfigInProgress.
-// It reports false when it did not decide yet: a new leader has not heard
-// from its followers (see newLeader), and the caller holds p.
+// It reports false when the answer is not decided yet (confUndecided), and
+// the caller holds p.
 func (r *replica) submitConf(p *proposal) bool {
 	if r.joint.Load() || r.ownConfPending() {
+		if r.confUndecided(proto.ErrReconfigInProgress) {
+			return false
+		}
 		p.done(0, tree.Result{Err: proto.ErrReconfigInProgress}, nil)
 		return true
 	}
 	if code := r.confAcceptable(p.conf); code != proto.ErrOK {
-		if code == proto.ErrNewConfigNoQuorum && r.newLeader() {
+		if r.confUndecided(code) {
 			return false
 		}
 		p.done(0, tree.Result{Err: code}, nil)

@@ -256,8 +256,13 @@ func (s *Server) setMembers(members []config.Server, version uint64, persist boo
 	}
 }
 
-// inEnsemble reports whether the membership lists member id.
+// inEnsemble reports whether the membership lists member id. Without
+// reconfig no change ever leaves a member out, and raft's configuration
+// is left as it is.
 func (s *Server) inEnsemble(id uint64) bool {
+	if !s.cfg.ReconfigEnabled {
+		return true
+	}
 	members, _ := s.currentMembers()
 	return slices.ContainsFunc(members, func(m config.Server) bool { return m.ID == id })
 }

@@ -155,6 +155,8 @@ type replica struct {
 	// lingering: since when this leader has seen each learner that the
 	// membership no longer lists (dropRemoved).
 	lingering map[uint64]time.Time
+	// heard is when each peer was last heard from (confAcceptable).
+	heard map[uint64]time.Time
 	// ledSince is when this member last became leader (newLeader).
 	ledSince     time.Time
 	pendingConf  uint64
@@ -227,6 +229,7 @@ func (r *replica) open(walDir, snapDir string, voters, learners []uint64, join b
 	r.pending = map[uint64]*proposal{}
 	r.removing = map[uint64]bool{}
 	r.lingering = map[uint64]time.Time{}
+	r.heard = map[uint64]time.Time{}
 	r.readyC = make(chan struct{})
 	for _, id := range voters {
 		r.members = append(r.members, member{id: id})
@@ -438,6 +441,7 @@ func (r *replica) step(m *raftpb.Message) {
 	if r.stash(m) {
 		return
 	}
+	r.heard[m.GetFrom()] = time.Now()
 	switch m.GetType() {
 	case raftpb.MessageType_MsgProp:
 		if !r.vetForwardedConf(m) {
