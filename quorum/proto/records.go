@@ -493,19 +493,13 @@ type ErrUnknownOp struct{ Op int32 }
 func (e ErrUnknownOp) Error() string { return "unknown opcode in multi" }
 
 // NewMultiOpRecord returns an empty record for an op allowed inside multi or
-// multiRead, or nil.
+// multiRead, or nil. An op's body inside a multi is the same record as at
+// the top level, so NewRequestRecord alone maps opcodes to records.
 func NewMultiOpRecord(op int32) Record {
 	switch op {
-	case OpCreate, OpCreate2, OpCreateContainer:
-		return &CreateRequest{}
-	case OpCreateTTL:
-		return &CreateTTLRequest{}
-	case OpDelete, OpCheck:
-		return &PathVersionRequest{}
-	case OpSetData:
-		return &SetDataRequest{}
-	case OpGetData, OpGetChildren:
-		return &PathWatchRequest{}
+	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL, OpDelete, OpCheck,
+		OpSetData, OpGetData, OpGetChildren:
+		return NewRequestRecord(op)
 	}
 	return nil
 }

@@ -251,13 +251,18 @@ func (r *replica) newConfigHasQuorum(members []member) bool {
 // confUndecided reports whether the leader's refusal code of a reconfig may
 // be only a moment's: a leader that has just taken office (newLeader), or
 // one whose previous change is committed but not yet applied here (a
-// member already answered it, so ZooKeeper would not call it in progress).
+// member already answered it, so ZooKeeper would not call it in progress),
+// or whose own membership repair is under way.
 func (r *replica) confUndecided(code proto.Err) bool {
 	switch code {
 	case proto.ErrNewConfigNoQuorum:
 		return r.newLeader()
 	case proto.ErrReconfigInProgress:
-		return r.role.state == raft.StateLeader && r.rn.BasicStatus().GetCommit() > r.appliedIndex
+		// Raft itself would turn a change into an empty entry until the
+		// previous one is applied: one still to apply here, a member
+		// re-added or dropped (pendingConf), or this leader's first entry.
+		return r.role.state == raft.StateLeader &&
+			(r.rn.BasicStatus().GetCommit() > r.appliedIndex || r.pendingConf != 0 || r.stale())
 	}
 	return false
 }
@@ -278,7 +283,7 @@ func (r *replica) confAcceptable(members []member) proto.Err {
 	if r.role.state != raft.StateLeader {
 		return proto.ErrOK
 	}
-	if r.joint.Load() {
+	if r.joint.Load() || r.pendingConf != 0 || r.stale() {
 		return proto.ErrReconfigInProgress
 	}
 	st := r.rn.Status()

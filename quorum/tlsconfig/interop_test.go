@@ -49,11 +49,7 @@ func TestJavaClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenTLS(t, srv)
 	type result struct {
 		cn  string
 		req proto.ConnectRequest
@@ -73,7 +69,7 @@ func TestJavaClient(t *testing.T) {
 				tc.SetDeadline(time.Now().Add(60 * time.Second))
 				var r result
 				if r.err = tc.Handshake(); r.err == nil {
-					r.cn = tc.ConnectionState().PeerCertificates[0].Subject.CommonName
+					r.cn = peerCN(tc)
 					var frame []byte
 					if frame, r.err = proto.ReadFrame(tc, nil, 1<<20); r.err == nil {
 						r.err = proto.Unmarshal(frame, &r.req)

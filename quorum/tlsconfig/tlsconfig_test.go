@@ -44,15 +44,33 @@ func TestFromProperties(t *testing.T) {
 	}
 }
 
-// handshake runs one TLS connection over loopback and returns the
-// certificate the server presented and the client's common name as the
-// server saw it.
-func handshake(t *testing.T, srv, cli *tls.Config) (served *x509.Certificate, clientCN string, err error) {
+// listenTLS is a TLS listener on a loopback port with the server config
+// srv; it is closed when the test ends.
+func listenTLS(t *testing.T, srv *tls.Config) net.Listener {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// peerCN is the common name of the certificate the client presented on
+// tc, after its handshake; "" if it presented none.
+func peerCN(tc *tls.Conn) string {
+	if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
+		return pc[0].Subject.CommonName
+	}
+	return ""
+}
+
+// handshake runs one TLS connection over loopback and returns the
+// certificate the server presented and the client's common name as the
+// server saw it.
+func handshake(t *testing.T, srv, cli *tls.Config) (served *x509.Certificate, clientCN string, err error) {
+	t.Helper()
+	ln := listenTLS(t, srv)
 	defer ln.Close()
 	type result struct {
 		cn  string
@@ -72,12 +90,8 @@ func handshake(t *testing.T, srv, cli *tls.Config) (served *x509.Certificate, cl
 			done <- result{err: fmt.Errorf("server: %w", err)}
 			return
 		}
-		cn := ""
-		if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
-			cn = pc[0].Subject.CommonName
-		}
 		tc.Write([]byte("ok"))
-		done <- result{cn: cn}
+		done <- result{cn: peerCN(tc)}
 	}()
 	d := &net.Dialer{Timeout: 20 * time.Second}
 	c, err := tls.DialWithDialer(d, "tcp", ln.Addr().String(), cli)

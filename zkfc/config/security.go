@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
 
 // Redacted is what a Secret prints as, wherever it ends up.
@@ -177,24 +179,13 @@ func ParseACL(entries []string) ([]zk.ACL, error) {
 	return out, nil
 }
 
-// WorldWritable reports whether acl lets anyone change, create, delete
-// or re-ACL the znodes: then any client can steal or drop the lock.
-func WorldWritable(acl []zk.ACL) bool {
-	for _, a := range acl {
-		if a.Scheme == "world" && a.ID == "anyone" && a.Perms&^zk.PermRead != 0 {
-			return true
-		}
-	}
-	return false
-}
-
 func (c *Config) validateSecurity(bad func(key, format string, args ...any)) {
 	z := c.ZooKeeper
 	acl, err := ParseACL(z.ACL)
 	if err != nil {
 		bad("zookeeper.acl", "%v", err)
 	} else {
-		if WorldWritable(acl) && !z.AllowWorldWritable {
+		if elector.WorldWritable(acl) && !z.AllowWorldWritable {
 			what := "is empty, which means world:anyone:cdrwa"
 			if len(z.ACL) > 0 {
 				what = "lets world:anyone write"

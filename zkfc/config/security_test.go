@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/zkfc-project/zkfc/quorum/tlsconfig/testcerts"
+	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
 
 func TestZooKeeperACLValidation(t *testing.T) {
@@ -179,7 +180,7 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			t.Fatalf("loaded config has an unparsable ACL: %v", err)
 		}
-		if WorldWritable(acl) && !c.ZooKeeper.AllowWorldWritable {
+		if elector.WorldWritable(acl) && !c.ZooKeeper.AllowWorldWritable {
 			t.Fatal("world-writable ACL accepted without allow_world_writable")
 		}
 	})

@@ -56,7 +56,13 @@ func send(t *testing.T, method, u, token string, hdr map[string]string) (int, ht
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	// Bounded: an event stream served by mistake would never end.
+	return do(t, req)
+}
+
+// do sends req and returns the status, headers and body of the answer.
+// Bounded: an event stream served by mistake would never end.
+func do(t *testing.T, req *http.Request) (int, http.Header, string) {
+	t.Helper()
 	hc := http.Client{Timeout: 5 * time.Second}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -102,13 +108,8 @@ func TestConsoleAssetsAndAuth(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/console/api/znode?path=/", strings.NewReader(strings.Repeat("x", MaxBodyBytes+1)))
 	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Errorf("oversized body: %d, want 413", resp.StatusCode)
+	if code, _, _ := do(t, req); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: %d, want 413", code)
 	}
 	if b.changes.Load() != 0 {
 		t.Errorf("refused requests reached the controller %d times", b.changes.Load())

@@ -66,13 +66,8 @@ func TestEndpoints(t *testing.T) {
 	if st, err := c.Status(ctx, srv.URL); err != nil || st.ClusterToken != 9 || st.FencingToken != 4 {
 		t.Fatalf("status of a connected node %+v %v, want cluster token 9, node token 4", st, err)
 	}
-	resp, err := http.Get(srv.URL + "/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("/health of an unhealthy service = %d", resp.StatusCode)
+	if code, _, _ := get(t, srv.URL+"/health", "", nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("/health of an unhealthy service = %d", code)
 	}
 	if err := c.Demote(ctx, srv.URL, 5); err != nil {
 		t.Fatalf("demote: %v", err)
@@ -93,13 +88,8 @@ func TestEndpoints(t *testing.T) {
 	if err := c.FailHealth(ctx, srv.URL, 7*time.Second); err != nil || b.failedFor != 7*time.Second {
 		t.Fatalf("fail-health drill: %v failedFor=%s", err, b.failedFor)
 	}
-	resp, err = http.Post(srv.URL+"/drill/fail-health?duration=-1s", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest || b.failedFor != 7*time.Second {
-		t.Fatalf("negative drill duration: status %d, failedFor=%s", resp.StatusCode, b.failedFor)
+	if code, _, _ := send(t, http.MethodPost, srv.URL+"/drill/fail-health?duration=-1s", "", nil); code != http.StatusBadRequest || b.failedFor != 7*time.Second {
+		t.Fatalf("negative drill duration: status %d, failedFor=%s", code, b.failedFor)
 	}
 }
 
@@ -111,13 +101,8 @@ func TestDemoteToken(t *testing.T) {
 	srv := httptest.NewServer(NewServer(b, 10*time.Second, nil, zap.NewNop()))
 	defer srv.Close()
 	for _, q := range []string{"", "?token=", "?token=abc", "?token=-1", "?token=1.5"} {
-		resp, err := http.Post(srv.URL+"/demote"+q, "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("POST /demote%s = %d, want 400", q, resp.StatusCode)
+		if code, _, _ := send(t, http.MethodPost, srv.URL+"/demote"+q, "", nil); code != http.StatusBadRequest {
+			t.Errorf("POST /demote%s = %d, want 400", q, code)
 		}
 	}
 	if len(b.demoted) != 0 {

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,15 +28,9 @@ func TestLoadBalancerEndpoints(t *testing.T) {
 		t.Helper()
 		b.st = st
 		for _, m := range []string{http.MethodGet, http.MethodHead} {
-			req, _ := http.NewRequest(m, srv.URL+path, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != want {
-				t.Errorf("%s %s with role=%s holds_lock=%v healthy=%v: %d, want %d", m, path, st.Role, st.HoldsLock, st.Healthy, resp.StatusCode, want)
+			code, _, body := send(t, m, srv.URL+path, "", nil)
+			if code != want {
+				t.Errorf("%s %s with role=%s holds_lock=%v healthy=%v: %d, want %d", m, path, st.Role, st.HoldsLock, st.Healthy, code, want)
 			}
 			if m == http.MethodHead {
 				continue
@@ -96,14 +89,8 @@ func TestLoadBalancerEndpoints(t *testing.T) {
 		{"POST", "/active"}, {"POST", "/demote?token=7"}, {"POST", "/cede"}, {"POST", "/failover?to=nn2"},
 		{"GET", "/active/x"}, {"POST", "/"}, {"GET", "/console/api/cluster"},
 	} {
-		req, _ := http.NewRequest(r.method, srv.URL+r.path, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("%s %s without a token: %d, want 401", r.method, r.path, resp.StatusCode)
+		if code, _, _ := send(t, r.method, srv.URL+r.path, "", nil); code != http.StatusUnauthorized {
+			t.Errorf("%s %s without a token: %d, want 401", r.method, r.path, code)
 		}
 	}
 	if b.ceded != 0 || len(b.demoted) != 0 {

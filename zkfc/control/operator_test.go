@@ -97,15 +97,11 @@ func TestOperatorEndpointsRefuseBadInput(t *testing.T) {
 			if !c.noToken {
 				req.Header.Set("Authorization", "Bearer "+testToken)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
+			code, _, raw := do(t, req)
 			var body errorBody
-			_ = json.NewDecoder(resp.Body).Decode(&body)
-			if resp.StatusCode != c.code || !strings.Contains(body.Error, c.says) {
-				t.Fatalf("%d %q, want %d saying %q", resp.StatusCode, body.Error, c.code, c.says)
+			_ = json.Unmarshal([]byte(raw), &body)
+			if code != c.code || !strings.Contains(body.Error, c.says) {
+				t.Fatalf("%d %q, want %d saying %q", code, body.Error, c.code, c.says)
 			}
 			if op.changes != 0 || b.changes.Load() != 0 {
 				t.Fatalf("a refused request changed something: operator %d, backend %d", op.changes, b.changes.Load())
@@ -115,15 +111,8 @@ func TestOperatorEndpointsRefuseBadInput(t *testing.T) {
 
 	// Paused: refused too.
 	b.st.Paused = true
-	req, _ := http.NewRequest("POST", srv.URL+"/failover?to=nn2&at="+future, nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 409 || op.changes != 0 {
-		t.Fatalf("while paused: %d, changes %d", resp.StatusCode, op.changes)
+	if code, _, _ := send(t, http.MethodPost, srv.URL+"/failover?to=nn2&at="+future, testToken, nil); code != 409 || op.changes != 0 {
+		t.Fatalf("while paused: %d, changes %d", code, op.changes)
 	}
 	b.st.Paused = false
 

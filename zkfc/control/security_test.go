@@ -84,18 +84,14 @@ func TestTokenAuthentication(t *testing.T) {
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != tt.want {
-				t.Fatalf("status %d, want %d", resp.StatusCode, tt.want)
+			code, hdr, _ := do(t, req)
+			if code != tt.want {
+				t.Fatalf("status %d, want %d", code, tt.want)
 			}
 			if reached := b.changes.Load() != before; reached != tt.reach && tt.method == "POST" {
 				t.Fatalf("backend reached = %v, want %v", reached, tt.reach)
 			}
-			if tt.want == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
+			if tt.want == http.StatusUnauthorized && hdr.Get("WWW-Authenticate") == "" {
 				t.Fatal("401 without WWW-Authenticate")
 			}
 		})
@@ -118,21 +114,13 @@ func TestLimits(t *testing.T) {
 	s := NewServer(b, 10*time.Second, nil, zap.NewNop())
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	resp, err := http.Post(srv.URL+"/pause", "application/json", bytes.NewReader(make([]byte, MaxBodyBytes+1)))
-	if err != nil {
-		t.Fatal(err)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/pause", bytes.NewReader(make([]byte, MaxBodyBytes+1)))
+	req.Header.Set("Content-Type", "application/json")
+	if code, _, _ := do(t, req); code != http.StatusRequestEntityTooLarge || b.changes.Load() != 0 {
+		t.Fatalf("oversized body: status %d, backend calls %d", code, b.changes.Load())
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge || b.changes.Load() != 0 {
-		t.Fatalf("oversized body: status %d, backend calls %d", resp.StatusCode, b.changes.Load())
-	}
-	resp, err = http.Post(srv.URL+"/failover?to=nn1&timeout=1000h", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("failover timeout of 1000h: status %d, want 400", resp.StatusCode)
+	if code, _, _ := send(t, http.MethodPost, srv.URL+"/failover?to=nn1&timeout=1000h", "", nil); code != http.StatusBadRequest {
+		t.Fatalf("failover timeout of 1000h: status %d, want 400", code)
 	}
 }
 

@@ -17,11 +17,7 @@ func recordedActive(f *fixture) {
 }
 
 func TestAdoptWhilePaused(t *testing.T) {
-	cases := []struct {
-		name  string
-		setup []func(*fixture)
-		steps []step
-	}{
+	playScenarios(t, []scenario{
 		{
 			name:  "the recorded active whose service says active takes the lock and keeps its token",
 			setup: []func(*fixture){recordedActive, serviceSays("active"), pauseFlag},
@@ -98,10 +94,7 @@ func TestAdoptWhilePaused(t *testing.T) {
 				{do: tickAt(0), role: Standby, calls: "", reason: "paused (generation 42): adopted the service's role: standby"},
 			},
 		},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) { playSteps(t, tc.setup, tc.steps) })
-	}
+	})
 }
 
 // previousSessionHolds: the lock belongs to an earlier session of this

@@ -18,11 +18,7 @@ type step struct {
 }
 
 func TestSequences(t *testing.T) {
-	cases := []struct {
-		name  string
-		setup []func(*fixture)
-		steps []step
-	}{
+	playScenarios(t, []scenario{
 		{
 			name: "healthy node wins a free lock: read breadcrumb, token, write breadcrumb, promote",
 			steps: []step{
@@ -187,7 +183,19 @@ func TestSequences(t *testing.T) {
 				{do: unhealthy, role: Standby, calls: "demote", reason: "not joining: service SERVICE_UNHEALTHY"},
 			},
 		},
-	}
+	})
+}
+
+// scenario is one named case of playSteps.
+type scenario struct {
+	name  string
+	setup []func(*fixture)
+	steps []step
+}
+
+// playScenarios plays each scenario as a subtest named after it.
+func playScenarios(t *testing.T, cases []scenario) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { playSteps(t, tc.setup, tc.steps) })
 	}

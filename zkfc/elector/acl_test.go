@@ -18,14 +18,9 @@ import (
 // without them cannot write the lock, and RefuseWorldWritable rejects an
 // open cluster znode.
 func TestACLsAgainstServer(t *testing.T) {
-	servers := []string{startZooKeeper(t, 500*time.Millisecond)}
-	lg := zap.NewNop()
 	acl := zk.DigestACL(zk.PermAll, "zkfc", "s3cret")
-	cfg := Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: "/zkfc/secure", ConnectWait: 60 * time.Second,
-		ACL: acl, Auth: []Auth{{Scheme: "digest", Cred: []byte("zkfc:s3cret")}}, RefuseWorldWritable: true}
-	if err := Format(cfg, false, lg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testCluster(t, Config{ClusterPath: "/zkfc/secure", ACL: acl, Auth: []Auth{{Scheme: "digest", Cred: []byte("zkfc:s3cret")}}, RefuseWorldWritable: true})
+	servers := cfg.Servers
 
 	anon, _, err := zk.Connect(servers, 4*time.Second, zk.WithLogInfo(false))
 	if err != nil {
@@ -49,10 +44,7 @@ func TestACLsAgainstServer(t *testing.T) {
 		}
 	}
 
-	e := New(cfg, lg)
-	defer e.Close()
-	ep, _ := e.Open()
-	waitKind(t, e, ep, Connected)
+	e, _ := openConnected(t, cfg)
 	if err := e.CheckFormatted(); err != nil {
 		t.Fatalf("CheckFormatted with credentials: %v", err)
 	}
@@ -78,24 +70,18 @@ func TestACLsAgainstServer(t *testing.T) {
 	// An elector with the wrong password is refused too.
 	bad := cfg
 	bad.Auth = []Auth{{Scheme: "digest", Cred: []byte("zkfc:wrong")}}
-	eb := New(bad, lg)
-	defer eb.Close()
-	epb, _ := eb.Open()
-	waitKind(t, eb, epb, Connected)
+	eb, _ := openConnected(t, bad)
 	if _, _, err := eb.TryAcquire(Info{NodeID: "b"}); !errors.Is(err, zk.ErrNoAuth) {
 		t.Fatalf("acquire with a wrong password: %v, want ErrNoAuth", err)
 	}
 
 	// An open cluster znode is refused when asked to.
 	open := Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: "/open/c", ConnectWait: 60 * time.Second}
-	if err := Format(open, false, lg); err != nil {
+	if err := Format(open, false, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	open.RefuseWorldWritable = true
-	eo := New(open, lg)
-	defer eo.Close()
-	epo, _ := eo.Open()
-	waitKind(t, eo, epo, Connected)
+	eo, _ := openConnected(t, open)
 	if err := eo.CheckFormatted(); !errors.Is(err, ErrWorldWritable) || !strings.Contains(err.Error(), "zookeeper.allow_world_writable") {
 		t.Fatalf("CheckFormatted on an open znode: %v", err)
 	}

@@ -7,26 +7,16 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"go.uber.org/zap"
 )
 
 // A witness's entry lives as long as its session and is found by another
 // session; the browser reads data, stat, ACL and children and reports a
 // missing znode as such.
 func TestWitnessRegistryAndBrowse(t *testing.T) {
-	servers := []string{startZooKeeper(t, 500*time.Millisecond)}
-	lg := zap.NewNop()
 	const cp = "/zkfc/browse"
-	if err := Format(Config{Servers: servers, SessionTimeout: 5 * time.Second, ClusterPath: cp, ConnectWait: 60 * time.Second}, false, lg); err != nil {
-		t.Fatal(err)
-	}
-	w := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp}, lg)
-	r := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp}, lg)
-	defer r.Close()
-	ew, _ := w.Open()
-	er, _ := r.Open()
-	waitKind(t, w, ew, Connected)
-	waitKind(t, r, er, Connected)
+	cfg := testCluster(t, Config{ClusterPath: cp})
+	w, _ := openConnected(t, cfg)
+	r, _ := openConnected(t, cfg)
 	self := Info{NodeID: "witness", ControlURL: "http://127.0.0.1:8019"}
 	for range 2 { // again in the same session: no error, one entry
 		if err := w.RegisterWitness(self); err != nil {

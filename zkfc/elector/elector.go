@@ -572,7 +572,11 @@ func (e *Elector) CheckFormatted() error {
 // ErrWorldWritable: the cluster znode's ACL lets anyone write it.
 var ErrWorldWritable = errors.New("cluster znode is world-writable")
 
-// WorldWritable reports whether acl grants world:anyone more than READ.
+// WorldWritable reports whether acl grants world:anyone more than READ:
+// then any client can change, create, delete or re-ACL the znodes, and so
+// steal or drop the lock. The configuration refuses such an ACL unless
+// zookeeper.allow_world_writable, and CheckFormatted refuses such a
+// cluster znode when RefuseWorldWritable.
 func WorldWritable(acl []zk.ACL) bool {
 	for _, a := range acl {
 		if a.Scheme == "world" && a.ID == "anyone" && a.Perms&^zk.PermRead != 0 {
@@ -674,19 +678,8 @@ func (e *Elector) watch(epoch uint64, ch <-chan zk.Event, stop <-chan struct{}) 
 
 // Holder reads the lock without watching it; nil if free.
 func (e *Elector) Holder() (*Info, error) {
-	var raw []byte
-	err := e.do(func(c *zk.Conn) (err error) { raw, _, err = c.Get(e.path(LockName)); return })
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read lock: %w", err)
-	}
-	var h Info
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return nil, fmt.Errorf("decode lock %q: %w", raw, err)
-	}
-	return &h, nil
+	h, _, err := readJSON[Info](e, LockName)
+	return h, err
 }
 
 // Release deletes the lock if this session owns it.
@@ -711,22 +704,7 @@ func (e *Elector) Release() error {
 }
 
 // Breadcrumb reads ActiveBreadCrumb: nil and version -1 if absent.
-func (e *Elector) Breadcrumb() (*Info, int32, error) {
-	var raw []byte
-	var st *zk.Stat
-	err := e.do(func(c *zk.Conn) (err error) { raw, st, err = c.Get(e.path(BreadcrumbName)); return })
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil, -1, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read breadcrumb: %w", err)
-	}
-	var b Info
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return nil, 0, fmt.Errorf("decode breadcrumb %q: %w", raw, err)
-	}
-	return &b, st.Version, nil
-}
+func (e *Elector) Breadcrumb() (*Info, int32, error) { return readJSON[Info](e, BreadcrumbName) }
 
 // WriteBreadcrumb stores info as the last active. version is what
 // Breadcrumb returned: -1 creates, otherwise a versioned set, so a
@@ -765,20 +743,22 @@ func (e *Elector) DeleteBreadcrumb(nodeID string) error {
 // CurrentToken reads the fencing-token counter: the last token issued in
 // the cluster (0 if none yet).
 func (e *Elector) CurrentToken() (uint64, error) {
-	p := e.path(TokenName)
-	var raw []byte
-	err := e.do(func(c *zk.Conn) (err error) { raw, _, err = c.Get(p); return })
-	if errors.Is(err, zk.ErrNoNode) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", p, err)
+	n, _, err := e.readToken()
+	return n, err
+}
+
+// readToken reads the fencing-token counter and its version: 0 and -1
+// if none was issued yet. The counter is a decimal number.
+func (e *Elector) readToken() (uint64, int32, error) {
+	raw, version, err := e.readZnode(TokenName)
+	if err != nil || version == -1 {
+		return 0, version, err
 	}
 	var n uint64
 	if _, err := fmt.Sscan(string(raw), &n); err != nil {
-		return 0, fmt.Errorf("decode %s %q: %w", p, raw, err)
+		return 0, 0, fmt.Errorf("decode %s %q: %w", e.path(TokenName), raw, err)
 	}
-	return n, nil
+	return n, version, nil
 }
 
 // NextToken increments the fencing-token counter with a versioned set
@@ -786,10 +766,11 @@ func (e *Elector) CurrentToken() (uint64, error) {
 func (e *Elector) NextToken() (uint64, error) {
 	p := e.path(TokenName)
 	for attempt := 0; attempt < 10; attempt++ {
-		var raw []byte
-		var st *zk.Stat
-		err := e.do(func(c *zk.Conn) (err error) { raw, st, err = c.Get(p); return })
-		if errors.Is(err, zk.ErrNoNode) {
+		n, version, err := e.readToken()
+		if err != nil {
+			return 0, err
+		}
+		if version == -1 {
 			err = e.write(func(c *zk.Conn) error {
 				_, err := c.Create(p, []byte("1"), 0, e.acl())
 				return err
@@ -802,16 +783,9 @@ func (e *Elector) NextToken() (uint64, error) {
 			}
 			return 0, fmt.Errorf("create %s: %w", p, err)
 		}
-		if err != nil {
-			return 0, fmt.Errorf("read %s: %w", p, err)
-		}
-		var n uint64
-		if _, err := fmt.Sscan(string(raw), &n); err != nil {
-			return 0, fmt.Errorf("decode %s %q: %w", p, raw, err)
-		}
 		n++
 		err = e.write(func(c *zk.Conn) error {
-			_, err := c.Set(p, []byte(fmt.Sprint(n)), st.Version)
+			_, err := c.Set(p, []byte(fmt.Sprint(n)), version)
 			return err
 		})
 		if errors.Is(err, zk.ErrBadVersion) {

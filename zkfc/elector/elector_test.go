@@ -27,20 +27,15 @@ func waitKind(t *testing.T, e *Elector, epoch uint64, k Kind) {
 // one lock winner, the loser's watch firing, breadcrumb versioning, the
 // token counter, and a new session bumping the epoch and dropping the lock.
 func TestElectorAgainstServer(t *testing.T) {
-	servers := []string{startZooKeeper(t, 500*time.Millisecond)}
 	lg := zap.NewNop()
 	const cp = "/zkfc/test"
-	// A generous, bounded wait for the session: a loaded machine can take
-	// well over the session timeout to grant one.
-	fc := Config{Servers: servers, SessionTimeout: 5 * time.Second, ClusterPath: cp, ConnectWait: 60 * time.Second}
-	if err := Format(fc, false, lg); err != nil {
-		t.Fatal(err)
-	}
+	fc := testCluster(t, Config{ClusterPath: cp})
+	servers := fc.Servers
 	if err := Format(fc, false, lg); err == nil {
 		t.Fatal("second Format without force succeeded")
 	}
-	a, b := connectedPair(t, servers, cp)
-	eb := b.Epoch()
+	a, _ := openConnected(t, fc)
+	b, eb := openConnected(t, fc)
 	if err := a.CheckFormatted(); err != nil {
 		t.Fatal(err)
 	}
@@ -120,10 +115,7 @@ func TestElectorAgainstServer(t *testing.T) {
 	// A read is no acknowledgment (a member cut off from the leader still
 	// answers reads); a write is. r's pinger stays quiet, so that only its
 	// own requests can ack.
-	r := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp, PingInterval: time.Hour}, lg)
-	defer r.Close()
-	er, _ := r.Open()
-	waitKind(t, r, er, Connected)
+	r, _ := openConnected(t, Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp, PingInterval: time.Hour})
 	if _, err := r.Holder(); err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +134,7 @@ func TestElectorAgainstServer(t *testing.T) {
 	}
 
 	// w's pinger is idle for an hour: only the watch can tell it.
-	w := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp, PingInterval: time.Hour}, lg)
-	defer w.Close()
-	ew, _ := w.Open()
-	waitKind(t, w, ew, Connected)
+	w, ew := openConnected(t, Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp, PingInterval: time.Hour})
 	set, err := a.SetPaused(true)
 	if err != nil || !set.Paused || set.Generation == 0 {
 		t.Fatalf("SetPaused(true) = %+v, %v", set, err)
@@ -166,10 +155,7 @@ func TestElectorAgainstServer(t *testing.T) {
 	}
 
 	// A daemon started before the format learns of it through a watch.
-	u := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: "/zkfc/later", PingInterval: time.Hour}, lg)
-	defer u.Close()
-	eu, _ := u.Open()
-	waitKind(t, u, eu, Connected)
+	u, eu := openConnected(t, Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: "/zkfc/later", PingInterval: time.Hour})
 	if err := u.CheckFormatted(); !errors.Is(err, ErrNotFormatted) {
 		t.Fatalf("CheckFormatted of a missing cluster = %v", err)
 	}

@@ -131,18 +131,7 @@ func (e *Elector) History() ([]Record, error) {
 }
 
 // Schedule reads the scheduled switchover: nil data and version -1 if none.
-func (e *Elector) Schedule() ([]byte, int32, error) {
-	var raw []byte
-	var st *zk.Stat
-	err := e.do(func(c *zk.Conn) (err error) { raw, st, err = c.Get(e.path(ScheduledName)); return })
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil, -1, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", e.path(ScheduledName), err)
-	}
-	return raw, st.Version, nil
-}
+func (e *Elector) Schedule() ([]byte, int32, error) { return e.readZnode(ScheduledName) }
 
 // CreateSchedule stores a switchover; ErrScheduleExists if one is.
 func (e *Elector) CreateSchedule(data []byte) error {

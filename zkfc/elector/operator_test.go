@@ -4,22 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
-
-	"go.uber.org/zap"
 )
 
 // The history keeps the newest entries only, in order, across writers;
 // the schedule is created once and claimed by exactly one versioned
 // delete.
 func TestOperatorRecordsAgainstServer(t *testing.T) {
-	servers := []string{startZooKeeper(t, 500*time.Millisecond)}
-	lg := zap.NewNop()
-	const cp = "/zkfc/operator-records"
-	if err := Format(Config{Servers: servers, SessionTimeout: 5 * time.Second, ClusterPath: cp, ConnectWait: 60 * time.Second}, false, lg); err != nil {
-		t.Fatal(err)
-	}
-	a, b := connectedPair(t, servers, cp)
+	cfg := testCluster(t, Config{ClusterPath: "/zkfc/operator-records"})
+	a, _ := openConnected(t, cfg)
+	b, _ := openConnected(t, cfg)
 
 	const keep = 5
 	var last int64
@@ -68,22 +61,4 @@ func TestOperatorRecordsAgainstServer(t *testing.T) {
 	if errA != nil || errB != nil || !okA || okB {
 		t.Fatalf("claims: a=%v,%v b=%v,%v; want exactly the first to claim it", okA, errA, okB, errB)
 	}
-}
-
-// connectedPair opens two electors on cp, each with a usable session;
-// they are closed when the test ends.
-func connectedPair(t *testing.T, servers []string, cp string) (*Elector, *Elector) {
-	t.Helper()
-	var out [2]*Elector
-	for i := range out {
-		e := New(Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: cp}, zap.NewNop())
-		t.Cleanup(e.Close)
-		epoch, err := e.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitKind(t, e, epoch, Connected)
-		out[i] = e
-	}
-	return out[0], out[1]
 }

@@ -54,7 +54,7 @@ var ErrStaleRecord = errors.New("the znode holds a newer fencing token")
 
 // ReadPosition reads the Position znode; nil if there is none.
 func (e *Elector) ReadPosition() (*Position, error) {
-	p, _, err := readRecord[Position](e, PositionName)
+	p, _, err := readJSON[Position](e, PositionName)
 	return p, err
 }
 
@@ -63,7 +63,7 @@ func (e *Elector) WritePosition(p Position) error { return writeRecord(e, Positi
 
 // ReadSync reads the Sync znode; nil if there is none.
 func (e *Elector) ReadSync() (*Sync, error) {
-	s, _, err := readRecord[Sync](e, SyncName)
+	s, _, err := readJSON[Sync](e, SyncName)
 	return s, err
 }
 
@@ -72,22 +72,33 @@ func (e *Elector) ReadSync() (*Sync, error) {
 // on it (turn synchronous replication off, for one).
 func (e *Elector) WriteSync(s Sync) error { return writeRecord(e, SyncName, s) }
 
-// readRecord decodes the znode name; nil (and version -1) if it is missing.
-func readRecord[T record](e *Elector, name string) (*T, int32, error) {
+// readZnode reads the znode name: its data and version, or nil data and
+// version -1 if it is missing.
+func (e *Elector) readZnode(name string) ([]byte, int32, error) {
+	p := e.path(name)
 	var raw []byte
 	var st *zk.Stat
-	err := e.do(func(c *zk.Conn) (err error) { raw, st, err = c.Get(e.path(name)); return })
+	err := e.do(func(c *zk.Conn) (err error) { raw, st, err = c.Get(p); return })
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, -1, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", e.path(name), err)
+		return nil, 0, fmt.Errorf("read %s: %w", p, err)
+	}
+	return raw, st.Version, nil
+}
+
+// readJSON decodes the znode name; nil (and version -1) if it is missing.
+func readJSON[T any](e *Elector, name string) (*T, int32, error) {
+	raw, version, err := e.readZnode(name)
+	if err != nil || version == -1 {
+		return nil, version, err
 	}
 	var v T
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, 0, fmt.Errorf("decode %s %q: %w", e.path(name), raw, err)
 	}
-	return &v, st.Version, nil
+	return &v, version, nil
 }
 
 // writeRecord creates or replaces the znode name with v, by a versioned
@@ -99,7 +110,7 @@ func writeRecord[T record](e *Elector, name string, v T) error {
 	}
 	p := e.path(name)
 	for attempt := 0; attempt < 5; attempt++ {
-		old, version, err := readRecord[T](e, name)
+		old, version, err := readJSON[T](e, name)
 		if err != nil {
 			return err
 		}

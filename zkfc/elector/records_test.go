@@ -3,25 +3,13 @@ package elector
 import (
 	"errors"
 	"testing"
-	"time"
-
-	"go.uber.org/zap"
 )
 
 // The Position and Sync znodes: absent, created, replaced, and never
 // overwritten under an older fencing token; a member's position travels
 // in its registry entry.
 func TestRecordsAgainstServer(t *testing.T) {
-	servers := []string{startZooKeeper(t, 500*time.Millisecond)}
-	lg := zap.NewNop()
-	cfg := Config{Servers: servers, SessionTimeout: 4 * time.Second, ClusterPath: "/zkfc/records", ConnectWait: 60 * time.Second}
-	if err := Format(cfg, false, lg); err != nil {
-		t.Fatal(err)
-	}
-	e := New(cfg, lg)
-	defer e.Close()
-	epoch, _ := e.Open()
-	waitKind(t, e, epoch, Connected)
+	e, _ := openConnected(t, testCluster(t, Config{ClusterPath: "/zkfc/records"}))
 
 	if p, err := e.ReadPosition(); err != nil || p != nil {
 		t.Fatalf("no Position yet: %+v %v", p, err)

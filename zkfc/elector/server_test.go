@@ -53,3 +53,34 @@ func startZooKeeper(t *testing.T, tick time.Duration) string {
 	}
 	return srv.Addr().String()
 }
+
+// testCluster starts a server, points cfg at it with a 4s session timeout
+// and a generous, bounded wait for a session (a loaded machine can take
+// well over the session timeout to grant one), and formats cfg's cluster
+// path there with cfg's ACL and credentials. The Config it returns reaches
+// that cluster.
+func testCluster(t *testing.T, cfg Config) Config {
+	t.Helper()
+	cfg.Servers = []string{startZooKeeper(t, 500*time.Millisecond)}
+	cfg.SessionTimeout = 4 * time.Second
+	cfg.ConnectWait = 60 * time.Second
+	if err := Format(cfg, false, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// openConnected opens an elector on cfg and waits for its session; it
+// returns the elector and the session's epoch. The elector is closed when
+// the test ends, if the test has not closed it.
+func openConnected(t *testing.T, cfg Config) (*Elector, uint64) {
+	t.Helper()
+	e := New(cfg, zap.NewNop())
+	t.Cleanup(e.Close)
+	epoch, err := e.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitKind(t, e, epoch, Connected)
+	return e, epoch
+}

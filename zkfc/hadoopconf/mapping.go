@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zkfc-project/zkfc/zkfc/config"
+	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
 
 // Options are the choices the Hadoop files do not make.
@@ -392,7 +393,7 @@ func (m *mapper) common() common {
 	c.acl = splitList(aclValue)
 	if acl, err := config.ParseACL(c.acl); err != nil {
 		m.refuse(aclName, "%v", err)
-	} else if config.WorldWritable(acl) {
+	} else if elector.WorldWritable(acl) {
 		c.worldWritable = true
 		why := fmt.Sprintf("%s lets world:anyone write", aclValue)
 		if aclValue == hadoopACL && m.c.File(aclName) == "" {

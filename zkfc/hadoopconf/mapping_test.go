@@ -16,6 +16,7 @@ import (
 
 	"github.com/zkfc-project/zkfc/fencing"
 	"github.com/zkfc-project/zkfc/zkfc/config"
+	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
 
 func readDir(t *testing.T, dir string) *Conf {
@@ -152,7 +153,7 @@ func TestSecuredZooKeeperAndTunedMonitor(t *testing.T) {
 		t.Errorf("connect %q: a host without a port gets ZooKeeper's 2181", c.ZooKeeper.Connect)
 	}
 	acl, err := config.ParseACL(c.ZooKeeper.ACL)
-	if err != nil || len(acl) != 1 || acl[0].ID != config.DigestID("hdfs-zkfcs", "mypassword") || config.WorldWritable(acl) || c.ZooKeeper.AllowWorldWritable {
+	if err != nil || len(acl) != 1 || acl[0].ID != config.DigestID("hdfs-zkfcs", "mypassword") || elector.WorldWritable(acl) || c.ZooKeeper.AllowWorldWritable {
 		t.Errorf("acl %v (%v), want the digest of hdfs-zkfcs:mypassword only", acl, err)
 	}
 	if c.Control.Listen != "nn2.example.com:8029" {

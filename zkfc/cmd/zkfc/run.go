@@ -137,20 +137,13 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := controller.NewMetrics(reg)
-	client, err := controlClient(cfg, sec)
+	wiring, err := newControlWiring(cfg, sec)
 	if err != nil {
 		return err
 	}
-	ec, err := electorConfig(cfg, sec)
-	if err != nil {
-		return err
-	}
-	serverTLS, err := cfg.ControlServerTLSConfig(!sec.ControlToken.Empty())
-	if err != nil {
-		return err
-	}
+	client := wiring.client
 
-	el := elector.New(ec, lg.Named("elector"))
+	el := elector.New(wiring.elector, lg.Named("elector"))
 	hist := history.NewLog(el, cfg.Node.ID, history.MaxEntries, lg.Named("history"))
 	// lease_expired asks the quorum on this daemon's own session: the one
 	// that holds the lock while fencing runs.
@@ -188,8 +181,7 @@ func run(ctx context.Context, cfg *config.Config, sec config.Secrets, lg *zap.Lo
 		return fmt.Errorf("config %s: health: %w", cfg.Source, err)
 	}
 	srv := control.NewServer(ctrl, cfg.Failover.CedePeriod, reg, lg.Named("control"))
-	srv.Secure(control.Security{Token: sec.ControlToken.Reveal(), TLS: serverTLS, Client: client})
-	srv.EnableConsole(control.ConsoleSources{Tree: el, Witnesses: el.Witnesses, Servers: ec.Servers, Dial: ec.Dialer})
+	wiring.secure(srv, el)
 	op := &operator{Elector: el, log: hist, budget: budgetOf(cfg, fencer.f.Timeouts(), controller.DefaultTick)}
 	srv.SetOperator(op)
 	startOperator(ctx, &wg, cfg, op, ctrl, client, lg)

@@ -39,6 +39,40 @@ func electorConfig(cfg *config.Config, sec config.Secrets) (elector.Config, erro
 	return ec, nil
 }
 
+// controlWiring is what the guarding daemon and a witness both build from
+// the configuration before they serve: the client for the peers' control
+// APIs, the way to the cluster's znodes, and the control server's TLS. Both
+// serve the same control API, so secure is where its security and console
+// are set for either.
+type controlWiring struct {
+	client    *control.Client
+	elector   elector.Config
+	serverTLS *tls.Config
+	token     []byte
+}
+
+func newControlWiring(cfg *config.Config, sec config.Secrets) (controlWiring, error) {
+	w := controlWiring{token: sec.ControlToken.Reveal()}
+	var err error
+	if w.client, err = controlClient(cfg, sec); err != nil {
+		return w, err
+	}
+	if w.elector, err = electorConfig(cfg, sec); err != nil {
+		return w, err
+	}
+	if w.serverTLS, err = cfg.ControlServerTLSConfig(!sec.ControlToken.Empty()); err != nil {
+		return w, err
+	}
+	return w, nil
+}
+
+// secure sets srv's token, TLS and client for calls to peers, and serves
+// the console over el's view of the cluster.
+func (w controlWiring) secure(srv *control.Server, el *elector.Elector) {
+	srv.Secure(control.Security{Token: w.token, TLS: w.serverTLS, Client: w.client})
+	srv.EnableConsole(control.ConsoleSources{Tree: el, Witnesses: el.Witnesses, Servers: w.elector.Servers, Dial: w.elector.Dialer})
+}
+
 // tlsDialer dials ZooKeeper's secure client port, which speaks TLS from
 // the first byte; each server's certificate is checked against its own
 // host name unless zookeeper.tls.server_name fixes one.

@@ -27,27 +27,18 @@ var errWitness = errors.New("this zkfc is a witness: it hosts a quorum member an
 // the witness in the quorum, where the console of any node finds it, and
 // serves its own console.
 func runWitness(ctx context.Context, cfg *config.Config, sec config.Secrets, m Member, errc <-chan error, lg *zap.Logger) error {
-	serverTLS, err := cfg.ControlServerTLSConfig(!sec.ControlToken.Empty())
+	wiring, err := newControlWiring(cfg, sec)
 	if err != nil {
 		return err
 	}
-	client, err := controlClient(cfg, sec)
-	if err != nil {
-		return err
-	}
-	ec, err := electorConfig(cfg, sec)
-	if err != nil {
-		return err
-	}
-	el := elector.New(ec, lg.Named("elector"))
+	el := elector.New(wiring.elector, lg.Named("elector"))
 	if _, err := el.Open(); err != nil {
 		return err
 	}
 	defer el.Close()
 	w := &witness{self: elector.Info{NodeID: cfg.Node.ID, ControlURL: cfg.AdvertisedControlURL()}, cluster: cfg.Cluster.Name, member: m, el: el}
 	srv := control.NewServer(w, cfg.Failover.CedePeriod, m.Metrics(), lg.Named("control"))
-	srv.Secure(control.Security{Token: sec.ControlToken.Reveal(), TLS: serverTLS, Client: client})
-	srv.EnableConsole(control.ConsoleSources{Tree: el, Witnesses: el.Witnesses, Servers: ec.Servers, Dial: ec.Dialer})
+	wiring.secure(srv, el)
 	served := make(chan error, 1)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
