@@ -45,7 +45,8 @@ const (
 // ErrNotFormatted means the cluster znode does not exist.
 var ErrNotFormatted = errors.New("cluster znode does not exist")
 
-// ErrNoSession: a one-shot helper got no session within its ConnectWait.
+// ErrNoSession: no session right now (a request made while disconnected),
+// or a one-shot helper got none within its ConnectWait.
 var ErrNoSession = errors.New("no zookeeper session")
 
 // Unavailable reports whether err means the quorum is not serving (yet):
@@ -513,11 +514,27 @@ func (e *Elector) current() (*zk.Conn, uint64, <-chan struct{}, error) {
 	return e.conn, e.epoch, e.stopSess, nil
 }
 
+// connected is the current session's connection if it is connected now,
+// else ErrNoSession. The library would hold a request made while it is
+// not until it reconnects or has tried every server (a second or more
+// each), and its caller with it: the controller's loop, which must
+// self-fence on time, among them.
+func (e *Elector) connected() (*zk.Conn, error) {
+	c, _, _, err := e.current()
+	if err != nil {
+		return nil, err
+	}
+	if st := c.State(); st != zk.StateHasSession {
+		return nil, fmt.Errorf("%w (%s)", ErrNoSession, st)
+	}
+	return c, nil
+}
+
 // do runs requests on the current session. It records no acknowledgment:
 // a read may be answered by a member cut off from the leader, and an
 // error reply may never have reached the leader (see ping).
 func (e *Elector) do(f func(c *zk.Conn) error) error {
-	c, _, _, err := e.current()
+	c, err := e.connected()
 	if err != nil {
 		return err
 	}
@@ -528,7 +545,7 @@ func (e *Elector) do(f func(c *zk.Conn) error) error {
 // success as an acknowledgment: a committed write went through the leader
 // after we sent it.
 func (e *Elector) write(f func(c *zk.Conn) error) error {
-	c, _, _, err := e.current()
+	c, err := e.connected()
 	if err != nil {
 		return err
 	}
@@ -594,6 +611,9 @@ func (e *Elector) TryAcquire(self Info) (held bool, holder *Info, err error) {
 	c, epoch, stop, err := e.current()
 	if err != nil {
 		return false, nil, err
+	}
+	if st := c.State(); st != zk.StateHasSession {
+		return false, nil, fmt.Errorf("%w (%s)", ErrNoSession, st)
 	}
 	data, _ := json.Marshal(self)
 	lock := e.path(LockName)
@@ -894,7 +914,7 @@ func (e *Elector) sessionMarker(nodeID string, session int64) string {
 // session (expiry or close) removes it, so once a breadcrumb names a
 // session, the marker's absence proves the session is over.
 func (e *Elector) MarkSession(nodeID string) (int64, error) {
-	c, _, _, err := e.current()
+	c, err := e.connected()
 	if err != nil {
 		return 0, err
 	}
@@ -947,7 +967,7 @@ func (e *Elector) SessionEnded(nodeID string, session int64) (ended bool, eviden
 	if session == 0 {
 		return false, "", errors.New("no session id to check")
 	}
-	c, _, _, err := e.current()
+	c, err := e.connected()
 	if err != nil {
 		return false, "", err
 	}
