@@ -268,6 +268,9 @@ type election struct {
 	// other node could ever win; it is released as soon as possible.
 	releaseOwed bool
 	holder      *elector.Info // who held the lock at the last attempt
+	// interrupted counts the promotions in a row that a lost connection
+	// cut short (see interruptPromotion).
+	interrupted int
 	lockSince   time.Time
 	// freeSeen: when the lock last changed while this node did not hold
 	// it, the start of a promotion's lock phase (history).

@@ -3,11 +3,13 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -215,6 +217,60 @@ func TestFailedReleaseIsRetried(t *testing.T) {
 	tickAt(100 * time.Millisecond)(f)
 	if len(f.log) != 0 {
 		t.Fatalf("calls %v: released again after success", f.log)
+	}
+}
+
+// A promotion whose breadcrumb write lost its connection keeps the lock
+// and promotes once connected again, under the same session: releasing
+// would hand the lock to whoever comes next (a restarting active), which
+// would then fence this node. A session that is gone takes the lock with
+// it; a connection that keeps failing gives the lock back after
+// maxInterrupted tries.
+func TestPromotionInterruptedByTheConnectionKeepsTheLock(t *testing.T) {
+	f := newFixture(t)
+	f.el.writeErr = fmt.Errorf("write breadcrumb: %w", zk.ErrConnectionClosed)
+	healthy(f)
+	if f.c.svc.role == Active || f.el.lock != "me" {
+		t.Fatalf("role %s, lock %q after the interrupted write: want not active, still holding the lock", f.c.svc.role, f.el.lock)
+	}
+	if got := strings.Join(f.log, "|"); strings.Contains(got, "release") || strings.Contains(got, "promote") {
+		t.Fatalf("calls %q: released the lock or promoted after the interrupted write", got)
+	}
+	// The next attempt runs before the loop hears of the disconnection.
+	f.el.tryErr = fmt.Errorf("%w (StateConnecting)", elector.ErrNoSession)
+	f.c.tick()
+	f.el.tryErr = nil
+	event(elector.Disconnected, 0)(f)
+	f.log = nil
+	f.now = f.now.Add(300 * time.Microsecond) // reconnected at once: no backoff to wait out
+	event(elector.Connected, 0)(f)
+	if f.c.svc.role != Active {
+		t.Fatalf("role %s after the reconnection (calls %v): want active", f.c.svc.role, f.log)
+	}
+	if got := strings.Join(f.log, "|"); got != "try|read-breadcrumb|token 2|write-breadcrumb me 2|promote 2" {
+		t.Fatalf("calls %q after the reconnection: want the promotion retried under the lock it kept", got)
+	}
+
+	f = newFixture(t)
+	f.el.writeErr, f.el.writeErrs = fmt.Errorf("write breadcrumb: %w", zk.ErrConnectionClosed), true
+	healthy(f)
+	for i := 1; i < maxInterrupted && f.el.lock == "me"; i++ {
+		f.c.tick()
+	}
+	if f.el.lock != "me" {
+		t.Fatalf("lock %q: released before %d interrupted promotions", f.el.lock, maxInterrupted)
+	}
+	f.log = nil
+	f.c.tick()
+	if f.el.lock != "" || !strings.HasSuffix(strings.Join(f.log, "|"), "release") {
+		t.Fatalf("lock %q, calls %v: want the lock given back after %d interrupted promotions", f.el.lock, f.log, maxInterrupted+1)
+	}
+
+	f = newFixture(t)
+	f.el.writeErr = fmt.Errorf("write breadcrumb: %w", zk.ErrBadVersion)
+	healthy(f)
+	if f.el.lock != "" {
+		t.Fatalf("lock %q after a refused breadcrumb write: want it released", f.el.lock)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/zkfc-project/zkfc/zkfc/elector"
 )
 
 // decide is the decision step, run once per cycle of the loop after the
@@ -152,8 +154,13 @@ func (c *Controller) attempt(now time.Time) string {
 	if err != nil {
 		c.lastErr = err.Error()
 		c.lg.Warn("election attempt failed", zap.Error(err))
-		c.holdOff(now.Add(c.cfg.BackoffInitial), "the last attempt failed: "+err.Error())
 		c.elec.wantAttempt = true
+		if elector.ConnectionLost(err) {
+			// The connection dropped (its event is on the way): decide
+			// waits for the reconnection, then attempts at once.
+			return "in the election; attempt failed: " + err.Error()
+		}
+		c.holdOff(now.Add(c.cfg.BackoffInitial), "the last attempt failed: "+err.Error())
 		return "in the election; attempt failed: " + err.Error()
 	}
 	c.elec.prioWait, c.elec.prioWho = time.Time{}, ""

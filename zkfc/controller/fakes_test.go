@@ -27,6 +27,8 @@ type fakeElector struct {
 	tryErr     error
 	markErr    error // MarkSession fails with it
 	releaseErr error // Release fails with it
+	writeErr   error // WriteBreadcrumb fails with it, then clears it unless writeErrs
+	writeErrs  bool  // WriteBreadcrumb keeps failing with writeErr
 	session    int64 // the session MarkSession reports
 	events     chan elector.Event
 }
@@ -118,6 +120,12 @@ func (f *fakeElector) MarkSession(string) (int64, error) {
 
 func (f *fakeElector) WriteBreadcrumb(i elector.Info, v int32) error {
 	f.rec(fmt.Sprintf("write-breadcrumb %s %d", i.NodeID, i.Token))
+	if err := f.writeErr; err != nil {
+		if !f.writeErrs {
+			f.writeErr = nil
+		}
+		return err
+	}
 	f.breadcrumb = &i
 	return nil
 }

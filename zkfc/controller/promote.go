@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zkfc-project/zkfc/zkfc/elector"
 	"github.com/zkfc-project/zkfc/zkfc/history"
 )
 
@@ -21,7 +22,7 @@ func (c *Controller) promote(now time.Time) string {
 	}
 	bc, version, err := c.el.Breadcrumb()
 	if err != nil {
-		return c.failPromotion(now, err.Error())
+		return c.zkStepFailed(now, err)
 	}
 	if why := c.ineligible(c.lastPosition()); why != "" {
 		return c.failPromotion(now, why)
@@ -54,20 +55,20 @@ func (c *Controller) promote(now time.Time) string {
 	promoteStart := c.now()
 	session, err := c.el.MarkSession(c.cfg.Self.NodeID)
 	if err != nil {
-		return c.failPromotion(now, err.Error())
+		return c.zkStepFailed(now, err)
 	}
 	token, err := c.el.NextToken()
 	if err != nil {
-		return c.failPromotion(now, err.Error())
+		return c.zkStepFailed(now, err)
 	}
 	self := c.cfg.Self
 	self.Token = token
 	self.Session = session
 	if err := c.el.WriteBreadcrumb(self, version); err != nil {
-		return c.failPromotion(now, err.Error())
+		return c.zkStepFailed(now, err)
 	}
 	if err := c.recordNobodyInSync(token); err != nil {
-		return c.failPromotion(now, err.Error())
+		return c.zkStepFailed(now, err)
 	}
 	if err := c.actions.DoPromote(context.Background(), token); err != nil {
 		// The action may have half-worked: demote even if zkfc's role
@@ -78,6 +79,7 @@ func (c *Controller) promote(now time.Time) string {
 	c.svc.token = token
 	c.phases.Promote = history.Ms(c.now().Sub(promoteStart))
 	c.elec.backoff = c.cfg.BackoffInitial
+	c.elec.interrupted = 0
 	c.m.token.Set(float64(token))
 	c.m.promotions.WithLabelValues("success").Inc()
 	why := fmt.Sprintf("active: won the election (token %d)", token)
@@ -86,10 +88,46 @@ func (c *Controller) promote(now time.Time) string {
 	return why
 }
 
+// maxInterrupted bounds the promotions in a row that keep the lock after
+// a lost connection; the next failure gives the lock back.
+const maxInterrupted = 3
+
+// zkStepFailed ends a promotion whose ZooKeeper step (breadcrumb, session
+// marker, token, replication record) failed: interrupted if the
+// connection dropped under it, failed otherwise.
+func (c *Controller) zkStepFailed(now time.Time, err error) string {
+	if elector.ConnectionLost(err) && c.elec.interrupted < maxInterrupted {
+		return c.interruptPromotion(err.Error())
+	}
+	return c.failPromotion(now, err.Error())
+}
+
+// interruptPromotion: the connection dropped during the promotion's
+// ZooKeeper steps, before the promote action ran. The session, and the
+// lock with it, outlives a reconnection, so the node keeps the lock and
+// attempts again as soon as it is connected: the steps are safe to
+// repeat (a breadcrumb already written names this session, a token taken
+// twice leaves a gap). Releasing instead would hand a free lock to a
+// node that may be restarting, and make it fence this one (Hadoop's
+// elector likewise retries a step that lost its connection). If the
+// session ended meanwhile, the lock went with it and the attempt finds
+// it free or held.
+func (c *Controller) interruptPromotion(reason string) string {
+	c.elec.interrupted++
+	why := "promotion interrupted, keeping the lock: " + reason
+	c.lastErr = "promotion interrupted: " + reason
+	c.lg.Warn("promotion interrupted by a lost connection; keeping the lock and trying again once connected",
+		zap.String("reason", reason), zap.Int("in_a_row", c.elec.interrupted))
+	c.becomeStandby(why)
+	c.elec.wantAttempt = true
+	return why
+}
+
 // failPromotion gives the lock back and backs off, after making sure the
 // service is standby; it returns the decision's sentence.
 func (c *Controller) failPromotion(now time.Time, reason string) string {
 	why := "no promotion: " + reason
+	c.elec.interrupted = 0
 	c.m.promotions.WithLabelValues("failure").Inc()
 	c.lastErr = "promotion failed: " + reason
 	c.lg.Warn("promotion failed; releasing the lock", zap.String("reason", reason), zap.Duration("backoff", c.elec.backoff))

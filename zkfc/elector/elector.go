@@ -61,6 +61,14 @@ func Unavailable(err error) bool {
 	return false
 }
 
+// ConnectionLost reports whether err means the connection dropped while
+// the session may live on: a request made while disconnected, or one in
+// flight when the connection closed. What the session owns (the lock) is
+// still owned once the library reconnects within the session timeout.
+func ConnectionLost(err error) bool {
+	return errors.Is(err, ErrNoSession) || errors.Is(err, zk.ErrConnectionClosed)
+}
+
 // Info identifies a node: the content of the lock, the breadcrumb and the
 // member registry, JSON encoded.
 type Info struct {
