@@ -79,6 +79,10 @@ type Elector interface {
 	RefreshPause() (elector.PauseState, error)
 	SetPaused(on bool) (elector.PauseState, error)
 	LastAck() (time.Time, time.Duration, bool)
+	// BreakAfterSilence (margin > 0) closes a connection whose last
+	// acknowledgment is the session timeout minus margin old, so that no
+	// request can hold the loop past the self-fence deadline; 0 disarms.
+	BreakAfterSilence(margin time.Duration)
 	Register(self elector.Info) error
 	Unregister(nodeID string) error
 	Members() ([]elector.Info, error)

@@ -274,6 +274,22 @@ func TestPromotionInterruptedByTheConnectionKeepsTheLock(t *testing.T) {
 	}
 }
 
+// While its service is active the elector breaks a connection that went
+// silent at the self-fence deadline (elector.BreakAfterSilence), so that
+// no request of the loop can hold it past that deadline; a standby, which
+// has nothing to self-fence, leaves a slow connection alone.
+func TestActiveArmsTheSilenceBreak(t *testing.T) {
+	f := newFixture(t)
+	healthy(f)
+	if f.c.svc.role != Active || f.el.silence != f.c.cfg.SelfFenceMargin {
+		t.Fatalf("role %s, break armed with %v: want active, armed with the margin %v", f.c.svc.role, f.el.silence, f.c.cfg.SelfFenceMargin)
+	}
+	unhealthy(f)
+	if f.c.svc.role == Active || f.el.silence != 0 {
+		t.Fatalf("role %s, break armed with %v: want standby, disarmed", f.c.svc.role, f.el.silence)
+	}
+}
+
 // The decision's sentence is the node's status reason, and a role change
 // records the sentence of the decision that made it.
 func TestTransitionsRecordTheReason(t *testing.T) {

@@ -25,11 +25,12 @@ type fakeElector struct {
 	timeout    time.Duration
 	members    []elector.Info
 	tryErr     error
-	markErr    error // MarkSession fails with it
-	releaseErr error // Release fails with it
-	writeErr   error // WriteBreadcrumb fails with it, then clears it unless writeErrs
-	writeErrs  bool  // WriteBreadcrumb keeps failing with writeErr
-	session    int64 // the session MarkSession reports
+	markErr    error         // MarkSession fails with it
+	releaseErr error         // Release fails with it
+	writeErr   error         // WriteBreadcrumb fails with it, then clears it unless writeErrs
+	writeErrs  bool          // WriteBreadcrumb keeps failing with writeErr
+	session    int64         // the session MarkSession reports
+	silence    time.Duration // as BreakAfterSilence last set it
 	events     chan elector.Event
 }
 
@@ -62,6 +63,8 @@ func (f *fakeElector) SetPaused(on bool) (elector.PauseState, error) {
 }
 
 func (f *fakeElector) CurrentToken() (uint64, error) { return f.token, nil }
+
+func (f *fakeElector) BreakAfterSilence(margin time.Duration) { f.silence = margin }
 
 func (f *fakeElector) Register(elector.Info) error { return nil }
 

@@ -100,6 +100,11 @@ const maxHealthLog = 20
 func (c *Controller) setRole(r Role, reason string) {
 	from := c.svc.role
 	c.svc.role = r
+	if r == Active {
+		c.el.BreakAfterSilence(c.cfg.SelfFenceMargin)
+	} else {
+		c.el.BreakAfterSilence(0)
+	}
 	c.m.active.Set(b2f(r == Active))
 	c.m.transitions.WithLabelValues(r.String()).Inc()
 	t := Transition{At: c.now(), From: from.String(), To: r.String(), Reason: reason}

@@ -210,6 +210,8 @@ type Elector struct {
 
 	lastAck    atomic.Int64 // ns since base of the send time of the last acknowledged request; 0 = none
 	negotiated atomic.Int64 // negotiated session timeout in ms; 0 = unknown
+	// silenceMargin arms BreakAfterSilence (silence.go); 0 = disarmed.
+	silenceMargin atomic.Int64
 
 	// pauseReads serializes reads of the pause flag: requests of one
 	// session are answered in order, so with one read in flight at a time
@@ -282,7 +284,8 @@ func (e *Elector) Open() (uint64, error) {
 	if dial == nil {
 		dial = net.DialTimeout
 	}
-	conn, ch, err := zk.Connect(e.cfg.Servers, e.cfg.SessionTimeout, zk.WithLogger(zkLogger{e}), zk.WithLogInfo(true), zk.WithDialer(dial))
+	tcp := &tcpConn{}
+	conn, ch, err := zk.Connect(e.cfg.Servers, e.cfg.SessionTimeout, zk.WithLogger(zkLogger{e}), zk.WithLogInfo(true), zk.WithDialer(tcp.dialer(dial)))
 	if err != nil {
 		return e.epoch, fmt.Errorf("connect to zookeeper %v: %w", e.cfg.Servers, err)
 	}
@@ -290,10 +293,11 @@ func (e *Elector) Open() (uint64, error) {
 	e.conn = conn
 	e.stopSess = make(chan struct{})
 	epoch, stop := e.epoch, e.stopSess
-	e.wg.Add(3)
+	e.wg.Add(4)
 	go e.forwardSession(epoch, conn, ch, stop)
 	go e.ping(epoch, conn, stop)
 	go e.watchPause(epoch, conn, stop)
+	go e.watchSilence(conn, tcp, stop)
 	return epoch, nil
 }
 
