@@ -12,5 +12,15 @@ if curl -fsS --max-time 1 -X POST "http://$addr/demote" >/dev/null 2>&1; then
 	echo "fence.sh: $addr demoted itself"
 	exit 0
 fi
-. "$(dirname "$0")/../lib/fence.sh"
-kill_listeners "$port" 20
+i=0
+while [ "$i" -lt 20 ]; do
+	fuser -k -n tcp "$port" >/dev/null 2>&1
+	if [ -z "$(ss -Hltn "sport = :$port")" ]; then
+		echo "fence.sh: nothing listens on port $port any more"
+		exit 0
+	fi
+	i=$((i + 1))
+	sleep 0.1
+done
+echo "fence.sh: port $port still has a listener" >&2
+exit 1

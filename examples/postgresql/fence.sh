@@ -7,5 +7,15 @@
 # method, whose default command does the same on the target.
 set -u
 port="${ZKFC_TARGET_PORT:?}"
-. "$(dirname "$0")/../lib/fence.sh"
-kill_listeners "$port" 30
+i=0
+while [ "$i" -lt 30 ]; do
+	fuser -s -k -KILL -n tcp "$port"
+	if [ -z "$(ss -Hltn "sport = :$port")" ]; then
+		echo "fence.sh: nothing listens on port $port any more"
+		exit 0
+	fi
+	i=$((i + 1))
+	sleep 0.1
+done
+echo "fence.sh: port $port still has a listener" >&2
+exit 1
