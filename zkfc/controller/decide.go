@@ -104,6 +104,7 @@ func (c *Controller) notJoining(now time.Time) string {
 func (c *Controller) join() {
 	// A lock still owned by this session is ours to use again.
 	c.elec.releaseOwed = false
+	c.elec.interrupted = 0
 	c.elec.joined = true
 	c.elec.wantAttempt = true
 	c.register()
