@@ -1,9 +1,11 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,8 +28,28 @@ func startEnsemble(t *testing.T, n int) *ensemble {
 }
 
 // startEnsembleWith is startEnsemble with mod applied to every member's
-// configuration before it starts.
+// configuration before it starts. Ports come free from the kernel and may
+// be taken again before a member binds them (by another test process, or
+// as a connection's local port): an ensemble that meets a port in use
+// starts again on other ports, up to three times.
 func startEnsembleWith(t *testing.T, n int, mod func(*config.Config)) *ensemble {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		e, err := tryEnsemble(t, n, mod)
+		if err == nil {
+			return e
+		}
+		if attempt == 3 || !errors.Is(err, syscall.EADDRINUSE) {
+			t.Fatalf("ensemble of %d did not start (attempt %d): %v", n, attempt, err)
+		}
+		t.Logf("ensemble of %d, attempt %d: %v; again on other ports", n, attempt, err)
+	}
+}
+
+// tryEnsemble starts n members concurrently (each waits for a leader
+// before serving); if one does not come up, it stops the others and says
+// why.
+func tryEnsemble(t *testing.T, n int, mod func(*config.Config)) (*ensemble, error) {
 	base := t.TempDir()
 	var servers []config.Server
 	for i := 1; i <= n; i++ {
@@ -45,17 +67,26 @@ func startEnsembleWith(t *testing.T, n int, mod func(*config.Config)) *ensemble 
 		}
 		e.cfgs = append(e.cfgs, cfg)
 	}
-	// Members start concurrently: each waits for a leader before serving.
 	e.members = make([]*testServer, n)
-	done := make(chan int, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
 	for i := range e.cfgs {
-		i := i
-		go func() { e.members[i] = startServer(t, e.cfgs[i]); done <- i }()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.members[i], errs[i] = launch(t, e.cfgs[i], nil)
+		}()
 	}
-	for range e.cfgs {
-		<-done
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, m := range e.members {
+			if m != nil {
+				m.stop()
+			}
+		}
+		return nil, err
 	}
-	return e
+	return e, nil
 }
 
 func (e *ensemble) addrs() []string {

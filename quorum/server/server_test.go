@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -55,9 +56,20 @@ func startServer(t *testing.T, cfg *config.Config) *testServer {
 // before it runs.
 func startServerWith(t *testing.T, cfg *config.Config, mod func(*Server)) *testServer {
 	t.Helper()
+	ts, err := launch(t, cfg, mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// launch runs a server and waits until it serves, up to 10 s. It never
+// fails the test itself, so it may run on any goroutine: a server that
+// does not come up is stopped and its error returned.
+func launch(t *testing.T, cfg *config.Config, mod func(*Server)) (*testServer, error) {
 	srv, err := New(cfg, zaptest.NewLogger(t).Named("server"))
 	if err != nil {
-		t.Fatalf("New: %v", err)
+		return nil, fmt.Errorf("New: %w", err)
 	}
 	if mod != nil {
 		mod(srv)
@@ -68,17 +80,19 @@ func startServerWith(t *testing.T, cfg *config.Config, mod func(*Server)) *testS
 	deadline := time.Now().Add(10 * time.Second)
 	for srv.Addr() == nil {
 		if time.Now().After(deadline) {
-			t.Fatal("server did not start serving within 10s")
+			ts.stop()
+			return nil, errors.New("server did not start serving within 10s")
 		}
 		select {
 		case err := <-ts.done:
-			t.Fatalf("Run returned early: %v", err)
+			cancel()
+			return nil, fmt.Errorf("Run returned early: %w", err)
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	ts.addr = srv.Addr().String()
 	t.Cleanup(ts.stop)
-	return ts
+	return ts, nil
 }
 
 func (ts *testServer) stop() {
