@@ -17,3 +17,18 @@ func TestGetIsBindable(t *testing.T) {
 	}
 	ln.Close()
 }
+
+// Ports come from below the ephemeral range, and never twice.
+func TestGetNeverRepeatsAndAvoidsEphemeralPorts(t *testing.T) {
+	seen := map[int]bool{}
+	for range 200 {
+		p := Get(t)
+		if p < low || p >= high {
+			t.Fatalf("port %d outside %d-%d", p, low, high)
+		}
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
+	}
+}
