@@ -442,6 +442,11 @@ public class CuratorScenarios {
             a.create().withMode(CreateMode.EPHEMERAL).forPath(p + "/eph");
             BlockingQueue<String> states = new LinkedBlockingQueue<>();
             a.getConnectionStateListenable().addListener((cf, s) -> states.add("a state " + s));
+            // b may be connected to another member that has not yet applied
+            // a's create (ZooKeeper orders each client's view, not one
+            // client against another): wait until b sees the ephemeral, or
+            // its watch would be an exists watch that fires NodeCreated.
+            for (int i = 0; i < 400 && b.checkExists().forPath(p + "/eph") == null; i++) Thread.sleep(25);
             BlockingQueue<String> seen = new LinkedBlockingQueue<>();
             b.checkExists().usingWatcher((Watcher) e -> seen.add("b sees " + e.getType() + " " + rel(e.getPath()))).forPath(p + "/eph");
             ZooKeeper za = a.getZookeeperClient().getZooKeeper();
