@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/zkfc-project/zkfc/quorum/config"
 	"github.com/zkfc-project/zkfc/quorum/freeport"
@@ -34,8 +35,15 @@ func startEnsemble(t *testing.T, n int) *ensemble {
 // starts again on other ports, up to three times.
 func startEnsembleWith(t *testing.T, n int, mod func(*config.Config)) *ensemble {
 	t.Helper()
+	return startEnsembleSeen(t, n, mod, nil)
+}
+
+// startEnsembleSeen is startEnsembleWith with seen, if not nil, given
+// every entry member i (from 0) logs.
+func startEnsembleSeen(t *testing.T, n int, mod func(*config.Config), seen func(i int, e zapcore.Entry)) *ensemble {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		e, err := tryEnsemble(t, n, mod)
+		e, err := tryEnsemble(t, n, mod, seen)
 		if err == nil {
 			return e
 		}
@@ -49,7 +57,7 @@ func startEnsembleWith(t *testing.T, n int, mod func(*config.Config)) *ensemble 
 // tryEnsemble starts n members concurrently (each waits for a leader
 // before serving); if one does not come up, it stops the others and says
 // why.
-func tryEnsemble(t *testing.T, n int, mod func(*config.Config)) (*ensemble, error) {
+func tryEnsemble(t *testing.T, n int, mod func(*config.Config), seen func(i int, e zapcore.Entry)) (*ensemble, error) {
 	base := t.TempDir()
 	var servers []config.Server
 	for i := 1; i <= n; i++ {
@@ -74,7 +82,11 @@ func tryEnsemble(t *testing.T, n int, mod func(*config.Config)) (*ensemble, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.members[i], errs[i] = launch(t, e.cfgs[i], nil)
+			var hook func(zapcore.Entry)
+			if seen != nil {
+				hook = func(e zapcore.Entry) { seen(i, e) }
+			}
+			e.members[i], errs[i] = launch(t, e.cfgs[i], nil, hook)
 		}()
 	}
 	wg.Wait()

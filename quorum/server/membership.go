@@ -189,7 +189,7 @@ func (r *replica) applyConfChange(e *raftpb.Entry) []byte {
 			r.sm.membershipFinal(slices.Contains(r.confSt.GetVoters(), r.id) ||
 				slices.Contains(r.confSt.GetLearners(), r.id))
 		}
-		r.handOver()
+		r.handOver(time.Now())
 		return cc.Context
 	}
 	return nil
@@ -213,8 +213,21 @@ func membersOf(cs *raftpb.ConfState) []member {
 // successor; until then it keeps leading the new configuration, which
 // raft allows. Runs after each change and on ticks, since a transfer can
 // fail (the target died).
-func (r *replica) handOver() {
+//
+// It waits a raft tick (a tenth of tickTime) after finding itself
+// removed: the voters learn that the change committed after this leader
+// does, and raft will not campaign while a committed configuration change
+// is not yet applied, so a transfer asked at once was mostly refused and
+// waited out an election timeout (one tickTime) before it was asked again.
+func (r *replica) handOver(now time.Time) {
 	if r.role.state != raft.StateLeader || r.joint.Load() || slices.Contains(r.confSt.GetVoters(), r.id) {
+		r.removedAt = time.Time{}
+		return
+	}
+	if r.removedAt.IsZero() {
+		r.removedAt = now
+	}
+	if now.Sub(r.removedAt) < r.electionTimeout/10 {
 		return
 	}
 	st := r.rn.Status()

@@ -168,6 +168,9 @@ type replica struct {
 	lastLeaderMsg   time.Time
 	silent          bool
 	electionTimeout time.Duration
+	// removedAt is when this leader found itself removed from the voters
+	// (handOver); zero otherwise.
+	removedAt time.Time
 	// pref hands the leadership to the preferred member (leaderpref.go).
 	pref            leaderPref
 	cold            coldStart
@@ -396,7 +399,7 @@ func (r *replica) run(ctx context.Context, tick time.Duration) {
 			r.checkLeaderSilence(now)
 			r.ensureMembers()
 			r.dropRemoved(now)
-			r.handOver()
+			r.handOver(now)
 			r.preferLeader(now)
 			r.coldStartCampaign(now)
 		case p := <-r.proposeC:

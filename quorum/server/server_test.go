@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/zkfc-project/zkfc/quorum/config"
@@ -56,7 +58,7 @@ func startServer(t *testing.T, cfg *config.Config) *testServer {
 // before it runs.
 func startServerWith(t *testing.T, cfg *config.Config, mod func(*Server)) *testServer {
 	t.Helper()
-	ts, err := launch(t, cfg, mod)
+	ts, err := launch(t, cfg, mod, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +67,14 @@ func startServerWith(t *testing.T, cfg *config.Config, mod func(*Server)) *testS
 
 // launch runs a server and waits until it serves, up to 10 s. It never
 // fails the test itself, so it may run on any goroutine: a server that
-// does not come up is stopped and its error returned.
-func launch(t *testing.T, cfg *config.Config, mod func(*Server)) (*testServer, error) {
-	srv, err := New(cfg, zaptest.NewLogger(t).Named("server"))
+// does not come up is stopped and its error returned. seen, if not nil,
+// is given every entry the server logs.
+func launch(t *testing.T, cfg *config.Config, mod func(*Server), seen func(zapcore.Entry)) (*testServer, error) {
+	var opts []zap.Option
+	if seen != nil {
+		opts = append(opts, zap.Hooks(func(e zapcore.Entry) error { seen(e); return nil }))
+	}
+	srv, err := New(cfg, zaptest.NewLogger(t, zaptest.WrapOptions(opts...)).Named("server"))
 	if err != nil {
 		return nil, fmt.Errorf("New: %w", err)
 	}
