@@ -266,8 +266,9 @@ public class CuratorScenarios {
             releaseB.countDown();
             out(take(got));
             // The lock's parent is a container: the server may have
-            // reaped it by now.
-            out("lock nodes left: " + childCount(a, p));
+            // reaped it by now. Counted through b, whose member has applied
+            // b's delete (a's might not have yet: see expiry).
+            out("lock nodes left: " + childCount(b, p));
         }
     }
 
@@ -387,6 +388,8 @@ public class CuratorScenarios {
             String p = root + "/barrier";
             DistributedBarrier ba = new DistributedBarrier(a, p), bb = new DistributedBarrier(b, p);
             ba.setBarrier();
+            // b's member may not have applied a's create yet (see expiry).
+            for (int i = 0; i < 400 && b.checkExists().forPath(p) == null; i++) Thread.sleep(25);
             out("b waits 300ms at the set barrier: " + bb.waitOnBarrier(300, TimeUnit.MILLISECONDS));
             BlockingQueue<String> got = new LinkedBlockingQueue<>();
             Thread t = new Thread(() -> {
